@@ -1,0 +1,39 @@
+"""ngx-zk: verifiable AI inference for the NeuroGrid GPU marketplace.
+
+The pipeline, in data-flow order::
+
+    circuit = build_circuit("models/mlp", settings)          # ONNX -> EZKL circuit + keys
+    commitment, salted = commit(circuit.manifest, data)       # what a consumer posts on chain
+    proof = prove(circuit, salted, Path("proof.json"), settings)
+    verify(Path("proof.json"), circuit, settings)             # raises InvalidProofError if not valid
+"""
+
+from .artifacts import Circuit, Manifest, Proof, TensorSpec, Visibility
+from .circuit import build_circuit, load_circuit
+from .commitment import Commitment, commit
+from .config import Settings, load_settings
+from .errors import NgxZkError
+from .inputs import InputData
+from .inputs import load as load_input
+from .prover import prove, verify
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Circuit",
+    "Commitment",
+    "InputData",
+    "Manifest",
+    "NgxZkError",
+    "Proof",
+    "Settings",
+    "TensorSpec",
+    "Visibility",
+    "build_circuit",
+    "commit",
+    "load_circuit",
+    "load_input",
+    "load_settings",
+    "prove",
+    "verify",
+]

@@ -1,0 +1,224 @@
+"""Artifact file names and the typed objects the pipeline passes between stages.
+
+This is the only module that knows what the files in a circuit folder are called.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ArtifactMismatchError, CircuitError
+
+SETTINGS = "settings.json"
+COMPILED = "network.compiled"
+VK = "vk.key"
+MANIFEST = "manifest.json"
+CIRCUIT_ONNX = "circuit.onnx"
+"""The graph EZKL compiles: the user's ONNX with salt slots added in front of each input."""
+
+MANIFEST_SCHEMA = 1
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output as the circuit sees it."""
+
+    name: str
+    shape: tuple[int, ...]
+    scale: int
+    salt_elements: int = 0
+    salt_bits: int = 0
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class SrsInfo:
+    kind: str  # "public" (KZG ceremony) or "test" (generated locally: insecure)
+    logrows: int
+    sha256: str
+
+    @property
+    def insecure(self) -> bool:
+        return self.kind != "public"
+
+
+@dataclass(frozen=True)
+class Visibility:
+    input: str = "hashed"
+    params: str = "fixed"
+    output: str = "public"
+
+    def __str__(self) -> str:
+        return f"{self.input}/{self.params}/{self.output}"
+
+    @classmethod
+    def parse(cls, text: str) -> Visibility:
+        parts = text.split("/")
+        if len(parts) != 3:
+            raise ValueError("expected input/params/output, e.g. hashed/fixed/public")
+        return cls(*parts)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a circuit folder holds, pinned by hashes. Written last, so its presence marks a complete build."""
+
+    name: str
+    ezkl_version: str
+    logrows: int
+    visibility: Visibility
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    onnx_sha256: str
+    circuit_onnx_sha256: str
+    settings_sha256: str
+    compiled_sha256: str
+    vk_sha256: str
+    srs: SrsInfo
+    tuning: dict[str, Any] = field(default_factory=dict)
+    schema: int = MANIFEST_SCHEMA
+
+    @property
+    def insecure(self) -> bool:
+        """True when built on a locally generated test SRS: whoever made it can forge proofs."""
+        return self.srs.insecure
+
+    @property
+    def commitment_count(self) -> int:
+        return len(self.inputs) if self.visibility.input == "hashed" else 0
+
+    @property
+    def output_instance_count(self) -> int:
+        if self.visibility.output == "public":
+            return sum(o.size for o in self.outputs)
+        if self.visibility.output == "hashed":
+            return len(self.outputs)
+        return 0
+
+    @property
+    def input_instance_count(self) -> int:
+        if self.visibility.input == "public":
+            return sum(i.size for i in self.inputs)
+        return self.commitment_count
+
+    @property
+    def instance_count(self) -> int:
+        return self.input_instance_count + self.output_instance_count
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["visibility"] = asdict(self.visibility)
+        data["insecure"] = self.insecure
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        if data.get("schema") != MANIFEST_SCHEMA:
+            raise CircuitError(f"manifest schema {data.get('schema')!r} is not supported", "rebuild the circuit")
+        data = dict(data)
+        data.pop("insecure", None)
+        return cls(
+            name=data["name"],
+            ezkl_version=data["ezkl_version"],
+            logrows=int(data["logrows"]),
+            visibility=Visibility(**data["visibility"]),
+            inputs=tuple(TensorSpec(**{**t, "shape": tuple(t["shape"])}) for t in data["inputs"]),
+            outputs=tuple(TensorSpec(**{**t, "shape": tuple(t["shape"])}) for t in data["outputs"]),
+            onnx_sha256=data["onnx_sha256"],
+            circuit_onnx_sha256=data["circuit_onnx_sha256"],
+            settings_sha256=data["settings_sha256"],
+            compiled_sha256=data["compiled_sha256"],
+            vk_sha256=data["vk_sha256"],
+            srs=SrsInfo(**data["srs"]),
+            tuning=dict(data.get("tuning", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """A built circuit folder: ``circuits/<name>/``."""
+
+    path: Path
+    manifest: Manifest
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def settings(self) -> Path:
+        return self.path / SETTINGS
+
+    @property
+    def compiled(self) -> Path:
+        return self.path / COMPILED
+
+    @property
+    def vk(self) -> Path:
+        return self.path / VK
+
+    @property
+    def circuit_onnx(self) -> Path:
+        return self.path / CIRCUIT_ONNX
+
+    @classmethod
+    def load(cls, path: Path) -> Circuit:
+        manifest_path = path / MANIFEST
+        try:
+            data = json.loads(manifest_path.read_text())
+        except FileNotFoundError:
+            raise CircuitError(f"{path} has no {MANIFEST}: not a complete circuit build", "rebuild it with ngx-zk model build") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CircuitError(f"{manifest_path} is not valid JSON ({exc})", "rebuild it with ngx-zk model build") from None
+        try:
+            return cls(path=path, manifest=Manifest.from_json(data))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CircuitError(f"{manifest_path} is malformed ({exc})", "rebuild it with ngx-zk model build") from None
+
+    def check(self) -> None:
+        """Raise :class:`ArtifactMismatchError` unless every file matches the hash the manifest pins."""
+        pinned = {
+            "settings": (self.settings, self.manifest.settings_sha256),
+            "compiled circuit": (self.compiled, self.manifest.compiled_sha256),
+            "verification key": (self.vk, self.manifest.vk_sha256),
+            "circuit ONNX": (self.circuit_onnx, self.manifest.circuit_onnx_sha256),
+        }
+        for label, (path, expected) in pinned.items():
+            if not path.is_file():
+                raise CircuitError(f"{label} missing: {path}", "rebuild the circuit with ngx-zk model build")
+            actual = sha256_file(path)
+            if actual != expected:
+                raise ArtifactMismatchError(label, path, expected, actual)
+
+    def settings_json(self) -> dict[str, Any]:
+        return dict(json.loads(self.settings.read_text()))
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A proof file and what it states: the public instances as integers in the BN254 scalar field."""
+
+    path: Path
+    circuit_name: str
+    instances: tuple[int, ...]
+    outputs: tuple[float, ...]
+    commitments: tuple[int, ...]
+    prove_seconds: float = 0.0

@@ -1,0 +1,217 @@
+"""Stage 2: build a circuit from a model.
+
+settings -> calibration (and tuning) -> compile -> SRS -> setup, writing ``circuits/<name>/``:
+the settings, the compiled circuit, the verification key, the graph EZKL compiled, and a manifest
+that pins them all by sha256. The build happens in a staging folder that replaces the circuit folder
+only when complete, so a failed build never leaves a half-written circuit behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from . import _ezkl, defaults, inputs, keys, srs, tuner
+from .artifacts import (
+    CIRCUIT_ONNX, COMPILED, MANIFEST, SETTINGS, VK, Circuit, Manifest, TensorSpec, Visibility, sha256_file,
+)
+from .config import Settings
+from .errors import CircuitError, CircuitNotBuiltError, InvalidModelError, NgxZkError
+from .inference import OnnxRunner
+from .onnx_model import ModelSource, load_checked, resolve, with_salt_slots
+
+Progress = Callable[[str], None]
+
+VISIBILITIES = {"input": ("hashed", "public", "private"), "params": ("fixed",), "output": ("public", "hashed", "private")}
+MAX_ACCURACY_SAMPLES = 8
+
+
+def build_circuit(
+    model: str | Path,
+    settings: Settings,
+    *,
+    name: str | None = None,
+    visibility: Visibility = Visibility(),
+    srs_file: Path | None = None,
+    tune: bool = True,
+    salt: bool = True,
+    max_logrows: int | None = None,
+    tolerance: float = defaults.ACCURACY_TOLERANCE,
+    progress: Progress = lambda _: None,
+) -> Circuit:
+    """Build (or rebuild) the circuit for ``model`` and return it. See the module docstring."""
+    _check_visibility(visibility)
+    cap = settings.max_logrows if max_logrows is None else max_logrows
+    progress("checking the model")
+    source = resolve(model)
+    name = _check_name(name or source.name)
+    salt_elements = -(-defaults.SALT_BITS_TARGET // defaults.SALT_ELEMENT_BITS) if salt and visibility.input == "hashed" else 0
+
+    settings.circuits_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=settings.circuits_dir))
+    try:
+        circuit_onnx = staging / CIRCUIT_ONNX
+        graph = with_salt_slots(load_checked(source.onnx_path), source.inputs, salt_elements)
+        onnx.save(graph, str(circuit_onnx))
+        samples = _calibration_samples(source)
+        calibration = staging / "calibration.json"
+        _write_calibration(calibration, samples, salt_elements)
+
+        runner = OnnxRunner(source.onnx_path)
+        expected = [runner.run(s, [i.shape for i in source.inputs]) for s in samples[:MAX_ACCURACY_SAMPLES]]
+        base_args = {
+            "input_visibility": visibility.input, "param_visibility": visibility.params,
+            "output_visibility": visibility.output,
+        }
+        measure = _accuracy_measure(staging, samples[:MAX_ACCURACY_SAMPLES], expected, salt_elements)
+        span = max(1.0, max(float(np.ptp(np.concatenate([o.reshape(-1) for o in e]))) for e in expected))
+        chosen = tuner.tune(
+            staging, circuit_onnx, calibration, base_args, max_logrows=cap, tolerance=tolerance * span,
+            measure=measure, candidates=tuner.CANDIDATES if tune else (tuner.EZKL_DEFAULT,), progress=progress,
+        )
+        tuner.copy_choice(chosen, staging / SETTINGS, staging / COMPILED)
+        circuit_settings = json.loads((staging / SETTINGS).read_text())
+        logrows = int(circuit_settings["run_args"]["logrows"])
+
+        progress(f"preparing the SRS (2^{logrows})")
+        srs_path, srs_info = srs.public_srs(settings, srs_file, logrows) if srs_file else srs.test_srs(settings, logrows)
+        progress("generating keys (setup)")
+        keys.setup(settings, name, staging / COMPILED, srs_path, srs_info.sha256, staging / VK)
+
+        manifest = Manifest(
+            name=name,
+            ezkl_version=_ezkl.VERSION,
+            logrows=logrows,
+            visibility=visibility,
+            inputs=_input_specs(source, circuit_settings, salt_elements),
+            outputs=_output_specs(source, circuit_settings),
+            onnx_sha256=source.sha256,
+            circuit_onnx_sha256=sha256_file(circuit_onnx),
+            settings_sha256=sha256_file(staging / SETTINGS),
+            compiled_sha256=sha256_file(staging / COMPILED),
+            vk_sha256=sha256_file(staging / VK),
+            srs=srs_info,
+            tuning={**chosen.to_json(), "tuned": tune, "calibration_samples": len(samples)},
+        )
+        for scratch in staging.iterdir():
+            if scratch.name not in (SETTINGS, COMPILED, VK, CIRCUIT_ONNX):
+                scratch.unlink()
+        (staging / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+        final = settings.circuits_dir / name
+        _replace_dir(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    progress("done")
+    return Circuit.load(final)
+
+
+def load_circuit(ref: str | Path, settings: Settings) -> Circuit:
+    """A built circuit by name (in the circuits folder), by circuit folder, or by model folder."""
+    path = Path(ref)
+    if (path / MANIFEST).is_file():
+        return Circuit.load(path)
+    name = path.resolve().name if path.is_dir() else str(ref)
+    if path.suffix == ".onnx":
+        name = path.stem if path.stem != "network" else path.resolve().parent.name
+    candidate = settings.circuits_dir / name
+    if name and "/" not in name and (candidate / MANIFEST).is_file():
+        return Circuit.load(candidate)
+    raise CircuitNotBuiltError(name or str(ref), settings.circuits_dir)
+
+
+def _check_visibility(v: Visibility) -> None:
+    for part, allowed in VISIBILITIES.items():
+        if getattr(v, part) not in allowed:
+            raise NgxZkError(f"{part} visibility {getattr(v, part)!r} is not supported", f"choose one of: {', '.join(allowed)}")
+
+
+def _check_name(name: str) -> str:
+    if not name or name.startswith(".") or any(not (c.isalnum() or c in "-_") for c in name):
+        raise NgxZkError(f"invalid circuit name {name!r}", "use letters, digits, '-' and '_'")
+    return name
+
+
+def _calibration_samples(source: ModelSource) -> list[list[list[float]]]:
+    """Calibration samples, each a list of flat per-input value lists."""
+    path = source.calibration or source.sample_input
+    sizes = [i.size for i in source.inputs]
+    if path is None:
+        rng = random.Random(0)
+        return [[[rng.uniform(-1, 1) for _ in range(n)] for n in sizes] for _ in range(8)]
+    try:
+        data = json.loads(path.read_text())["input_data"]
+        arrays = [np.asarray(d, dtype=np.float64).reshape(-1) for d in data]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidModelError(path, f'calibration data is not {{"input_data": [[...]]}} ({exc})') from None
+    if len(arrays) != len(sizes) or any(a.size == 0 or a.size % n for a, n in zip(arrays, sizes, strict=False)):
+        raise InvalidModelError(path, "calibration data does not match the model's input sizes")
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise InvalidModelError(path, "calibration data holds NaN or Infinity")
+    count = min(a.size // n for a, n in zip(arrays, sizes, strict=True))
+    return [[a[k * n:(k + 1) * n].tolist() for a, n in zip(arrays, sizes, strict=True)] for k in range(count)]
+
+
+def _write_calibration(path: Path, samples: list[list[list[float]]], salt_elements: int) -> None:
+    """EZKL calibration data: per input, all samples concatenated, each followed by its salt slots."""
+    top = (1 << defaults.SALT_ELEMENT_BITS) - 1
+    per_input: list[list[float]] = [[] for _ in samples[0]]
+    for k, sample in enumerate(samples):
+        for i, values in enumerate(sample):
+            # salt slots at the extremes of their range so calibration sizes the range check for them
+            salt = [float(top if (k + j) % 2 else 0) / (1 << 13) for j in range(salt_elements)]
+            per_input[i].extend(values + salt)
+    path.write_text(json.dumps({"input_data": per_input}))
+
+
+def _accuracy_measure(
+    workdir: Path, samples: list[list[list[float]]], expected: list[list[np.ndarray]], salt_elements: int,
+) -> tuner.Measure:
+    def measure(settings_path: Path, compiled: Path) -> float:
+        data = json.loads(settings_path.read_text())
+        out_scales = [int(s) for s in data["model_output_scales"]]
+        worst = 0.0
+        for sample, reference in zip(samples, expected, strict=True):
+            rows = [values + [0.0] * salt_elements for values in sample]
+            data_file = workdir / "sample.json"
+            inputs.write_witness_input(data_file, rows)
+            witness = _ezkl.gen_witness(CircuitError, data_file, compiled, workdir / "sample-witness.json", vk=None, srs=None)
+            for felts, scale, ref in zip(witness["outputs"], out_scales, reference, strict=True):
+                got = np.array([_ezkl.felt_to_float(f, scale) for f in felts])
+                worst = max(worst, float(np.max(np.abs(got - ref.reshape(-1)))))
+        return worst
+
+    return measure
+
+
+def _input_specs(source: ModelSource, circuit_settings: dict[str, Any], salt_elements: int) -> tuple[TensorSpec, ...]:
+    scales = circuit_settings.get("model_input_scales") or [circuit_settings["run_args"]["input_scale"]] * len(source.inputs)
+    bits = defaults.SALT_ELEMENT_BITS if salt_elements else 0
+    return tuple(
+        TensorSpec(i.name, i.shape, int(s), salt_elements=salt_elements, salt_bits=bits)
+        for i, s in zip(source.inputs, scales, strict=True)
+    )
+
+
+def _output_specs(source: ModelSource, circuit_settings: dict[str, Any]) -> tuple[TensorSpec, ...]:
+    scales = circuit_settings["model_output_scales"]
+    return tuple(TensorSpec(o.name, o.shape, int(s)) for o, s in zip(source.outputs, scales, strict=True))
+
+
+def _replace_dir(new: Path, final: Path) -> None:
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(new, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, final)

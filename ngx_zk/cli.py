@@ -1,0 +1,281 @@
+"""The ``ngx-zk`` command line: a thin skin over the library.
+
+Each command parses its options, calls one library function, and prints a line or, with ``--json``,
+one JSON object on stdout. Library errors (:class:`NgxZkError`) become one-line messages and exit 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__, console
+from .artifacts import Circuit, Visibility
+from .circuit import build_circuit, load_circuit
+from .commitment import commit
+from .config import Settings, load_settings
+from .errors import NgxZkError
+from .inputs import load as load_input
+from .prover import prove, verify
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+INSECURE_NOTE = "circuit {name!r} was built on a local TEST SRS: its proofs are forgeable; use it on a dev chain only"
+
+
+def handle_errors(fn: F) -> F:
+    """Turn library errors into a clean one-line message and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NgxZkError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def json_option(fn: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout (for scripts).")(fn)
+
+
+def emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    return ctx.ensure_object(dict).setdefault("settings", load_settings())  # type: ignore[no-any-return]
+
+
+def warn_insecure(circuit: Circuit, as_json: bool) -> None:
+    if circuit.manifest.insecure and not as_json:
+        console.warn(INSECURE_NOTE.format(name=circuit.name))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ngx-zk")
+def main() -> None:
+    """ngx-zk: verifiable AI inference for the NeuroGrid GPU marketplace.
+
+    \b
+    The local pipeline (no chain needed):
+      ngx-zk model build models/mlp                  # ONNX -> EZKL circuit + keys
+      ngx-zk commit models/mlp/input.json --model mlp --out salted.json
+      ngx-zk prove --model mlp --input salted.json --out proof.json
+      ngx-zk verify proof.json --model mlp
+
+    Settings come from NGX_ZK_HOME, NGX_ZK_CIRCUITS_DIR, NGX_ZK_CACHE_DIR and NGX_ZK_MAX_LOGROWS.
+    """
+
+
+@main.group()
+def model() -> None:
+    """Build and inspect model circuits."""
+
+
+@model.command("build")
+@click.argument("model_path", metavar="MODEL")
+@click.option("--name", help="Circuit name (default: the model folder's name).")
+@click.option(
+    "--visibility", default=str(Visibility()), show_default=True,
+    help="input/params/output visibility: input hashed|public|private, params fixed, output public|hashed|private.",
+)
+@click.option("--srs", "srs_file", type=click.Path(path_type=Path), help="A public KZG ceremony SRS file (kzg<k>.srs). Without it a local, INSECURE test SRS is used.")
+@click.option("--tune/--no-tune", default=True, show_default=True, help="Search range-check settings for the smallest accurate circuit.")
+@click.option("--salt/--no-salt", default=True, show_default=True, help="Add 128 bits of secret salt to each input commitment.")
+@click.option("--max-logrows", type=click.IntRange(1, 26), help="Refuse circuits above 2^N rows (default: NGX_ZK_MAX_LOGROWS or 20).")
+@click.option("--tolerance", type=click.FloatRange(0, None, min_open=True), default=0.01, show_default=True, help="Max output error allowed, relative to the output range.")
+@json_option
+@click.pass_context
+@handle_errors
+def model_build(
+    ctx: click.Context, model_path: str, name: str | None, visibility: str, srs_file: Path | None, tune: bool,
+    salt: bool, max_logrows: int | None, tolerance: float, as_json: bool,
+) -> None:
+    """Compile MODEL (a model folder or an .onnx file) into an EZKL circuit.
+
+    Writes circuits/NAME/ (settings, compiled circuit, verification key, manifest); the proving key
+    goes to the cache. Calibration uses MODEL/calibration.json when present.
+
+    \b
+    Example:
+      ngx-zk model build models/mlp
+      ngx-zk model build my.onnx --name scorer --visibility hashed/fixed/hashed --srs kzg17.srs
+    """
+    try:
+        vis = Visibility.parse(visibility)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--visibility") from None
+    settings = settings_from(ctx)
+    with console.progress(f"building {name or model_path}", quiet=as_json) as step:
+        circuit = build_circuit(
+            model_path, settings, name=name, visibility=vis, srs_file=srs_file, tune=tune, salt=salt,
+            max_logrows=max_logrows, tolerance=tolerance, progress=step,
+        )
+    m = circuit.manifest
+    warn_insecure(circuit, as_json)
+    emit(as_json, {"circuit": str(circuit.path), **m.to_json()},
+         f"built {m.name}: logrows {m.logrows}, {m.instance_count} public instances, "
+         f"visibility {m.visibility}, srs {m.srs.kind} -> {circuit.path}")
+
+
+@model.command("show")
+@click.argument("name")
+@json_option
+@click.pass_context
+@handle_errors
+def model_show(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Show a built circuit's manifest and check its files against it.
+
+    \b
+    Example:
+      ngx-zk model show mlp --json
+    """
+    circuit = load_circuit(name, settings_from(ctx))
+    circuit.check()
+    m = circuit.manifest
+    lines = [
+        f"{m.name}  ({circuit.path})",
+        f"  logrows {m.logrows}   visibility {m.visibility}   EZKL {m.ezkl_version}",
+        f"  inputs  {', '.join(f'{i.name}{list(i.shape)} scale {i.scale}' for i in m.inputs)}",
+        f"  outputs {', '.join(f'{o.name}{list(o.shape)} scale {o.scale}' for o in m.outputs)}",
+        f"  srs     {m.srs.kind} (2^{m.srs.logrows}){'  INSECURE: dev chains only' if m.insecure else ''}",
+        f"  onnx    sha256 {m.onnx_sha256}",
+        f"  vk      sha256 {m.vk_sha256}",
+        "  files match the manifest",
+    ]
+    emit(as_json, m.to_json(), "\n".join(lines))
+
+
+@model.command("list")
+@json_option
+@click.pass_context
+@handle_errors
+def model_list(ctx: click.Context, as_json: bool) -> None:
+    """List the built circuits.
+
+    \b
+    Example:
+      ngx-zk model list
+    """
+    settings = settings_from(ctx)
+    root = settings.circuits_dir
+    circuits = [Circuit.load(p) for p in sorted(root.iterdir()) if (p / "manifest.json").is_file()] if root.is_dir() else []
+    rows = [{"name": c.name, "logrows": c.manifest.logrows, "srs": c.manifest.srs.kind, "path": str(c.path)} for c in circuits]
+    text = "\n".join(f"{r['name']:<24} logrows {r['logrows']:<3} srs {r['srs']}" for r in rows) or f"no circuits in {root}"
+    emit(as_json, {"circuits": rows}, text)
+
+
+@main.command("commit")
+@click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--model", "model_ref", required=True, help="Circuit name or folder.")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the salted input here (keep it secret; prove with it).")
+@click.option("--new-salt", is_flag=True, help="Draw a fresh salt even if INPUT already has one.")
+@json_option
+@click.pass_context
+@handle_errors
+def commit_cmd(ctx: click.Context, input_file: Path, model_ref: str, out: Path | None, new_salt: bool, as_json: bool) -> None:
+    """Compute the Poseidon commitment a proof on INPUT will carry.
+
+    The commitment is salted: a fresh secret salt is drawn unless INPUT has one, and the salted
+    input is written with --out so the same commitment can be proved later.
+
+    \b
+    Example:
+      ngx-zk commit models/mlp/input.json --model mlp --out salted.json
+    """
+    circuit = load_circuit(model_ref, settings_from(ctx))
+    data = load_input(input_file, circuit.manifest)
+    commitment, salted = commit(circuit.manifest, data, new_salt=new_salt)
+    if salted.salt is not None and salted is not data and out is None:
+        raise click.UsageError("a fresh salt was drawn: pass --out FILE to keep the salted input (without it the commitment cannot be proved)")
+    if out is not None:
+        _write_private(out, salted.to_json())
+    emit(as_json, {"model": circuit.name, "commitments": commitment.hex, "salted_input": str(out) if out else None},
+         "\n".join(commitment.hex) + (f"\nsalted input written to {out} (keep it secret)" if out else ""))
+
+
+@main.command("prove")
+@click.option("--model", "model_ref", required=True, help="Circuit name or folder.")
+@click.option("--input", "input_file", required=True, type=click.Path(path_type=Path), help="Input JSON (salted by ngx-zk commit, or plain: a fresh salt is drawn).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("proof.json"), show_default=True, help="Where to write the proof.")
+@json_option
+@click.pass_context
+@handle_errors
+def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, as_json: bool) -> None:
+    """Prove the model's output on an input, locally (no chain).
+
+    \b
+    Example:
+      ngx-zk prove --model mlp --input salted.json --out proof.json
+    """
+    settings = settings_from(ctx)
+    circuit = load_circuit(model_ref, settings)
+    warn_insecure(circuit, as_json)
+    data = load_input(input_file, circuit.manifest)
+    if circuit.manifest.commitment_count and data.salt is None and any(s.salt_elements for s in circuit.manifest.inputs):
+        _, data = commit(circuit.manifest, data)
+        if not as_json:
+            console.warn("the input has no salt: a fresh one was drawn; use `ngx-zk commit --out` first to prove a commitment you posted")
+    with console.progress(f"proving {circuit.name}", quiet=as_json) as step:
+        proof = prove(circuit, data, out, settings, progress=step)
+    emit(as_json, _proof_json(proof),
+         f"output {list(proof.outputs) if proof.outputs else '(not public)'}\n"
+         f"commitment {[f'0x{c:064x}' for c in proof.commitments]}\n"
+         f"proof written to {out} ({proof.prove_seconds:.2f}s proving)")
+
+
+@main.command("verify")
+@click.argument("proof_file", metavar="PROOF", type=click.Path(path_type=Path))
+@click.option("--model", "model_ref", required=True, help="Circuit name or folder the proof claims to be for.")
+@json_option
+@click.pass_context
+@handle_errors
+def verify_cmd(ctx: click.Context, proof_file: Path, model_ref: str, as_json: bool) -> None:
+    """Verify a proof offline against a built circuit. Exit 0 if valid, 1 if not.
+
+    \b
+    Example:
+      ngx-zk verify proof.json --model mlp
+    """
+    settings = settings_from(ctx)
+    circuit = load_circuit(model_ref, settings)
+    warn_insecure(circuit, as_json)
+    proof = verify(proof_file, circuit, settings)
+    emit(as_json, {"valid": True, **_proof_json(proof)},
+         f"valid: proof {proof_file} verifies for circuit {circuit.name!r}\noutput {list(proof.outputs)}")
+
+
+def _proof_json(proof: Any) -> dict[str, Any]:
+    return {
+        "proof": str(proof.path),
+        "model": proof.circuit_name,
+        "outputs": list(proof.outputs),
+        "commitments": [f"0x{c:064x}" for c in proof.commitments],
+        "instances": [f"0x{v:064x}" for v in proof.instances],
+        "prove_seconds": round(proof.prove_seconds, 3),
+    }
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    """Write a secret file (a salted input) atomically, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

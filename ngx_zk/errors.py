@@ -1,0 +1,118 @@
+"""The one exception tree of ngx-zk.
+
+Every error a user can cause or meet derives from :class:`NgxZkError`; the CLI turns it into a
+one-line message and a non-zero exit, never a traceback. Each message says what is wrong and what
+to do, and the values it was built from are kept as attributes for programs::
+
+    NgxZkError
+    ├── ConfigError                  a setting or environment variable is invalid
+    ├── ModelError                   the ONNX model cannot be used
+    │   ├── ModelNotFoundError
+    │   ├── InvalidModelError        not ONNX, external data, too large, unsupported operator
+    ├── CircuitError                 building or loading a circuit failed
+    │   ├── CircuitNotBuiltError
+    │   ├── LogrowsCapError
+    │   ├── ArtifactMismatchError    a file does not match the hash pinned in the manifest
+    │   └── SrsError                 SRS missing, wrong hash or wrong size
+    ├── InputError                   an input file is malformed, has wrong shape, NaN/Inf, ...
+    └── ProofError
+        ├── ProvingError
+        └── InvalidProofError        the proof does not verify for this circuit
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NgxZkError(Exception):
+    """Root of all ngx-zk errors. ``hint`` says what the user can do about it."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(NgxZkError):
+    """A setting or environment variable has an invalid value."""
+
+
+class ModelError(NgxZkError):
+    """The model cannot be used."""
+
+
+class ModelNotFoundError(ModelError):
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(
+            f"model not found: {path}",
+            "pass a model folder holding network.onnx, an .onnx file, or the name of a built circuit",
+        )
+        self.path = path
+
+
+class InvalidModelError(ModelError):
+    def __init__(self, path: Path | str, reason: str, hint: str | None = None) -> None:
+        super().__init__(f"{path}: {reason}", hint)
+        self.path = path
+        self.reason = reason
+
+
+class CircuitError(NgxZkError):
+    """Building or loading a circuit failed."""
+
+
+class CircuitNotBuiltError(CircuitError):
+    def __init__(self, name: str, where: Path) -> None:
+        super().__init__(
+            f"no circuit named {name!r} in {where}",
+            f"build it first: ngx-zk model build models/{name}",
+        )
+        self.name = name
+        self.where = where
+
+
+class LogrowsCapError(CircuitError):
+    def __init__(self, logrows: int, cap: int) -> None:
+        super().__init__(
+            f"the circuit needs 2^{logrows} rows, above the cap of 2^{cap}",
+            "use a smaller model, or raise the cap with --max-logrows / NGX_ZK_MAX_LOGROWS",
+        )
+        self.logrows = logrows
+        self.cap = cap
+
+
+class ArtifactMismatchError(CircuitError):
+    def __init__(self, artifact: str, path: Path, expected: str, actual: str) -> None:
+        super().__init__(
+            f"{artifact} at {path} does not match the manifest "
+            f"(sha256 {actual[:12]}..., manifest says {expected[:12]}...)",
+            "the circuit folder was modified or mixed with another build; rebuild it with ngx-zk model build",
+        )
+        self.artifact = artifact
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+
+
+class SrsError(CircuitError):
+    """The structured reference string is missing, corrupt or of the wrong size."""
+
+
+class InputError(NgxZkError):
+    """An input file cannot be used with this model."""
+
+
+class ProofError(NgxZkError):
+    """Proving or verifying failed."""
+
+
+class ProvingError(ProofError):
+    """EZKL could not produce a witness or a proof."""
+
+
+class InvalidProofError(ProofError):
+    """The proof does not verify against the circuit's verification key."""

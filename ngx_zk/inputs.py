@@ -1,0 +1,124 @@
+"""Input files: parse, validate against the circuit, and write what EZKL's witness generator reads.
+
+An input file is JSON: ``{"input_data": [[x0, x1, ...], ...]}`` with one list per model input,
+flat or nested to the input's shape. A salted input (written by ``ngx-zk commit``) also carries
+``"salt": [[s0, s1, ...], ...]``: secret integers that make its commitment unguessable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .artifacts import Manifest, TensorSpec
+from .errors import InputError
+
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InputData:
+    """Validated input values, one flat tuple per model input, plus the salt when there is one."""
+
+    values: tuple[tuple[float, ...], ...]
+    salt: tuple[tuple[int, ...], ...] | None = None
+
+    def with_salt(self, salt: tuple[tuple[int, ...], ...]) -> InputData:
+        return InputData(self.values, salt)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"input_data": [list(v) for v in self.values]}
+        if self.salt is not None:
+            data["salt"] = [list(s) for s in self.salt]
+        return data
+
+    def circuit_rows(self, manifest: Manifest) -> list[list[float]]:
+        """The values EZKL sees: each input followed by its salt, as floats at the input's scale."""
+        if any(spec.salt_elements for spec in manifest.inputs) and self.salt is None:
+            raise InputError("this input has no salt", "commit to it first: ngx-zk commit INPUT --model NAME")
+        rows = []
+        for i, (values, spec) in enumerate(zip(self.values, manifest.inputs, strict=True)):
+            salt = self.salt[i] if self.salt is not None and spec.salt_elements else ()
+            rows.append(list(values) + [s / (1 << spec.scale) for s in salt])
+        return rows
+
+
+def load(path: Path, manifest: Manifest) -> InputData:
+    """Read and validate an input file for the circuit described by ``manifest``."""
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}", "pass a JSON file like models/mlp/input.json")
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise InputError(f"{path} is larger than {MAX_INPUT_BYTES:,} bytes")
+    try:
+        data = json.loads(path.read_text(), parse_constant=_reject_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not valid JSON ({exc})", 'expected {"input_data": [[...]]}') from None
+    return parse(data, manifest, source=str(path))
+
+
+def parse(data: Any, manifest: Manifest, *, source: str = "input") -> InputData:
+    if not isinstance(data, dict) or "input_data" not in data:
+        raise InputError(f'{source} has no "input_data" key', 'expected {"input_data": [[...]]}')
+    raw = data["input_data"]
+    specs = manifest.inputs
+    if not isinstance(raw, list) or len(raw) != len(specs):
+        got = len(raw) if isinstance(raw, list) else type(raw).__name__
+        raise InputError(f'{source}: "input_data" must hold {len(specs)} input list(s), found {got}')
+    values = tuple(_tensor(source, item, spec) for item, spec in zip(raw, specs, strict=True))
+    salt = _salt(source, data.get("salt"), specs) if "salt" in data else None
+    return InputData(values, salt)
+
+
+def _reject_constant(name: str) -> float:
+    raise InputError(f"input holds {name}, which cannot be proved", "replace NaN/Infinity with finite numbers")
+
+
+def _flatten(item: Any) -> list[Any]:
+    if isinstance(item, list):
+        return [x for sub in item for x in _flatten(sub)]
+    return [item]
+
+
+def _tensor(source: str, item: Any, spec: TensorSpec) -> tuple[float, ...]:
+    flat = _flatten(item)
+    if len(flat) != spec.size:
+        raise InputError(
+            f"{source}: input {spec.name!r} has {len(flat)} values, the model expects {spec.size} (shape {list(spec.shape)})",
+            "check that the input belongs to this model",
+        )
+    out = []
+    for pos, v in enumerate(flat):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InputError(f"{source}: input {spec.name!r} value {pos} is {v!r}, not a number")
+        if not math.isfinite(v):
+            raise InputError(f"{source}: input {spec.name!r} value {pos} is {v}", "replace NaN/Infinity with finite numbers")
+        out.append(float(v))
+    return tuple(out)
+
+
+def _salt(source: str, raw: Any, specs: Sequence[TensorSpec]) -> tuple[tuple[int, ...], ...]:
+    if not isinstance(raw, list) or len(raw) != len(specs):
+        raise InputError(f'{source}: "salt" must hold {len(specs)} list(s) of integers')
+    salts = []
+    for spec, item in zip(specs, raw, strict=True):
+        if not isinstance(item, list) or len(item) != spec.salt_elements:
+            raise InputError(f"{source}: salt for {spec.name!r} must hold {spec.salt_elements} integers")
+        for s in item:
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < (1 << spec.salt_bits):
+                raise InputError(f"{source}: salt element {s!r} is not an integer in [0, 2^{spec.salt_bits})")
+        salts.append(tuple(item))
+    return tuple(salts)
+
+
+def fresh_salt(manifest: Manifest) -> tuple[tuple[int, ...], ...]:
+    """New secret salt for every input, from the OS's CSPRNG."""
+    return tuple(tuple(secrets.randbelow(1 << s.salt_bits) for _ in range(s.salt_elements)) for s in manifest.inputs)
+
+
+def write_witness_input(path: Path, rows: list[list[float]]) -> None:
+    path.write_text(json.dumps({"input_data": rows}))

@@ -1,0 +1,69 @@
+"""Proving keys: kept in the user cache, never in the repository, rebuilt on demand.
+
+EZKL's setup is deterministic for a compiled circuit and an SRS, so a provider that lacks the key
+regenerates it and checks the verification key that comes out against the manifest's pinned hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import _ezkl
+from .artifacts import Circuit, sha256_file
+from .config import Settings
+from .errors import ArtifactMismatchError, CircuitError
+
+PK = "pk.key"
+
+
+def key_dir(settings: Settings, name: str, compiled_sha256: str, srs_sha256: str) -> Path:
+    return settings.keys_dir / f"{name}-{compiled_sha256[:16]}-{srs_sha256[:16]}"
+
+
+def setup(settings: Settings, name: str, compiled: Path, srs: Path, srs_sha256: str, vk_out: Path) -> Path:
+    """Run EZKL setup: the verification key goes to ``vk_out``, the proving key into the cache."""
+    folder = key_dir(settings, name, sha256_file(compiled), srs_sha256)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder / ".lock"), tempfile.TemporaryDirectory(dir=folder, prefix=".setup-") as tmp:
+        vk, pk = Path(tmp) / "vk.key", Path(tmp) / PK
+        _ezkl.setup(CircuitError, compiled, vk, pk, srs)
+        os.replace(pk, folder / PK)
+        shutil.copyfile(vk, vk_out)
+    return folder / PK
+
+
+def proving_key(settings: Settings, circuit: Circuit, srs: Path) -> Path:
+    """The circuit's proving key, regenerated (once, under a lock) if the cache lacks it."""
+    m = circuit.manifest
+    folder = key_dir(settings, m.name, m.compiled_sha256, m.srs.sha256)
+    pk = folder / PK
+    if pk.is_file():
+        return pk
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder / ".lock"):
+        if pk.is_file():  # another process finished setup while we waited
+            return pk
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".setup-") as tmp:
+            vk, new_pk = Path(tmp) / "vk.key", Path(tmp) / PK
+            _ezkl.setup(CircuitError, circuit.compiled, vk, new_pk, srs)
+            digest = sha256_file(vk)
+            if digest != m.vk_sha256:
+                raise ArtifactMismatchError("regenerated verification key", circuit.vk, m.vk_sha256, digest)
+            os.replace(new_pk, pk)
+    return pk
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -1,0 +1,120 @@
+"""Stage 3: prove an inference and verify a proof, locally (no chain).
+
+``prove`` runs witness generation and EZKL's prover with the cached proving key; ``verify`` checks a
+proof file against a circuit whose artifacts match their manifest. Proof files are EZKL's own JSON
+format, so EZKL's tools read them too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import _ezkl, defaults, keys, srs
+from .artifacts import Circuit, Manifest, Proof
+from .config import Settings
+from .errors import InputError, InvalidProofError, ProvingError
+from .inputs import InputData, write_witness_input
+
+Progress = Callable[[str], None]
+
+
+def prove(
+    circuit: Circuit, data: InputData, out: Path, settings: Settings, *, progress: Progress = lambda _: None,
+) -> Proof:
+    """Prove that the circuit's model maps ``data`` to its output; write the proof to ``out``."""
+    m = circuit.manifest
+    progress("checking circuit artifacts")
+    circuit.check()
+    srs_path = srs.locate(settings, m.srs)
+    rows = data.circuit_rows(m)
+    progress("loading the proving key")
+    pk = keys.proving_key(settings, circuit, srs_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".ngx-prove-", dir=out.parent) as tmp:
+        witness_input, witness, proof_tmp = Path(tmp) / "input.json", Path(tmp) / "witness.json", Path(tmp) / "proof.json"
+        write_witness_input(witness_input, rows)
+        progress("generating the witness")
+        try:
+            _ezkl.gen_witness(ProvingError, witness_input, circuit.compiled, witness, circuit.vk, srs_path)
+        except ProvingError as exc:
+            raise InputError(
+                f"the circuit cannot evaluate this input ({exc.message})",
+                "values far outside the model's calibration range overflow the circuit; "
+                "rebuild with calibration data that covers them",
+            ) from None
+        progress("proving")
+        started = time.perf_counter()
+        _ezkl.prove(witness, circuit.compiled, pk, proof_tmp, srs_path)
+        seconds = time.perf_counter() - started
+        os.replace(proof_tmp, out)
+    return _read(out, circuit, seconds)
+
+
+def verify(proof_file: Path, circuit: Circuit, settings: Settings) -> Proof:
+    """Check ``proof_file`` against ``circuit``; raise :class:`InvalidProofError` unless it is valid."""
+    proof = _read(proof_file, circuit)
+    circuit.check()
+    srs_path = srs.locate(settings, circuit.manifest.srs)
+    if not _ezkl.verify(proof_file, circuit.settings, circuit.vk, srs_path):
+        raise InvalidProofError(
+            f"proof {proof_file} is NOT valid for circuit {circuit.name!r}",
+            "the proof was altered, or it was made for another model or build",
+        )
+    return proof
+
+
+def _read(path: Path, circuit: Circuit, seconds: float = 0.0) -> Proof:
+    m = circuit.manifest
+    if not path.is_file():
+        raise InvalidProofError(f"proof file not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidProofError(f"{path} is not a proof file (not JSON)") from None
+    instances = _instances(path, data)
+    if len(instances) != m.instance_count:
+        raise InvalidProofError(
+            f"proof {path} has {len(instances)} public instances; circuit {m.name!r} has {m.instance_count}",
+            "the proof was made for another model",
+        )
+    return Proof(
+        path=path,
+        circuit_name=m.name,
+        instances=tuple(instances),
+        outputs=output_values(m, instances),
+        commitments=tuple(instances[: m.commitment_count]),
+        prove_seconds=seconds,
+    )
+
+
+def _instances(path: Path, data: Any) -> list[int]:
+    try:
+        groups = data["instances"]
+        if not isinstance(data["proof"], list) or not isinstance(groups, list):
+            raise TypeError
+        values = [_ezkl.felt_to_int(str(f)) for group in groups for f in group]
+    except (KeyError, TypeError, ValueError):
+        raise InvalidProofError(f"{path} is not an EZKL proof file (no proof bytes or instances)") from None
+    for v in values:
+        if v >= defaults.BN254_SCALAR_MODULUS:
+            raise InvalidProofError(f"proof {path} has a public instance outside the BN254 scalar field")
+    return values
+
+
+def output_values(m: Manifest, instances: list[int]) -> tuple[float, ...]:
+    """The model's outputs as floats, when the output is public (empty otherwise)."""
+    if m.visibility.output != "public":
+        return ()
+    out: list[float] = []
+    pos = m.input_instance_count
+    for spec in m.outputs:
+        for v in instances[pos : pos + spec.size]:
+            out.append(_ezkl.felt_to_float(_ezkl.int_to_felt(v), spec.scale))
+        pos += spec.size
+    return tuple(out)
