@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -22,13 +23,31 @@ from .errors import NgxZkError, ProvingError
 
 VERSION: str = getattr(ezkl, "__version__", "23.0.5")
 
+# EZKL logs through Python's logging (calibration tables at WARNING level): keep it off the user's
+# terminal; _call collects what it says for error hints instead.
+_log = logging.getLogger("ezkl")
+_log.propagate = False
+_log.addHandler(logging.NullHandler())
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 E = TypeVar("E", bound=NgxZkError)
 
 
 @contextlib.contextmanager
 def _native_output_captured() -> Iterator[list[str]]:
-    """Send fds 1 and 2 to a temporary file while native code runs; yield its text afterwards."""
+    """Send fds 1 and 2 (and EZKL's log) to a temporary file while native code runs; yield the text."""
     captured: list[str] = []
+    collect = _Collect()
+    _log.addHandler(collect)
     with tempfile.TemporaryFile(mode="w+b") as sink:
         for stream in ("stdout", "stderr"):
             with contextlib.suppress(Exception):
@@ -43,8 +62,9 @@ def _native_output_captured() -> Iterator[list[str]]:
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
+            _log.removeHandler(collect)
             sink.seek(0)
-            captured.append(sink.read().decode("utf-8", "replace"))
+            captured.append(sink.read().decode("utf-8", "replace") + "\n".join(collect.lines))
 
 
 def _call(error: type[E], what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -82,12 +102,26 @@ def gen_settings(error: type[E], onnx: Path, settings: Path, args: Any) -> None:
 
 
 def calibrate(
-    error: type[E], data: Path, onnx: Path, settings: Path, *, margin: float, max_logrows: int | None,
+    error: type[E],
+    data: Path,
+    onnx: Path,
+    settings: Path,
+    *,
+    margin: float,
+    max_logrows: int | None,
     scales: Sequence[int] | None = None,
 ) -> None:
     _call(
-        error, "calibration", ezkl.calibrate_settings, str(data), str(onnx), str(settings), "resources",
-        lookup_safety_margin=margin, scales=list(scales) if scales else None, scale_rebase_multiplier=[1],
+        error,
+        "calibration",
+        ezkl.calibrate_settings,
+        str(data),
+        str(onnx),
+        str(settings),
+        "resources",
+        lookup_safety_margin=margin,
+        scales=list(scales) if scales else None,
+        scale_rebase_multiplier=[1],
         max_logrows=max_logrows,
     )
 
@@ -102,15 +136,28 @@ def gen_test_srs(error: type[E], path: Path, logrows: int) -> None:
 
 def setup(error: type[E], compiled: Path, vk: Path, pk: Path, srs: Path) -> None:
     _call(
-        error, "key setup", ezkl.setup, str(compiled), str(vk), str(pk), srs_path=str(srs),
-        witness_path=None, disable_selector_compression=False,
+        error,
+        "key setup",
+        ezkl.setup,
+        str(compiled),
+        str(vk),
+        str(pk),
+        srs_path=str(srs),
+        witness_path=None,
+        disable_selector_compression=False,
     )
 
 
 def gen_witness(error: type[E], data: Path, compiled: Path, witness: Path, vk: Path | None, srs: Path | None) -> dict[str, Any]:
     result = _call(
-        error, "witness generation", ezkl.gen_witness, str(data), str(compiled), str(witness),
-        vk_path=str(vk) if vk else None, srs_path=str(srs) if srs else None,
+        error,
+        "witness generation",
+        ezkl.gen_witness,
+        str(data),
+        str(compiled),
+        str(witness),
+        vk_path=str(vk) if vk else None,
+        srs_path=str(srs) if srs else None,
     )
     return dict(result) if isinstance(result, dict) else json.loads(witness.read_text())
 

@@ -185,7 +185,9 @@ class Circuit:
         try:
             data = json.loads(manifest_path.read_text())
         except FileNotFoundError:
-            raise CircuitError(f"{path} has no {MANIFEST}: not a complete circuit build", "rebuild it with ngx-zk model build") from None
+            raise CircuitError(
+                f"{path} has no {MANIFEST}: not a complete circuit build", "rebuild it with ngx-zk model build"
+            ) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CircuitError(f"{manifest_path} is not valid JSON ({exc})", "rebuild it with ngx-zk model build") from None
         try:

@@ -22,7 +22,16 @@ import onnx
 
 from . import _ezkl, defaults, inputs, keys, srs, tuner
 from .artifacts import (
-    CIRCUIT_ONNX, COMPILED, MANIFEST, SETTINGS, VK, Circuit, Manifest, TensorSpec, Visibility, sha256_file,
+    CIRCUIT_ONNX,
+    COMPILED,
+    MANIFEST,
+    SETTINGS,
+    VK,
+    Circuit,
+    Manifest,
+    TensorSpec,
+    Visibility,
+    sha256_file,
 )
 from .config import Settings
 from .errors import CircuitError, CircuitNotBuiltError, InvalidModelError, NgxZkError
@@ -69,14 +78,22 @@ def build_circuit(
         runner = OnnxRunner(source.onnx_path)
         expected = [runner.run(s, [i.shape for i in source.inputs]) for s in samples[:MAX_ACCURACY_SAMPLES]]
         base_args = {
-            "input_visibility": visibility.input, "param_visibility": visibility.params,
+            "input_visibility": visibility.input,
+            "param_visibility": visibility.params,
             "output_visibility": visibility.output,
         }
         measure = _accuracy_measure(staging, samples[:MAX_ACCURACY_SAMPLES], expected, salt_elements)
         span = max(1.0, max(float(np.ptp(np.concatenate([o.reshape(-1) for o in e]))) for e in expected))
         chosen = tuner.tune(
-            staging, circuit_onnx, calibration, base_args, max_logrows=cap, tolerance=tolerance * span,
-            measure=measure, candidates=tuner.CANDIDATES if tune else (tuner.EZKL_DEFAULT,), progress=progress,
+            staging,
+            circuit_onnx,
+            calibration,
+            base_args,
+            max_logrows=cap,
+            tolerance=tolerance * span,
+            measure=measure,
+            candidates=tuner.CANDIDATES if tune else (tuner.EZKL_DEFAULT,),
+            progress=progress,
         )
         tuner.copy_choice(chosen, staging / SETTINGS, staging / COMPILED)
         circuit_settings = json.loads((staging / SETTINGS).read_text())
@@ -158,7 +175,7 @@ def _calibration_samples(source: ModelSource) -> list[list[list[float]]]:
     if not all(np.isfinite(a).all() for a in arrays):
         raise InvalidModelError(path, "calibration data holds NaN or Infinity")
     count = min(a.size // n for a, n in zip(arrays, sizes, strict=True))
-    return [[a[k * n:(k + 1) * n].tolist() for a, n in zip(arrays, sizes, strict=True)] for k in range(count)]
+    return [[a[k * n : (k + 1) * n].tolist() for a, n in zip(arrays, sizes, strict=True)] for k in range(count)]
 
 
 def _write_calibration(path: Path, samples: list[list[list[float]]], salt_elements: int) -> None:
@@ -174,7 +191,10 @@ def _write_calibration(path: Path, samples: list[list[list[float]]], salt_elemen
 
 
 def _accuracy_measure(
-    workdir: Path, samples: list[list[list[float]]], expected: list[list[np.ndarray]], salt_elements: int,
+    workdir: Path,
+    samples: list[list[list[float]]],
+    expected: list[list[np.ndarray]],
+    salt_elements: int,
 ) -> tuner.Measure:
     def measure(settings_path: Path, compiled: Path) -> float:
         data = json.loads(settings_path.read_text())

@@ -74,33 +74,67 @@ def main() -> None:
       ngx-zk prove --model mlp --input salted.json --out proof.json
       ngx-zk verify proof.json --model mlp
 
+    \b
+    Example:
+      ngx-zk model build models/mlp --json
+
     Settings come from NGX_ZK_HOME, NGX_ZK_CIRCUITS_DIR, NGX_ZK_CACHE_DIR and NGX_ZK_MAX_LOGROWS.
     """
 
 
 @main.group()
 def model() -> None:
-    """Build and inspect model circuits."""
+    """Build and inspect model circuits.
+
+    \b
+    Example:
+      ngx-zk model build models/mlp && ngx-zk model show mlp
+    """
 
 
 @model.command("build")
 @click.argument("model_path", metavar="MODEL")
 @click.option("--name", help="Circuit name (default: the model folder's name).")
 @click.option(
-    "--visibility", default=str(Visibility()), show_default=True,
+    "--visibility",
+    default=str(Visibility()),
+    show_default=True,
     help="input/params/output visibility: input hashed|public|private, params fixed, output public|hashed|private.",
 )
-@click.option("--srs", "srs_file", type=click.Path(path_type=Path), help="A public KZG ceremony SRS file (kzg<k>.srs). Without it a local, INSECURE test SRS is used.")
-@click.option("--tune/--no-tune", default=True, show_default=True, help="Search range-check settings for the smallest accurate circuit.")
+@click.option(
+    "--srs",
+    "srs_file",
+    type=click.Path(path_type=Path),
+    help="A public KZG ceremony SRS file (kzg<k>.srs). Without it a local, INSECURE test SRS is used.",
+)
+@click.option(
+    "--tune/--no-tune", default=True, show_default=True, help="Search range-check settings for the smallest accurate circuit."
+)
 @click.option("--salt/--no-salt", default=True, show_default=True, help="Add 128 bits of secret salt to each input commitment.")
-@click.option("--max-logrows", type=click.IntRange(1, 26), help="Refuse circuits above 2^N rows (default: NGX_ZK_MAX_LOGROWS or 20).")
-@click.option("--tolerance", type=click.FloatRange(0, None, min_open=True), default=0.01, show_default=True, help="Max output error allowed, relative to the output range.")
+@click.option(
+    "--max-logrows", type=click.IntRange(1, 26), help="Refuse circuits above 2^N rows (default: NGX_ZK_MAX_LOGROWS or 20)."
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0, None, min_open=True),
+    default=0.01,
+    show_default=True,
+    help="Max output error allowed, relative to the output range.",
+)
 @json_option
 @click.pass_context
 @handle_errors
 def model_build(
-    ctx: click.Context, model_path: str, name: str | None, visibility: str, srs_file: Path | None, tune: bool,
-    salt: bool, max_logrows: int | None, tolerance: float, as_json: bool,
+    ctx: click.Context,
+    model_path: str,
+    name: str | None,
+    visibility: str,
+    srs_file: Path | None,
+    tune: bool,
+    salt: bool,
+    max_logrows: int | None,
+    tolerance: float,
+    as_json: bool,
 ) -> None:
     """Compile MODEL (a model folder or an .onnx file) into an EZKL circuit.
 
@@ -119,14 +153,25 @@ def model_build(
     settings = settings_from(ctx)
     with console.progress(f"building {name or model_path}", quiet=as_json) as step:
         circuit = build_circuit(
-            model_path, settings, name=name, visibility=vis, srs_file=srs_file, tune=tune, salt=salt,
-            max_logrows=max_logrows, tolerance=tolerance, progress=step,
+            model_path,
+            settings,
+            name=name,
+            visibility=vis,
+            srs_file=srs_file,
+            tune=tune,
+            salt=salt,
+            max_logrows=max_logrows,
+            tolerance=tolerance,
+            progress=step,
         )
     m = circuit.manifest
     warn_insecure(circuit, as_json)
-    emit(as_json, {"circuit": str(circuit.path), **m.to_json()},
-         f"built {m.name}: logrows {m.logrows}, {m.instance_count} public instances, "
-         f"visibility {m.visibility}, srs {m.srs.kind} -> {circuit.path}")
+    emit(
+        as_json,
+        {"circuit": str(circuit.path), **m.to_json()},
+        f"built {m.name}: logrows {m.logrows}, {m.instance_count} public instances, "
+        f"visibility {m.visibility}, srs {m.srs.kind} -> {circuit.path}",
+    )
 
 
 @model.command("show")
@@ -198,17 +243,30 @@ def commit_cmd(ctx: click.Context, input_file: Path, model_ref: str, out: Path |
     data = load_input(input_file, circuit.manifest)
     commitment, salted = commit(circuit.manifest, data, new_salt=new_salt)
     if salted.salt is not None and salted is not data and out is None:
-        raise click.UsageError("a fresh salt was drawn: pass --out FILE to keep the salted input (without it the commitment cannot be proved)")
+        raise click.UsageError(
+            "a fresh salt was drawn: pass --out FILE to keep the salted input (without it the commitment cannot be proved)"
+        )
     if out is not None:
         _write_private(out, salted.to_json())
-    emit(as_json, {"model": circuit.name, "commitments": commitment.hex, "salted_input": str(out) if out else None},
-         "\n".join(commitment.hex) + (f"\nsalted input written to {out} (keep it secret)" if out else ""))
+    emit(
+        as_json,
+        {"model": circuit.name, "commitments": commitment.hex, "salted_input": str(out) if out else None},
+        "\n".join(commitment.hex) + (f"\nsalted input written to {out} (keep it secret)" if out else ""),
+    )
 
 
 @main.command("prove")
 @click.option("--model", "model_ref", required=True, help="Circuit name or folder.")
-@click.option("--input", "input_file", required=True, type=click.Path(path_type=Path), help="Input JSON (salted by ngx-zk commit, or plain: a fresh salt is drawn).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("proof.json"), show_default=True, help="Where to write the proof.")
+@click.option(
+    "--input",
+    "input_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Input JSON (salted by ngx-zk commit, or plain: a fresh salt is drawn).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("proof.json"), show_default=True, help="Where to write the proof."
+)
 @json_option
 @click.pass_context
 @handle_errors
@@ -226,13 +284,18 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
     if circuit.manifest.commitment_count and data.salt is None and any(s.salt_elements for s in circuit.manifest.inputs):
         _, data = commit(circuit.manifest, data)
         if not as_json:
-            console.warn("the input has no salt: a fresh one was drawn; use `ngx-zk commit --out` first to prove a commitment you posted")
+            console.warn(
+                "the input has no salt: a fresh one was drawn; use `ngx-zk commit --out` first to prove a commitment you posted"
+            )
     with console.progress(f"proving {circuit.name}", quiet=as_json) as step:
         proof = prove(circuit, data, out, settings, progress=step)
-    emit(as_json, _proof_json(proof),
-         f"output {list(proof.outputs) if proof.outputs else '(not public)'}\n"
-         f"commitment {[f'0x{c:064x}' for c in proof.commitments]}\n"
-         f"proof written to {out} ({proof.prove_seconds:.2f}s proving)")
+    emit(
+        as_json,
+        _proof_json(proof),
+        f"output {list(proof.outputs) if proof.outputs else '(not public)'}\n"
+        f"commitment {[f'0x{c:064x}' for c in proof.commitments]}\n"
+        f"proof written to {out} ({proof.prove_seconds:.2f}s proving)",
+    )
 
 
 @main.command("verify")
@@ -252,8 +315,11 @@ def verify_cmd(ctx: click.Context, proof_file: Path, model_ref: str, as_json: bo
     circuit = load_circuit(model_ref, settings)
     warn_insecure(circuit, as_json)
     proof = verify(proof_file, circuit, settings)
-    emit(as_json, {"valid": True, **_proof_json(proof)},
-         f"valid: proof {proof_file} verifies for circuit {circuit.name!r}\noutput {list(proof.outputs)}")
+    emit(
+        as_json,
+        {"valid": True, **_proof_json(proof)},
+        f"valid: proof {proof_file} verifies for circuit {circuit.name!r}\noutput {list(proof.outputs)}",
+    )
 
 
 def _proof_json(proof: Any) -> dict[str, Any]:

@@ -45,7 +45,6 @@ def commit(manifest: Manifest, data: InputData, *, new_salt: bool = False) -> tu
         data = data.with_salt(fresh_salt(manifest))
     rows = data.circuit_rows(manifest)
     values = tuple(
-        _ezkl.poseidon([_ezkl.float_to_felt(v, spec.scale) for v in row])
-        for row, spec in zip(rows, manifest.inputs, strict=True)
+        _ezkl.poseidon([_ezkl.float_to_felt(v, spec.scale) for v in row]) for row, spec in zip(rows, manifest.inputs, strict=True)
     )
     return Commitment(values, data.salt), data

@@ -11,21 +11,24 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import TextIO
 
 from rich.console import Console
 
-_stderr: Console | None = None
+_consoles: dict[int, Console] = {}
 
 
 def stderr() -> Console:
-    global _stderr
-    if _stderr is None:
+    """A console on (a duplicate of) the current stderr, one per stderr object."""
+    key = id(sys.stderr)
+    if key not in _consoles:
+        stream: TextIO
         try:
             stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
-        except (AttributeError, OSError, ValueError):  # no real fd (e.g. under CliRunner)
+        except (AttributeError, OSError, ValueError):  # no real fd (e.g. under click's CliRunner)
             stream = sys.stderr
-        _stderr = Console(file=stream, stderr=True, highlight=False, soft_wrap=True)
-    return _stderr
+        _consoles[key] = Console(file=stream, stderr=True, highlight=False, soft_wrap=True)
+    return _consoles[key]
 
 
 @contextlib.contextmanager
@@ -35,20 +38,29 @@ def progress(title: str, *, quiet: bool = False) -> Iterator[Callable[[str], Non
         yield lambda _msg: None
         return
     console = stderr()
-    started = time.perf_counter()
-    last = [started, ""]
+    steps = _Steps(console)
     with console.status(title) as status:
 
         def step(message: str) -> None:
-            now = time.perf_counter()
-            if last[1]:
-                console.print(f"  [green]✓[/] {last[1]} [dim]({now - float(last[0]):.1f}s)[/]")
-            last[0], last[1] = now, message
+            steps.start(message)
             status.update(f"{title}: {message}")
 
         yield step
-    if last[1] and last[1] != "done":
-        console.print(f"  [green]✓[/] {last[1]} [dim]({time.perf_counter() - float(last[0]):.1f}s)[/]")
+    steps.start("")
+
+
+class _Steps:
+    """Prints each finished step with its duration."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.name = ""
+        self.since = time.perf_counter()
+
+    def start(self, name: str) -> None:
+        if self.name and self.name != "done":
+            self.console.print(f"  [green]✓[/] {self.name} [dim]({time.perf_counter() - self.since:.1f}s)[/]")
+        self.name, self.since = name, time.perf_counter()
 
 
 def warn(message: str) -> None:

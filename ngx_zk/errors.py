@@ -88,8 +88,7 @@ class LogrowsCapError(CircuitError):
 class ArtifactMismatchError(CircuitError):
     def __init__(self, artifact: str, path: Path, expected: str, actual: str) -> None:
         super().__init__(
-            f"{artifact} at {path} does not match the manifest "
-            f"(sha256 {actual[:12]}..., manifest says {expected[:12]}...)",
+            f"{artifact} at {path} does not match the manifest (sha256 {actual[:12]}..., manifest says {expected[:12]}...)",
             "the circuit folder was modified or mixed with another build; rebuild it with ngx-zk model build",
         )
         self.artifact = artifact

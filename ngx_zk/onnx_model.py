@@ -75,7 +75,11 @@ def load_checked(path: Path, *, max_bytes: int = defaults.MAX_ONNX_BYTES) -> onn
     """Parse an ONNX file, refusing anything unsafe or unusable with a clear reason."""
     size = path.stat().st_size
     if size > max_bytes:
-        raise InvalidModelError(path, f"file is {size:,} bytes, above the {max_bytes:,}-byte limit", "circuits for such models would be far above the logrows cap")
+        raise InvalidModelError(
+            path,
+            f"file is {size:,} bytes, above the {max_bytes:,}-byte limit",
+            "circuits for such models would be far above the logrows cap",
+        )
     raw = path.read_bytes()
     try:
         model = onnx.load_from_string(raw)
@@ -86,16 +90,17 @@ def load_checked(path: Path, *, max_bytes: int = defaults.MAX_ONNX_BYTES) -> onn
     for tensor in _all_tensors(model):
         if tensor.data_location == TensorProto.EXTERNAL or tensor.external_data:
             raise InvalidModelError(
-                path, f"tensor {tensor.name!r} uses ONNX external data, which is refused",
+                path,
+                f"tensor {tensor.name!r} uses ONNX external data, which is refused",
                 "embed the weights in the file (onnx.save(model, path, save_as_external_data=False))",
             )
     if len(model.graph.node) > defaults.MAX_GRAPH_NODES:
         raise InvalidModelError(path, f"graph has {len(model.graph.node):,} nodes, above the {defaults.MAX_GRAPH_NODES:,} limit")
+    _check_tensor_sizes(path, model)
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
         raise InvalidModelError(path, f"invalid ONNX graph: {str(exc).splitlines()[0]}") from None
-    _check_tensor_sizes(path, model)
     return model
 
 
@@ -114,7 +119,9 @@ def _check_tensor_sizes(path: Path, model: onnx.ModelProto) -> None:
     cap = defaults.MAX_TENSOR_ELEMENTS
     for tensor in model.graph.initializer:
         if math.prod(tensor.dims) > cap:
-            raise InvalidModelError(path, f"initializer {tensor.name!r} has {math.prod(tensor.dims):,} elements, above the {cap:,} limit")
+            raise InvalidModelError(
+                path, f"initializer {tensor.name!r} has {math.prod(tensor.dims):,} elements, above the {cap:,} limit"
+            )
     for node in model.graph.node:
         if node.op_type == "ConstantOfShape":
             shape_src = node.input[0]
@@ -151,7 +158,9 @@ def _tensor_info(path: Path, value: onnx.ValueInfoProto, role: str) -> TensorInf
         elif i == 0:
             dims.append(1)  # a symbolic batch dimension: EZKL proves one sample (batch_size = 1)
         else:
-            raise InvalidModelError(path, f"{role} {value.name!r} has a dynamic dimension {i}", "export the model with fixed shapes")
+            raise InvalidModelError(
+                path, f"{role} {value.name!r} has a dynamic dimension {i}", "export the model with fixed shapes"
+            )
     return TensorInfo(value.name, tuple(dims))
 
 

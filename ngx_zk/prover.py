@@ -25,7 +25,12 @@ Progress = Callable[[str], None]
 
 
 def prove(
-    circuit: Circuit, data: InputData, out: Path, settings: Settings, *, progress: Progress = lambda _: None,
+    circuit: Circuit,
+    data: InputData,
+    out: Path,
+    settings: Settings,
+    *,
+    progress: Progress = lambda _: None,
 ) -> Proof:
     """Prove that the circuit's model maps ``data`` to its output; write the proof to ``out``."""
     m = circuit.manifest

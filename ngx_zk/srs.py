@@ -38,7 +38,9 @@ def public_srs(settings: Settings, srs_file: Path, logrows: int) -> tuple[Path, 
             "download kzg<k>.srs from the ceremony set EZKL uses, or omit --srs for a local test SRS",
         )
     if k < logrows:
-        raise SrsError(f"{srs_file} is the k={k} SRS, too small for a circuit of 2^{logrows} rows", f"use kzg{logrows}.srs or larger")
+        raise SrsError(
+            f"{srs_file} is the k={k} SRS, too small for a circuit of 2^{logrows} rows", f"use kzg{logrows}.srs or larger"
+        )
     target = settings.srs_dir / "public" / f"kzg{k}.srs"
     if not target.is_file() or sha256_file(target) != digest:
         _atomic_copy(srs_file, target)

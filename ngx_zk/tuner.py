@@ -84,8 +84,12 @@ def tune(
         try:
             _ezkl.gen_settings(CircuitError, circuit_onnx, settings, _ezkl.run_args(**base_args, **_decomp(cand)))
             _ezkl.calibrate(
-                CircuitError, calibration, circuit_onnx, settings,
-                margin=defaults.LOOKUP_SAFETY_MARGIN, max_logrows=max_logrows,
+                CircuitError,
+                calibration,
+                circuit_onnx,
+                settings,
+                margin=defaults.LOOKUP_SAFETY_MARGIN,
+                max_logrows=max_logrows,
             )
         except CircuitError as exc:
             record["rejected"] = exc.message
@@ -101,7 +105,9 @@ def tune(
         reasons = "; ".join(f"{r['decomp_base']}x{r['decomp_legs']}: {r.get('rejected')}" for r in tried)
         if all("above the cap" in str(r.get("rejected", "")) for r in tried):
             raise LogrowsCapError(min(int(r["logrows"]) for r in tried), max_logrows)
-        raise CircuitError(f"no circuit settings fit this model ({reasons})", "check the calibration data and the model's operators")
+        raise CircuitError(
+            f"no circuit settings fit this model ({reasons})", "check the calibration data and the model's operators"
+        )
 
     for logrows, _rows, cand, settings in sorted(scored, key=lambda s: (s[0], s[1])):
         progress(f"checking accuracy of {cand.label} (logrows {logrows})")

@@ -1,0 +1,61 @@
+# ngx-zk: the verbs a developer and CI use. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NGX := $(CURDIR)/$(VENV)/bin/ngx-zk
+BIN := node_modules/.bin
+FORGE := $(CURDIR)/$(BIN)/forge
+DEMO_HOME ?= $(CURDIR)/.ngx-zk/demo
+PYTEST_ARGS ?=
+
+.PHONY: help setup contracts demo test test-fast test-contracts lint bench models clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install Python and npm dependencies (pinned)
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,torch]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+contracts: setup ## Build the Solidity contracts and export their ABIs to ngx_zk/chain/artifacts
+	@if [ -f verifier_contracts/foundry.toml ]; then \
+	  cd verifier_contracts && $(FORGE) build --quiet && cd .. && $(PY) verifier_contracts/script/export_artifacts.py; \
+	fi
+
+demo: setup ## Build, commit, prove and verify an example model end to end
+	@rm -rf $(DEMO_HOME) && mkdir -p $(DEMO_HOME)
+	cd $(DEMO_HOME) && $(NGX) model build $(CURDIR)/models/mlp
+	cd $(DEMO_HOME) && $(NGX) commit $(CURDIR)/models/mlp/input.json --model mlp --out salted-input.json
+	cd $(DEMO_HOME) && $(NGX) prove --model mlp --input salted-input.json --out proof.json
+	cd $(DEMO_HOME) && $(NGX) verify proof.json --model mlp
+
+test: setup contracts ## Run every test: Python (pytest, incl. the slow tier) and Solidity (forge)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+	@if [ -f verifier_contracts/foundry.toml ]; then cd verifier_contracts && $(FORGE) test; fi
+
+test-fast: setup ## Python tests without the slow tier
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: setup ## ruff and mypy (strict) on the package
+	$(VENV)/bin/ruff check ngx_zk tests models
+	$(VENV)/bin/mypy
+
+bench: setup ## Benchmarks (see benchmarks/)
+	@if [ -f benchmarks/run.py ]; then $(PY) benchmarks/run.py; else echo "no benchmarks yet"; fi
+
+models: setup ## Re-export the example models (deterministic)
+	$(PY) models/build.py
+
+clean: ## Remove build output and local state (keeps .venv and node_modules)
+	rm -rf .ngx-zk verifier_contracts/out verifier_contracts/cache .pytest_cache

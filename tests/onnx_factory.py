@@ -1,0 +1,81 @@
+"""Small ONNX graphs made in code, for bad-input and architecture tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def linear(path: Path, n_in: int = 4, n_out: int = 2, *, batch: int | str = 1, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array(rng.uniform(-1, 1, (n_in, n_out)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.uniform(-1, 1, (n_out,)).astype(np.float32), "b")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "b"], ["y"])],
+        "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, n_in])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, n_out])],
+        [w, b],
+    )
+    return save(graph, path)
+
+
+def save(graph: onnx.GraphProto, path: Path, opset: int = 17) -> Path:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def with_external_data(path: Path, location: str = "../../etc/passwd") -> Path:
+    model = onnx.load(str(linear(path)))
+    tensor = model.graph.initializer[0]
+    tensor.ClearField("raw_data")
+    tensor.ClearField("float_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    entry = tensor.external_data.add()
+    entry.key, entry.value = "location", location
+    onnx.save(model, str(path))
+    return path
+
+
+def constant_of_shape_bomb(path: Path) -> Path:
+    shape = numpy_helper.from_array(np.array([1, 1 << 20, 1 << 20], dtype=np.int64), "shape")
+    graph = helper.make_graph(
+        [helper.make_node("ConstantOfShape", ["shape"], ["big"]), helper.make_node("Add", ["x", "big"], ["y"])],
+        "bomb",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [shape],
+    )
+    return save(graph, path)
+
+
+def unsupported_op(path: Path) -> Path:
+    """A graph EZKL cannot turn into a circuit (a string-free but unsupported op)."""
+    k = numpy_helper.from_array(np.array([2], dtype=np.int64), "k")
+    graph = helper.make_graph(
+        [helper.make_node("TopK", ["x", "k"], ["y", "idx"], axis=1)],
+        "topk",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2]),
+            helper.make_tensor_value_info("idx", TensorProto.INT64, [1, 2]),
+        ],
+        [k],
+    )
+    return save(graph, path)
+
+
+def dynamic_feature_dim(path: Path) -> Path:
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "dyn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "features"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "features"])],
+    )
+    return save(graph, path)
