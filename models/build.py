@@ -63,9 +63,7 @@ def write_json(path: Path, data: object) -> None:
 
 
 def main(names: list[str]) -> None:
-    folders = [MODELS_DIR / n for n in names] if names else sorted(
-        p for p in MODELS_DIR.iterdir() if (p / "model.py").is_file()
-    )
+    folders = [MODELS_DIR / n for n in names] if names else sorted(p for p in MODELS_DIR.iterdir() if (p / "model.py").is_file())
     for folder in folders:
         build(folder)
 

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Vm} from "../test/utils/Test.sol";
+import {NGXToken} from "../src/token/NGXToken.sol";
+import {TeamVesting} from "../src/token/TeamVesting.sol";
+import {ProtocolConfig} from "../src/ProtocolConfig.sol";
+import {ModelRegistry} from "../src/ModelRegistry.sol";
+import {ProviderStaking} from "../src/ProviderStaking.sol";
+import {Reputation} from "../src/Reputation.sol";
+import {RewardsPool} from "../src/RewardsPool.sol";
+import {JobMarket} from "../src/JobMarket.sol";
+import {NGXGovernor} from "../src/governance/NGXGovernor.sol";
+import {NGXTimelock} from "../src/governance/NGXTimelock.sol";
+import {Halo2VerifierReusable} from "../src/generated/Halo2VerifierReusable.sol";
+
+/// @notice Reference deployment, in the order the Python side (ngx_zk.chain) follows with web3.
+/// @dev `forge script script/Deploy.s.sol --rpc-url $RPC --broadcast --private-key ...`. Addresses for the
+///      treasury, guardian, ecosystem and team default to the broadcaster (dev chains only).
+contract Deploy {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    struct Deployment {
+        NGXTimelock timelock;
+        NGXGovernor governor;
+        ProtocolConfig config;
+        RewardsPool rewards;
+        TeamVesting vesting;
+        NGXToken token;
+        ModelRegistry registry;
+        ProviderStaking staking;
+        Reputation reputation;
+        JobMarket market;
+        Halo2VerifierReusable reusableVerifier;
+    }
+
+    function run() external returns (Deployment memory d) {
+        vm.startBroadcast();
+        address me = tx.origin; // the broadcaster once broadcasting has started
+        address treasury = vm.envOr("NGX_TREASURY", me);
+        address guardian = vm.envOr("NGX_GUARDIAN", me);
+        address ecosystem = vm.envOr("NGX_ECOSYSTEM", me);
+        address team = vm.envOr("NGX_TEAM", me);
+
+        // 1. governance shell: timelock first (config's owner), governor after the token
+        address[] memory none = new address[](0);
+        address[] memory anyone = new address[](1); // address(0): anyone may execute a ready operation
+        d.timelock = new NGXTimelock(2 days, none, anyone, me);
+        d.config = new ProtocolConfig(address(d.timelock), treasury, guardian);
+        // 2. token and its initial distribution
+        d.rewards = new RewardsPool(10 ether, 180 days);
+        d.vesting = new TeamVesting(team, uint64(block.timestamp), uint64(4 * 365 days));
+        d.token = new NGXToken(treasury, address(d.rewards), ecosystem, address(d.vesting));
+        d.governor = new NGXGovernor(d.token, d.timelock, 7200, 50400, 0, 4);
+        // 3. protocol
+        d.registry = new ModelRegistry(d.config);
+        d.staking = new ProviderStaking(d.token, d.config);
+        d.reputation = new Reputation(d.staking);
+        d.market = new JobMarket(d.token, d.config, d.registry, d.staking, d.reputation, d.rewards);
+        d.reusableVerifier = new Halo2VerifierReusable();
+        // 4. wiring (each callable once, by this deployer)
+        d.staking.bindMarket(address(d.market));
+        d.reputation.bindMarket(address(d.market));
+        d.rewards.initialize(address(d.token), address(d.market));
+        d.timelock.grantRole(d.timelock.PROPOSER_ROLE(), address(d.governor));
+        d.timelock.grantRole(d.timelock.CANCELLER_ROLE(), address(d.governor));
+        d.timelock.renounceRole(d.timelock.DEFAULT_ADMIN_ROLE(), me);
+        vm.stopBroadcast();
+    }
+}

@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IProtocolConfig} from "./interfaces/IProtocolConfig.sol";
+import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
+import {IReputation} from "./interfaces/IReputation.sol";
+import {IRewardsPool} from "./interfaces/IRewardsPool.sol";
+import {IHalo2Verifier, IHalo2VerifierReusable} from "./interfaces/IHalo2Verifier.sol";
+
+/// @title JobMarket
+/// @notice Escrow for verifiable-inference jobs: the consumer's payment is released only when the
+///         model's registered EZKL verifier accepts a proof whose public instances start with the job's
+///         input commitments.
+/// @dev A proof is bound to its job by contract logic (EZKL has no extra public inputs): only the assigned
+///      provider may submit, payment goes to the assigned provider, and the instances must carry the job's
+///      commitments. The payment token is fixed at deployment (NGX); fee-on-transfer tokens are unsupported.
+///      Every state-changing function is nonReentrant and follows checks-effects-interactions; tokens only
+///      leave through `withdraw` (pull), except slashes and emission rewards, which the trusted
+///      ProviderStaking and RewardsPool pay in NGX.
+contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice The BN254 scalar field modulus; every public instance must be below it.
+    uint256 public constant SNARK_SCALAR_FIELD =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    uint256 internal constant BPS = 10_000;
+
+    IERC20 private immutable _token;
+    IProtocolConfig private immutable _config;
+    IModelRegistry private immutable _registry;
+    IProviderStaking private immutable _staking;
+    IReputation private immutable _reputation;
+    IRewardsPool private immutable _rewards;
+
+    uint256 private _jobCount;
+    uint128 private _totalEscrowed;
+    uint128 private _totalCredited;
+    mapping(uint256 jobId => Job) private _jobs;
+    mapping(uint256 jobId => uint256[]) private _outputs;
+    mapping(address account => uint256) private _claimable;
+
+    constructor(
+        IERC20 token_,
+        IProtocolConfig config_,
+        IModelRegistry registry_,
+        IProviderStaking staking_,
+        IReputation reputation_,
+        IRewardsPool rewards_
+    ) {
+        if (
+            address(token_) == address(0) || address(config_) == address(0) || address(registry_) == address(0)
+                || address(staking_) == address(0) || address(reputation_) == address(0)
+                || address(rewards_) == address(0)
+        ) revert JobMarket__ZeroAddress();
+        _token = token_;
+        _config = config_;
+        _registry = registry_;
+        _staking = staking_;
+        _reputation = reputation_;
+        _rewards = rewards_;
+    }
+
+    modifier onlyGuardian() {
+        if (msg.sender != _config.guardian()) revert JobMarket__NotGuardian(msg.sender);
+        _;
+    }
+
+    // ---------------------------------------------------------------- consumer
+
+    /// @inheritdoc IJobMarket
+    function postJob(
+        uint256 modelId,
+        uint256[] calldata inputCommitments,
+        uint256 price,
+        uint32 claimWindow,
+        uint32 proveWindow,
+        uint8 minReputation
+    ) external nonReentrant whenNotPaused returns (uint256 jobId) {
+        return _post(modelId, inputCommitments, price, claimWindow, proveWindow, minReputation);
+    }
+
+    /// @inheritdoc IJobMarket
+    function postJobWithPermit(
+        uint256 modelId,
+        uint256[] calldata inputCommitments,
+        uint256 price,
+        uint32 claimWindow,
+        uint32 proveWindow,
+        uint8 minReputation,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant whenNotPaused returns (uint256 jobId) {
+        // A front-runner may consume the permit first; the allowance then exists and transferFrom works.
+        try IERC20Permit(address(_token)).permit(msg.sender, address(this), price, permitDeadline, v, r, s) {} catch {}
+        return _post(modelId, inputCommitments, price, claimWindow, proveWindow, minReputation);
+    }
+
+    /// @inheritdoc IJobMarket
+    function cancelJob(uint256 jobId) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        _requireStatus(jobId, job.status, JobStatus.Open);
+        if (msg.sender != job.consumer) revert JobMarket__NotConsumer(jobId, msg.sender);
+        job.status = JobStatus.Cancelled;
+        uint256 price = job.price;
+        emit JobCancelled(jobId, msg.sender, price);
+        _refund(msg.sender, price);
+    }
+
+    /// @inheritdoc IJobMarket
+    function rateJob(uint256 jobId, uint8 rating) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        _requireStatus(jobId, job.status, JobStatus.Settled);
+        if (msg.sender != job.consumer) revert JobMarket__NotConsumer(jobId, msg.sender);
+        if (rating == 0 || rating > 5) revert JobMarket__InvalidRating(rating);
+        if (job.rating != 0) revert JobMarket__AlreadyRated(jobId);
+        job.rating = rating;
+        address provider = job.provider;
+        emit JobRated(jobId, provider, rating);
+        _reputation.recordRating(provider, rating);
+    }
+
+    // ---------------------------------------------------------------- provider
+
+    /// @inheritdoc IJobMarket
+    function claimJob(uint256 jobId) external nonReentrant whenNotPaused {
+        Job storage job = _jobs[jobId];
+        _requireStatus(jobId, job.status, JobStatus.Open);
+        if (block.timestamp >= job.claimDeadline) revert JobMarket__ClaimWindowClosed(jobId, job.claimDeadline);
+        if (msg.sender == job.consumer) revert JobMarket__ConsumerCannotClaim(jobId);
+        if (!_staking.isRegistered(msg.sender)) revert JobMarket__ProviderNotRegistered(msg.sender);
+        uint256 staked = _staking.stakedOf(msg.sender);
+        uint256 minStake = _config.minStake();
+        if (staked < minStake) revert JobMarket__StakeBelowMinimum(msg.sender, staked, minStake);
+        uint256 score = _reputation.nrs(msg.sender);
+        if (score < job.minReputation) revert JobMarket__ReputationTooLow(msg.sender, score, job.minReputation);
+
+        uint256 collateral = _config.collateralFor(job.price, score);
+        uint256 proveDeadline = block.timestamp + job.proveWindow;
+        job.status = JobStatus.Claimed;
+        job.provider = msg.sender;
+        job.proveDeadline = uint40(proveDeadline);
+        job.collateral = uint96(collateral);
+        emit JobClaimed(jobId, msg.sender, collateral, proveDeadline);
+        _staking.lockCollateral(msg.sender, collateral);
+    }
+
+    /// @inheritdoc IJobMarket
+    function declineJob(uint256 jobId) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        _requireStatus(jobId, job.status, JobStatus.Claimed);
+        if (msg.sender != job.provider) revert JobMarket__NotAssignedProvider(jobId, msg.sender);
+        if (block.timestamp >= job.proveDeadline) revert JobMarket__ProveWindowClosed(jobId, job.proveDeadline);
+        job.status = JobStatus.Cancelled;
+        (address consumer, uint256 price, uint256 collateral) = (job.consumer, job.price, job.collateral);
+        emit JobDeclined(jobId, msg.sender, price);
+        _refund(consumer, price);
+        _staking.unlockCollateral(msg.sender, collateral);
+    }
+
+    /// @inheritdoc IJobMarket
+    function submitResult(uint256 jobId, bytes calldata proof, uint256[] calldata instances)
+        external
+        nonReentrant
+        whenNotPaused
+    {
+        Job memory job = _jobs[jobId];
+        _requireStatus(jobId, job.status, JobStatus.Claimed);
+        if (msg.sender != job.provider) revert JobMarket__NotAssignedProvider(jobId, msg.sender);
+        if (block.timestamp >= job.proveDeadline) revert JobMarket__ProveWindowClosed(jobId, job.proveDeadline);
+
+        IModelRegistry.Verification memory model = _registry.verificationOf(job.modelId);
+        if (model.status == IModelRegistry.ModelStatus.Paused) revert JobMarket__ModelPaused(job.modelId);
+        uint256 nIn = model.inputCommitmentCount;
+        if (instances.length != nIn + model.outputCount) {
+            revert JobMarket__InstanceCountMismatch(nIn + model.outputCount, instances.length);
+        }
+        if (keccak256(abi.encodePacked(instances[:nIn])) != job.commitmentsHash) {
+            revert JobMarket__CommitmentMismatch(jobId);
+        }
+        for (uint256 i = nIn; i < instances.length; ++i) {
+            if (instances[i] >= SNARK_SCALAR_FIELD) revert JobMarket__InstanceOutOfField(i, instances[i]);
+        }
+        _verify(jobId, model, proof, instances);
+
+        // Effects: the job is paid exactly once; Settled is terminal.
+        _jobs[jobId].status = JobStatus.Settled;
+        uint256[] calldata outputs = instances[nIn:];
+        _outputs[jobId] = outputs;
+        uint256 price = job.price;
+        uint256 fee = price * _config.protocolFeeBps() / BPS;
+        uint256 royalty = price * model.royaltyBps / BPS;
+        uint256 pay = price - fee - royalty;
+        _totalEscrowed -= uint128(price);
+        _totalCredited += uint128(price);
+        _credit(msg.sender, pay);
+        _credit(model.owner, royalty);
+        _credit(_config.treasury(), fee);
+
+        // Interactions with trusted protocol contracts.
+        _staking.unlockCollateral(msg.sender, job.collateral);
+        _reputation.recordCompletion(msg.sender, block.timestamp + job.proveWindow - job.proveDeadline, job.proveWindow);
+        uint256 reward = _rewards.reward(msg.sender);
+        emit JobSettled(jobId, msg.sender, outputs, pay, royalty, fee, reward);
+    }
+
+    // ---------------------------------------------------------------- anyone
+
+    /// @inheritdoc IJobMarket
+    function expireJob(uint256 jobId) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        JobStatus status = job.status;
+        (address consumer, address provider, uint256 price) = (job.consumer, job.provider, job.price);
+        if (status == JobStatus.Open) {
+            if (block.timestamp < job.claimDeadline) revert JobMarket__NotExpired(jobId, job.claimDeadline);
+            job.status = JobStatus.Expired;
+            emit JobExpired(jobId, address(0), price, 0, 0);
+            _refund(consumer, price);
+        } else if (status == JobStatus.Claimed) {
+            if (block.timestamp < job.proveDeadline) revert JobMarket__NotExpired(jobId, job.proveDeadline);
+            job.status = JobStatus.Expired;
+            uint256 collateral = job.collateral;
+            uint256 slashed = collateral * _config.slashBps() / BPS;
+            uint256 burned = slashed * _config.slashBurnBps() / BPS;
+            emit JobExpired(jobId, provider, price, slashed, burned);
+            _refund(consumer, price);
+            _staking.slash(provider, collateral, slashed, burned, consumer);
+            _reputation.recordMiss(provider);
+        } else {
+            _requireStatus(jobId, status, JobStatus.Claimed);
+        }
+    }
+
+    /// @inheritdoc IJobMarket
+    function withdraw() external nonReentrant returns (uint256 amount) {
+        amount = _claimable[msg.sender];
+        if (amount == 0) revert JobMarket__NothingToWithdraw(msg.sender);
+        _claimable[msg.sender] = 0;
+        _totalCredited -= uint128(amount);
+        emit Withdrawn(msg.sender, amount);
+        _token.safeTransfer(msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- guardian
+
+    /// @inheritdoc IJobMarket
+    function pause() external onlyGuardian {
+        _pause();
+    }
+
+    /// @inheritdoc IJobMarket
+    function unpause() external onlyGuardian {
+        _unpause();
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IJobMarket
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        return _jobs[jobId];
+    }
+
+    /// @inheritdoc IJobMarket
+    function outputsOf(uint256 jobId) external view returns (uint256[] memory) {
+        return _outputs[jobId];
+    }
+
+    /// @inheritdoc IJobMarket
+    function claimable(address account) external view returns (uint256) {
+        return _claimable[account];
+    }
+
+    /// @inheritdoc IJobMarket
+    function jobCount() external view returns (uint256) {
+        return _jobCount;
+    }
+
+    /// @inheritdoc IJobMarket
+    function totalLiabilities() external view returns (uint256) {
+        return uint256(_totalEscrowed) + _totalCredited;
+    }
+
+    /// @notice The contracts this market is wired to.
+    function wiring()
+        external
+        view
+        returns (
+            IERC20 token,
+            IProtocolConfig config,
+            IModelRegistry registry,
+            IProviderStaking staking,
+            IReputation reputation,
+            IRewardsPool rewards
+        )
+    {
+        return (_token, _config, _registry, _staking, _reputation, _rewards);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _post(
+        uint256 modelId,
+        uint256[] calldata inputCommitments,
+        uint256 price,
+        uint32 claimWindow,
+        uint32 proveWindow,
+        uint8 minReputation
+    ) private returns (uint256 jobId) {
+        IModelRegistry.Verification memory model = _registry.verificationOf(modelId);
+        if (model.status != IModelRegistry.ModelStatus.Active) revert JobMarket__ModelNotActive(modelId);
+        if (inputCommitments.length != model.inputCommitmentCount) {
+            revert JobMarket__CommitmentCountMismatch(model.inputCommitmentCount, inputCommitments.length);
+        }
+        for (uint256 i; i < inputCommitments.length; ++i) {
+            if (inputCommitments[i] >= SNARK_SCALAR_FIELD) revert JobMarket__InstanceOutOfField(i, inputCommitments[i]);
+        }
+        if (price == 0 || price > type(uint96).max) revert JobMarket__InvalidPrice(price);
+        _checkWindows(claimWindow, proveWindow);
+        if (minReputation > 100) revert JobMarket__InvalidMinReputation(minReputation);
+
+        jobId = ++_jobCount;
+        uint256 claimDeadline = block.timestamp + claimWindow;
+        _jobs[jobId] = Job({
+            consumer: msg.sender,
+            claimDeadline: uint40(claimDeadline),
+            proveWindow: proveWindow,
+            minReputation: minReputation,
+            status: JobStatus.Open,
+            rating: 0,
+            provider: address(0),
+            proveDeadline: 0,
+            price: uint96(price),
+            collateral: 0,
+            modelId: uint64(modelId),
+            commitmentsHash: keccak256(abi.encodePacked(inputCommitments))
+        });
+        _totalEscrowed += uint128(price);
+        emit JobPosted(jobId, msg.sender, modelId, inputCommitments, price, claimDeadline, proveWindow, minReputation);
+        _token.safeTransferFrom(msg.sender, address(this), price);
+    }
+
+    function _checkWindows(uint32 claimWindow, uint32 proveWindow) private view {
+        (uint32 minClaim, uint32 maxClaim, uint32 minProve, uint32 maxProve) = _config.windowBounds();
+        if (claimWindow < minClaim || claimWindow > maxClaim) {
+            revert JobMarket__ClaimWindowOutOfBounds(claimWindow, minClaim, maxClaim);
+        }
+        if (proveWindow < minProve || proveWindow > maxProve) {
+            revert JobMarket__ProveWindowOutOfBounds(proveWindow, minProve, maxProve);
+        }
+    }
+
+    /// @dev Reverts with JobMarket__InvalidProof unless the model's verifier accepts the proof. The verifier
+    ///      is called with staticcall: it cannot change state or re-enter anything that writes.
+    function _verify(
+        uint256 jobId,
+        IModelRegistry.Verification memory model,
+        bytes calldata proof,
+        uint256[] calldata instances
+    ) private view {
+        address verifier = model.verifier;
+        if (verifier.code.length == 0) revert JobMarket__VerifierHasNoCode(verifier);
+        bool ok;
+        bytes memory ret;
+        if (model.kind == IModelRegistry.VerifierKind.Dedicated) {
+            (ok, ret) = verifier.staticcall(abi.encodeCall(IHalo2Verifier.verifyProof, (proof, instances)));
+            if (!ok || ret.length < 32 || _word(ret, 0) != 1) revert JobMarket__InvalidProof(jobId);
+        } else {
+            bytes32[] memory vka = _loadVka(model.vkaPointer);
+            (ok, ret) = verifier.staticcall(abi.encodeCall(IHalo2VerifierReusable.verifyProof, (proof, instances, vka)));
+            // Non-standard return data: words [1, vka_digest, ...]; decode only those two.
+            if (!ok || ret.length < 64 || _word(ret, 0) != 1) revert JobMarket__InvalidProof(jobId);
+            bytes32 reported = bytes32(_word(ret, 1));
+            if (reported != model.vkDigest) revert JobMarket__VkaDigestMismatch(model.vkDigest, reported);
+        }
+    }
+
+    function _loadVka(address pointer) private view returns (bytes32[] memory words) {
+        uint256 n = (pointer.code.length - 1) / 32;
+        words = new bytes32[](n);
+        assembly ("memory-safe") {
+            extcodecopy(pointer, add(words, 0x20), 1, mul(n, 32))
+        }
+    }
+
+    function _word(bytes memory data, uint256 index) private pure returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := mload(add(add(data, 0x20), mul(index, 0x20)))
+        }
+    }
+
+    function _refund(address consumer, uint256 price) private {
+        _totalEscrowed -= uint128(price);
+        _totalCredited += uint128(price);
+        _credit(consumer, price);
+    }
+
+    function _credit(address account, uint256 amount) private {
+        if (amount == 0) return;
+        _claimable[account] += amount;
+        emit Credited(account, amount);
+    }
+
+    function _requireStatus(uint256 jobId, JobStatus actual, JobStatus expected) private pure {
+        if (actual == expected) return;
+        if (actual == JobStatus.None) revert JobMarket__UnknownJob(jobId);
+        revert JobMarket__InvalidStatus(jobId, actual);
+    }
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IProtocolConfig} from "./interfaces/IProtocolConfig.sol";
+
+/// @title ProtocolConfig
+/// @notice Governance-owned protocol parameters. Deploy with the TimelockController as `initialOwner`.
+contract ProtocolConfig is IProtocolConfig, Ownable2Step {
+    uint16 internal constant BPS = 10_000;
+    uint16 public constant MAX_FEE_BPS = 1_000;
+
+    uint16 private _protocolFeeBps = 250;
+    uint16 private _slashBps = 5_000;
+    uint16 private _slashBurnBps = 5_000;
+    uint32 private _minClaimWindow = 60;
+    uint32 private _maxClaimWindow = 7 days;
+    uint32 private _minProveWindow = 60;
+    uint32 private _maxProveWindow = 1 days;
+    uint32 private _unbondingDelay = 14 days;
+    uint8 private _highThreshold = 80;
+    uint8 private _midThreshold = 50;
+    uint16 private _highBps = 5_000;
+    uint16 private _midBps = 10_000;
+    uint16 private _lowBps = 15_000;
+    uint256 private _minStake = 1_000 ether;
+    address private _treasury;
+    address private _guardian;
+
+    /// @param initialOwner The TimelockController (or a test account on dev chains).
+    /// @param treasury_ Receives protocol fees.
+    /// @param guardian_ May pause the market and individual models.
+    constructor(address initialOwner, address treasury_, address guardian_) Ownable(initialOwner) {
+        if (treasury_ == address(0) || guardian_ == address(0)) revert ProtocolConfig__ZeroAddress();
+        _treasury = treasury_;
+        _guardian = guardian_;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function protocolFeeBps() external view returns (uint16) {
+        return _protocolFeeBps;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function slashBps() external view returns (uint16) {
+        return _slashBps;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function slashBurnBps() external view returns (uint16) {
+        return _slashBurnBps;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function minClaimWindow() external view returns (uint32) {
+        return _minClaimWindow;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function maxClaimWindow() external view returns (uint32) {
+        return _maxClaimWindow;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function minProveWindow() external view returns (uint32) {
+        return _minProveWindow;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function maxProveWindow() external view returns (uint32) {
+        return _maxProveWindow;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function windowBounds() external view returns (uint32, uint32, uint32, uint32) {
+        return (_minClaimWindow, _maxClaimWindow, _minProveWindow, _maxProveWindow);
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function minStake() external view returns (uint256) {
+        return _minStake;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function unbondingDelay() external view returns (uint32) {
+        return _unbondingDelay;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function treasury() external view returns (address) {
+        return _treasury;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function guardian() external view returns (address) {
+        return _guardian;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function collateralFor(uint256 price, uint256 nrs) external view returns (uint256) {
+        uint256 bps = nrs >= _highThreshold ? _highBps : nrs >= _midThreshold ? _midBps : _lowBps;
+        return price * bps / BPS;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function collateralTiers()
+        external
+        view
+        returns (uint8 highThreshold, uint8 midThreshold, uint16 highBps, uint16 midBps, uint16 lowBps)
+    {
+        return (_highThreshold, _midThreshold, _highBps, _midBps, _lowBps);
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setProtocolFeeBps(uint16 bps) external onlyOwner {
+        if (bps > MAX_FEE_BPS) revert ProtocolConfig__BpsTooHigh("protocolFeeBps", bps, MAX_FEE_BPS);
+        emit ParameterChanged("protocolFeeBps", _protocolFeeBps, bps);
+        _protocolFeeBps = bps;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setSlashParams(uint16 slashBps_, uint16 slashBurnBps_) external onlyOwner {
+        if (slashBps_ > BPS) revert ProtocolConfig__BpsTooHigh("slashBps", slashBps_, BPS);
+        if (slashBurnBps_ > BPS) revert ProtocolConfig__BpsTooHigh("slashBurnBps", slashBurnBps_, BPS);
+        emit ParameterChanged("slashBps", _slashBps, slashBps_);
+        emit ParameterChanged("slashBurnBps", _slashBurnBps, slashBurnBps_);
+        _slashBps = slashBps_;
+        _slashBurnBps = slashBurnBps_;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setWindowBounds(uint32 minClaim, uint32 maxClaim, uint32 minProve, uint32 maxProve)
+        external
+        onlyOwner
+    {
+        if (minClaim == 0 || minClaim > maxClaim) revert ProtocolConfig__InvalidWindowBounds(minClaim, maxClaim);
+        if (minProve == 0 || minProve > maxProve) revert ProtocolConfig__InvalidWindowBounds(minProve, maxProve);
+        _checkUnbonding(_unbondingDelay, maxClaim, maxProve);
+        emit ParameterChanged("minClaimWindow", _minClaimWindow, minClaim);
+        emit ParameterChanged("maxClaimWindow", _maxClaimWindow, maxClaim);
+        emit ParameterChanged("minProveWindow", _minProveWindow, minProve);
+        emit ParameterChanged("maxProveWindow", _maxProveWindow, maxProve);
+        (_minClaimWindow, _maxClaimWindow, _minProveWindow, _maxProveWindow) = (minClaim, maxClaim, minProve, maxProve);
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setMinStake(uint256 amount) external onlyOwner {
+        emit ParameterChanged("minStake", _minStake, amount);
+        _minStake = amount;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setUnbondingDelay(uint32 delay) external onlyOwner {
+        _checkUnbonding(delay, _maxClaimWindow, _maxProveWindow);
+        emit ParameterChanged("unbondingDelay", _unbondingDelay, delay);
+        _unbondingDelay = delay;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setCollateralTiers(uint8 highThreshold, uint8 midThreshold, uint16 highBps, uint16 midBps, uint16 lowBps)
+        external
+        onlyOwner
+    {
+        if (highThreshold > 100 || midThreshold >= highThreshold) {
+            revert ProtocolConfig__InvalidTiers(highThreshold, midThreshold);
+        }
+        emit ParameterChanged("collateralTiers", 0, 0);
+        (_highThreshold, _midThreshold, _highBps, _midBps, _lowBps) =
+            (highThreshold, midThreshold, highBps, midBps, lowBps);
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setTreasury(address treasury_) external onlyOwner {
+        if (treasury_ == address(0)) revert ProtocolConfig__ZeroAddress();
+        emit TreasuryChanged(_treasury, treasury_);
+        _treasury = treasury_;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setGuardian(address guardian_) external onlyOwner {
+        if (guardian_ == address(0)) revert ProtocolConfig__ZeroAddress();
+        emit GuardianChanged(_guardian, guardian_);
+        _guardian = guardian_;
+    }
+
+    function _checkUnbonding(uint256 delay, uint256 maxClaim, uint256 maxProve) private pure {
+        if (delay <= maxClaim + maxProve) revert ProtocolConfig__UnbondingTooShort(delay, maxClaim + maxProve);
+    }
+}

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IJobMarket
+/// @notice Escrowed inference jobs whose payment is released only by a valid EZKL proof.
+/// @dev Lifecycle (deadlines are the first second at which the earlier phase is over):
+///      Open --claimJob (t < claimDeadline)--> Claimed --submitResult (t < proveDeadline)--> Settled
+///      Open --cancelJob (consumer)--> Cancelled            Claimed --declineJob (provider)--> Cancelled
+///      Open --expireJob (t >= claimDeadline)--> Expired    Claimed --expireJob (t >= proveDeadline)--> Expired
+///      Money only moves by pull: refunds, provider pay, royalties and fees are credited to `claimable`
+///      and paid out by `withdraw`. Emission rewards come from the RewardsPool directly.
+interface IJobMarket {
+    /// @dev The Python side mirrors these names (ngx_zk JobStatus).
+    enum JobStatus {
+        None,
+        Open,
+        Claimed,
+        Settled,
+        Expired,
+        Cancelled
+    }
+
+    /// @notice A job. Packed into four storage slots.
+    struct Job {
+        address consumer;
+        uint40 claimDeadline; // claims accepted while block.timestamp < claimDeadline
+        uint32 proveWindow; // seconds the provider has after claiming
+        uint8 minReputation; // NRS (0-100) a provider needs to claim
+        JobStatus status;
+        uint8 rating; // 0 = unrated, else 1..5
+        address provider; // zero until claimed
+        uint40 proveDeadline; // proofs accepted while block.timestamp < proveDeadline
+        uint96 price; // escrowed payment token amount
+        uint96 collateral; // provider stake locked while Claimed
+        uint64 modelId;
+        bytes32 commitmentsHash; // keccak256(abi.encodePacked(inputCommitments))
+    }
+
+    event JobPosted(
+        uint256 indexed jobId,
+        address indexed consumer,
+        uint256 indexed modelId,
+        uint256[] inputCommitments,
+        uint256 price,
+        uint256 claimDeadline,
+        uint256 proveWindow,
+        uint256 minReputation
+    );
+    event JobCancelled(uint256 indexed jobId, address indexed consumer, uint256 refund);
+    event JobClaimed(uint256 indexed jobId, address indexed provider, uint256 collateral, uint256 proveDeadline);
+    event JobDeclined(uint256 indexed jobId, address indexed provider, uint256 refund);
+    /// @notice A valid proof settled the job. `outputs` are the proof's output instances (field elements,
+    ///         negative values as p - |v|), also readable with `outputsOf`.
+    event JobSettled(
+        uint256 indexed jobId,
+        address indexed provider,
+        uint256[] outputs,
+        uint256 providerPay,
+        uint256 royalty,
+        uint256 fee,
+        uint256 reward
+    );
+    event JobExpired(uint256 indexed jobId, address indexed provider, uint256 refund, uint256 slashed, uint256 burned);
+    event JobRated(uint256 indexed jobId, address indexed provider, uint8 rating);
+    event Credited(address indexed account, uint256 amount);
+    event Withdrawn(address indexed account, uint256 amount);
+
+    error JobMarket__UnknownJob(uint256 jobId);
+    error JobMarket__InvalidStatus(uint256 jobId, JobStatus status);
+    error JobMarket__ModelNotActive(uint256 modelId);
+    error JobMarket__ModelPaused(uint256 modelId);
+    error JobMarket__CommitmentCountMismatch(uint256 expected, uint256 actual);
+    error JobMarket__InvalidPrice(uint256 price);
+    error JobMarket__ClaimWindowOutOfBounds(uint256 window, uint256 min, uint256 max);
+    error JobMarket__ProveWindowOutOfBounds(uint256 window, uint256 min, uint256 max);
+    error JobMarket__InvalidMinReputation(uint256 minReputation);
+    error JobMarket__NotConsumer(uint256 jobId, address caller);
+    error JobMarket__NotAssignedProvider(uint256 jobId, address caller);
+    error JobMarket__ClaimWindowClosed(uint256 jobId, uint256 claimDeadline);
+    error JobMarket__ProveWindowClosed(uint256 jobId, uint256 proveDeadline);
+    error JobMarket__NotExpired(uint256 jobId, uint256 deadline);
+    error JobMarket__ConsumerCannotClaim(uint256 jobId);
+    error JobMarket__ProviderNotRegistered(address provider);
+    error JobMarket__StakeBelowMinimum(address provider, uint256 staked, uint256 minStake);
+    error JobMarket__ReputationTooLow(address provider, uint256 nrs, uint256 minReputation);
+    error JobMarket__InstanceCountMismatch(uint256 expected, uint256 actual);
+    error JobMarket__CommitmentMismatch(uint256 jobId);
+    error JobMarket__InstanceOutOfField(uint256 index, uint256 value);
+    error JobMarket__VerifierHasNoCode(address verifier);
+    error JobMarket__InvalidProof(uint256 jobId);
+    error JobMarket__VkaDigestMismatch(bytes32 pinned, bytes32 reported);
+    error JobMarket__InvalidRating(uint8 rating);
+    error JobMarket__AlreadyRated(uint256 jobId);
+    error JobMarket__NothingToWithdraw(address account);
+    error JobMarket__NotGuardian(address caller);
+    error JobMarket__ZeroAddress();
+
+    /// @notice Post a job and escrow `price` (transferFrom the caller; approve first).
+    /// @param modelId Registry id of an Active model.
+    /// @param inputCommitments One salted Poseidon commitment per input tensor, each < the BN254 scalar field.
+    /// @param claimWindow Seconds from now during which a provider may claim.
+    /// @param proveWindow Seconds a provider has from its claim to submit a proof.
+    /// @param minReputation Minimum provider NRS (0-100).
+    function postJob(
+        uint256 modelId,
+        uint256[] calldata inputCommitments,
+        uint256 price,
+        uint32 claimWindow,
+        uint32 proveWindow,
+        uint8 minReputation
+    ) external returns (uint256 jobId);
+
+    /// @notice `postJob` with an EIP-2612 permit instead of a prior approve. A failed permit is ignored
+    ///         when the allowance already suffices (front-run permits cannot grief the post).
+    function postJobWithPermit(
+        uint256 modelId,
+        uint256[] calldata inputCommitments,
+        uint256 price,
+        uint32 claimWindow,
+        uint32 proveWindow,
+        uint8 minReputation,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (uint256 jobId);
+
+    /// @notice Consumer withdraws an unclaimed job; the price is credited back.
+    function cancelJob(uint256 jobId) external;
+    /// @notice An eligible provider takes the job and locks collateral (a function of its NRS tier).
+    function claimJob(uint256 jobId) external;
+    /// @notice The assigned provider refuses a job whose delivered input does not open the commitment.
+    ///         No slash; the consumer is refunded; the job ends Cancelled. Only before the prove deadline.
+    function declineJob(uint256 jobId) external;
+    /// @notice The assigned provider submits the proof; on success the job settles and pays out.
+    /// @param instances Public instances: the job's input commitments first, then the outputs.
+    function submitResult(uint256 jobId, bytes calldata proof, uint256[] calldata instances) external;
+    /// @notice Anyone ends a job past its deadline: refund, and a slash if a claimed job was missed.
+    function expireJob(uint256 jobId) external;
+    /// @notice The consumer rates a settled job once (1..5).
+    function rateJob(uint256 jobId, uint8 rating) external;
+    /// @notice Pay out everything credited to the caller.
+    function withdraw() external returns (uint256 amount);
+
+    /// @notice Guardian stops posts, claims and submissions. Cancel, decline, expiry, rating and
+    ///         withdrawals keep working.
+    function pause() external;
+    function unpause() external;
+
+    function getJob(uint256 jobId) external view returns (Job memory);
+    function outputsOf(uint256 jobId) external view returns (uint256[] memory);
+    function claimable(address account) external view returns (uint256);
+    function jobCount() external view returns (uint256);
+    /// @notice Tokens the market must hold: escrowed prices of live jobs plus all unclaimed credits.
+    function totalLiabilities() external view returns (uint256);
+}

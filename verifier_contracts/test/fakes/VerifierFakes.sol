@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @notice FAULT INJECTION ONLY: a "dedicated verifier" that answers `false` instead of reverting.
+contract FalseVerifierFake {
+    function verifyProof(bytes calldata, uint256[] calldata) external pure returns (bool) {
+        return false;
+    }
+}
+
+/// @notice FAULT INJECTION ONLY: a "reusable verifier" that accepts every VKA and proof but reports a
+///         digest of its choosing, to prove JobMarket checks the digest pinned in the registry.
+contract WrongDigestReusableVerifierFake {
+    bytes32 public reportedDigest;
+
+    function setReportedDigest(bytes32 digest) external {
+        reportedDigest = digest;
+    }
+
+    function registerVka(bytes32[] memory vka) external pure returns (bytes32) {
+        return keccak256(abi.encodePacked(vka));
+    }
+
+    function verifyProof(bytes calldata, uint256[] calldata, bytes32[] memory) external view returns (bool, bytes32) {
+        return (true, reportedDigest);
+    }
+}
+
+/// @notice FAULT INJECTION ONLY: a "reusable verifier" whose registerVka reports a different digest.
+contract LyingRegistrationVerifierFake {
+    function registerVka(bytes32[] memory) external pure returns (bytes32) {
+        return bytes32(uint256(1));
+    }
+}
