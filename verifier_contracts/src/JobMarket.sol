@@ -30,6 +30,9 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
     /// @notice The BN254 scalar field modulus; every public instance must be below it.
     uint256 public constant SNARK_SCALAR_FIELD =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice Largest `deliverInput` payload in bytes (32 KiB of ciphertext). Bounds the event's calldata
+    ///         and log cost; larger inputs belong off chain.
+    uint256 public constant MAX_INPUT_PAYLOAD = 32 * 1024;
     uint256 internal constant BPS = 10_000;
 
     IERC20 private immutable _token;
@@ -126,6 +129,20 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         address provider = job.provider;
         emit JobRated(jobId, provider, rating);
         _reputation.recordRating(provider, rating);
+    }
+
+    /// @inheritdoc IJobMarket
+    /// @dev No storage writes and no external calls (only the event), hence no nonReentrant guard and no
+    ///      whenNotPaused: delivery finishes a job already in flight.
+    function deliverInput(uint256 jobId, bytes calldata payload) external {
+        Job storage job = _jobs[jobId];
+        _requireStatus(jobId, job.status, JobStatus.Claimed);
+        if (msg.sender != job.consumer) revert JobMarket__NotConsumer(jobId, msg.sender);
+        uint256 proveDeadline = job.proveDeadline;
+        if (block.timestamp >= proveDeadline) revert JobMarket__ProveWindowClosed(jobId, proveDeadline);
+        if (payload.length == 0) revert JobMarket__EmptyPayload();
+        if (payload.length > MAX_INPUT_PAYLOAD) revert JobMarket__PayloadTooLarge(payload.length, MAX_INPUT_PAYLOAD);
+        emit InputDelivered(jobId, msg.sender, job.provider, payload);
     }
 
     // ---------------------------------------------------------------- provider

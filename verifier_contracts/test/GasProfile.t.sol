@@ -16,6 +16,19 @@ contract GasProfileTest is Base {
         _cycle(reusableModel);
     }
 
+    /// deliverInput with a 300-byte ciphertext (about an X25519/ChaCha20 envelope of a small tensor).
+    function test_GasDeliverInput300Bytes() public {
+        uint256 jobId = _postAndClaim(dedicatedModel);
+        bytes memory payload = new bytes(300);
+        for (uint256 i; i < payload.length; ++i) {
+            payload[i] = bytes1(uint8(i % 255 + 1));
+        }
+        vm.prank(consumer);
+        market.deliverInput(jobId, payload);
+        vm.prank(consumer);
+        market.deliverInput(jobId, payload);
+    }
+
     function _cycle(uint256 modelId) private {
         uint256 jobId = _postAndClaim(modelId);
         _submit(jobId);

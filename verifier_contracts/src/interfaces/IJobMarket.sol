@@ -7,6 +7,8 @@ pragma solidity ^0.8.24;
 ///      Open --claimJob (t < claimDeadline)--> Claimed --submitResult (t < proveDeadline)--> Settled
 ///      Open --cancelJob (consumer)--> Cancelled            Claimed --declineJob (provider)--> Cancelled
 ///      Open --expireJob (t >= claimDeadline)--> Expired    Claimed --expireJob (t >= proveDeadline)--> Expired
+///      While Claimed (t < proveDeadline) the consumer hands the provider the encrypted input with
+///      `deliverInput` (event only, no state change).
 ///      Money only moves by pull: refunds, provider pay, royalties and fees are credited to `claimable`
 ///      and paid out by `withdraw`. Emission rewards come from the RewardsPool directly.
 interface IJobMarket {
@@ -49,6 +51,10 @@ interface IJobMarket {
     event JobCancelled(uint256 indexed jobId, address indexed consumer, uint256 refund);
     event JobClaimed(uint256 indexed jobId, address indexed provider, uint256 collateral, uint256 proveDeadline);
     event JobDeclined(uint256 indexed jobId, address indexed provider, uint256 refund);
+    /// @notice The consumer published the job's input for the assigned provider (see `deliverInput`).
+    ///         `payload` is ciphertext encrypted to the provider's registered `encryptionPubKey`; the
+    ///         contract never reads it. If several are emitted for a job, the provider uses the latest.
+    event InputDelivered(uint256 indexed jobId, address indexed consumer, address indexed provider, bytes payload);
     /// @notice A valid proof settled the job. `outputs` are the proof's output instances (field elements,
     ///         negative values as p - |v|), also readable with `outputsOf`.
     event JobSettled(
@@ -94,6 +100,8 @@ interface IJobMarket {
     error JobMarket__NothingToWithdraw(address account);
     error JobMarket__NotGuardian(address caller);
     error JobMarket__ZeroAddress();
+    error JobMarket__EmptyPayload();
+    error JobMarket__PayloadTooLarge(uint256 size, uint256 max);
 
     /// @notice Post a job and escrow `price` (transferFrom the caller; approve first).
     /// @param modelId Registry id of an Active model.
@@ -129,6 +137,18 @@ interface IJobMarket {
     function cancelJob(uint256 jobId) external;
     /// @notice An eligible provider takes the job and locks collateral (a function of its NRS tier).
     function claimJob(uint256 jobId) external;
+    /// @notice The consumer publishes the job's input to the assigned provider, as the `InputDelivered`
+    ///         event (which is how the provider's worker receives it; nothing is stored).
+    /// @dev `payload` must be the input encrypted to the provider's `encryptionPubKey` from its
+    ///      ProviderStaking profile, never plaintext: event data is public forever. The contract treats it
+    ///      as opaque bytes and cannot check that it decrypts or opens the job's commitments; a provider
+    ///      given a bad input uses `declineJob`. Only the job's consumer, only while the job is Claimed and
+    ///      `block.timestamp < proveDeadline`; `payload` non-empty and at most `MAX_INPUT_PAYLOAD` bytes.
+    ///      May be called again (e.g. a corrupted or lost delivery): each call just emits another event,
+    ///      nothing is replaced on chain, and the provider uses the latest one. Not stopped by the guardian
+    ///      pause: it only finishes a job already in flight, while the pause stops new work.
+    /// @param payload Ciphertext of the job's input, opaque to the contract.
+    function deliverInput(uint256 jobId, bytes calldata payload) external;
     /// @notice The assigned provider refuses a job whose delivered input does not open the commitment.
     ///         No slash; the consumer is refunded; the job ends Cancelled. Only before the prove deadline.
     function declineJob(uint256 jobId) external;
@@ -142,8 +162,8 @@ interface IJobMarket {
     /// @notice Pay out everything credited to the caller.
     function withdraw() external returns (uint256 amount);
 
-    /// @notice Guardian stops posts, claims and submissions. Cancel, decline, expiry, rating and
-    ///         withdrawals keep working.
+    /// @notice Guardian stops posts, claims and submissions. Cancel, input delivery, decline, expiry,
+    ///         rating and withdrawals keep working.
     function pause() external;
     function unpause() external;
 

@@ -13,7 +13,7 @@ interface IProviderStaking {
         uint40 unbondingReleaseAt; // when `unbonding` becomes withdrawable
         uint40 registeredAt; // stake age origin for the Longevity component of NRS
         bool registered;
-        bytes encryptionPubKey; // consumers encrypt job inputs to this key (later issues)
+        bytes encryptionPubKey; // consumers encrypt job inputs to this key (JobMarket.deliverInput)
         string endpointURI; // where consumers send encrypted inputs (later issues)
     }
 
