@@ -8,6 +8,7 @@ keeps the prover swappable behind one small surface.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -199,3 +200,25 @@ def poseidon(felts: Sequence[int]) -> int:
 
 def evm_calldata(error: type[E], proof: Path, calldata: Path) -> bytes:
     return bytes(_call(error, "encoding EVM calldata", ezkl.encode_evm_calldata, str(proof), str(calldata), addr_vk=None))
+
+
+def render_verifier(vk: Path, settings: Path, sol: Path, srs: Path) -> None:
+    """Write the dedicated Solidity verifier. EZKL then tries to download solc, which fails offline
+    after the source is written; the caller compiles it (see :mod:`ngx_zk.evm`)."""
+    _run_async(lambda: ezkl.create_evm_verifier(str(vk), str(settings), str(sol), str(sol.with_suffix(".abi")), str(srs), False))
+
+
+def render_vka(vk: Path, settings: Path, vka: Path, srs: Path) -> None:
+    """Write the verifying-key artifact (VKA) for EZKL's reusable verifier."""
+    _run_async(lambda: ezkl.create_evm_vka(str(vk), str(settings), str(vka), str(srs)))
+
+
+def _run_async(start: Any) -> None:
+    """EZKL's async calls need a running event loop when they are called, not only when awaited."""
+
+    async def run() -> None:
+        with contextlib.suppress(RuntimeError):
+            await start()
+
+    with _native_output_captured():
+        asyncio.run(run())

@@ -7,14 +7,21 @@ NGX_ZK_HOME            where circuits and local state live         current direc
 NGX_ZK_CIRCUITS_DIR    built circuits (settings, vk, manifest)     $NGX_ZK_HOME/circuits
 NGX_ZK_CACHE_DIR       proving keys and test SRS files (large)     the platform user cache
 NGX_ZK_MAX_LOGROWS     refuse circuits above 2^this many rows      20
+NGX_ZK_RPC_URL         the chain's JSON-RPC endpoint(s), comma-    http://127.0.0.1:8545
+                       separated for failover
+NGX_ZK_PRIVATE_KEY     signing key (hex); prefer a keystore        unset
+NGX_ZK_KEYSTORE        encrypted JSON keystore file                unset
+NGX_ZK_KEYSTORE_PASSWORD / NGX_ZK_KEYSTORE_PASSWORD_FILE          unset
 =====================  ==========================================  ===========================
+
+Secrets are held in :class:`Secret`, whose ``repr`` and ``str`` never show the value.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import platformdirs
@@ -23,12 +30,53 @@ from . import defaults
 from .errors import ConfigError
 
 
+class Secret:
+    """A secret string that does not print itself (not in logs, tracebacks or reprs)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
     circuits_dir: Path
     cache_dir: Path
     max_logrows: int
+    rpc_urls: tuple[str, ...] = (DEFAULT_RPC_URL,)
+    private_key: Secret | None = None
+    keystore: Path | None = None
+    keystore_password: Secret | None = None
+
+    @property
+    def rpc_url(self) -> str:
+        return self.rpc_urls[0]
+
+    @property
+    def deployments_dir(self) -> Path:
+        return self.home / "deployments"
+
+    @property
+    def devnet_dir(self) -> Path:
+        return self.home / "devnet"
+
+    @property
+    def state_dir(self) -> Path:
+        """Per-user local state: the consumer's job records and the worker's journal."""
+        return self.home / "state"
 
     @property
     def srs_dir(self) -> Path:
@@ -48,7 +96,36 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         circuits_dir=Path(env.get("NGX_ZK_CIRCUITS_DIR") or home / "circuits"),
         cache_dir=Path(env.get("NGX_ZK_CACHE_DIR") or platformdirs.user_cache_dir("ngx-zk")),
         max_logrows=_int(env, "NGX_ZK_MAX_LOGROWS", defaults.MAX_LOGROWS, low=1, high=26),
+        rpc_urls=_urls(env.get("NGX_ZK_RPC_URL") or DEFAULT_RPC_URL),
+        private_key=Secret(env["NGX_ZK_PRIVATE_KEY"]) if env.get("NGX_ZK_PRIVATE_KEY") else None,
+        keystore=Path(env["NGX_ZK_KEYSTORE"]) if env.get("NGX_ZK_KEYSTORE") else None,
+        keystore_password=_password(env),
     )
+
+
+def with_overrides(settings: Settings, *, rpc_url: str | None = None) -> Settings:
+    """Settings with command-line overrides applied (an option beats the environment)."""
+    return replace(settings, rpc_urls=_urls(rpc_url)) if rpc_url else settings
+
+
+def _urls(raw: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in raw.split(",") if u.strip())
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"RPC URL {url!r} is not an http(s) URL", "set NGX_ZK_RPC_URL (or --rpc-url) to e.g. http://127.0.0.1:8545")
+    return urls or (DEFAULT_RPC_URL,)
+
+
+def _password(env: Mapping[str, str]) -> Secret | None:
+    if env.get("NGX_ZK_KEYSTORE_PASSWORD"):
+        return Secret(env["NGX_ZK_KEYSTORE_PASSWORD"])
+    path = env.get("NGX_ZK_KEYSTORE_PASSWORD_FILE")
+    if path:
+        try:
+            return Secret(Path(path).read_text().strip())
+        except OSError as exc:
+            raise ConfigError(f"cannot read NGX_ZK_KEYSTORE_PASSWORD_FILE {path}: {exc.strerror}") from None
+    return None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:

@@ -15,9 +15,16 @@ to do, and the values it was built from are kept as attributes for programs::
     │   ├── ArtifactMismatchError    a file does not match the hash pinned in the manifest
     │   └── SrsError                 SRS missing, wrong hash or wrong size
     ├── InputError                   an input file is malformed, has wrong shape, NaN/Inf, ...
-    └── ProofError
-        ├── ProvingError
-        └── InvalidProofError        the proof does not verify for this circuit
+    ├── ProofError
+    │   ├── ProvingError
+    │   └── InvalidProofError        the proof does not verify for this circuit
+    └── ChainError                   talking to the chain failed
+        ├── RpcError                 node unreachable, timeouts, HTTP errors
+        ├── WrongChainError          the node serves another chain than expected
+        ├── DeploymentError          no contracts deployed / deployments file missing
+        ├── SignerError              no key configured, bad keystore or password
+        ├── TransactionError         a transaction failed or was dropped
+        └── ContractRevert           a contract reverted: ``name`` and ``args`` of its custom error
 """
 
 from __future__ import annotations
@@ -115,3 +122,49 @@ class ProvingError(ProofError):
 
 class InvalidProofError(ProofError):
     """The proof does not verify against the circuit's verification key."""
+
+
+class ChainError(NgxZkError):
+    """Talking to the chain failed."""
+
+
+class RpcError(ChainError):
+    """The node could not be reached or answered with an error."""
+
+
+class WrongChainError(ChainError):
+    def __init__(self, expected: int, actual: int, url: str) -> None:
+        super().__init__(
+            f"{url} serves chain id {actual}, expected {expected}",
+            "point --rpc-url / NGX_ZK_RPC_URL at the right chain",
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class DeploymentError(ChainError):
+    """Contracts are not deployed on this chain, or the deployments file is broken."""
+
+
+class SignerError(ChainError):
+    """No signing key is configured, or the keystore cannot be opened."""
+
+
+class TransactionError(ChainError):
+    """A transaction was not mined or failed without a decodable reason."""
+
+
+class ContractRevert(ChainError):
+    """A contract call reverted with a custom error, decoded from its selector with the ABI."""
+
+    def __init__(self, name: str, args: dict[str, object], hint: str | None = None) -> None:
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in args.items())
+        super().__init__(f"the contract refused: {name}({shown})", hint)
+        self.name = name
+        self.args_by_name = args
+
+
+def _short(value: object) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)

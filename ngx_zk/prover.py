@@ -123,3 +123,9 @@ def output_values(m: Manifest, instances: list[int]) -> tuple[float, ...]:
             out.append(_ezkl.felt_to_float(_ezkl.int_to_felt(v), spec.scale))
         pos += spec.size
     return tuple(out)
+
+
+def write_proof_from_calldata(proof: bytes, instances: list[int], path: Path) -> Path:
+    """An EZKL proof file rebuilt from on-chain calldata, so it can be verified offline."""
+    path.write_text(json.dumps({"proof": list(proof), "instances": [[_ezkl.int_to_felt(v) for v in instances]]}))
+    return path

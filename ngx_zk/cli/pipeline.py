@@ -1,85 +1,23 @@
-"""The ``ngx-zk`` command line: a thin skin over the library.
-
-Each command parses its options, calls one library function, and prints a line or, with ``--json``,
-one JSON object on stdout. Library errors (:class:`NgxZkError`) become one-line messages and exit 1.
-"""
+"""Pipeline commands: model build/show/list, commit, prove, verify (offline and --job)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from . import __version__, console
-from .artifacts import Circuit, Visibility
-from .circuit import build_circuit, load_circuit
-from .commitment import commit
-from .config import Settings, load_settings
-from .errors import NgxZkError
-from .inputs import load as load_input
-from .prover import prove, verify
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-INSECURE_NOTE = "circuit {name!r} was built on a local TEST SRS: its proofs are forgeable; use it on a dev chain only"
-
-
-def handle_errors(fn: F) -> F:
-    """Turn library errors into a clean one-line message and exit status 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except NgxZkError as exc:
-            raise click.ClickException(str(exc)) from None
-        except KeyboardInterrupt:
-            raise click.ClickException("interrupted") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def json_option(fn: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout (for scripts).")(fn)
-
-
-def emit(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data, indent=2) if as_json else text)
-
-
-def settings_from(ctx: click.Context) -> Settings:
-    return ctx.ensure_object(dict).setdefault("settings", load_settings())  # type: ignore[no-any-return]
-
-
-def warn_insecure(circuit: Circuit, as_json: bool) -> None:
-    if circuit.manifest.insecure and not as_json:
-        console.warn(INSECURE_NOTE.format(name=circuit.name))
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="ngx-zk")
-def main() -> None:
-    """ngx-zk: verifiable AI inference for the NeuroGrid GPU marketplace.
-
-    \b
-    The local pipeline (no chain needed):
-      ngx-zk model build models/mlp                  # ONNX -> EZKL circuit + keys
-      ngx-zk commit models/mlp/input.json --model mlp --out salted.json
-      ngx-zk prove --model mlp --input salted.json --out proof.json
-      ngx-zk verify proof.json --model mlp
-
-    \b
-    Example:
-      ngx-zk model build models/mlp --json
-
-    Settings come from NGX_ZK_HOME, NGX_ZK_CIRCUITS_DIR, NGX_ZK_CACHE_DIR and NGX_ZK_MAX_LOGROWS.
-    """
+from .. import console
+from ..artifacts import Circuit, Visibility
+from ..auditor import audit_job
+from ..circuit import build_circuit, load_circuit
+from ..commitment import commit
+from ..inputs import load as load_input
+from ..prover import prove, verify
+from . import main
+from ._common import connect, emit, handle_errors, json_option, rpc_option, settings_from, warn_insecure
 
 
 @main.group()
@@ -299,27 +237,45 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
 
 
 @main.command("verify")
-@click.argument("proof_file", metavar="PROOF", type=click.Path(path_type=Path))
+@click.argument("proof_file", metavar="[PROOF]", required=False, type=click.Path(path_type=Path))
 @click.option("--model", "model_ref", required=True, help="Circuit name or folder the proof claims to be for.")
+@click.option("--job", "job_id", type=int, help="Audit job ID from chain data instead of a proof file.")
+@rpc_option
 @json_option
 @click.pass_context
 @handle_errors
-def verify_cmd(ctx: click.Context, proof_file: Path, model_ref: str, as_json: bool) -> None:
-    """Verify a proof offline against a built circuit. Exit 0 if valid, 1 if not.
+def verify_cmd(ctx: click.Context, proof_file: Path | None, model_ref: str, job_id: int | None, rpc_url: str | None,
+               as_json: bool) -> None:
+    """Verify a proof offline, or audit a past job from chain data. Exit 0 if valid, 1 if not.
+
+    With --job, the proof is read from the job's settlement transaction and checked against the
+    job's input commitment, the recorded outputs, the registry entry and the local artifacts.
 
     \b
     Example:
       ngx-zk verify proof.json --model mlp
+      ngx-zk verify --job 1 --model mlp
     """
     settings = settings_from(ctx)
     circuit = load_circuit(model_ref, settings)
     warn_insecure(circuit, as_json)
+    if job_id is not None:
+        if proof_file is not None:
+            raise click.UsageError("pass either PROOF or --job, not both")
+        verdict = audit_job(settings, connect(ctx, rpc_url), circuit, job_id)
+        data = {"job_id": job_id, "valid": verdict.valid, "outputs": list(verdict.outputs),
+                "checks": [c.__dict__ for c in verdict.checks]}
+        lines = [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
+        head = f"job {job_id}: {'VALID' if verdict.valid else 'INVALID'}"
+        emit(as_json, data, "\n".join([head, *lines] + ([f"  output {list(verdict.outputs)}"] if verdict.valid else [])))
+        if not verdict.valid:
+            ctx.exit(1)
+        return
+    if proof_file is None:
+        raise click.UsageError("pass a PROOF file, or --job ID to audit a job on chain")
     proof = verify(proof_file, circuit, settings)
-    emit(
-        as_json,
-        {"valid": True, **_proof_json(proof)},
-        f"valid: proof {proof_file} verifies for circuit {circuit.name!r}\noutput {list(proof.outputs)}",
-    )
+    emit(as_json, {"valid": True, **_proof_json(proof)},
+         f"valid: proof {proof_file} verifies for circuit {circuit.name!r}\noutput {list(proof.outputs)}")
 
 
 def _proof_json(proof: Any) -> dict[str, Any]:
@@ -342,6 +298,3 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, fh)
     os.replace(tmp, path)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The auditor: re-check a past job from chain data alone plus the published circuit artifacts.
+
+Checks, each reported with its outcome:
+1. the job settled and its settlement transaction is a ``submitResult`` call;
+2. the registry entry matches the local circuit (ONNX, settings, vk digest, instance counts, SRS flag)
+   and its verifier has code (for a dedicated verifier: the same runtime code the local vk compiles to);
+3. the proof's leading instances are the job's input commitments (from ``JobPosted`` and the
+   on-chain ``commitmentsHash``);
+4. the proof's output instances equal the outputs the market recorded;
+5. the proof verifies offline against the local verification key.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_abi.packed import encode_packed
+from eth_utils import keccak
+
+from . import evm, prover
+from .artifacts import Circuit
+from .chain.market import JobStatus, Marketplace, VerifierKind
+from .config import Settings
+from .errors import NgxZkError
+from .publish import mismatches
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Verdict:
+    job_id: int
+    model: str
+    checks: list[Check] = field(default_factory=list)
+    outputs: tuple[float, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+
+def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id: int) -> Verdict:
+    verdict = Verdict(job_id, circuit.name)
+    job = market.job(job_id)
+    if not verdict.add("job settled", job.status is JobStatus.SETTLED, f"status {job.status.value}"):
+        return verdict
+    entry = market.model(job.model_id)
+    problems = mismatches(settings, entry, circuit)
+    verdict.add("registry entry matches the local circuit", not problems, ", ".join(problems) or f"model {entry.model_id}")
+    verdict.add("verifier has code", market.chain.has_code(entry.verifier), entry.verifier)
+    if entry.kind is VerifierKind.DEDICATED:
+        local = evm.dedicated_verifier(settings, circuit)
+        onchain = bytes(market.chain.w3.eth.get_code(entry.verifier))
+        factory_runtime = _runtime_without_metadata(onchain)
+        verdict.add("verifier code is the one the local vk compiles to",
+                    factory_runtime == _runtime_without_metadata(_deployed(local)),
+                    f"{len(onchain)} bytes on chain")
+    try:
+        proof, instances, event = market.submitted_result(job_id)
+    except NgxZkError as exc:
+        verdict.add("settlement calldata readable", False, str(exc))
+        return verdict
+    k, n_out = entry.input_commitment_count, entry.output_count
+    posted = [int(c) for c in market.posted(job_id)["inputCommitments"]]
+    verdict.add("instance count", len(instances) == k + n_out, f"{len(instances)} instances, registry says {k}+{n_out}")
+    verdict.add("proof commits to the job's input", instances[:k] == posted and keccak(encode_packed(["uint256[]"], [posted])) == job.commitments_hash,
+                "commitments match JobPosted and the on-chain hash")
+    verdict.add("outputs match what the market recorded", instances[k:] == market.outputs(job_id))
+    with tempfile.TemporaryDirectory(prefix="ngx-audit-") as tmp:
+        path = prover.write_proof_from_calldata(proof, instances, Path(tmp) / "proof.json")
+        try:
+            checked = prover.verify(path, circuit, settings)
+            verdict.outputs = checked.outputs
+            verdict.add("proof verifies offline", True, f"tx {event['transactionHash']}")
+        except NgxZkError as exc:
+            verdict.add("proof verifies offline", False, exc.message)
+    return verdict
+
+
+def _deployed(contract: evm.CompiledContract) -> bytes:
+    """Runtime code as the chain stores it: compile output of the deployed part."""
+    return bytes.fromhex(contract.runtime.removeprefix("0x"))
+
+
+def _runtime_without_metadata(code: bytes) -> bytes:
+    """Strip solc's CBOR metadata trailer (its length is in the last two bytes)."""
+    if len(code) < 2:
+        return code
+    meta = int.from_bytes(code[-2:], "big") + 2
+    return code[:-meta] if meta < len(code) else code

@@ -1,0 +1,114 @@
+"""Deploying the marketplace and finding it again: one deployments file per chain id.
+
+``$NGX_ZK_HOME/deployments/<chain_id>.json`` holds every contract address, the deployment block and
+the models this user published, so every command finds the contracts by the chain's id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..errors import DeploymentError
+from .signer import Signer
+from .tx import Chain
+
+Progress = Callable[[str], None]
+
+TIMELOCK_DELAY_S = 2 * 24 * 3600
+INITIAL_REWARD = 10 * 10**18
+EPOCH_SECONDS = 180 * 24 * 3600
+VESTING_SECONDS = 4 * 365 * 24 * 3600
+GOVERNOR = {"voting_delay": 7200, "voting_period": 50400, "threshold": 0, "quorum_percent": 4}
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Who receives what at deployment (addresses, not keys)."""
+
+    treasury: str
+    guardian: str
+    ecosystem: str
+    team: str
+
+
+@dataclass
+class Deployment:
+    chain_id: int
+    contracts: dict[str, str]
+    block: int
+    deployer: str
+    dev: bool
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def address(self, name: str) -> str:
+        try:
+            return self.contracts[name]
+        except KeyError:
+            raise DeploymentError(f"{name} is not in the deployment for chain {self.chain_id}", "redeploy: ngx-zk deploy") from None
+
+
+def path_for(settings: Settings, chain_id: int) -> Path:
+    return settings.deployments_dir / f"{chain_id}.json"
+
+
+def load(settings: Settings, chain_id: int) -> Deployment:
+    path = path_for(settings, chain_id)
+    try:
+        data = json.loads(path.read_text())
+        return Deployment(**data)
+    except FileNotFoundError:
+        raise DeploymentError(f"no contracts deployed on chain {chain_id} (no {path})", "deploy them: ngx-zk deploy") from None
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise DeploymentError(f"{path} is corrupt ({exc})", "redeploy with ngx-zk deploy, or restore the file") from None
+
+
+def save(settings: Settings, deployment: Deployment) -> Path:
+    path = path_for(settings, deployment.chain_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(asdict(deployment), indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def deploy_all(chain: Chain, deployer: Signer, roles: Roles, *, dev: bool, progress: Progress = lambda _: None) -> Deployment:
+    """Deploy and wire every contract, in dependency order; returns the addresses."""
+    start_block = chain.block_number()
+    now = chain.timestamp()
+    a: dict[str, str] = {}
+
+    def deploy(name: str, *args: Any) -> str:
+        progress(f"deploying {name}")
+        a[name] = chain.deploy(name, deployer, *args)
+        return a[name]
+
+    deploy("NGXTimelock", TIMELOCK_DELAY_S, [], ["0x0000000000000000000000000000000000000000"], deployer.address)
+    deploy("ProtocolConfig", a["NGXTimelock"], roles.treasury, roles.guardian)
+    deploy("RewardsPool", INITIAL_REWARD, EPOCH_SECONDS)
+    deploy("TeamVesting", roles.team, now, VESTING_SECONDS)
+    deploy("NGXToken", roles.treasury, a["RewardsPool"], roles.ecosystem, a["TeamVesting"])
+    deploy("NGXGovernor", a["NGXToken"], a["NGXTimelock"], *GOVERNOR.values())
+    deploy("ModelRegistry", a["ProtocolConfig"])
+    deploy("ProviderStaking", a["NGXToken"], a["ProtocolConfig"])
+    deploy("Reputation", a["ProviderStaking"])
+    deploy("JobMarket", a["NGXToken"], a["ProtocolConfig"], a["ModelRegistry"], a["ProviderStaking"], a["Reputation"], a["RewardsPool"])
+    deploy("Halo2VerifierReusable")
+
+    progress("wiring contracts")
+    market = a["JobMarket"]
+    chain.send(chain.contract("ProviderStaking", a["ProviderStaking"]).functions.bindMarket(market), deployer, what="bind staking")
+    chain.send(chain.contract("Reputation", a["Reputation"]).functions.bindMarket(market), deployer, what="bind reputation")
+    chain.send(chain.contract("RewardsPool", a["RewardsPool"]).functions.initialize(a["NGXToken"], market), deployer, what="init rewards")
+    timelock = chain.contract("NGXTimelock", a["NGXTimelock"])
+    for role in ("PROPOSER_ROLE", "CANCELLER_ROLE"):
+        role_id = chain.call(getattr(timelock.functions, role)())
+        chain.send(timelock.functions.grantRole(role_id, a["NGXGovernor"]), deployer, what=f"grant {role}")
+    admin = chain.call(timelock.functions.DEFAULT_ADMIN_ROLE())
+    chain.send(timelock.functions.renounceRole(admin, deployer.address), deployer, what="renounce timelock admin")
+    return Deployment(chain_id=chain.chain_id, contracts=a, block=start_block, deployer=deployer.address, dev=dev)

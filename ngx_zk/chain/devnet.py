@@ -1,0 +1,182 @@
+"""A local development chain: anvil from the pinned npm package, its state kept across restarts.
+
+``up`` starts anvil in the background (pid, log and state files in ``$NGX_ZK_HOME/devnet``) with
+``--state`` and ``--state-interval`` so blocks, transactions and contracts survive a restart and a
+crash loses at most a second. It also writes throw-away keystores for anvil's well-known dev
+accounts, one per role, so every command signs the same way on a dev chain as on a real one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+
+from ..config import Secret, Settings
+from ..errors import ChainError, RpcError
+from ..tools import node_tool
+from .signer import Signer, from_keystore, write_keystore
+from .tx import Chain
+
+DEV_CHAIN_ID = 31337
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+"""Anvil's public default mnemonic: its keys are known to everyone, so they guard nothing."""
+ROLES = ("deployer", "consumer", "provider", "provider2", "treasury", "guardian", "ecosystem", "team", "auditor", "consumer2")
+START_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class DevnetStatus:
+    running: bool
+    pid: int | None
+    url: str
+    chain_id: int | None = None
+    block: int | None = None
+
+
+def anvil_binary(settings: Settings) -> Path:
+    """anvil from the project's node_modules (installed by `make setup`), else from PATH."""
+    return node_tool("anvil", settings.home)
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.devnet_dir / "anvil.pid"
+
+
+def _running_pid(settings: Settings) -> int | None:
+    try:
+        data = json.loads(_pid_file(settings).read_text())
+        pid = int(data["pid"])
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, KeyError, ProcessLookupError, json.JSONDecodeError):
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+def up(settings: Settings, *, port: int = 8545, fresh: bool = False) -> DevnetStatus:
+    """Start the devnet (or report the running one). ``fresh`` discards the saved chain state."""
+    url = f"http://127.0.0.1:{port}"
+    pid = _running_pid(settings)
+    if pid is not None:
+        return status(settings)
+    settings.devnet_dir.mkdir(parents=True, exist_ok=True)
+    state = settings.devnet_dir / "state.json"
+    if fresh:
+        state.unlink(missing_ok=True)
+    log = (settings.devnet_dir / "anvil.log").open("ab")
+    cmd = [
+        str(anvil_binary(settings)), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(DEV_CHAIN_ID),
+        "--mnemonic", DEV_MNEMONIC, "--accounts", str(len(ROLES)), "--balance", "10000",
+        "--state", str(state), "--state-interval", "1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    _pid_file(settings).write_text(json.dumps({"pid": proc.pid, "port": port, "url": url}))
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            _pid_file(settings).unlink(missing_ok=True)
+            tail = (settings.devnet_dir / "anvil.log").read_text(errors="replace").strip().splitlines()[-3:]
+            raise ChainError(f"anvil exited at start (code {proc.returncode}): {' | '.join(tail)}", f"is port {port} already in use?")
+        try:
+            Chain([url], expected_chain_id=DEV_CHAIN_ID)
+            break
+        except RpcError:
+            if time.monotonic() > deadline:
+                down(settings)
+                raise ChainError(f"anvil did not answer on {url} within {START_TIMEOUT_S:.0f}s") from None
+            time.sleep(0.1)
+    _write_dev_keystores(settings)
+    return status(settings)
+
+
+def down(settings: Settings) -> bool:
+    """Stop the devnet gracefully (anvil writes its state on exit). False if it was not running."""
+    pid = _running_pid(settings)
+    if pid is None:
+        _pid_file(settings).unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _pid_file(settings).unlink(missing_ok=True)
+    return True
+
+
+def status(settings: Settings) -> DevnetStatus:
+    pid = _running_pid(settings)
+    url = settings.rpc_url
+    if pid is not None:
+        url = json.loads(_pid_file(settings).read_text()).get("url", url)
+    if pid is None:
+        return DevnetStatus(False, None, url)
+    try:
+        chain = Chain([url])
+        return DevnetStatus(True, pid, url, chain.chain_id, chain.block_number())
+    except RpcError:
+        return DevnetStatus(True, pid, url)
+
+
+def url(settings: Settings) -> str | None:
+    """The running devnet's URL, if one runs."""
+    if _running_pid(settings) is None:
+        return None
+    return str(json.loads(_pid_file(settings).read_text())["url"])
+
+
+def keystore_dir(settings: Settings) -> Path:
+    return settings.devnet_dir / "keystores"
+
+
+def password_file(settings: Settings) -> Path:
+    return keystore_dir(settings) / "password"
+
+
+def _write_dev_keystores(settings: Settings) -> None:
+    folder = keystore_dir(settings)
+    pw_path = password_file(settings)
+    if not pw_path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(pw_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(16))
+    password = Secret(pw_path.read_text().strip())
+    Account.enable_unaudited_hdwallet_features()
+    for index, role in enumerate(ROLES):
+        path = folder / f"{role}.json"
+        if not path.is_file():
+            account = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+            write_keystore(path, Secret(account.key.hex()), password, fast_kdf=True)
+
+
+def dev_signer(settings: Settings, role: str) -> Signer:
+    """The throw-away dev account for ``role`` (deployer, consumer, provider, ...)."""
+    if role not in ROLES:
+        raise ChainError(f"unknown dev account {role!r}", f"choose one of: {', '.join(ROLES)}")
+    path = keystore_dir(settings) / f"{role}.json"
+    if not path.is_file():
+        raise ChainError(f"no dev keystore for {role!r}", "start the devnet first: ngx-zk devnet up")
+    return from_keystore(path, Secret(password_file(settings).read_text().strip()))
+
+
+def dev_address(role: str) -> str:
+    Account.enable_unaudited_hdwallet_features()
+    return str(Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{ROLES.index(role)}").address)

@@ -1,0 +1,267 @@
+"""Typed clients for the marketplace contracts, over one :class:`Chain` and its deployment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Any
+
+from eth_utils import to_checksum_address
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from ..errors import ChainError
+from .deployment import Deployment
+from .signer import Signer
+from .tx import Chain
+
+LOG_CHUNK = 2_000
+
+
+class JobStatus(StrEnum):
+    """Mirrors ``IJobMarket.JobStatus`` (same names, same order)."""
+
+    NONE = "None"
+    OPEN = "Open"
+    CLAIMED = "Claimed"
+    SETTLED = "Settled"
+    EXPIRED = "Expired"
+    CANCELLED = "Cancelled"
+
+    @classmethod
+    def from_index(cls, index: int) -> JobStatus:
+        return list(cls)[index]
+
+    @property
+    def final(self) -> bool:
+        return self in (JobStatus.SETTLED, JobStatus.EXPIRED, JobStatus.CANCELLED)
+
+
+TRANSITIONS = {
+    JobStatus.OPEN: {JobStatus.CLAIMED, JobStatus.CANCELLED, JobStatus.EXPIRED},
+    JobStatus.CLAIMED: {JobStatus.SETTLED, JobStatus.EXPIRED, JobStatus.CANCELLED},
+}
+"""The lifecycle the contract enforces (Claimed -> Cancelled is a provider's decline)."""
+
+
+class VerifierKind(int, Enum):
+    DEDICATED = 0
+    REUSABLE = 1
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: int
+    consumer: str
+    status: JobStatus
+    provider: str | None
+    price: int
+    collateral: int
+    model_id: int
+    claim_deadline: int
+    prove_deadline: int
+    prove_window: int
+    min_reputation: int
+    rating: int
+    commitments_hash: bytes
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    model_id: int
+    onnx_hash: bytes
+    settings_hash: bytes
+    vk_digest: bytes
+    verifier: str
+    kind: VerifierKind
+    input_commitment_count: int
+    output_count: int
+    royalty_bps: int
+    status: str
+    insecure_test_srs: bool
+    owner: str
+    metadata_uri: str
+
+
+ZERO = "0x0000000000000000000000000000000000000000"
+MODEL_STATUS = ("None", "Active", "Deprecated", "Paused")
+
+
+class Marketplace:
+    """The deployed contracts on one chain, with one method per protocol action."""
+
+    def __init__(self, chain: Chain, deployment: Deployment) -> None:
+        self.chain = chain
+        self.deployment = deployment
+        d = deployment
+        self.token: Contract = chain.contract("NGXToken", d.address("NGXToken"))
+        self.registry: Contract = chain.contract("ModelRegistry", d.address("ModelRegistry"))
+        self.staking: Contract = chain.contract("ProviderStaking", d.address("ProviderStaking"))
+        self.market: Contract = chain.contract("JobMarket", d.address("JobMarket"))
+        self.reputation: Contract = chain.contract("Reputation", d.address("Reputation"))
+        self.config: Contract = chain.contract("ProtocolConfig", d.address("ProtocolConfig"))
+
+    # --- token ---------------------------------------------------------------------------------
+    def balance(self, address: str) -> int:
+        return int(self.chain.call(self.token.functions.balanceOf(to_checksum_address(address))))
+
+    def transfer(self, signer: Signer, to: str, amount: int) -> dict[str, Any]:
+        return self.chain.send(self.token.functions.transfer(to_checksum_address(to), amount), signer, what="transfer NGX")
+
+    def ensure_allowance(self, signer: Signer, spender: str, amount: int) -> None:
+        current = int(self.chain.call(self.token.functions.allowance(signer.address, spender)))
+        if current < amount:
+            self.chain.send(self.token.functions.approve(spender, amount), signer, what="approve NGX")
+
+    # --- registry ------------------------------------------------------------------------------
+    def register_model(self, signer: Signer, spec: dict[str, Any], vka: bytes = b"") -> tuple[int, dict[str, Any]]:
+        fields = (
+            spec["onnx_hash"], spec["settings_hash"], spec["vk_digest"], to_checksum_address(spec["verifier"]),
+            int(spec["kind"]), spec["input_commitment_count"], spec["output_count"], spec["royalty_bps"],
+            spec["insecure_test_srs"], spec["metadata_uri"],
+        )
+        receipt = self.chain.send(self.registry.functions.registerModel(fields, vka), signer, what="register model")
+        event = self.registry.events.ModelRegistered().process_receipt(receipt, errors=DISCARD)
+        return int(event[0]["args"]["modelId"]), receipt
+
+    def model(self, model_id: int) -> ModelEntry:
+        m = self.chain.call(self.registry.functions.getModel(model_id))
+        if int(m[8]) == 0:
+            raise ChainError(f"no model with id {model_id} in the registry", "list published models with ngx-zk model list --chain")
+        return ModelEntry(model_id, bytes(m[0]), bytes(m[1]), bytes(m[2]), m[3], VerifierKind(m[4]), int(m[5]), int(m[6]),
+                          int(m[7]), MODEL_STATUS[int(m[8])], bool(m[9]), m[10], m[12])
+
+    def model_count(self) -> int:
+        return int(self.chain.call(self.registry.functions.modelCount()))
+
+    # --- staking -------------------------------------------------------------------------------
+    def provider(self, address: str) -> dict[str, Any]:
+        p = self.chain.call(self.staking.functions.getProvider(to_checksum_address(address)))
+        keys = ("staked", "locked", "unbonding", "unbonding_release_at", "registered_at", "registered", "encryption_pubkey", "endpoint")
+        return dict(zip(keys, p, strict=True))
+
+    def register_provider(self, signer: Signer, pubkey: bytes, endpoint: str) -> dict[str, Any]:
+        return self.chain.send(self.staking.functions.register(pubkey, endpoint), signer, what="register provider")
+
+    def stake(self, signer: Signer, amount: int) -> dict[str, Any]:
+        self.ensure_allowance(signer, self.staking.address, amount)
+        return self.chain.send(self.staking.functions.stake(amount), signer, what="stake")
+
+    def request_unstake(self, signer: Signer, amount: int) -> dict[str, Any]:
+        return self.chain.send(self.staking.functions.requestUnstake(amount), signer, what="request unstake")
+
+    def withdraw_stake(self, signer: Signer) -> dict[str, Any]:
+        return self.chain.send(self.staking.functions.withdraw(), signer, what="withdraw stake")
+
+    def min_stake(self) -> int:
+        return int(self.chain.call(self.config.functions.minStake()))
+
+    # --- reputation ----------------------------------------------------------------------------
+    def nrs(self, address: str) -> tuple[int, tuple[int, int, int, int]]:
+        who = to_checksum_address(address)
+        return int(self.chain.call(self.reputation.functions.nrs(who))), tuple(self.chain.call(self.reputation.functions.components(who)))
+
+    def facts(self, address: str) -> dict[str, int]:
+        f = self.chain.call(self.reputation.functions.factsOf(to_checksum_address(address)))
+        return dict(zip(("completed", "missed", "rating_count", "rating_sum", "window_used_bps_sum"), map(int, f), strict=True))
+
+    # --- jobs ----------------------------------------------------------------------------------
+    def post_job(self, signer: Signer, model_id: int, commitments: Sequence[int], price: int, claim_window: int,
+                 prove_window: int, min_reputation: int) -> tuple[int, dict[str, Any]]:
+        self.ensure_allowance(signer, self.market.address, price)
+        fn = self.market.functions.postJob(model_id, list(commitments), price, claim_window, prove_window, min_reputation)
+        receipt = self.chain.send(fn, signer, what="post job")
+        return int(self.market.events.JobPosted().process_receipt(receipt, errors=DISCARD)[0]["args"]["jobId"]), receipt
+
+    def job(self, job_id: int) -> Job:
+        j = self.chain.call(self.market.functions.getJob(job_id))
+        status = JobStatus.from_index(int(j[4]))
+        if status is JobStatus.NONE:
+            raise ChainError(f"no job with id {job_id} on chain {self.chain.chain_id}", "list jobs with ngx-zk jobs")
+        return Job(job_id=job_id, consumer=j[0], claim_deadline=int(j[1]), prove_window=int(j[2]), min_reputation=int(j[3]),
+                   status=status, rating=int(j[5]), provider=None if j[6] == ZERO else j[6], prove_deadline=int(j[7]),
+                   price=int(j[8]), collateral=int(j[9]), model_id=int(j[10]), commitments_hash=bytes(j[11]))
+
+    def job_count(self) -> int:
+        return int(self.chain.call(self.market.functions.jobCount()))
+
+    def claim(self, signer: Signer, job_id: int, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
+        return self.chain.send(self.market.functions.claimJob(job_id), signer, what=f"claim job {job_id}", on_sent=on_sent)
+
+    def deliver_input(self, signer: Signer, job_id: int, payload: bytes) -> dict[str, Any]:
+        return self.chain.send(self.market.functions.deliverInput(job_id, payload), signer, what=f"deliver input of job {job_id}")
+
+    def submit_fn(self, job_id: int, proof: bytes, instances: Sequence[int]) -> Any:
+        return self.market.functions.submitResult(job_id, proof, list(instances))
+
+    def submit(self, signer: Signer, job_id: int, proof: bytes, instances: Sequence[int],
+               on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
+        return self.chain.send(self.submit_fn(job_id, proof, instances), signer, what=f"submit proof for job {job_id}", on_sent=on_sent)
+
+    def decline(self, signer: Signer, job_id: int, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
+        return self.chain.send(self.market.functions.declineJob(job_id), signer, what=f"decline job {job_id}", on_sent=on_sent)
+
+    def collateral_for(self, price: int, nrs: int) -> int:
+        return int(self.chain.call(self.config.functions.collateralFor(price, nrs)))
+
+    def free_stake(self, address: str) -> int:
+        return int(self.chain.call(self.staking.functions.freeStake(to_checksum_address(address))))
+
+    def cancel(self, signer: Signer, job_id: int) -> dict[str, Any]:
+        return self.chain.send(self.market.functions.cancelJob(job_id), signer, what=f"cancel job {job_id}")
+
+    def expire(self, signer: Signer, job_id: int) -> dict[str, Any]:
+        return self.chain.send(self.market.functions.expireJob(job_id), signer, what=f"expire job {job_id}")
+
+    def rate(self, signer: Signer, job_id: int, rating: int) -> dict[str, Any]:
+        return self.chain.send(self.market.functions.rateJob(job_id, rating), signer, what=f"rate job {job_id}")
+
+    def claimable(self, address: str) -> int:
+        return int(self.chain.call(self.market.functions.claimable(to_checksum_address(address))))
+
+    def withdraw(self, signer: Signer) -> dict[str, Any]:
+        return self.chain.send(self.market.functions.withdraw(), signer, what="withdraw earnings")
+
+    def outputs(self, job_id: int) -> list[int]:
+        return [int(v) for v in self.chain.call(self.market.functions.outputsOf(job_id))]
+
+    def submitted_result(self, job_id: int) -> tuple[bytes, list[int], dict[str, Any]]:
+        """The proof and instances of the transaction that settled ``job_id``, read back from chain."""
+        settled = self.events("JobSettled", self.deployment.block, jobId=job_id)
+        if not settled:
+            raise ChainError(f"job {job_id} has no settlement on chain", "only settled jobs carry a proof")
+        event = settled[-1]
+        tx = self.chain.w3.eth.get_transaction(event["transactionHash"])
+        fn, args = self.market.decode_function_input(tx["input"])
+        if fn.fn_name != "submitResult" or int(args["jobId"]) != job_id:
+            raise ChainError(f"settlement transaction of job {job_id} is not a direct submitResult call")
+        return bytes(args["proof"]), [int(v) for v in args["instances"]], event
+
+    def posted(self, job_id: int) -> dict[str, Any]:
+        """The JobPosted event of ``job_id`` (it carries the input commitments in full)."""
+        found = self.events("JobPosted", self.deployment.block, jobId=job_id)
+        if not found:
+            raise ChainError(f"no JobPosted event for job {job_id}")
+        return found[0]
+
+    # --- events --------------------------------------------------------------------------------
+    def providers(self) -> list[str]:
+        """Every address that registered as a provider."""
+        seen = self.events("ProviderRegistered", self.deployment.block, contract=self.staking)
+        return list(dict.fromkeys(str(e["provider"]) for e in seen))
+
+    def events(self, name: str, from_block: int, to_block: int | None = None, *, contract: Contract | None = None,
+               **filters: Any) -> list[dict[str, Any]]:
+        """Decoded events of one type (of JobMarket unless ``contract`` is given), fetched in chunks."""
+        end = self.chain.block_number() if to_block is None else to_block
+        found: list[dict[str, Any]] = []
+        event = getattr((contract or self.market).events, name)()
+        start = max(from_block, 0)
+        while start <= end:
+            stop = min(start + LOG_CHUNK - 1, end)
+            logs = event.get_logs(from_block=start, to_block=stop, argument_filters=filters or None)
+            found.extend({**dict(log["args"]), "blockNumber": log["blockNumber"], "transactionHash": "0x" + bytes(log["transactionHash"]).hex()}
+                         for log in logs)
+            start = stop + 1
+        return found

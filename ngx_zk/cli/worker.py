@@ -1,0 +1,65 @@
+"""The provider's daemon: ``ngx-zk worker``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .. import console
+from ..circuit import load_circuit
+from ..worker import Worker
+from ..worker.observe import JsonLog, Metrics
+from . import main
+from ._common import connect, get_signer, handle_errors, rpc_option, settings_from, signer_options
+
+
+@main.command("worker")
+@click.option("--model", "models", multiple=True, required=True, help="A built and published circuit to serve (repeatable).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="Jobs proved at the same time.")
+@click.option("--max-jobs", type=click.IntRange(1, None), help="Exit after finishing this many jobs.")
+@click.option("--burst", is_flag=True, help="Process what is there, then exit.")
+@click.option("--poll", "poll_s", type=click.FloatRange(0.05, 60), default=0.5, show_default=True, help="Seconds between chain polls.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
+@click.option("--log-file", type=click.Path(path_type=Path), help="Write JSON-lines logs here instead of stderr.")
+@rpc_option
+@signer_options
+@click.pass_context
+@handle_errors
+def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, max_jobs: int | None, burst: bool, poll_s: float,
+               metrics_port: int | None, log_file: Path | None, rpc_url: str | None, keystore: Path | None,
+               account: str | None) -> None:
+    """Serve jobs as a provider: claim, prove, submit, get paid.
+
+    Watches the chain for jobs on the served models, claims those it is eligible for, decrypts the
+    delivered input, checks it against the job's commitment (declining without slash if it does not
+    match), runs the model with onnxruntime, proves with EZKL (keys loaded once), verifies locally,
+    dry-runs the submission with eth_call, then submits. Every step is journaled first, so a
+    restart resumes without double claims or submissions. SIGTERM/SIGINT once: finish the jobs in
+    hand and exit; twice: exit now.
+
+    \b
+    Example:
+      ngx-zk worker --model mlp --account provider --metrics-port 9464
+    """
+    settings = settings_from(ctx)
+    circuits = [load_circuit(m, settings) for m in models]
+    market = connect(ctx, rpc_url)
+    signer = get_signer(ctx, market, keystore, account)
+    stream = log_file.open("a") if log_file else console.stderr().file
+    log = JsonLog(stream, worker=signer.address)
+    metrics = Metrics()
+    worker = Worker(settings, market, signer, circuits, concurrency=concurrency, poll_s=poll_s, log=log, metrics=metrics)
+    if metrics_port is not None:
+        bound = metrics.serve(metrics_port)
+        log("metrics.serving", url=f"http://127.0.0.1:{bound}/metrics")
+    try:
+        worker.work(burst=burst, max_jobs=max_jobs)
+    finally:
+        metrics.close()
+        worker.close()
+    if worker._stop_requests >= 2:
+        sys.stderr.flush()
+        os._exit(130)  # cold shutdown: do not wait for proving threads; the journal resumes them

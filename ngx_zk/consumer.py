@@ -1,0 +1,160 @@
+"""The consumer's side of a job: commit, post with escrow, deliver the input, get a verified output.
+
+The salted input is the consumer's secret: it is kept in a private job record
+(``$NGX_ZK_HOME/state/jobs/<chain>/<job>.json``, mode 0600) and leaves the machine only encrypted
+to the provider that claimed the job (X25519 key from its on-chain registration, bound to the job).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import crypto, prover
+from .artifacts import Circuit
+from .chain.market import Job, JobStatus, Marketplace
+from .chain.signer import Signer
+from .commitment import commit
+from .config import Settings
+from .errors import ChainError, InvalidProofError, NgxZkError
+from .inputs import InputData
+from .publish import resolve_model
+
+Progress = Callable[[str], None]
+POLL_S = 0.5
+
+
+@dataclass
+class JobRecord:
+    chain_id: int
+    job_id: int
+    model: str
+    model_id: int
+    consumer: str
+    commitments: list[str]
+    price: int
+    salted_input: dict[str, Any]
+    post_tx: str
+    deliveries: dict[str, str] = field(default_factory=dict)  # provider -> deliver tx
+    posted_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job_id: int
+    status: JobStatus
+    provider: str | None
+    outputs: tuple[float, ...]
+    proof_valid: bool
+    price: int
+    tx: dict[str, str]
+    seconds: float
+    refund: int = 0
+
+
+def record_path(settings: Settings, chain_id: int, job_id: int) -> Path:
+    return settings.state_dir / "jobs" / str(chain_id) / f"{job_id}.json"
+
+
+def save_record(settings: Settings, record: JobRecord) -> None:
+    path = record_path(settings, record.chain_id, record.job_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(asdict(record), fh)
+    os.replace(tmp, path)
+
+
+def load_record(settings: Settings, chain_id: int, job_id: int) -> JobRecord | None:
+    try:
+        return JobRecord(**json.loads(record_path(settings, chain_id, job_id).read_text()))
+    except FileNotFoundError:
+        return None
+
+
+def post_job(
+    settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit, data: InputData, *, price: int,
+    claim_window: int, prove_window: int, min_reputation: int,
+) -> JobRecord:
+    """Commit to the input (fresh salt), escrow ``price`` and post the job; keep the secret record."""
+    entry = resolve_model(settings, market, circuit)
+    commitment, salted = commit(circuit.manifest, data, new_salt=True)
+    balance = market.balance(signer.address)
+    if balance < price:
+        raise ChainError(f"{signer.address} holds {balance / 1e18:g} NGX, the job costs {price / 1e18:g} NGX", "fund the account first")
+    job_id, receipt = market.post_job(signer, entry.model_id, commitment.values, price, claim_window, prove_window, min_reputation)
+    record = JobRecord(
+        chain_id=market.chain.chain_id, job_id=job_id, model=circuit.name, model_id=entry.model_id, consumer=signer.address,
+        commitments=commitment.hex, price=price, salted_input=salted.to_json(), post_tx=receipt["tx"],
+    )
+    save_record(settings, record)
+    return record
+
+
+def deliver_input(market: Marketplace, signer: Signer, record: JobRecord, job: Job) -> str:
+    """Encrypt the salted input to the claiming provider's key and publish it for the job."""
+    assert job.provider is not None
+    profile = market.provider(job.provider)
+    ctx = crypto.JobContext(market.chain.chain_id, market.market.address, record.job_id, record.model_id, "input")
+    payload = crypto.seal(bytes(profile["encryption_pubkey"]), json.dumps(record.salted_input).encode(), ctx)
+    receipt = market.deliver_input(signer, record.job_id, payload)
+    return str(receipt["tx"])
+
+
+def wait_for_result(
+    settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit, record: JobRecord, *,
+    progress: Progress = lambda _: None, timeout_s: float | None = None, expire_when_due: bool = True,
+) -> JobResult:
+    """Follow the job until it is final: deliver the input once claimed, then check the proof."""
+    started = time.monotonic()
+    tx = {"post": record.post_tx}
+    last = None
+    while True:
+        job = market.job(record.job_id)
+        if job.status is not last:
+            progress({JobStatus.OPEN: "waiting for a provider to claim", JobStatus.CLAIMED: f"claimed by {job.provider}; proving"}
+                     .get(job.status, job.status.value.lower()))
+            last = job.status
+        if job.status is JobStatus.CLAIMED and job.provider and job.provider not in record.deliveries:
+            progress(f"delivering the encrypted input to {job.provider}")
+            record.deliveries[job.provider] = deliver_input(market, signer, record, job)
+            save_record(settings, record)
+        if job.status.final:
+            break
+        if expire_when_due and market.chain.timestamp() >= (job.prove_deadline if job.status is JobStatus.CLAIMED else job.claim_deadline):
+            progress("deadline passed: expiring the job for a refund")
+            tx["expire"] = market.expire(signer, record.job_id)["tx"]
+            continue
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            raise NgxZkError(f"job {record.job_id} is still {job.status.value} after {timeout_s:.0f}s",
+                             f"check later with: ngx-zk job show {record.job_id}")
+        time.sleep(POLL_S)
+    if record.deliveries:
+        tx["deliver"] = list(record.deliveries.values())[-1]
+    seconds = time.time() - record.posted_at
+    if job.status is not JobStatus.SETTLED:
+        return JobResult(record.job_id, job.status, job.provider, (), False, record.price, tx, seconds, refund=record.price)
+    progress("verifying the proof locally")
+    outputs, settle_tx = verify_settled(settings, market, circuit, record.job_id, record.commitments)
+    tx["settle"] = settle_tx
+    return JobResult(record.job_id, job.status, job.provider, outputs, True, record.price, tx, seconds)
+
+
+def verify_settled(settings: Settings, market: Marketplace, circuit: Circuit, job_id: int,
+                   commitments: list[str]) -> tuple[tuple[float, ...], str]:
+    """Re-verify the settled proof offline and check it carries our commitments; returns the outputs."""
+    proof, instances, event = market.submitted_result(job_id)
+    k = circuit.manifest.commitment_count
+    if [f"0x{v:064x}" for v in instances[:k]] != commitments:
+        raise InvalidProofError(f"job {job_id} was settled with a proof for another input commitment")
+    with tempfile.TemporaryDirectory(prefix="ngx-job-") as tmp:
+        path = prover.write_proof_from_calldata(proof, instances, Path(tmp) / "proof.json")
+        checked = prover.verify(path, circuit, settings)
+    return checked.outputs, str(event["transactionHash"])

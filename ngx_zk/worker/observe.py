@@ -1,0 +1,85 @@
+"""The worker's structured logs (JSON lines) and its Prometheus metrics endpoint."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TextIO
+
+
+class JsonLog:
+    """One JSON object per line: ``{"ts", "level", "event", ...fields}``. Never given secrets."""
+
+    def __init__(self, stream: TextIO, *, worker: str) -> None:
+        self.stream = stream
+        self.worker = worker
+        self._lock = threading.Lock()
+
+    def __call__(self, event: str, level: str = "info", **fields: Any) -> None:
+        record = {"ts": round(time.time(), 3), "level": level, "event": event, "worker": self.worker, **fields}
+        with self._lock:
+            self.stream.write(json.dumps(record, default=str) + "\n")
+            self.stream.flush()
+
+
+class Metrics:
+    """Counters and gauges, served in the Prometheus text format on ``/metrics``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self.gauges: dict[str, float] = {}
+        self._server: ThreadingHTTPServer | None = None
+
+    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        with self._lock:
+            self.counters[key] = self.counters.get(key, 0.0) + amount
+
+    def set(self, name: str, value: float) -> None:
+        with self._lock:
+            self.gauges[name] = value
+
+    def render(self) -> str:
+        lines = []
+        with self._lock:
+            for (name, labels), value in sorted(self.counters.items()):
+                label_text = ",".join(f'{k}="{v}"' for k, v in labels)
+                lines.append(f"{name}{{{label_text}}} {value:g}" if label_text else f"{name} {value:g}")
+            lines.extend(f"{name} {value:g}" for name, value in sorted(self.gauges.items()))
+        return "\n".join(lines) + "\n"
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> int:
+        """Serve /metrics in a background thread; returns the bound port (0 picks a free one)."""
+        metrics = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") != "/metrics":
+                    self.send_error(404)
+                    return
+                body = metrics.render().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="metrics").start()
+        return int(self._server.server_address[1])
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def null_log(event: str, level: str = "info", **fields: Any) -> None:
+    logging.getLogger("ngx_zk.worker").debug("%s %s %s", level, event, fields)

@@ -1,0 +1,396 @@
+"""The provider's worker daemon, shaped like rq's: ``Worker(...).work(burst=False, max_jobs=None)``.
+
+Each loop: read new chain events, then move every journaled job one step along::
+
+    JobPosted for a served model -> eligible? -> claim -> wait for InputDelivered -> decrypt ->
+    input opens the job's commitment? (no: decline, no slash) -> onnxruntime inference ->
+    EZKL witness + proof -> local verify -> eth_call dry-run -> submit -> settled
+
+Every step is journaled before it acts (see :mod:`ngx_zk.worker.journal`), and on start the journal
+is reconciled with the chain. The first SIGTERM/SIGINT stops claiming and finishes the jobs in
+hand (warm shutdown); a second one stops at once (cold), leaving the journal to resume from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import crypto, keys, prover, srs
+from ..artifacts import Circuit
+from ..chain.market import Job, JobStatus, Marketplace, ModelEntry
+from ..chain.signer import Signer
+from ..commitment import commit
+from ..config import Settings
+from ..errors import ChainError, ContractRevert, InputError, NgxZkError
+from ..evm import calldata
+from ..inference import OnnxRunner
+from ..inputs import parse
+from ..publish import resolve_model
+from .journal import Journal, Step
+from .observe import Metrics, null_log
+
+Log = Callable[..., None]
+CLAIM_MARGIN_S = 5
+"""Do not claim a job whose claim window closes sooner than this (the claim could land too late)."""
+
+
+@dataclass
+class Served:
+    """A model this worker proves: the local circuit, its matching registry entry, warm resources."""
+
+    circuit: Circuit
+    entry: ModelEntry
+    srs_path: Path
+    pk_path: Path
+    runner: OnnxRunner
+
+
+@dataclass
+class Stats:
+    completed: int = 0
+    declined: int = 0
+    lost: int = 0
+    prove_seconds: list[float] = field(default_factory=list)
+
+
+class Worker:
+    def __init__(
+        self, settings: Settings, market: Marketplace, signer: Signer, circuits: list[Circuit], *,
+        journal: Journal | None = None, concurrency: int = 1, poll_s: float = 0.5, log: Log = null_log,
+        metrics: Metrics | None = None,
+    ) -> None:
+        if not circuits:
+            raise NgxZkError("the worker serves no models", "pass --model NAME (a built and published circuit)")
+        self.settings, self.market, self.signer = settings, market, signer
+        self.log, self.metrics = log, metrics or Metrics()
+        self.poll_s = poll_s
+        self.concurrency = max(1, concurrency)
+        self.home = settings.state_dir / "worker" / f"{market.chain.chain_id}-{signer.address.lower()}"
+        self.journal = journal or Journal(self.home / "journal.sqlite")
+        self.enc_key = crypto.derive_key(signer.encryption_key_material())
+        self.served: dict[int, Served] = {}
+        for circuit in circuits:
+            served = self._load(circuit)
+            self.served[served.entry.model_id] = served
+        self.stats = Stats()
+        self._stop_requests = 0
+        self._inflight: dict[int, Future[None]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="prove")
+        self._lock = threading.Lock()
+
+    # --- setup ---------------------------------------------------------------------------------
+    def _load(self, circuit: Circuit) -> Served:
+        """Check a circuit against its registry entry and warm it: SRS, proving key, onnxruntime."""
+        circuit.check()
+        entry = resolve_model(self.settings, self.market, circuit)
+        srs_path = srs.locate(self.settings, circuit.manifest.srs)
+        pk = keys.proving_key(self.settings, circuit, srs_path)
+        self.log("model.ready", model=circuit.name, model_id=entry.model_id, logrows=circuit.manifest.logrows)
+        return Served(circuit, entry, srs_path, pk, OnnxRunner(circuit.circuit_onnx))
+
+    # --- the loop ------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self._stop_requests += 1
+        self.log("worker.stop", mode="warm" if self._stop_requests == 1 else "cold")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_requests > 0
+
+    def work(self, burst: bool = False, max_jobs: int | None = None) -> bool:
+        """Run until stopped (or, with ``burst``, until nothing is left to do). True if any job finished."""
+        self.log("worker.start", address=self.signer.address, models=[s.circuit.name for s in self.served.values()],
+                 burst=burst, concurrency=self.concurrency)
+        try:
+            with self._signals():
+                self._reconcile()
+                while self._stop_requests < 2:
+                    self._scan()
+                    busy = self._advance(max_jobs)
+                    done = self.stats.completed + self.stats.declined
+                    if max_jobs is not None and done >= max_jobs and not self._inflight:
+                        break
+                    if self.stopping and not self._inflight and not self._holding():
+                        break
+                    if burst and not busy and not self._inflight and not self._holding():
+                        break
+                    time.sleep(self.poll_s)
+        finally:
+            self._pool.shutdown(wait=self._stop_requests < 2, cancel_futures=True)
+            self.log("worker.exit", completed=self.stats.completed, declined=self.stats.declined, lost=self.stats.lost)
+        return self.stats.completed > 0
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handler = lambda *_: self.request_stop()  # noqa: E731
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    def _holding(self) -> bool:
+        """Jobs claimed by us that still need work (warm shutdown finishes these)."""
+        return any(e.step not in (Step.SEEN,) for e in self.journal.unfinished())
+
+    # --- events --------------------------------------------------------------------------------
+    def _scan(self) -> None:
+        head = self.market.chain.block_number()
+        start = self.journal.cursor("posted", self.market.deployment.block)
+        if start > head:
+            return
+        for event in self.market.events("JobPosted", start, head):
+            model_id, job_id = int(event["modelId"]), int(event["jobId"])
+            if model_id in self.served and self.journal.get(job_id) is None:
+                self.journal.record(job_id, model_id, Step.SEEN, commitments=[int(c) for c in event["inputCommitments"]],
+                                    price=int(event["price"]))
+                self.log("job.seen", job_id=job_id, model_id=model_id, price=int(event["price"]))
+        self.journal.set_cursor("posted", head + 1)
+        self.metrics.set("ngx_worker_last_block", head)
+
+    # --- one step per job ----------------------------------------------------------------------
+    def _advance(self, max_jobs: int | None) -> bool:
+        busy = False
+        for entry in self.journal.unfinished():
+            if entry.job_id in self._inflight:
+                if self._inflight[entry.job_id].done():
+                    self._inflight.pop(entry.job_id).result()
+                busy = True
+                continue
+            try:
+                busy |= self._step(entry.job_id, entry.model_id, entry.step, entry.data, max_jobs)
+            except ContractRevert as exc:
+                self._settle_after_revert(entry.job_id, entry.model_id, exc)
+            except (ChainError, NgxZkError) as exc:
+                self.log("job.error", level="warning", job_id=entry.job_id, step=entry.step.value, error=str(exc))
+        self.metrics.set("ngx_worker_inflight", len(self._inflight))
+        return busy
+
+    def _step(self, job_id: int, model_id: int, step: Step, data: dict[str, Any], max_jobs: int | None) -> bool:
+        if step is Step.SEEN:
+            if self.stopping or (max_jobs is not None and self._claimed_count() >= max_jobs):
+                return False
+            return self._try_claim(job_id, model_id)
+        if step is Step.CLAIMING:
+            return self._resume_claim(job_id, model_id)
+        if step is Step.CLAIMED:
+            return self._await_input(job_id, model_id, data)
+        if step is Step.PROVING:
+            self._start_proving(job_id, model_id, data)
+            return True
+        if step is Step.PROVED:
+            return self._submit(job_id, model_id, data)
+        if step is Step.SUBMITTING:
+            return self._resume_submit(job_id, model_id, data)
+        if step is Step.DECLINING:
+            return self._decline(job_id, model_id, data.get("reason", "resumed"))
+        return False
+
+    def _claimed_count(self) -> int:
+        return sum(1 for e in self.journal.all() if e.step not in (Step.SEEN, Step.SKIPPED, Step.LOST))
+
+    def _try_claim(self, job_id: int, model_id: int) -> bool:
+        job = self.market.job(job_id)
+        now = self.market.chain.timestamp()
+        reason = None
+        if job.status is not JobStatus.OPEN:
+            reason = f"job is {job.status.value}"
+        elif job.claim_deadline - now < CLAIM_MARGIN_S:
+            reason = "claim window closing"
+        elif job.consumer.lower() == self.signer.address.lower():
+            reason = "own job"
+        else:
+            nrs, _ = self.market.nrs(self.signer.address)
+            if nrs < job.min_reputation:
+                reason = f"NRS {nrs} below the job's minimum {job.min_reputation}"
+            elif self.market.free_stake(self.signer.address) < self.market.collateral_for(job.price, nrs):
+                reason = "not enough free stake for the collateral"
+            elif self.served[model_id].entry.status != "Active":
+                reason = "model not active"
+        if reason:
+            self.journal.record(job_id, model_id, Step.SKIPPED, note=reason)
+            self.log("job.skipped", job_id=job_id, reason=reason)
+            return False
+        self.journal.record(job_id, model_id, Step.CLAIMING)
+        receipt = self.market.claim(self.signer, job_id, on_sent=lambda h: self.journal.record(job_id, model_id, Step.CLAIMING, claim_tx=h))
+        self.journal.record(job_id, model_id, Step.CLAIMED, claim_block=int(receipt["blockNumber"]))
+        self.metrics.inc("ngx_worker_claims_total")
+        self.log("job.claimed", job_id=job_id, tx=receipt["tx"])
+        return True
+
+    def _resume_claim(self, job_id: int, model_id: int) -> bool:
+        """After a crash mid-claim: the chain says whether the claim landed."""
+        job = self.market.job(job_id)
+        if job.status is JobStatus.CLAIMED and self._mine(job):
+            self.journal.record(job_id, model_id, Step.CLAIMED, note="claim found on chain", claim_block=self.market.deployment.block)
+            return True
+        if job.status is JobStatus.OPEN:
+            self.journal.record(job_id, model_id, Step.SEEN, note="claim not on chain; retrying")
+            return True
+        self._lose(job_id, model_id, f"job is {job.status.value} (not ours)")
+        return False
+
+    def _mine(self, job: Job) -> bool:
+        return job.provider is not None and job.provider.lower() == self.signer.address.lower()
+
+    def _await_input(self, job_id: int, model_id: int, data: dict[str, Any]) -> bool:
+        job = self.market.job(job_id)
+        if not (job.status is JobStatus.CLAIMED and self._mine(job)):
+            self._lose(job_id, model_id, f"job is {job.status.value}")
+            return False
+        if self.market.chain.timestamp() >= job.prove_deadline:
+            self._lose(job_id, model_id, "no input was delivered before the prove deadline")
+            return False
+        deliveries = self.market.events("InputDelivered", int(data.get("claim_block", self.market.deployment.block)),
+                                        jobId=job_id, provider=self.signer.address)
+        if not deliveries:
+            return False
+        ctx = crypto.JobContext(self.market.chain.chain_id, self.market.market.address, job_id, model_id, "input")
+        circuit = self.served[model_id].circuit
+        try:
+            plain = crypto.open_sealed(self.enc_key, bytes(deliveries[-1]["payload"]), ctx)
+            salted = parse(json.loads(plain), circuit.manifest, source=f"job {job_id} input")
+            commitment, _ = commit(circuit.manifest, salted)
+        except (NgxZkError, ValueError) as exc:
+            return self._decline(job_id, model_id, f"input unusable: {exc}")
+        if list(commitment.values) != [int(c) for c in data["commitments"]]:
+            return self._decline(job_id, model_id, "input does not open the job's commitment")
+        input_path = self._private_file(f"inputs/{job_id}.json", plain)
+        self.journal.record(job_id, model_id, Step.PROVING, input_path=str(input_path))
+        self.log("job.input", job_id=job_id, commitment_ok=True)
+        self._start_proving(job_id, model_id, {**data, "input_path": str(input_path)})
+        return True
+
+    def _start_proving(self, job_id: int, model_id: int, data: dict[str, Any]) -> None:
+        self._inflight[job_id] = self._pool.submit(self._prove, job_id, model_id, Path(data["input_path"]))
+
+    def _prove(self, job_id: int, model_id: int, input_path: Path) -> None:
+        served = self.served[model_id]
+        try:
+            salted = parse(json.loads(input_path.read_text()), served.circuit.manifest, source=f"job {job_id} input")
+            rows = salted.circuit_rows(served.circuit.manifest)
+            started = time.perf_counter()
+            floats = served.runner.run(rows, [(1, len(r)) for r in rows])
+            infer_s = time.perf_counter() - started
+            out = self.home / "proofs" / f"{job_id}.json"
+            proof = prover.prove(served.circuit, salted, out, self.settings)
+            prover.verify(out, served.circuit, self.settings)
+            drift = float(np.max(np.abs(np.concatenate([f.reshape(-1) for f in floats]) - np.array(proof.outputs)))) if proof.outputs else 0.0
+        except InputError as exc:
+            self.journal.record(job_id, model_id, Step.DECLINING, reason=str(exc))
+            return
+        except NgxZkError as exc:
+            self.journal.record(job_id, model_id, Step.FAILED, note=str(exc))
+            self.log("job.failed", level="error", job_id=job_id, error=str(exc))
+            return
+        with self._lock:
+            self.stats.prove_seconds.append(proof.prove_seconds)
+        self.metrics.inc("ngx_worker_prove_seconds_sum", proof.prove_seconds)
+        self.metrics.inc("ngx_worker_prove_seconds_count")
+        self.journal.record(job_id, model_id, Step.PROVED, proof_path=str(out))
+        self.log("job.proved", job_id=job_id, prove_s=round(proof.prove_seconds, 3), inference_s=round(infer_s, 4),
+                 provider=served.runner.provider, output_drift=round(drift, 6))
+
+    def _submit(self, job_id: int, model_id: int, data: dict[str, Any]) -> bool:
+        job = self.market.job(job_id)
+        if not (job.status is JobStatus.CLAIMED and self._mine(job)):
+            self._lose(job_id, model_id, f"job is {job.status.value} before submission")
+            return False
+        proof, instances = calldata(Path(data["proof_path"]))
+        self.market.chain.call(self.market.submit_fn(job_id, proof, instances), sender=self.signer.address)  # dry run
+        self.journal.record(job_id, model_id, Step.SUBMITTING)
+        receipt = self.market.submit(self.signer, job_id, proof, instances,
+                                     on_sent=lambda h: self.journal.record(job_id, model_id, Step.SUBMITTING, submit_tx=h))
+        self._done(job_id, model_id, receipt["tx"])
+        return True
+
+    def _resume_submit(self, job_id: int, model_id: int, data: dict[str, Any]) -> bool:
+        """After a crash mid-submit: settled on chain means done; still claimed means send again."""
+        job = self.market.job(job_id)
+        if job.status is JobStatus.SETTLED and self._mine(job):
+            self._done(job_id, model_id, data.get("submit_tx", ""), note="settlement found on chain")
+            return True
+        if job.status is JobStatus.CLAIMED and self._mine(job):
+            pending = data.get("submit_tx")
+            if pending and self.market.chain.receipt(pending) is None and self._tx_known(pending):
+                return False  # still in the mempool: wait for it rather than send a second one
+            self.journal.record(job_id, model_id, Step.PROVED, note="resubmitting")
+            return self._submit(job_id, model_id, data)
+        self._lose(job_id, model_id, f"job is {job.status.value}")
+        return False
+
+    def _tx_known(self, tx_hash: str) -> bool:
+        try:
+            self.market.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            return True
+        except Exception:  # web3 raises TransactionNotFound; any failure means "not known"
+            return False
+
+    def _decline(self, job_id: int, model_id: int, reason: str) -> bool:
+        job = self.market.job(job_id)
+        if not (job.status is JobStatus.CLAIMED and self._mine(job)):
+            self._lose(job_id, model_id, f"job is {job.status.value}")
+            return False
+        self.journal.record(job_id, model_id, Step.DECLINING, reason=reason)
+        self.market.decline(self.signer, job_id)
+        self.journal.record(job_id, model_id, Step.DECLINED, note=reason)
+        self.stats.declined += 1
+        self.metrics.inc("ngx_worker_jobs_total", outcome="declined")
+        self.log("job.declined", level="warning", job_id=job_id, reason=reason)
+        return True
+
+    def _done(self, job_id: int, model_id: int, tx: str, note: str = "") -> None:
+        self.journal.record(job_id, model_id, Step.DONE, note=note, submit_tx=tx)
+        with contextlib.suppress(OSError):
+            (self.home / "inputs" / f"{job_id}.json").unlink()
+        self.stats.completed += 1
+        self.metrics.inc("ngx_worker_jobs_total", outcome="settled")
+        self.log("job.settled", job_id=job_id, tx=tx)
+
+    def _lose(self, job_id: int, model_id: int, reason: str) -> None:
+        self.journal.record(job_id, model_id, Step.LOST, note=reason)
+        self.stats.lost += 1
+        self.metrics.inc("ngx_worker_jobs_total", outcome="lost")
+        self.log("job.lost", level="warning", job_id=job_id, reason=reason)
+
+    def _settle_after_revert(self, job_id: int, model_id: int, exc: ContractRevert) -> None:
+        """A revert usually means the chain moved on (taken, expired): look and record what happened."""
+        job = self.market.job(job_id)
+        if job.status is JobStatus.SETTLED and self._mine(job):
+            self._done(job_id, model_id, "", note="already settled")
+        elif job.status.final or (job.provider and not self._mine(job)):
+            self._lose(job_id, model_id, f"{exc.name}: job is {job.status.value}")
+        else:
+            self.log("job.revert", level="warning", job_id=job_id, error=str(exc))
+
+    def _reconcile(self) -> None:
+        for entry in self.journal.unfinished():
+            self.log("job.resume", job_id=entry.job_id, step=entry.step.value)
+
+    def _private_file(self, relative: str, content: bytes) -> Path:
+        path = self.home / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        return path
+
+    def close(self) -> None:
+        self.journal.close()
+
