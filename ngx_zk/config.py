@@ -12,6 +12,9 @@ NGX_ZK_RPC_URL         the chain's JSON-RPC endpoint(s), comma-    http://127.0.
 NGX_ZK_PRIVATE_KEY     signing key (hex); prefer a keystore        unset
 NGX_ZK_KEYSTORE        encrypted JSON keystore file                unset
 NGX_ZK_KEYSTORE_PASSWORD / NGX_ZK_KEYSTORE_PASSWORD_FILE          unset
+NGX_ZK_STATE_DIR       consumer job records, worker journal        $NGX_ZK_HOME/state
+NGX_ZK_FAULT_CRASH_AT  FAULT INJECTION for tests: the worker exits  unset
+                       abruptly at this step (see worker.crash_point)
 =====================  ==========================================  ===========================
 
 Secrets are held in :class:`Secret`, whose ``repr`` and ``str`` never show the value.
@@ -60,6 +63,8 @@ class Settings:
     private_key: Secret | None = None
     keystore: Path | None = None
     keystore_password: Secret | None = None
+    state_override: Path | None = None
+    fault_crash_at: str | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -76,7 +81,7 @@ class Settings:
     @property
     def state_dir(self) -> Path:
         """Per-user local state: the consumer's job records and the worker's journal."""
-        return self.home / "state"
+        return self.state_override or self.home / "state"
 
     @property
     def srs_dir(self) -> Path:
@@ -100,6 +105,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         private_key=Secret(env["NGX_ZK_PRIVATE_KEY"]) if env.get("NGX_ZK_PRIVATE_KEY") else None,
         keystore=Path(env["NGX_ZK_KEYSTORE"]) if env.get("NGX_ZK_KEYSTORE") else None,
         keystore_password=_password(env),
+        state_override=Path(env["NGX_ZK_STATE_DIR"]) if env.get("NGX_ZK_STATE_DIR") else None,
+        fault_crash_at=env.get("NGX_ZK_FAULT_CRASH_AT") or None,
     )
 
 

@@ -48,6 +48,8 @@ def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, ma
     circuits = [load_circuit(m, settings) for m in models]
     market = connect(ctx, rpc_url)
     signer = get_signer(ctx, market, keystore, account)
+    if log_file:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
     stream = log_file.open("a") if log_file else console.stderr().file
     log = JsonLog(stream, worker=signer.address)
     metrics = Metrics()

@@ -230,6 +230,7 @@ class Worker:
         self.journal.record(job_id, model_id, Step.CLAIMING)
         receipt = self.market.claim(self.signer, job_id, on_sent=lambda h: self.journal.record(job_id, model_id, Step.CLAIMING, claim_tx=h))
         self.journal.record(job_id, model_id, Step.CLAIMED, claim_block=int(receipt["blockNumber"]))
+        self.crash_point("claimed")
         self.metrics.inc("ngx_worker_claims_total")
         self.log("job.claimed", job_id=job_id, tx=receipt["tx"])
         return True
@@ -273,6 +274,7 @@ class Worker:
             return self._decline(job_id, model_id, "input does not open the job's commitment")
         input_path = self._private_file(f"inputs/{job_id}.json", plain)
         self.journal.record(job_id, model_id, Step.PROVING, input_path=str(input_path))
+        self.crash_point("proving")
         self.log("job.input", job_id=job_id, commitment_ok=True)
         self._start_proving(job_id, model_id, {**data, "input_path": str(input_path)})
         return True
@@ -304,6 +306,7 @@ class Worker:
         self.metrics.inc("ngx_worker_prove_seconds_sum", proof.prove_seconds)
         self.metrics.inc("ngx_worker_prove_seconds_count")
         self.journal.record(job_id, model_id, Step.PROVED, proof_path=str(out))
+        self.crash_point("proved")
         self.log("job.proved", job_id=job_id, prove_s=round(proof.prove_seconds, 3), inference_s=round(infer_s, 4),
                  provider=served.runner.provider, output_drift=round(drift, 6))
 
@@ -315,8 +318,11 @@ class Worker:
         proof, instances = calldata(Path(data["proof_path"]))
         self.market.chain.call(self.market.submit_fn(job_id, proof, instances), sender=self.signer.address)  # dry run
         self.journal.record(job_id, model_id, Step.SUBMITTING)
-        receipt = self.market.submit(self.signer, job_id, proof, instances,
-                                     on_sent=lambda h: self.journal.record(job_id, model_id, Step.SUBMITTING, submit_tx=h))
+        def sent(tx_hash: str) -> None:
+            self.journal.record(job_id, model_id, Step.SUBMITTING, submit_tx=tx_hash)
+            self.crash_point("submit-sent")
+
+        receipt = self.market.submit(self.signer, job_id, proof, instances, on_sent=sent)
         self._done(job_id, model_id, receipt["tx"])
         return True
 
@@ -382,6 +388,15 @@ class Worker:
     def _reconcile(self) -> None:
         for entry in self.journal.unfinished():
             self.log("job.resume", job_id=entry.job_id, step=entry.step.value)
+
+    def crash_point(self, name: str) -> None:
+        """FAULT INJECTION (tests only): die like SIGKILL right here when NGX_ZK_FAULT_CRASH_AT names this point.
+
+        A real SIGKILL cannot be aimed at "after the submit transaction left, before its receipt";
+        this can, so the crash-recovery tests hit every step deterministically."""
+        if self.settings.fault_crash_at == name:
+            self.log("fault.crash", level="warning", point=name)
+            os._exit(137)
 
     def _private_file(self, relative: str, content: bytes) -> Path:
         path = self.home / relative

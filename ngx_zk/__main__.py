@@ -1,0 +1,5 @@
+"""``python -m ngx_zk`` runs the CLI."""
+
+from .cli import main
+
+main()

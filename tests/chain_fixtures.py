@@ -1,0 +1,108 @@
+"""Fixtures for tests against a real chain: a session anvil on a free port, the contracts deployed
+from the exported artifacts, the mlp example built and published, a staked provider, and a chain
+snapshot reverted after each test."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ngx_zk as ngx
+from ngx_zk import crypto
+from ngx_zk.artifacts import Circuit
+from ngx_zk.chain import deployment, devnet
+from ngx_zk.chain.market import Marketplace
+from ngx_zk.chain.tx import Chain
+from ngx_zk.publish import publish
+
+from .conftest import MODELS
+
+NGX = 10**18
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Net:
+    """The deployed marketplace and what tests need to drive it."""
+
+    home: Path
+    url: str
+    settings: ngx.Settings
+    market: Marketplace
+    circuit: Circuit
+    model_id: int
+
+    def env(self, state_dir: Path, **extra: str) -> dict[str, str]:
+        """Environment for a separate ngx-zk process (consumer or worker)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NGX_ZK_")}
+        env.update(NGX_ZK_HOME=str(self.home), NGX_ZK_CACHE_DIR=str(self.settings.cache_dir), NGX_ZK_RPC_URL=self.url,
+                   NGX_ZK_STATE_DIR=str(state_dir), **extra)
+        return env
+
+    def signer(self, role: str) -> Any:
+        return devnet.dev_signer(self.settings, role)
+
+    def rpc(self, method: str, params: list[Any] | None = None) -> Any:
+        return self.market.chain.w3.provider.make_request(method, params or [])  # type: ignore[arg-type]
+
+    def travel(self, seconds: int) -> None:
+        self.rpc("evm_increaseTime", [seconds])
+        self.rpc("evm_mine")
+
+
+@pytest.fixture(scope="session")
+def net(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[Net]:
+    home = tmp_path_factory.mktemp("chain-home")
+    settings = ngx.load_settings({"NGX_ZK_HOME": str(home), "NGX_ZK_CACHE_DIR": str(cache_dir)})
+    status = devnet.up(settings, port=free_port(), fresh=True)
+    try:
+        chain = Chain([status.url], expected_chain_id=devnet.DEV_CHAIN_ID)
+        roles = deployment.Roles(*(devnet.dev_address(r) for r in ("treasury", "guardian", "ecosystem", "team")))
+        deployed = deployment.deploy_all(chain, devnet.dev_signer(settings, "deployer"), roles, dev=True)
+        deployment.save(settings, deployed)
+        market = Marketplace(chain, deployed)
+        funder = devnet.dev_signer(settings, "ecosystem")
+        for role in ("consumer", "consumer2", "provider", "provider2"):
+            market.transfer(funder, devnet.dev_address(role), 100_000 * NGX)
+        circuit = ngx.build_circuit(MODELS / "mlp", settings)
+        published = publish(settings, market, devnet.dev_signer(settings, "deployer"), circuit, royalty_bps=100)
+        for role in ("provider", "provider2"):
+            signer = devnet.dev_signer(settings, role)
+            market.register_provider(signer, crypto.public_bytes(crypto.derive_key(signer.encryption_key_material())), "")
+            market.stake(signer, 5_000 * NGX)
+        yield Net(home, status.url, settings, market, circuit, published.model_id)
+    finally:
+        devnet.down(settings)
+
+
+@pytest.fixture
+def chain_snapshot(net: Net) -> Iterator[Net]:
+    """Each test starts from the same chain state (evm_snapshot / evm_revert)."""
+    snap = net.rpc("evm_snapshot")["result"]
+    yield net
+    net.rpc("evm_revert", [snap])
+
+
+def ngx_zk(net: Net, state_dir: Path, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in its own process and wait for it."""
+    return subprocess.run([sys.executable, "-m", "ngx_zk", *args], env=net.env(state_dir, **env), capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def start_worker(net: Net, state_dir: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "ngx_zk", "worker", "--model", "mlp", "--account", "provider", "--poll", "0.2",
+                             "--log-file", str(state_dir / "worker.log"), *args],
+                            env=net.env(state_dir, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
