@@ -9,6 +9,7 @@ NGX := $(CURDIR)/$(VENV)/bin/ngx-zk
 BIN := node_modules/.bin
 FORGE := $(CURDIR)/$(BIN)/forge
 DEMO_HOME ?= $(CURDIR)/.ngx-zk/demo
+DEMO_PORT ?= 18545
 PYTEST_ARGS ?=
 
 .PHONY: help setup contracts demo test test-fast test-contracts lint bench models clean
@@ -33,12 +34,31 @@ contracts: setup ## Build the Solidity contracts and export their ABIs to ngx_zk
 	  cd verifier_contracts && $(FORGE) build --quiet && cd .. && $(PY) verifier_contracts/script/export_artifacts.py; \
 	fi
 
-demo: setup ## Build, commit, prove and verify an example model end to end
+demo: setup contracts ## Run the marketplace end to end on a local chain: devnet, deploy, publish, worker, prove-job, audit
 	@rm -rf $(DEMO_HOME) && mkdir -p $(DEMO_HOME)
-	cd $(DEMO_HOME) && $(NGX) model build $(CURDIR)/models/mlp
-	cd $(DEMO_HOME) && $(NGX) commit $(CURDIR)/models/mlp/input.json --model mlp --out salted-input.json
-	cd $(DEMO_HOME) && $(NGX) prove --model mlp --input salted-input.json --out proof.json
-	cd $(DEMO_HOME) && $(NGX) verify proof.json --model mlp
+	@set -euo pipefail; export NGX_ZK_HOME=$(DEMO_HOME); cd $(DEMO_HOME); \
+	step() { printf '\n\033[1m== %s\033[0m\n' "$$*"; }; \
+	step "start a local chain (anvil) and deploy the contracts"; \
+	$(NGX) devnet up --fresh --port $(DEMO_PORT); \
+	export NGX_ZK_RPC_URL=http://127.0.0.1:$(DEMO_PORT); \
+	trap '$(NGX) devnet down >/dev/null; [ -n "$${WORKER:-}" ] && kill $$WORKER 2>/dev/null; true' EXIT; \
+	$(NGX) deploy; \
+	step "model owner: build the mlp circuit and publish it (verifier + registry entry)"; \
+	$(NGX) model build $(CURDIR)/models/mlp; \
+	$(NGX) model publish mlp --account deployer --royalty-bps 100; \
+	step "provider: register, stake, start the worker in the background"; \
+	$(NGX) provider register --account provider; \
+	$(NGX) provider stake 5000 --account provider; \
+	$(NGX) worker --model mlp --account provider --max-jobs 1 --log-file worker.log & WORKER=$$!; \
+	step "consumer: post a job with escrow, deliver the input encrypted, get a verified output"; \
+	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer; \
+	wait $$WORKER; WORKER=; \
+	step "auditor: re-check the job from chain data"; \
+	$(NGX) verify --job 1 --model mlp; \
+	step "summary"; \
+	$(NGX) provider status --account provider; \
+	$(NGX) reputation; \
+	echo "worker log: $(DEMO_HOME)/worker.log"
 
 test: setup contracts ## Run every test: Python (pytest, incl. the slow tier) and Solidity (forge)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

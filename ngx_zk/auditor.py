@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_abi.packed import encode_packed
-from eth_utils import keccak
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from . import evm, prover
 from .artifacts import Circuit
@@ -61,7 +62,7 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
     verdict.add("verifier has code", market.chain.has_code(entry.verifier), entry.verifier)
     if entry.kind is VerifierKind.DEDICATED:
         local = evm.dedicated_verifier(settings, circuit)
-        onchain = bytes(market.chain.w3.eth.get_code(entry.verifier))
+        onchain = bytes(market.chain.w3.eth.get_code(to_checksum_address(entry.verifier)))
         factory_runtime = _runtime_without_metadata(onchain)
         verdict.add("verifier code is the one the local vk compiles to",
                     factory_runtime == _runtime_without_metadata(_deployed(local)),

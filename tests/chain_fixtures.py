@@ -23,7 +23,7 @@ from ngx_zk.chain.market import Marketplace
 from ngx_zk.chain.tx import Chain
 from ngx_zk.publish import publish
 
-from .conftest import MODELS
+from .paths import MODELS
 
 NGX = 10**18
 

@@ -11,8 +11,8 @@ import pytest
 import ngx_zk as ngx
 from ngx_zk.artifacts import Circuit
 
-REPO = Path(__file__).resolve().parent.parent
-MODELS = REPO / "models"
+from .chain_fixtures import chain_snapshot, net  # noqa: F401  (fixtures for tests against anvil)
+from .paths import MODELS, REPO  # noqa: F401
 
 
 @pytest.fixture(scope="session")

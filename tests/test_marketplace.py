@@ -6,6 +6,8 @@ import json
 import math
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from ngx_zk.consumer import JobRecord, deliver_input, post_job
 from ngx_zk.errors import ChainError, ContractRevert, WrongChainError
 from ngx_zk.publish import publish
 
-from .chain_fixtures import NGX, Net, chain_snapshot, net, ngx_zk, start_worker  # noqa: F401
+from .chain_fixtures import NGX, Net, ngx_zk, start_worker
 from .conftest import MODELS
 
 pytestmark = pytest.mark.chain
@@ -104,9 +106,8 @@ def test_worker_killed_mid_proof_finishes_the_job_exactly_once(chain_snapshot: N
                       "--account", "consumer", "--no-wait", "--json")
     assert consumer.returncode == 0, consumer.stderr
     job_id = json.loads(consumer.stdout)["job_id"]
-    waiter = __import__("subprocess").Popen(
-        [__import__("sys").executable, "-m", "ngx_zk", "job", "wait", str(job_id), "--account", "consumer", "--json"],
-        env=net.env(tmp_path / "consumer"), stdout=__import__("subprocess").PIPE, stderr=__import__("subprocess").PIPE, text=True)
+    waiter = subprocess.Popen([sys.executable, "-m", "ngx_zk", "job", "wait", str(job_id), "--account", "consumer", "--json"],
+                              env=net.env(tmp_path / "consumer"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert crashed.wait(timeout=120) == 137, "the fault-injected worker should die at the proving step"
 
     restarted = start_worker(net, worker_dir, "--max-jobs", "1")

@@ -7,8 +7,8 @@ import json
 from importlib import resources
 from typing import Any
 
-from eth_abi import decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_abi.abi import decode
+from eth_utils.abi import function_signature_to_4byte_selector
 
 from ..errors import DeploymentError
 

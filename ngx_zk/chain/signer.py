@@ -13,6 +13,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32, HexStr
 
 from ..config import Secret, Settings
 from ..errors import SignerError
@@ -30,7 +31,7 @@ class Signer:
         return self._account.sign_typed_data(full_message=full_message)
 
     def sign_message_hash(self, digest: bytes) -> Any:
-        return self._account.unsafe_sign_hash(digest)
+        return self._account.unsafe_sign_hash(Hash32(digest))
 
     def encryption_key_material(self) -> bytes:
         """Seed for this account's X25519 key (see :mod:`ngx_zk.crypto`); never leaves the process."""
@@ -84,7 +85,7 @@ def write_keystore(path: Path, key: Secret, password: Secret, *, fast_kdf: bool 
     ``fast_kdf`` uses PBKDF2 with few iterations: only for throw-away dev-chain accounts.
     """
     kwargs: dict[str, Any] = {"kdf": "pbkdf2", "iterations": 1 << 12} if fast_kdf else {}
-    data = Account.encrypt(key.reveal(), password.reveal(), **kwargs)
+    data = Account.encrypt(HexStr(key.reveal()), password.reveal(), **kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -7,12 +7,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
+from web3.types import TxParams
 
 from ..errors import ContractRevert, RpcError, TransactionError, WrongChainError
 from .abi import abi, artifact, decode_revert
@@ -96,14 +97,10 @@ class Chain:
         self.call(fn, sender=signer.address)
         with self._send_lock:
             try:
-                tx = fn.build_transaction({
-                    "from": signer.address,
-                    "nonce": self.w3.eth.get_transaction_count(signer.address, "pending"),
-                    "chainId": self.chain_id,
-                })
+                tx = fn.build_transaction(self._tx_params(signer))
             except ContractLogicError as exc:
                 raise revert_error(exc) from None
-            return self._submit(tx, signer, what, on_sent)
+            return self._submit(dict(tx), signer, what, on_sent)
 
     def deploy(self, name: str, signer: Signer, *args: Any) -> str:
         """Deploy contract ``name`` from the exported artifacts; returns its address."""
@@ -113,15 +110,15 @@ class Chain:
     def deploy_bytecode(self, constructor: Any, signer: Signer, *, what: str) -> str:
         with self._send_lock:
             try:
-                tx = constructor.build_transaction({
-                    "from": signer.address,
-                    "nonce": self.w3.eth.get_transaction_count(signer.address, "pending"),
-                    "chainId": self.chain_id,
-                })
+                tx = constructor.build_transaction(self._tx_params(signer))
             except ContractLogicError as exc:
                 raise revert_error(exc) from None
             receipt = self._submit(tx, signer, what)
         return str(receipt["contractAddress"])
+
+    def _tx_params(self, signer: Signer) -> TxParams:
+        sender = to_checksum_address(signer.address)
+        return {"from": sender, "nonce": self.w3.eth.get_transaction_count(sender, "pending"), "chainId": self.chain_id}
 
     def _submit(self, tx: dict[str, Any], signer: Signer, what: str, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
         try:

@@ -7,13 +7,13 @@ import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TextIO
+from typing import IO, Any
 
 
 class JsonLog:
     """One JSON object per line: ``{"ts", "level", "event", ...fields}``. Never given secrets."""
 
-    def __init__(self, stream: TextIO, *, worker: str) -> None:
+    def __init__(self, stream: IO[str], *, worker: str) -> None:
         self.stream = stream
         self.worker = worker
         self._lock = threading.Lock()
