@@ -10,6 +10,7 @@ BIN := node_modules/.bin
 FORGE := $(CURDIR)/$(BIN)/forge
 DEMO_HOME ?= $(CURDIR)/.ngx-zk/demo
 DEMO_PORT ?= 18545
+DEMO_DATA_PORT ?= 18546
 PYTEST_ARGS ?=
 
 .PHONY: help setup contracts demo test test-fast test-contracts lint bench models clean
@@ -43,18 +44,24 @@ demo: setup contracts ## Run the marketplace end to end on a local chain: devnet
 	export NGX_ZK_RPC_URL=http://127.0.0.1:$(DEMO_PORT); \
 	trap '$(NGX) devnet down >/dev/null; [ -n "$${WORKER:-}" ] && kill $$WORKER 2>/dev/null; true' EXIT; \
 	$(NGX) deploy; \
-	step "model owner: build the mlp circuit and publish it (verifier + registry entry)"; \
+	step "model owner: build the mlp circuit (public output) and a private variant (hashed output), publish both"; \
 	$(NGX) model build $(CURDIR)/models/mlp; \
+	$(NGX) model build $(CURDIR)/models/mlp --name mlp_private --visibility hashed/fixed/hashed; \
 	$(NGX) model publish mlp --account deployer --royalty-bps 100; \
-	step "provider: register, stake, start the worker in the background"; \
-	$(NGX) provider register --account provider; \
+	$(NGX) model publish mlp_private --account deployer --royalty-bps 100; \
+	step "provider: register (with a data-plane endpoint), stake, start the worker in the background"; \
+	$(NGX) provider register --account provider --endpoint http://127.0.0.1:$(DEMO_DATA_PORT); \
 	$(NGX) provider stake 5000 --account provider; \
-	$(NGX) worker --model mlp --account provider --max-jobs 1 --log-file worker.log & WORKER=$$!; \
-	step "consumer: post a job with escrow, deliver the input encrypted, get a verified output"; \
-	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer; \
+	$(NGX) worker --model mlp --model mlp_private --account provider --max-jobs 2 --listen 127.0.0.1:$(DEMO_DATA_PORT) \
+	    --log-file worker.log & WORKER=$$!; \
+	step "consumer: post a job with escrow, hand over the input sealed, get a verified output"; \
+	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180; \
+	step "consumer: a private job (only commitments and proof on chain; the output comes back sealed)"; \
+	$(NGX) prove-job mlp_private --private --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180; \
 	wait $$WORKER; WORKER=; \
-	step "auditor: re-check the job from chain data"; \
+	step "auditor: re-check both jobs from chain data"; \
 	$(NGX) verify --job 1 --model mlp; \
+	$(NGX) verify --job 2 --model mlp_private; \
 	step "summary"; \
 	$(NGX) provider status --account provider; \
 	$(NGX) reputation; \
@@ -71,8 +78,8 @@ lint: setup ## ruff and mypy (strict) on the package
 	$(VENV)/bin/ruff check ngx_zk tests models
 	$(VENV)/bin/mypy
 
-bench: setup ## Benchmarks (see benchmarks/)
-	@if [ -f benchmarks/run.py ]; then $(PY) benchmarks/run.py; else echo "no benchmarks yet"; fi
+bench: setup ## Benchmarks: raw EZKL vs tuned build, job latency, gas, throughput (ARGS="--quick" or "--repeats 5")
+	$(PY) benchmarks/run.py $(ARGS)
 
 models: setup ## Re-export the example models (deterministic)
 	$(PY) models/build.py

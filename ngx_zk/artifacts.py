@@ -224,3 +224,5 @@ class Proof:
     outputs: tuple[float, ...]
     commitments: tuple[int, ...]
     prove_seconds: float = 0.0
+    output_felts: tuple[int, ...] = ()
+    """The output values as field elements, from the witness (private: not in a proof file)."""

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import crypto, prover
+from . import crypto, dataplane, prover
 from .artifacts import Circuit
 from .chain.market import Job, JobStatus, Marketplace
 from .chain.signer import Signer
@@ -28,6 +28,8 @@ from .publish import resolve_model
 
 Progress = Callable[[str], None]
 POLL_S = 0.5
+MAX_ONCHAIN_PAYLOAD = 32 * 1024
+"""JobMarket.MAX_INPUT_PAYLOAD: larger inputs need the provider's endpoint."""
 
 
 @dataclass
@@ -79,6 +81,15 @@ def load_record(settings: Settings, chain_id: int, job_id: int) -> JobRecord | N
         return None
 
 
+def require_private(circuit: Circuit) -> None:
+    """A private job needs a model whose outputs are hashed: otherwise the output lands on chain."""
+    if circuit.manifest.visibility.output != "hashed":
+        raise NgxZkError(
+            f"model {circuit.name!r} has public outputs: its output would be published on chain",
+            "build a private variant: ngx-zk model build MODEL --name NAME --visibility hashed/fixed/hashed",
+        )
+
+
 def post_job(
     settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit, data: InputData, *, price: int,
     claim_window: int, prove_window: int, min_reputation: int,
@@ -98,12 +109,33 @@ def post_job(
     return record
 
 
-def deliver_input(market: Marketplace, signer: Signer, record: JobRecord, job: Job) -> str:
-    """Encrypt the salted input to the claiming provider's key and publish it for the job."""
+def deliver_input(market: Marketplace, signer: Signer, record: JobRecord, job: Job, *,
+                  progress: Progress = lambda _: None) -> str:
+    """Seal the salted input to the claiming provider's key and hand it over.
+
+    Through the provider's endpoint when it registered one; if that is unreachable, as an encrypted
+    on-chain payload (``deliverInput``) when small enough. Returns "endpoint" or the transaction hash.
+    """
     assert job.provider is not None
     profile = market.provider(job.provider)
     ctx = crypto.JobContext(market.chain.chain_id, market.market.address, record.job_id, record.model_id, "input")
-    payload = crypto.seal(bytes(profile["encryption_pubkey"]), json.dumps(record.salted_input).encode(), ctx)
+    reply_to = crypto.public_bytes(crypto.derive_key(signer.encryption_key_material()))
+    body = json.dumps({"input": record.salted_input, "reply_to": reply_to.hex()}).encode()
+    payload = crypto.seal(bytes(profile["encryption_pubkey"]), body, ctx)
+    endpoint = str(profile["endpoint"])
+    if endpoint:
+        try:
+            dataplane.upload_input(endpoint, signer, market.chain.chain_id, market.market.address, record.job_id, payload)
+            return f"sealed, via {endpoint}"
+        except dataplane.DataPlaneError as exc:
+            if exc.status is not None and exc.status < 500:
+                raise
+            if len(payload) > MAX_ONCHAIN_PAYLOAD:
+                raise
+            progress(f"provider endpoint unreachable ({exc.message}); delivering on chain instead")
+    if len(payload) > MAX_ONCHAIN_PAYLOAD:
+        raise ChainError(f"the sealed input is {len(payload):,} bytes, above the {MAX_ONCHAIN_PAYLOAD:,}-byte on-chain limit",
+                         "use a provider with a data-plane endpoint for large inputs")
     receipt = market.deliver_input(signer, record.job_id, payload)
     return str(receipt["tx"])
 
@@ -124,7 +156,7 @@ def wait_for_result(
             last = job.status
         if job.status is JobStatus.CLAIMED and job.provider and job.provider not in record.deliveries:
             progress(f"delivering the encrypted input to {job.provider}")
-            record.deliveries[job.provider] = deliver_input(market, signer, record, job)
+            record.deliveries[job.provider] = deliver_input(market, signer, record, job, progress=progress)
             save_record(settings, record)
         if job.status.final:
             break
@@ -144,7 +176,27 @@ def wait_for_result(
     progress("verifying the proof locally")
     outputs, settle_tx = verify_settled(settings, market, circuit, record.job_id, record.commitments)
     tx["settle"] = settle_tx
+    if circuit.manifest.visibility.output == "hashed":
+        progress("fetching the private output from the provider")
+        outputs = fetch_private_output(market, signer, circuit, record, job)
     return JobResult(record.job_id, job.status, job.provider, outputs, True, record.price, tx, seconds)
+
+
+def fetch_private_output(market: Marketplace, signer: Signer, circuit: Circuit, record: JobRecord, job: Job) -> tuple[float, ...]:
+    """Fetch the sealed output from the provider, open it, and check it against the proof's output hashes."""
+    assert job.provider is not None
+    endpoint = str(market.provider(job.provider)["endpoint"])
+    if not endpoint:
+        raise ChainError(f"provider {job.provider} has no data-plane endpoint to fetch the private output from")
+    sealed = dataplane.fetch_output(endpoint, signer, market.chain.chain_id, market.market.address, record.job_id)
+    ctx = crypto.JobContext(market.chain.chain_id, market.market.address, record.job_id, record.model_id, "output")
+    opened = json.loads(crypto.open_sealed(crypto.derive_key(signer.encryption_key_material()), sealed, ctx))
+    felts = [int(v) for v in opened["output_felts"]]
+    _, instances, _ = market.submitted_result(record.job_id)
+    m = circuit.manifest
+    if prover.output_hashes(m, felts) != instances[m.input_instance_count:]:
+        raise InvalidProofError(f"the output the provider sent for job {record.job_id} does not match the proven output hash")
+    return prover.outputs_from_felts(m, felts)
 
 
 def verify_settled(settings: Settings, market: Marketplace, circuit: Circuit, job_id: int,

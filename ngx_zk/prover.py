@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def prove(
         write_witness_input(witness_input, rows)
         progress("generating the witness")
         try:
-            _ezkl.gen_witness(ProvingError, witness_input, circuit.compiled, witness, circuit.vk, srs_path)
+            witness_data = _ezkl.gen_witness(ProvingError, witness_input, circuit.compiled, witness, circuit.vk, srs_path)
         except ProvingError as exc:
             raise InputError(
                 f"the circuit cannot evaluate this input ({exc.message})",
@@ -58,7 +59,8 @@ def prove(
         _ezkl.prove(witness, circuit.compiled, pk, proof_tmp, srs_path)
         seconds = time.perf_counter() - started
         os.replace(proof_tmp, out)
-    return _read(out, circuit, seconds)
+    felts = tuple(_ezkl.felt_to_int(str(f)) for group in witness_data.get("outputs", []) for f in group)
+    return replace(_read(out, circuit, seconds), output_felts=felts)
 
 
 def verify(proof_file: Path, circuit: Circuit, settings: Settings) -> Proof:
@@ -129,3 +131,22 @@ def write_proof_from_calldata(proof: bytes, instances: list[int], path: Path) ->
     """An EZKL proof file rebuilt from on-chain calldata, so it can be verified offline."""
     path.write_text(json.dumps({"proof": list(proof), "instances": [[_ezkl.int_to_felt(v) for v in instances]]}))
     return path
+
+
+def outputs_from_felts(m: Manifest, felts: list[int]) -> tuple[float, ...]:
+    """Output field elements (as the witness holds them) as floats at each output's scale."""
+    out: list[float] = []
+    pos = 0
+    for spec in m.outputs:
+        out.extend(_ezkl.felt_to_float(_ezkl.int_to_felt(v), spec.scale) for v in felts[pos : pos + spec.size])
+        pos += spec.size
+    return tuple(out)
+
+
+def output_hashes(m: Manifest, felts: list[int]) -> list[int]:
+    """The Poseidon hash per output tensor that a circuit with hashed outputs makes public."""
+    hashes, pos = [], 0
+    for spec in m.outputs:
+        hashes.append(_ezkl.poseidon(felts[pos : pos + spec.size]))
+        pos += spec.size
+    return hashes

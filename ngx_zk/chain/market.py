@@ -144,6 +144,9 @@ class Marketplace:
     def register_provider(self, signer: Signer, pubkey: bytes, endpoint: str) -> dict[str, Any]:
         return self.chain.send(self.staking.functions.register(pubkey, endpoint), signer, what="register provider")
 
+    def update_provider(self, signer: Signer, pubkey: bytes, endpoint: str) -> dict[str, Any]:
+        return self.chain.send(self.staking.functions.updateProfile(pubkey, endpoint), signer, what="update provider profile")
+
     def stake(self, signer: Signer, amount: int) -> dict[str, Any]:
         self.ensure_allowance(signer, self.staking.address, amount)
         return self.chain.send(self.staking.functions.stake(amount), signer, what="stake")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32, HexStr
 
@@ -32,6 +33,10 @@ class Signer:
 
     def sign_message_hash(self, digest: bytes) -> Any:
         return self._account.unsafe_sign_hash(Hash32(digest))
+
+    def sign_text(self, text: str) -> Any:
+        """An EIP-191 signature of ``text`` (authenticates data-plane requests)."""
+        return self._account.sign_message(encode_defunct(text=text))
 
     def encryption_key_material(self) -> bytes:
         """Seed for this account's X25519 key (see :mod:`ngx_zk.crypto`); never leaves the process."""

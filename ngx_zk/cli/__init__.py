@@ -38,6 +38,6 @@ def main() -> None:
     """
 
 
-from . import market, pipeline, worker  # noqa: E402,F401  (importing registers the commands)
+from . import bench, market, pipeline, worker  # noqa: E402,F401  (importing registers the commands)
 
 __all__ = ["main"]

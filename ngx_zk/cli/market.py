@@ -10,7 +10,7 @@ import click
 from .. import console, crypto
 from ..chain import deployment, devnet
 from ..circuit import load_circuit
-from ..consumer import JobRecord, load_record, post_job, wait_for_result
+from ..consumer import JobRecord, load_record, post_job, require_private, wait_for_result
 from ..errors import ChainError
 from ..inputs import load as load_input
 from ..publish import publish
@@ -325,6 +325,7 @@ def provider_status(ctx: click.Context, address: str | None, rpc_url: str | None
 @click.option("--claim-window", type=click.IntRange(1, None), default=300, show_default=True, help="Seconds a provider has to claim.")
 @click.option("--prove-window", type=click.IntRange(1, None), default=600, show_default=True, help="Seconds the provider has to prove after claiming.")
 @click.option("--min-reputation", type=click.IntRange(0, 100), default=0, show_default=True, help="Minimum provider NRS.")
+@click.option("--private", is_flag=True, help="Require a model with hashed outputs: the output reaches you sealed, never on chain.")
 @click.option("--no-wait", is_flag=True, help="Post and return the job id; follow it later with `ngx-zk job wait ID`.")
 @click.option("--timeout", type=float, help="Give up waiting after this many seconds (the job stays on chain).")
 @rpc_option
@@ -333,7 +334,7 @@ def provider_status(ctx: click.Context, address: str | None, rpc_url: str | None
 @click.pass_context
 @handle_errors
 def prove_job(ctx: click.Context, model: str, input_file: Path, price: str, claim_window: int, prove_window: int,
-              min_reputation: int, no_wait: bool, timeout: float | None, rpc_url: str | None, keystore: Path | None,
+              min_reputation: int, private: bool, no_wait: bool, timeout: float | None, rpc_url: str | None, keystore: Path | None,
               account: str | None, as_json: bool) -> None:
     """Post a job for MODEL on an input, pay into escrow, and get back a verified output.
 
@@ -341,12 +342,19 @@ def prove_job(ctx: click.Context, model: str, input_file: Path, price: str, clai
     to the provider that claims the job, waits until the job settles (or expires: then it is
     refunded), and re-verifies the proof before printing the output.
 
+    Inputs never travel in the clear: they go sealed to the provider, through its endpoint or as an
+    encrypted on-chain payload. With --private (a model built with hashed outputs) the output too
+    stays off chain: only its Poseidon hash is public, and the provider hands it over sealed.
+
     \b
     Example:
       ngx-zk prove-job mlp --input models/mlp/input.json --price 10 --account consumer
+      ngx-zk prove-job mlp_private --private --input models/mlp/input.json --account consumer
     """
     settings = settings_from(ctx)
     circuit = load_circuit(model, settings)
+    if private:
+        require_private(circuit)
     warn_insecure(circuit, as_json)
     data = load_input(input_file, circuit.manifest)
     market = connect(ctx, rpc_url)

@@ -267,7 +267,8 @@ def verify_cmd(ctx: click.Context, proof_file: Path | None, model_ref: str, job_
                 "checks": [c.__dict__ for c in verdict.checks]}
         lines = [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
         head = f"job {job_id}: {'VALID' if verdict.valid else 'INVALID'}"
-        emit(as_json, data, "\n".join([head, *lines] + ([f"  output {list(verdict.outputs)}"] if verdict.valid else [])))
+        shown = list(verdict.outputs) if verdict.outputs else "private (only its Poseidon hash is public)"
+        emit(as_json, data, "\n".join([head, *lines] + ([f"  output {shown}"] if verdict.valid else [])))
         if not verdict.valid:
             ctx.exit(1)
         return

@@ -16,6 +16,13 @@ from . import main
 from ._common import connect, get_signer, handle_errors, rpc_option, settings_from, signer_options
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(f"{text!r} is not HOST:PORT", param_hint="--listen")
+    return host or "127.0.0.1", int(port)
+
+
 @main.command("worker")
 @click.option("--model", "models", multiple=True, required=True, help="A built and published circuit to serve (repeatable).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="Jobs proved at the same time.")
@@ -24,12 +31,13 @@ from ._common import connect, get_signer, handle_errors, rpc_option, settings_fr
 @click.option("--poll", "poll_s", type=click.FloatRange(0.05, 60), default=0.5, show_default=True, help="Seconds between chain polls.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
 @click.option("--log-file", type=click.Path(path_type=Path), help="Write JSON-lines logs here instead of stderr.")
+@click.option("--listen", metavar="HOST:PORT", help="Serve the data-plane endpoint (register it with `provider register --endpoint`).")
 @rpc_option
 @signer_options
 @click.pass_context
 @handle_errors
 def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, max_jobs: int | None, burst: bool, poll_s: float,
-               metrics_port: int | None, log_file: Path | None, rpc_url: str | None, keystore: Path | None,
+               metrics_port: int | None, log_file: Path | None, listen: str | None, rpc_url: str | None, keystore: Path | None,
                account: str | None) -> None:
     """Serve jobs as a provider: claim, prove, submit, get paid.
 
@@ -53,7 +61,8 @@ def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, ma
     stream = log_file.open("a") if log_file else console.stderr().file
     log = JsonLog(stream, worker=signer.address)
     metrics = Metrics()
-    worker = Worker(settings, market, signer, circuits, concurrency=concurrency, poll_s=poll_s, log=log, metrics=metrics)
+    worker = Worker(settings, market, signer, circuits, concurrency=concurrency, poll_s=poll_s, log=log, metrics=metrics,
+                    listen=_host_port(listen) if listen else None)
     if metrics_port is not None:
         bound = metrics.serve(metrics_port)
         log("metrics.serving", url=f"http://127.0.0.1:{bound}/metrics")

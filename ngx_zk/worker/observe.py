@@ -9,6 +9,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
 
+from ..errors import NgxZkError
+
 
 class JsonLog:
     """One JSON object per line: ``{"ts", "level", "event", ...fields}``. Never given secrets."""
@@ -71,7 +73,10 @@ class Metrics:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            raise NgxZkError(f"cannot serve metrics on {host}:{port}: {exc.strerror}", "pick a free --metrics-port") from None
         threading.Thread(target=self._server.serve_forever, daemon=True, name="metrics").start()
         return int(self._server.server_address[1])
 

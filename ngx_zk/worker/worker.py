@@ -33,6 +33,7 @@ from ..chain.market import Job, JobStatus, Marketplace, ModelEntry
 from ..chain.signer import Signer
 from ..commitment import commit
 from ..config import Settings
+from ..dataplane import DataPlaneServer, JobFacts, Mailbox
 from ..errors import ChainError, ContractRevert, InputError, NgxZkError
 from ..evm import calldata
 from ..inference import OnnxRunner
@@ -42,6 +43,8 @@ from .journal import Journal, Step
 from .observe import Metrics, null_log
 
 Log = Callable[..., None]
+OUTPUT_LINGER_S = 60
+"""How long a stopping worker keeps serving private outputs that their consumers have not fetched."""
 CLAIM_MARGIN_S = 5
 """Do not claim a job whose claim window closes sooner than this (the claim could land too late)."""
 
@@ -69,7 +72,7 @@ class Worker:
     def __init__(
         self, settings: Settings, market: Marketplace, signer: Signer, circuits: list[Circuit], *,
         journal: Journal | None = None, concurrency: int = 1, poll_s: float = 0.5, log: Log = null_log,
-        metrics: Metrics | None = None,
+        metrics: Metrics | None = None, listen: tuple[str, int] | None = None,
     ) -> None:
         if not circuits:
             raise NgxZkError("the worker serves no models", "pass --model NAME (a built and published circuit)")
@@ -89,6 +92,18 @@ class Worker:
         self._inflight: dict[int, Future[None]] = {}
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="prove")
         self._lock = threading.Lock()
+        self.mailbox = Mailbox(self.home / "mailbox")
+        self.dataplane: DataPlaneServer | None = None
+        self.endpoint: str | None = None
+        if listen is not None:
+            self.dataplane = DataPlaneServer(self.mailbox, chain_id=market.chain.chain_id, market=market.market.address,
+                                             provider=signer.address, job_facts=self._job_facts, log=log)
+            self.endpoint = self.dataplane.serve(*listen)
+            log("dataplane.serving", endpoint=self.endpoint)
+
+    def _job_facts(self, job_id: int) -> JobFacts:
+        job = self.market.job(job_id)
+        return JobFacts(job.consumer, job.provider, job.status.value)
 
     # --- setup ---------------------------------------------------------------------------------
     def _load(self, circuit: Circuit) -> Served:
@@ -127,10 +142,20 @@ class Worker:
                     if burst and not busy and not self._inflight and not self._holding():
                         break
                     time.sleep(self.poll_s)
+            self._linger_for_outputs()
         finally:
             self._pool.shutdown(wait=self._stop_requests < 2, cancel_futures=True)
             self.log("worker.exit", completed=self.stats.completed, declined=self.stats.declined, lost=self.stats.lost)
         return self.stats.completed > 0
+
+    def _linger_for_outputs(self) -> None:
+        """Before exiting, keep the endpoint up until consumers fetched the private outputs of our jobs."""
+        if self.dataplane is None:
+            return
+        done = [e.job_id for e in self.journal.all() if e.step is Step.DONE]
+        deadline = time.monotonic() + OUTPUT_LINGER_S
+        while self.mailbox.unfetched_outputs(done) and time.monotonic() < deadline and self._stop_requests < 2:
+            time.sleep(self.poll_s)
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
@@ -258,31 +283,37 @@ class Worker:
         if self.market.chain.timestamp() >= job.prove_deadline:
             self._lose(job_id, model_id, "no input was delivered before the prove deadline")
             return False
-        deliveries = self.market.events("InputDelivered", int(data.get("claim_block", self.market.deployment.block)),
-                                        jobId=job_id, provider=self.signer.address)
-        if not deliveries:
-            return False
+        payload = self.mailbox.get(job_id, "input")
+        via = "endpoint"
+        if payload is None:
+            deliveries = self.market.events("InputDelivered", int(data.get("claim_block", self.market.deployment.block)),
+                                            jobId=job_id, provider=self.signer.address)
+            if not deliveries:
+                return False
+            payload, via = bytes(deliveries[-1]["payload"]), "chain"
         ctx = crypto.JobContext(self.market.chain.chain_id, self.market.market.address, job_id, model_id, "input")
         circuit = self.served[model_id].circuit
         try:
-            plain = crypto.open_sealed(self.enc_key, bytes(deliveries[-1]["payload"]), ctx)
-            salted = parse(json.loads(plain), circuit.manifest, source=f"job {job_id} input")
+            message = json.loads(crypto.open_sealed(self.enc_key, payload, ctx))
+            salted = parse(message["input"], circuit.manifest, source=f"job {job_id} input")
+            reply_to = bytes.fromhex(str(message.get("reply_to", "")))
             commitment, _ = commit(circuit.manifest, salted)
-        except (NgxZkError, ValueError) as exc:
+        except (NgxZkError, ValueError, KeyError, TypeError) as exc:
             return self._decline(job_id, model_id, f"input unusable: {exc}")
         if list(commitment.values) != [int(c) for c in data["commitments"]]:
             return self._decline(job_id, model_id, "input does not open the job's commitment")
-        input_path = self._private_file(f"inputs/{job_id}.json", plain)
-        self.journal.record(job_id, model_id, Step.PROVING, input_path=str(input_path))
+        input_path = self._private_file(f"inputs/{job_id}.json", json.dumps(salted.to_json()).encode())
+        self.journal.record(job_id, model_id, Step.PROVING, input_path=str(input_path), reply_to=reply_to.hex())
         self.crash_point("proving")
-        self.log("job.input", job_id=job_id, commitment_ok=True)
-        self._start_proving(job_id, model_id, {**data, "input_path": str(input_path)})
+        self.log("job.input", job_id=job_id, via=via, commitment_ok=True)
+        self._start_proving(job_id, model_id, {**data, "input_path": str(input_path), "reply_to": reply_to.hex()})
         return True
 
     def _start_proving(self, job_id: int, model_id: int, data: dict[str, Any]) -> None:
-        self._inflight[job_id] = self._pool.submit(self._prove, job_id, model_id, Path(data["input_path"]))
+        reply_to = bytes.fromhex(str(data.get("reply_to", "")))
+        self._inflight[job_id] = self._pool.submit(self._prove, job_id, model_id, Path(data["input_path"]), reply_to)
 
-    def _prove(self, job_id: int, model_id: int, input_path: Path) -> None:
+    def _prove(self, job_id: int, model_id: int, input_path: Path, reply_to: bytes) -> None:
         served = self.served[model_id]
         try:
             salted = parse(json.loads(input_path.read_text()), served.circuit.manifest, source=f"job {job_id} input")
@@ -301,6 +332,8 @@ class Worker:
             self.journal.record(job_id, model_id, Step.FAILED, note=str(exc))
             self.log("job.failed", level="error", job_id=job_id, error=str(exc))
             return
+        if len(reply_to) == 32:
+            self._seal_output(job_id, model_id, reply_to, proof)
         with self._lock:
             self.stats.prove_seconds.append(proof.prove_seconds)
         self.metrics.inc("ngx_worker_prove_seconds_sum", proof.prove_seconds)
@@ -309,6 +342,12 @@ class Worker:
         self.crash_point("proved")
         self.log("job.proved", job_id=job_id, prove_s=round(proof.prove_seconds, 3), inference_s=round(infer_s, 4),
                  provider=served.runner.provider, output_drift=round(drift, 6))
+
+    def _seal_output(self, job_id: int, model_id: int, reply_to: bytes, proof: Any) -> None:
+        """Keep the output, sealed to the consumer's key, for the consumer to fetch from the endpoint."""
+        ctx = crypto.JobContext(self.market.chain.chain_id, self.market.market.address, job_id, model_id, "output")
+        body = json.dumps({"output_felts": [str(v) for v in proof.output_felts]}).encode()
+        self.mailbox.put(job_id, "output", crypto.seal(reply_to, body, ctx))
 
     def _submit(self, job_id: int, model_id: int, data: dict[str, Any]) -> bool:
         job = self.market.job(job_id)
@@ -407,5 +446,7 @@ class Worker:
         return path
 
     def close(self) -> None:
+        if self.dataplane is not None:
+            self.dataplane.close()
         self.journal.close()
 
