@@ -67,7 +67,7 @@ class Net:
 def net(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[Net]:
     home = tmp_path_factory.mktemp("chain-home")
     settings = ngx.load_settings({"NGX_ZK_HOME": str(home), "NGX_ZK_CACHE_DIR": str(cache_dir)})
-    status = devnet.up(settings, port=free_port(), fresh=True)
+    status = devnet.up(settings, port=0, fresh=True)  # anvil picks the port: no race with other processes
     try:
         chain = Chain([status.url], expected_chain_id=devnet.DEV_CHAIN_ID)
         roles = deployment.Roles(*(devnet.dev_address(r) for r in ("treasury", "guardian", "ecosystem", "team")))

@@ -98,17 +98,18 @@ def test_expired_job_refunds_consumer_and_slashes_provider(chain_snapshot: Net, 
     assert m.facts(PROVIDER)["missed"] == missed + 1
 
 
-def test_worker_killed_mid_proof_finishes_the_job_exactly_once(chain_snapshot: Net, tmp_path: Path) -> None:
+@pytest.mark.parametrize("point", ["claimed", "proving", "proved"])
+def test_worker_killed_at_each_step_finishes_the_job_exactly_once(point: str, chain_snapshot: Net, tmp_path: Path) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     worker_dir = tmp_path / "worker"
-    crashed = start_worker(net, worker_dir, NGX_ZK_FAULT_CRASH_AT="proving")
+    crashed = start_worker(net, worker_dir, NGX_ZK_FAULT_CRASH_AT=point)
     consumer = ngx_zk(net, tmp_path / "consumer", "prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"),
                       "--account", "consumer", "--no-wait", "--json")
     assert consumer.returncode == 0, consumer.stderr
     job_id = json.loads(consumer.stdout)["job_id"]
     waiter = subprocess.Popen([sys.executable, "-m", "ngx_zk", "job", "wait", str(job_id), "--account", "consumer", "--json"],
                               env=net.env(tmp_path / "consumer"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert crashed.wait(timeout=120) == 137, "the fault-injected worker should die at the proving step"
+    assert crashed.wait(timeout=120) == 137, f"the fault-injected worker should die at the {point} step"
 
     restarted = start_worker(net, worker_dir, "--max-jobs", "1")
     assert restarted.wait(timeout=120) == 0, restarted.stderr.read() if restarted.stderr else ""
@@ -120,7 +121,9 @@ def test_worker_killed_mid_proof_finishes_the_job_exactly_once(chain_snapshot: N
     assert len(m.events("JobSettled", m.deployment.block, jobId=job_id)) == 1
     db = sqlite3.connect(next(worker_dir.glob("worker/*/journal.sqlite")))
     steps = [s for (s,) in db.execute("SELECT step FROM history WHERE job_id = ? ORDER BY rowid", (job_id,))]
-    assert steps.count("claiming") >= 1 and steps[-1] == "done" and "proving" in steps
+    assert steps.count("claimed") == 1 and steps[-1] == "done" and "proving" in steps
+    consumer_balance_paid = m.events("JobPosted", m.deployment.block, jobId=job_id)[0]["price"]
+    assert consumer_balance_paid == 10 * NGX
 
 
 def test_worker_crash_after_submit_sent_does_not_submit_twice(chain_snapshot: Net, tmp_path: Path) -> None:
@@ -205,3 +208,42 @@ def test_no_private_key_in_worker_output_or_logs(chain_snapshot: Net, tmp_path: 
     for text in (proc.stdout, proc.stderr, logs):
         assert key[2:] not in text and key[2:].upper() not in text
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_front_run_copy_of_a_valid_proof_is_refused(chain_snapshot: Net, tmp_path: Path) -> None:
+    """An attacker who copies the provider's pending submitResult (same proof, same instances) and
+    outbids it into the same block gets a revert; the assigned provider is paid, once."""
+    net, m = chain_snapshot, chain_snapshot.market
+    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+                                  "NGX_ZK_STATE_DIR": str(tmp_path)})
+    data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
+    record = post_job(settings, m, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=300, prove_window=300,
+                      min_reputation=0)
+    m.claim(net.signer("provider"), record.job_id)
+    salted = ngx.InputData(tuple(tuple(v) for v in record.salted_input["input_data"]),
+                           tuple(tuple(s) for s in record.salted_input["salt"]))
+    proof_file = ngx.prove(net.circuit, salted, tmp_path / "proof.json", settings).path
+    from ngx_zk.evm import calldata
+
+    proof, instances = calldata(proof_file)
+    w3 = m.chain.w3
+    provider, attacker = net.signer("provider"), net.signer("provider2")
+    claimable = m.claimable(PROVIDER)
+    net.rpc("evm_setAutomine", [False])
+    try:
+        hashes = []
+        for who, tip in ((attacker, 50), (provider, 1)):  # the copy enters the mempool first, with a higher tip
+            tx = m.submit_fn(record.job_id, proof, instances).build_transaction({
+                "from": who.address, "nonce": w3.eth.get_transaction_count(who.address), "gas": 3_000_000,
+                "maxPriorityFeePerGas": tip * 10**9, "maxFeePerGas": 200 * 10**9, "chainId": m.chain.chain_id})
+            hashes.append(w3.eth.send_raw_transaction(who.sign_transaction(tx)))
+        net.rpc("evm_mine")
+    finally:
+        net.rpc("evm_setAutomine", [True])
+    copied, honest = (w3.eth.get_transaction_receipt(h) for h in hashes)
+    assert honest["blockNumber"] == copied["blockNumber"], "both land in one block"
+    assert copied["status"] == 0 and honest["status"] == 1
+    assert m.job(record.job_id).status is JobStatus.SETTLED and m.job(record.job_id).provider == PROVIDER
+    assert m.claimable(devnet.dev_address("provider2")) == 0
+    assert len(m.events("JobSettled", m.deployment.block, jobId=record.job_id)) == 1
+    assert m.claimable(PROVIDER) > claimable

@@ -64,39 +64,59 @@ def _running_pid(settings: Settings) -> int | None:
 
 
 def up(settings: Settings, *, port: int = 8545, fresh: bool = False) -> DevnetStatus:
-    """Start the devnet (or report the running one). ``fresh`` discards the saved chain state."""
-    url = f"http://127.0.0.1:{port}"
-    pid = _running_pid(settings)
-    if pid is not None:
+    """Start the devnet (or report the running one). ``fresh`` discards the saved chain state.
+
+    ``port=0`` lets anvil pick a free port (read back from its log), which no other process can race for.
+    """
+    if _running_pid(settings) is not None:
         return status(settings)
     settings.devnet_dir.mkdir(parents=True, exist_ok=True)
     state = settings.devnet_dir / "state.json"
     if fresh:
         state.unlink(missing_ok=True)
-    log = (settings.devnet_dir / "anvil.log").open("ab")
+    log_path = settings.devnet_dir / "anvil.log"
+    offset = log_path.stat().st_size if log_path.exists() else 0
     cmd = [
         str(anvil_binary(settings)), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(DEV_CHAIN_ID),
         "--mnemonic", DEV_MNEMONIC, "--accounts", str(len(ROLES)), "--balance", "10000",
         "--state", str(state), "--state-interval", "1",
     ]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    _pid_file(settings).write_text(json.dumps({"pid": proc.pid, "port": port, "url": url}))
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
+    url = None
+    while url is None:
         if proc.poll() is not None:
-            _pid_file(settings).unlink(missing_ok=True)
-            tail = (settings.devnet_dir / "anvil.log").read_text(errors="replace").strip().splitlines()[-3:]
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
             raise ChainError(f"anvil exited at start (code {proc.returncode}): {' | '.join(tail)}", f"is port {port} already in use?")
+        url = _listening_url(log_path, offset)
+        if url is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise ChainError(f"anvil did not start listening within {START_TIMEOUT_S:.0f}s (see {log_path})")
+            time.sleep(0.05)
+    _pid_file(settings).write_text(json.dumps({"pid": proc.pid, "port": int(url.rsplit(":", 1)[1]), "url": url}))
+    while True:
         try:
             Chain([url], expected_chain_id=DEV_CHAIN_ID)
             break
         except RpcError:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or proc.poll() is not None:
                 down(settings)
                 raise ChainError(f"anvil did not answer on {url} within {START_TIMEOUT_S:.0f}s") from None
-            time.sleep(0.1)
+            time.sleep(0.05)
     _write_dev_keystores(settings)
     return status(settings)
+
+
+def _listening_url(log_path: Path, offset: int) -> str | None:
+    """The address anvil reports ("Listening on HOST:PORT") in this start's part of its log."""
+    with log_path.open("rb") as fh:
+        fh.seek(offset)
+        for line in fh.read().decode(errors="replace").splitlines():
+            if line.startswith("Listening on "):
+                return "http://" + line.removeprefix("Listening on ").strip()
+    return None
 
 
 def down(settings: Settings) -> bool:
