@@ -75,7 +75,7 @@ test-fast: setup ## Python tests without the slow tier
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: setup ## ruff and mypy (strict) on the package
-	$(VENV)/bin/ruff check ngx_zk tests models
+	$(VENV)/bin/ruff check ngx_zk tests models benchmarks
 	$(VENV)/bin/mypy
 
 bench: setup ## Benchmarks: raw EZKL vs tuned build, job latency, gas, throughput (ARGS="--quick" or "--repeats 5")

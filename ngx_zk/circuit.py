@@ -132,6 +132,11 @@ def build_circuit(
     return Circuit.load(final)
 
 
+def staging_folders(settings: Settings) -> set[Path]:
+    """Build folders in progress (``.NAME.building-*``); a build killed from outside leaves its own behind."""
+    return set(settings.circuits_dir.glob(".*.building-*")) if settings.circuits_dir.is_dir() else set()
+
+
 def load_circuit(ref: str | Path, settings: Settings) -> Circuit:
     """A built circuit by name (in the circuits folder), by circuit folder, or by model folder."""
     path = Path(ref)

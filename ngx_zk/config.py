@@ -13,6 +13,8 @@ NGX_ZK_PRIVATE_KEY     signing key (hex); prefer a keystore        unset
 NGX_ZK_KEYSTORE        encrypted JSON keystore file                unset
 NGX_ZK_KEYSTORE_PASSWORD / NGX_ZK_KEYSTORE_PASSWORD_FILE          unset
 NGX_ZK_STATE_DIR       consumer job records, worker journal        $NGX_ZK_HOME/state
+NGX_ZK_BUILD_MEMORY_MB memory limit of `model build` (a child)      16384
+NGX_ZK_BUILD_TIMEOUT_S time limit of `model build`                  3600
 NGX_ZK_FAULT_CRASH_AT  FAULT INJECTION for tests: the worker exits  unset
                        abruptly at this step (see worker.crash_point)
 =====================  ==========================================  ===========================
@@ -64,6 +66,8 @@ class Settings:
     keystore: Path | None = None
     keystore_password: Secret | None = None
     state_override: Path | None = None
+    build_memory_mb: int = 16384
+    build_timeout_s: int = 3600
     fault_crash_at: str | None = None
 
     @property
@@ -106,6 +110,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         keystore=Path(env["NGX_ZK_KEYSTORE"]) if env.get("NGX_ZK_KEYSTORE") else None,
         keystore_password=_password(env),
         state_override=Path(env["NGX_ZK_STATE_DIR"]) if env.get("NGX_ZK_STATE_DIR") else None,
+        build_memory_mb=_int(env, "NGX_ZK_BUILD_MEMORY_MB", 16384, low=256, high=1 << 22),
+        build_timeout_s=_int(env, "NGX_ZK_BUILD_TIMEOUT_S", 3600, low=10, high=7 * 24 * 3600),
         fault_crash_at=env.get("NGX_ZK_FAULT_CRASH_AT") or None,
     )
 

@@ -94,3 +94,16 @@ def test_bad_env_setting_is_a_clear_error(env: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("NGX_ZK_MAX_LOGROWS", "lots")
     code, out = run("model", "list")
     assert code == 1 and "NGX_ZK_MAX_LOGROWS='lots' is not an integer" in out
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("NGX_ZK_BUILD_MEMORY_MB", "300", "memory limit"),
+    ("NGX_ZK_BUILD_TIMEOUT_S", "10", "10s time limit"),
+])
+def test_build_runs_under_memory_and_time_limits(env: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
+                                                 message: str) -> None:
+    """A model that needs more than its limits is stopped with a clear error, and leaves no half-built folder."""
+    monkeypatch.setenv(variable, value)
+    code, out = run("model", "build", str(MODELS / "mnist_cnn"))
+    assert code == 1 and message in out and "Traceback" not in out
+    assert not list((env / "circuits").glob("*")) and not list((env / "circuits").glob(".*"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import click
 from .. import console
 from ..artifacts import Circuit, Visibility
 from ..auditor import audit_job
-from ..circuit import build_circuit, load_circuit
+from ..circuit import build_circuit, load_circuit, staging_folders
 from ..commitment import commit
 from ..inputs import load as load_input
+from ..limits import ResourceLimitError, run_limited
 from ..prover import prove, verify
 from . import main
 from ._common import connect, emit, handle_errors, json_option, rpc_option, settings_from, warn_insecure
@@ -89,19 +91,20 @@ def model_build(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--visibility") from None
     settings = settings_from(ctx)
+    before = staging_folders(settings)
     with console.progress(f"building {name or model_path}", quiet=as_json) as step:
-        circuit = build_circuit(
-            model_path,
-            settings,
-            name=name,
-            visibility=vis,
-            srs_file=srs_file,
-            tune=tune,
-            salt=salt,
-            max_logrows=max_logrows,
-            tolerance=tolerance,
-            progress=step,
-        )
+        # a user-supplied model may need unbounded memory or time: build it in a limited child process
+        try:
+            built = run_limited(
+                build_circuit, model_path, settings, name=name, visibility=vis, srs_file=srs_file, tune=tune, salt=salt,
+                max_logrows=max_logrows, tolerance=tolerance, progress=step,
+                memory_mb=settings.build_memory_mb, timeout_s=settings.build_timeout_s,
+            )
+        except ResourceLimitError:
+            for folder in staging_folders(settings) - before:  # the killed child could not clean up
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+    circuit = Circuit.load(built.path)
     m = circuit.manifest
     warn_insecure(circuit, as_json)
     emit(

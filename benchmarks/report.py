@@ -1,0 +1,130 @@
+"""Write the results: ``latest.json`` (everything), ``latest.md`` (the tables), ``latest.png`` (a chart)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+MB = 1024 * 1024
+
+
+def _f(value: Any, digits: int = 2) -> str:
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def _pair(row: dict[str, Any], key: str, scale: float = 1.0, digits: int = 2) -> str:
+    return f"{_f(row['raw'][key] * scale, digits)} / {_f(row['tuned'][key] * scale, digits)}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    lines = [f"# ngx-zk benchmarks ({meta['date']}, {meta['cpus']} CPUs, ezkl {meta['ezkl']}, total {meta['wall_s']:.0f}s)", ""]
+    a = results.get("pipeline")
+    if a:
+        reps = a["models"][0]["repeats"] if a["models"] else 0
+        lines += [
+            f"## a. Raw EZKL vs ngx-zk tuned build (raw / tuned; prove and verify: median of {reps})", "",
+            "| model | logrows | setup s | prove s | prove ratio | pk MB | verify ms | max abs error |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in a["models"]:
+            lines.append(
+                f"| {r['model']} | {r['raw']['logrows']} / {r['tuned']['logrows']} | {_pair(r, 'setup_s')} | {_pair(r, 'prove_s')} "
+                f"| **{r['prove_ratio']:.3f}** | {_pair(r, 'pk_bytes', 1 / MB, 0)} | {_pair(r, 'verify_s', 1000, 0)} "
+                f"| {_pair(r, 'max_abs_error', 1, 5)} |"
+            )
+        lines += ["", f"Geometric mean of the prove-time ratios (tuned / raw): **{a['geomean_prove_ratio']:.3f}** "
+                      f"(worst {a['worst_prove_ratio']:.3f}; `ezkl.prove` alone: {a['geomean_prove_core_ratio']:.3f}). "
+                      "Raw prove = gen_witness + prove; tuned prove = one `ngx_zk.prove` call. "
+                      "Error: max |circuit output - onnxruntime float output| on the model's input.json.", ""]
+    m = results.get("market")
+    if m:
+        b = m["latency"]
+        lines += [
+            f"## b. End-to-end job latency, {b['model']} (post -> settled as seen by the consumer)", "",
+            "| bare prove s | cold job s | cold / bare | warm job s (median) | warm / bare | warm - bare s | worker startup s |",
+            "|---|---|---|---|---|---|---|",
+            f"| {_f(b['bare_prove_s'])} | {_f(b['cold_s'])} | {_f(b['cold_ratio'])} | {_f(b['warm_s'])} | **{_f(b['warm_ratio'])}** "
+            f"| {_f(b['warm_s'] - b['bare_prove_s'])} | {_f(b['worker_startup_s'], 1)} |",
+            "",
+            f"Worker `--poll {b['worker_poll_s']}`, consumer poll {b['consumer_poll_s']} s (`ngx_zk.consumer.POLL_S`, default "
+            f"{m['consumer_poll_default_s']} s). Warm job, median per stage (s): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in b["warm_breakdown_s"].items())
+            + f"; consumer's own re-verification adds {_f(b['warm_verified_s'] - b['warm_s'], 3)} s. "
+            f"Proving key rewritten (setup) while the worker served: {'YES' if b['pk_rewritten_during_jobs'] else 'no'}.",
+            "",
+            "## c. Gas per job (mlp; steady state: the last of the jobs run per verifier)", "",
+            "| verifier | approve | postJob | claimJob | deliverInput | submitResult | of which verifier (estimateGas) | (call trace) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for kind, g in m["gas"].items():
+            traced = f"{g['verifier_traced']:,}" if g["verifier_traced"] is not None else "n/a"
+            lines.append(f"| {kind} | {g['approve']:,} | {g['post']:,} | {g['claim']:,} | {g['deliver_input']:,} "
+                         f"| {g['submit_result']:,} | {g['verifier_estimate']:,} | {traced} |")
+        lines += ["", "Verifier share: eth_estimateGas of `verifyProof` on the verifier itself minus the 21,000 + calldata "
+                      "intrinsic cost; the trace column is the gas of the market's staticcall to the verifier inside submitResult. "
+                      "Wall time of each transaction through `Chain.send` on anvil (dedicated, s): "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in m["gas"]["dedicated"]["tx_seconds"].items()) + ".", "",
+                  "## d. Worker throughput (mlp)", "", "| concurrency | jobs | seconds | jobs / min |", "|---|---|---|---|"]
+        for t in m["throughput"]:
+            lines.append(f"| {t['concurrency']} | {t['settled']}/{t['jobs']} | {_f(t['seconds'], 1)} | **{_f(t['jobs_per_min'], 1)}** |")
+        lines.append("")
+    for failure in results.get("failures", []):
+        lines.append(f"FAILED: {failure}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def chart(results: dict[str, Any], path: Path) -> str | None:
+    """A 2x2 bar chart; returns why not when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (pip install -e '.[dev]'): no PNG chart"
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    a, m = results.get("pipeline"), results.get("market")
+    if a:
+        ax = axes[0][0]
+        names = [r["model"] for r in a["models"]]
+        xs = range(len(names))
+        ax.bar([x - 0.2 for x in xs], [r["raw"]["prove_s"] for r in a["models"]], 0.4, label="raw EZKL")
+        ax.bar([x + 0.2 for x in xs], [r["tuned"]["prove_s"] for r in a["models"]], 0.4, label="ngx-zk tuned")
+        ax.set_xticks(list(xs), names)
+        ax.set_ylabel("prove time (s)")
+        ax.set_title(f"a. prove time (geomean ratio {a['geomean_prove_ratio']:.2f})")
+        ax.legend()
+    if m:
+        b = m["latency"]
+        ax = axes[0][1]
+        ax.bar(["bare prove", "cold job", "warm job"], [b["bare_prove_s"], b["cold_s"], b["warm_s"]], color=["gray", "tab:red", "tab:green"])
+        ax.set_ylabel("seconds")
+        ax.set_title(f"b. end-to-end latency, {b['model']} (warm/bare {b['warm_ratio']:.2f})")
+        ax = axes[1][0]
+        steps = ["post", "claim", "deliver_input", "submit_result", "verifier_estimate"]
+        kinds = list(m["gas"])
+        for i, kind in enumerate(kinds):
+            ax.bar([x + (i - 0.5) * 0.4 for x in range(len(steps))], [m["gas"][kind][s] / 1000 for s in steps], 0.4, label=kind)
+        ax.set_xticks(range(len(steps)), ["post", "claim", "deliver", "submit", "of which\nverifier"])
+        ax.set_ylabel("gas (thousands)")
+        ax.set_title("c. gas per job")
+        ax.legend()
+        ax = axes[1][1]
+        ax.bar([f"concurrency {t['concurrency']}" for t in m["throughput"]], [t["jobs_per_min"] for t in m["throughput"]])
+        ax.set_ylabel("jobs / minute")
+        ax.set_title("d. worker throughput")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return None
+
+
+def write(results: dict[str, Any], folder: Path) -> tuple[str, str | None]:
+    """Write latest.json, latest.md and latest.png into ``folder``; returns the markdown and any chart problem."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "latest.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    text = markdown(results)
+    (folder / "latest.md").write_text(text)
+    return text, chart(results, folder / "latest.png")

@@ -1,0 +1,102 @@
+"""`make bench`: measure ngx-zk against bare EZKL and against its own proving time, in one run.
+
+    .venv/bin/python benchmarks/run.py            # full run: ~4-5 min on 2 idle cores (up to ~2x when shared)
+    .venv/bin/python benchmarks/run.py --quick    # smoke run, ~1-2 min: 2 models, 1 repeat, fewer jobs
+
+Writes benchmarks/results/latest.{json,md,png} and prints the markdown tables. Everything it
+creates (anvil, worker processes, keys, SRS files) lives in one temporary folder, removed at the end
+even on failure or Ctrl-C (``--keep`` keeps it for a look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks import market, pipeline, report  # noqa: E402
+from ngx_zk import _ezkl  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+QUICK = {"models": ["mlp", "logistic_sigmoid"], "repeats": 1, "warm_jobs": 2, "throughput_jobs": 3, "gas_jobs": 1}
+FULL = {"models": list(pipeline.EXAMPLES), "repeats": 5, "warm_jobs": 5, "throughput_jobs": 6, "gas_jobs": 2}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
+    p.add_argument("--repeats", type=int, help="prove/verify repeats per side in part a (full: 5)")
+    p.add_argument("--models", nargs="+", choices=pipeline.EXAMPLES, help="example models for part a")
+    p.add_argument("--warm-jobs", type=int, help="warm end-to-end jobs after the cold one (full: 5)")
+    p.add_argument("--throughput-jobs", type=int, help="jobs per throughput run (full: 6)")
+    p.add_argument("--gas-jobs", type=int, help="jobs per verifier kind for gas (full: 2; the last is reported)")
+    p.add_argument("--only", choices=("pipeline", "market"), help="run one half only")
+    p.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary work folder")
+    args = p.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if min(args.repeats, args.throughput_jobs, args.gas_jobs) < 1 or args.warm_jobs < 0:
+        p.error("repeats and job counts must be at least 1 (warm jobs at least 0)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: stop anvil and the worker
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    workdir = Path(tempfile.mkdtemp(prefix="ngx-bench-"))
+    results: dict[str, Any] = {"meta": {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count(), "machine": platform.platform(),
+        "python": platform.python_version(), "ezkl": _ezkl.VERSION, "quick": args.quick, "repeats": args.repeats,
+        "models": args.models, "warm_jobs": args.warm_jobs, "throughput_jobs": args.throughput_jobs, "gas_jobs": args.gas_jobs,
+    }}
+    failures: list[str] = []
+    try:
+        if args.only in (None, "pipeline"):
+            try:
+                results["pipeline"] = pipeline.run(args.models, workdir, args.repeats, log)
+            except Exception as exc:
+                traceback.print_exc()
+                failures.append(f"part a: {type(exc).__name__}: {exc}")
+        if args.only in (None, "market"):
+            try:
+                results["market"] = market.run(workdir, workdir / "ngx-cache", warm_jobs=args.warm_jobs,
+                                               throughput_jobs=args.throughput_jobs, gas_jobs=args.gas_jobs, log=log)
+            except Exception as exc:
+                traceback.print_exc()
+                failures.append(f"parts b-d: {type(exc).__name__}: {exc}")
+    finally:
+        if args.keep:
+            log(f"work folder kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["meta"]["wall_s"] = time.perf_counter() - started
+    results["failures"] = failures
+    text, chart_problem = report.write(results, args.out)
+    print(text)
+    if chart_problem:
+        log(chart_problem)
+    log(f"results in {args.out}/latest.{{json,md,png}}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

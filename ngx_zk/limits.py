@@ -1,0 +1,92 @@
+"""Running untrusted-size work (circuit builds of user-supplied models) under memory and time limits.
+
+The work runs in a child process (spawned, not forked) with ``RLIMIT_AS`` set; the parent waits with a deadline and kills
+the child when it is exceeded. Progress messages and the result (or the error's message) come back
+over a pipe, so the caller sees the same behaviour as an in-process call, minus the risk.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .errors import NgxZkError
+
+T = TypeVar("T")
+
+
+class ResourceLimitError(NgxZkError):
+    """The work exceeded its memory or time limit and was stopped."""
+
+
+def run_limited(
+    fn: Callable[..., T], *args: Any, memory_mb: int, timeout_s: float, progress: Callable[[str], None] = lambda _: None,
+    **kwargs: Any,
+) -> T:
+    """``fn(*args, progress=..., **kwargs)`` in a child process limited to ``memory_mb`` and ``timeout_s``."""
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: forking a process with native threads can deadlock
+    receiver, sender = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(sender, fn, args, kwargs, memory_mb), daemon=True)
+    child.start()
+    sender.close()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ResourceLimitError(f"stopped after the {timeout_s:.0f}s time limit", "raise NGX_ZK_BUILD_TIMEOUT_S for larger models")
+            if not receiver.poll(min(left, 0.2)):
+                if not child.is_alive():
+                    raise _died(child.exitcode, memory_mb)
+                continue
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                child.join(5)
+                raise _died(child.exitcode, memory_mb) from None
+            if kind == "progress":
+                progress(payload)
+            elif kind == "ok":
+                return payload  # type: ignore[no-any-return]
+            else:
+                error_type, message, hint = payload
+                if error_type == "MemoryError":
+                    raise ResourceLimitError(f"ran out of its {memory_mb} MB memory limit", "raise NGX_ZK_BUILD_MEMORY_MB")
+                raise NgxZkError(message, hint)
+    finally:
+        if child.is_alive() and child.pid is not None:
+            os.kill(child.pid, signal.SIGKILL)
+        child.join(5)
+        receiver.close()
+
+
+def _died(exitcode: int | None, memory_mb: int) -> ResourceLimitError:
+    return ResourceLimitError(
+        f"the build process died (exit {exitcode}), most likely out of its {memory_mb} MB memory limit",
+        "raise NGX_ZK_BUILD_MEMORY_MB, or use a smaller model",
+    )
+
+
+def _child(sender: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], memory_mb: int) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # results and progress travel over the pipe; native noise goes nowhere
+    os.dup2(devnull, 2)
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        result = fn(*args, progress=lambda msg: sender.send(("progress", msg)), **kwargs)
+        sender.send(("ok", result))
+    except MemoryError:
+        sender.send(("error", ("MemoryError", "", None)))
+    except NgxZkError as exc:
+        sender.send(("error", (type(exc).__name__, exc.message, exc.hint)))
+    except Exception as exc:  # an unexpected failure: report it rather than hang the parent
+        sender.send(("error", (type(exc).__name__, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3).splitlines()[-1])))
+    finally:
+        sender.close()
