@@ -27,7 +27,7 @@ from .inputs import InputData
 from .publish import resolve_model
 
 Progress = Callable[[str], None]
-POLL_S = 0.5
+POLL_S = 0.25
 MAX_ONCHAIN_PAYLOAD = 32 * 1024
 """JobMarket.MAX_INPUT_PAYLOAD: larger inputs need the provider's endpoint."""
 
@@ -92,7 +92,7 @@ def require_private(circuit: Circuit) -> None:
 
 def post_job(
     settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit, data: InputData, *, price: int,
-    claim_window: int, prove_window: int, min_reputation: int,
+    claim_window: int, prove_window: int, min_reputation: int, permit: bool = True,
 ) -> JobRecord:
     """Commit to the input (fresh salt), escrow ``price`` and post the job; keep the secret record."""
     entry = resolve_model(settings, market, circuit)
@@ -100,7 +100,8 @@ def post_job(
     balance = market.balance(signer.address)
     if balance < price:
         raise ChainError(f"{signer.address} holds {balance / 1e18:g} NGX, the job costs {price / 1e18:g} NGX", "fund the account first")
-    job_id, receipt = market.post_job(signer, entry.model_id, commitment.values, price, claim_window, prove_window, min_reputation)
+    post = market.post_job_with_permit if permit else market.post_job
+    job_id, receipt = post(signer, entry.model_id, commitment.values, price, claim_window, prove_window, min_reputation)
     record = JobRecord(
         chain_id=market.chain.chain_id, job_id=job_id, model=circuit.name, model_id=entry.model_id, consumer=signer.address,
         commitments=commitment.hex, price=price, salted_input=salted.to_json(), post_tx=receipt["tx"],

@@ -72,13 +72,14 @@ def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_pat
     assert json.loads(audit.stdout)["valid"] is True
 
 
-def test_expired_job_refunds_consumer_and_slashes_provider(chain_snapshot: Net, tmp_path: Path) -> None:
+@pytest.mark.parametrize("permit", [True, False], ids=["permit", "approve"])
+def test_expired_job_refunds_consumer_and_slashes_provider(permit: bool, chain_snapshot: Net, tmp_path: Path) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
     settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
                                   "NGX_ZK_STATE_DIR": str(tmp_path)})
     record = post_job(settings, m, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=60,
-                      prove_window=60, min_reputation=0)
+                      prove_window=60, min_reputation=0, permit=permit)
     m.claim(net.signer("provider"), record.job_id)
     staked, collateral = m.provider(PROVIDER)["staked"], m.job(record.job_id).collateral
     refund_before, missed = m.claimable(CONSUMER), m.facts(PROVIDER)["missed"]

@@ -17,6 +17,7 @@ from .signer import Signer
 from .tx import Chain
 
 LOG_CHUNK = 2_000
+PERMIT_TTL_S = 3_600
 
 
 class JobStatus(StrEnum):
@@ -175,6 +176,29 @@ class Marketplace:
         self.ensure_allowance(signer, self.market.address, price)
         fn = self.market.functions.postJob(model_id, list(commitments), price, claim_window, prove_window, min_reputation)
         receipt = self.chain.send(fn, signer, what="post job")
+        return int(self.market.events.JobPosted().process_receipt(receipt, errors=DISCARD)[0]["args"]["jobId"]), receipt
+
+    def post_job_with_permit(self, signer: Signer, model_id: int, commitments: Sequence[int], price: int, claim_window: int,
+                             prove_window: int, min_reputation: int) -> tuple[int, dict[str, Any]]:
+        """``postJob`` in one transaction: an EIP-2612 permit signed off chain replaces the approve."""
+        deadline = self.chain.timestamp() + PERMIT_TTL_S
+        nonce = int(self.chain.call(self.token.functions.nonces(signer.address)))
+        name = str(self.chain.call(self.token.functions.name()))
+        signed = signer.sign_typed_data({
+            "types": {
+                "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                                 {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+                "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+                           {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                           {"name": "deadline", "type": "uint256"}],
+            },
+            "primaryType": "Permit",
+            "domain": {"name": name, "version": "1", "chainId": self.chain.chain_id, "verifyingContract": self.token.address},
+            "message": {"owner": signer.address, "spender": self.market.address, "value": price, "nonce": nonce, "deadline": deadline},
+        })
+        fn = self.market.functions.postJobWithPermit(model_id, list(commitments), price, claim_window, prove_window, min_reputation,
+                                                     deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"))
+        receipt = self.chain.send(fn, signer, what="post job (permit)")
         return int(self.market.events.JobPosted().process_receipt(receipt, errors=DISCARD)[0]["args"]["jobId"]), receipt
 
     def job(self, job_id: int) -> Job:

@@ -325,6 +325,7 @@ def provider_status(ctx: click.Context, address: str | None, rpc_url: str | None
 @click.option("--claim-window", type=click.IntRange(1, None), default=300, show_default=True, help="Seconds a provider has to claim.")
 @click.option("--prove-window", type=click.IntRange(1, None), default=600, show_default=True, help="Seconds the provider has to prove after claiming.")
 @click.option("--min-reputation", type=click.IntRange(0, 100), default=0, show_default=True, help="Minimum provider NRS.")
+@click.option("--approve", "use_approve", is_flag=True, help="Escrow with an approve transaction instead of an EIP-2612 permit.")
 @click.option("--private", is_flag=True, help="Require a model with hashed outputs: the output reaches you sealed, never on chain.")
 @click.option("--no-wait", is_flag=True, help="Post and return the job id; follow it later with `ngx-zk job wait ID`.")
 @click.option("--timeout", type=float, help="Give up waiting after this many seconds (the job stays on chain).")
@@ -334,7 +335,7 @@ def provider_status(ctx: click.Context, address: str | None, rpc_url: str | None
 @click.pass_context
 @handle_errors
 def prove_job(ctx: click.Context, model: str, input_file: Path, price: str, claim_window: int, prove_window: int,
-              min_reputation: int, private: bool, no_wait: bool, timeout: float | None, rpc_url: str | None, keystore: Path | None,
+              min_reputation: int, use_approve: bool, private: bool, no_wait: bool, timeout: float | None, rpc_url: str | None, keystore: Path | None,
               account: str | None, as_json: bool) -> None:
     """Post a job for MODEL on an input, pay into escrow, and get back a verified output.
 
@@ -360,7 +361,7 @@ def prove_job(ctx: click.Context, model: str, input_file: Path, price: str, clai
     market = connect(ctx, rpc_url)
     signer = get_signer(ctx, market, keystore, account)
     record = post_job(settings, market, signer, circuit, data, price=parse_ngx(price), claim_window=claim_window,
-                      prove_window=prove_window, min_reputation=min_reputation)
+                      prove_window=prove_window, min_reputation=min_reputation, permit=not use_approve)
     if not as_json:
         console.stderr().print(f"posted job {record.job_id} (tx {record.post_tx}); {price} NGX in escrow")
     if no_wait:

@@ -28,7 +28,7 @@ def _host_port(text: str) -> tuple[str, int]:
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="Jobs proved at the same time.")
 @click.option("--max-jobs", type=click.IntRange(1, None), help="Exit after finishing this many jobs.")
 @click.option("--burst", is_flag=True, help="Process what is there, then exit.")
-@click.option("--poll", "poll_s", type=click.FloatRange(0.05, 60), default=0.5, show_default=True, help="Seconds between chain polls.")
+@click.option("--poll", "poll_s", type=click.FloatRange(0.05, 60), default=0.25, show_default=True, help="Seconds between chain polls.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
 @click.option("--log-file", type=click.Path(path_type=Path), help="Write JSON-lines logs here instead of stderr.")
 @click.option("--listen", metavar="HOST:PORT", help="Serve the data-plane endpoint (register it with `provider register --endpoint`).")
