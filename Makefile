@@ -13,7 +13,7 @@ DEMO_PORT ?= 18545
 DEMO_DATA_PORT ?= 18546
 PYTEST_ARGS ?=
 
-.PHONY: help setup contracts demo test test-fast test-contracts lint bench models clean
+.PHONY: help setup contracts demo test test-fast fuzz lint bench models clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -70,6 +70,10 @@ demo: setup contracts ## Run the marketplace end to end on a local chain: devnet
 test: setup contracts ## Run every test: Python (pytest, incl. the slow tier) and Solidity (forge)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 	@if [ -f verifier_contracts/foundry.toml ]; then cd verifier_contracts && $(FORGE) test; fi
+
+fuzz: setup contracts ## Longer fuzz and invariant campaigns on the contracts (CI runs 256 fuzz runs, 32x32 invariants)
+	cd verifier_contracts && FOUNDRY_FUZZ_RUNS=$${FUZZ_RUNS:-5000} FOUNDRY_INVARIANT_RUNS=$${INVARIANT_RUNS:-256} \
+	    FOUNDRY_INVARIANT_DEPTH=$${INVARIANT_DEPTH:-64} $(FORGE) test
 
 test-fast: setup ## Python tests without the slow tier
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)

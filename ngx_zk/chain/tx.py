@@ -1,26 +1,56 @@
-"""A connection to an EVM chain: calls, transactions with receipts, deployments, decoded reverts."""
+"""A connection to an EVM chain: calls, transactions with receipts, deployments, decoded reverts.
+
+Faults a long-running worker meets are handled here, below every caller:
+
+* **RPC faults** (connection refused, timeouts, HTTP 5xx/429): :class:`FailoverProvider` retries a
+  request that is safe to repeat with backoff, then fails over to the next configured URL (checking
+  that it serves the same chain), and gives up with one :class:`RpcError` line naming each node's fault.
+* **Stuck transactions**: :meth:`Chain.send` re-sends the same nonce with higher fees when no receipt
+  comes within ``replace_after_s``, keeps every hash it sent, and finishes when any of them is mined.
+  The node's "already known", "nonce too low" and "replacement underpriced" answers are settled by
+  the receipts of those hashes, so a transaction is never sent twice under two nonces.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
+from enum import Enum
 from typing import Any
 
 import requests
+from eth_typing import URI
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
-from web3.providers.rpc.utils import ExceptionRetryConfiguration
-from web3.types import TxParams
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception, Web3RPCError
+from web3.types import RPCEndpoint, TxParams
 
 from ..errors import ContractRevert, RpcError, TransactionError, WrongChainError
 from .abi import abi, artifact, decode_revert
 from .signer import Signer
 
 RECEIPT_TIMEOUT_S = 120
+"""Give up waiting for a transaction after this long (the error lists every hash sent: one may still land)."""
 RPC_TIMEOUT_S = 10
+"""One JSON-RPC request waits this long for an answer."""
+RPC_TRIES = 3
+"""Attempts per node for a request that is safe to repeat, before failing over to the next URL."""
+RPC_BACKOFF_S = 0.25
+"""First pause between attempts; it doubles each time (a 429's Retry-After wins, up to RETRY_AFTER_CAP_S)."""
+RETRY_AFTER_CAP_S = 5.0
+REPLACE_AFTER_S = 30.0
+"""With no receipt after this long, re-send the transaction with the same nonce and higher fees."""
+MAX_REPLACEMENTS = 4
+"""Replacements per transaction; after them, wait on every hash sent until RECEIPT_TIMEOUT_S."""
+FEE_BUMP = (5, 4)
+"""Each replacement multiplies maxFeePerGas and maxPriorityFeePerGas (or gasPrice) by at least 5/4."""
+FEE_CAP_MULTIPLE = 4
+"""Without an explicit cap, a replacement never pays more than this multiple of the first fee."""
+RECEIPT_POLL_S = 0.1
 
 REVERT_HINTS = {
     "JobMarket__ReputationTooLow": "the provider's NRS is below the job's minimum reputation",
@@ -36,30 +66,36 @@ REVERT_HINTS = {
 
 
 class Chain:
-    """One JSON-RPC connection (the first URL that answers), with the chain id checked."""
+    """A JSON-RPC connection to one chain over one or more nodes (failover), with the chain id checked.
 
-    def __init__(self, urls: Sequence[str], *, expected_chain_id: int | None = None) -> None:
-        failures = []
-        for url in urls:
-            w3 = Web3(HTTPProvider(
-                url,
-                request_kwargs={"timeout": RPC_TIMEOUT_S},
-                exception_retry_configuration=ExceptionRetryConfiguration(
-                    errors=(requests.ConnectionError, requests.Timeout, requests.HTTPError), retries=3, backoff_factor=0.25,
-                ),
-            ))
-            try:
-                chain_id = int(w3.eth.chain_id)
-            except (requests.RequestException, Web3RPCError, OSError, ValueError) as exc:
-                failures.append(f"{url}: {type(exc).__name__}")
-                continue
-            if expected_chain_id is not None and chain_id != expected_chain_id:
-                raise WrongChainError(expected_chain_id, chain_id, url)
-            self.w3, self.url, self.chain_id = w3, url, chain_id
-            self._send_lock = threading.Lock()
-            return
-        raise RpcError(f"no chain node answers at {', '.join(urls)} ({'; '.join(failures)})",
-                       "start one with `ngx-zk devnet up`, or point --rpc-url / NGX_ZK_RPC_URL at a node")
+    ``expected_chain_id`` refuses a node that serves another chain. The fault-handling knobs are
+    attributes, defaulted from the module constants (tests make them small)."""
+
+    def __init__(self, urls: Sequence[str], *, expected_chain_id: int | None = None, timeout_s: float = RPC_TIMEOUT_S,
+                 tries: int = RPC_TRIES, backoff_s: float = RPC_BACKOFF_S) -> None:
+        self.provider = FailoverProvider(urls, timeout_s=timeout_s, tries=tries, backoff_s=backoff_s)
+        self.w3 = Web3(self.provider)
+        try:
+            chain_id = int(self.w3.eth.chain_id)
+        except (RpcError, Web3RPCError, ValueError) as exc:
+            raise RpcError(f"no chain node answers at {', '.join(urls)} ({getattr(exc, 'message', exc)})",
+                           "start one with `ngx-zk devnet up`, or point --rpc-url / NGX_ZK_RPC_URL at a node") from None
+        if expected_chain_id is not None and chain_id != expected_chain_id:
+            raise WrongChainError(expected_chain_id, chain_id, self.provider.url)
+        self.chain_id = chain_id
+        self.provider.pin(chain_id)
+        self.receipt_timeout_s: float = RECEIPT_TIMEOUT_S
+        self.replace_after_s: float = REPLACE_AFTER_S
+        self.max_replacements = MAX_REPLACEMENTS
+        self.max_fee_per_gas: int | None = None
+        """Cap on the fee of a replacement; None means FEE_CAP_MULTIPLE times the first fee."""
+        self.poll_s = RECEIPT_POLL_S
+        self._send_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The node that answers now (it changes on failover)."""
+        return self.provider.url
 
     # --- reading -----------------------------------------------------------------------------
     def contract(self, name: str, address: str) -> Contract:
@@ -93,7 +129,8 @@ class Chain:
     def send(self, fn: ContractFunction, signer: Signer, *, what: str, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Dry-run with eth_call (decoding any revert), then sign, send and wait for the receipt.
 
-        ``on_sent`` gets the transaction hash as soon as the node accepted it (journal it there)."""
+        ``on_sent`` gets each transaction hash (the first and every fee-bumped replacement) as soon
+        as the node may hold it: journal it there."""
         self.call(fn, sender=signer.address)
         with self._send_lock:
             try:
@@ -113,7 +150,7 @@ class Chain:
                 tx = constructor.build_transaction(self._tx_params(signer))
             except ContractLogicError as exc:
                 raise revert_error(exc) from None
-            receipt = self._submit(tx, signer, what)
+            receipt = self._submit(dict(tx), signer, what)
         return str(receipt["contractAddress"])
 
     def _tx_params(self, signer: Signer) -> TxParams:
@@ -121,19 +158,258 @@ class Chain:
         return {"from": sender, "nonce": self.w3.eth.get_transaction_count(sender, "pending"), "chainId": self.chain_id}
 
     def _submit(self, tx: dict[str, Any], signer: Signer, what: str, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Send ``tx`` and return the receipt of whichever of its versions (same nonce) gets mined."""
+        nonce, sender = int(tx["nonce"]), to_checksum_address(signer.address)
+        cap = self.max_fee_per_gas or FEE_CAP_MULTIPLE * int(tx.get("maxFeePerGas", tx.get("gasPrice", 0)))
+        sent: list[str] = []  # every hash a node may hold, oldest first
+        deadline = time.monotonic() + self.receipt_timeout_s
+        replacements = 0
+        while True:
+            raw = signer.sign_transaction(tx)
+            tx_hash = "0x" + keccak(raw).hex()
+            verdict, detail = self._broadcast(raw)
+            # "nonce too low" may mean this very transaction was mined (an earlier attempt whose answer was lost)
+            ours = verdict in (Verdict.ACCEPTED, Verdict.KNOWN, Verdict.UNSURE) or (
+                verdict is Verdict.NONCE_USED and self.receipt(tx_hash) is not None)
+            if ours and tx_hash not in sent:
+                sent.append(tx_hash)
+                if on_sent is not None:
+                    on_sent(tx_hash)
+            if not sent and verdict is Verdict.REFUSED:
+                raise TransactionError(f"{what}: the node refused the transaction: {detail}")
+            can_replace = replacements < self.max_replacements and verdict is not Verdict.REFUSED
+            if not sent and verdict is Verdict.UNDERPRICED and not can_replace:
+                raise TransactionError(f"{what}: the node refused the fee ({detail}) after {replacements} raises",
+                                       "wait for lower fees, or raise Chain.max_replacements / max_fee_per_gas")
+            # a fee the node refused outright is raised at once; a pending one gets replace_after_s to land
+            wait = 0.0 if verdict is Verdict.UNDERPRICED and not sent else self.replace_after_s
+            receipt = self._first_receipt(sent, sender, nonce, min(deadline, time.monotonic() + wait) if can_replace else deadline, what)
+            if receipt is None and can_replace:
+                bumped = self._bump(tx, cap)
+                if bumped is not None and time.monotonic() < deadline:
+                    tx, replacements = bumped, replacements + 1
+                    continue
+                if not sent:
+                    raise TransactionError(f"{what}: the node refused the fee ({detail}) and a higher one would pass the cap",
+                                           "wait for lower fees, or raise Chain.max_fee_per_gas")
+                receipt = self._first_receipt(sent, sender, nonce, deadline, what)  # no higher fee allowed: wait
+            if receipt is None:
+                raise TransactionError(f"{what}: not mined within {self.receipt_timeout_s:g}s (sent {', '.join(sent)})",
+                                       "one of these may still be mined: check them before sending again")
+            if receipt.get("status") != 1:
+                raise TransactionError(f"{what}: transaction {receipt['tx']} reverted")
+            return receipt
+
+    def _broadcast(self, raw: bytes) -> tuple[Verdict, str]:
+        """Hand a signed transaction to the node and classify its answer."""
         try:
-            tx_hash = self.w3.eth.send_raw_transaction(signer.sign_transaction(tx))
-            if on_sent is not None:
-                on_sent("0x" + bytes(tx_hash).hex())
-            receipt = dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S))
-            receipt["tx"] = "0x" + bytes(tx_hash).hex()
-        except TimeExhausted:
-            raise TransactionError(f"{what}: not mined within {RECEIPT_TIMEOUT_S}s", "check the node; the transaction may still be pending") from None
-        except (requests.RequestException, Web3RPCError) as exc:
-            raise RpcError(f"{what}: sending failed: {exc}") from None
-        if receipt.get("status") != 1:
-            raise TransactionError(f"{what}: transaction {receipt['tx']} reverted")
-        return receipt
+            self.w3.eth.send_raw_transaction(raw)
+        except Web3RPCError as exc:
+            message = _rpc_message(exc)
+            lowered = message.lower()
+            for verdict, needles in NODE_ANSWERS:
+                if any(n in lowered for n in needles):
+                    return verdict, message
+            return Verdict.REFUSED, message
+        except (RpcError, requests.RequestException) as exc:
+            return Verdict.UNSURE, str(exc)  # the node may have it: wait for its receipt all the same
+        return Verdict.ACCEPTED, ""
+
+    def _first_receipt(self, sent: list[str], sender: str, nonce: int, until: float, what: str) -> dict[str, Any] | None:
+        """Poll the receipts of ``sent`` until ``until``; fail once the nonce is used by a transaction not ours."""
+        try:
+            while True:
+                found = self._any_receipt(sent)
+                if found is not None:
+                    return found
+                if int(self.w3.eth.get_transaction_count(sender, "latest")) > nonce:  # type: ignore[arg-type]
+                    # the nonce is used; asked after the count, a receipt of ours would now show
+                    found = self._any_receipt(sent)
+                    if found is not None:
+                        return found
+                    raise TransactionError(
+                        f"{what}: nonce {nonce} of {sender} was used by another transaction; none of ours was mined"
+                        + (f" ({', '.join(sent)})" if sent else ""),
+                        "is another program signing with this key? Nothing was spent by this call")
+                if time.monotonic() >= until:
+                    return None
+                time.sleep(self.poll_s)
+        except RpcError as exc:
+            if not sent:
+                raise
+            raise RpcError(f"{what}: {exc.message}; sent {', '.join(sent)}, which may still be mined", exc.hint) from None
+
+    def _any_receipt(self, hashes: list[str]) -> dict[str, Any] | None:
+        for tx_hash in hashes:
+            receipt = self.receipt(tx_hash)
+            if receipt is not None:
+                receipt["tx"] = tx_hash
+                return receipt
+        return None
+
+    def _bump(self, tx: dict[str, Any], cap: int) -> dict[str, Any] | None:
+        """``tx`` with fees raised by FEE_BUMP (and to the current price, if higher); None above ``cap``."""
+        num, den = FEE_BUMP
+        if "maxFeePerGas" in tx:
+            fee, tip = int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"])
+            new_tip = max(-(-tip * num // den), tip + 1)
+            base = self._next_base_fee()
+            new_fee = max(-(-fee * num // den), fee + 1, 2 * base + new_tip)
+            if new_fee > cap:
+                return None
+            return {**tx, "maxFeePerGas": new_fee, "maxPriorityFeePerGas": min(new_tip, new_fee)}
+        if "gasPrice" not in tx:
+            return None
+        price = int(tx["gasPrice"])
+        new_price = max(-(-price * num // den), price + 1, int(self.w3.eth.gas_price))
+        return None if new_price > cap else {**tx, "gasPrice": new_price}
+
+
+    def _next_base_fee(self) -> int:
+        try:
+            block = self.w3.eth.get_block("pending")
+        except (Web3Exception, ValueError):  # not every node serves the pending block
+            block = self.w3.eth.get_block("latest")
+        return int(block.get("baseFeePerGas", 0))
+
+
+class Verdict(Enum):
+    """What a node's answer to eth_sendRawTransaction means for the transaction."""
+
+    ACCEPTED = "accepted"
+    KNOWN = "already known"  # the node holds this exact transaction
+    NONCE_USED = "nonce too low"  # a transaction with this nonce is mined: ours or another
+    UNDERPRICED = "underpriced"  # the fee is too low now, or another transaction holds the nonce at a higher fee
+    REFUSED = "refused"  # anything else (insufficient funds, invalid): nothing was sent
+    UNSURE = "unsure"  # the answer was lost: the node may hold it
+
+
+NODE_ANSWERS: tuple[tuple[Verdict, tuple[str, ...]], ...] = (
+    (Verdict.KNOWN, ("already known", "already imported", "alreadyknown", "known transaction", "already exists",
+                     "already in mempool", "already in the mempool")),
+    (Verdict.NONCE_USED, ("nonce too low", "oldnonce", "nonce has already been used", "nonce is too low")),
+    (Verdict.UNDERPRICED, ("underpriced", "fee too low", "feetoolow", "less than block base fee", "less than base fee",
+                           "max fee per gas less than", "gas price too low", "fee cap less than")),
+)
+"""The wording of geth, anvil, reth, erigon and nethermind. These node errors carry no ABI selector and
+their codes differ between clients, so their text is the only signal there is."""
+
+
+def _rpc_message(exc: Web3RPCError) -> str:
+    response = exc.rpc_response or {}
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return str(exc.message)
+
+
+# --- JSON-RPC transport with retries and failover ---------------------------------------------
+NODE_SIGNS = frozenset({"eth_sendTransaction", "eth_sign", "eth_signTransaction", "eth_signTypedData", "eth_signTypedData_v4"})
+
+
+def safe_to_repeat(method: str) -> bool:
+    """Reads, and eth_sendRawTransaction (the same signed bytes cannot apply twice). Not anvil_*/evm_*."""
+    return method.startswith(("eth_", "net_", "web3_")) and method not in NODE_SIGNS
+
+
+class FailoverProvider(HTTPProvider):
+    """HTTP JSON-RPC over a list of nodes: the current one is retried with exponential backoff on
+    connection errors, timeouts, HTTP 5xx and 429 (honouring Retry-After); then the next node takes
+    over, for this request and the ones after it, once it has shown the same chain id."""
+
+    def __init__(self, urls: Sequence[str], *, timeout_s: float = RPC_TIMEOUT_S, tries: int = RPC_TRIES,
+                 backoff_s: float = RPC_BACKOFF_S) -> None:
+        if not urls:
+            raise RpcError("no RPC URL configured", "set --rpc-url or NGX_ZK_RPC_URL")
+        super().__init__(urls[0], request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None)
+        self.urls = list(urls)
+        self.timeout_s, self.tries, self.backoff_s = timeout_s, max(1, tries), backoff_s
+        self.chain_id: int | None = None
+        """Set once connected: a node serving another chain id is never failed over to."""
+        self._checked: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return str(self.endpoint_uri)
+
+    def pin(self, chain_id: int) -> None:
+        """Connected to ``chain_id`` through the current node: other nodes must show the same id."""
+        self.chain_id = chain_id
+        self._checked.add(self.url)
+
+    def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
+        repeatable = safe_to_repeat(method)
+        failures: list[str] = []
+        for _ in range(len(self.urls)):
+            url = self.url
+            fault = self._check_chain(url)
+            if fault is None:
+                for attempt in range(self.tries if repeatable else 1):
+                    try:
+                        return self._request_session_manager.make_post_request(URI(url), request_data, **self.get_request_kwargs())
+                    except (requests.RequestException, OSError) as exc:
+                        fault, pause = self._describe(exc), self.backoff_s * 2**attempt
+                        retry_after = _retry_after(exc)
+                        if isinstance(exc, requests.HTTPError) and retry_after is None and not _transient(exc):
+                            break  # 4xx other than 429: this node will not answer better next time
+                    if attempt + 1 < (self.tries if repeatable else 1):
+                        time.sleep(min(retry_after, RETRY_AFTER_CAP_S) if retry_after is not None else pause)
+                failures.append(f"{url}: {fault}" + (f" x{self.tries}" if repeatable and self.tries > 1 else ""))
+            else:
+                failures.append(f"{url}: {fault}")
+            self._fail_over(url)
+            if not repeatable:
+                break  # may have reached the node: the caller decides; later requests use the next node
+        raise RpcError(f"{method} failed on every RPC node ({'; '.join(failures)})",
+                       "check the node(s) in --rpc-url / NGX_ZK_RPC_URL; list several, comma-separated, to fail over")
+
+    def _fail_over(self, url: str) -> None:
+        with self._lock:
+            if self.url == url and len(self.urls) > 1:
+                self.endpoint_uri = URI(self.urls[(self.urls.index(url) + 1) % len(self.urls)])
+
+    def _check_chain(self, url: str) -> str | None:
+        """None if ``url`` may serve requests; else why not (checked once per node)."""
+        if url in self._checked or self.chain_id is None:
+            return None
+        try:
+            raw = self._request_session_manager.make_post_request(
+                URI(url), self.encode_rpc_request(RPCEndpoint("eth_chainId"), []), **self.get_request_kwargs())
+            chain_id = int(str(self.decode_rpc_response(raw)["result"]), 16)
+        except (requests.RequestException, OSError, KeyError, ValueError) as exc:
+            return self._describe(exc)
+        if chain_id != self.chain_id:
+            return f"serves chain id {chain_id}, expected {self.chain_id}"
+        self._checked.add(url)
+        return None
+
+    def _describe(self, exc: BaseException) -> str:
+        """A few words for one failed request, without the noise of urllib3's messages."""
+        if isinstance(exc, requests.HTTPError) and exc.response is not None:
+            code = exc.response.status_code
+            return f"HTTP {code}" + (" (rate limited)" if code == 429 else "")
+        if isinstance(exc, requests.Timeout):
+            return f"no answer within {self.timeout_s:g}s"
+        text = str(exc)
+        if "refused" in text.lower():
+            return "connection refused"
+        if isinstance(exc, requests.ConnectionError):
+            return "connection dropped"
+        return type(exc).__name__
+
+
+def _transient(exc: requests.HTTPError) -> bool:
+    return exc.response is not None and (exc.response.status_code >= 500 or exc.response.status_code == 429)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    if isinstance(exc, requests.HTTPError) and exc.response is not None and exc.response.status_code == 429:
+        try:
+            return max(0.0, float(exc.response.headers.get("Retry-After", "")))
+        except ValueError:
+            return None  # an HTTP date, or nothing: the normal backoff
+    return None
 
 
 def revert_error(exc: ContractLogicError) -> Exception:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from eth_utils.crypto import keccak
 
 from .. import crypto, keys, prover, srs
 from ..artifacts import Circuit
@@ -47,6 +48,9 @@ OUTPUT_LINGER_S = 60
 """How long a stopping worker keeps serving private outputs that their consumers have not fetched."""
 CLAIM_MARGIN_S = 5
 """Do not claim a job whose claim window closes sooner than this (the claim could land too late)."""
+REORG_WINDOW_BLOCKS = 5
+"""Each poll re-reads this many blocks below the event cursor: a reorg may re-include events there."""
+GONE = "no longer on chain: a reorg dropped its JobPosted event"
 
 
 @dataclass
@@ -69,6 +73,8 @@ class Stats:
 
 
 class Worker:
+    reorg_window = REORG_WINDOW_BLOCKS
+
     def __init__(
         self, settings: Settings, market: Marketplace, signer: Signer, circuits: list[Circuit], *,
         journal: Journal | None = None, concurrency: int = 1, poll_s: float = 0.5, log: Log = null_log,
@@ -176,18 +182,44 @@ class Worker:
 
     # --- events --------------------------------------------------------------------------------
     def _scan(self) -> None:
-        head = self.market.chain.block_number()
-        start = self.journal.cursor("posted", self.market.deployment.block)
-        if start > head:
-            return
-        for event in self.market.events("JobPosted", start, head):
-            model_id, job_id = int(event["modelId"]), int(event["jobId"])
-            if model_id in self.served and self.journal.get(job_id) is None:
-                self.journal.record(job_id, model_id, Step.SEEN, commitments=[int(c) for c in event["inputCommitments"]],
-                                    price=int(event["price"]))
+        """Journal new JobPosted events of served models, re-reading the last ``reorg_window`` blocks
+        (the journal dedups by job id); journal as lost the unclaimed jobs a reorg dropped. A node
+        outage is logged and retried on the next poll."""
+        try:
+            head = self.market.chain.block_number()
+            cursor = self.journal.cursor("posted", self.market.deployment.block)
+            start = max(self.market.deployment.block, cursor - self.reorg_window)
+            events = self.market.events("JobPosted", start, head) if start <= head else []
+            for event in events:
+                model_id, job_id = int(event["modelId"]), int(event["jobId"])
+                commitments = [int(c) for c in event["inputCommitments"]]
+                known = self.journal.get(job_id)
+                if model_id not in self.served or (known is not None and not (
+                        known.step.final and known.data.get("commitments") != commitments)):
+                    continue  # a finished entry with other commitments: a reorg gave its id to a new job
+                self.journal.record(job_id, model_id, Step.SEEN, commitments=commitments, price=int(event["price"]),
+                                    seen_block=int(event["blockNumber"]))
                 self.log("job.seen", job_id=job_id, model_id=model_id, price=int(event["price"]))
-        self.journal.set_cursor("posted", head + 1)
-        self.metrics.set("ngx_worker_last_block", head)
+            self.journal.set_cursor("posted", head + 1)
+            self.metrics.set("ngx_worker_last_block", head)
+            for entry in self.journal.unfinished():
+                if entry.step is Step.SEEN and int(entry.data.get("seen_block", -1)) >= head - self.reorg_window \
+                        and self._job_as_seen(entry.job_id, entry.model_id, entry.data) is None:
+                    self._lose(entry.job_id, entry.model_id, GONE)
+        except ChainError as exc:
+            self.log("chain.error", level="warning", error=str(exc))
+
+    def _job_as_seen(self, job_id: int, model_id: int, data: dict[str, Any]) -> Job | None:
+        """The job on chain if it is still the one journaled; None when a reorg dropped its JobPosted
+        (the id is gone, or a later post took it over)."""
+        if job_id > self.market.job_count():
+            return None
+        job = self.market.job(job_id)
+        commitments = data.get("commitments")
+        if job.model_id != model_id or (commitments is not None and
+                                        job.commitments_hash != keccak(b"".join(int(c).to_bytes(32, "big") for c in commitments))):
+            return None
+        return job
 
     # --- one step per job ----------------------------------------------------------------------
     def _advance(self, max_jobs: int | None) -> bool:
@@ -262,7 +294,11 @@ class Worker:
 
     def _resume_claim(self, job_id: int, model_id: int) -> bool:
         """After a crash mid-claim: the chain says whether the claim landed."""
-        job = self.market.job(job_id)
+        entry = self.journal.get(job_id)
+        job = self._job_as_seen(job_id, model_id, entry.data if entry else {})
+        if job is None:
+            self._lose(job_id, model_id, GONE)
+            return False
         if job.status is JobStatus.CLAIMED and self._mine(job):
             self.journal.record(job_id, model_id, Step.CLAIMED, note="claim found on chain", claim_block=self.market.deployment.block)
             return True
@@ -276,7 +312,14 @@ class Worker:
         return job.provider is not None and job.provider.lower() == self.signer.address.lower()
 
     def _await_input(self, job_id: int, model_id: int, data: dict[str, Any]) -> bool:
-        job = self.market.job(job_id)
+        job = self._job_as_seen(job_id, model_id, data)
+        if job is None:
+            self._lose(job_id, model_id, GONE)
+            return False
+        if job.status is JobStatus.OPEN:  # a claimed job never reopens, except when a reorg drops the claim
+            self.journal.record(job_id, model_id, Step.SEEN, note="a reorg dropped our claim; claiming again")
+            self.log("job.reorged", level="warning", job_id=job_id, reason="claim dropped")
+            return True
         if not (job.status is JobStatus.CLAIMED and self._mine(job)):
             self._lose(job_id, model_id, f"job is {job.status.value}")
             return False
@@ -415,9 +458,12 @@ class Worker:
         self.log("job.lost", level="warning", job_id=job_id, reason=reason)
 
     def _settle_after_revert(self, job_id: int, model_id: int, exc: ContractRevert) -> None:
-        """A revert usually means the chain moved on (taken, expired): look and record what happened."""
-        job = self.market.job(job_id)
-        if job.status is JobStatus.SETTLED and self._mine(job):
+        """A revert usually means the chain moved on (taken, expired, reorged): look and record what happened."""
+        entry = self.journal.get(job_id)
+        job = self._job_as_seen(job_id, model_id, entry.data if entry else {})
+        if job is None:
+            self._lose(job_id, model_id, GONE)
+        elif job.status is JobStatus.SETTLED and self._mine(job):
             self._done(job_id, model_id, "", note="already settled")
         elif job.status.final or (job.provider and not self._mine(job)):
             self._lose(job_id, model_id, f"{exc.name}: job is {job.status.value}")

@@ -1,0 +1,379 @@
+"""Chain faults on a real anvil: stuck transactions, reorgs, and RPC failures with failover.
+
+Only the transport faults come from a fake (:class:`FlakyRpcProxyFake`, a proxy in front of anvil);
+the node errors ("nonce too low", "transaction already imported", "replacement transaction
+underpriced", a risen base fee) and the reorgs are anvil's own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+import ngx_zk as ngx
+from ngx_zk.chain import devnet
+from ngx_zk.chain.market import JobStatus, Marketplace
+from ngx_zk.chain.tx import Chain
+from ngx_zk.consumer import JobRecord, deliver_input, post_job
+from ngx_zk.errors import RpcError, TransactionError, WrongChainError
+from ngx_zk.worker.journal import Step
+from ngx_zk.worker.worker import GONE, Worker
+
+from .chain_fixtures import NGX, Net, free_port, ngx_zk
+from .conftest import MODELS
+from .rpc_fakes import FlakyRpcProxyFake
+
+pytestmark = pytest.mark.chain
+
+RECIPIENT = devnet.dev_address("auditor")
+T = TypeVar("T")
+
+
+def until(condition: Callable[[], T], timeout: float = 30, what: str = "condition") -> T:
+    """Poll ``condition`` until it returns something truthy (and return that), or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+    return value
+
+
+def background(fn: Callable[[], T]) -> Future[T]:
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(fn)
+    pool.shutdown(wait=False)
+    return future
+
+
+def market_on(net: Net, urls: list[str], **knobs: Any) -> Marketplace:
+    """The deployed marketplace over a fresh connection, with the given Chain knobs."""
+    chain = Chain(urls, expected_chain_id=devnet.DEV_CHAIN_ID, tries=knobs.pop("tries", 3), backoff_s=0.01,
+                  timeout_s=knobs.pop("timeout_s", 5))
+    chain.receipt_timeout_s = 20
+    for name, value in knobs.items():
+        setattr(chain, name, value)
+    return Marketplace(chain, net.market.deployment)
+
+
+def transfers_to(net: Net, address: str, from_block: int) -> int:
+    m = net.market
+    return len(m.events("Transfer", from_block, contract=m.token, to=address))
+
+
+@pytest.fixture
+def manual_mining(chain_snapshot: Net) -> Iterator[Net]:
+    """Automine off: a sent transaction stays pending until the test mines a block."""
+    chain_snapshot.rpc("evm_setAutomine", [False])
+    try:
+        yield chain_snapshot
+    finally:
+        chain_snapshot.rpc("evm_setAutomine", [True])
+
+
+# --- stuck transactions (issue 6, item 6) --------------------------------------------------------
+def test_stuck_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee_and_mined_once(manual_mining: Net) -> None:
+    net = manual_mining
+    market = market_on(net, [net.url], replace_after_s=0.2, max_replacements=1)
+    start, before = net.market.chain.block_number(), net.market.balance(RECIPIENT)
+    pending: list[dict[str, Any]] = []
+
+    def on_sent(tx_hash: str) -> None:
+        pending.append({**market.chain.w3.eth.get_transaction(tx_hash), "hash": tx_hash})  # type: ignore[arg-type]
+
+    sending = background(lambda: market.chain.send(market.token.functions.transfer(RECIPIENT, 7), net.signer("consumer"),
+                                                   what="transfer", on_sent=on_sent))
+    until(lambda: len(pending) == 2, what="a replacement")
+    net.rpc("evm_mine")
+    receipt = sending.result(timeout=20)
+
+    first, second = pending
+    assert receipt["tx"] == second["hash"], "the replacement is what got mined"
+    assert second["nonce"] == first["nonce"]
+    assert second["maxFeePerGas"] * 4 >= first["maxFeePerGas"] * 5
+    assert second["maxPriorityFeePerGas"] * 4 >= first["maxPriorityFeePerGas"] * 5
+    assert market.chain.receipt(first["hash"]) is None, "the replaced transaction is never mined"
+    assert net.market.balance(RECIPIENT) - before == 7
+    assert transfers_to(net, RECIPIENT, start + 1) == 1
+
+
+def test_a_fee_below_a_risen_base_fee_is_raised_until_the_node_takes_it(chain_snapshot: Net) -> None:
+    net = chain_snapshot
+    w3 = net.market.chain.w3
+    base = int(w3.eth.get_block("latest")["baseFeePerGas"])
+    first_fee = 2 * base + int(w3.eth.max_priority_fee)
+    market = market_on(net, [net.url], max_fee_per_gas=50 * first_fee)
+    net.rpc("anvil_setNextBlockBaseFeePerGas", [hex(3 * first_fee)])
+    before, sent = net.market.balance(RECIPIENT), []
+    try:
+        receipt = market.chain.send(market.token.functions.transfer(RECIPIENT, 3), net.signer("consumer"), what="transfer",
+                                    on_sent=sent.append)
+    finally:
+        net.rpc("anvil_setNextBlockBaseFeePerGas", [hex(base)])  # evm_revert does not reset anvil's fee market
+
+    assert sent == [receipt["tx"]], "the refused first try was never reported as sent"
+    assert int(w3.eth.get_transaction(receipt["tx"])["maxFeePerGas"]) >= 3 * first_fee  # type: ignore[arg-type]
+    assert net.market.balance(RECIPIENT) - before == 3
+
+
+@pytest.mark.parametrize("automine", [True, False], ids=["nonce-too-low", "already-known"])
+def test_a_lost_send_answer_is_settled_by_the_receipt_not_by_sending_again(chain_snapshot: Net, automine: bool) -> None:
+    """The node takes the transaction but its answer is lost; the transport re-sends the same bytes and the
+    node says "nonce too low" (already mined) or "transaction already imported" (pending)."""
+    net = chain_snapshot
+    before, sent = net.market.balance(RECIPIENT), []
+    with FlakyRpcProxyFake(net.url) as proxy:
+        market = market_on(net, [proxy.url])
+        proxy.fail("drop-after-forward", method="eth_sendRawTransaction")
+        net.rpc("evm_setAutomine", [automine])
+        try:
+            sending = background(lambda: market.chain.send(market.token.functions.transfer(RECIPIENT, 5), net.signer("consumer"),
+                                                           what="transfer", on_sent=sent.append))
+            if not automine:
+                until(lambda: sent, what="the send")
+                net.rpc("evm_mine")
+            receipt = sending.result(timeout=20)
+        finally:
+            net.rpc("evm_setAutomine", [True])
+        assert proxy.count("eth_sendRawTransaction") == 2, "one lost answer, one repeat of the same bytes"
+    assert sent == [receipt["tx"]]
+    assert net.market.balance(RECIPIENT) - before == 5
+
+
+def test_a_nonce_taken_by_another_transaction_fails_clearly_and_spends_nothing(manual_mining: Net) -> None:
+    net = manual_mining
+    consumer = net.signer("consumer")
+    market = market_on(net, [net.url], replace_after_s=0.2, max_replacements=3)
+    before, pending = net.market.balance(RECIPIENT), []
+
+    def on_sent(tx_hash: str) -> None:
+        pending.append(market.chain.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+
+    sending = background(lambda: market.chain.send(market.token.functions.transfer(RECIPIENT, 9), consumer, what="transfer",
+                                                   on_sent=on_sent))
+    ours = until(lambda: pending, what="the send")[0]
+    rival = consumer.sign_transaction({"to": consumer.address, "value": 0, "nonce": ours["nonce"], "gas": 21_000, "chainId": 31337,
+                                       "maxFeePerGas": 20 * ours["maxFeePerGas"], "maxPriorityFeePerGas": 20 * ours["maxPriorityFeePerGas"]})
+    net.market.chain.w3.eth.send_raw_transaction(rival)
+    net.rpc("evm_mine")
+
+    with pytest.raises(TransactionError, match=rf"nonce {ours['nonce']} of .* was used by another transaction; none of ours"):
+        sending.result(timeout=20)
+    assert net.market.balance(RECIPIENT) == before
+
+
+# --- reorgs (issue 6, item 7) --------------------------------------------------------------------
+@pytest.fixture
+def worker_log() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture
+def worker(chain_snapshot: Net, tmp_path: Path, worker_log: list[dict[str, Any]]) -> Iterator[Worker]:
+    """The provider's worker as a library object on the session chain (tests drive ``work`` or one poll)."""
+    net = chain_snapshot
+    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+                                  "NGX_ZK_STATE_DIR": str(tmp_path / "worker")})
+    w = Worker(settings, net.market, net.signer("provider"), [net.circuit], poll_s=0.05,
+               log=lambda event, level="info", **fields: worker_log.append({"event": event, "level": level, **fields}))
+    try:
+        yield w
+    finally:
+        w.request_stop()
+        w.request_stop()
+        w.close()
+
+
+def post(net: Net, tmp_path: Path) -> JobRecord:
+    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+                                  "NGX_ZK_STATE_DIR": str(tmp_path / "consumer")})
+    data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
+    return post_job(settings, net.market, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=600,
+                    prove_window=600, min_reputation=0)
+
+
+def steps(worker: Worker, job_id: int) -> list[str]:
+    return [step for step, _, _ in worker.journal.history(job_id)]
+
+
+def reorg_from(net: Net, block: int, txs: list[list[Any]] | None = None) -> None:
+    """Replace every block from ``block`` to the head (same height), re-including ``txs`` as [raw, offset]."""
+    depth = net.market.chain.block_number() - block + 1
+    answer = net.rpc("anvil_reorg", [depth, txs or []])
+    assert "error" not in answer, answer
+
+
+@pytest.mark.parametrize("window", [5, 0], ids=["rescanned", "window-0-misses-it"])
+def test_an_event_reincluded_below_the_cursor_is_found_by_the_rescan_window(chain_snapshot: Net, worker: Worker, window: int) -> None:
+    """A JobPosted the worker never saw becomes canonical below its cursor (a fork won); with window 0 it is skipped."""
+    net, m = chain_snapshot, worker.market
+    signer = net.signer("consumer")
+    data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
+    commitment, _ = ngx.commit(net.circuit.manifest, data, new_salt=True)
+    m.ensure_allowance(signer, m.market.address, 10 * NGX)
+    for _ in range(3):
+        net.rpc("evm_mine")
+    worker.reorg_window = window
+    worker._scan()  # the cursor passes the head
+    fn = m.market.functions.postJob(net.model_id, list(commitment.values), 10 * NGX, 600, 600, 0)
+    tx = fn.build_transaction({"from": signer.address, "nonce": m.chain.w3.eth.get_transaction_count(signer.address),  # type: ignore[arg-type]
+                               "chainId": devnet.DEV_CHAIN_ID})
+    reorg_from(net, m.chain.block_number() - 2, [["0x" + signer.sign_transaction(dict(tx)).hex(), 0]])
+    posted = m.events("JobPosted", m.deployment.block)[-1]
+    assert posted["blockNumber"] < worker.journal.cursor("posted", 0), "the event landed below the cursor"
+
+    worker._scan()
+
+    entry = worker.journal.get(int(posted["jobId"]))
+    if window:
+        assert entry is not None and entry.step is Step.SEEN
+    else:
+        assert entry is None, "without a rescan window the re-included event is skipped"
+
+
+def test_a_reorg_dropping_the_claim_sends_the_worker_back_to_claiming(chain_snapshot: Net, worker: Worker, tmp_path: Path) -> None:
+    net, m = chain_snapshot, worker.market
+    record = post(net, tmp_path)
+    start = m.chain.block_number()
+    running = background(lambda: worker.work(max_jobs=1))
+    claimed = until(lambda: (e := worker.journal.get(record.job_id)) is not None and e.step is Step.CLAIMED and e, what="the claim")
+    assert m.job(record.job_id).provider == devnet.dev_address("provider")
+
+    reorg_from(net, int(claimed.data["claim_block"]))  # drops the claim, keeps the JobPosted
+
+    until(lambda: steps(worker, record.job_id).count("claimed") == 2, what="a second claim")
+    job = m.job(record.job_id)
+    assert job.status is JobStatus.CLAIMED
+    deliver_input(m, net.signer("consumer"), record, job)
+    assert running.result(timeout=90) is True
+    assert m.job(record.job_id).status is JobStatus.SETTLED
+    assert len(m.events("JobClaimed", start, jobId=record.job_id)) == 1
+    assert len(m.events("JobSettled", start, jobId=record.job_id)) == 1
+    history = steps(worker, record.job_id)
+    first_claim = history.index("claimed")
+    back = history.index("seen", first_claim)
+    assert "claimed" in history[back:], "after the reorg the worker claimed again"
+    assert history[-1] == "done" and "lost" not in history
+    notes = [note for _, _, note in worker.journal.history(record.job_id)]
+    assert "a reorg dropped our claim; claiming again" in notes
+
+
+def test_a_reorg_dropping_a_claimed_jobs_post_marks_it_lost_without_a_crash(chain_snapshot: Net, worker: Worker, tmp_path: Path) -> None:
+    net, m = chain_snapshot, worker.market
+    record = post(net, tmp_path)
+    posted_block = int(m.posted(record.job_id)["blockNumber"])
+    running = background(lambda: worker.work(burst=True, max_jobs=1))
+    until(lambda: (e := worker.journal.get(record.job_id)) is not None and e.step is Step.CLAIMED, what="the claim")
+
+    reorg_from(net, posted_block)  # drops the JobPosted and the claim
+
+    assert running.result(timeout=30) is False, "the burst worker ends once the job is gone"
+    entry = worker.journal.get(record.job_id)
+    assert entry is not None and entry.step is Step.LOST
+    assert worker.journal.history(record.job_id)[-1][2] == GONE
+    assert m.job_count() == record.job_id - 1 and worker.stats.lost == 1
+
+
+def test_a_seen_job_whose_post_a_reorg_drops_is_lost_and_its_reused_id_is_seen_again(chain_snapshot: Net, worker: Worker, tmp_path: Path) -> None:
+    net, m = chain_snapshot, worker.market
+    first = post(net, tmp_path)
+    worker._scan()
+    assert (entry := worker.journal.get(first.job_id)) is not None and entry.step is Step.SEEN
+
+    reorg_from(net, int(m.posted(first.job_id)["blockNumber"]))
+    worker._scan()
+    entry = worker.journal.get(first.job_id)
+    assert entry is not None and entry.step is Step.LOST and worker.journal.history(first.job_id)[-1][2] == GONE
+
+    second = post(net, tmp_path)  # the consumer posts again: the id is free, so it is re-used
+    assert second.job_id == first.job_id
+    worker._scan()
+    entry = worker.journal.get(second.job_id)
+    assert entry is not None and entry.step is Step.SEEN
+    assert entry.data["commitments"] == [int(c) for c in m.posted(second.job_id)["inputCommitments"]]
+
+
+# --- RPC faults (issue 6, item 8) ----------------------------------------------------------------
+def test_http_5xx_and_429_are_retried_with_backoff(net: Net) -> None:
+    with FlakyRpcProxyFake(net.url) as proxy:
+        proxy.fail("500")
+        proxy.fail("429")
+        chain = Chain([proxy.url], expected_chain_id=devnet.DEV_CHAIN_ID, tries=3, backoff_s=0.01)
+        assert proxy.count("eth_chainId") == 3
+        proxy.fail("503", times=2, method="eth_blockNumber")
+        assert chain.block_number() == net.market.chain.block_number()
+        assert proxy.count("eth_blockNumber") == 3
+
+
+@pytest.mark.parametrize("fault, words", [
+    ("refused", "connection refused"), ("503", "HTTP 503"), ("429", "HTTP 429 (rate limited)"),
+    ("hang", "no answer within 0.3s"), ("drop", "connection dropped"),
+])
+def test_a_node_that_stays_down_gives_a_one_line_rpc_error(net: Net, fault: str, words: str) -> None:
+    with FlakyRpcProxyFake(net.url) as proxy:
+        url = f"http://127.0.0.1:{free_port()}" if fault == "refused" else proxy.url
+        if fault != "refused":
+            proxy.fail(fault, times=None)
+        started = time.monotonic()
+        with pytest.raises(RpcError) as info:
+            Chain([url], tries=2, backoff_s=0.01, timeout_s=0.3)
+        assert time.monotonic() - started < 5
+    message = str(info.value)
+    assert "\n" not in message and url in message and words in message and "NGX_ZK_RPC_URL" in message
+
+
+def test_the_cli_reports_an_unreachable_node_in_one_line(net: Net, tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    done = ngx_zk(net, tmp_path, "jobs", "--rpc-url", dead, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0 and "connection refused" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_failover_to_the_next_url_when_the_node_fails_mid_run(chain_snapshot: Net) -> None:
+    net = chain_snapshot
+    before = net.market.balance(RECIPIENT)
+    with FlakyRpcProxyFake(net.url) as first:
+        market = market_on(net, [first.url, net.url], tries=2)
+        assert market.chain.url == first.url
+        first.fail("drop", times=None)  # the node dies while in use
+
+        market.transfer(net.signer("consumer"), RECIPIENT, 4)
+
+        assert market.chain.url == net.url
+        assert market.balance(RECIPIENT) - before == 4
+        assert first.count("eth_sendRawTransaction") == 0
+
+
+def test_failover_never_switches_to_a_node_of_another_chain(net: Net) -> None:
+    with FlakyRpcProxyFake(net.url) as flaky, FlakyRpcProxyFake(net.url, chain_id=1) as other:
+        chain = Chain([flaky.url, other.url, net.url], expected_chain_id=devnet.DEV_CHAIN_ID, tries=1)
+        flaky.fail("503", times=None)
+        assert chain.block_number() == net.market.chain.block_number()
+        assert chain.url == net.url and other.count("eth_blockNumber") == 0
+
+        flaky.heal()
+        lonely = Chain([flaky.url, other.url], tries=1)
+        flaky.fail("503", times=None)
+        with pytest.raises(RpcError, match=r"serves chain id 1, expected 31337"):
+            lonely.block_number()
+        with pytest.raises(WrongChainError, match="serves chain id 1, expected 31337"):
+            Chain([other.url, net.url], expected_chain_id=devnet.DEV_CHAIN_ID)  # at connect time: refused, as before
+
+
+def test_the_worker_rides_out_a_node_outage(chain_snapshot: Net, worker: Worker, worker_log: list[dict[str, Any]],
+                                            tmp_path: Path) -> None:
+    net = chain_snapshot
+    with FlakyRpcProxyFake(net.url) as proxy:
+        worker.market = Marketplace(Chain([proxy.url], tries=1), net.market.deployment)
+        record = post(net, tmp_path)
+        proxy.fail("503", times=None)
+        worker._scan()
+        assert worker.journal.get(record.job_id) is None
+        assert any(e["event"] == "chain.error" and "HTTP 503" in e["error"] for e in worker_log)
+        proxy.heal()
+        worker._scan()
+        assert (entry := worker.journal.get(record.job_id)) is not None and entry.step is Step.SEEN
