@@ -223,8 +223,9 @@ class Marketplace:
         return self.market.functions.submitResult(job_id, proof, list(instances))
 
     def submit(self, signer: Signer, job_id: int, proof: bytes, instances: Sequence[int],
-               on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
-        return self.chain.send(self.submit_fn(job_id, proof, instances), signer, what=f"submit proof for job {job_id}", on_sent=on_sent)
+               on_sent: Callable[[str], None] | None = None, gas: int | None = None, dry_run: bool = True) -> dict[str, Any]:
+        return self.chain.send(self.submit_fn(job_id, proof, instances), signer, what=f"submit proof for job {job_id}",
+                               on_sent=on_sent, gas=gas, dry_run=dry_run)
 
     def decline(self, signer: Signer, job_id: int, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
         return self.chain.send(self.market.functions.declineJob(job_id), signer, what=f"decline job {job_id}", on_sent=on_sent)

@@ -122,19 +122,31 @@ class Chain:
         except TransactionNotFound:
             return None
 
+    def estimate_gas(self, fn: ContractFunction, sender: str) -> int:
+        try:
+            return int(fn.estimate_gas({"from": to_checksum_address(sender)}))
+        except ContractLogicError as exc:
+            raise revert_error(exc) from None
+
     def has_code(self, address: str) -> bool:
         return len(self.w3.eth.get_code(to_checksum_address(address))) > 0
 
     # --- writing -----------------------------------------------------------------------------
-    def send(self, fn: ContractFunction, signer: Signer, *, what: str, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
+    def send(self, fn: ContractFunction, signer: Signer, *, what: str, on_sent: Callable[[str], None] | None = None,
+             gas: int | None = None, dry_run: bool = True) -> dict[str, Any]:
         """Dry-run with eth_call (decoding any revert), then sign, send and wait for the receipt.
 
         ``on_sent`` gets each transaction hash (the first and every fee-bumped replacement) as soon
-        as the node may hold it: journal it there."""
-        self.call(fn, sender=signer.address)
+        as the node may hold it: journal it there. A caller that already dry-ran the call may skip
+        it (``dry_run=False``), and one that knows the gas limit skips the node's estimate."""
+        if dry_run:
+            self.call(fn, sender=signer.address)
         with self._send_lock:
             try:
-                tx = fn.build_transaction(self._tx_params(signer))
+                params = self._tx_params(signer)
+                if gas is not None:
+                    params["gas"] = gas
+                tx = fn.build_transaction(params)
             except ContractLogicError as exc:
                 raise revert_error(exc) from None
             return self._submit(dict(tx), signer, what, on_sent)

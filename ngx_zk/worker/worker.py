@@ -99,6 +99,7 @@ class Worker:
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="prove")
         self._lock = threading.Lock()
         self.mailbox = Mailbox(self.home / "mailbox")
+        self._submit_gas: dict[int, int] = {}
         self.dataplane: DataPlaneServer | None = None
         self.endpoint: str | None = None
         if listen is not None:
@@ -398,13 +399,17 @@ class Worker:
             self._lose(job_id, model_id, f"job is {job.status.value} before submission")
             return False
         proof, instances = calldata(Path(data["proof_path"]))
-        self.market.chain.call(self.market.submit_fn(job_id, proof, instances), sender=self.signer.address)  # dry run
+        fn = self.market.submit_fn(job_id, proof, instances)
+        self.market.chain.call(fn, sender=self.signer.address)  # dry run: a revert here costs nothing
+        if model_id not in self._submit_gas:  # verification gas is the same for every proof of a circuit
+            self._submit_gas[model_id] = self.market.chain.estimate_gas(fn, self.signer.address) * 5 // 4
         self.journal.record(job_id, model_id, Step.SUBMITTING)
         def sent(tx_hash: str) -> None:
             self.journal.record(job_id, model_id, Step.SUBMITTING, submit_tx=tx_hash)
             self.crash_point("submit-sent")
 
-        receipt = self.market.submit(self.signer, job_id, proof, instances, on_sent=sent)
+        receipt = self.market.submit(self.signer, job_id, proof, instances, on_sent=sent, gas=self._submit_gas[model_id],
+                                     dry_run=False)
         self._done(job_id, model_id, receipt["tx"])
         return True
 
