@@ -42,6 +42,8 @@ RPC_TRIES = 3
 RPC_BACKOFF_S = 0.25
 """First pause between attempts; it doubles each time (a 429's Retry-After wins, up to RETRY_AFTER_CAP_S)."""
 RETRY_AFTER_CAP_S = 5.0
+GAS_MARGIN_PCT = 125
+"""Gas limit = the node's estimate x 1.25 (unused gas is not charged)."""
 REPLACE_AFTER_S = 30.0
 """With no receipt after this long, re-send the transaction with the same nonce and higher fees."""
 MAX_REPLACEMENTS = 4
@@ -144,8 +146,9 @@ class Chain:
         with self._send_lock:
             try:
                 params = self._tx_params(signer)
-                if gas is not None:
-                    params["gas"] = gas
+                # the node's estimate is exact for the current block; the mined block may take a
+                # slightly costlier path (time-dependent reputation math), so leave head-room
+                params["gas"] = gas if gas is not None else self.estimate_gas(fn, signer.address) * GAS_MARGIN_PCT // 100
                 tx = fn.build_transaction(params)
             except ContractLogicError as exc:
                 raise revert_error(exc) from None
