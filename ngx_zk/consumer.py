@@ -8,7 +8,6 @@ to the provider that claimed the job (X25519 key from its on-chain registration,
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from .chain.signer import Signer
 from .commitment import commit
 from .config import Settings
 from .errors import ChainError, InvalidProofError, NgxZkError
+from .files import write_private
 from .inputs import InputData
 from .publish import resolve_model
 
@@ -65,13 +65,7 @@ def record_path(settings: Settings, chain_id: int, job_id: int) -> Path:
 
 
 def save_record(settings: Settings, record: JobRecord) -> None:
-    path = record_path(settings, record.chain_id, record.job_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(asdict(record), fh)
-    os.replace(tmp, path)
+    write_private(record_path(settings, record.chain_id, record.job_id), json.dumps(asdict(record)).encode())
 
 
 def load_record(settings: Settings, chain_id: int, job_id: int) -> JobRecord | None:

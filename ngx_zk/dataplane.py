@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 import urllib.error
@@ -31,6 +30,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from .errors import NgxZkError
+from .files import write_private
 
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 FETCH_MAX_AGE_S = 300
@@ -81,12 +81,7 @@ class Mailbox:
         return self.folder / f"{job_id}.{kind}"
 
     def put(self, job_id: int, kind: str, data: bytes) -> None:
-        path = self._path(job_id, kind)
-        tmp = path.with_name(f".{path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        write_private(self._path(job_id, kind), data)
 
     def get(self, job_id: int, kind: str) -> bytes | None:
         path = self._path(job_id, kind)

@@ -22,6 +22,7 @@ from eth_account import Account
 
 from ..config import Secret, Settings
 from ..errors import ChainError, RpcError
+from ..files import write_private
 from ..tools import node_tool
 from .signer import Signer, from_keystore, write_keystore
 from .tx import Chain
@@ -174,10 +175,7 @@ def _write_dev_keystores(settings: Settings) -> None:
     folder = keystore_dir(settings)
     pw_path = password_file(settings)
     if not pw_path.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(pw_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(16))
+        write_private(pw_path, secrets.token_hex(16).encode())
     password = Secret(pw_path.read_text().strip())
     Account.enable_unaudited_hdwallet_features()
     for index, role in enumerate(ROLES):

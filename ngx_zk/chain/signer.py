@@ -6,7 +6,6 @@ The key stays inside :class:`Signer`; its repr shows only the address, and no co
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from eth_typing import Hash32, HexStr
 
 from ..config import Secret, Settings
 from ..errors import SignerError
+from ..files import write_private
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,5 @@ def write_keystore(path: Path, key: Secret, password: Secret, *, fast_kdf: bool 
     """
     kwargs: dict[str, Any] = {"kdf": "pbkdf2", "iterations": 1 << 12} if fast_kdf else {}
     data = Account.encrypt(HexStr(key.reveal()), password.reveal(), **kwargs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
+    write_private(path, json.dumps(data).encode())
     return str(Account.from_key(key.reveal()).address)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from ..artifacts import Circuit, Visibility
 from ..auditor import audit_job
 from ..circuit import build_circuit, load_circuit, staging_folders
 from ..commitment import commit
+from ..files import write_private
 from ..inputs import load as load_input
 from ..limits import ResourceLimitError, run_limited
 from ..prover import prove, verify
@@ -295,10 +295,5 @@ def _proof_json(proof: Any) -> dict[str, Any]:
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
     """Write a secret file (a salted input) atomically, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
+    write_private(path, json.dumps(data).encode())
 

@@ -37,6 +37,7 @@ from ..config import Settings
 from ..dataplane import DataPlaneServer, JobFacts, Mailbox
 from ..errors import ChainError, ContractRevert, InputError, NgxZkError
 from ..evm import calldata
+from ..files import write_private
 from ..inference import OnnxRunner
 from ..inputs import parse
 from ..publish import resolve_model
@@ -490,10 +491,7 @@ class Worker:
 
     def _private_file(self, relative: str, content: bytes) -> Path:
         path = self.home / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
+        write_private(path, content)
         return path
 
     def close(self) -> None:
