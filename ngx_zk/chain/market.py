@@ -129,7 +129,7 @@ class Marketplace:
     def model(self, model_id: int) -> ModelEntry:
         m = self.chain.call(self.registry.functions.getModel(model_id))
         if int(m[8]) == 0:
-            raise ChainError(f"no model with id {model_id} in the registry", "list published models with ngx-zk model list --chain")
+            raise ChainError(f"no model with id {model_id} in the registry", "publish the model first: ngx-zk model publish NAME")
         return ModelEntry(model_id, bytes(m[0]), bytes(m[1]), bytes(m[2]), m[3], VerifierKind(m[4]), int(m[5]), int(m[6]),
                           int(m[7]), MODEL_STATUS[int(m[8])], bool(m[9]), m[10], m[12])
 
