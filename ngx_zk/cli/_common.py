@@ -84,13 +84,14 @@ def connect(ctx: click.Context, rpc_url: str | None) -> Any:
     return Marketplace(chain, deployment.load(settings, chain.chain_id))
 
 
-def get_signer(ctx: click.Context, market: Any, keystore: Path | None, account: str | None) -> Any:
+def get_signer(ctx: click.Context, chain: Any, keystore: Path | None, account: str | None) -> Any:
+    """The signer for a command on ``chain``: a dev account by role (dev chain only) or the configured key."""
     from ..chain import devnet, signer
     from ..errors import SignerError
 
     if account:
-        if market.chain.chain_id != devnet.DEV_CHAIN_ID:
-            raise SignerError(f"--account {account} names a dev-chain account; this is chain {market.chain.chain_id}",
+        if chain.chain_id != devnet.DEV_CHAIN_ID:
+            raise SignerError(f"--account {account} names a dev-chain account; this is chain {chain.chain_id}",
                               "use --keystore or NGX_ZK_KEYSTORE on real chains")
         return devnet.dev_signer(settings_from(ctx), account)
     return signer.from_settings(settings_from(ctx), keystore)

@@ -126,13 +126,13 @@ def deploy_cmd(ctx: click.Context, rpc_url: str | None, keystore: Path | None, a
     chain = Chain([u.strip() for u in url.split(",")])
     dev = chain.chain_id == devnet.DEV_CHAIN_ID
     if dev:
-        signer = get_signer(ctx, _ChainOnly(chain), keystore, account or ("deployer" if not keystore else None))
+        signer = get_signer(ctx, chain, keystore, account or ("deployer" if not keystore else None))
         roles = deployment.Roles(*(treasury or devnet.dev_address("treasury"), guardian or devnet.dev_address("guardian"),
                                    ecosystem or devnet.dev_address("ecosystem"), team or devnet.dev_address("team")))
     else:
         if not all((treasury, guardian, ecosystem, team)):
             raise click.UsageError("on a non-dev chain pass --treasury, --guardian, --ecosystem and --team")
-        signer = get_signer(ctx, _ChainOnly(chain), keystore, account)
+        signer = get_signer(ctx, chain, keystore, account)
         roles = deployment.Roles(treasury, guardian, ecosystem, team)  # type: ignore[arg-type]
     with console.progress(f"deploying to chain {chain.chain_id}", quiet=as_json) as step:
         deployed = deployment.deploy_all(chain, signer, roles, dev=dev, progress=step)
@@ -149,12 +149,6 @@ def deploy_cmd(ctx: click.Context, rpc_url: str | None, keystore: Path | None, a
          f"deployed {len(deployed.contracts)} contracts on chain {chain.chain_id} -> {path}\n"
          + "\n".join(f"  {k:<22} {v}" for k, v in deployed.contracts.items()))
 
-
-class _ChainOnly:
-    """Enough of a Marketplace for choosing a signer before contracts exist."""
-
-    def __init__(self, chain: Any) -> None:
-        self.chain = chain
 
 
 # --- model publish -----------------------------------------------------------------------------------
@@ -182,7 +176,7 @@ def model_publish(ctx: click.Context, name: str, kind: str, royalty_bps: int, me
     settings = settings_from(ctx)
     circuit = load_circuit(name, settings)
     market = connect(ctx, rpc_url)
-    signer = get_signer(ctx, market, keystore, account or (None if keystore else "deployer"))
+    signer = get_signer(ctx, market.chain, keystore, account or (None if keystore else "deployer"))
     with console.progress(f"publishing {name}", quiet=as_json) as step:
         published = publish(settings, market, signer, circuit, kind=kind, royalty_bps=royalty_bps, metadata_uri=metadata_uri,
                             progress=step)
@@ -218,7 +212,7 @@ def provider_register(ctx: click.Context, endpoint: str, rpc_url: str | None, ke
       ngx-zk provider register --keystore provider.json --endpoint https://gpu1.example:8443
     """
     market = connect(ctx, rpc_url)
-    signer = get_signer(ctx, market, keystore, account)
+    signer = get_signer(ctx, market.chain, keystore, account)
     pub = crypto.public_bytes(crypto.derive_key(signer.encryption_key_material()))
     receipt = market.register_provider(signer, pub, endpoint)
     emit(as_json, {"provider": signer.address, "encryption_pubkey": "0x" + pub.hex(), "tx": receipt["tx"]},
@@ -241,7 +235,7 @@ def provider_stake(ctx: click.Context, amount: str, rpc_url: str | None, keystor
       ngx-zk provider stake 5000 --account provider
     """
     market = connect(ctx, rpc_url)
-    signer = get_signer(ctx, market, keystore, account)
+    signer = get_signer(ctx, market.chain, keystore, account)
     receipt = market.stake(signer, parse_ngx(amount))
     info = market.provider(signer.address)
     emit(as_json, {"provider": signer.address, "staked": info["staked"], "tx": receipt["tx"]},
@@ -264,7 +258,7 @@ def provider_unstake(ctx: click.Context, amount: str, rpc_url: str | None, keyst
       ngx-zk provider unstake 1000 --account provider
     """
     market = connect(ctx, rpc_url)
-    signer = get_signer(ctx, market, keystore, account)
+    signer = get_signer(ctx, market.chain, keystore, account)
     receipt = market.request_unstake(signer, parse_ngx(amount))
     info = market.provider(signer.address)
     emit(as_json, {"provider": signer.address, "unbonding": info["unbonding"], "release_at": info["unbonding_release_at"],
@@ -286,7 +280,7 @@ def provider_withdraw(ctx: click.Context, rpc_url: str | None, keystore: Path | 
       ngx-zk provider withdraw --account provider
     """
     market = connect(ctx, rpc_url)
-    signer = get_signer(ctx, market, keystore, account)
+    signer = get_signer(ctx, market.chain, keystore, account)
     receipt = market.withdraw_stake(signer)
     emit(as_json, {"tx": receipt["tx"]}, "unbonded stake withdrawn")
 
@@ -307,7 +301,7 @@ def provider_status(ctx: click.Context, address: str | None, rpc_url: str | None
       ngx-zk provider status 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
     """
     market = connect(ctx, rpc_url)
-    who = address or get_signer(ctx, market, keystore, account).address
+    who = address or get_signer(ctx, market.chain, keystore, account).address
     info = market.provider(who)
     nrs, _ = market.nrs(who)
     data = {"provider": who, **{k: v for k, v in info.items() if k != "encryption_pubkey"}, "nrs": nrs,
@@ -359,7 +353,7 @@ def prove_job(ctx: click.Context, model: str, input_file: Path, price: str, clai
     warn_insecure(circuit, as_json)
     data = load_input(input_file, circuit.manifest)
     market = connect(ctx, rpc_url)
-    signer = get_signer(ctx, market, keystore, account)
+    signer = get_signer(ctx, market.chain, keystore, account)
     record = post_job(settings, market, signer, circuit, data, price=parse_ngx(price), claim_window=claim_window,
                       prove_window=prove_window, min_reputation=min_reputation, permit=not use_approve)
     if not as_json:
@@ -441,7 +435,7 @@ def job_wait(ctx: click.Context, job_id: int, timeout: float | None, rpc_url: st
     if record is None:
         raise ChainError(f"no local record of job {job_id} on chain {market.chain.chain_id}",
                          "only the consumer who posted it (on this machine) holds its secret input")
-    signer = get_signer(ctx, market, keystore, account)
+    signer = get_signer(ctx, market.chain, keystore, account)
     _wait_and_report(ctx, market, signer, load_circuit(record.model, settings), record, timeout, as_json)
 
 
@@ -481,7 +475,7 @@ def withdraw_cmd(ctx: click.Context, rpc_url: str | None, keystore: Path | None,
       ngx-zk withdraw --account provider
     """
     market = connect(ctx, rpc_url)
-    signer = get_signer(ctx, market, keystore, account)
+    signer = get_signer(ctx, market.chain, keystore, account)
     amount = market.claimable(signer.address)
     if amount == 0:
         raise ChainError(f"nothing to withdraw for {signer.address}")

@@ -55,7 +55,7 @@ def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, ma
     settings = settings_from(ctx)
     circuits = [load_circuit(m, settings) for m in models]
     market = connect(ctx, rpc_url)
-    signer = get_signer(ctx, market, keystore, account)
+    signer = get_signer(ctx, market.chain, keystore, account)
     if log_file:
         log_file.parent.mkdir(parents=True, exist_ok=True)
     stream = log_file.open("a") if log_file else console.stderr().file
