@@ -1,7 +1,9 @@
 """Parts b-d: the marketplace on a local anvil, with the worker as its own process.
 
 b. end-to-end job latency (post -> settled, as the consumer sees it) against bare proving time of
-   the same circuit on the same machine: cold (first job after the worker started) and warm;
+   the same circuit on the same machine: cold (first job after the worker started) and warm, for an
+   offered job (``prove-job --provider``: the input reaches the worker's endpoint right after the
+   post, and it proves while it claims) and an open one (input handed over after the claim);
 c. gas per job from receipts (approve, post, claim, deliverInput, submitResult) for the dedicated
    verifier and for the reusable one (a second registry entry for the same circuit), with the
    verifier's share of submitResult by eth_estimateGas on the verifier directly and by a call trace;
@@ -18,6 +20,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -48,7 +51,7 @@ PRICE = 10 * NGX
 WINDOW_S = 600
 MODEL = "mlp"
 WORKER_POLL_S = 0.05
-CONSUMER_POLL_S = 0.05
+CONSUMER_POLL_S = 0.02
 JOB_TIMEOUT_S = 180.0
 
 Log = Callable[[str], None]
@@ -65,6 +68,16 @@ class Net:
 
     def signer(self, role: str) -> Signer:
         return devnet.dev_signer(self.settings, role)
+
+    def listen_endpoint(self) -> str:
+        """A free local port for the worker's data plane, registered on chain as the provider's endpoint."""
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        provider = self.signer("provider")
+        endpoint = f"http://127.0.0.1:{port}"
+        self.market.update_provider(provider, crypto.public_bytes(crypto.derive_key(provider.encryption_key_material())), endpoint)
+        return endpoint
 
     def env(self, state_dir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NGX_ZK_")}
@@ -188,8 +201,9 @@ def pk_mtime(net: Net) -> int:
     return (keys.key_dir(net.settings, m.name, m.compiled_sha256, m.srs.sha256) / keys.PK).stat().st_mtime_ns
 
 
-def one_job(net: Net, settings: ngx.Settings, data: ngx.InputData) -> dict[str, Any]:
-    """Post a job and follow it as the consumer does (deliver on claim, wait, verify the settled proof)."""
+def one_job(net: Net, settings: ngx.Settings, data: ngx.InputData, offer: bool) -> dict[str, Any]:
+    """Post a job and follow it as ``prove-job`` does (offer it to the provider if ``offer``; deliver
+    on claim, wait, verify the settled proof)."""
     signer = net.signer("consumer")
     seen: dict[str, float] = {}
     posted_at = time.time()
@@ -197,16 +211,19 @@ def one_job(net: Net, settings: ngx.Settings, data: ngx.InputData) -> dict[str, 
     record = consumer.post_job(settings, net.market, signer, net.circuit, data, price=PRICE, claim_window=WINDOW_S,
                                prove_window=WINDOW_S, min_reputation=0)
     posted = time.perf_counter()
+    if offer and not consumer.offer_input(settings, net.market, signer, record, net.signer("provider").address):
+        raise RuntimeError(f"the worker's endpoint did not take the offer of job {record.job_id}")
 
     def progress(message: str) -> None:
         if message.startswith("verifying"):
             seen["settled"] = time.perf_counter()
 
-    result = consumer.wait_for_result(settings, net.market, signer, net.circuit, record, progress=progress, timeout_s=JOB_TIMEOUT_S)
+    result = consumer.wait_for_result(settings, net.market, signer, net.circuit, record, progress=progress, timeout_s=JOB_TIMEOUT_S,
+                                      poll_s=CONSUMER_POLL_S)
     done = time.perf_counter()
     if result.status is not JobStatus.SETTLED or not result.proof_valid:
         raise RuntimeError(f"job {record.job_id} ended {result.status.value}")
-    return {"job_id": record.job_id, "posted_at": posted_at, "post_s": posted - started,
+    return {"job_id": record.job_id, "offered": offer, "posted_at": posted_at, "post_s": posted - started,
             "settled_s": seen["settled"] - started, "verified_s": done - started}
 
 
@@ -214,8 +231,8 @@ def _breakdown(job: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, f
     """Where a job's time went, from the worker's log timestamps (wall clock, ms resolution)."""
     at = {e["event"]: float(e["ts"]) for e in events if e.get("job_id") == job["job_id"]}
     proved = next((e for e in events if e.get("job_id") == job["job_id"] and e["event"] == "job.proved"), {})
-    marks = [("post", job["posted_at"]), ("claimed", at.get("job.claimed")), ("input", at.get("job.input")),
-             ("proved", at.get("job.proved")), ("settled", at.get("job.settled"))]
+    marks = [("post", job["posted_at"]), ("offered", at.get("job.offered")), ("claimed", at.get("job.claimed")),
+             ("input", at.get("job.input")), ("proved", at.get("job.proved")), ("settled", at.get("job.settled"))]
     out: dict[str, float] = {}
     for (a, ta), (b, tb) in itertools.pairwise(marks):
         if ta is not None and tb is not None:
@@ -226,41 +243,47 @@ def _breakdown(job: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, f
 
 
 def latency(net: Net, workdir: Path, warm_jobs: int, log: Log) -> dict[str, Any]:
-    """Part b: one cold job right after the worker is ready, then ``warm_jobs`` warm ones, one at a time.
+    """Part b: one cold job right after the worker is ready, then ``warm_jobs`` warm ones of each kind
+    (offered, open), one at a time, alternating.
 
     A bare ``ngx_zk.prove`` of the same circuit runs here after each job (the worker idles then), so
     the bare and end-to-end times see the same machine load."""
     data = ngx.load_input(MODELS / MODEL / "input.json", net.circuit.manifest)
     settings = net.consumer_settings(workdir / "consumer")
     pk_before = pk_mtime(net)
+    endpoint = net.listen_endpoint()
     bare: list[float] = []
-    with WorkerProcess(net, workdir / "worker-latency") as worker:
+    with WorkerProcess(net, workdir / "worker-latency", "--listen", endpoint.removeprefix("http://")) as worker:
         startup_s = worker.wait_ready()
-        log(f"latency: worker ready in {startup_s:.1f}s; cold job")
-        jobs = [one_job(net, settings, data)]
+        log(f"latency: worker ready in {startup_s:.1f}s; cold job (offered)")
+        jobs = [one_job(net, settings, data, offer=True)]
         bare += bare_prove(net, workdir, 1)
         for i in range(warm_jobs):
-            jobs.append(one_job(net, settings, data))
-            bare += bare_prove(net, workdir, 1)
-            log(f"latency: warm job {i + 1}/{warm_jobs}: {jobs[-1]['settled_s']:.2f}s (bare prove {bare[-1]:.2f}s)")
+            for offer in (True, False):
+                jobs.append(one_job(net, settings, data, offer))
+                bare += bare_prove(net, workdir, 1)
+                log(f"latency: warm job {i + 1}/{warm_jobs} ({'offered' if offer else 'open'}): {jobs[-1]['settled_s']:.2f}s "
+                    f"(bare prove {bare[-1]:.2f}s)")
         worker.stop()
         events = worker.events()
     for job in jobs:
         job["breakdown"] = _breakdown(job, events)
     bare_s = median(bare)
-    warm = jobs[1:]
-    warm_s = median([j["settled_s"] for j in warm]) if warm else float("nan")
-    return {
-        "model": MODEL, "worker_poll_s": WORKER_POLL_S, "consumer_poll_s": consumer.POLL_S, "worker_startup_s": startup_s,
+    out: dict[str, Any] = {
+        "model": MODEL, "worker_poll_s": WORKER_POLL_S, "consumer_poll_s": CONSUMER_POLL_S, "worker_startup_s": startup_s,
         "bare_prove_s": bare_s, "bare_prove_runs_s": bare,
         "cold_s": jobs[0]["settled_s"], "cold_ratio": jobs[0]["settled_s"] / bare_s,
-        "warm_s": warm_s, "warm_ratio": warm_s / bare_s,
-        "warm_verified_s": median([j["verified_s"] for j in warm]) if warm else float("nan"),
-        "warm_breakdown_s": {k: median([j["breakdown"][k] for j in warm if k in j["breakdown"]])
-                             for k in (warm[0]["breakdown"] if warm else {})},
         "pk_rewritten_during_jobs": pk_before != pk_mtime(net),
         "jobs": jobs,
     }
+    for kind, offered in (("warm", True), ("warm_open", False)):
+        warm = [j for j in jobs[1:] if j["offered"] is offered]
+        out[f"{kind}_s"] = median([j["settled_s"] for j in warm]) if warm else float("nan")
+        out[f"{kind}_ratio"] = out[f"{kind}_s"] / bare_s
+        out[f"{kind}_verified_s"] = median([j["verified_s"] for j in warm]) if warm else float("nan")
+        out[f"{kind}_breakdown_s"] = {k: median([j["breakdown"][k] for j in warm if k in j["breakdown"]])
+                                      for k in (warm[0]["breakdown"] if warm else {})}
+    return out
 
 
 def _gas(receipt: dict[str, Any]) -> int:
@@ -390,14 +413,9 @@ def throughput(net: Net, workdir: Path, jobs: int, concurrency: int, log: Log) -
 
 def run(workdir: Path, cache_dir: Path, *, warm_jobs: int, throughput_jobs: int, gas_jobs: int,
         log: Log = lambda _: None) -> dict[str, Any]:
-    saved_poll = consumer.POLL_S
-    consumer.POLL_S = CONSUMER_POLL_S  # the consumer's default (0.5 s) would dominate a sub-second job
-    try:
-        with local_market(workdir, cache_dir, log) as net:
-            result: dict[str, Any] = {"consumer_poll_default_s": saved_poll}
-            result["latency"] = latency(net, workdir, warm_jobs, log)
-            result["gas"] = gas(net, workdir, gas_jobs, log)
-            result["throughput"] = [throughput(net, workdir, throughput_jobs, c, log) for c in (1, 2)]
-            return result
-    finally:
-        consumer.POLL_S = saved_poll
+    with local_market(workdir, cache_dir, log) as net:
+        result: dict[str, Any] = {"consumer_poll_default_s": consumer.POLL_S}
+        result["latency"] = latency(net, workdir, warm_jobs, log)
+        result["gas"] = gas(net, workdir, gas_jobs, log)
+        result["throughput"] = [throughput(net, workdir, throughput_jobs, c, log) for c in (1, 2)]
+        return result

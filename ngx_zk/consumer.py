@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_utils.address import to_checksum_address
+
 from . import crypto, dataplane, prover
 from .artifacts import Circuit
 from .chain.market import Job, JobStatus, Marketplace
@@ -104,6 +106,40 @@ def post_job(
     return record
 
 
+def _sealed_input(market: Marketplace, signer: Signer, record: JobRecord, provider: str) -> tuple[bytes, str]:
+    """The salted input sealed to ``provider``'s registered key, bound to the job; and its endpoint."""
+    profile = market.provider(provider)
+    ctx = crypto.JobContext(market.chain.chain_id, market.market.address, record.job_id, record.model_id, "input")
+    reply_to = crypto.public_bytes(crypto.derive_key(signer.encryption_key_material()))
+    body = json.dumps({"input": record.salted_input, "reply_to": reply_to.hex()}).encode()
+    return crypto.seal(bytes(profile["encryption_pubkey"]), body, ctx), str(profile["endpoint"])
+
+
+def offer_input(settings: Settings, market: Marketplace, signer: Signer, record: JobRecord, provider: str, *,
+                progress: Progress = lambda _: None) -> bool:
+    """Offer the open job to ``provider``: upload the sealed input to its endpoint before any claim.
+
+    A worker that gets an offer starts proving while it claims, which takes the claim and the input
+    hand-over off the job's critical path. Any provider may still claim first; the input then goes
+    to that one when it claims, as usual. Returns whether the provider took the input.
+    """
+    provider = to_checksum_address(provider)
+    if not market.provider(provider)["registered"]:
+        raise ChainError(f"{provider} is not a registered provider", "check the address with: ngx-zk provider status ADDRESS")
+    payload, endpoint = _sealed_input(market, signer, record, provider)
+    if not endpoint:
+        raise ChainError(f"provider {provider} registered no data-plane endpoint to offer the job to",
+                         "drop --provider: the input then goes to whoever claims the job")
+    try:
+        dataplane.upload_input(endpoint, signer, market.chain.chain_id, market.market.address, record.job_id, payload)
+    except dataplane.DataPlaneError as exc:
+        progress(f"offer to {provider} failed ({exc.message}); the input goes to whoever claims the job")
+        return False
+    record.deliveries[provider] = f"offered, via {endpoint}"
+    save_record(settings, record)
+    return True
+
+
 def deliver_input(market: Marketplace, signer: Signer, record: JobRecord, job: Job, *,
                   progress: Progress = lambda _: None) -> str:
     """Seal the salted input to the claiming provider's key and hand it over.
@@ -112,12 +148,7 @@ def deliver_input(market: Marketplace, signer: Signer, record: JobRecord, job: J
     on-chain payload (``deliverInput``) when small enough. Returns "endpoint" or the transaction hash.
     """
     assert job.provider is not None
-    profile = market.provider(job.provider)
-    ctx = crypto.JobContext(market.chain.chain_id, market.market.address, record.job_id, record.model_id, "input")
-    reply_to = crypto.public_bytes(crypto.derive_key(signer.encryption_key_material()))
-    body = json.dumps({"input": record.salted_input, "reply_to": reply_to.hex()}).encode()
-    payload = crypto.seal(bytes(profile["encryption_pubkey"]), body, ctx)
-    endpoint = str(profile["endpoint"])
+    payload, endpoint = _sealed_input(market, signer, record, job.provider)
     if endpoint:
         try:
             dataplane.upload_input(endpoint, signer, market.chain.chain_id, market.market.address, record.job_id, payload)
@@ -138,12 +169,24 @@ def deliver_input(market: Marketplace, signer: Signer, record: JobRecord, job: J
 def wait_for_result(
     settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit, record: JobRecord, *,
     progress: Progress = lambda _: None, timeout_s: float | None = None, expire_when_due: bool = True,
+    poll_s: float | None = None,
 ) -> JobResult:
-    """Follow the job until it is final: deliver the input once claimed, then check the proof."""
+    """Follow the job until it is final: deliver the input once claimed, then check the proof.
+
+    Looks at the chain every ``poll_s`` seconds (default ``POLL_S``): one cheap block-number call,
+    and the job itself only when a new block arrived."""
+    poll = POLL_S if poll_s is None else poll_s
     started = time.monotonic()
     tx = {"post": record.post_tx}
     last = None
+    block = -1
     while True:
+        head = market.chain.block_number()
+        if head == block:  # nothing changed on chain since the last look
+            _check_timeout(record, last, started, timeout_s)
+            time.sleep(poll)
+            continue
+        block = head
         job = market.job(record.job_id)
         if job.status is not last:
             progress({JobStatus.OPEN: "waiting for a provider to claim", JobStatus.CLAIMED: f"claimed by {job.provider}; proving"}
@@ -159,10 +202,8 @@ def wait_for_result(
             progress("deadline passed: expiring the job for a refund")
             tx["expire"] = market.expire(signer, record.job_id)["tx"]
             continue
-        if timeout_s is not None and time.monotonic() - started > timeout_s:
-            raise NgxZkError(f"job {record.job_id} is still {job.status.value} after {timeout_s:.0f}s",
-                             f"check later with: ngx-zk job show {record.job_id}")
-        time.sleep(POLL_S)
+        _check_timeout(record, job.status, started, timeout_s)
+        time.sleep(poll)
     if record.deliveries:
         tx["deliver"] = list(record.deliveries.values())[-1]
     seconds = time.time() - record.posted_at
@@ -175,6 +216,12 @@ def wait_for_result(
         progress("fetching the private output from the provider")
         outputs = fetch_private_output(market, signer, circuit, record, job)
     return JobResult(record.job_id, job.status, job.provider, outputs, True, record.price, tx, seconds)
+
+
+def _check_timeout(record: JobRecord, status: JobStatus | None, started: float, timeout_s: float | None) -> None:
+    if timeout_s is not None and time.monotonic() - started > timeout_s:
+        raise NgxZkError(f"job {record.job_id} is still {status.value if status else 'open'} after {timeout_s:.0f}s",
+                         f"check later with: ngx-zk job show {record.job_id}")
 
 
 def fetch_private_output(market: Marketplace, signer: Signer, circuit: Circuit, record: JobRecord, job: Job) -> tuple[float, ...]:

@@ -2,13 +2,15 @@
 
 The provider's worker serves, at the endpoint it registered on chain::
 
-    PUT /v1/jobs/<id>/input    the consumer uploads its input, sealed to the provider's X25519 key
+    PUT /v1/jobs/<id>/input    the consumer uploads its input, sealed to the provider's X25519 key:
+                               once this provider claimed the job, or earlier, while the job is
+                               still open, to offer it (the worker then proves while it claims)
     GET /v1/jobs/<id>/output   the consumer fetches the output, sealed to the consumer's X25519 key
 
 Every request carries ``X-NGX-Signature``: an EIP-191 signature by the job's consumer address over
 the chain id, market, job id, action and (for uploads) the sha256 of the body, or (for fetches) a
-timestamp. The server checks it against the consumer recorded on chain, that the job is claimed by
-this provider, and the size limit, before it keeps anything. Payloads are opaque ciphertext here;
+timestamp. The server checks it against the consumer recorded on chain, that the job is open or
+claimed by this provider, and the size limit, before it keeps anything. Payloads are opaque ciphertext here;
 :mod:`ngx_zk.crypto` binds them to the job so a payload moved to another job does not open.
 """
 
@@ -98,9 +100,10 @@ class DataPlaneServer:
     """The provider's HTTP endpoint, run in a background thread by the worker."""
 
     def __init__(self, mailbox: Mailbox, *, chain_id: int, market: str, provider: str,
-                 job_facts: Callable[[int], JobFacts], log: Callable[..., None]) -> None:
+                 job_facts: Callable[[int], JobFacts], log: Callable[..., None],
+                 on_input: Callable[[int], None] = lambda _: None) -> None:
         self.mailbox, self.chain_id, self.market, self.provider = mailbox, chain_id, market, provider
-        self.job_facts, self.log = job_facts, log
+        self.job_facts, self.log, self.on_input = job_facts, log, on_input
         self._server: ThreadingHTTPServer | None = None
 
     def authorize(self, job_id: int, action: str, detail: str, signature: str | None) -> JobFacts:
@@ -110,15 +113,17 @@ class DataPlaneServer:
         signer = recover(message(self.chain_id, self.market, job_id, action, detail), signature)
         if signer is None or signer.lower() != facts.consumer.lower():
             raise DataPlaneError("signature is not from the job's consumer", 403)
+        offered = action == "input" and facts.status == "Open"
         allowed = ("Claimed",) if action == "input" else ("Claimed", "Settled")
-        if facts.status not in allowed or (facts.provider or "").lower() != self.provider.lower():
+        if not offered and (facts.status not in allowed or (facts.provider or "").lower() != self.provider.lower()):
             raise DataPlaneError(f"job {job_id} is {facts.status}, not {' or '.join(allowed)} by this provider", 409)
         return facts
 
     def handle_upload(self, job_id: int, body: bytes, signature: str | None) -> None:
-        self.authorize(job_id, "input", hashlib.sha256(body).hexdigest(), signature)
+        facts = self.authorize(job_id, "input", hashlib.sha256(body).hexdigest(), signature)
         self.mailbox.put(job_id, "input", body)
-        self.log("dataplane.input", job_id=job_id, bytes=len(body))
+        self.log("dataplane.input", job_id=job_id, bytes=len(body), offered=facts.status == "Open")
+        self.on_input(job_id)
 
     def handle_fetch(self, job_id: int, timestamp: str, signature: str | None) -> bytes:
         try:

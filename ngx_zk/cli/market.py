@@ -10,7 +10,7 @@ import click
 from .. import console, crypto
 from ..chain import deployment, devnet
 from ..circuit import load_circuit
-from ..consumer import JobRecord, load_record, post_job, require_private, wait_for_result
+from ..consumer import JobRecord, load_record, offer_input, post_job, require_private, wait_for_result
 from ..errors import ChainError
 from ..inputs import load as load_input
 from ..publish import publish
@@ -321,16 +321,20 @@ def provider_status(ctx: click.Context, address: str | None, rpc_url: str | None
 @click.option("--min-reputation", type=click.IntRange(0, 100), default=0, show_default=True, help="Minimum provider NRS.")
 @click.option("--approve", "use_approve", is_flag=True, help="Escrow with an approve transaction instead of an EIP-2612 permit.")
 @click.option("--private", is_flag=True, help="Require a model with hashed outputs: the output reaches you sealed, never on chain.")
+@click.option("--provider", "offer_to", metavar="ADDRESS",
+              help="Offer the job to this provider: its endpoint gets the sealed input at once and proves while it claims.")
 @click.option("--no-wait", is_flag=True, help="Post and return the job id; follow it later with `ngx-zk job wait ID`.")
 @click.option("--timeout", type=float, help="Give up waiting after this many seconds (the job stays on chain).")
+@click.option("--poll", "poll_s", type=click.FloatRange(0.01, 60), default=0.25, show_default=True,
+              help="Seconds between looks at the chain while waiting.")
 @rpc_option
 @signer_options
 @json_option
 @click.pass_context
 @handle_errors
 def prove_job(ctx: click.Context, model: str, input_file: Path, price: str, claim_window: int, prove_window: int,
-              min_reputation: int, use_approve: bool, private: bool, no_wait: bool, timeout: float | None, rpc_url: str | None, keystore: Path | None,
-              account: str | None, as_json: bool) -> None:
+              min_reputation: int, use_approve: bool, private: bool, offer_to: str | None, no_wait: bool, timeout: float | None,
+              poll_s: float, rpc_url: str | None, keystore: Path | None, account: str | None, as_json: bool) -> None:
     """Post a job for MODEL on an input, pay into escrow, and get back a verified output.
 
     Commits to the input with a fresh secret salt, escrows the price, delivers the input encrypted
@@ -341,10 +345,15 @@ def prove_job(ctx: click.Context, model: str, input_file: Path, price: str, clai
     encrypted on-chain payload. With --private (a model built with hashed outputs) the output too
     stays off chain: only its Poseidon hash is public, and the provider hands it over sealed.
 
+    With --provider the job is offered to a provider you pick (one with an endpoint): it gets the
+    sealed input right after the post and proves while it claims, which saves the claim and the
+    hand-over from the job's latency. Any provider may still claim first; the input then goes to it.
+
     \b
     Example:
       ngx-zk prove-job mlp --input models/mlp/input.json --price 10 --account consumer
       ngx-zk prove-job mlp_private --private --input models/mlp/input.json --account consumer
+      ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
     """
     settings = settings_from(ctx)
     circuit = load_circuit(model, settings)
@@ -358,18 +367,25 @@ def prove_job(ctx: click.Context, model: str, input_file: Path, price: str, clai
                       prove_window=prove_window, min_reputation=min_reputation, permit=not use_approve)
     if not as_json:
         console.stderr().print(f"posted job {record.job_id} (tx {record.post_tx}); {price} NGX in escrow")
+    if offer_to is not None:
+        def note(text: str) -> None:
+            if not as_json:
+                console.stderr().print(text)
+
+        if offer_input(settings, market, signer, record, offer_to, progress=note):
+            note(f"offered job {record.job_id} to {offer_to}: it has the sealed input")
     if no_wait:
         emit(as_json, {"job_id": record.job_id, "post_tx": record.post_tx, "commitments": record.commitments},
              f"job {record.job_id} posted; follow it with: ngx-zk job wait {record.job_id}")
         return
-    _wait_and_report(ctx, market, signer, circuit, record, timeout, as_json)
+    _wait_and_report(ctx, market, signer, circuit, record, timeout, as_json, poll_s)
 
 
 def _wait_and_report(ctx: click.Context, market: Any, signer: Any, circuit: Any, record: JobRecord, timeout: float | None,
-                     as_json: bool) -> None:
+                     as_json: bool, poll_s: float | None = None) -> None:
     settings = settings_from(ctx)
     with console.progress(f"job {record.job_id}", quiet=as_json) as step:
-        result = wait_for_result(settings, market, signer, circuit, record, progress=step, timeout_s=timeout)
+        result = wait_for_result(settings, market, signer, circuit, record, progress=step, timeout_s=timeout, poll_s=poll_s)
     data = {**result.__dict__, "status": result.status.value, "outputs": list(result.outputs), "model": circuit.name}
     if result.status.value != "Settled":
         emit(as_json, data, f"job {result.job_id} ended {result.status.value}: {fmt_ngx(result.refund)} refunded "

@@ -73,4 +73,4 @@ def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, ma
         worker.close()
     if worker._stop_requests >= 2:
         sys.stderr.flush()
-        os._exit(130)  # cold shutdown: do not wait for proving threads; the journal resumes them
+        os._exit(130)  # cold shutdown: the journal resumes the jobs in hand

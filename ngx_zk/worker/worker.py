@@ -6,6 +6,11 @@ Each loop: read new chain events, then move every journaled job one step along::
     input opens the job's commitment? (no: decline, no slash) -> onnxruntime inference ->
     EZKL witness + proof -> local verify -> eth_call dry-run -> submit -> settled
 
+A consumer may offer an open job to this worker by uploading its input to the endpoint before any
+claim: the worker then starts proving at once and claims while the proof runs (the proof is only
+used, and journaled, once the claim landed; a lost race discards it). The loop sleeps ``poll_s``
+between rounds but wakes at once when an input arrives or a proof finishes.
+
 Every step is journaled before it acts (see :mod:`ngx_zk.worker.journal`), and on start the journal
 is reconciled with the chain. The first SIGTERM/SIGINT stops claiming and finishes the jobs in
 hand (warm shutdown); a second one stops at once (cold), leaving the journal to resume from.
@@ -20,15 +25,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from eth_utils.crypto import keccak
 
-from .. import crypto, keys, prover, srs
+from .. import crypto, keys, srs
 from ..artifacts import Circuit
 from ..chain.market import Job, JobStatus, Marketplace, ModelEntry
 from ..chain.signer import Signer
@@ -38,11 +42,11 @@ from ..dataplane import DataPlaneServer, JobFacts, Mailbox
 from ..errors import ChainError, ContractRevert, InputError, NgxZkError
 from ..evm import calldata
 from ..files import write_private
-from ..inference import OnnxRunner
-from ..inputs import parse
+from ..inputs import InputData, parse
 from ..publish import resolve_model
 from .journal import Journal, Step
 from .observe import Metrics, null_log
+from .provers import ProofRun, ProverPool
 
 Log = Callable[..., None]
 OUTPUT_LINGER_S = 60
@@ -62,7 +66,6 @@ class Served:
     entry: ModelEntry
     srs_path: Path
     pk_path: Path
-    runner: OnnxRunner
 
 
 @dataclass
@@ -97,7 +100,9 @@ class Worker:
         self.stats = Stats()
         self._stop_requests = 0
         self._inflight: dict[int, Future[None]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="prove")
+        self._early: dict[int, Future[ProofRun]] = {}  # offered jobs proving while we claim them
+        self._wake = threading.Event()
+        self._provers = ProverPool(self.concurrency, [s.circuit for s in self.served.values()], settings)
         self._lock = threading.Lock()
         self.mailbox = Mailbox(self.home / "mailbox")
         self._submit_gas: dict[int, int] = {}
@@ -105,7 +110,8 @@ class Worker:
         self.endpoint: str | None = None
         if listen is not None:
             self.dataplane = DataPlaneServer(self.mailbox, chain_id=market.chain.chain_id, market=market.market.address,
-                                             provider=signer.address, job_facts=self._job_facts, log=log)
+                                             provider=signer.address, job_facts=self._job_facts, log=log,
+                                             on_input=lambda _: self._wake.set())
             self.endpoint = self.dataplane.serve(*listen)
             log("dataplane.serving", endpoint=self.endpoint)
 
@@ -115,13 +121,13 @@ class Worker:
 
     # --- setup ---------------------------------------------------------------------------------
     def _load(self, circuit: Circuit) -> Served:
-        """Check a circuit against its registry entry and warm it: SRS, proving key, onnxruntime."""
+        """Check a circuit against its registry entry and warm it: SRS and proving key (onnxruntime: in the provers)."""
         circuit.check()
         entry = resolve_model(self.settings, self.market, circuit)
         srs_path = srs.locate(self.settings, circuit.manifest.srs)
         pk = keys.proving_key(self.settings, circuit, srs_path)
         self.log("model.ready", model=circuit.name, model_id=entry.model_id, logrows=circuit.manifest.logrows)
-        return Served(circuit, entry, srs_path, pk, OnnxRunner(circuit.circuit_onnx))
+        return Served(circuit, entry, srs_path, pk)
 
     # --- the loop ------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -149,10 +155,12 @@ class Worker:
                         break
                     if burst and not busy and not self._inflight and not self._holding():
                         break
-                    time.sleep(self.poll_s)
+                    self._wake.wait(self.poll_s)
+                    self._wake.clear()
             self._linger_for_outputs()
         finally:
-            self._pool.shutdown(wait=self._stop_requests < 2, cancel_futures=True)
+            if self._stop_requests >= 2:
+                self._provers.close(wait=False)  # cold: stop the proofs now; the journal resumes them
             self.log("worker.exit", completed=self.stats.completed, declined=self.stats.declined, lost=self.stats.lost)
         return self.stats.completed > 0
 
@@ -245,7 +253,7 @@ class Worker:
         if step is Step.SEEN:
             if self.stopping or (max_jobs is not None and self._claimed_count() >= max_jobs):
                 return False
-            return self._try_claim(job_id, model_id)
+            return self._try_claim(job_id, model_id, data)
         if step is Step.CLAIMING:
             return self._resume_claim(job_id, model_id)
         if step is Step.CLAIMED:
@@ -264,7 +272,8 @@ class Worker:
     def _claimed_count(self) -> int:
         return sum(1 for e in self.journal.all() if e.step not in (Step.SEEN, Step.SKIPPED, Step.LOST))
 
-    def _try_claim(self, job_id: int, model_id: int) -> bool:
+    def _try_claim(self, job_id: int, model_id: int, data: dict[str, Any]) -> bool:
+        self._prove_offered(job_id, model_id, data)
         job = self.market.job(job_id)
         now = self.market.chain.timestamp()
         reason = None
@@ -283,16 +292,36 @@ class Worker:
             elif self.served[model_id].entry.status != "Active":
                 reason = "model not active"
         if reason:
+            self._early.pop(job_id, None)
             self.journal.record(job_id, model_id, Step.SKIPPED, note=reason)
             self.log("job.skipped", job_id=job_id, reason=reason)
             return False
         self.journal.record(job_id, model_id, Step.CLAIMING)
         receipt = self.market.claim(self.signer, job_id, on_sent=lambda h: self.journal.record(job_id, model_id, Step.CLAIMING, claim_tx=h))
-        self.journal.record(job_id, model_id, Step.CLAIMED, claim_block=int(receipt["blockNumber"]))
+        claim_block = int(receipt["blockNumber"])
+        self.journal.record(job_id, model_id, Step.CLAIMED, claim_block=claim_block)
         self.crash_point("claimed")
         self.metrics.inc("ngx_worker_claims_total")
         self.log("job.claimed", job_id=job_id, tx=receipt["tx"])
+        if self.mailbox.get(job_id, "input") is not None:  # offered or already uploaded: no need to wait a round
+            self._await_input(job_id, model_id, {**data, "claim_block": claim_block}, just_claimed=True)
         return True
+
+    def _prove_offered(self, job_id: int, model_id: int, data: dict[str, Any]) -> None:
+        """The consumer offered us this open job with its input: start proving before claiming.
+
+        Only an input that opens the job's commitment is proved early; anything else waits for the
+        claim and takes the usual path (where it is declined)."""
+        payload = self.mailbox.get(job_id, "input")
+        if payload is None or job_id in self._early:
+            return
+        opened = self._open_input(job_id, model_id, data, payload)
+        if isinstance(opened, str):
+            return
+        early = self._provers.submit(self.served[model_id].circuit, opened[0], self._proof_path(job_id))
+        early.add_done_callback(lambda _: self._wake.set())
+        self._early[job_id] = early
+        self.log("job.offered", job_id=job_id, proving_early=True)
 
     def _resume_claim(self, job_id: int, model_id: int) -> bool:
         """After a crash mid-claim: the chain says whether the claim landed."""
@@ -313,21 +342,10 @@ class Worker:
     def _mine(self, job: Job) -> bool:
         return job.provider is not None and job.provider.lower() == self.signer.address.lower()
 
-    def _await_input(self, job_id: int, model_id: int, data: dict[str, Any]) -> bool:
-        job = self._job_as_seen(job_id, model_id, data)
-        if job is None:
-            self._lose(job_id, model_id, GONE)
-            return False
-        if job.status is JobStatus.OPEN:  # a claimed job never reopens, except when a reorg drops the claim
-            self.journal.record(job_id, model_id, Step.SEEN, note="a reorg dropped our claim; claiming again")
-            self.log("job.reorged", level="warning", job_id=job_id, reason="claim dropped")
-            return True
-        if not (job.status is JobStatus.CLAIMED and self._mine(job)):
-            self._lose(job_id, model_id, f"job is {job.status.value}")
-            return False
-        if self.market.chain.timestamp() >= job.prove_deadline:
-            self._lose(job_id, model_id, "no input was delivered before the prove deadline")
-            return False
+    def _await_input(self, job_id: int, model_id: int, data: dict[str, Any], just_claimed: bool = False) -> bool:
+        if not just_claimed and not self._still_ours(job_id, model_id, data):
+            entry = self.journal.get(job_id)
+            return entry is not None and entry.step is Step.SEEN  # a reorg dropped the claim: busy claiming again
         payload = self.mailbox.get(job_id, "input")
         via = "endpoint"
         if payload is None:
@@ -336,6 +354,39 @@ class Worker:
             if not deliveries:
                 return False
             payload, via = bytes(deliveries[-1]["payload"]), "chain"
+        opened = self._open_input(job_id, model_id, data, payload)
+        if isinstance(opened, str):
+            self._early.pop(job_id, None)
+            return self._decline(job_id, model_id, opened)
+        salted, reply_to = opened
+        input_path = self._private_file(f"inputs/{job_id}.json", json.dumps(salted.to_json()).encode())
+        self.journal.record(job_id, model_id, Step.PROVING, input_path=str(input_path), reply_to=reply_to.hex())
+        self.crash_point("proving")
+        self.log("job.input", job_id=job_id, via=via, commitment_ok=True)
+        self._start_proving(job_id, model_id, {**data, "input_path": str(input_path), "reply_to": reply_to.hex()})
+        return True
+
+    def _still_ours(self, job_id: int, model_id: int, data: dict[str, Any]) -> bool:
+        """Is the job still claimed by us and inside its prove window? Journals what happened if not."""
+        job = self._job_as_seen(job_id, model_id, data)
+        if job is None:
+            self._lose(job_id, model_id, GONE)
+            return False
+        if job.status is JobStatus.OPEN:  # a claimed job never reopens, except when a reorg drops the claim
+            self.journal.record(job_id, model_id, Step.SEEN, note="a reorg dropped our claim; claiming again")
+            self.log("job.reorged", level="warning", job_id=job_id, reason="claim dropped")
+            return False
+        if not (job.status is JobStatus.CLAIMED and self._mine(job)):
+            self._lose(job_id, model_id, f"job is {job.status.value}")
+            return False
+        if self.market.chain.timestamp() >= job.prove_deadline:
+            self._lose(job_id, model_id, "no input was delivered before the prove deadline")
+            return False
+        return True
+
+    def _open_input(self, job_id: int, model_id: int, data: dict[str, Any], payload: bytes) -> tuple[InputData, bytes] | str:
+        """Decrypt a sealed input and check that it opens the job's commitment: (salted input, reply key),
+        or why it is unusable."""
         ctx = crypto.JobContext(self.market.chain.chain_id, self.market.market.address, job_id, model_id, "input")
         circuit = self.served[model_id].circuit
         try:
@@ -344,32 +395,41 @@ class Worker:
             reply_to = bytes.fromhex(str(message.get("reply_to", "")))
             commitment, _ = commit(circuit.manifest, salted)
         except (NgxZkError, ValueError, KeyError, TypeError) as exc:
-            return self._decline(job_id, model_id, f"input unusable: {exc}")
+            return f"input unusable: {exc}"
         if list(commitment.values) != [int(c) for c in data["commitments"]]:
-            return self._decline(job_id, model_id, "input does not open the job's commitment")
-        input_path = self._private_file(f"inputs/{job_id}.json", json.dumps(salted.to_json()).encode())
-        self.journal.record(job_id, model_id, Step.PROVING, input_path=str(input_path), reply_to=reply_to.hex())
-        self.crash_point("proving")
-        self.log("job.input", job_id=job_id, via=via, commitment_ok=True)
-        self._start_proving(job_id, model_id, {**data, "input_path": str(input_path), "reply_to": reply_to.hex()})
-        return True
+            return "input does not open the job's commitment"
+        return salted, reply_to
 
     def _start_proving(self, job_id: int, model_id: int, data: dict[str, Any]) -> None:
+        """Prove (or adopt the proof started when the job was offered); journal the outcome when done."""
         reply_to = bytes.fromhex(str(data.get("reply_to", "")))
-        self._inflight[job_id] = self._pool.submit(self._prove, job_id, model_id, Path(data["input_path"]), reply_to)
+        running = self._early.pop(job_id, None)
+        if running is None:
+            circuit = self.served[model_id].circuit
+            try:
+                salted = parse(json.loads(Path(data["input_path"]).read_text()), circuit.manifest, source=f"job {job_id} input")
+            except (OSError, ValueError) as exc:
+                raise NgxZkError(f"job {job_id}: the journaled input is unreadable: {exc}") from None
+            running = self._provers.submit(circuit, salted, self._proof_path(job_id))
+        finished: Future[None] = Future()
 
-    def _prove(self, job_id: int, model_id: int, input_path: Path, reply_to: bytes) -> None:
-        served = self.served[model_id]
+        def journal_outcome(run: Future[ProofRun]) -> None:
+            try:
+                self._record_proof(job_id, model_id, reply_to, run)
+                finished.set_result(None)
+            except BaseException as exc:  # surfaces in the loop through finished.result()
+                finished.set_exception(exc)
+            self._wake.set()
+
+        self._inflight[job_id] = finished
+        running.add_done_callback(journal_outcome)
+
+    def _proof_path(self, job_id: int) -> Path:
+        return self.home / "proofs" / f"{job_id}.json"
+
+    def _record_proof(self, job_id: int, model_id: int, reply_to: bytes, run: Future[ProofRun]) -> None:
         try:
-            salted = parse(json.loads(input_path.read_text()), served.circuit.manifest, source=f"job {job_id} input")
-            rows = salted.circuit_rows(served.circuit.manifest)
-            started = time.perf_counter()
-            floats = served.runner.run(rows, [(1, len(r)) for r in rows])
-            infer_s = time.perf_counter() - started
-            out = self.home / "proofs" / f"{job_id}.json"
-            proof = prover.prove(served.circuit, salted, out, self.settings)
-            prover.verify(out, served.circuit, self.settings)
-            drift = float(np.max(np.abs(np.concatenate([f.reshape(-1) for f in floats]) - np.array(proof.outputs)))) if proof.outputs else 0.0
+            done = run.result()
         except InputError as exc:
             self.journal.record(job_id, model_id, Step.DECLINING, reason=str(exc))
             return
@@ -377,16 +437,16 @@ class Worker:
             self.journal.record(job_id, model_id, Step.FAILED, note=str(exc))
             self.log("job.failed", level="error", job_id=job_id, error=str(exc))
             return
-        if len(reply_to) == 32:
-            self._seal_output(job_id, model_id, reply_to, proof)
+        if len(reply_to) == 32 and self.served[model_id].circuit.manifest.visibility.output == "hashed":
+            self._seal_output(job_id, model_id, reply_to, done.proof)  # public outputs are on chain already
         with self._lock:
-            self.stats.prove_seconds.append(proof.prove_seconds)
-        self.metrics.inc("ngx_worker_prove_seconds_sum", proof.prove_seconds)
+            self.stats.prove_seconds.append(done.proof.prove_seconds)
+        self.metrics.inc("ngx_worker_prove_seconds_sum", done.proof.prove_seconds)
         self.metrics.inc("ngx_worker_prove_seconds_count")
-        self.journal.record(job_id, model_id, Step.PROVED, proof_path=str(out))
+        self.journal.record(job_id, model_id, Step.PROVED, proof_path=str(done.path))
         self.crash_point("proved")
-        self.log("job.proved", job_id=job_id, prove_s=round(proof.prove_seconds, 3), inference_s=round(infer_s, 4),
-                 provider=served.runner.provider, output_drift=round(drift, 6))
+        self.log("job.proved", job_id=job_id, prove_s=round(done.proof.prove_seconds, 3), inference_s=round(done.inference_s, 4),
+                 provider=done.runtime, output_drift=round(done.drift, 6))
 
     def _seal_output(self, job_id: int, model_id: int, reply_to: bytes, proof: Any) -> None:
         """Keep the output, sealed to the consumer's key, for the consumer to fetch from the endpoint."""
@@ -458,6 +518,7 @@ class Worker:
         self.log("job.settled", job_id=job_id, tx=tx)
 
     def _lose(self, job_id: int, model_id: int, reason: str) -> None:
+        self._early.pop(job_id, None)  # an offered job we did not get: its early proof is dropped
         self.journal.record(job_id, model_id, Step.LOST, note=reason)
         self.stats.lost += 1
         self.metrics.inc("ngx_worker_jobs_total", outcome="lost")
@@ -495,6 +556,7 @@ class Worker:
         return path
 
     def close(self) -> None:
+        self._provers.close(wait=False)
         if self.dataplane is not None:
             self.dataplane.close()
         self.journal.close()

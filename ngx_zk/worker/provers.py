@@ -1,0 +1,96 @@
+"""The worker's proofs, run in a pool of child processes.
+
+EZKL's Python binding keeps the GIL for the whole of a proof. On a thread, a proof froze the rest of
+the worker for as long as it ran: measured here, a claim sent while an offered job was proving left
+only when the proof ended, and the data-plane endpoint could not answer meanwhile. So proofs run in
+``concurrency`` spawned processes, started with the worker and warmed once (EZKL imported, one
+onnxruntime session per served model); the worker's loop, endpoint and metrics stay responsive.
+
+A child gets the circuit, the salted input and the cache paths, never a key or password: the
+settings it receives have their secrets removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import signal
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+
+import numpy as np
+
+from .. import prover
+from ..artifacts import Circuit, Proof
+from ..config import Settings
+from ..inference import OnnxRunner
+from ..inputs import InputData
+
+
+@dataclasses.dataclass(frozen=True)
+class ProofRun:
+    """A finished proof of one job's input, not yet journaled."""
+
+    proof: Proof
+    path: Path
+    inference_s: float
+    drift: float  # max |circuit output - onnxruntime float output|
+    runtime: str  # the onnxruntime execution provider that ran the float model
+
+
+_runners: dict[Path, OnnxRunner] = {}
+
+
+def _warm(onnx_files: Sequence[Path]) -> None:
+    """Child start: the parent alone handles Ctrl-C (warm shutdown); load what every proof needs."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for path in onnx_files:
+        # a failing initializer would make the pool respawn children forever; the proof reports it instead
+        with contextlib.suppress(Exception):
+            _runners[path] = OnnxRunner(path)
+
+
+def prove_input(circuit: Circuit, settings: Settings, salted: InputData, out: Path) -> ProofRun:
+    """onnxruntime inference, EZKL witness + proof, local verification (runs in a child)."""
+    runner = _runners.get(circuit.circuit_onnx)
+    if runner is None:
+        runner = _runners[circuit.circuit_onnx] = OnnxRunner(circuit.circuit_onnx)
+    rows = salted.circuit_rows(circuit.manifest)
+    started = time.perf_counter()
+    floats = runner.run(rows, [(1, len(r)) for r in rows])
+    inference_s = time.perf_counter() - started
+    proof = prover.prove(circuit, salted, out, settings)
+    prover.verify(out, circuit, settings)
+    drift = float(np.max(np.abs(np.concatenate([f.reshape(-1) for f in floats]) - np.array(proof.outputs)))) if proof.outputs else 0.0
+    return ProofRun(proof, out, inference_s, drift, runner.provider)
+
+
+class ProverPool:
+    """``processes`` warm proving processes; ``submit`` returns a Future of the :class:`ProofRun`."""
+
+    def __init__(self, processes: int, circuits: Sequence[Circuit], settings: Settings) -> None:
+        self.settings = dataclasses.replace(settings, private_key=None, keystore_password=None)
+        context = multiprocessing.get_context("spawn")  # fork after native threads can deadlock
+        self._pool = context.Pool(processes, initializer=_warm, initargs=([c.circuit_onnx for c in circuits],))
+        self._closed = False
+
+    def submit(self, circuit: Circuit, salted: InputData, out: Path) -> Future[ProofRun]:
+        future: Future[ProofRun] = Future()
+        future.set_running_or_notify_cancel()
+        self._pool.apply_async(prove_input, (circuit, self.settings, salted, out),
+                               callback=future.set_result, error_callback=future.set_exception)
+        return future
+
+    def close(self, *, wait: bool) -> None:
+        """``wait``: let running proofs finish (warm shutdown); otherwise stop the children now."""
+        if self._closed:
+            return
+        self._closed = True
+        if wait:
+            self._pool.close()
+        else:
+            self._pool.terminate()
+        self._pool.join()
