@@ -1,8 +1,9 @@
 """A JSON-RPC proxy that injects transport faults a real node cannot be made to produce on demand.
 
 It forwards every request to a real node (anvil) unless a rule says otherwise: answer HTTP 500, 503
-or 429, drop the connection, hang (bounded), or forward the request and then drop the answer (the
-node acted, the client never hears). It listens on 127.0.0.1 only.
+or 429, drop the connection, hang (bounded), forward the request and then drop the answer (the
+node acted, the client never hears), or forward it and answer ``null`` (a node that counted a mined
+transaction before it serves its receipt: anvil does so under load, for a moment). It listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULTS = ("500", "503", "429", "drop", "hang", "drop-after-forward")
+FAULTS = ("500", "503", "429", "drop", "hang", "drop-after-forward", "null-result")
 HANG_LIMIT_S = 10.0
 """A hanging request is released after this long, or at close(), whichever comes first."""
 
@@ -116,6 +117,8 @@ class FlakyRpcProxyFake:
             status, answer = response.status, response.read()
         if fault == "drop-after-forward":
             return
+        if fault == "null-result":
+            answer = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": None}).encode()
         if self.chain_id is not None and method == "eth_chainId":
             answer = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": hex(self.chain_id)}).encode()
         handler.send_response(status)

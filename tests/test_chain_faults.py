@@ -144,6 +144,20 @@ def test_a_lost_send_answer_is_settled_by_the_receipt_not_by_sending_again(chain
     assert net.market.balance(RECIPIENT) - before == 5
 
 
+def test_a_receipt_served_after_the_nonce_counts_is_still_ours(chain_snapshot: Net) -> None:
+    """Seen on anvil under load (4 of 12 proof submissions): the sender's nonce is counted as used a moment
+    before the node serves the receipt. That is our transaction, not a rival's."""
+    net = chain_snapshot
+    before = net.market.balance(RECIPIENT)
+    with FlakyRpcProxyFake(net.url) as proxy:
+        market = market_on(net, [proxy.url])
+        proxy.fail("null-result", times=4, method="eth_getTransactionReceipt")
+        receipt = market.chain.send(market.token.functions.transfer(RECIPIENT, 4), net.signer("consumer"), what="transfer")
+        assert proxy.count("eth_getTransactionReceipt") >= 5, "the lagging receipt was asked for again"
+    assert receipt["status"] == 1
+    assert net.market.balance(RECIPIENT) - before == 4
+
+
 def test_a_nonce_taken_by_another_transaction_fails_clearly_and_spends_nothing(manual_mining: Net) -> None:
     net = manual_mining
     consumer = net.signer("consumer")

@@ -53,6 +53,9 @@ FEE_BUMP = (5, 4)
 FEE_CAP_MULTIPLE = 4
 """Without an explicit cap, a replacement never pays more than this multiple of the first fee."""
 RECEIPT_POLL_S = 0.1
+RECEIPT_LAG_S = 2.0
+"""A node may count a mined nonce a moment before it serves the receipt (seen on anvil under load;
+load-balanced RPCs lag too): a used nonce means "not ours" only once this long passed without one."""
 
 REVERT_HINTS = {
     "JobMarket__ReputationTooLow": "the provider's NRS is below the job's minimum reputation",
@@ -238,8 +241,7 @@ class Chain:
                 if found is not None:
                     return found
                 if int(self.w3.eth.get_transaction_count(sender, "latest")) > nonce:  # type: ignore[arg-type]
-                    # the nonce is used; asked after the count, a receipt of ours would now show
-                    found = self._any_receipt(sent)
+                    found = self._receipt_after_lag(sent)
                     if found is not None:
                         return found
                     raise TransactionError(
@@ -253,6 +255,15 @@ class Chain:
             if not sent:
                 raise
             raise RpcError(f"{what}: {exc.message}; sent {', '.join(sent)}, which may still be mined", exc.hint) from None
+
+    def _receipt_after_lag(self, hashes: list[str]) -> dict[str, Any] | None:
+        """The nonce is used: a receipt of ours, if one shows within ``RECEIPT_LAG_S``."""
+        until = time.monotonic() + RECEIPT_LAG_S
+        while True:
+            found = self._any_receipt(hashes)
+            if found is not None or time.monotonic() >= until:
+                return found
+            time.sleep(min(self.poll_s, 0.05))
 
     def _any_receipt(self, hashes: list[str]) -> dict[str, Any] | None:
         for tx_hash in hashes:
@@ -336,7 +347,10 @@ class FailoverProvider(HTTPProvider):
                  backoff_s: float = RPC_BACKOFF_S) -> None:
         if not urls:
             raise RpcError("no RPC URL configured", "set --rpc-url or NGX_ZK_RPC_URL")
-        super().__init__(urls[0], request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None)
+        # web3 asks eth_chainId before every call and transaction it validates (14 round trips per
+        # posted job, measured); every node here must serve one chain id, so one answer is kept
+        super().__init__(urls[0], request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None,
+                         cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")})
         self.urls = list(urls)
         self.timeout_s, self.tries, self.backoff_s = timeout_s, max(1, tries), backoff_s
         self.chain_id: int | None = None
