@@ -2,8 +2,8 @@
 
 b. end-to-end job latency (post -> settled, as the consumer sees it) against bare proving time of
    the same circuit on the same machine: cold (first job after the worker started) and warm, for an
-   offered job (``prove-job --provider``: the input reaches the worker's endpoint right after the
-   post, and it proves while it claims) and an open one (input handed over after the claim);
+   offered job (``prove-job --provider``: the worker gets the sealed input before the post and proves
+   while the job is posted and claimed) and an open one (input handed over after the claim);
 c. gas per job from receipts (approve, post, claim, deliverInput, submitResult) for the dedicated
    verifier and for the reusable one (a second registry entry for the same circuit), with the
    verifier's share of submitResult by eth_estimateGas on the verifier directly and by a call trace;
@@ -209,9 +209,9 @@ def one_job(net: Net, settings: ngx.Settings, data: ngx.InputData, offer: bool) 
     posted_at = time.time()
     started = time.perf_counter()
     record = consumer.post_job(settings, net.market, signer, net.circuit, data, price=PRICE, claim_window=WINDOW_S,
-                               prove_window=WINDOW_S, min_reputation=0)
+                               prove_window=WINDOW_S, min_reputation=0, offer_to=net.signer("provider").address if offer else None)
     posted = time.perf_counter()
-    if offer and not consumer.offer_input(settings, net.market, signer, record, net.signer("provider").address):
+    if offer and not record.offered_to:
         raise RuntimeError(f"the worker's endpoint did not take the offer of job {record.job_id}")
 
     def progress(message: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ class JobRecord:
     post_tx: str
     deliveries: dict[str, str] = field(default_factory=dict)  # provider -> deliver tx
     posted_at: float = field(default_factory=time.time)
+    offered_to: str = ""  # the provider the job was offered to before posting, if it took the offer
 
 
 @dataclass(frozen=True)
@@ -88,22 +89,63 @@ def require_private(circuit: Circuit) -> None:
 
 def post_job(
     settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit, data: InputData, *, price: int,
-    claim_window: int, prove_window: int, min_reputation: int, permit: bool = True,
+    claim_window: int, prove_window: int, min_reputation: int, permit: bool = True, offer_to: str | None = None,
+    progress: Progress = lambda _: None,
 ) -> JobRecord:
-    """Commit to the input (fresh salt), escrow ``price`` and post the job; keep the secret record."""
+    """Commit to the input (fresh salt), escrow ``price`` and post the job; keep the secret record.
+
+    With ``offer_to``, the job is first offered to that provider (see :func:`offer`), which then
+    proves while the job is posted and claimed."""
     entry = resolve_model(settings, market, circuit)
     commitment, salted = commit(circuit.manifest, data, new_salt=True)
     balance = market.balance(signer.address)
     if balance < price:
         raise ChainError(f"{signer.address} holds {balance / 1e18:g} NGX, the job costs {price / 1e18:g} NGX", "fund the account first")
+    offered = ""
+    if offer_to is not None and offer(market, signer, entry.model_id, commitment.values, salted, offer_to, progress=progress):
+        offered = to_checksum_address(offer_to)
     post = market.post_job_with_permit if permit else market.post_job
     job_id, receipt = post(signer, entry.model_id, commitment.values, price, claim_window, prove_window, min_reputation)
     record = JobRecord(
         chain_id=market.chain.chain_id, job_id=job_id, model=circuit.name, model_id=entry.model_id, consumer=signer.address,
-        commitments=commitment.hex, price=price, salted_input=salted.to_json(), post_tx=receipt["tx"],
+        commitments=commitment.hex, price=price, salted_input=salted.to_json(), post_tx=receipt["tx"], offered_to=offered,
     )
     save_record(settings, record)
     return record
+
+
+def offer(market: Marketplace, signer: Signer, model_id: int, commitments: Sequence[int], salted: InputData, provider: str, *,
+          progress: Progress = lambda _: None) -> bool:
+    """Offer a job about to be posted to ``provider``: its endpoint gets the input, sealed, before the post.
+
+    Proving needs the input, not the job: the provider's worker starts at once, and claims the job
+    carrying this input commitment when it appears on chain, so the post and the claim happen while
+    it proves. Any provider may still claim first; the input then goes to that one when it claims.
+    Returns whether the provider took the offer (a refusal or an unreachable endpoint is reported
+    through ``progress`` and the job is posted all the same).
+    """
+    provider = to_checksum_address(provider)
+    profile = market.provider(provider)
+    if not profile["registered"]:
+        raise ChainError(f"{provider} is not a registered provider", "check the address with: ngx-zk provider status ADDRESS")
+    endpoint = str(profile["endpoint"])
+    if not endpoint:
+        raise ChainError(f"provider {provider} registered no data-plane endpoint to offer the job to",
+                         "drop --provider: the input then goes to whoever claims the job")
+    if len(commitments) != 1:
+        progress("this model has several input commitments: offers carry one; the input goes to whoever claims the job")
+        return False
+    ctx = crypto.JobContext(market.chain.chain_id, market.market.address, 0, model_id, "offer")
+    reply_to = crypto.public_bytes(crypto.derive_key(signer.encryption_key_material()))
+    body = json.dumps({"input": salted.to_json(), "reply_to": reply_to.hex()}).encode()
+    sealed = crypto.seal(bytes(profile["encryption_pubkey"]), body, ctx)
+    try:
+        dataplane.upload_offer(endpoint, signer, market.chain.chain_id, market.market.address, model_id, commitments[0], sealed)
+    except dataplane.DataPlaneError as exc:
+        progress(f"offer to {provider} not taken ({exc.message}); the input goes to whoever claims the job")
+        return False
+    progress(f"offered the job to {provider}: it is proving while the job is posted")
+    return True
 
 
 def _sealed_input(market: Marketplace, signer: Signer, record: JobRecord, provider: str) -> tuple[bytes, str]:
@@ -113,31 +155,6 @@ def _sealed_input(market: Marketplace, signer: Signer, record: JobRecord, provid
     reply_to = crypto.public_bytes(crypto.derive_key(signer.encryption_key_material()))
     body = json.dumps({"input": record.salted_input, "reply_to": reply_to.hex()}).encode()
     return crypto.seal(bytes(profile["encryption_pubkey"]), body, ctx), str(profile["endpoint"])
-
-
-def offer_input(settings: Settings, market: Marketplace, signer: Signer, record: JobRecord, provider: str, *,
-                progress: Progress = lambda _: None) -> bool:
-    """Offer the open job to ``provider``: upload the sealed input to its endpoint before any claim.
-
-    A worker that gets an offer starts proving while it claims, which takes the claim and the input
-    hand-over off the job's critical path. Any provider may still claim first; the input then goes
-    to that one when it claims, as usual. Returns whether the provider took the input.
-    """
-    provider = to_checksum_address(provider)
-    if not market.provider(provider)["registered"]:
-        raise ChainError(f"{provider} is not a registered provider", "check the address with: ngx-zk provider status ADDRESS")
-    payload, endpoint = _sealed_input(market, signer, record, provider)
-    if not endpoint:
-        raise ChainError(f"provider {provider} registered no data-plane endpoint to offer the job to",
-                         "drop --provider: the input then goes to whoever claims the job")
-    try:
-        dataplane.upload_input(endpoint, signer, market.chain.chain_id, market.market.address, record.job_id, payload)
-    except dataplane.DataPlaneError as exc:
-        progress(f"offer to {provider} failed ({exc.message}); the input goes to whoever claims the job")
-        return False
-    record.deliveries[provider] = f"offered, via {endpoint}"
-    save_record(settings, record)
-    return True
 
 
 def deliver_input(market: Marketplace, signer: Signer, record: JobRecord, job: Job, *,

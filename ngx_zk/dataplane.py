@@ -2,9 +2,12 @@
 
 The provider's worker serves, at the endpoint it registered on chain::
 
+    PUT /v1/offers/<model>/<commitment>
+                               before posting, a consumer offers a job: its input, sealed to the
+                               provider; the worker proves at once, and claims the job with that
+                               input commitment when the consumer posts it (job id 0 in the seal)
     PUT /v1/jobs/<id>/input    the consumer uploads its input, sealed to the provider's X25519 key:
-                               once this provider claimed the job, or earlier, while the job is
-                               still open, to offer it (the worker then proves while it claims)
+                               once this provider claimed the job, or earlier, while it is open
     GET /v1/jobs/<id>/output   the consumer fetches the output, sealed to the consumer's X25519 key
 
 Every request carries ``X-NGX-Signature``: an EIP-191 signature by the job's consumer address over
@@ -35,6 +38,8 @@ from .errors import NgxZkError
 from .files import write_private
 
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+MAX_PENDING_OFFERS = 8
+"""Offers of jobs not yet posted that one endpoint holds at once; more are refused (HTTP 429)."""
 FETCH_MAX_AGE_S = 300
 TIMEOUT_S = 10
 
@@ -54,6 +59,21 @@ class JobFacts:
     consumer: str
     provider: str | None
     status: str  # the JobStatus name on chain
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A consumer's offer of a job it is about to post: the input sealed to this provider."""
+
+    consumer: str
+    model_id: int
+    commitment: int
+    payload: bytes
+    received: float
+
+
+def offer_detail(model_id: int, commitment: int, body: bytes) -> str:
+    return f"model {model_id}|commitment {commitment:064x}|{hashlib.sha256(body).hexdigest()}"
 
 
 def message(chain_id: int, market: str, job_id: int, action: str, detail: str) -> str:
@@ -101,9 +121,9 @@ class DataPlaneServer:
 
     def __init__(self, mailbox: Mailbox, *, chain_id: int, market: str, provider: str,
                  job_facts: Callable[[int], JobFacts], log: Callable[..., None],
-                 on_input: Callable[[int], None] = lambda _: None) -> None:
+                 on_input: Callable[[int], None] = lambda _: None, on_offer: Callable[[Offer], bool] | None = None) -> None:
         self.mailbox, self.chain_id, self.market, self.provider = mailbox, chain_id, market, provider
-        self.job_facts, self.log, self.on_input = job_facts, log, on_input
+        self.job_facts, self.log, self.on_input, self.on_offer = job_facts, log, on_input, on_offer
         self._server: ThreadingHTTPServer | None = None
 
     def authorize(self, job_id: int, action: str, detail: str, signature: str | None) -> JobFacts:
@@ -124,6 +144,19 @@ class DataPlaneServer:
         self.mailbox.put(job_id, "input", body)
         self.log("dataplane.input", job_id=job_id, bytes=len(body), offered=facts.status == "Open")
         self.on_input(job_id)
+
+    def handle_offer(self, model_id: int, commitment: int, body: bytes, signature: str | None) -> None:
+        """Take an offer (no job on chain yet: the signature names the consumer the job must come from)."""
+        if self.on_offer is None:
+            raise DataPlaneError("this endpoint takes no offers", 404)
+        if not signature:
+            raise DataPlaneError("missing X-NGX-Signature", 401)
+        consumer = recover(message(self.chain_id, self.market, 0, "offer", offer_detail(model_id, commitment, body)), signature)
+        if consumer is None:
+            raise DataPlaneError("bad signature", 403)
+        if not self.on_offer(Offer(consumer, model_id, commitment, body, time.time())):
+            raise DataPlaneError(f"offer refused: model {model_id} not served here, or {MAX_PENDING_OFFERS} offers pending", 429)
+        self.log("dataplane.offer", model_id=model_id, bytes=len(body))
 
     def handle_fetch(self, job_id: int, timestamp: str, signature: str | None) -> bytes:
         try:
@@ -159,16 +192,29 @@ class DataPlaneServer:
             def _error(self, exc: DataPlaneError) -> None:
                 self._reply(exc.status or 400, json.dumps({"error": exc.message}).encode())
 
+            def _offer(self) -> tuple[int, int] | None:
+                parts = self.path.strip("/").split("/")
+                if len(parts) == 4 and parts[:2] == ["v1", "offers"] and parts[2].isdigit():
+                    try:
+                        return int(parts[2]), int(parts[3], 16)
+                    except ValueError:
+                        return None
+                return None
+
             def do_PUT(self) -> None:
-                job_id = self._job("input")
-                if job_id is None:
+                job_id, offer = self._job("input"), self._offer()
+                if job_id is None and offer is None:
                     return self._reply(404, b'{"error": "not found"}')
                 length = int(self.headers.get("Content-Length") or 0)
                 if length <= 0 or length > MAX_UPLOAD_BYTES:
                     return self._error(DataPlaneError(f"upload must be 1..{MAX_UPLOAD_BYTES} bytes", 413))
                 body = self.rfile.read(length)
                 try:
-                    plane.handle_upload(job_id, body, self.headers.get("X-NGX-Signature"))
+                    if offer is not None:
+                        plane.handle_offer(*offer, body, self.headers.get("X-NGX-Signature"))
+                    else:
+                        assert job_id is not None
+                        plane.handle_upload(job_id, body, self.headers.get("X-NGX-Signature"))
                 except DataPlaneError as exc:
                     return self._error(exc)
                 except NgxZkError as exc:
@@ -210,6 +256,13 @@ class DataPlaneServer:
 def upload_input(endpoint: str, signer: Any, chain_id: int, market: str, job_id: int, sealed: bytes) -> None:
     text = message(chain_id, market, job_id, "input", hashlib.sha256(sealed).hexdigest())
     request = urllib.request.Request(f"{endpoint.rstrip('/')}/v1/jobs/{job_id}/input", data=sealed, method="PUT",
+                                     headers={"X-NGX-Signature": sign(signer, text), "Content-Type": "application/octet-stream"})
+    _send(request)
+
+
+def upload_offer(endpoint: str, signer: Any, chain_id: int, market: str, model_id: int, commitment: int, sealed: bytes) -> None:
+    text = message(chain_id, market, 0, "offer", offer_detail(model_id, commitment, sealed))
+    request = urllib.request.Request(f"{endpoint.rstrip('/')}/v1/offers/{model_id}/{commitment:064x}", data=sealed, method="PUT",
                                      headers={"X-NGX-Signature": sign(signer, text), "Content-Type": "application/octet-stream"})
     _send(request)
 

@@ -1,11 +1,13 @@
-"""Offered jobs (``prove-job --provider``): the consumer uploads the sealed input to a provider's
-endpoint right after posting; that worker proves while it claims. And the proving pool that keeps
-the worker responsive while EZKL proves."""
+"""Offered jobs (``prove-job --provider``): before posting, the consumer uploads the sealed input to
+a provider's endpoint; that worker proves while the job is posted and claimed. Also inputs uploaded
+for a job still open, and the proving pool that keeps the worker responsive while EZKL proves."""
 
 from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,10 @@ import pytest
 
 import ngx_zk as ngx
 from ngx_zk import crypto, dataplane
+from ngx_zk import worker as worker_pkg
 from ngx_zk.chain import devnet
 from ngx_zk.chain.market import JobStatus
-from ngx_zk.consumer import offer_input, post_job, wait_for_result
+from ngx_zk.consumer import offer, post_job, wait_for_result
 from ngx_zk.errors import ChainError
 from ngx_zk.worker.journal import Step
 from ngx_zk.worker.provers import ProverPool
@@ -37,69 +40,81 @@ def set_endpoint(net: Net, role: str, endpoint: str) -> None:
     net.market.update_provider(signer, crypto.public_bytes(crypto.derive_key(signer.encryption_key_material())), endpoint)
 
 
-def post(net: Net, tmp_path: Path) -> Any:
+def post(net: Net, tmp_path: Path, offer_to: str | None = None, notes: list[str] | None = None) -> Any:
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
     return post_job(consumer_settings(net, tmp_path), net.market, net.signer("consumer"), net.circuit, data, price=10 * NGX,
-                    claim_window=300, prove_window=300, min_reputation=0)
+                    claim_window=300, prove_window=300, min_reputation=0, offer_to=offer_to,
+                    progress=(notes.append if notes is not None else lambda _: None))
+
+
+def library_worker(net: Net, tmp_path: Path) -> Worker:
+    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+                                  "NGX_ZK_STATE_DIR": str(tmp_path / "worker")})
+    w = Worker(settings, net.market, net.signer("provider"), [net.circuit], poll_s=0.05, listen=("127.0.0.1", 0))
+    assert w.endpoint is not None
+    set_endpoint(net, "provider", w.endpoint)
+    return w
 
 
 def log_events(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
 
-def test_an_offered_job_is_proved_from_the_offer_and_settles_without_an_onchain_delivery(chain_snapshot: Net, tmp_path: Path) -> None:
+def test_an_offered_job_is_proved_before_it_is_posted_and_settles(chain_snapshot: Net, tmp_path: Path) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     port = free_port()
     set_endpoint(net, "provider", f"http://127.0.0.1:{port}")
-    # a long poll: only the upload's wake-up can start this job promptly
+    log = tmp_path / "worker" / "worker.log"
+    # a long poll: only the offer's wake-up can start this job promptly
     worker = start_worker(net, tmp_path / "worker", "--listen", f"127.0.0.1:{port}", "--max-jobs", "1", "--poll", "5")
     try:
         deadline = time.monotonic() + 60
-        while not (tmp_path / "worker" / "worker.log").is_file() or not any(
-                e["event"] == "worker.start" for e in log_events(tmp_path / "worker" / "worker.log")):
+        while not log.is_file() or not any(e["event"] == "worker.start" for e in log_events(log)):
             assert worker.poll() is None and time.monotonic() < deadline, "worker did not start"
             time.sleep(0.1)
-        record = post(net, tmp_path)
-        settings = consumer_settings(net, tmp_path)
-        assert offer_input(settings, m, net.signer("consumer"), record, devnet.dev_address("provider").lower())
-        result = wait_for_result(settings, m, net.signer("consumer"), net.circuit, record, timeout_s=120, poll_s=0.05)
+        notes: list[str] = []
+        record = post(net, tmp_path, offer_to=devnet.dev_address("provider").lower(), notes=notes)
+        assert record.offered_to == devnet.dev_address("provider") and "proving while the job is posted" in notes[0]
+        result = wait_for_result(consumer_settings(net, tmp_path), m, net.signer("consumer"), net.circuit, record, timeout_s=120,
+                                 poll_s=0.05)
     finally:
         worker.wait(timeout=120)
     assert result.status is JobStatus.SETTLED and result.proof_valid
-    assert record.deliveries == {devnet.dev_address("provider"): f"offered, via http://127.0.0.1:{port}"}
-    assert m.events("InputDelivered", m.deployment.block, jobId=record.job_id) == [], "the offer replaced the on-chain hand-over"
-    events = [e for e in log_events(tmp_path / "worker" / "worker.log") if e.get("job_id") == record.job_id]
-    names = [e["event"] for e in events]
-    assert names.index("job.offered") < names.index("job.claimed") < names.index("job.proved"), names
+    assert m.events("InputDelivered", m.deployment.block, jobId=record.job_id) == [], "no input went on chain"
+    events = log_events(log)
+    names = [e["event"] for e in events if e.get("job_id") in (None, record.job_id)]
+    assert names.index("dataplane.offer") < names.index("offer.proving") < names.index("job.offered") < names.index("job.claimed"), names
+    assert names.index("job.claimed") < names.index("job.proved") < names.index("job.settled"), names
     at = {e["event"]: float(e["ts"]) for e in events}
-    assert at["job.offered"] - at["dataplane.input"] < 2.5, "the upload woke the worker (its poll is 5 s)"
+    assert at["offer.proving"] - at["dataplane.offer"] < 2.5, "the offer woke the worker (its poll is 5 s)"
+    inputs = [e for e in events if e["event"] == "job.input"]
+    assert [e["via"] for e in inputs] == ["offer"]
 
 
 def test_offering_needs_a_registered_provider_with_an_endpoint(chain_snapshot: Net, tmp_path: Path) -> None:
     net, m = chain_snapshot, chain_snapshot.market
-    record = post(net, tmp_path)
-    settings = consumer_settings(net, tmp_path)
+    data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
+    commitment, salted = ngx.commit(net.circuit.manifest, data, new_salt=True)
+    consumer = net.signer("consumer")
     with pytest.raises(ChainError, match="registered no data-plane endpoint"):
-        offer_input(settings, m, net.signer("consumer"), record, devnet.dev_address("provider"))
+        offer(m, consumer, net.model_id, commitment.values, salted, devnet.dev_address("provider"))
     with pytest.raises(ChainError, match="not a registered provider"):
-        offer_input(settings, m, net.signer("consumer"), record, devnet.dev_address("consumer2"))
-    notes: list[str] = []
+        offer(m, consumer, net.model_id, commitment.values, salted, devnet.dev_address("consumer2"))
     set_endpoint(net, "provider", f"http://127.0.0.1:{free_port()}")  # nothing listens
-    assert not offer_input(settings, m, net.signer("consumer"), record, devnet.dev_address("provider"), progress=notes.append)
-    assert record.deliveries == {} and "goes to whoever claims" in notes[0]
-    assert m.job(record.job_id).status is JobStatus.OPEN, "a failed offer leaves the job open for any provider"
+    notes: list[str] = []
+    record = post(net, tmp_path, offer_to=devnet.dev_address("provider"), notes=notes)
+    assert record.offered_to == "" and "not taken" in notes[0], "an unreachable provider: the job is posted all the same"
+    assert m.job(record.job_id).status is JobStatus.OPEN
 
 
 def test_an_offered_job_another_provider_claims_first_is_dropped(chain_snapshot: Net, tmp_path: Path) -> None:
     net, m = chain_snapshot, chain_snapshot.market
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                  "NGX_ZK_STATE_DIR": str(tmp_path / "worker")})
-    worker = Worker(settings, m, net.signer("provider"), [net.circuit], poll_s=0.05, listen=("127.0.0.1", 0))
+    worker = library_worker(net, tmp_path)
     try:
-        assert worker.endpoint is not None
-        set_endpoint(net, "provider", worker.endpoint)
-        record = post(net, tmp_path)
-        assert offer_input(consumer_settings(net, tmp_path), m, net.signer("consumer"), record, devnet.dev_address("provider"))
+        record = post(net, tmp_path, offer_to=devnet.dev_address("provider"))
+        assert record.offered_to
+        worker._open_offers()
+        assert len(worker._offered) == 1, "the offer is proving"
         m.claim(net.signer("provider2"), record.job_id)  # the race is lost before the worker's next round
 
         worker._scan()
@@ -108,8 +123,39 @@ def test_an_offered_job_another_provider_claims_first_is_dropped(chain_snapshot:
         entry = worker.journal.get(record.job_id)
         assert entry is not None and entry.step is Step.SKIPPED
         assert "Claimed" in worker.journal.history(record.job_id)[-1][2]
-        assert record.job_id not in worker._early and record.job_id not in worker._inflight
+        assert not worker._early and not worker._offered and record.job_id not in worker._inflight
+        assert not (worker.home / "inputs" / f"{record.job_id}.json").exists(), "the offered input is not kept"
         assert m.job(record.job_id).provider == devnet.dev_address("provider2")
+    finally:
+        worker.close()
+
+
+def test_an_offer_that_does_not_open_its_commitment_or_whose_job_never_comes_is_dropped(
+        chain_snapshot: Net, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    net, m = chain_snapshot, chain_snapshot.market
+    logged: list[str] = []
+    worker = library_worker(net, tmp_path)
+    worker.log = lambda event, **_: logged.append(event)
+    data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
+    consumer = net.signer("consumer")
+    try:
+        commitment, salted = ngx.commit(net.circuit.manifest, data, new_salt=True)
+        other, _ = ngx.commit(net.circuit.manifest, data, new_salt=True)
+        ctx = crypto.JobContext(m.chain.chain_id, m.market.address, 0, net.model_id, "offer")
+        body = json.dumps({"input": salted.to_json(), "reply_to": ""}).encode()
+        pubkey = crypto.public_bytes(worker.enc_key)
+        assert worker.endpoint is not None
+        dataplane.upload_offer(worker.endpoint, consumer, m.chain.chain_id, m.market.address, net.model_id, other.values[0],
+                               crypto.seal(pubkey, body, ctx))
+        worker._open_offers()
+        assert "offer.refused" in logged and not worker._offered, "an input that does not open the offered commitment"
+
+        assert offer(m, consumer, net.model_id, commitment.values, salted, devnet.dev_address("provider"))
+        worker._open_offers()
+        assert len(worker._offered) == 1
+        monkeypatch.setattr(worker_pkg.worker, "OFFER_TTL_S", 0)
+        worker._open_offers()
+        assert "offer.expired" in logged and not worker._offered, "no job came for it"
     finally:
         worker.close()
 
@@ -137,6 +183,33 @@ def test_the_endpoint_takes_an_offer_only_from_the_jobs_consumer_while_it_is_ope
             dataplane.upload_input(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, record.job_id, body + b"2")
         assert taken.value.status == 409, "once another provider claimed it, the job is no longer offered here"
         assert mailbox.get(record.job_id, "input") == body
+
+        with pytest.raises(dataplane.DataPlaneError) as no_offers:
+            dataplane.upload_offer(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 7, body)
+        assert no_offers.value.status == 404, "an endpoint without an offer handler takes none"
+    finally:
+        server.close()
+
+    offers: list[dataplane.Offer] = []
+    server = dataplane.DataPlaneServer(mailbox, chain_id=m.chain.chain_id, market=m.market.address, provider=devnet.dev_address("provider"),
+                                       job_facts=lambda j: dataplane.JobFacts("", None, "Open"), log=lambda *a, **k: None,
+                                       on_offer=lambda o: len(offers) < 1 and not offers.append(o))
+    endpoint = server.serve("127.0.0.1", 0)
+    try:
+        dataplane.upload_offer(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 7, body)
+        assert [(o.consumer, o.model_id, o.commitment, o.payload) for o in offers] == [
+            (devnet.dev_address("consumer"), net.model_id, 7, body)], "the signature names the consumer the job must come from"
+        with pytest.raises(dataplane.DataPlaneError) as full:
+            dataplane.upload_offer(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 8, body)
+        assert full.value.status == 429
+        signature = dataplane.sign(net.signer("consumer"), dataplane.message(m.chain.chain_id, m.market.address, 0, "offer",
+                                                                             dataplane.offer_detail(net.model_id, 9, body)))
+        moved = urllib.request.Request(f"{endpoint}/v1/offers/{net.model_id}/{10:064x}", data=body, method="PUT",
+                                       headers={"X-NGX-Signature": signature})
+        offers.clear()
+        urllib.request.urlopen(moved, timeout=5)
+        assert offers[0].consumer != devnet.dev_address("consumer"), \
+            "a signature moved to another commitment names some other address: no job of this consumer adopts it"
     finally:
         server.close()
 

@@ -10,7 +10,7 @@ import click
 from .. import console, crypto
 from ..chain import deployment, devnet
 from ..circuit import load_circuit
-from ..consumer import JobRecord, load_record, offer_input, post_job, require_private, wait_for_result
+from ..consumer import JobRecord, load_record, post_job, require_private, wait_for_result
 from ..errors import ChainError
 from ..inputs import load as load_input
 from ..publish import publish
@@ -345,9 +345,10 @@ def prove_job(ctx: click.Context, model: str, input_file: Path, price: str, clai
     encrypted on-chain payload. With --private (a model built with hashed outputs) the output too
     stays off chain: only its Poseidon hash is public, and the provider hands it over sealed.
 
-    With --provider the job is offered to a provider you pick (one with an endpoint): it gets the
-    sealed input right after the post and proves while it claims, which saves the claim and the
-    hand-over from the job's latency. Any provider may still claim first; the input then goes to it.
+    With --provider the job is offered to a provider you pick (one with an endpoint) before it is
+    posted: that worker gets the sealed input and proves while the job is posted and claimed, which
+    takes the chain round trips off the job's latency. Any provider may still claim first; the input
+    then goes to whoever claims.
 
     \b
     Example:
@@ -363,17 +364,14 @@ def prove_job(ctx: click.Context, model: str, input_file: Path, price: str, clai
     data = load_input(input_file, circuit.manifest)
     market = connect(ctx, rpc_url)
     signer = get_signer(ctx, market.chain, keystore, account)
-    record = post_job(settings, market, signer, circuit, data, price=parse_ngx(price), claim_window=claim_window,
-                      prove_window=prove_window, min_reputation=min_reputation, permit=not use_approve)
-    if not as_json:
-        console.stderr().print(f"posted job {record.job_id} (tx {record.post_tx}); {price} NGX in escrow")
-    if offer_to is not None:
-        def note(text: str) -> None:
-            if not as_json:
-                console.stderr().print(text)
+    def note(text: str) -> None:
+        if not as_json:
+            console.stderr().print(text)
 
-        if offer_input(settings, market, signer, record, offer_to, progress=note):
-            note(f"offered job {record.job_id} to {offer_to}: it has the sealed input")
+    record = post_job(settings, market, signer, circuit, data, price=parse_ngx(price), claim_window=claim_window,
+                      prove_window=prove_window, min_reputation=min_reputation, permit=not use_approve, offer_to=offer_to,
+                      progress=note)
+    note(f"posted job {record.job_id} (tx {record.post_tx}); {price} NGX in escrow")
     if no_wait:
         emit(as_json, {"job_id": record.job_id, "post_tx": record.post_tx, "commitments": record.commitments},
              f"job {record.job_id} posted; follow it with: ngx-zk job wait {record.job_id}")

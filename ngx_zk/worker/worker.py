@@ -6,10 +6,13 @@ Each loop: read new chain events, then move every journaled job one step along::
     input opens the job's commitment? (no: decline, no slash) -> onnxruntime inference ->
     EZKL witness + proof -> local verify -> eth_call dry-run -> submit -> settled
 
-A consumer may offer an open job to this worker by uploading its input to the endpoint before any
-claim: the worker then starts proving at once and claims while the proof runs (the proof is only
-used, and journaled, once the claim landed; a lost race discards it). The loop sleeps ``poll_s``
-between rounds but wakes at once when an input arrives or a proof finishes.
+A consumer may offer a job to this worker before posting it (``prove-job --provider``): the
+endpoint gets the sealed input, keyed by its commitment, and the worker starts proving at once. When
+the consumer's JobPosted with that commitment arrives, the worker claims it with the proof already
+running, so the post and the claim overlap the proof. The proof is only used, and journaled, once
+the claim landed; a lost race, or a job never posted (``OFFER_TTL_S``), discards it. An input
+uploaded for a job still open is proved early the same way. The loop sleeps ``poll_s`` between
+rounds but wakes at once when an offer or input arrives or a proof finishes.
 
 Every step is journaled before it acts (see :mod:`ngx_zk.worker.journal`), and on start the journal
 is reconciled with the chain. The first SIGTERM/SIGINT stops claiming and finishes the jobs in
@@ -21,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import signal
 import threading
 import time
@@ -38,7 +42,7 @@ from ..chain.market import Job, JobStatus, Marketplace, ModelEntry
 from ..chain.signer import Signer
 from ..commitment import commit
 from ..config import Settings
-from ..dataplane import DataPlaneServer, JobFacts, Mailbox
+from ..dataplane import MAX_PENDING_OFFERS, DataPlaneServer, JobFacts, Mailbox, Offer
 from ..errors import ChainError, ContractRevert, InputError, NgxZkError
 from ..evm import calldata
 from ..files import write_private
@@ -56,6 +60,8 @@ CLAIM_MARGIN_S = 5
 REORG_WINDOW_BLOCKS = 5
 """Each poll re-reads this many blocks below the event cursor: a reorg may re-include events there."""
 GONE = "no longer on chain: a reorg dropped its JobPosted event"
+OFFER_TTL_S = 120
+"""An offered input whose job is not posted within this long is dropped (with its proof)."""
 
 
 @dataclass
@@ -66,6 +72,18 @@ class Served:
     entry: ModelEntry
     srs_path: Path
     pk_path: Path
+
+
+@dataclass(frozen=True)
+class Offered:
+    """An offered input, proving (or proved) before its job is on chain."""
+
+    consumer: str
+    model_id: int
+    salted: InputData
+    reply_to: bytes
+    proof: Future[ProofRun]
+    received: float
 
 
 @dataclass
@@ -101,6 +119,8 @@ class Worker:
         self._stop_requests = 0
         self._inflight: dict[int, Future[None]] = {}
         self._early: dict[int, Future[ProofRun]] = {}  # offered jobs proving while we claim them
+        self._offers: queue.SimpleQueue[Offer] = queue.SimpleQueue()  # taken by the endpoint, not yet opened
+        self._offered: dict[int, Offered] = {}  # input commitment -> offer proving before its job is posted
         self._wake = threading.Event()
         self._provers = ProverPool(self.concurrency, [s.circuit for s in self.served.values()], settings)
         self._lock = threading.Lock()
@@ -111,7 +131,7 @@ class Worker:
         if listen is not None:
             self.dataplane = DataPlaneServer(self.mailbox, chain_id=market.chain.chain_id, market=market.market.address,
                                              provider=signer.address, job_facts=self._job_facts, log=log,
-                                             on_input=lambda _: self._wake.set())
+                                             on_input=lambda _: self._wake.set(), on_offer=self._take_offer)
             self.endpoint = self.dataplane.serve(*listen)
             log("dataplane.serving", endpoint=self.endpoint)
 
@@ -146,6 +166,7 @@ class Worker:
             with self._signals():
                 self._reconcile()
                 while self._stop_requests < 2:
+                    self._open_offers()
                     self._scan()
                     busy = self._advance(max_jobs)
                     done = self.stats.completed + self.stats.declined
@@ -189,6 +210,49 @@ class Worker:
     def _holding(self) -> bool:
         """Jobs claimed by us that still need work (warm shutdown finishes these)."""
         return any(e.step not in (Step.SEEN,) for e in self.journal.unfinished())
+
+    # --- offers --------------------------------------------------------------------------------
+    def _take_offer(self, offer: Offer) -> bool:
+        """The endpoint's callback (its thread): queue an offer for the loop, if we can take it."""
+        if self.stopping or offer.model_id not in self.served or len(self._offered) + self._offers.qsize() >= MAX_PENDING_OFFERS:
+            return False
+        self._offers.put(offer)
+        self._wake.set()
+        return True
+
+    def _open_offers(self) -> None:
+        """Start proving each newly offered input that opens its commitment; drop offers whose job never came."""
+        while not self._offers.empty():
+            offer = self._offers.get()
+            if offer.commitment in self._offered:
+                continue
+            ctx = crypto.JobContext(self.market.chain.chain_id, self.market.market.address, 0, offer.model_id, "offer")
+            opened = self._open_sealed(payload=offer.payload, ctx=ctx, model_id=offer.model_id, commitments=[offer.commitment])
+            if isinstance(opened, str):
+                self.log("offer.refused", level="warning", model_id=offer.model_id, reason=opened)
+                continue
+            circuit = self.served[offer.model_id].circuit
+            proof = self._provers.submit(circuit, opened[0], self.home / "proofs" / f"offer-{offer.commitment:064x}.json")
+            proof.add_done_callback(lambda _: self._wake.set())
+            self._offered[offer.commitment] = Offered(offer.consumer, offer.model_id, opened[0], opened[1], proof, offer.received)
+            self.log("offer.proving", model_id=offer.model_id, consumer=offer.consumer)
+        for commitment, offered in list(self._offered.items()):
+            if time.time() - offered.received > OFFER_TTL_S:
+                del self._offered[commitment]
+                self.log("offer.expired", model_id=offered.model_id, consumer=offered.consumer)
+
+    def _adopt_offer(self, job_id: int, model_id: int, data: dict[str, Any], job: Job) -> None:
+        """A posted job matches an offer (same model, commitment and consumer): its input and running proof become the job's."""
+        commitments = [int(c) for c in data["commitments"]]
+        offered = self._offered.get(commitments[0]) if len(commitments) == 1 else None
+        if offered is None or offered.model_id != model_id or offered.consumer.lower() != job.consumer.lower():
+            return
+        del self._offered[commitments[0]]
+        input_path = self._private_file(f"inputs/{job_id}.json", json.dumps(offered.salted.to_json()).encode())
+        data.update(input_path=str(input_path), reply_to=offered.reply_to.hex())
+        self.journal.record(job_id, model_id, Step.SEEN, note="offered", input_path=data["input_path"], reply_to=data["reply_to"])
+        self._early[job_id] = offered.proof
+        self.log("job.offered", job_id=job_id, proving_early=True)
 
     # --- events --------------------------------------------------------------------------------
     def _scan(self) -> None:
@@ -275,6 +339,7 @@ class Worker:
     def _try_claim(self, job_id: int, model_id: int, data: dict[str, Any]) -> bool:
         self._prove_offered(job_id, model_id, data)
         job = self.market.job(job_id)
+        self._adopt_offer(job_id, model_id, data, job)
         now = self.market.chain.timestamp()
         reason = None
         if job.status is not JobStatus.OPEN:
@@ -292,7 +357,7 @@ class Worker:
             elif self.served[model_id].entry.status != "Active":
                 reason = "model not active"
         if reason:
-            self._early.pop(job_id, None)
+            self._forget(job_id)
             self.journal.record(job_id, model_id, Step.SKIPPED, note=reason)
             self.log("job.skipped", job_id=job_id, reason=reason)
             return False
@@ -303,7 +368,7 @@ class Worker:
         self.crash_point("claimed")
         self.metrics.inc("ngx_worker_claims_total")
         self.log("job.claimed", job_id=job_id, tx=receipt["tx"])
-        if self.mailbox.get(job_id, "input") is not None:  # offered or already uploaded: no need to wait a round
+        if "input_path" in data or self.mailbox.get(job_id, "input") is not None:  # offered or uploaded: go on now
             self._await_input(job_id, model_id, {**data, "claim_block": claim_block}, just_claimed=True)
         return True
 
@@ -346,6 +411,12 @@ class Worker:
         if not just_claimed and not self._still_ours(job_id, model_id, data):
             entry = self.journal.get(job_id)
             return entry is not None and entry.step is Step.SEEN  # a reorg dropped the claim: busy claiming again
+        if "input_path" in data:  # offered before the post: opened and checked then
+            self.journal.record(job_id, model_id, Step.PROVING)
+            self.crash_point("proving")
+            self.log("job.input", job_id=job_id, via="offer", commitment_ok=True)
+            self._start_proving(job_id, model_id, data)
+            return True
         payload = self.mailbox.get(job_id, "input")
         via = "endpoint"
         if payload is None:
@@ -385,18 +456,22 @@ class Worker:
         return True
 
     def _open_input(self, job_id: int, model_id: int, data: dict[str, Any], payload: bytes) -> tuple[InputData, bytes] | str:
-        """Decrypt a sealed input and check that it opens the job's commitment: (salted input, reply key),
-        or why it is unusable."""
         ctx = crypto.JobContext(self.market.chain.chain_id, self.market.market.address, job_id, model_id, "input")
+        return self._open_sealed(payload=payload, ctx=ctx, model_id=model_id, commitments=[int(c) for c in data["commitments"]])
+
+    def _open_sealed(self, *, payload: bytes, ctx: crypto.JobContext, model_id: int,
+                     commitments: list[int]) -> tuple[InputData, bytes] | str:
+        """Decrypt a sealed input and check that it opens ``commitments``: (salted input, reply key),
+        or why it is unusable."""
         circuit = self.served[model_id].circuit
         try:
             message = json.loads(crypto.open_sealed(self.enc_key, payload, ctx))
-            salted = parse(message["input"], circuit.manifest, source=f"job {job_id} input")
+            salted = parse(message["input"], circuit.manifest, source=f"{ctx.direction} input")
             reply_to = bytes.fromhex(str(message.get("reply_to", "")))
             commitment, _ = commit(circuit.manifest, salted)
         except (NgxZkError, ValueError, KeyError, TypeError) as exc:
             return f"input unusable: {exc}"
-        if list(commitment.values) != [int(c) for c in data["commitments"]]:
+        if list(commitment.values) != commitments:
             return "input does not open the job's commitment"
         return salted, reply_to
 
@@ -517,8 +592,14 @@ class Worker:
         self.metrics.inc("ngx_worker_jobs_total", outcome="settled")
         self.log("job.settled", job_id=job_id, tx=tx)
 
+    def _forget(self, job_id: int) -> None:
+        """A job we will not prove: drop its early proof (an offer we did not get) and its input."""
+        self._early.pop(job_id, None)
+        with contextlib.suppress(OSError):
+            (self.home / "inputs" / f"{job_id}.json").unlink()
+
     def _lose(self, job_id: int, model_id: int, reason: str) -> None:
-        self._early.pop(job_id, None)  # an offered job we did not get: its early proof is dropped
+        self._forget(job_id)
         self.journal.record(job_id, model_id, Step.LOST, note=reason)
         self.stats.lost += 1
         self.metrics.inc("ngx_worker_jobs_total", outcome="lost")
