@@ -50,8 +50,8 @@ NGX = 10**18
 PRICE = 10 * NGX
 WINDOW_S = 600
 MODEL = "mlp"
-WORKER_POLL_S = 0.05
-CONSUMER_POLL_S = 0.02
+WORKER_POLL_S = 0.25  # the defaults: both wake on new blocks (newHeads over anvil's WebSocket)
+CONSUMER_POLL_S = 0.25
 JOB_TIMEOUT_S = 180.0
 
 Log = Callable[[str], None]

@@ -9,6 +9,8 @@ NGX_ZK_CACHE_DIR       proving keys and test SRS files (large)     the platform 
 NGX_ZK_MAX_LOGROWS     refuse circuits above 2^this many rows      20
 NGX_ZK_RPC_URL         the chain's JSON-RPC endpoint(s), comma-    http://127.0.0.1:8545
                        separated for failover
+NGX_ZK_WS_URL          the node's WebSocket, for new-block         the RPC URL as ws(s)://;
+                       notifications ("off": poll only)            polling if it does not answer
 NGX_ZK_PRIVATE_KEY     signing key (hex); prefer a keystore        unset
 NGX_ZK_KEYSTORE        encrypted JSON keystore file                unset
 NGX_ZK_KEYSTORE_PASSWORD / NGX_ZK_KEYSTORE_PASSWORD_FILE          unset
@@ -69,6 +71,7 @@ class Settings:
     build_memory_mb: int = 16384
     build_timeout_s: int = 3600
     fault_crash_at: str | None = None
+    ws_url: str | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -113,7 +116,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         build_memory_mb=_int(env, "NGX_ZK_BUILD_MEMORY_MB", 16384, low=256, high=1 << 22),
         build_timeout_s=_int(env, "NGX_ZK_BUILD_TIMEOUT_S", 3600, low=10, high=7 * 24 * 3600),
         fault_crash_at=env.get("NGX_ZK_FAULT_CRASH_AT") or None,
+        ws_url=_ws_url(env.get("NGX_ZK_WS_URL")),
     )
+
+
+def _ws_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    if value != "off" and not value.startswith(("ws://", "wss://")):
+        raise ConfigError(f"NGX_ZK_WS_URL {value!r} is not a ws(s):// URL", "set it to e.g. ws://127.0.0.1:8545, or to off")
+    return value
 
 
 def with_overrides(settings: Settings, *, rpc_url: str | None = None) -> Settings:

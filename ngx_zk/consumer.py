@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,7 @@ from eth_utils.address import to_checksum_address
 
 from . import crypto, dataplane, prover
 from .artifacts import Circuit
+from .chain.heads import NewHeads, ws_url_for
 from .chain.market import Job, JobStatus, Marketplace
 from .chain.signer import Signer
 from .commitment import commit
@@ -30,6 +32,9 @@ from .publish import resolve_model
 
 Progress = Callable[[str], None]
 POLL_S = 0.25
+OFFER_RESEND_S = 5.0
+"""A provider that took the offer and claimed has the input; it is sent again (as to any claimer)
+only if the job is still unsettled this long after the claim (a worker that restarted lost it)."""
 MAX_ONCHAIN_PAYLOAD = 32 * 1024
 """JobMarket.MAX_INPUT_PAYLOAD: larger inputs need the provider's endpoint."""
 
@@ -96,14 +101,18 @@ def post_job(
 
     With ``offer_to``, the job is first offered to that provider (see :func:`offer`), which then
     proves while the job is posted and claimed."""
-    entry = resolve_model(settings, market, circuit)
     commitment, salted = commit(circuit.manifest, data, new_salt=True)
+    offered, known = "", market.deployment.models.get(circuit.name)
+    if offer_to is not None:  # first, so the provider proves while the checks and the post below run
+        model_id = int(known["model_id"]) if known else resolve_model(settings, market, circuit).model_id
+        if offer(market, signer, model_id, commitment.values, salted, offer_to, progress=progress):
+            offered = to_checksum_address(offer_to)
+    entry = resolve_model(settings, market, circuit)
+    if offered and entry.model_id != model_id:
+        offered = ""  # offered under a stale registry id: the input goes to whoever claims
     balance = market.balance(signer.address)
     if balance < price:
         raise ChainError(f"{signer.address} holds {balance / 1e18:g} NGX, the job costs {price / 1e18:g} NGX", "fund the account first")
-    offered = ""
-    if offer_to is not None and offer(market, signer, entry.model_id, commitment.values, salted, offer_to, progress=progress):
-        offered = to_checksum_address(offer_to)
     post = market.post_job_with_permit if permit else market.post_job
     job_id, receipt = post(signer, entry.model_id, commitment.values, price, claim_window, prove_window, min_reputation)
     record = JobRecord(
@@ -190,18 +199,28 @@ def wait_for_result(
 ) -> JobResult:
     """Follow the job until it is final: deliver the input once claimed, then check the proof.
 
-    Looks at the chain every ``poll_s`` seconds (default ``POLL_S``): one cheap block-number call,
-    and the job itself only when a new block arrived."""
+    Looks at the chain when the node announces a block (a newHeads subscription, when the node
+    has a WebSocket) and at least every ``poll_s`` seconds (default ``POLL_S``): one cheap
+    block-number call, and the job itself only when a new block arrived."""
     poll = POLL_S if poll_s is None else poll_s
+    woken = threading.Event()
+    with NewHeads(ws_url_for(market.chain.url, settings.ws_url), woken.set):
+        return _follow(settings, market, signer, circuit, record, progress, timeout_s, expire_when_due, poll, woken)
+
+
+def _follow(settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit, record: JobRecord, progress: Progress,
+            timeout_s: float | None, expire_when_due: bool, poll: float, woken: threading.Event) -> JobResult:
     started = time.monotonic()
     tx = {"post": record.post_tx}
     last = None
     block = -1
+    resend_at: float | None = None
     while True:
         head = market.chain.block_number()
-        if head == block:  # nothing changed on chain since the last look
+        if head == block and not (resend_at is not None and time.monotonic() >= resend_at):  # nothing to do yet
             _check_timeout(record, last, started, timeout_s)
-            time.sleep(poll)
+            woken.wait(poll)
+            woken.clear()
             continue
         block = head
         job = market.job(record.job_id)
@@ -210,9 +229,12 @@ def wait_for_result(
                      .get(job.status, job.status.value.lower()))
             last = job.status
         if job.status is JobStatus.CLAIMED and job.provider and job.provider not in record.deliveries:
-            progress(f"delivering the encrypted input to {job.provider}")
-            record.deliveries[job.provider] = deliver_input(market, signer, record, job, progress=progress)
-            save_record(settings, record)
+            if job.provider == record.offered_to and resend_at is None:
+                resend_at = time.monotonic() + OFFER_RESEND_S  # it has the input from the offer
+            elif job.provider != record.offered_to or time.monotonic() >= (resend_at or 0):
+                progress(f"delivering the encrypted input to {job.provider}")
+                record.deliveries[job.provider] = deliver_input(market, signer, record, job, progress=progress)
+                save_record(settings, record)
         if job.status.final:
             break
         if expire_when_due and market.chain.timestamp() >= (job.prove_deadline if job.status is JobStatus.CLAIMED else job.claim_deadline):
@@ -220,7 +242,8 @@ def wait_for_result(
             tx["expire"] = market.expire(signer, record.job_id)["tx"]
             continue
         _check_timeout(record, job.status, started, timeout_s)
-        time.sleep(poll)
+        woken.wait(poll)
+        woken.clear()
     if record.deliveries:
         tx["deliver"] = list(record.deliveries.values())[-1]
     seconds = time.time() - record.posted_at

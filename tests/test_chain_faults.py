@@ -7,6 +7,7 @@ underpriced", a risen base fee) and the reorgs are anvil's own.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,10 +18,11 @@ import pytest
 
 import ngx_zk as ngx
 from ngx_zk.chain import devnet
+from ngx_zk.chain.heads import CONNECT_TIMEOUT_S, NewHeads, ws_url_for
 from ngx_zk.chain.market import JobStatus, Marketplace
 from ngx_zk.chain.tx import Chain
 from ngx_zk.consumer import JobRecord, deliver_input, post_job
-from ngx_zk.errors import RpcError, TransactionError, WrongChainError
+from ngx_zk.errors import NgxZkError, RpcError, TransactionError, WrongChainError
 from ngx_zk.worker.journal import Step
 from ngx_zk.worker.worker import GONE, Worker
 
@@ -391,3 +393,19 @@ def test_the_worker_rides_out_a_node_outage(chain_snapshot: Net, worker: Worker,
         proxy.heal()
         worker._scan()
         assert (entry := worker.journal.get(record.job_id)) is not None and entry.step is Step.SEEN
+
+
+# --- new-block notifications ---------------------------------------------------------------------
+def test_new_heads_wake_the_waiter_and_an_unanswered_websocket_leaves_polling(net: Net) -> None:
+    woken = threading.Event()
+    with NewHeads(ws_url_for(net.url), woken.set) as heads:
+        assert heads.available
+        net.rpc("evm_mine")
+        assert woken.wait(5), "a mined block woke the waiter"
+    assert not heads.available
+    started = time.monotonic()
+    assert not NewHeads(ws_url_for(f"http://127.0.0.1:{free_port()}"), woken.set).available
+    assert time.monotonic() - started < 2 * CONNECT_TIMEOUT_S + 1
+    assert ws_url_for(net.url, "off") is None and ws_url_for("https://rpc.example", None) == "wss://rpc.example"
+    with pytest.raises(NgxZkError, match="NGX_ZK_WS_URL"):
+        ngx.load_settings({"NGX_ZK_WS_URL": "http://127.0.0.1:8545"})

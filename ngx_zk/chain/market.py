@@ -102,6 +102,7 @@ class Marketplace:
         self.market: Contract = chain.contract("JobMarket", d.address("JobMarket"))
         self.reputation: Contract = chain.contract("Reputation", d.address("Reputation"))
         self.config: Contract = chain.contract("ProtocolConfig", d.address("ProtocolConfig"))
+        self._token_name: str | None = None
 
     # --- token ---------------------------------------------------------------------------------
     def balance(self, address: str) -> int:
@@ -183,7 +184,9 @@ class Marketplace:
         """``postJob`` in one transaction: an EIP-2612 permit signed off chain replaces the approve."""
         deadline = self.chain.timestamp() + PERMIT_TTL_S
         nonce = int(self.chain.call(self.token.functions.nonces(signer.address)))
-        name = str(self.chain.call(self.token.functions.name()))
+        if self._token_name is None:  # immutable: part of the token's EIP-712 domain
+            self._token_name = str(self.chain.call(self.token.functions.name()))
+        name = self._token_name
         signed = signer.sign_typed_data({
             "types": {
                 "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},

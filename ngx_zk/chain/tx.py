@@ -132,6 +132,8 @@ class Chain:
             return int(fn.estimate_gas({"from": to_checksum_address(sender)}))
         except ContractLogicError as exc:
             raise revert_error(exc) from None
+        except (requests.RequestException, Web3RPCError) as exc:
+            raise RpcError(f"gas estimate failed: {exc}") from None
 
     def has_code(self, address: str) -> bool:
         return len(self.w3.eth.get_code(to_checksum_address(address))) > 0
@@ -139,12 +141,13 @@ class Chain:
     # --- writing -----------------------------------------------------------------------------
     def send(self, fn: ContractFunction, signer: Signer, *, what: str, on_sent: Callable[[str], None] | None = None,
              gas: int | None = None, dry_run: bool = True) -> dict[str, Any]:
-        """Dry-run with eth_call (decoding any revert), then sign, send and wait for the receipt.
+        """Dry-run (decoding any revert), then sign, send and wait for the receipt.
 
-        ``on_sent`` gets each transaction hash (the first and every fee-bumped replacement) as soon
-        as the node may hold it: journal it there. A caller that already dry-ran the call may skip
-        it (``dry_run=False``), and one that knows the gas limit skips the node's estimate."""
-        if dry_run:
+        The node's gas estimate is the dry run: it executes the call and reverts as eth_call would.
+        A caller that gives ``gas`` gets an eth_call instead, unless it already dry-ran the call
+        (``dry_run=False``). ``on_sent`` gets each transaction hash (the first and every fee-bumped
+        replacement) as soon as the node may hold it: journal it there."""
+        if dry_run and gas is not None:
             self.call(fn, sender=signer.address)
         with self._send_lock:
             try:
@@ -350,7 +353,8 @@ class FailoverProvider(HTTPProvider):
         # web3 asks eth_chainId before every call and transaction it validates (14 round trips per
         # posted job, measured); every node here must serve one chain id, so one answer is kept
         super().__init__(urls[0], request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None,
-                         cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")})
+                         cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")},
+                         request_cache_validation_threshold=None)
         self.urls = list(urls)
         self.timeout_s, self.tries, self.backoff_s = timeout_s, max(1, tries), backoff_s
         self.chain_id: int | None = None

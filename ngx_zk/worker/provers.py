@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Sequence
@@ -53,8 +54,16 @@ def _warm(onnx_files: Sequence[Path]) -> None:
             _runners[path] = OnnxRunner(path)
 
 
+def _started(_: int) -> int:
+    time.sleep(0.05)  # long enough for the other children to take the other calls
+    return os.getpid()
+
+
 def prove_input(circuit: Circuit, settings: Settings, salted: InputData, out: Path) -> ProofRun:
-    """onnxruntime inference, EZKL witness + proof, local verification (runs in a child)."""
+    """onnxruntime inference, EZKL witness + proof (runs in a child).
+
+    No local verification here: before submitting, the worker dry-runs the submission, which runs
+    the model's on-chain verifier on the exact calldata (a stricter check, on the same path)."""
     runner = _runners.get(circuit.circuit_onnx)
     if runner is None:
         runner = _runners[circuit.circuit_onnx] = OnnxRunner(circuit.circuit_onnx)
@@ -63,7 +72,6 @@ def prove_input(circuit: Circuit, settings: Settings, salted: InputData, out: Pa
     floats = runner.run(rows, [(1, len(r)) for r in rows])
     inference_s = time.perf_counter() - started
     proof = prover.prove(circuit, salted, out, settings)
-    prover.verify(out, circuit, settings)
     drift = float(np.max(np.abs(np.concatenate([f.reshape(-1) for f in floats]) - np.array(proof.outputs)))) if proof.outputs else 0.0
     return ProofRun(proof, out, inference_s, drift, runner.provider)
 
@@ -75,7 +83,12 @@ class ProverPool:
         self.settings = dataclasses.replace(settings, private_key=None, keystore_password=None)
         context = multiprocessing.get_context("spawn")  # fork after native threads can deadlock
         self._pool = context.Pool(processes, initializer=_warm, initargs=([c.circuit_onnx for c in circuits],))
+        self._processes = processes
         self._closed = False
+
+    def wait_ready(self) -> None:
+        """Block until the children are up (spawned, EZKL and onnxruntime loaded): not the first job's cost."""
+        self._pool.map(_started, range(self._processes), chunksize=1)
 
     def submit(self, circuit: Circuit, salted: InputData, out: Path) -> Future[ProofRun]:
         future: Future[ProofRun] = Future()

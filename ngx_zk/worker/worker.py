@@ -4,7 +4,7 @@ Each loop: read new chain events, then move every journaled job one step along::
 
     JobPosted for a served model -> eligible? -> claim -> wait for InputDelivered -> decrypt ->
     input opens the job's commitment? (no: decline, no slash) -> onnxruntime inference ->
-    EZKL witness + proof -> local verify -> eth_call dry-run -> submit -> settled
+    EZKL witness + proof -> eth_call dry-run (the on-chain verifier) -> submit -> settled
 
 A consumer may offer a job to this worker before posting it (``prove-job --provider``): the
 endpoint gets the sealed input, keyed by its commitment, and the worker starts proving at once. When
@@ -12,7 +12,8 @@ the consumer's JobPosted with that commitment arrives, the worker claims it with
 running, so the post and the claim overlap the proof. The proof is only used, and journaled, once
 the claim landed; a lost race, or a job never posted (``OFFER_TTL_S``), discards it. An input
 uploaded for a job still open is proved early the same way. The loop sleeps ``poll_s`` between
-rounds but wakes at once when an offer or input arrives or a proof finishes.
+rounds but wakes at once when a block lands (a newHeads subscription, when the node has a
+WebSocket), an offer or input arrives, or a proof finishes.
 
 Every step is journaled before it acts (see :mod:`ngx_zk.worker.journal`), and on start the journal
 is reconciled with the chain. The first SIGTERM/SIGINT stops claiming and finishes the jobs in
@@ -38,6 +39,7 @@ from eth_utils.crypto import keccak
 
 from .. import crypto, keys, srs
 from ..artifacts import Circuit
+from ..chain.heads import NewHeads, ws_url_for
 from ..chain.market import Job, JobStatus, Marketplace, ModelEntry
 from ..chain.signer import Signer
 from ..commitment import commit
@@ -122,6 +124,7 @@ class Worker:
         self._offers: queue.SimpleQueue[Offer] = queue.SimpleQueue()  # taken by the endpoint, not yet opened
         self._offered: dict[int, Offered] = {}  # input commitment -> offer proving before its job is posted
         self._wake = threading.Event()
+        self._heads = NewHeads(ws_url_for(market.chain.url, settings.ws_url), self._wake.set)  # scan as blocks land
         self._provers = ProverPool(self.concurrency, [s.circuit for s in self.served.values()], settings)
         self._lock = threading.Lock()
         self.mailbox = Mailbox(self.home / "mailbox")
@@ -160,8 +163,9 @@ class Worker:
 
     def work(self, burst: bool = False, max_jobs: int | None = None) -> bool:
         """Run until stopped (or, with ``burst``, until nothing is left to do). True if any job finished."""
+        self._provers.wait_ready()
         self.log("worker.start", address=self.signer.address, models=[s.circuit.name for s in self.served.values()],
-                 burst=burst, concurrency=self.concurrency)
+                 burst=burst, concurrency=self.concurrency, new_heads=self._heads.available)
         try:
             with self._signals():
                 self._reconcile()
@@ -300,10 +304,14 @@ class Worker:
         busy = False
         for entry in self.journal.unfinished():
             if entry.job_id in self._inflight:
-                if self._inflight[entry.job_id].done():
-                    self._inflight.pop(entry.job_id).result()
                 busy = True
-                continue
+                if not self._inflight[entry.job_id].done():
+                    continue
+                self._inflight.pop(entry.job_id).result()
+                fresh = self.journal.get(entry.job_id)  # proved (or failed) just now: take its next step this round
+                if fresh is None or fresh.step.final:
+                    continue
+                entry = fresh
             try:
                 busy |= self._step(entry.job_id, entry.model_id, entry.step, entry.data, max_jobs)
             except ContractRevert as exc:
@@ -530,13 +538,12 @@ class Worker:
         self.mailbox.put(job_id, "output", crypto.seal(reply_to, body, ctx))
 
     def _submit(self, job_id: int, model_id: int, data: dict[str, Any]) -> bool:
-        job = self.market.job(job_id)
-        if not (job.status is JobStatus.CLAIMED and self._mine(job)):
-            self._lose(job_id, model_id, f"job is {job.status.value} before submission")
-            return False
         proof, instances = calldata(Path(data["proof_path"]))
         fn = self.market.submit_fn(job_id, proof, instances)
-        self.market.chain.call(fn, sender=self.signer.address)  # dry run: a revert here costs nothing
+        # the dry run checks everything the transaction will: the job is still ours and open to a
+        # result, the instances carry its commitments, and the model's own verifier accepts the
+        # proof. A revert here costs nothing; _settle_after_revert reads what happened.
+        self.market.chain.call(fn, sender=self.signer.address)
         if model_id not in self._submit_gas:  # verification gas is the same for every proof of a circuit
             self._submit_gas[model_id] = self.market.chain.estimate_gas(fn, self.signer.address) * 5 // 4
         self.journal.record(job_id, model_id, Step.SUBMITTING)
@@ -637,6 +644,7 @@ class Worker:
         return path
 
     def close(self) -> None:
+        self._heads.close()
         self._provers.close(wait=False)
         if self.dataplane is not None:
             self.dataplane.close()
