@@ -234,3 +234,26 @@ def test_a_proof_in_the_pool_leaves_the_callers_thread_free(net: Net, tmp_path: 
     assert ngx.verify(tmp_path / "proof.json", net.circuit, net.settings).outputs == run.proof.outputs
     assert run.drift < 0.05 and run.runtime.endswith("ExecutionProvider")
     assert ticks >= 0.2 * seconds / 0.001, f"the caller ran {ticks} times in {seconds:.2f}s of proving"
+
+
+def test_an_offer_waits_for_a_free_prover_behind_claimed_jobs(chain_snapshot: Net, tmp_path: Path) -> None:
+    """Offers cost a provider nothing it has not agreed to: they never queue ahead of a claimed job."""
+    from concurrent.futures import Future
+
+    net, m = chain_snapshot, chain_snapshot.market
+    worker = library_worker(net, tmp_path)
+    busy: Future[None] = Future()
+    worker._inflight[999] = busy  # a claimed job proving (concurrency 1)
+    try:
+        data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
+        commitment, salted = ngx.commit(net.circuit.manifest, data, new_salt=True)
+        assert offer(m, net.signer("consumer"), net.model_id, commitment.values, salted, devnet.dev_address("provider"))
+        worker._open_offers()
+        waiting = worker._offered[commitment.values[0]]
+        assert waiting.proof is None, "the prover is busy with a claimed job"
+        busy.set_result(None)
+        worker._open_offers()
+        assert waiting.proof is not None and waiting.proof.result(timeout=120).proof.outputs
+    finally:
+        worker._inflight.pop(999, None)
+        worker.close()

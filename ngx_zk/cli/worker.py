@@ -28,29 +28,38 @@ def _host_port(text: str) -> tuple[str, int]:
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="Jobs proved at the same time.")
 @click.option("--max-jobs", type=click.IntRange(1, None), help="Exit after finishing this many jobs.")
 @click.option("--burst", is_flag=True, help="Process what is there, then exit.")
-@click.option("--poll", "poll_s", type=click.FloatRange(0.05, 60), default=0.25, show_default=True, help="Seconds between chain polls.")
+@click.option("--poll", "poll_s", type=click.FloatRange(0.05, 60), default=0.25, show_default=True,
+              help="Seconds between chain polls (new blocks also wake the worker, when the node has a WebSocket).")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
 @click.option("--log-file", type=click.Path(path_type=Path), help="Write JSON-lines logs here instead of stderr.")
 @click.option("--listen", metavar="HOST:PORT", help="Serve the data-plane endpoint (register it with `provider register --endpoint`).")
+@click.option("--offers/--no-offers", default=True, show_default=True,
+              help="With --listen: take jobs offered before they are posted (`prove-job --provider`) and prove them at once.")
 @rpc_option
 @signer_options
 @click.pass_context
 @handle_errors
 def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, max_jobs: int | None, burst: bool, poll_s: float,
-               metrics_port: int | None, log_file: Path | None, listen: str | None, rpc_url: str | None, keystore: Path | None,
-               account: str | None) -> None:
+               metrics_port: int | None, log_file: Path | None, listen: str | None, offers: bool, rpc_url: str | None,
+               keystore: Path | None, account: str | None) -> None:
     """Serve jobs as a provider: claim, prove, submit, get paid.
 
     Watches the chain for jobs on the served models, claims those it is eligible for, decrypts the
     delivered input, checks it against the job's commitment (declining without slash if it does not
-    match), runs the model with onnxruntime, proves with EZKL (keys loaded once), verifies locally,
-    dry-runs the submission with eth_call, then submits. Every step is journaled first, so a
-    restart resumes without double claims or submissions. SIGTERM/SIGINT once: finish the jobs in
-    hand and exit; twice: exit now.
+    match), runs the model with onnxruntime, proves with EZKL in warm child processes (one per
+    --concurrency), dry-runs the submission with eth_call (the model's on-chain verifier), then
+    submits. Every step is journaled first, so a restart resumes without double claims or
+    submissions. SIGTERM/SIGINT once: finish the jobs in hand and exit; twice: exit now.
+
+    With --listen, consumers reach the worker directly: sealed inputs after a claim, and offers of
+    jobs about to be posted (`prove-job --provider`), which the worker proves while the job is
+    posted and claimed. Anyone who signs may offer; at most 8 offers wait at once, each dropped if
+    its job is not posted within 2 minutes (--no-offers turns them off).
 
     \b
     Example:
       ngx-zk worker --model mlp --account provider --metrics-port 9464
+      ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070
     """
     settings = settings_from(ctx)
     circuits = [load_circuit(m, settings) for m in models]
@@ -62,7 +71,7 @@ def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, ma
     log = JsonLog(stream, worker=signer.address)
     metrics = Metrics()
     worker = Worker(settings, market, signer, circuits, concurrency=concurrency, poll_s=poll_s, log=log, metrics=metrics,
-                    listen=_host_port(listen) if listen else None)
+                    listen=_host_port(listen) if listen else None, offers=offers)
     if metrics_port is not None:
         bound = metrics.serve(metrics_port)
         log("metrics.serving", url=f"http://127.0.0.1:{bound}/metrics")

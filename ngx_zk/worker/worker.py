@@ -76,16 +76,16 @@ class Served:
     pk_path: Path
 
 
-@dataclass(frozen=True)
+@dataclass
 class Offered:
-    """An offered input, proving (or proved) before its job is on chain."""
+    """An offered input, proving (or proved, or waiting for a free prover) before its job is on chain."""
 
     consumer: str
     model_id: int
     salted: InputData
     reply_to: bytes
-    proof: Future[ProofRun]
     received: float
+    proof: Future[ProofRun] | None = None
 
 
 @dataclass
@@ -102,7 +102,7 @@ class Worker:
     def __init__(
         self, settings: Settings, market: Marketplace, signer: Signer, circuits: list[Circuit], *,
         journal: Journal | None = None, concurrency: int = 1, poll_s: float = 0.5, log: Log = null_log,
-        metrics: Metrics | None = None, listen: tuple[str, int] | None = None,
+        metrics: Metrics | None = None, listen: tuple[str, int] | None = None, offers: bool = True,
     ) -> None:
         if not circuits:
             raise NgxZkError("the worker serves no models", "pass --model NAME (a built and published circuit)")
@@ -134,7 +134,7 @@ class Worker:
         if listen is not None:
             self.dataplane = DataPlaneServer(self.mailbox, chain_id=market.chain.chain_id, market=market.market.address,
                                              provider=signer.address, job_facts=self._job_facts, log=log,
-                                             on_input=lambda _: self._wake.set(), on_offer=self._take_offer)
+                                             on_input=lambda _: self._wake.set(), on_offer=self._take_offer if offers else None)
             self.endpoint = self.dataplane.serve(*listen)
             log("dataplane.serving", endpoint=self.endpoint)
 
@@ -225,7 +225,9 @@ class Worker:
         return True
 
     def _open_offers(self) -> None:
-        """Start proving each newly offered input that opens its commitment; drop offers whose job never came."""
+        """Open new offers (keeping those whose input opens the commitment), start proving them while a
+        prover is free (claimed jobs come first: an offer never queues ahead of one), and drop offers
+        whose job never came."""
         while not self._offers.empty():
             offer = self._offers.get()
             if offer.commitment in self._offered:
@@ -235,15 +237,21 @@ class Worker:
             if isinstance(opened, str):
                 self.log("offer.refused", level="warning", model_id=offer.model_id, reason=opened)
                 continue
-            circuit = self.served[offer.model_id].circuit
-            proof = self._provers.submit(circuit, opened[0], self.home / "proofs" / f"offer-{offer.commitment:064x}.json")
-            proof.add_done_callback(lambda _: self._wake.set())
-            self._offered[offer.commitment] = Offered(offer.consumer, offer.model_id, opened[0], opened[1], proof, offer.received)
-            self.log("offer.proving", model_id=offer.model_id, consumer=offer.consumer)
+            self._offered[offer.commitment] = Offered(offer.consumer, offer.model_id, opened[0], opened[1], offer.received)
         for commitment, offered in list(self._offered.items()):
             if time.time() - offered.received > OFFER_TTL_S:
                 del self._offered[commitment]
                 self.log("offer.expired", model_id=offered.model_id, consumer=offered.consumer)
+            elif offered.proof is None and self._proofs_running() < self.concurrency:
+                circuit = self.served[offered.model_id].circuit
+                offered.proof = self._provers.submit(circuit, offered.salted, self.home / "proofs" / f"offer-{commitment:064x}.json")
+                offered.proof.add_done_callback(lambda _: self._wake.set())
+                self.log("offer.proving", model_id=offered.model_id, consumer=offered.consumer)
+
+    def _proofs_running(self) -> int:
+        running = list(self._inflight.values()) + list(self._early.values())
+        running += [o.proof for o in self._offered.values() if o.proof is not None]
+        return sum(1 for f in running if not f.done())
 
     def _adopt_offer(self, job_id: int, model_id: int, data: dict[str, Any], job: Job) -> None:
         """A posted job matches an offer (same model, commitment and consumer): its input and running proof become the job's."""
@@ -255,8 +263,9 @@ class Worker:
         input_path = self._private_file(f"inputs/{job_id}.json", json.dumps(offered.salted.to_json()).encode())
         data.update(input_path=str(input_path), reply_to=offered.reply_to.hex())
         self.journal.record(job_id, model_id, Step.SEEN, note="offered", input_path=data["input_path"], reply_to=data["reply_to"])
-        self._early[job_id] = offered.proof
-        self.log("job.offered", job_id=job_id, proving_early=True)
+        if offered.proof is not None:
+            self._early[job_id] = offered.proof
+        self.log("job.offered", job_id=job_id, proving_early=offered.proof is not None)
 
     # --- events --------------------------------------------------------------------------------
     def _scan(self) -> None:
