@@ -50,6 +50,9 @@ NGX = 10**18
 PRICE = 10 * NGX
 WINDOW_S = 600
 MODEL = "mlp"
+LATENCY_MODELS = ("mlp", "mnist_cnn")
+"""Part b runs on the smallest and the largest example: the overhead around a proof is about constant, so its
+ratio to the proof depends on the proof."""
 WORKER_POLL_S = 0.25  # the defaults: both wake on new blocks (newHeads over anvil's WebSocket)
 CONSUMER_POLL_S = 0.25
 JOB_TIMEOUT_S = 180.0
@@ -137,13 +140,14 @@ def register_reusable(settings: ngx.Settings, market: Marketplace, signer: Signe
 class WorkerProcess:
     """``python -m ngx_zk worker`` as its own process, logging JSON lines to a file we read."""
 
-    def __init__(self, net: Net, state_dir: Path, *args: str) -> None:
+    def __init__(self, net: Net, state_dir: Path, *args: str, models: tuple[str, ...] = (MODEL,)) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.log_file = state_dir / "worker.log"
         self.started = time.time()
+        served = [arg for name in models for arg in ("--model", name)]
         with (state_dir / "worker.out").open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ngx_zk", "worker", "--model", MODEL, "--account", "provider", "--poll", str(WORKER_POLL_S),
+                [sys.executable, "-m", "ngx_zk", "worker", *served, "--account", "provider", "--poll", str(WORKER_POLL_S),
                  "--log-file", str(self.log_file), *args],
                 env=net.env(state_dir), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
@@ -184,31 +188,31 @@ class WorkerProcess:
         self.stop()
 
 
-def bare_prove(net: Net, workdir: Path, repeats: int) -> list[float]:
-    """``ngx_zk.prove`` of the served circuit on the same machine, without chain or worker."""
-    data = ngx.load_input(MODELS / MODEL / "input.json", net.circuit.manifest)
-    salted = ngx.commit(net.circuit.manifest, data)[1]
+def bare_prove(net: Net, circuit: Circuit, workdir: Path, repeats: int) -> list[float]:
+    """``ngx_zk.prove`` of a served circuit on the same machine, without chain or worker."""
+    data = ngx.load_input(MODELS / circuit.name / "input.json", circuit.manifest)
+    salted = ngx.commit(circuit.manifest, data)[1]
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        ngx.prove(net.circuit, salted, workdir / "bare-proof.json", net.settings)
+        ngx.prove(circuit, salted, workdir / "bare-proof.json", net.settings)
         times.append(time.perf_counter() - started)
     return times
 
 
-def pk_mtime(net: Net) -> int:
-    m = net.circuit.manifest
+def pk_mtime(net: Net, circuit: Circuit) -> int:
+    m = circuit.manifest
     return (keys.key_dir(net.settings, m.name, m.compiled_sha256, m.srs.sha256) / keys.PK).stat().st_mtime_ns
 
 
-def one_job(net: Net, settings: ngx.Settings, data: ngx.InputData, offer: bool) -> dict[str, Any]:
+def one_job(net: Net, settings: ngx.Settings, circuit: Circuit, data: ngx.InputData, offer: bool) -> dict[str, Any]:
     """Post a job and follow it as ``prove-job`` does (offer it to the provider if ``offer``; deliver
     on claim, wait, verify the settled proof)."""
     signer = net.signer("consumer")
     seen: dict[str, float] = {}
     posted_at = time.time()
     started = time.perf_counter()
-    record = consumer.post_job(settings, net.market, signer, net.circuit, data, price=PRICE, claim_window=WINDOW_S,
+    record = consumer.post_job(settings, net.market, signer, circuit, data, price=PRICE, claim_window=WINDOW_S,
                                prove_window=WINDOW_S, min_reputation=0, offer_to=net.signer("provider").address if offer else None)
     posted = time.perf_counter()
     if offer and not record.offered_to:
@@ -218,7 +222,7 @@ def one_job(net: Net, settings: ngx.Settings, data: ngx.InputData, offer: bool) 
         if message.startswith("verifying"):
             seen["settled"] = time.perf_counter()
 
-    result = consumer.wait_for_result(settings, net.market, signer, net.circuit, record, progress=progress, timeout_s=JOB_TIMEOUT_S,
+    result = consumer.wait_for_result(settings, net.market, signer, circuit, record, progress=progress, timeout_s=JOB_TIMEOUT_S,
                                       poll_s=CONSUMER_POLL_S)
     done = time.perf_counter()
     if result.status is not JobStatus.SETTLED or not result.proof_valid:
@@ -243,46 +247,51 @@ def _breakdown(job: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, f
 
 
 def latency(net: Net, workdir: Path, warm_jobs: int, log: Log) -> dict[str, Any]:
-    """Part b: one cold job right after the worker is ready, then ``warm_jobs`` warm ones of each kind
-    (offered, open), one at a time, alternating.
+    """Part b, per model of ``LATENCY_MODELS`` (one worker serves them all): a cold job (the model's first
+    after the worker started), then ``warm_jobs`` warm ones of each kind (offered, open), alternating.
 
     A bare ``ngx_zk.prove`` of the same circuit runs here after each job (the worker idles then), so
     the bare and end-to-end times see the same machine load."""
-    data = ngx.load_input(MODELS / MODEL / "input.json", net.circuit.manifest)
+    circuits = {MODEL: net.circuit}
+    for name in LATENCY_MODELS[1:]:
+        log(f"latency: building and publishing {name}")
+        circuits[name] = ngx.build_circuit(MODELS / name, net.settings)
+        publish(net.settings, net.market, net.signer("deployer"), circuits[name], kind="dedicated")
     settings = net.consumer_settings(workdir / "consumer")
-    pk_before = pk_mtime(net)
+    pk_before = {name: pk_mtime(net, c) for name, c in circuits.items()}
     endpoint = net.listen_endpoint()
-    bare: list[float] = []
-    with WorkerProcess(net, workdir / "worker-latency", "--listen", endpoint.removeprefix("http://")) as worker:
+    runs: dict[str, tuple[list[dict[str, Any]], list[float]]] = {name: ([], []) for name in circuits}
+    with WorkerProcess(net, workdir / "worker-latency", "--listen", endpoint.removeprefix("http://"), models=tuple(circuits)) as worker:
         startup_s = worker.wait_ready()
-        log(f"latency: worker ready in {startup_s:.1f}s; cold job (offered)")
-        jobs = [one_job(net, settings, data, offer=True)]
-        bare += bare_prove(net, workdir, 1)
-        for i in range(warm_jobs):
-            for offer in (True, False):
-                jobs.append(one_job(net, settings, data, offer))
-                bare += bare_prove(net, workdir, 1)
-                log(f"latency: warm job {i + 1}/{warm_jobs} ({'offered' if offer else 'open'}): {jobs[-1]['settled_s']:.2f}s "
-                    f"(bare prove {bare[-1]:.2f}s)")
+        log(f"latency: worker ready in {startup_s:.1f}s")
+        for name, circuit in circuits.items():
+            data = ngx.load_input(MODELS / name / "input.json", circuit.manifest)
+            jobs, bare = runs[name]
+            for i, offer in enumerate([True] + [True, False] * warm_jobs):
+                jobs.append(one_job(net, settings, circuit, data, offer))
+                bare += bare_prove(net, circuit, workdir, 1)
+                kind = "cold" if i == 0 else "offered" if offer else "open"
+                log(f"latency: {name} {kind} job: {jobs[-1]['settled_s']:.2f}s (bare prove {bare[-1]:.2f}s)")
         worker.stop()
         events = worker.events()
-    for job in jobs:
-        job["breakdown"] = _breakdown(job, events)
-    bare_s = median(bare)
-    out: dict[str, Any] = {
-        "model": MODEL, "worker_poll_s": WORKER_POLL_S, "consumer_poll_s": CONSUMER_POLL_S, "worker_startup_s": startup_s,
-        "bare_prove_s": bare_s, "bare_prove_runs_s": bare,
-        "cold_s": jobs[0]["settled_s"], "cold_ratio": jobs[0]["settled_s"] / bare_s,
-        "pk_rewritten_during_jobs": pk_before != pk_mtime(net),
-        "jobs": jobs,
-    }
-    for kind, offered in (("warm", True), ("warm_open", False)):
-        warm = [j for j in jobs[1:] if j["offered"] is offered]
-        out[f"{kind}_s"] = median([j["settled_s"] for j in warm]) if warm else float("nan")
-        out[f"{kind}_ratio"] = out[f"{kind}_s"] / bare_s
-        out[f"{kind}_verified_s"] = median([j["verified_s"] for j in warm]) if warm else float("nan")
-        out[f"{kind}_breakdown_s"] = {k: median([j["breakdown"][k] for j in warm if k in j["breakdown"]])
-                                      for k in (warm[0]["breakdown"] if warm else {})}
+    out: dict[str, Any] = {"worker_poll_s": WORKER_POLL_S, "consumer_poll_s": CONSUMER_POLL_S, "worker_startup_s": startup_s,
+                           "pk_rewritten_during_jobs": any(pk_mtime(net, c) != pk_before[n] for n, c in circuits.items()),
+                           "models": []}
+    for name, (jobs, bare) in runs.items():
+        for job in jobs:
+            job["breakdown"] = _breakdown(job, events)
+        bare_s = median(bare)
+        row: dict[str, Any] = {"model": name, "logrows": circuits[name].manifest.logrows, "bare_prove_s": bare_s,
+                               "bare_prove_runs_s": bare, "cold_s": jobs[0]["settled_s"], "cold_ratio": jobs[0]["settled_s"] / bare_s,
+                               "jobs": jobs}
+        for kind, offered in (("warm", True), ("warm_open", False)):
+            warm = [j for j in jobs[1:] if j["offered"] is offered]
+            row[f"{kind}_s"] = median([j["settled_s"] for j in warm]) if warm else float("nan")
+            row[f"{kind}_ratio"] = row[f"{kind}_s"] / bare_s
+            row[f"{kind}_verified_s"] = median([j["verified_s"] for j in warm]) if warm else float("nan")
+            row[f"{kind}_breakdown_s"] = {k: median([j["breakdown"][k] for j in warm if k in j["breakdown"]])
+                                          for k in (warm[0]["breakdown"] if warm else {})}
+        out["models"].append(row)
     return out
 
 

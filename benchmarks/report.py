@@ -42,22 +42,24 @@ def markdown(results: dict[str, Any]) -> str:
     if m:
         b = m["latency"]
         lines += [
-            f"## b. End-to-end job latency, {b['model']} (post -> settled as seen by the consumer)", "",
-            "| job | bare prove s | job s (median) | job / bare | job - bare s |",
-            "|---|---|---|---|---|",
-            f"| cold (first job, offered) | {_f(b['bare_prove_s'])} | {_f(b['cold_s'])} | {_f(b['cold_ratio'])} "
-            f"| {_f(b['cold_s'] - b['bare_prove_s'])} |",
-            f"| warm, offered (`prove-job --provider`) | {_f(b['bare_prove_s'])} | {_f(b['warm_s'])} | **{_f(b['warm_ratio'])}** "
-            f"| {_f(b['warm_s'] - b['bare_prove_s'])} |",
-            f"| warm, open (input after the claim) | {_f(b['bare_prove_s'])} | {_f(b['warm_open_s'])} | {_f(b['warm_open_ratio'])} "
-            f"| {_f(b['warm_open_s'] - b['bare_prove_s'])} |",
+            "## b. End-to-end job latency (post -> settled as seen by the consumer) against bare proving", "",
+            "| model (logrows) | job | bare prove s | job s (median) | job / bare | job - bare s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in b["models"]:
+            for label, key in (("cold (first job, offered)", "cold"), ("warm, offered (`prove-job --provider`)", "warm"),
+                               ("warm, open (input after the claim)", "warm_open")):
+                ratio = _f(r[f"{key}_ratio"])
+                lines.append(f"| {r['model']} ({r['logrows']}) | {label} | {_f(r['bare_prove_s'])} | {_f(r[f'{key}_s'])} "
+                             f"| {f'**{ratio}**' if key == 'warm' else ratio} | {_f(r[f'{key}_s'] - r['bare_prove_s'])} |")
+        lines += [
             "",
-            f"Worker ready {_f(b['worker_startup_s'], 1)} s after start; worker `--poll {b['worker_poll_s']}` (it also wakes at "
-            f"once on an upload or a finished proof), consumer `--poll {b['consumer_poll_s']}` (default "
-            f"{m['consumer_poll_default_s']} s). Median per stage (s), warm offered: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in b["warm_breakdown_s"].items())
-            + "; warm open: " + ", ".join(f"{k} {v:.3f}" for k, v in b["warm_open_breakdown_s"].items())
-            + f". The consumer's own re-verification adds {_f(b['warm_verified_s'] - b['warm_s'], 3)} s. "
+            f"Worker ready {_f(b['worker_startup_s'], 1)} s after start; worker `--poll {b['worker_poll_s']}`, consumer "
+            f"`--poll {b['consumer_poll_s']}` (the defaults; both also wake on each new block through anvil's WebSocket, the "
+            "worker on offers, inputs and finished proofs). Median per stage (s) of the smallest model's warm jobs, offered: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in b["models"][0]["warm_breakdown_s"].items())
+            + "; open: " + ", ".join(f"{k} {v:.3f}" for k, v in b["models"][0]["warm_open_breakdown_s"].items())
+            + f". The consumer's own re-verification adds {_f(b['models'][0]['warm_verified_s'] - b['models'][0]['warm_s'], 3)} s. "
             f"Proving key rewritten (setup) while the worker served: {'YES' if b['pk_rewritten_during_jobs'] else 'no'}.",
             "",
             "## c. Gas per job (mlp; steady state: the last of the jobs run per verifier)", "",
@@ -103,12 +105,15 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
         ax.set_title(f"a. prove time (geomean ratio {a['geomean_prove_ratio']:.2f})")
         ax.legend()
     if m:
-        b = m["latency"]
+        rows = m["latency"]["models"]
         ax = axes[0][1]
-        ax.bar(["bare prove", "cold job", "warm offered", "warm open"], [b["bare_prove_s"], b["cold_s"], b["warm_s"], b["warm_open_s"]],
-               color=["gray", "tab:red", "tab:green", "tab:olive"])
+        for i, (key, color) in enumerate((("bare_prove", "gray"), ("warm", "tab:green"), ("warm_open", "tab:olive"))):
+            ax.bar([x + (i - 1) * 0.27 for x in range(len(rows))], [r[f"{key}_s"] for r in rows], 0.27, color=color,
+                   label={"bare_prove": "bare prove", "warm": "warm job, offered", "warm_open": "warm job, open"}[key])
+        ax.set_xticks(range(len(rows)), [r["model"] for r in rows])
         ax.set_ylabel("seconds")
-        ax.set_title(f"b. end-to-end latency, {b['model']} (warm/bare {b['warm_ratio']:.2f})")
+        ax.legend()
+        ax.set_title("b. end-to-end latency (warm / bare: " + ", ".join(f"{r['warm_ratio']:.2f}" for r in rows) + ")")
         ax = axes[1][0]
         steps = ["post", "claim", "deliver_input", "submit_result", "verifier_estimate"]
         kinds = list(m["gas"])

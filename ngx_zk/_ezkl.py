@@ -111,7 +111,9 @@ def calibrate(
     margin: float,
     max_logrows: int | None,
     scales: Sequence[int] | None = None,
+    rebase: Sequence[int] = (1,),
 ) -> None:
+    """``scales`` None lets EZKL try its own input/param scales; ``rebase``: the scale rebase multipliers to try."""
     _call(
         error,
         "calibration",
@@ -122,7 +124,7 @@ def calibrate(
         "resources",
         lookup_safety_margin=margin,
         scales=list(scales) if scales else None,
-        scale_rebase_multiplier=[1],
+        scale_rebase_multiplier=list(rebase),
         max_logrows=max_logrows,
     )
 

@@ -189,7 +189,8 @@ def _write_calibration(path: Path, samples: list[list[list[float]]], salt_elemen
     per_input: list[list[float]] = [[] for _ in samples[0]]
     for k, sample in enumerate(samples):
         for i, values in enumerate(sample):
-            # salt slots at the extremes of their range so calibration sizes the range check for them
+            # salt slots filled (16-bit values as if at scale 13): they exercise the slots; what keeps real
+            # salts valid at any chosen scale is the tuner's rule that every range check spans >= 2^18
             salt = [float(top if (k + j) % 2 else 0) / (1 << 13) for j in range(salt_elements)]
             per_input[i].extend(values + salt)
     path.write_text(json.dumps({"input_data": per_input}))

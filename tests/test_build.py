@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import ngx_zk as ngx
+from ngx_zk import defaults, tuner
 from ngx_zk.artifacts import Circuit, sha256_file
 from ngx_zk.errors import ArtifactMismatchError, CircuitError, InvalidModelError, LogrowsCapError, SrsError
 
@@ -45,9 +46,68 @@ def test_proving_key_lives_in_the_cache_not_the_circuit_folder(mlp_circuit: Circ
 
 def test_tuner_beats_ezkl_default_and_records_its_choice(mlp_circuit: Circuit) -> None:
     tuning = mlp_circuit.manifest.tuning
-    default = next(t for t in tuning["tried"] if (t["decomp_base"], t["decomp_legs"]) == (16384, 2))
-    assert mlp_circuit.manifest.logrows < default["logrows"]
+    tried = tuning["tried"]
+    assert len(tried) == len(tuner.CANDIDATES)
+    default = next(t for t in tried if t["label"] == tuner.EZKL_DEFAULT.label)
+    assert mlp_circuit.manifest.logrows < default.get("logrows", default["bound_logrows"])
     assert tuning["max_abs_error"] <= tuning["tolerance"]
+    # the manifest names every knob of the choice, and they are the ones the circuit was built with
+    run_args = mlp_circuit.settings_json()["run_args"]
+    for knob in ("decomp_base", "decomp_legs", "num_inner_cols", "scale_rebase_multiplier", "input_scale", "param_scale"):
+        assert tuning[knob] == run_args[knob], knob
+    (chosen,) = [t for t in tried if t.get("chosen")]
+    assert chosen["label"] == tuning["label"] and chosen["logrows"] == mlp_circuit.manifest.logrows
+
+
+def test_tuner_prunes_with_bounds_that_hold(mlp_circuit: Circuit) -> None:
+    """Calibrated candidates never beat their row-count bound; the rest were skipped, not calibrated."""
+    tried = mlp_circuit.manifest.tuning["tried"]
+    calibrated = [t for t in tried if "logrows" in t]
+    assert calibrated and all(t["bound_logrows"] <= t["logrows"] for t in calibrated)
+    skipped = [t for t in tried if "skipped" in t]
+    assert len(calibrated) < len(tried) / 4 and all("cannot beat" in t["skipped"] for t in skipped)
+    # nothing skipped could have been cheaper than the choice
+    cost = (mlp_circuit.manifest.logrows, mlp_circuit.manifest.tuning["num_inner_cols"])
+    assert all((t.get("logrows", t["bound_logrows"]), t["num_inner_cols"]) >= cost for t in skipped)
+
+
+def test_every_candidate_keeps_the_salt_range() -> None:
+    floor = 1 << (defaults.SALT_ELEMENT_BITS + 2)
+    assert all(c.decomp_base**c.decomp_legs >= floor for c in tuner.CANDIDATES)
+    assert len({c.label for c in tuner.CANDIDATES}) == len({c.tag for c in tuner.CANDIDATES}) == len(tuner.CANDIDATES)
+    with pytest.raises(ValueError, match="range"):
+        tuner.tune(Path("/nonexistent"), Path("x.onnx"), Path("c.json"), {}, max_logrows=20, tolerance=1.0,
+                   measure=lambda s, c: 0.0, candidates=(tuner.Candidate(256, 2),))
+
+
+def test_largest_salt_proves_on_the_tuned_circuit(mlp_circuit: Circuit, session_settings: ngx.Settings, tmp_path: Path) -> None:
+    m = mlp_circuit.manifest
+    top = (1 << m.inputs[0].salt_bits) - 1
+    data = ngx.load_input(MODELS / "mlp" / "input.json", m).with_salt(tuple((top,) * s.salt_elements for s in m.inputs))
+    proof = ngx.prove(mlp_circuit, data, tmp_path / "p.json", session_settings)
+    ngx.verify(proof.path, mlp_circuit, session_settings)
+
+
+def _tune_mlp(tmp_path: Path, candidates: tuple[tuner.Candidate, ...], measure: tuner.Measure) -> tuner.Tuning:
+    return tuner.tune(tmp_path, MODELS / "mlp" / "network.onnx", MODELS / "mlp" / "calibration.json",
+                      {"input_visibility": "public", "param_visibility": "fixed", "output_visibility": "public"},
+                      max_logrows=20, tolerance=0.01, measure=measure, candidates=candidates)
+
+
+def test_inaccurate_candidate_is_rejected(tmp_path: Path) -> None:
+    """The cheaper one-column circuit is measured first; when it is inaccurate the next one wins."""
+    cheap = tuner.Candidate(512, 2, num_inner_cols=1, scale_rebase_multiplier=2, scale=8)
+    fine = tuner.Candidate(512, 2, num_inner_cols=2, scale_rebase_multiplier=2, scale=8)
+
+    def measure(settings: Path, compiled: Path) -> float:
+        return 0.5 if json.loads(settings.read_text())["run_args"]["num_inner_cols"] == 1 else 0.001
+
+    chosen = _tune_mlp(tmp_path, (fine, cheap), measure)
+    assert chosen.candidate == fine and chosen.logrows == 10
+    rejected = next(t for t in chosen.tried if t["label"] == cheap.label)
+    assert "above tolerance" in rejected["rejected"] and rejected["max_abs_error"] == 0.5
+    with pytest.raises(CircuitError, match="accuracy tolerance"):
+        _tune_mlp(tmp_path, (fine, cheap), lambda s, c: 0.5)
 
 
 def test_logrows_cap_refuses_and_leaves_nothing(settings: ngx.Settings) -> None:
