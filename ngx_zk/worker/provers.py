@@ -27,6 +27,7 @@ import numpy as np
 from .. import prover
 from ..artifacts import Circuit, Proof
 from ..config import Settings
+from ..errors import NgxZkError
 from ..inference import OnnxRunner
 from ..inputs import InputData
 
@@ -42,12 +43,16 @@ class ProofRun:
     runtime: str  # the onnxruntime execution provider that ran the float model
 
 
+START_TIMEOUT_S = 120.0
 _runners: dict[Path, OnnxRunner] = {}
 
 
-def _warm(onnx_files: Sequence[Path]) -> None:
-    """Child start: the parent alone handles Ctrl-C (warm shutdown); load what every proof needs."""
+def _warm(onnx_files: Sequence[Path], threads: int) -> None:
+    """Child start: the parent alone handles Ctrl-C (warm shutdown); this child's share of the cores;
+    load what every proof needs."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # EZKL proves on a rayon pool as wide as the machine: N children would run N x cores threads
+    os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
     for path in onnx_files:
         # a failing initializer would make the pool respawn children forever; the proof reports it instead
         with contextlib.suppress(Exception):
@@ -82,13 +87,19 @@ class ProverPool:
     def __init__(self, processes: int, circuits: Sequence[Circuit], settings: Settings) -> None:
         self.settings = dataclasses.replace(settings, private_key=None, keystore_password=None)
         context = multiprocessing.get_context("spawn")  # fork after native threads can deadlock
-        self._pool = context.Pool(processes, initializer=_warm, initargs=([c.circuit_onnx for c in circuits],))
+        threads = max(1, (os.cpu_count() or 1) // processes)
+        self._pool = context.Pool(processes, initializer=_warm, initargs=([c.circuit_onnx for c in circuits], threads))
+        self.threads_per_proof = threads
         self._processes = processes
         self._closed = False
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Block until the children are up (spawned, EZKL and onnxruntime loaded): not the first job's cost."""
-        self._pool.map(_started, range(self._processes), chunksize=1)
+        try:
+            self._pool.map_async(_started, range(self._processes), chunksize=1).get(timeout=timeout_s)
+        except multiprocessing.TimeoutError:
+            raise NgxZkError(f"the worker's proving processes did not start within {timeout_s:.0f}s",
+                             "check that `python -c 'import ezkl, onnxruntime'` works in this environment") from None
 
     def submit(self, circuit: Circuit, salted: InputData, out: Path) -> Future[ProofRun]:
         future: Future[ProofRun] = Future()

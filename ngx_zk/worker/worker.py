@@ -165,7 +165,8 @@ class Worker:
         """Run until stopped (or, with ``burst``, until nothing is left to do). True if any job finished."""
         self._provers.wait_ready()
         self.log("worker.start", address=self.signer.address, models=[s.circuit.name for s in self.served.values()],
-                 burst=burst, concurrency=self.concurrency, new_heads=self._heads.available)
+                 burst=burst, concurrency=self.concurrency, threads_per_proof=self._provers.threads_per_proof,
+                 new_heads=self._heads.available)
         try:
             with self._signals():
                 self._reconcile()
