@@ -52,16 +52,20 @@ demo: setup contracts ## Run the marketplace end to end on a local chain: devnet
 	step "provider: register (with a data-plane endpoint), stake, start the worker in the background"; \
 	$(NGX) provider register --account provider --endpoint http://127.0.0.1:$(DEMO_DATA_PORT); \
 	$(NGX) provider stake 5000 --account provider; \
-	$(NGX) worker --model mlp --model mlp_private --account provider --max-jobs 2 --listen 127.0.0.1:$(DEMO_DATA_PORT) \
+	$(NGX) worker --model mlp --model mlp_private --account provider --max-jobs 3 --listen 127.0.0.1:$(DEMO_DATA_PORT) \
 	    --log-file worker.log & WORKER=$$!; \
 	step "consumer: post a job with escrow, hand over the input sealed, get a verified output"; \
 	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180; \
 	step "consumer: a private job (only commitments and proof on chain; the output comes back sealed)"; \
 	$(NGX) prove-job mlp_private --private --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180; \
+	step "consumer: offer a job to a chosen provider, which proves while the job is posted and claimed"; \
+	PROVIDER=$$($(NGX) provider status --account provider --json | $(PY) -c 'import json, sys; print(json.load(sys.stdin)["provider"])'); \
+	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180 --provider $$PROVIDER; \
 	wait $$WORKER; WORKER=; \
-	step "auditor: re-check both jobs from chain data"; \
+	step "auditor: re-check the three jobs from chain data"; \
 	$(NGX) verify --job 1 --model mlp; \
 	$(NGX) verify --job 2 --model mlp_private; \
+	$(NGX) verify --job 3 --model mlp; \
 	step "summary"; \
 	$(NGX) provider status --account provider; \
 	$(NGX) reputation; \
