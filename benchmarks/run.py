@@ -1,6 +1,6 @@
 """`make bench`: measure ngx-zk against bare EZKL and against its own proving time, in one run.
 
-    .venv/bin/python benchmarks/run.py            # full run: ~4-5 min on 2 idle cores (up to ~2x when shared)
+    .venv/bin/python benchmarks/run.py            # full run: ~6-7 min on 2 idle cores (up to ~2x when shared)
     .venv/bin/python benchmarks/run.py --quick    # smoke run, ~1-2 min: 2 models, 1 repeat, fewer jobs
 
 Writes benchmarks/results/latest.{json,md,png} and prints the markdown tables. Everything it
