@@ -59,7 +59,7 @@ demo: setup contracts ## Run the marketplace end to end on a local chain: devnet
 	step "consumer: a private job (only commitments and proof on chain; the output comes back sealed)"; \
 	$(NGX) prove-job mlp_private --private --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180; \
 	step "consumer: offer a job to a chosen provider, which proves while the job is posted and claimed"; \
-	PROVIDER=$$($(NGX) provider status --account provider --json | $(PY) -c 'import json, sys; print(json.load(sys.stdin)["provider"])'); \
+	PROVIDER=$$($(NGX) provider status --account provider --json | $(abspath $(PY)) -c 'import json, sys; print(json.load(sys.stdin)["provider"])'); \
 	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180 --provider $$PROVIDER; \
 	wait $$WORKER; WORKER=; \
 	step "auditor: re-check the three jobs from chain data"; \
