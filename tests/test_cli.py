@@ -107,3 +107,13 @@ def test_build_runs_under_memory_and_time_limits(env: Path, monkeypatch: pytest.
     code, out = run("model", "build", str(MODELS / "mnist_cnn"))
     assert code == 1 and message in out and "Traceback" not in out
     assert not list((env / "circuits").glob("*")) and not list((env / "circuits").glob(".*"))
+
+
+@pytest.mark.parametrize("args", [
+    ("prove-job", "mlp", "--input", "input.json", "--provider", "0x12"),
+    ("provider", "status", "notanaddress"),
+    ("reputation", "0x" + "g" * 40),
+])
+def test_addresses_are_checked_before_any_chain_work(env: Path, args: tuple[str, ...]) -> None:
+    code, out = run(*args)
+    assert code == 2 and "is not an Ethereum address (0x followed by 40 hex digits)" in out and "Traceback" not in out

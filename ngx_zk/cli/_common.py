@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from eth_utils.address import is_address
 
 from .. import console
 from ..artifacts import Circuit
@@ -109,6 +110,13 @@ def parse_ngx(text: str) -> int:
     if value < 0 or value != value:
         raise click.BadParameter(f"{text!r} must be a non-negative amount")
     return int(value * WEI)
+
+
+def address_arg(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: an Ethereum address (0x and 40 hex digits), checked before any chain work."""
+    if value is not None and not is_address(value):
+        raise click.BadParameter(f"{value!r} is not an Ethereum address (0x followed by 40 hex digits)", param=param)
+    return value
 
 
 def fmt_ngx(amount: int) -> str:

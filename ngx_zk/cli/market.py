@@ -16,6 +16,7 @@ from ..inputs import load as load_input
 from ..publish import publish
 from . import main
 from ._common import (
+    address_arg,
     connect,
     emit,
     fmt_ngx,
@@ -286,7 +287,7 @@ def provider_withdraw(ctx: click.Context, rpc_url: str | None, keystore: Path | 
 
 
 @provider_group.command("status")
-@click.argument("address", required=False)
+@click.argument("address", required=False, callback=address_arg)
 @rpc_option
 @signer_options
 @json_option
@@ -321,7 +322,7 @@ def provider_status(ctx: click.Context, address: str | None, rpc_url: str | None
 @click.option("--min-reputation", type=click.IntRange(0, 100), default=0, show_default=True, help="Minimum provider NRS.")
 @click.option("--approve", "use_approve", is_flag=True, help="Escrow with an approve transaction instead of an EIP-2612 permit.")
 @click.option("--private", is_flag=True, help="Require a model with hashed outputs: the output reaches you sealed, never on chain.")
-@click.option("--provider", "offer_to", metavar="ADDRESS",
+@click.option("--provider", "offer_to", metavar="ADDRESS", callback=address_arg,
               help="Offer the job to this provider: its endpoint gets the sealed input at once and proves while it claims.")
 @click.option("--no-wait", is_flag=True, help="Post and return the job id; follow it later with `ngx-zk job wait ID`.")
 @click.option("--timeout", type=float, help="Give up waiting after this many seconds (the job stays on chain).")
@@ -498,7 +499,7 @@ def withdraw_cmd(ctx: click.Context, rpc_url: str | None, keystore: Path | None,
 
 
 @main.command("reputation")
-@click.argument("address", required=False)
+@click.argument("address", required=False, callback=address_arg)
 @rpc_option
 @json_option
 @click.pass_context
