@@ -391,12 +391,12 @@ class Worker:
         return True
 
     def _prove_offered(self, job_id: int, model_id: int, data: dict[str, Any]) -> None:
-        """The consumer offered us this open job with its input: start proving before claiming.
+        """The consumer uploaded the input of this open job: start proving before claiming, if a prover is free.
 
         Only an input that opens the job's commitment is proved early; anything else waits for the
         claim and takes the usual path (where it is declined)."""
         payload = self.mailbox.get(job_id, "input")
-        if payload is None or job_id in self._early:
+        if payload is None or job_id in self._early or self._proofs_running() >= self.concurrency:
             return
         opened = self._open_input(job_id, model_id, data, payload)
         if isinstance(opened, str):
