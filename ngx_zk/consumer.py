@@ -144,10 +144,8 @@ def offer(market: Marketplace, signer: Signer, model_id: int, commitments: Seque
     if len(commitments) != 1:
         progress("this model has several input commitments: offers carry one; the input goes to whoever claims the job")
         return False
-    ctx = crypto.JobContext(market.chain.chain_id, market.market.address, 0, model_id, "offer")
-    reply_to = crypto.public_bytes(crypto.derive_key(signer.encryption_key_material()))
-    body = json.dumps({"input": salted.to_json(), "reply_to": reply_to.hex()}).encode()
-    sealed = crypto.seal(bytes(profile["encryption_pubkey"]), body, ctx)
+    ctx = crypto.JobContext(market.chain.chain_id, market.market.address, 0, model_id, "offer")  # no job id yet
+    sealed = _seal_input(signer, salted.to_json(), bytes(profile["encryption_pubkey"]), ctx)
     try:
         dataplane.upload_offer(endpoint, signer, market.chain.chain_id, market.market.address, model_id, commitments[0], sealed)
     except dataplane.DataPlaneError as exc:
@@ -157,13 +155,18 @@ def offer(market: Marketplace, signer: Signer, model_id: int, commitments: Seque
     return True
 
 
+def _seal_input(signer: Signer, salted_input: dict[str, Any], provider_key: bytes, ctx: crypto.JobContext) -> bytes:
+    """The salted input and the consumer's reply key, sealed to the provider's key and bound to ``ctx``."""
+    reply_to = crypto.public_bytes(crypto.derive_key(signer.encryption_key_material()))
+    body = json.dumps({"input": salted_input, "reply_to": reply_to.hex()}).encode()
+    return crypto.seal(provider_key, body, ctx)
+
+
 def _sealed_input(market: Marketplace, signer: Signer, record: JobRecord, provider: str) -> tuple[bytes, str]:
     """The salted input sealed to ``provider``'s registered key, bound to the job; and its endpoint."""
     profile = market.provider(provider)
     ctx = crypto.JobContext(market.chain.chain_id, market.market.address, record.job_id, record.model_id, "input")
-    reply_to = crypto.public_bytes(crypto.derive_key(signer.encryption_key_material()))
-    body = json.dumps({"input": record.salted_input, "reply_to": reply_to.hex()}).encode()
-    return crypto.seal(bytes(profile["encryption_pubkey"]), body, ctx), str(profile["endpoint"])
+    return _seal_input(signer, record.salted_input, bytes(profile["encryption_pubkey"]), ctx), str(profile["endpoint"])
 
 
 def deliver_input(market: Marketplace, signer: Signer, record: JobRecord, job: Job, *,

@@ -48,7 +48,7 @@ def model() -> None:
     help="A public KZG ceremony SRS file (kzg<k>.srs). Without it a local, INSECURE test SRS is used.",
 )
 @click.option(
-    "--tune/--no-tune", default=True, show_default=True, help="Search range-check settings for the smallest accurate circuit."
+    "--tune/--no-tune", default=True, show_default=True, help="Search the circuit layout (range checks, columns, rescaling, scale) for the smallest accurate circuit."
 )
 @click.option("--salt/--no-salt", default=True, show_default=True, help="Add 128 bits of secret salt to each input commitment.")
 @click.option(
