@@ -51,6 +51,18 @@ class Entry:
     updated: float
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """One thing refused from a stranger: where it came from, who sent it (if known) and why."""
+
+    at: float
+    source: str  # "offer", "upload", "input"
+    sender: str
+    model_id: int | None
+    job_id: int | None
+    reason: str
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id INTEGER PRIMARY KEY,
@@ -61,6 +73,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE TABLE IF NOT EXISTS history (job_id INTEGER, step TEXT, at REAL, note TEXT);
 CREATE TABLE IF NOT EXISTS cursor (name TEXT PRIMARY KEY, block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS refusals (at REAL, source TEXT, sender TEXT, model_id INTEGER, job_id INTEGER, reason TEXT);
 """
 
 
@@ -113,6 +126,16 @@ class Journal:
     def set_cursor(self, name: str, block: int) -> None:
         with self._lock:
             self._db.execute("INSERT INTO cursor VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET block = excluded.block", (name, block))
+
+    def refuse(self, source: str, reason: str, *, sender: str = "", model_id: int | None = None,
+               job_id: int | None = None) -> None:
+        """Keep a record of something refused from a stranger (an offer, an upload, a sealed input)."""
+        with self._lock:
+            self._db.execute("INSERT INTO refusals VALUES (?, ?, ?, ?, ?, ?)", (time.time(), source, sender, model_id, job_id, reason[:500]))
+
+    def refusals(self) -> list[Refusal]:
+        rows = self._db.execute("SELECT at, source, sender, model_id, job_id, reason FROM refusals ORDER BY rowid")
+        return [Refusal(float(r[0]), str(r[1]), str(r[2]), r[3], r[4], str(r[5])) for r in rows]
 
     def counts(self) -> dict[str, int]:
         return {step: n for step, n in self._db.execute("SELECT step, COUNT(*) FROM jobs GROUP BY step")}
