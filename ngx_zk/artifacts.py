@@ -213,6 +213,17 @@ class Circuit:
     def settings_json(self) -> dict[str, Any]:
         return dict(json.loads(self.settings.read_text()))
 
+    def input_limit(self) -> int:
+        """The largest |quantized input| the circuit's range check takes: half of ``decomp_base ** decomp_legs``.
+
+        Checked before quantization, so a stranger's ``1e300`` is refused with a clear error instead of
+        overflowing EZKL's fixed-point conversion."""
+        run_args = self.settings_json().get("run_args", {})
+        try:
+            return max(1, int(run_args["decomp_base"]) ** int(run_args["decomp_legs"]) // 2)  # type: ignore[no-any-return]
+        except (KeyError, TypeError, ValueError):
+            return 1 << 63
+
 
 @dataclass(frozen=True)
 class Proof:

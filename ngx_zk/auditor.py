@@ -2,8 +2,10 @@
 
 Checks, each reported with its outcome:
 1. the job settled and its settlement transaction is a ``submitResult`` call;
-2. the registry entry matches the local circuit (ONNX, settings, vk digest, instance counts, SRS flag)
-   and its verifier has code (for a dedicated verifier: the same runtime code the local vk compiles to);
+2. the registry entry matches the local circuit (artifacts hash, ONNX, settings, vk digest, instance
+   counts, SRS flag) and its verifier is exactly the code EZKL renders from the local key: the code
+   hash the entry pinned, the code on chain and the re-rendered code agree
+   (:func:`ngx_zk.provenance.check_verifier`, the same check consumers and workers make);
 3. the proof's leading instances are the job's input commitments (from ``JobPosted`` and the
    on-chain ``commitmentsHash``);
 4. the proof's output instances equal the outputs the market recorded;
@@ -16,16 +18,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eth_abi.packed import encode_packed
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-
-from . import evm, prover
+from . import prover
 from .artifacts import Circuit
-from .chain.market import JobStatus, Marketplace, VerifierKind
+from .chain.market import JobStatus, Marketplace, commitments_hash
 from .config import Settings
 from .errors import NgxZkError
+from .provenance import check_verifier
 from .publish import mismatches
+
+RENDERED_CHECK = "verifier code is what EZKL renders from the local vk"
 
 
 @dataclass
@@ -60,13 +61,11 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
     problems = mismatches(settings, entry, circuit)
     verdict.add("registry entry matches the local circuit", not problems, ", ".join(problems) or f"model {entry.model_id}")
     verdict.add("verifier has code", market.chain.has_code(entry.verifier), entry.verifier)
-    if entry.kind is VerifierKind.DEDICATED:
-        local = evm.dedicated_verifier(settings, circuit)
-        onchain = bytes(market.chain.w3.eth.get_code(to_checksum_address(entry.verifier)))
-        factory_runtime = _runtime_without_metadata(onchain)
-        verdict.add("verifier code is the one the local vk compiles to",
-                    factory_runtime == _runtime_without_metadata(_deployed(local)),
-                    f"{len(onchain)} bytes on chain")
+    try:
+        check = check_verifier(settings, market, entry, circuit)
+        verdict.add(RENDERED_CHECK, check.ok, "; ".join(check.problems) or f"code hash 0x{check.pinned.hex()} ({entry.kind.name.lower()})")
+    except NgxZkError as exc:
+        verdict.add(RENDERED_CHECK, False, f"could not re-render the verifier: {exc}")
     try:
         proof, instances, event = market.submitted_result(job_id)
     except NgxZkError as exc:
@@ -75,7 +74,7 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
     k, n_out = entry.input_commitment_count, entry.output_count
     posted = [int(c) for c in market.posted(job_id)["inputCommitments"]]
     verdict.add("instance count", len(instances) == k + n_out, f"{len(instances)} instances, registry says {k}+{n_out}")
-    verdict.add("proof commits to the job's input", instances[:k] == posted and keccak(encode_packed(["uint256[]"], [posted])) == job.commitments_hash,
+    verdict.add("proof commits to the job's input", instances[:k] == posted and commitments_hash(posted) == job.commitments_hash,
                 "commitments match JobPosted and the on-chain hash")
     verdict.add("outputs match what the market recorded", instances[k:] == market.outputs(job_id))
     with tempfile.TemporaryDirectory(prefix="ngx-audit-") as tmp:
@@ -88,15 +87,3 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
             verdict.add("proof verifies offline", False, exc.message)
     return verdict
 
-
-def _deployed(contract: evm.CompiledContract) -> bytes:
-    """Runtime code as the chain stores it: compile output of the deployed part."""
-    return bytes.fromhex(contract.runtime.removeprefix("0x"))
-
-
-def _runtime_without_metadata(code: bytes) -> bytes:
-    """Strip solc's CBOR metadata trailer (its length is in the last two bytes)."""
-    if len(code) < 2:
-        return code
-    meta = int.from_bytes(code[-2:], "big") + 2
-    return code[:-meta] if meta < len(code) else code

@@ -57,6 +57,16 @@ class Secret:
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
 
+SECRET_ENV_VARS = ("NGX_ZK_PRIVATE_KEY", "NGX_ZK_KEYSTORE_PASSWORD", "NGX_ZK_KEYSTORE_PASSWORD_FILE")
+"""Environment variables that hold (or point at) a secret: never passed on to child processes."""
+
+
+def drop_secrets_from_environ() -> None:
+    """Remove the secret variables from this process's environment (after the signer is loaded from them)."""
+    for name in SECRET_ENV_VARS:
+        os.environ.pop(name, None)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import safejson
 from .artifacts import Manifest, TensorSpec
 from .errors import InputError
 
@@ -55,13 +56,18 @@ def load(path: Path, manifest: Manifest) -> InputData:
     if path.stat().st_size > MAX_INPUT_BYTES:
         raise InputError(f"{path} is larger than {MAX_INPUT_BYTES:,} bytes")
     try:
-        data = json.loads(path.read_text(), parse_constant=_reject_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not valid JSON ({exc})", 'expected {"input_data": [[...]]}') from None
+        data = safejson.loads(path.read_bytes(), what=str(path), max_bytes=MAX_INPUT_BYTES)
+    except InputError as exc:
+        raise InputError(exc.message, 'expected {"input_data": [[...]]} with finite numbers') from None
     return parse(data, manifest, source=str(path))
 
 
-def parse(data: Any, manifest: Manifest, *, source: str = "input") -> InputData:
+MAX_QUANTIZED = 1 << 63
+"""Without a circuit's own range (see ``Circuit.input_limit``), no quantized input may reach 2^63."""
+
+
+def parse(data: Any, manifest: Manifest, *, source: str = "input", limit: int = MAX_QUANTIZED) -> InputData:
+    """Validate ``data``; every value times 2^scale must stay below ``limit`` in magnitude (the circuit's range)."""
     if not isinstance(data, dict) or "input_data" not in data:
         raise InputError(f'{source} has no "input_data" key', 'expected {"input_data": [[...]]}')
     raw = data["input_data"]
@@ -69,13 +75,9 @@ def parse(data: Any, manifest: Manifest, *, source: str = "input") -> InputData:
     if not isinstance(raw, list) or len(raw) != len(specs):
         got = len(raw) if isinstance(raw, list) else type(raw).__name__
         raise InputError(f'{source}: "input_data" must hold {len(specs)} input list(s), found {got}')
-    values = tuple(_tensor(source, item, spec) for item, spec in zip(raw, specs, strict=True))
+    values = tuple(_tensor(source, item, spec, limit) for item, spec in zip(raw, specs, strict=True))
     salt = _salt(source, data.get("salt"), specs) if "salt" in data else None
     return InputData(values, salt)
-
-
-def _reject_constant(name: str) -> float:
-    raise InputError(f"input holds {name}, which cannot be proved", "replace NaN/Infinity with finite numbers")
 
 
 def _flatten(item: Any) -> list[Any]:
@@ -84,8 +86,8 @@ def _flatten(item: Any) -> list[Any]:
     return [item]
 
 
-def _tensor(source: str, item: Any, spec: TensorSpec) -> tuple[float, ...]:
-    flat = _flatten(item)
+def _tensor(source: str, item: Any, spec: TensorSpec, limit: int) -> tuple[float, ...]:
+    flat = _flatten(item) if isinstance(item, list) else [item]
     if len(flat) != spec.size:
         raise InputError(
             f"{source}: input {spec.name!r} has {len(flat)} values, the model expects {spec.size} (shape {list(spec.shape)})",
@@ -97,6 +99,10 @@ def _tensor(source: str, item: Any, spec: TensorSpec) -> tuple[float, ...]:
             raise InputError(f"{source}: input {spec.name!r} value {pos} is {v!r}, not a number")
         if not math.isfinite(v):
             raise InputError(f"{source}: input {spec.name!r} value {pos} is {v}", "replace NaN/Infinity with finite numbers")
+        if abs(float(v)) * (1 << spec.scale) >= limit:
+            raise InputError(f"{source}: input {spec.name!r} value {pos} ({v:.6g}) is outside the circuit's range "
+                             f"(|value| < {limit / (1 << spec.scale):.6g} at input scale {spec.scale})",
+                             "values this large cannot be proved by this circuit")
         out.append(float(v))
     return tuple(out)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import Enum, IntEnum, StrEnum
 from typing import Any
 
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3.contract import Contract
 from web3.logs import DISCARD
 
@@ -21,7 +23,7 @@ PERMIT_TTL_S = 3_600
 
 
 class JobStatus(StrEnum):
-    """Mirrors ``IJobMarket.JobStatus`` (same names, same order)."""
+    """Mirrors ``IJobMarket.JobStatus`` (same names, same order; pinned by tests/test_chain_types.py)."""
 
     NONE = "None"
     OPEN = "Open"
@@ -46,9 +48,41 @@ TRANSITIONS = {
 """The lifecycle the contract enforces (Claimed -> Cancelled is a provider's decline)."""
 
 
+class ModelStatus(StrEnum):
+    """Mirrors ``IModelRegistry.ModelStatus``."""
+
+    NONE = "None"
+    ACTIVE = "Active"
+    DEPRECATED = "Deprecated"
+    PAUSED = "Paused"
+
+    @classmethod
+    def from_index(cls, index: int) -> ModelStatus:
+        return list(cls)[index]
+
+
 class VerifierKind(int, Enum):
+    """Mirrors ``IModelRegistry.VerifierKind``."""
+
     DEDICATED = 0
     REUSABLE = 1
+
+
+class DeclineReason(IntEnum):
+    """Mirrors ``IJobMarket.DeclineReason``: why a provider gives a claimed job back.
+
+    ``INPUT_MISSING`` (after the input deadline, nothing delivered on chain) and ``INPUT_INVALID`` are
+    free while the provider has free declines left; ``OTHER`` always costs collateral and reputation."""
+
+    OTHER = 0
+    INPUT_MISSING = 1
+    INPUT_INVALID = 2
+
+
+FLAG_NO_REWARD = 1
+"""Job flag: its commitments were posted before for this model (a replay); it earns no reward or NRS."""
+FLAG_INPUT_ON_CHAIN = 2
+"""Job flag: the consumer delivered the input on chain (``deliverInput``) for this claim."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +100,20 @@ class Job:
     min_reputation: int
     rating: int
     commitments_hash: bytes
+    flags: int = 0
+
+    @property
+    def no_reward(self) -> bool:
+        return bool(self.flags & FLAG_NO_REWARD)
+
+    @property
+    def input_on_chain(self) -> bool:
+        return bool(self.flags & FLAG_INPUT_ON_CHAIN)
+
+    @property
+    def input_deadline(self) -> int:
+        """The consumer must have handed over a valid input before this (0 while unclaimed)."""
+        return self.prove_deadline - self.prove_window // 2 if self.prove_deadline else 0
 
 
 @dataclass(frozen=True)
@@ -79,14 +127,36 @@ class ModelEntry:
     input_commitment_count: int
     output_count: int
     royalty_bps: int
-    status: str
+    status: ModelStatus
     insecure_test_srs: bool
     owner: str
     metadata_uri: str
+    verifier_code_hash: bytes = b""
+    artifacts_hash: bytes = b""
+    last_unpaused_at: int = 0
+
+
+def commitments_hash(commitments: Sequence[int]) -> bytes:
+    """``keccak256(abi.encodePacked(uint256[]))`` of a job's input commitments, as ``Job.commitmentsHash`` stores it."""
+    return keccak(b"".join(int(c).to_bytes(32, "big") for c in commitments))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def decode_struct(contract: Contract, function: str, value: Sequence[Any]) -> dict[str, Any]:
+    """A struct returned by ``function`` as a dict keyed by its ABI field names (snake_case), never by position."""
+    outputs = contract.get_function_by_name(function).abi["outputs"]
+    components = outputs[0].get("components") if len(outputs) == 1 else outputs
+    names = [_snake(str(c["name"])) for c in components]
+    if len(names) != len(value):
+        raise ChainError(f"{function} returned {len(value)} fields, the ABI names {len(names)}",
+                         "the contract artifacts and the deployed contracts differ: redeploy or update ngx-zk")
+    return dict(zip(names, value, strict=True))
 
 
 ZERO = "0x0000000000000000000000000000000000000000"
-MODEL_STATUS = ("None", "Active", "Deprecated", "Paused")
 
 
 class Marketplace:
@@ -121,18 +191,43 @@ class Marketplace:
         fields = (
             spec["onnx_hash"], spec["settings_hash"], spec["vk_digest"], to_checksum_address(spec["verifier"]),
             int(spec["kind"]), spec["input_commitment_count"], spec["output_count"], spec["royalty_bps"],
-            spec["insecure_test_srs"], spec["metadata_uri"],
+            spec["insecure_test_srs"], spec["metadata_uri"], spec["artifacts_hash"],
         )
         receipt = self.chain.send(self.registry.functions.registerModel(fields, vka), signer, what="register model")
         event = self.registry.events.ModelRegistered().process_receipt(receipt, errors=DISCARD)
         return int(event[0]["args"]["modelId"]), receipt
 
     def model(self, model_id: int) -> ModelEntry:
-        m = self.chain.call(self.registry.functions.getModel(model_id))
-        if int(m[8]) == 0:
+        m = decode_struct(self.registry, "getModel", self.chain.call(self.registry.functions.getModel(model_id)))
+        status = ModelStatus.from_index(int(m["status"]))
+        if status is ModelStatus.NONE:
             raise ChainError(f"no model with id {model_id} in the registry", "publish the model first: ngx-zk model publish NAME")
-        return ModelEntry(model_id, bytes(m[0]), bytes(m[1]), bytes(m[2]), m[3], VerifierKind(m[4]), int(m[5]), int(m[6]),
-                          int(m[7]), MODEL_STATUS[int(m[8])], bool(m[9]), m[10], m[12])
+        return ModelEntry(
+            model_id, bytes(m["onnx_hash"]), bytes(m["settings_hash"]), bytes(m["vk_digest"]), str(m["verifier"]),
+            VerifierKind(int(m["kind"])), int(m["input_commitment_count"]), int(m["output_count"]), int(m["royalty_bps"]),
+            status, bool(m["insecure_test_srs"]), str(m["owner"]), str(m["metadata_uri"]),
+            bytes(m.get("verifier_code_hash", b"")), bytes(m.get("artifacts_hash", b"")), int(m.get("last_unpaused_at", 0)),
+        )
+
+    def code(self, address: str) -> bytes:
+        """The runtime code at ``address`` (empty for an account without code)."""
+        return bytes(self.chain.w3.eth.get_code(to_checksum_address(address)))
+
+    def code_hash(self, address: str) -> bytes:
+        """keccak256 of the runtime code at ``address`` (what ``EXTCODEHASH`` returns for a contract)."""
+        return keccak(self.code(address))
+
+    def verifier_code_allowed(self, code_hash: bytes) -> bool:
+        """Is this verifier code on governance's allow-list (the only verifiers that earn rewards and NRS)?"""
+        return bool(self.chain.call(self.config.functions.isVerifierCodeAllowed(code_hash)))
+
+    def allow_verifier_code(self, signer: Signer, code_hash: bytes, allowed: bool = True) -> dict[str, Any]:
+        """Add (or remove) verifier code on the allow-list: only the config's owner or its verifier curator may."""
+        return self.chain.send(self.config.functions.setVerifierCodeAllowed(code_hash, allowed), signer,
+                               what="allow-list verifier code" if allowed else "remove verifier code from the allow-list")
+
+    def verifier_curator(self) -> str:
+        return str(self.chain.call(self.config.functions.verifierCurator()))
 
     def model_count(self) -> int:
         return int(self.chain.call(self.registry.functions.modelCount()))
@@ -168,8 +263,21 @@ class Marketplace:
         return int(self.chain.call(self.reputation.functions.nrs(who))), tuple(self.chain.call(self.reputation.functions.components(who)))
 
     def facts(self, address: str) -> dict[str, int]:
-        f = self.chain.call(self.reputation.functions.factsOf(to_checksum_address(address)))
-        return dict(zip(("completed", "missed", "rating_count", "rating_sum", "window_used_bps_sum"), map(int, f), strict=True))
+        """The provider's recorded facts (completed, missed, declines, ratings, ...), keyed by ABI name."""
+        raw = self.chain.call(self.reputation.functions.factsOf(to_checksum_address(address)))
+        return {k: int(v) for k, v in decode_struct(self.reputation, "factsOf", raw).items()}
+
+    def consumer_facts(self, address: str) -> dict[str, int]:
+        """The consumer's record: jobs settled and cancelled, inputs withheld or invalid, jobs left unclaimed."""
+        raw = self.chain.call(self.reputation.functions.consumerFactsOf(to_checksum_address(address)))
+        return {k: int(v) for k, v in decode_struct(self.reputation, "consumerFactsOf", raw).items()}
+
+    def consumer_score(self, address: str) -> int:
+        """0-100: how reliably this consumer hands providers a valid input (100 for one who harmed no one)."""
+        return int(self.chain.call(self.reputation.functions.consumerScore(to_checksum_address(address))))
+
+    def free_declines_left(self, address: str) -> int:
+        return int(self.chain.call(self.reputation.functions.freeDeclinesLeft(to_checksum_address(address))))
 
     # --- jobs ----------------------------------------------------------------------------------
     def post_job(self, signer: Signer, model_id: int, commitments: Sequence[int], price: int, claim_window: int,
@@ -205,13 +313,15 @@ class Marketplace:
         return int(self.market.events.JobPosted().process_receipt(receipt, errors=DISCARD)[0]["args"]["jobId"]), receipt
 
     def job(self, job_id: int) -> Job:
-        j = self.chain.call(self.market.functions.getJob(job_id))
-        status = JobStatus.from_index(int(j[4]))
+        j = decode_struct(self.market, "getJob", self.chain.call(self.market.functions.getJob(job_id)))
+        status = JobStatus.from_index(int(j["status"]))
         if status is JobStatus.NONE:
             raise ChainError(f"no job with id {job_id} on chain {self.chain.chain_id}", "list jobs with ngx-zk jobs")
-        return Job(job_id=job_id, consumer=j[0], claim_deadline=int(j[1]), prove_window=int(j[2]), min_reputation=int(j[3]),
-                   status=status, rating=int(j[5]), provider=None if j[6] == ZERO else j[6], prove_deadline=int(j[7]),
-                   price=int(j[8]), collateral=int(j[9]), model_id=int(j[10]), commitments_hash=bytes(j[11]))
+        return Job(job_id=job_id, consumer=str(j["consumer"]), claim_deadline=int(j["claim_deadline"]),
+                   prove_window=int(j["prove_window"]), min_reputation=int(j["min_reputation"]), status=status,
+                   rating=int(j["rating"]), provider=None if j["provider"] == ZERO else str(j["provider"]),
+                   prove_deadline=int(j["prove_deadline"]), price=int(j["price"]), collateral=int(j["collateral"]),
+                   model_id=int(j["model_id"]), commitments_hash=bytes(j["commitments_hash"]), flags=int(j.get("flags", 0)))
 
     def job_count(self) -> int:
         return int(self.chain.call(self.market.functions.jobCount()))
@@ -230,8 +340,10 @@ class Marketplace:
         return self.chain.send(self.submit_fn(job_id, proof, instances), signer, what=f"submit proof for job {job_id}",
                                on_sent=on_sent, gas=gas, dry_run=dry_run)
 
-    def decline(self, signer: Signer, job_id: int, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
-        return self.chain.send(self.market.functions.declineJob(job_id), signer, what=f"decline job {job_id}", on_sent=on_sent)
+    def decline(self, signer: Signer, job_id: int, reason: DeclineReason,
+                on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
+        return self.chain.send(self.market.functions.declineJob(job_id, int(reason)), signer,
+                               what=f"decline job {job_id} ({reason.name.lower().replace('_', ' ')})", on_sent=on_sent)
 
     def collateral_for(self, price: int, nrs: int) -> int:
         return int(self.chain.call(self.config.functions.collateralFor(price, nrs)))

@@ -127,6 +127,14 @@ class Chain:
         except TransactionNotFound:
             return None
 
+    def transaction_known(self, tx_hash: str) -> bool:
+        """Does the node hold this transaction (mined or in its mempool)?"""
+        try:
+            self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            return True
+        except Exception:  # web3 raises TransactionNotFound; any failure means "not known"
+            return False
+
     def estimate_gas(self, fn: ContractFunction, sender: str) -> int:
         try:
             return int(fn.estimate_gas({"from": to_checksum_address(sender)}))

@@ -10,10 +10,12 @@ import click
 
 from .. import console
 from ..circuit import load_circuit
+from ..config import drop_secrets_from_environ
 from ..worker import Worker
 from ..worker.observe import JsonLog, Metrics
+from ..worker.policy import ClaimPolicy
 from . import main
-from ._common import connect, get_signer, handle_errors, rpc_option, settings_from, signer_options
+from ._common import connect, get_signer, handle_errors, parse_ngx, rpc_option, settings_from, signer_options
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -21,6 +23,22 @@ def _host_port(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise click.BadParameter(f"{text!r} is not HOST:PORT", param_hint="--listen")
     return host or "127.0.0.1", int(port)
+
+
+def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
+    """``--min-price 2 --min-price mlp=5`` -> (2 NGX in wei, {"mlp": 5 NGX in wei})."""
+    floor, by_name = 0, {}
+    for text in values:
+        name, _, amount = text.rpartition("=")
+        try:
+            wei = parse_ngx(amount)
+        except click.BadParameter as exc:
+            raise click.BadParameter(f"{text!r}: {exc.message}", param_hint="--min-price") from None
+        if name:
+            by_name[name] = wei
+        else:
+            floor = wei
+    return floor, by_name
 
 
 @main.command("worker")
@@ -35,13 +53,19 @@ def _host_port(text: str) -> tuple[str, int]:
 @click.option("--listen", metavar="HOST:PORT", help="Serve the data-plane endpoint (register it with `provider register --endpoint`).")
 @click.option("--offers/--no-offers", default=True, show_default=True,
               help="With --listen: take jobs offered before they are posted (`prove-job --provider`) and prove them at once.")
+@click.option("--min-price", "min_prices", multiple=True, metavar="[MODEL=]NGX",
+              help="Claim no job paying less (all models, or one model with MODEL=NGX; repeatable).")
+@click.option("--max-claimed", type=click.IntRange(1, None), help="Hold at most this many claimed, unfinished jobs at once.")
+@click.option("--min-consumer-score", type=click.IntRange(0, 100), default=0, show_default=True,
+              help="Refuse jobs of consumers whose on-chain record (inputs withheld or invalid) scores below this.")
 @rpc_option
 @signer_options
 @click.pass_context
 @handle_errors
 def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, max_jobs: int | None, burst: bool, poll_s: float,
-               metrics_port: int | None, log_file: Path | None, listen: str | None, offers: bool, rpc_url: str | None,
-               keystore: Path | None, account: str | None) -> None:
+               metrics_port: int | None, log_file: Path | None, listen: str | None, offers: bool, min_prices: tuple[str, ...],
+               max_claimed: int | None, min_consumer_score: int, rpc_url: str | None, keystore: Path | None,
+               account: str | None) -> None:
     """Serve jobs as a provider: claim, prove, submit, get paid.
 
     Watches the chain for jobs on the served models, claims those it is eligible for, decrypts the
@@ -57,21 +81,37 @@ def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, ma
     its job is not posted within 2 minutes (--no-offers turns them off).
 
     \b
+    Before claiming, the worker checks its own terms: --min-price, --max-claimed,
+    --min-consumer-score, and that the prove window leaves time, after the consumer's input deadline
+    (half the window), for a proof at this machine's measured speed plus a submission margin. A
+    job whose input is missing at the input deadline, invalid, or too late is declined (free within
+    the market's allowance); a submission that cannot succeed is given back before its deadline.
+
+    \b
     Example:
       ngx-zk worker --model mlp --account provider --metrics-port 9464
-      ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070
+      ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070 --min-price 2 --max-claimed 4
     """
     settings = settings_from(ctx)
     circuits = [load_circuit(m, settings) for m in models]
+    floor, by_name = _min_prices(min_prices)
+    unknown = set(by_name) - {c.name for c in circuits}
+    if unknown:
+        raise click.BadParameter(f"{', '.join(sorted(unknown))} is not served (--model)", param_hint="--min-price")
     market = connect(ctx, rpc_url)
     signer = get_signer(ctx, market.chain, keystore, account)
+    drop_secrets_from_environ()  # the signer is loaded: nothing started from here on inherits the key or password
     if log_file:
         log_file.parent.mkdir(parents=True, exist_ok=True)
     stream = log_file.open("a") if log_file else console.stderr().file
     log = JsonLog(stream, worker=signer.address)
     metrics = Metrics()
     worker = Worker(settings, market, signer, circuits, concurrency=concurrency, poll_s=poll_s, log=log, metrics=metrics,
-                    listen=_host_port(listen) if listen else None, offers=offers)
+                    listen=_host_port(listen) if listen else None, offers=offers,
+                    policy=ClaimPolicy(min_price=floor, max_claimed=max_claimed, min_consumer_score=min_consumer_score))
+    for served in worker.served.values():
+        if served.circuit.name in by_name:
+            worker.lifecycle.policy.min_price_by_model[served.entry.model_id] = by_name[served.circuit.name]
     if metrics_port is not None:
         bound = metrics.serve(metrics_port)
         log("metrics.serving", url=f"http://127.0.0.1:{bound}/metrics")

@@ -1,15 +1,23 @@
 """The worker's journal (SQLite, WAL): every step is written *before* the worker acts on it.
 
-A restarted worker reads the journal and reconciles each unfinished job with the chain, so a crash
-at any instant neither double-claims, double-submits, nor loses a job. Steps::
+A restarted worker reads the journal and takes each unfinished job's next step, the same code as on
+the normal path (:mod:`ngx_zk.worker.lifecycle`), so a crash at any instant neither double-claims,
+double-submits, nor loses a job. The steps and the moves allowed between them (anything else raises
+:class:`IllegalTransition`)::
 
     seen -> claiming -> claimed -> proving -> proved -> submitting -> done
-              \\-> skipped          \\-> declining -> declined
-    any -> failed (with the reason), lost (the chain moved on without us: expired/cancelled/taken)
+      \\-> skipped   \\-> skipped (claim refused), seen (claim not on chain; a reorg dropped it)
+                         claimed/proving/proved/submitting -> declining -> declined
+    any unfinished -> lost (the chain moved on without us) | failed (could not even decline)
+    a finished job -> seen (a reorg gave its id to another job)
+
+Each job keeps one typed :class:`JobRecord`; the history table keeps every move with its note.
+Things refused from strangers (offers, uploads, sealed inputs) are kept in a table of their own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -18,6 +26,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from ..errors import NgxZkError
 
 
 class Step(StrEnum):
@@ -38,17 +48,67 @@ class Step(StrEnum):
     def final(self) -> bool:
         return self in FINAL
 
+    @property
+    def holding(self) -> bool:
+        """The job is claimed by us (or about to be) and still needs work."""
+        return not self.final and self is not Step.SEEN
 
-FINAL = {Step.DONE, Step.DECLINED, Step.SKIPPED, Step.FAILED, Step.LOST}
+
+FINAL = frozenset({Step.DONE, Step.DECLINED, Step.SKIPPED, Step.FAILED, Step.LOST})
+_OUT = {Step.LOST, Step.FAILED}
+_HELD_OUT = _OUT | {Step.DECLINING, Step.DONE}
+TRANSITIONS: dict[Step, frozenset[Step]] = {
+    Step.SEEN: frozenset({Step.SEEN, Step.CLAIMING, Step.SKIPPED} | _OUT),
+    Step.CLAIMING: frozenset({Step.CLAIMING, Step.CLAIMED, Step.SEEN, Step.SKIPPED} | _OUT),
+    Step.CLAIMED: frozenset({Step.CLAIMED, Step.PROVING, Step.SEEN} | _HELD_OUT),
+    Step.PROVING: frozenset({Step.PROVING, Step.PROVED, Step.SEEN} | _HELD_OUT),
+    Step.PROVED: frozenset({Step.PROVED, Step.SUBMITTING} | _HELD_OUT),
+    Step.SUBMITTING: frozenset({Step.SUBMITTING, Step.PROVED} | _HELD_OUT),
+    Step.DECLINING: frozenset({Step.DECLINING, Step.DECLINED, Step.DONE} | _OUT),
+    **{final: frozenset({Step.SEEN}) for final in FINAL},
+}
+"""Allowed moves: ``TRANSITIONS[current]`` holds every step a job in ``current`` may be recorded at next."""
+
+
+class IllegalTransition(NgxZkError):
+    """A job was about to be journaled at a step its current step does not lead to (a bug, never a user error)."""
+
+    def __init__(self, job_id: int, current: Step, new: Step) -> None:
+        super().__init__(f"job {job_id}: the journal refuses {current.value} -> {new.value}",
+                         "this is a bug in the worker's lifecycle: please report it with the worker log")
+        self.job_id, self.current, self.new = job_id, current, new
 
 
 @dataclass(frozen=True)
-class Entry:
+class JobRecord:
+    """What the worker knows about one job: where it is in the lifecycle and what it needs for the next step."""
+
     job_id: int
     model_id: int
     step: Step
-    data: dict[str, Any]
-    updated: float
+    updated: float = 0.0
+    commitments: tuple[int, ...] = ()
+    price: int = 0
+    seen_block: int = -1
+    claim_block: int | None = None
+    claim_tx: str = ""
+    input_path: str = ""
+    reply_to: str = ""
+    proof_path: str = ""
+    submit_tx: str = ""
+    submit_sends: int = 0
+    """Submission transactions sent for this job (bounded: a submission that keeps failing is given up)."""
+    decline_reason: int | None = None
+    reason: str = ""
+    errors: int = 0
+    """Consecutive unexpected errors in this job's steps; too many and the job is given back."""
+    offered: bool = False
+
+    def with_step(self, step: Step, **changes: Any) -> JobRecord:
+        return dataclasses.replace(self, step=step, **changes)
+
+
+_FIELDS = {f.name for f in dataclasses.fields(JobRecord)} - {"job_id", "model_id", "step", "updated"}
 
 
 @dataclass(frozen=True)
@@ -78,10 +138,13 @@ CREATE TABLE IF NOT EXISTS refusals (at REAL, source TEXT, sender TEXT, model_id
 
 
 class Journal:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """The journal file; ``Journal(":memory:")`` keeps it in memory (unit tests)."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
@@ -90,37 +153,58 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
-    def record(self, job_id: int, model_id: int, step: Step, note: str = "", **data: Any) -> None:
-        """Durably move ``job_id`` to ``step``, merging ``data`` into what is kept for it."""
+    def record(self, job_id: int, model_id: int, step: Step, note: str = "", **fields: Any) -> JobRecord:
+        """Durably move ``job_id`` to ``step`` (checked against :data:`TRANSITIONS`), updating ``fields``."""
+        unknown = set(fields) - _FIELDS
+        if unknown:
+            raise TypeError(f"JobRecord has no field(s) {sorted(unknown)}")
+        if "commitments" in fields:
+            fields["commitments"] = tuple(int(c) for c in fields["commitments"])
         with self._lock:
-            row = self._db.execute("SELECT data FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-            merged = {**(json.loads(row[0]) if row else {}), **data}
+            current = self._get(job_id)
+            if current is not None and step not in TRANSITIONS[current.step]:
+                raise IllegalTransition(job_id, current.step, step)
+            base = current if current is not None and not (current.step.final and step is Step.SEEN) \
+                else JobRecord(job_id, model_id, step)
             now = time.time()
+            if step is not base.step:
+                fields.setdefault("errors", 0)  # errors count per step: progress resets them
+            new = dataclasses.replace(base, model_id=model_id, step=step, updated=now, **fields)
+            data = {k: v for k, v in dataclasses.asdict(new).items() if k in _FIELDS}
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
                 "INSERT INTO jobs (job_id, model_id, step, data, updated) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(job_id) DO UPDATE SET step = excluded.step, data = excluded.data, updated = excluded.updated",
-                (job_id, model_id, step.value, json.dumps(merged), now),
+                "ON CONFLICT(job_id) DO UPDATE SET model_id = excluded.model_id, step = excluded.step, "
+                "data = excluded.data, updated = excluded.updated",
+                (job_id, model_id, step.value, json.dumps(data), now),
             )
             self._db.execute("INSERT INTO history VALUES (?, ?, ?, ?)", (job_id, step.value, now, note))
             self._db.execute("COMMIT")
+            return new
 
-    def get(self, job_id: int) -> Entry | None:
+    def get(self, job_id: int) -> JobRecord | None:
+        with self._lock:
+            return self._get(job_id)
+
+    def _get(self, job_id: int) -> JobRecord | None:
         row = self._db.execute("SELECT job_id, model_id, step, data, updated FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-        return _entry(row) if row else None
+        return _record(row) if row else None
 
-    def unfinished(self) -> list[Entry]:
-        rows = self._db.execute("SELECT job_id, model_id, step, data, updated FROM jobs ORDER BY job_id").fetchall()
-        return [e for e in map(_entry, rows) if not e.step.final]
+    def unfinished(self) -> list[JobRecord]:
+        return [r for r in self.all() if not r.step.final]
 
-    def all(self) -> list[Entry]:
-        return list(map(_entry, self._db.execute("SELECT job_id, model_id, step, data, updated FROM jobs ORDER BY job_id")))
+    def all(self) -> list[JobRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT job_id, model_id, step, data, updated FROM jobs ORDER BY job_id").fetchall()
+        return [_record(row) for row in rows]
 
     def history(self, job_id: int) -> list[tuple[str, float, str]]:
-        return list(self._db.execute("SELECT step, at, note FROM history WHERE job_id = ? ORDER BY rowid", (job_id,)))
+        with self._lock:
+            return list(self._db.execute("SELECT step, at, note FROM history WHERE job_id = ? ORDER BY rowid", (job_id,)))
 
     def cursor(self, name: str, default: int) -> int:
-        row = self._db.execute("SELECT block FROM cursor WHERE name = ?", (name,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT block FROM cursor WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else default
 
     def set_cursor(self, name: str, block: int) -> None:
@@ -131,15 +215,21 @@ class Journal:
                job_id: int | None = None) -> None:
         """Keep a record of something refused from a stranger (an offer, an upload, a sealed input)."""
         with self._lock:
-            self._db.execute("INSERT INTO refusals VALUES (?, ?, ?, ?, ?, ?)", (time.time(), source, sender, model_id, job_id, reason[:500]))
+            self._db.execute("INSERT INTO refusals VALUES (?, ?, ?, ?, ?, ?)",
+                             (time.time(), source, sender, model_id, job_id, reason[:500]))
 
     def refusals(self) -> list[Refusal]:
-        rows = self._db.execute("SELECT at, source, sender, model_id, job_id, reason FROM refusals ORDER BY rowid")
+        with self._lock:
+            rows = self._db.execute("SELECT at, source, sender, model_id, job_id, reason FROM refusals ORDER BY rowid").fetchall()
         return [Refusal(float(r[0]), str(r[1]), str(r[2]), r[3], r[4], str(r[5])) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        return {step: n for step, n in self._db.execute("SELECT step, COUNT(*) FROM jobs GROUP BY step")}
+        with self._lock:
+            return {step: n for step, n in self._db.execute("SELECT step, COUNT(*) FROM jobs GROUP BY step")}
 
 
-def _entry(row: tuple[Any, ...]) -> Entry:
-    return Entry(int(row[0]), int(row[1]), Step(row[2]), json.loads(row[3]), float(row[4]))
+def _record(row: tuple[Any, ...]) -> JobRecord:
+    data = {k: v for k, v in json.loads(row[3]).items() if k in _FIELDS}
+    if "commitments" in data:
+        data["commitments"] = tuple(int(c) for c in data["commitments"])
+    return JobRecord(int(row[0]), int(row[1]), Step(row[2]), float(row[4]), **data)

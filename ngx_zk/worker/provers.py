@@ -17,8 +17,9 @@ import dataclasses
 import multiprocessing
 import os
 import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from .. import prover
 from ..artifacts import Circuit, Proof
-from ..config import Settings
+from ..config import SECRET_ENV_VARS, Settings
 from ..errors import NgxZkError
 from ..inference import OnnxRunner
 from ..inputs import InputData
@@ -44,6 +45,21 @@ class ProofRun:
 
 
 START_TIMEOUT_S = 120.0
+_env_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def without_secrets() -> Iterator[None]:
+    """The process environment minus every secret ngx-zk reads, for as long as children are spawned.
+
+    Proving children run untrusted ONNX; they must not inherit ``NGX_ZK_PRIVATE_KEY`` or the
+    keystore password. (The worker command also drops them for good once its signer is loaded.)"""
+    with _env_lock:
+        saved = {k: os.environ.pop(k) for k in SECRET_ENV_VARS if k in os.environ}
+        try:
+            yield
+        finally:
+            os.environ.update(saved)
 _runners: dict[Path, OnnxRunner] = {}
 
 
@@ -88,7 +104,8 @@ class ProverPool:
         self.settings = dataclasses.replace(settings, private_key=None, keystore_password=None)
         context = multiprocessing.get_context("spawn")  # fork after native threads can deadlock
         threads = max(1, (os.cpu_count() or 1) // processes)
-        self._pool = context.Pool(processes, initializer=_warm, initargs=([c.circuit_onnx for c in circuits], threads))
+        with without_secrets():  # spawned children copy the environment: keep keys and passwords out of it
+            self._pool = context.Pool(processes, initializer=_warm, initargs=([c.circuit_onnx for c in circuits], threads))
         self.threads_per_proof = threads
         self._processes = processes
         self._closed = False
