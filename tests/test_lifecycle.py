@@ -1,0 +1,382 @@
+"""The worker's job lifecycle, step by step, in milliseconds: an in-memory journal and a fake chain.
+
+The fake (``MarketFake``) is an in-memory stand-in for the contracts' job table, so that recovery
+from every journaled step, the declines and the bounded retries can be driven deterministically;
+the same lifecycle runs against the real contracts on anvil in test_marketplace.py and
+test_chain_faults.py (kill-at-each-step).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ngx_zk.chain.market import DeclineReason, Job, JobStatus, ModelStatus, commitments_hash
+from ngx_zk.errors import ContractRevert, InputError
+from ngx_zk.inputs import InputData
+from ngx_zk.worker.journal import IllegalTransition, Journal, Step
+from ngx_zk.worker.lifecycle import MAX_STEP_ERRORS, MAX_SUBMIT_SENDS, Lifecycle
+from ngx_zk.worker.observe import Metrics
+from ngx_zk.worker.offers import OfferBook
+from ngx_zk.worker.policy import ClaimPolicy
+
+ME, CONSUMER = "0x" + "11" * 20, "0x" + "22" * 20
+NGX = 10**18
+COMMITMENTS = (12345,)
+
+
+@dataclass
+class ChainFake:
+    """The few chain reads the lifecycle makes: time, receipts, a dry run that may revert."""
+
+    now: float = field(default_factory=lambda: time.time() + 10_000)
+    revert_dry_run: str | None = None
+    known_txs: set[str] = field(default_factory=set)
+
+    def timestamp(self) -> int:
+        return int(self.now)
+
+    def call(self, fn: Any, sender: str | None = None) -> None:
+        if self.revert_dry_run:
+            raise ContractRevert(self.revert_dry_run, {})
+
+    def estimate_gas(self, fn: Any, sender: str) -> int:
+        return 800_000
+
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        return None
+
+    def transaction_known(self, tx_hash: str) -> bool:
+        return tx_hash in self.known_txs
+
+
+class MarketFake:
+    """FAKE: an in-memory job table with the JobMarket's rules that the lifecycle relies on."""
+
+    def __init__(self) -> None:
+        self.chain = ChainFake()
+        self.deployment = SimpleNamespace(block=0)
+        self.jobs: dict[int, Job] = {}
+        self.claims: list[int] = []
+        self.submits: list[int] = []
+        self.declines: list[tuple[int, DeclineReason]] = []
+        self.deliveries: dict[int, bytes] = {}
+        self.model_status = ModelStatus.ACTIVE
+        self.score = 100
+        self.revert_send: str | None = None
+
+    def post(self, job_id: int = 1, price: int = 10 * NGX, prove_window: int = 300) -> Job:
+        job = Job(job_id, CONSUMER, JobStatus.OPEN, None, price, 0, 1, int(self.chain.now) + 300, 0, prove_window, 0, 0,
+                  commitments_hash(COMMITMENTS))
+        self.jobs[job_id] = job
+        return job
+
+    def _set(self, job_id: int, **changes: Any) -> None:
+        self.jobs[job_id] = Job(**{**self.jobs[job_id].__dict__, **changes})
+
+    def job_count(self) -> int:
+        return max(self.jobs, default=0)
+
+    def job(self, job_id: int) -> Job:
+        return self.jobs[job_id]
+
+    def model(self, model_id: int) -> Any:
+        return SimpleNamespace(status=self.model_status)
+
+    def consumer_score(self, address: str) -> int:
+        return self.score
+
+    def nrs(self, address: str) -> tuple[int, tuple[int, ...]]:
+        return 50, (50, 50, 0, 50)
+
+    def free_stake(self, address: str) -> int:
+        return 10_000 * NGX
+
+    def collateral_for(self, price: int, nrs: int) -> int:
+        return price
+
+    def claim(self, signer: Any, job_id: int, on_sent: Any = None) -> dict[str, Any]:
+        assert self.jobs[job_id].status is JobStatus.OPEN, "claimed twice"
+        self.claims.append(job_id)
+        self._set(job_id, status=JobStatus.CLAIMED, provider=ME, prove_deadline=int(self.chain.now) + self.jobs[job_id].prove_window)
+        return {"blockNumber": 7, "tx": f"0xclaim{job_id}"}
+
+    def events(self, name: str, from_block: int, **filters: Any) -> list[dict[str, Any]]:
+        job_id = filters["jobId"]
+        return [{"payload": self.deliveries[job_id]}] if job_id in self.deliveries else []
+
+    def submit_fn(self, job_id: int, proof: bytes, instances: list[int]) -> Any:
+        return ("submit", job_id)
+
+    def submit(self, signer: Any, job_id: int, proof: bytes, instances: list[int], **_: Any) -> dict[str, Any]:
+        self.submits.append(job_id)
+        if self.revert_send:
+            raise ContractRevert(self.revert_send, {})
+        assert self.jobs[job_id].status is JobStatus.CLAIMED, "submitted twice"
+        self._set(job_id, status=JobStatus.SETTLED)
+        return {"tx": f"0xsubmit{job_id}"}
+
+    def decline(self, signer: Any, job_id: int, reason: DeclineReason, on_sent: Any = None) -> dict[str, Any]:
+        job = self.jobs[job_id]
+        assert job.status is JobStatus.CLAIMED and self.chain.now < job.prove_deadline
+        if reason is DeclineReason.INPUT_MISSING and self.chain.now < job.input_deadline:
+            raise ContractRevert("JobMarket__InputDeadlineNotReached", {})
+        self.declines.append((job_id, reason))
+        self._set(job_id, status=JobStatus.CANCELLED)
+        return {"tx": f"0xdecline{job_id}"}
+
+
+class OpenerFake:
+    """FAKE: opens the payload b"good" as a valid salted input; anything else is refused."""
+
+    def __init__(self, served: dict[int, Any]) -> None:
+        self.served, self.home, self.discarded = served, Path("/nonexistent"), []
+
+    def context(self, job_id: int, model_id: int, direction: str) -> Any:
+        return None
+
+    def open(self, payload: bytes, ctx: Any, model_id: int, commitments: Any) -> tuple[InputData, bytes] | str:
+        return (InputData(((0.5,),)), b"") if payload == b"good" else "input does not open the job's commitment"
+
+    def save_input(self, job_id: int, salted: InputData) -> Path:
+        return Path(f"/inputs/{job_id}.json")
+
+    def load_input(self, job_id: int, model_id: int, path: str) -> InputData:
+        return InputData(((0.5,),))
+
+    def proof_path(self, job_id: int) -> Path:
+        return Path(f"/proofs/{job_id}.json")
+
+    def discard(self, job_id: int) -> None:
+        self.discarded.append(job_id)
+
+
+class ProversFake:
+    """FAKE: a proof that finishes at once (or fails with ``fail``)."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.fail: Exception | None = None
+
+    def submit(self, circuit: Any, salted: InputData, out: Path) -> Future[Any]:
+        self.runs += 1
+        future: Future[Any] = Future()
+        if self.fail is not None:
+            future.set_exception(self.fail)
+        else:
+            proof = SimpleNamespace(prove_seconds=0.5, output_felts=(1,))
+            future.set_result(SimpleNamespace(proof=proof, path=out, inference_s=0.01, drift=0.0, runtime="cpu"))
+        return future
+
+
+@pytest.fixture()
+def rig() -> SimpleNamespace:
+    market = MarketFake()
+    journal = Journal(":memory:")
+    circuit = SimpleNamespace(manifest=SimpleNamespace(logrows=10, visibility=SimpleNamespace(output="public")))
+    served = {1: SimpleNamespace(circuit=circuit)}
+    opener, provers, mailbox = OpenerFake(served), ProversFake(), {}
+    wake = threading.Event()
+    offers = OfferBook(opener, provers, journal, concurrency=1, log=lambda *a, **k: None, wake=wake)  # type: ignore[arg-type]
+    life = Lifecycle(market=market, signer=SimpleNamespace(address=ME), journal=journal, served=served, opener=opener,  # type: ignore[arg-type]
+                     offers=offers, provers=provers, policy=ClaimPolicy(), wake=wake,
+                     mailbox=SimpleNamespace(get=lambda j, k: mailbox.get((j, k)), put=lambda j, k, d: mailbox.__setitem__((j, k), d)),
+                     log=lambda *a, **k: None, metrics=Metrics(), calldata=lambda path: (b"proof", [COMMITMENTS[0], 7]))
+    return SimpleNamespace(market=market, journal=journal, life=life, mailbox=mailbox, provers=provers, opener=opener)
+
+
+def run(rig: SimpleNamespace, rounds: int = 10) -> Step:
+    """The worker's loop, without the chain scan: advance every unfinished job ``rounds`` times."""
+    for _ in range(rounds):
+        for record in rig.journal.unfinished():
+            rig.life.advance(record)
+    record = rig.journal.get(1)
+    assert record is not None
+    return record.step
+
+
+def seen(rig: SimpleNamespace, **job: Any) -> None:
+    rig.market.post(**job)
+    rig.journal.record(1, 1, Step.SEEN, commitments=COMMITMENTS, price=10 * NGX, seen_block=1)
+
+
+def test_a_job_with_a_good_input_settles_with_one_claim_one_proof_one_submission(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"good"
+    assert run(rig) is Step.DONE
+    assert rig.market.claims == [1] and rig.market.submits == [1] and rig.provers.runs == 1
+    assert [s for s, _, _ in rig.journal.history(1)] == ["seen", "claiming", "claimed", "claimed", "proving", "proved", "submitting", "done"]
+
+
+@pytest.mark.parametrize("step", [Step.CLAIMED, Step.PROVING, Step.PROVED, Step.SUBMITTING])
+def test_recovery_from_each_step_is_the_normal_path_and_finishes_once(rig: SimpleNamespace, step: Step) -> None:
+    """A restart finds the job journaled at ``step`` (the crash lost everything in memory) and finishes it exactly once."""
+    seen(rig)
+    rig.market.claim(None, 1)
+    rig.market.claims.clear()
+    rig.mailbox[(1, "input")] = b"good"
+    fields: dict[str, Any] = {"claim_block": 7}
+    if step in (Step.PROVING, Step.PROVED, Step.SUBMITTING):
+        fields["input_path"] = "/inputs/1.json"
+    if step in (Step.PROVED, Step.SUBMITTING):
+        fields["proof_path"] = "/proofs/1.json"
+    path = [Step.CLAIMING, Step.CLAIMED, Step.PROVING, Step.PROVED, Step.SUBMITTING]
+    for s in path[: path.index(step) + 1]:
+        rig.journal.record(1, 1, s, **fields)
+    assert run(rig) is Step.DONE
+    assert rig.market.claims == [] and rig.market.submits == [1], "no second claim, one submission"
+    assert rig.provers.runs == (1 if step in (Step.CLAIMED, Step.PROVING) else 0), "a journaled proof is not proved again"
+
+
+def test_recovery_mid_claim_reads_the_chain(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.journal.record(1, 1, Step.CLAIMING)
+    rig.mailbox[(1, "input")] = b"good"
+    assert run(rig) is Step.DONE and rig.market.claims == [1], "the claim had not landed: claimed again, once"
+
+
+def test_recovery_after_the_submission_settled_on_chain_does_not_send_again(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.market.claim(None, 1)
+    rig.market._set(1, status=JobStatus.SETTLED)
+    for s in (Step.CLAIMING, Step.CLAIMED, Step.PROVING, Step.PROVED, Step.SUBMITTING):
+        rig.journal.record(1, 1, s)
+    assert run(rig) is Step.DONE and rig.market.submits == []
+
+
+def test_an_illegal_transition_raises() -> None:
+    journal = Journal(":memory:")
+    journal.record(1, 1, Step.SEEN)
+    with pytest.raises(IllegalTransition, match="seen -> proved"):
+        journal.record(1, 1, Step.PROVED)
+    journal.record(1, 1, Step.SKIPPED)
+    with pytest.raises(IllegalTransition):
+        journal.record(1, 1, Step.DONE)
+
+
+def test_an_invalid_input_is_declined_for_free_and_its_mail_dropped(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"poison"
+    assert run(rig) is Step.DECLINED
+    assert rig.market.declines == [(1, DeclineReason.INPUT_INVALID)] and rig.provers.runs == 0
+    assert [r.source for r in rig.journal.refusals()] == ["input"]
+
+
+def test_a_missing_input_is_declined_once_the_input_deadline_passed(rig: SimpleNamespace) -> None:
+    seen(rig)
+    assert run(rig) is Step.CLAIMED, "before the input deadline the worker waits"
+    rig.market.chain.now += 151  # past half the 300 s prove window
+    assert run(rig) is Step.DECLINED and rig.market.declines == [(1, DeclineReason.INPUT_MISSING)]
+
+
+def test_a_proof_that_fails_gives_the_job_back_before_the_deadline(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"good"
+    rig.provers.fail = RuntimeError("ezkl exploded")
+    assert run(rig) is Step.DECLINED and rig.market.declines == [(1, DeclineReason.OTHER)]
+
+
+def test_an_input_the_circuit_cannot_take_is_declined_as_invalid(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"good"
+    rig.provers.fail = InputError("the circuit cannot evaluate this input")
+    assert run(rig) is Step.DECLINED and rig.market.declines == [(1, DeclineReason.INPUT_INVALID)]
+
+
+def test_a_submission_that_cannot_succeed_is_given_back_not_retried(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"good"
+    rig.market.chain.revert_dry_run = "JobMarket__InvalidProof"
+    assert run(rig) is Step.DECLINED and rig.market.submits == []
+
+
+def test_submissions_reverting_on_chain_are_bounded(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"good"
+    rig.market.revert_send = "SomethingOdd"
+    run(rig, rounds=40)
+    assert len(rig.market.submits) <= MAX_SUBMIT_SENDS
+    assert rig.journal.get(1).step in (Step.DECLINED, Step.FAILED)  # type: ignore[union-attr]
+
+
+def test_a_paused_market_is_waited_out_with_backoff_but_never_past_the_deadline(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"good"
+    rig.market.chain.revert_dry_run = "EnforcedPause"
+    assert run(rig, rounds=30) is Step.PROVED and rig.market.submits == [] and rig.market.declines == []
+    rig.market.chain.now += 400
+    rig.life._retry_at.clear()
+    assert run(rig) is Step.LOST, "after the prove deadline nothing is sent"
+    assert rig.market.submits == []
+
+
+def test_an_unexpected_error_is_contained_to_its_job_and_given_back(rig: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"good"
+    run(rig, rounds=1)
+    rig.market.jobs[2] = rig.market.jobs[1]
+
+    def broken(*_: Any) -> Any:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(rig.life, "calldata", broken)
+    rig.journal.record(1, 1, Step.PROVED, proof_path="/proofs/1.json")
+    for _ in range(MAX_STEP_ERRORS + 1):
+        for record in rig.journal.unfinished():
+            rig.life.advance(record)  # never raises
+    assert rig.market.declines == [(1, DeclineReason.OTHER)]
+
+
+@pytest.mark.parametrize(("policy", "job", "why"), [
+    (ClaimPolicy(min_price=20 * NGX), {}, "below this worker's minimum"),
+    (ClaimPolicy(), {"prove_window": 20}, "prove window 20s too short"),
+    (ClaimPolicy(max_claimed=0), {}, "already holding"),
+    (ClaimPolicy(min_consumer_score=90), {}, "consumer score 40"),
+])
+def test_jobs_outside_the_providers_terms_are_skipped(rig: SimpleNamespace, policy: ClaimPolicy, job: dict[str, Any], why: str) -> None:
+    rig.life.policy = policy
+    rig.market.score = 40
+    seen(rig, **job)
+    assert run(rig) is Step.SKIPPED and rig.market.claims == []
+    assert why in rig.journal.history(1)[-1][2]
+
+
+def test_a_paused_model_is_not_claimed(rig: SimpleNamespace) -> None:
+    rig.market.model_status = ModelStatus.PAUSED
+    seen(rig)
+    assert run(rig) is Step.SKIPPED and rig.market.claims == []
+
+
+def test_journaled_jobs_of_models_no_longer_served_are_released(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.market.claim(None, 1)
+    rig.journal.record(1, 1, Step.CLAIMING)
+    rig.journal.record(1, 1, Step.CLAIMED, claim_block=7)
+    rig.life.served = {}
+    assert run(rig) is Step.DECLINED and rig.market.declines == [(1, DeclineReason.OTHER)]
+
+
+def test_max_jobs_counts_this_runs_claims(rig: SimpleNamespace) -> None:
+    rig.life.max_jobs = 1
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"good"
+    assert run(rig) is Step.DONE
+    rig.market.post(job_id=2)
+    rig.journal.record(2, 1, Step.SEEN, commitments=COMMITMENTS, seen_block=1)
+    run(rig)
+    assert rig.journal.get(2).step is Step.SEEN and rig.market.claims == [1]  # type: ignore[union-attr]
+
+
+def test_the_lifecycle_runs_in_milliseconds(rig: SimpleNamespace) -> None:
+    started = time.perf_counter()
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"good"
+    assert run(rig) is Step.DONE
+    assert time.perf_counter() - started < 1.0
