@@ -10,6 +10,7 @@ The pipeline, in data-flow order::
 
 from .artifacts import Circuit, Manifest, Proof, TensorSpec, Visibility
 from .circuit import build_circuit, load_circuit
+from .client import Client, connect
 from .commitment import Commitment, commit
 from .config import Settings, load_settings
 from .errors import NgxZkError
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Circuit",
+    "Client",
     "Commitment",
     "InputData",
     "Manifest",
@@ -31,6 +33,7 @@ __all__ = [
     "Visibility",
     "build_circuit",
     "commit",
+    "connect",
     "load_circuit",
     "load_input",
     "load_settings",

@@ -82,6 +82,8 @@ class Settings:
     build_timeout_s: int = 3600
     fault_crash_at: str | None = None
     ws_url: str | None = None
+    rpc_from_env: bool = False
+    """NGX_ZK_RPC_URL was set: it beats a running local devnet (an explicit --rpc-url beats both)."""
 
     @property
     def rpc_url(self) -> str:
@@ -127,6 +129,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         build_timeout_s=_int(env, "NGX_ZK_BUILD_TIMEOUT_S", 3600, low=10, high=7 * 24 * 3600),
         fault_crash_at=env.get("NGX_ZK_FAULT_CRASH_AT") or None,
         ws_url=_ws_url(env.get("NGX_ZK_WS_URL")),
+        rpc_from_env=bool(env.get("NGX_ZK_RPC_URL")),
     )
 
 
@@ -140,7 +143,7 @@ def _ws_url(value: str | None) -> str | None:
 
 def with_overrides(settings: Settings, *, rpc_url: str | None = None) -> Settings:
     """Settings with command-line overrides applied (an option beats the environment)."""
-    return replace(settings, rpc_urls=_urls(rpc_url)) if rpc_url else settings
+    return replace(settings, rpc_urls=_urls(rpc_url), rpc_from_env=True) if rpc_url else settings
 
 
 def _urls(raw: str) -> tuple[str, ...]:

@@ -1,0 +1,175 @@
+"""The library API for consumers, providers and auditors: ``ngx_zk.Client``. The CLI is a skin over it.
+
+::
+
+    import ngx_zk as ngx
+
+    client = ngx.Client(account="consumer")                 # or a keystore / NGX_ZK_PRIVATE_KEY
+    result = client.run_job("mlp", "models/mlp/input.json", price="10", timeout_s=180)
+    print(result.job_id, result.outputs)                    # outputs verified against the proof on chain
+
+One place resolves the chain (:func:`connect`): an explicit ``rpc_url``, else ``NGX_ZK_RPC_URL``, else
+the running local devnet, else the default URL; and checks that the deployment recorded for that
+chain has code there (a restarted devnet without ``deploy`` is named, not a web3 traceback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import Settings, load_settings, with_overrides
+from .errors import DeploymentError, InputError
+
+if TYPE_CHECKING:
+    from .artifacts import Circuit
+    from .auditor import Verdict
+    from .chain.market import Marketplace
+    from .chain.signer import Signer
+    from .consumer import JobRecord, JobResult
+
+WEI = 10**18
+
+
+def connect(settings: Settings | None = None, rpc_url: str | None = None) -> Marketplace:
+    """The marketplace on the configured chain (see the module docstring for the resolution order)."""
+    from .chain import deployment, devnet
+    from .chain.market import Marketplace
+    from .chain.tx import Chain
+
+    settings = with_overrides(settings or load_settings(), rpc_url=rpc_url)
+    urls = settings.rpc_urls
+    if not settings.rpc_from_env:
+        running = devnet.url(settings)
+        urls = (running,) if running else urls
+    chain = Chain(urls)
+    deployed = deployment.load(settings, chain.chain_id)
+    market_address = deployed.address("JobMarket")
+    if not chain.has_code(market_address):
+        fresh = " (the devnet was restarted fresh)" if chain.chain_id == devnet.DEV_CHAIN_ID else ""
+        raise DeploymentError(f"no contracts at {market_address} on chain {chain.chain_id}{fresh}",
+                              "deploy them: ngx-zk deploy")
+    return Marketplace(chain, deployed)
+
+
+def signer_for(settings: Settings, chain_id: int, *, account: str | None = None, keystore: Path | None = None) -> Signer:
+    """The signer every command uses: a dev account by role (dev chain only), else ``keystore`` /
+    NGX_ZK_KEYSTORE (+ password) / NGX_ZK_PRIVATE_KEY."""
+    from .chain import devnet, signer
+    from .errors import SignerError
+
+    if account:
+        if chain_id != devnet.DEV_CHAIN_ID:
+            raise SignerError(f"--account {account} names a dev-chain account; this is chain {chain_id}",
+                              "use --keystore or NGX_ZK_KEYSTORE / NGX_ZK_PRIVATE_KEY on real chains")
+        return devnet.dev_signer(settings, account)
+    return signer.from_settings(settings, keystore)
+
+
+def parse_price(price: str | int | Decimal) -> int:
+    """An NGX amount (``"12.5"``, ``Decimal``) as base units; an ``int`` is taken as base units already."""
+    if isinstance(price, int):
+        amount = price
+    else:
+        try:
+            value = Decimal(str(price))
+        except InvalidOperation:
+            raise InputError(f"{price!r} is not a number of NGX") from None
+        if not value.is_finite():
+            raise InputError(f"{price!r} is not a number of NGX")
+        amount = int(value * WEI)
+    if amount <= 0:
+        raise InputError(f"price {price!r} must be positive")
+    return amount
+
+
+@dataclass
+class Client:
+    """One account on one chain: post jobs and wait for verified outputs, check providers, audit jobs.
+
+    ``account`` names a dev-chain role (``consumer``, ``provider``, ...); otherwise the signer comes from
+    ``keystore`` or the environment (NGX_ZK_KEYSTORE / NGX_ZK_PRIVATE_KEY). The chain and signer are
+    resolved on first use, so a Client for auditing needs no key."""
+
+    settings: Settings | None = None
+    rpc_url: str | None = None
+    account: str | None = None
+    keystore: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.settings = self.settings or load_settings()
+        self._market: Marketplace | None = None
+        self._signer: Signer | None = None
+
+    @property
+    def market(self) -> Marketplace:
+        if self._market is None:
+            self._market = connect(self.settings, self.rpc_url)
+        return self._market
+
+    @property
+    def signer(self) -> Signer:
+        if self._signer is None:
+            assert self.settings is not None
+            self._signer = signer_for(self.settings, self.market.chain.chain_id, account=self.account, keystore=self.keystore)
+        return self._signer
+
+    def circuit(self, model: str | Circuit) -> Circuit:
+        from .artifacts import Circuit
+        from .circuit import load_circuit
+
+        assert self.settings is not None
+        return model if isinstance(model, Circuit) else load_circuit(model, self.settings)
+
+    # --- consumers -----------------------------------------------------------------------------
+    def post_job(self, model: str | Circuit, input_file: str | Path, *, price: str | int | Decimal, claim_window: int = 300,
+                 prove_window: int = 600, min_reputation: int = 0, provider: str | None = None) -> JobRecord:
+        """Commit to the input (fresh salt), escrow ``price`` and post the job; the record holds the secrets."""
+        from . import consumer
+        from .inputs import load as load_input
+
+        assert self.settings is not None
+        circuit = self.circuit(model)
+        data = load_input(Path(input_file), circuit.manifest)
+        return consumer.post_job(self.settings, self.market, self.signer, circuit, data, price=parse_price(price),
+                                 claim_window=claim_window, prove_window=prove_window, min_reputation=min_reputation,
+                                 offer_to=provider)
+
+    def wait(self, record: JobRecord, *, timeout_s: float | None = None, model: str | Circuit | None = None) -> JobResult:
+        """Hand the input to the provider that claims the job and wait until a verified output settles it."""
+        from . import consumer
+
+        assert self.settings is not None
+        return consumer.wait_for_result(self.settings, self.market, self.signer, self.circuit(model or record.model), record,
+                                        timeout_s=timeout_s)
+
+    def run_job(self, model: str | Circuit, input_file: str | Path, *, price: str | int | Decimal,
+                timeout_s: float | None = None, **post: Any) -> JobResult:
+        """``post_job`` then ``wait``: a verified output, or an error saying what happened to the job."""
+        record = self.post_job(model, input_file, price=price, **post)
+        return self.wait(record, timeout_s=timeout_s, model=model)
+
+    # --- providers and auditors -------------------------------------------------------------------
+    def reputation(self, address: str | None = None) -> dict[str, Any]:
+        """A provider's NRS, its components and recorded facts (this client's account by default)."""
+        who = address or self.signer.address
+        nrs, (p, r, lon, peer) = self.market.nrs(who)
+        return {"provider": who, "nrs": nrs, "performance": p, "reliability": r, "longevity": lon, "peer_rating": peer,
+                **self.market.facts(who)}
+
+    def consumer_record(self, address: str | None = None) -> dict[str, Any]:
+        """A consumer's on-chain record (settled, cancelled, inputs withheld or invalid) and its score."""
+        who = address or self.signer.address
+        return {"consumer": who, "score": self.market.consumer_score(who), **self.market.consumer_facts(who)}
+
+    def verify_job(self, job_id: int, model: str | Circuit) -> Verdict:
+        """Re-check a settled job from chain data and the local circuit, check by check."""
+        from .auditor import audit_job
+
+        assert self.settings is not None
+        return audit_job(self.settings, self.market, self.circuit(model), job_id)
+
+
+__all__ = ["Client", "connect", "parse_price", "signer_for"]
