@@ -13,6 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
 from ..config import Settings
 from ..errors import DeploymentError
 from .signer import Signer
@@ -23,18 +26,22 @@ Progress = Callable[[str], None]
 TIMELOCK_DELAY_S = 2 * 24 * 3600
 INITIAL_REWARD = 10 * 10**18
 EPOCH_SECONDS = 180 * 24 * 3600
+REWARD_CAP_PER_EPOCH = 1_000 * 10**18
+"""Most NGX one provider can receive from the RewardsPool per epoch."""
 VESTING_SECONDS = 4 * 365 * 24 * 3600
-GOVERNOR = {"voting_delay": 7200, "voting_period": 50400, "threshold": 0, "quorum_percent": 4}
+GOVERNOR = {"voting_delay": 7200, "voting_period": 50400, "threshold": 10_000 * 10**18, "quorum_percent": 4}
 
 
 @dataclass(frozen=True)
 class Roles:
-    """Who receives what at deployment (addresses, not keys)."""
+    """Who receives what at deployment (addresses, not keys). ``curator`` may edit the verifier allow-list
+    besides governance; ``None`` means the deployer (which then allow-lists the reusable verifier)."""
 
     treasury: str
     guardian: str
     ecosystem: str
     team: str
+    curator: str | None = None
 
 
 @dataclass
@@ -88,19 +95,25 @@ def deploy_all(chain: Chain, deployer: Signer, roles: Roles, *, dev: bool, progr
         a[name] = chain.deploy(name, deployer, *args)
         return a[name]
 
+    curator = deployer.address if dev or roles.curator is None else roles.curator
     deploy("NGXTimelock", TIMELOCK_DELAY_S, [], ["0x0000000000000000000000000000000000000000"], deployer.address)
-    deploy("ProtocolConfig", a["NGXTimelock"], roles.treasury, roles.guardian)
-    deploy("RewardsPool", INITIAL_REWARD, EPOCH_SECONDS)
+    deploy("ProtocolConfig", a["NGXTimelock"], roles.treasury, roles.guardian, curator)
+    deploy("RewardsPool", INITIAL_REWARD, EPOCH_SECONDS, REWARD_CAP_PER_EPOCH)
     deploy("TeamVesting", roles.team, now, VESTING_SECONDS)
     deploy("NGXToken", roles.treasury, a["RewardsPool"], roles.ecosystem, a["TeamVesting"])
     deploy("NGXGovernor", a["NGXToken"], a["NGXTimelock"], *GOVERNOR.values())
     deploy("ModelRegistry", a["ProtocolConfig"])
     deploy("ProviderStaking", a["NGXToken"], a["ProtocolConfig"])
-    deploy("Reputation", a["ProviderStaking"])
+    deploy("Reputation", a["ProviderStaking"], a["ProtocolConfig"])
     deploy("JobMarket", a["NGXToken"], a["ProtocolConfig"], a["ModelRegistry"], a["ProviderStaking"], a["Reputation"], a["RewardsPool"])
     deploy("Halo2VerifierReusable")
 
     progress("wiring contracts")
+    if curator.lower() == deployer.address.lower():
+        # The shared EZKL verifier is trusted code: its jobs earn rewards and reputation.
+        runtime = chain.w3.eth.get_code(to_checksum_address(a["Halo2VerifierReusable"]))
+        config = chain.contract("ProtocolConfig", a["ProtocolConfig"])
+        chain.send(config.functions.setVerifierCodeAllowed(keccak(bytes(runtime)), True), deployer, what="allow-list the reusable verifier")
     market = a["JobMarket"]
     chain.send(chain.contract("ProviderStaking", a["ProviderStaking"]).functions.bindMarket(market), deployer, what="bind staking")
     chain.send(chain.contract("Reputation", a["Reputation"]).functions.bindMarket(market), deployer, what="bind reputation")

@@ -24,6 +24,10 @@ import {IHalo2Verifier, IHalo2VerifierReusable} from "./interfaces/IHalo2Verifie
 ///      Every state-changing function is nonReentrant and follows checks-effects-interactions; tokens only
 ///      leave through `withdraw` (pull), except slashes and emission rewards, which the trusted
 ///      ProviderStaking and RewardsPool pay in NGX.
+///      Trust (issue #11): the verifier's code hash pinned in the registry is re-checked before each
+///      verification (EXTCODEHASH, so a metamorphic or re-deployed verifier cannot settle); rewards and NRS go
+///      only to allow-listed verifier code and to a model's first job with given commitments; slashes go to
+///      burn + treasury; a provider is not slashed for a window it could not use.
 contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -33,6 +37,10 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
     /// @notice Largest `deliverInput` payload in bytes (32 KiB of ciphertext). Bounds the event's calldata
     ///         and log cost; larger inputs belong off chain.
     uint256 public constant MAX_INPUT_PAYLOAD = 32 * 1024;
+    /// @notice Job flag: the model already had a job with these commitments; no reward and no NRS.
+    uint8 public constant FLAG_NO_REWARD = 1;
+    /// @notice Job flag: the consumer called `deliverInput` for this claim.
+    uint8 public constant FLAG_INPUT_ON_CHAIN = 2;
     uint256 internal constant BPS = 10_000;
 
     IERC20 private immutable _token;
@@ -45,7 +53,9 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
     uint256 private _jobCount;
     uint128 private _totalEscrowed;
     uint128 private _totalCredited;
+    uint40 private _lastUnpausedAt;
     mapping(uint256 jobId => Job) private _jobs;
+    mapping(bytes32 modelCommitments => bool) private _commitmentsPosted;
     mapping(uint256 jobId => uint256[]) private _outputs;
     mapping(address account => uint256) private _claimable;
 
@@ -116,6 +126,7 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         uint256 price = job.price;
         emit JobCancelled(jobId, msg.sender, price);
         _refund(msg.sender, price);
+        _reputation.recordConsumerCancelled(msg.sender);
     }
 
     /// @inheritdoc IJobMarket
@@ -128,12 +139,13 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         job.rating = rating;
         address provider = job.provider;
         emit JobRated(jobId, provider, rating);
-        _reputation.recordRating(provider, rating);
+        // A self-dealt or unverifiable job must not buy peer rating either.
+        if (job.flags & FLAG_NO_REWARD == 0) _reputation.recordRating(provider, rating);
     }
 
     /// @inheritdoc IJobMarket
-    /// @dev No storage writes and no external calls (only the event), hence no nonReentrant guard and no
-    ///      whenNotPaused: delivery finishes a job already in flight.
+    /// @dev One flag write and no external calls, hence no nonReentrant guard; no whenNotPaused: delivery
+    ///      finishes a job already in flight.
     function deliverInput(uint256 jobId, bytes calldata payload) external {
         Job storage job = _jobs[jobId];
         _requireStatus(jobId, job.status, JobStatus.Claimed);
@@ -142,6 +154,8 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         if (block.timestamp >= proveDeadline) revert JobMarket__ProveWindowClosed(jobId, proveDeadline);
         if (payload.length == 0) revert JobMarket__EmptyPayload();
         if (payload.length > MAX_INPUT_PAYLOAD) revert JobMarket__PayloadTooLarge(payload.length, MAX_INPUT_PAYLOAD);
+        uint8 flags = job.flags;
+        if (flags & FLAG_INPUT_ON_CHAIN == 0) job.flags = flags | FLAG_INPUT_ON_CHAIN;
         emit InputDelivered(jobId, msg.sender, job.provider, payload);
     }
 
@@ -153,6 +167,9 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         _requireStatus(jobId, job.status, JobStatus.Open);
         if (block.timestamp >= job.claimDeadline) revert JobMarket__ClaimWindowClosed(jobId, job.claimDeadline);
         if (msg.sender == job.consumer) revert JobMarket__ConsumerCannotClaim(jobId);
+        if (_registry.modelStatus(job.modelId) != IModelRegistry.ModelStatus.Active) {
+            revert JobMarket__ModelNotActive(job.modelId);
+        }
         if (!_staking.isRegistered(msg.sender)) revert JobMarket__ProviderNotRegistered(msg.sender);
         uint256 staked = _staking.stakedOf(msg.sender);
         uint256 minStake = _config.minStake();
@@ -171,16 +188,25 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobMarket
-    function declineJob(uint256 jobId) external nonReentrant {
+    function declineJob(uint256 jobId, DeclineReason reason) external nonReentrant {
         Job storage job = _jobs[jobId];
         _requireStatus(jobId, job.status, JobStatus.Claimed);
         if (msg.sender != job.provider) revert JobMarket__NotAssignedProvider(jobId, msg.sender);
-        if (block.timestamp >= job.proveDeadline) revert JobMarket__ProveWindowClosed(jobId, job.proveDeadline);
+        uint256 proveDeadline = job.proveDeadline;
+        if (block.timestamp >= proveDeadline) revert JobMarket__ProveWindowClosed(jobId, proveDeadline);
+        if (reason == DeclineReason.InputMissing) {
+            uint256 deadline = proveDeadline - job.proveWindow / 2;
+            if (block.timestamp < deadline) revert JobMarket__InputDeadlineNotReached(jobId, deadline);
+            if (job.flags & FLAG_INPUT_ON_CHAIN != 0) revert JobMarket__InputWasDelivered(jobId);
+        }
+        bool free = reason != DeclineReason.Other && _reputation.freeDeclinesLeft(msg.sender) != 0;
         job.status = JobStatus.Cancelled;
         (address consumer, uint256 price, uint256 collateral) = (job.consumer, job.price, job.collateral);
-        emit JobDeclined(jobId, msg.sender, price);
+        uint256 slashed = free ? 0 : collateral * _config.declineSlashBps() / BPS;
+        emit JobDeclined(jobId, msg.sender, price, uint8(reason), free, slashed);
         _refund(consumer, price);
-        _staking.unlockCollateral(msg.sender, collateral);
+        _release(msg.sender, collateral, slashed);
+        _reputation.recordDecline(msg.sender, consumer, uint8(reason), free);
     }
 
     /// @inheritdoc IJobMarket
@@ -196,6 +222,11 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
 
         IModelRegistry.Verification memory model = _registry.verificationOf(job.modelId);
         if (model.status == IModelRegistry.ModelStatus.Paused) revert JobMarket__ModelPaused(job.modelId);
+        // Provenance: the code that judges this proof is the code pinned when the model was registered.
+        bytes32 codeHash = model.verifier.codehash;
+        if (codeHash != model.verifierCodeHash) {
+            revert JobMarket__VerifierCodeChanged(model.verifier, model.verifierCodeHash, codeHash);
+        }
         uint256 nIn = model.inputCommitmentCount;
         if (instances.length != nIn + model.outputCount) {
             revert JobMarket__InstanceCountMismatch(nIn + model.outputCount, instances.length);
@@ -207,26 +238,7 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
             if (instances[i] >= SNARK_SCALAR_FIELD) revert JobMarket__InstanceOutOfField(i, instances[i]);
         }
         _verify(jobId, model, proof, instances);
-
-        // Effects: the job is paid exactly once; Settled is terminal.
-        _jobs[jobId].status = JobStatus.Settled;
-        uint256[] calldata outputs = instances[nIn:];
-        _outputs[jobId] = outputs;
-        uint256 price = job.price;
-        uint256 fee = price * _config.protocolFeeBps() / BPS;
-        uint256 royalty = price * model.royaltyBps / BPS;
-        uint256 pay = price - fee - royalty;
-        _totalEscrowed -= uint128(price);
-        _totalCredited += uint128(price);
-        _credit(msg.sender, pay);
-        _credit(model.owner, royalty);
-        _credit(_config.treasury(), fee);
-
-        // Interactions with trusted protocol contracts.
-        _staking.unlockCollateral(msg.sender, job.collateral);
-        _reputation.recordCompletion(msg.sender, block.timestamp + job.proveWindow - job.proveDeadline, job.proveWindow);
-        uint256 reward = _rewards.reward(msg.sender);
-        emit JobSettled(jobId, msg.sender, outputs, pay, royalty, fee, reward);
+        _settle(jobId, job, model, instances[nIn:]);
     }
 
     // ---------------------------------------------------------------- anyone
@@ -241,16 +253,18 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
             job.status = JobStatus.Expired;
             emit JobExpired(jobId, address(0), price, 0, 0);
             _refund(consumer, price);
+            _reputation.recordConsumerExpiredUnclaimed(consumer);
         } else if (status == JobStatus.Claimed) {
-            if (block.timestamp < job.proveDeadline) revert JobMarket__NotExpired(jobId, job.proveDeadline);
+            uint256 proveDeadline = job.proveDeadline;
+            if (block.timestamp < proveDeadline) revert JobMarket__NotExpired(jobId, proveDeadline);
             job.status = JobStatus.Expired;
             uint256 collateral = job.collateral;
-            uint256 slashed = collateral * _config.slashBps() / BPS;
-            uint256 burned = slashed * _config.slashBurnBps() / BPS;
-            emit JobExpired(jobId, provider, price, slashed, burned);
+            bool atFault = _providerAtFault(job.modelId, proveDeadline - job.proveWindow);
+            uint256 slashed = atFault ? collateral * _config.slashBps() / BPS : 0;
+            emit JobExpired(jobId, provider, price, slashed, slashed * _config.slashBurnBps() / BPS);
             _refund(consumer, price);
-            _staking.slash(provider, collateral, slashed, burned, consumer);
-            _reputation.recordMiss(provider);
+            _release(provider, collateral, slashed);
+            if (atFault) _reputation.recordMiss(provider);
         } else {
             _requireStatus(jobId, status, JobStatus.Claimed);
         }
@@ -275,6 +289,7 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobMarket
     function unpause() external onlyGuardian {
+        _lastUnpausedAt = uint40(block.timestamp);
         _unpause();
     }
 
@@ -283,6 +298,23 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
     /// @inheritdoc IJobMarket
     function getJob(uint256 jobId) external view returns (Job memory) {
         return _jobs[jobId];
+    }
+
+    /// @inheritdoc IJobMarket
+    function inputDeadline(uint256 jobId) external view returns (uint256) {
+        Job storage job = _jobs[jobId];
+        uint256 proveDeadline = job.proveDeadline;
+        return proveDeadline == 0 ? 0 : proveDeadline - job.proveWindow / 2;
+    }
+
+    /// @inheritdoc IJobMarket
+    function lastUnpausedAt() external view returns (uint256) {
+        return _lastUnpausedAt;
+    }
+
+    /// @notice Whether a job with `commitmentsHash` was already posted for `modelId` (the next one is a replay).
+    function commitmentsPosted(uint256 modelId, bytes32 commitmentsHash) external view returns (bool) {
+        return _commitmentsPosted[keccak256(abi.encode(modelId, commitmentsHash))];
     }
 
     /// @inheritdoc IJobMarket
@@ -339,9 +371,10 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         for (uint256 i; i < inputCommitments.length; ++i) {
             if (inputCommitments[i] >= SNARK_SCALAR_FIELD) revert JobMarket__InstanceOutOfField(i, inputCommitments[i]);
         }
-        if (price == 0 || price > type(uint96).max) revert JobMarket__InvalidPrice(price);
+        _checkPrice(price);
         _checkWindows(claimWindow, proveWindow);
         if (minReputation > 100) revert JobMarket__InvalidMinReputation(minReputation);
+        bytes32 commitmentsHash = keccak256(abi.encodePacked(inputCommitments));
 
         jobId = ++_jobCount;
         uint256 claimDeadline = block.timestamp + claimWindow;
@@ -354,14 +387,28 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
             rating: 0,
             provider: address(0),
             proveDeadline: 0,
+            flags: _markCommitments(modelId, commitmentsHash),
             price: uint96(price),
             collateral: 0,
             modelId: uint64(modelId),
-            commitmentsHash: keccak256(abi.encodePacked(inputCommitments))
+            commitmentsHash: commitmentsHash
         });
         _totalEscrowed += uint128(price);
         emit JobPosted(jobId, msg.sender, modelId, inputCommitments, price, claimDeadline, proveWindow, minReputation);
         _token.safeTransferFrom(msg.sender, address(this), price);
+    }
+
+    function _checkPrice(uint256 price) private view {
+        if (price == 0 || price > type(uint96).max) revert JobMarket__InvalidPrice(price);
+        uint256 minPrice = _config.minJobPrice();
+        if (price < minPrice) revert JobMarket__PriceBelowMinimum(price, minPrice);
+    }
+
+    /// @dev Records that `modelId` had a job with these commitments; returns FLAG_NO_REWARD for a replay.
+    function _markCommitments(uint256 modelId, bytes32 commitmentsHash) private returns (uint8 flags) {
+        bytes32 key = keccak256(abi.encode(modelId, commitmentsHash));
+        if (_commitmentsPosted[key]) return FLAG_NO_REWARD;
+        _commitmentsPosted[key] = true;
     }
 
     function _checkWindows(uint32 claimWindow, uint32 proveWindow) private view {
@@ -374,8 +421,74 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev Effects and interactions of a valid proof: the job is paid exactly once (Settled is terminal).
+    ///      Reward and NRS credit only for allow-listed verifier code and a first-time commitment.
+    function _settle(
+        uint256 jobId,
+        Job memory job,
+        IModelRegistry.Verification memory model,
+        uint256[] calldata outputs
+    ) private {
+        bool rewarded = job.flags & FLAG_NO_REWARD == 0 && _config.isVerifierCodeAllowed(model.verifierCodeHash);
+        _jobs[jobId].status = JobStatus.Settled;
+        if (!rewarded) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
+        _outputs[jobId] = outputs;
+        (uint256 pay, uint256 royalty, uint256 fee) = _split(job.price, model.royaltyBps, model.owner);
+
+        // Interactions with trusted protocol contracts.
+        _staking.unlockCollateral(msg.sender, job.collateral);
+        uint256 reward;
+        if (rewarded) {
+            uint256 elapsed = block.timestamp + job.proveWindow - job.proveDeadline;
+            _reputation.recordCompletion(msg.sender, job.consumer, elapsed, job.proveWindow, fee);
+            reward = _rewards.reward(msg.sender, fee);
+        } else {
+            _reputation.recordConsumerSettled(job.consumer);
+        }
+        emit JobSettled(jobId, msg.sender, outputs, pay, royalty, fee, reward);
+    }
+
+    /// @dev Credits a settled job's price: fee to the treasury, royalty to the model owner, the rest to the
+    ///      provider (the caller).
+    function _split(uint256 price, uint256 royaltyBps, address owner)
+        private
+        returns (uint256 pay, uint256 royalty, uint256 fee)
+    {
+        fee = price * _config.protocolFeeBps() / BPS;
+        royalty = price * royaltyBps / BPS;
+        pay = price - fee - royalty;
+        _totalEscrowed -= uint128(price);
+        _totalCredited += uint128(price);
+        _credit(msg.sender, pay);
+        _credit(owner, royalty);
+        _credit(_config.treasury(), fee);
+    }
+
+    /// @dev A provider who misses a job is at fault unless it could not use its whole window: the market or
+    ///      the model is paused now or was unpaused after the claim, or the judge is not the trusted code
+    ///      (changed since registration, or not allow-listed: e.g. an owner's proxy it can switch off).
+    function _providerAtFault(uint256 modelId, uint256 claimedAt) private view returns (bool) {
+        if (paused() || _lastUnpausedAt > claimedAt) return false;
+        IModelRegistry.Verification memory model = _registry.verificationOf(modelId);
+        if (model.status == IModelRegistry.ModelStatus.Paused || model.lastUnpausedAt > claimedAt) return false;
+        if (model.verifier.codehash != model.verifierCodeHash) return false;
+        return _config.isVerifierCodeAllowed(model.verifierCodeHash);
+    }
+
+    /// @dev Unlocks a job's collateral; `slashed` of it is taken, its burn share burned and the rest sent to
+    ///      the treasury (never to the consumer, who could otherwise profit from a provider's failure).
+    function _release(address provider, uint256 collateral, uint256 slashed) private {
+        if (slashed == 0) {
+            _staking.unlockCollateral(provider, collateral);
+        } else {
+            uint256 burned = slashed * _config.slashBurnBps() / BPS;
+            _staking.slash(provider, collateral, slashed, burned, _config.treasury());
+        }
+    }
+
     /// @dev Reverts with JobMarket__InvalidProof unless the model's verifier accepts the proof. The verifier
-    ///      is called with staticcall: it cannot change state or re-enter anything that writes.
+    ///      is called with staticcall: it cannot change state or re-enter anything that writes. The caller has
+    ///      checked the verifier's code hash against the pinned one, which also proves it has code.
     function _verify(
         uint256 jobId,
         IModelRegistry.Verification memory model,
@@ -383,7 +496,6 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         uint256[] calldata instances
     ) private view {
         address verifier = model.verifier;
-        if (verifier.code.length == 0) revert JobMarket__VerifierHasNoCode(verifier);
         bool ok;
         bytes memory ret;
         if (model.kind == IModelRegistry.VerifierKind.Dedicated) {

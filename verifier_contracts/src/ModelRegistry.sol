@@ -12,10 +12,32 @@ import {IHalo2VerifierReusable} from "./interfaces/IHalo2Verifier.sol";
 ///      contract, and pinned by its keccak256 digest. JobMarket checks that the verifier reports that digest.
 contract ModelRegistry is IModelRegistry {
     uint16 public constant MAX_ROYALTY_BPS = 2_000;
+    /// @notice Largest VKA in bytes: the data contract's runtime (0x00 ++ vka) must fit EIP-170's 24,576.
+    uint256 public constant MAX_VKA_BYTES = 24_575;
+
+    /// @dev Storage layout of a model: `Model` reordered so the fields JobMarket reads share slots.
+    struct Entry {
+        bytes32 onnxHash;
+        bytes32 settingsHash;
+        bytes32 vkDigest;
+        address verifier;
+        VerifierKind kind;
+        uint16 inputCommitmentCount;
+        uint16 outputCount;
+        uint16 royaltyBps;
+        ModelStatus status;
+        bool insecureTestSrs;
+        address owner;
+        uint40 lastUnpausedAt;
+        address vkaPointer;
+        bytes32 verifierCodeHash;
+        bytes32 artifactsHash;
+        string metadataURI;
+    }
 
     IProtocolConfig private immutable _config;
     uint256 private _modelCount;
-    mapping(uint256 modelId => Model) private _models;
+    mapping(uint256 modelId => Entry) private _models;
 
     constructor(IProtocolConfig config_) {
         _config = config_;
@@ -28,10 +50,13 @@ contract ModelRegistry is IModelRegistry {
         if (spec.inputCommitmentCount == 0) {
             revert ModelRegistry__InvalidInstanceCounts(spec.inputCommitmentCount, spec.outputCount);
         }
-        if (spec.onnxHash == 0 || spec.settingsHash == 0 || spec.vkDigest == 0) revert ModelRegistry__ZeroHash();
+        if (spec.onnxHash == 0 || spec.settingsHash == 0 || spec.vkDigest == 0 || spec.artifactsHash == 0) {
+            revert ModelRegistry__ZeroHash();
+        }
 
         address pointer;
         if (spec.kind == VerifierKind.Reusable) {
+            if (vka.length > MAX_VKA_BYTES) revert ModelRegistry__VkaTooLarge(vka.length, MAX_VKA_BYTES);
             if (vka.length == 0 || vka.length % 32 != 0) revert ModelRegistry__BadVka(spec.kind, vka.length);
             bytes32 digest = keccak256(vka);
             if (digest != spec.vkDigest) revert ModelRegistry__VkaDigestMismatch(spec.vkDigest, digest);
@@ -46,7 +71,7 @@ contract ModelRegistry is IModelRegistry {
         }
 
         modelId = ++_modelCount;
-        _models[modelId] = Model({
+        _models[modelId] = Entry({
             onnxHash: spec.onnxHash,
             settingsHash: spec.settingsHash,
             vkDigest: spec.vkDigest,
@@ -58,7 +83,10 @@ contract ModelRegistry is IModelRegistry {
             status: ModelStatus.Active,
             insecureTestSrs: spec.insecureTestSrs,
             owner: msg.sender,
+            lastUnpausedAt: 0,
             vkaPointer: pointer,
+            verifierCodeHash: spec.verifier.codehash,
+            artifactsHash: spec.artifactsHash,
             metadataURI: spec.metadataURI
         });
         emit ModelRegistered(
@@ -75,7 +103,7 @@ contract ModelRegistry is IModelRegistry {
 
     /// @inheritdoc IModelRegistry
     function deprecateModel(uint256 modelId) external {
-        Model storage model = _existing(modelId);
+        Entry storage model = _existing(modelId);
         if (msg.sender != model.owner) revert ModelRegistry__NotModelOwner(modelId, msg.sender);
         if (model.status == ModelStatus.Deprecated) revert ModelRegistry__InvalidStatus(modelId, model.status);
         model.status = ModelStatus.Deprecated;
@@ -84,7 +112,7 @@ contract ModelRegistry is IModelRegistry {
 
     /// @inheritdoc IModelRegistry
     function pauseModel(uint256 modelId) external {
-        Model storage model = _existingAsGuardian(modelId);
+        Entry storage model = _existingAsGuardian(modelId);
         if (model.status != ModelStatus.Active) revert ModelRegistry__InvalidStatus(modelId, model.status);
         model.status = ModelStatus.Paused;
         emit ModelPaused(modelId, msg.sender);
@@ -92,20 +120,39 @@ contract ModelRegistry is IModelRegistry {
 
     /// @inheritdoc IModelRegistry
     function unpauseModel(uint256 modelId) external {
-        Model storage model = _existingAsGuardian(modelId);
+        Entry storage model = _existingAsGuardian(modelId);
         if (model.status != ModelStatus.Paused) revert ModelRegistry__InvalidStatus(modelId, model.status);
         model.status = ModelStatus.Active;
+        model.lastUnpausedAt = uint40(block.timestamp);
         emit ModelUnpaused(modelId, msg.sender);
     }
 
     /// @inheritdoc IModelRegistry
     function getModel(uint256 modelId) external view returns (Model memory) {
-        return _existing(modelId);
+        Entry storage e = _existing(modelId);
+        return Model({
+            onnxHash: e.onnxHash,
+            settingsHash: e.settingsHash,
+            vkDigest: e.vkDigest,
+            verifier: e.verifier,
+            kind: e.kind,
+            inputCommitmentCount: e.inputCommitmentCount,
+            outputCount: e.outputCount,
+            royaltyBps: e.royaltyBps,
+            status: e.status,
+            insecureTestSrs: e.insecureTestSrs,
+            owner: e.owner,
+            vkaPointer: e.vkaPointer,
+            metadataURI: e.metadataURI,
+            verifierCodeHash: e.verifierCodeHash,
+            artifactsHash: e.artifactsHash,
+            lastUnpausedAt: e.lastUnpausedAt
+        });
     }
 
     /// @inheritdoc IModelRegistry
     function verificationOf(uint256 modelId) external view returns (Verification memory v) {
-        Model storage model = _existing(modelId);
+        Entry storage model = _existing(modelId);
         v = Verification({
             verifier: model.verifier,
             kind: model.kind,
@@ -115,8 +162,15 @@ contract ModelRegistry is IModelRegistry {
             royaltyBps: model.royaltyBps,
             owner: model.owner,
             vkDigest: model.vkDigest,
-            vkaPointer: model.vkaPointer
+            vkaPointer: model.vkaPointer,
+            verifierCodeHash: model.verifierCodeHash,
+            lastUnpausedAt: model.lastUnpausedAt
         });
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelStatus(uint256 modelId) external view returns (ModelStatus) {
+        return _models[modelId].status;
     }
 
     /// @inheritdoc IModelRegistry
@@ -135,12 +189,12 @@ contract ModelRegistry is IModelRegistry {
         return _modelCount;
     }
 
-    function _existing(uint256 modelId) private view returns (Model storage model) {
+    function _existing(uint256 modelId) private view returns (Entry storage model) {
         model = _models[modelId];
         if (model.status == ModelStatus.None) revert ModelRegistry__UnknownModel(modelId);
     }
 
-    function _existingAsGuardian(uint256 modelId) private view returns (Model storage) {
+    function _existingAsGuardian(uint256 modelId) private view returns (Entry storage) {
         if (msg.sender != _config.guardian()) revert ModelRegistry__NotGuardian(msg.sender);
         return _existing(modelId);
     }

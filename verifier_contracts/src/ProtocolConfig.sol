@@ -9,6 +9,17 @@ import {IProtocolConfig} from "./interfaces/IProtocolConfig.sol";
 contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     uint16 internal constant BPS = 10_000;
     uint16 public constant MAX_FEE_BPS = 1_000;
+    uint16 public constant MIN_SLASH_BPS = 1_000;
+    uint16 public constant MIN_TIER_BPS = 1_000;
+    uint16 public constant MAX_TIER_BPS = 30_000;
+    uint256 public constant MIN_MIN_STAKE = 1 ether;
+    uint256 public constant MAX_MIN_STAKE = 10_000_000 ether;
+    uint32 public constant MAX_UNBONDING_DELAY = 60 days;
+    uint256 public constant MAX_MIN_JOB_PRICE = 1_000 ether;
+    uint16 public constant MIN_DECLINE_SLASH_BPS = 100;
+    uint16 public constant MAX_DECLINE_SLASH_BPS = 5_000;
+    uint8 public constant MAX_FREE_DECLINE_BASE = 20;
+    uint16 public constant MAX_FREE_DECLINE_PER_COMPLETED_BPS = 2_000;
 
     uint16 private _protocolFeeBps = 250;
     uint16 private _slashBps = 5_000;
@@ -23,17 +34,26 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     uint16 private _highBps = 5_000;
     uint16 private _midBps = 10_000;
     uint16 private _lowBps = 15_000;
+    uint16 private _declineSlashBps = 1_000;
+    uint8 private _freeDeclineBase = 3;
+    uint16 private _freeDeclinePerCompletedBps = 1_000;
     uint256 private _minStake = 1_000 ether;
+    uint256 private _minJobPrice = 0.1 ether;
     address private _treasury;
     address private _guardian;
+    address private _verifierCurator;
+    mapping(bytes32 codeHash => bool) private _allowedVerifierCode;
 
     /// @param initialOwner The TimelockController (or a test account on dev chains).
-    /// @param treasury_ Receives protocol fees.
+    /// @param treasury_ Receives protocol fees and the non-burned part of slashes.
     /// @param guardian_ May pause the market and individual models.
-    constructor(address initialOwner, address treasury_, address guardian_) Ownable(initialOwner) {
+    /// @param curator_ May edit the verifier allow-list besides the owner (zero: only the owner).
+    constructor(address initialOwner, address treasury_, address guardian_, address curator_) Ownable(initialOwner) {
         if (treasury_ == address(0) || guardian_ == address(0)) revert ProtocolConfig__ZeroAddress();
         _treasury = treasury_;
         _guardian = guardian_;
+        _verifierCurator = curator_;
+        emit VerifierCuratorChanged(address(0), curator_);
     }
 
     /// @inheritdoc IProtocolConfig
@@ -49,6 +69,36 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     /// @inheritdoc IProtocolConfig
     function slashBurnBps() external view returns (uint16) {
         return _slashBurnBps;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function minJobPrice() external view returns (uint256) {
+        return _minJobPrice;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function declineSlashBps() external view returns (uint16) {
+        return _declineSlashBps;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function freeDeclineBase() external view returns (uint8) {
+        return _freeDeclineBase;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function freeDeclinePerCompletedBps() external view returns (uint16) {
+        return _freeDeclinePerCompletedBps;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function verifierCurator() external view returns (address) {
+        return _verifierCurator;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function isVerifierCodeAllowed(bytes32 codeHash) external view returns (bool) {
+        return _allowedVerifierCode[codeHash];
     }
 
     /// @inheritdoc IProtocolConfig
@@ -120,8 +170,8 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
 
     /// @inheritdoc IProtocolConfig
     function setSlashParams(uint16 slashBps_, uint16 slashBurnBps_) external onlyOwner {
-        if (slashBps_ > BPS) revert ProtocolConfig__BpsTooHigh("slashBps", slashBps_, BPS);
-        if (slashBurnBps_ > BPS) revert ProtocolConfig__BpsTooHigh("slashBurnBps", slashBurnBps_, BPS);
+        _checkBounds("slashBps", slashBps_, MIN_SLASH_BPS, BPS);
+        _checkBounds("slashBurnBps", slashBurnBps_, 0, BPS);
         emit ParameterChanged("slashBps", _slashBps, slashBps_);
         emit ParameterChanged("slashBurnBps", _slashBurnBps, slashBurnBps_);
         _slashBps = slashBps_;
@@ -145,6 +195,7 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
 
     /// @inheritdoc IProtocolConfig
     function setMinStake(uint256 amount) external onlyOwner {
+        _checkBounds("minStake", amount, MIN_MIN_STAKE, MAX_MIN_STAKE);
         emit ParameterChanged("minStake", _minStake, amount);
         _minStake = amount;
     }
@@ -161,12 +212,54 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
         external
         onlyOwner
     {
-        if (highThreshold > 100 || midThreshold >= highThreshold) {
+        if (highThreshold > 100 || midThreshold == 0 || midThreshold >= highThreshold) {
             revert ProtocolConfig__InvalidTiers(highThreshold, midThreshold);
         }
+        _checkBounds("highBps", highBps, MIN_TIER_BPS, MAX_TIER_BPS);
+        _checkBounds("midBps", midBps, MIN_TIER_BPS, MAX_TIER_BPS);
+        _checkBounds("lowBps", lowBps, MIN_TIER_BPS, MAX_TIER_BPS);
+        if (lowBps < midBps || midBps < highBps) revert ProtocolConfig__TierBpsNotMonotonic(highBps, midBps, lowBps);
         emit ParameterChanged("collateralTiers", 0, 0);
         (_highThreshold, _midThreshold, _highBps, _midBps, _lowBps) =
             (highThreshold, midThreshold, highBps, midBps, lowBps);
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setMinJobPrice(uint256 amount) external onlyOwner {
+        _checkBounds("minJobPrice", amount, 1, MAX_MIN_JOB_PRICE);
+        emit ParameterChanged("minJobPrice", _minJobPrice, amount);
+        _minJobPrice = amount;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setDeclineSlashBps(uint16 bps) external onlyOwner {
+        _checkBounds("declineSlashBps", bps, MIN_DECLINE_SLASH_BPS, MAX_DECLINE_SLASH_BPS);
+        emit ParameterChanged("declineSlashBps", _declineSlashBps, bps);
+        _declineSlashBps = bps;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setFreeDeclines(uint8 base, uint16 perCompletedBps) external onlyOwner {
+        _checkBounds("freeDeclineBase", base, 0, MAX_FREE_DECLINE_BASE);
+        _checkBounds("freeDeclinePerCompletedBps", perCompletedBps, 0, MAX_FREE_DECLINE_PER_COMPLETED_BPS);
+        emit ParameterChanged("freeDeclineBase", _freeDeclineBase, base);
+        emit ParameterChanged("freeDeclinePerCompletedBps", _freeDeclinePerCompletedBps, perCompletedBps);
+        (_freeDeclineBase, _freeDeclinePerCompletedBps) = (base, perCompletedBps);
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setVerifierCurator(address curator_) external onlyOwner {
+        emit VerifierCuratorChanged(_verifierCurator, curator_);
+        _verifierCurator = curator_;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setVerifierCodeAllowed(bytes32 codeHash, bool allowed) external {
+        if (msg.sender != owner() && (msg.sender != _verifierCurator || msg.sender == address(0))) {
+            revert ProtocolConfig__NotCurator(msg.sender);
+        }
+        _allowedVerifierCode[codeHash] = allowed;
+        emit VerifierCodeAllowed(codeHash, allowed);
     }
 
     /// @inheritdoc IProtocolConfig
@@ -185,5 +278,10 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
 
     function _checkUnbonding(uint256 delay, uint256 maxClaim, uint256 maxProve) private pure {
         if (delay <= maxClaim + maxProve) revert ProtocolConfig__UnbondingTooShort(delay, maxClaim + maxProve);
+        _checkBounds("unbondingDelay", delay, 0, MAX_UNBONDING_DELAY);
+    }
+
+    function _checkBounds(bytes32 name, uint256 value, uint256 min, uint256 max) private pure {
+        if (value < min || value > max) revert ProtocolConfig__OutOfBounds(name, value, min, max);
     }
 }

@@ -3,10 +3,11 @@ pragma solidity ^0.8.24;
 
 import {IReputation} from "./interfaces/IReputation.sol";
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
+import {IProtocolConfig} from "./interfaces/IProtocolConfig.sol";
 import {MarketBound} from "./utils/MarketBound.sol";
 
 /// @title Reputation
-/// @notice Records per-provider facts (one storage slot each) and computes the NRS on read.
+/// @notice Records per-provider and per-consumer facts (one storage slot each) and computes the NRS on read.
 contract Reputation is IReputation, MarketBound {
     /// @notice Weight of the prior, in pseudo-observations, for Performance, Reliability and Peer rating.
     uint256 public constant PRIOR_WEIGHT = 2;
@@ -14,22 +15,64 @@ contract Reputation is IReputation, MarketBound {
     uint256 public constant PRIOR_SCORE = 50;
     /// @notice Provider age at which Longevity reaches 100.
     uint256 public constant LONGEVITY_HORIZON = 180 days;
+    /// @notice Protocol fee at or above which a completion has full weight (1000 milli).
+    uint256 public constant FULL_WEIGHT_FEE = 0.25 ether;
+    uint256 internal constant MILLI = 1_000;
     uint256 internal constant BPS = 10_000;
+    uint8 internal constant REASON_INPUT_MISSING = 1;
+    uint8 internal constant REASON_INPUT_INVALID = 2;
 
     IProviderStaking private immutable _staking;
+    IProtocolConfig private immutable _config;
     mapping(address provider => Facts) private _facts;
+    mapping(address consumer => ConsumerFacts) private _consumers;
+    mapping(address provider => mapping(address consumer => uint256)) private _pairCompletions;
 
-    constructor(IProviderStaking staking_) {
+    constructor(IProviderStaking staking_, IProtocolConfig config_) {
         _staking = staking_;
+        _config = config_;
     }
 
     /// @inheritdoc IReputation
-    function recordCompletion(address provider, uint256 elapsed, uint256 proveWindow) external onlyMarket {
+    function recordCompletion(address provider, address consumer, uint256 elapsed, uint256 proveWindow, uint256 fee)
+        external
+        onlyMarket
+    {
         uint256 usedBps = proveWindow == 0 || elapsed >= proveWindow ? BPS : elapsed * BPS / proveWindow;
+        uint256 k = _pairCompletions[provider][consumer]++;
+        uint256 full = fee >= FULL_WEIGHT_FEE ? MILLI : fee * MILLI / FULL_WEIGHT_FEE;
+        uint256 weight = full / (1 + k);
         Facts storage f = _facts[provider];
         f.completed += 1;
-        f.windowUsedBpsSum += uint64(usedBps);
-        emit CompletionRecorded(provider, elapsed, proveWindow);
+        f.weightMilli += uint64(weight);
+        f.windowUsedBpsSum += uint64(usedBps * weight);
+        emit CompletionRecorded(provider, consumer, elapsed, proveWindow, weight);
+        _recordConsumer(consumer, ConsumerFact.Settled);
+    }
+
+    /// @inheritdoc IReputation
+    function recordConsumerSettled(address consumer) external onlyMarket {
+        _recordConsumer(consumer, ConsumerFact.Settled);
+    }
+
+    /// @inheritdoc IReputation
+    function recordConsumerCancelled(address consumer) external onlyMarket {
+        _recordConsumer(consumer, ConsumerFact.Cancelled);
+    }
+
+    /// @inheritdoc IReputation
+    function recordConsumerExpiredUnclaimed(address consumer) external onlyMarket {
+        _recordConsumer(consumer, ConsumerFact.ExpiredUnclaimed);
+    }
+
+    /// @inheritdoc IReputation
+    function recordDecline(address provider, address consumer, uint8 reason, bool free) external onlyMarket {
+        Facts storage f = _facts[provider];
+        if (free) f.freeDeclines += 1;
+        else f.costlyDeclines += 1;
+        emit DeclineRecorded(provider, consumer, reason, free);
+        if (reason == REASON_INPUT_MISSING) _recordConsumer(consumer, ConsumerFact.InputWithheld);
+        else if (reason == REASON_INPUT_INVALID) _recordConsumer(consumer, ConsumerFact.InputInvalid);
     }
 
     /// @inheritdoc IReputation
@@ -61,10 +104,12 @@ contract Reputation is IReputation, MarketBound {
     {
         Facts memory f = _facts[provider];
         uint256 prior = PRIOR_WEIGHT * PRIOR_SCORE;
-        // Performance: each completed job scores 100 - 50 * windowUsed, i.e. 100*n - 50*sum(bps)/BPS.
-        uint256 perfSum = 100 * uint256(f.completed) - 50 * uint256(f.windowUsedBpsSum) / BPS;
-        performance = (perfSum + prior) / (f.completed + PRIOR_WEIGHT);
-        reliability = (100 * uint256(f.completed) + prior) / (uint256(f.completed) + f.missed + PRIOR_WEIGHT);
+        // In milli-completions: each completion of weight w scores w * (100 - 50 * windowUsed).
+        uint256 w = f.weightMilli;
+        uint256 perfSum = 100 * w - 50 * uint256(f.windowUsedBpsSum) / BPS;
+        performance = (perfSum + prior * MILLI) / (w + PRIOR_WEIGHT * MILLI);
+        uint256 failures = uint256(f.missed) + f.costlyDeclines;
+        reliability = (100 * w + prior * MILLI) / (w + (failures + PRIOR_WEIGHT) * MILLI);
         uint256 since = _staking.registeredAt(provider);
         if (since != 0 && block.timestamp > since) {
             uint256 age = block.timestamp - since;
@@ -78,5 +123,41 @@ contract Reputation is IReputation, MarketBound {
     /// @inheritdoc IReputation
     function factsOf(address provider) external view returns (Facts memory) {
         return _facts[provider];
+    }
+
+    /// @inheritdoc IReputation
+    function freeDeclinesLeft(address provider) external view returns (uint256) {
+        Facts storage f = _facts[provider];
+        uint256 allowance = uint256(_config.freeDeclineBase())
+            + uint256(f.weightMilli) * _config.freeDeclinePerCompletedBps() / (MILLI * BPS);
+        uint256 used = f.freeDeclines;
+        return allowance > used ? allowance - used : 0;
+    }
+
+    /// @inheritdoc IReputation
+    function pairCompletions(address provider, address consumer) external view returns (uint256) {
+        return _pairCompletions[provider][consumer];
+    }
+
+    /// @inheritdoc IReputation
+    function consumerFactsOf(address consumer) external view returns (ConsumerFacts memory) {
+        return _consumers[consumer];
+    }
+
+    /// @inheritdoc IReputation
+    function consumerScore(address consumer) external view returns (uint256) {
+        ConsumerFacts memory c = _consumers[consumer];
+        uint256 harmed = uint256(c.inputsWithheld) + c.inputsInvalid;
+        return (100 * uint256(c.settled) + 100 * PRIOR_WEIGHT) / (uint256(c.settled) + harmed + PRIOR_WEIGHT);
+    }
+
+    function _recordConsumer(address consumer, ConsumerFact what) private {
+        ConsumerFacts storage c = _consumers[consumer];
+        if (what == ConsumerFact.Settled) c.settled += 1;
+        else if (what == ConsumerFact.Cancelled) c.cancelled += 1;
+        else if (what == ConsumerFact.InputWithheld) c.inputsWithheld += 1;
+        else if (what == ConsumerFact.InputInvalid) c.inputsInvalid += 1;
+        else c.expiredUnclaimed += 1;
+        emit ConsumerRecorded(consumer, uint8(what));
     }
 }

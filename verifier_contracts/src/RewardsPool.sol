@@ -7,27 +7,43 @@ import {IRewardsPool} from "./interfaces/IRewardsPool.sol";
 
 /// @title RewardsPool
 /// @notice Holds the provider-rewards allocation of NGX (minted to it by NGXToken at deployment) and
-///         pays one emission reward per verified job, halving every epoch, capped by its balance.
+///         pays one emission reward per verified job, halving every epoch, capped by the job's fee, its
+///         balance and a per-provider allowance per epoch.
 contract RewardsPool is IRewardsPool {
     using SafeERC20 for IERC20;
+
+    /// @notice A reward never exceeds this share of the job's protocol fee (80 %).
+    uint256 public constant REWARD_FEE_BPS = 8_000;
+    uint256 internal constant BPS = 10_000;
+
+    /// @dev Rewards of one provider in one epoch, packed in a slot.
+    struct Tally {
+        uint64 epoch;
+        uint192 paid;
+    }
 
     address private immutable _deployer;
     uint256 private immutable _genesis;
     uint256 private immutable _epochDuration;
     uint256 private immutable _initialReward;
+    uint256 private immutable _providerCapPerEpoch;
     IERC20 private _token;
     address private _market;
+    mapping(address provider => Tally) private _tallies;
 
     /// @param initialReward_ NGX paid per verified job in epoch 0.
     /// @param epochDuration_ Seconds per epoch; the reward halves at each epoch boundary.
-    constructor(uint256 initialReward_, uint256 epochDuration_) {
+    /// @param providerCapPerEpoch_ Most NGX one provider can receive per epoch.
+    constructor(uint256 initialReward_, uint256 epochDuration_, uint256 providerCapPerEpoch_) {
         if (initialReward_ == 0 || epochDuration_ == 0) {
             revert RewardsPool__InvalidSchedule(initialReward_, epochDuration_);
         }
+        if (providerCapPerEpoch_ == 0) revert RewardsPool__ZeroCap();
         _deployer = msg.sender;
         _genesis = block.timestamp;
         _epochDuration = epochDuration_;
         _initialReward = initialReward_;
+        _providerCapPerEpoch = providerCapPerEpoch_;
     }
 
     /// @inheritdoc IRewardsPool
@@ -42,12 +58,36 @@ contract RewardsPool is IRewardsPool {
 
     /// @inheritdoc IRewardsPool
     /// @dev Never reverts for an empty pool (settlement must not depend on rewards): it pays 0 instead.
-    function reward(address provider) external returns (uint256 paid) {
+    function reward(address provider, uint256 fee) external returns (uint256 paid) {
         if (msg.sender != _market || msg.sender == address(0)) revert RewardsPool__NotMarket(msg.sender);
-        paid = currentReward();
+        paid = rewardFor(provider, fee);
         if (paid == 0) return 0;
-        emit RewardPaid(provider, paid, currentEpoch());
+        uint256 epoch = currentEpoch();
+        Tally storage t = _tallies[provider];
+        uint256 already = t.epoch == epoch ? t.paid : 0;
+        (t.epoch, t.paid) = (uint64(epoch), uint192(already + paid));
+        emit RewardPaid(provider, paid, epoch);
         _token.safeTransfer(provider, paid);
+    }
+
+    /// @inheritdoc IRewardsPool
+    function rewardFor(address provider, uint256 fee) public view returns (uint256 amount) {
+        amount = currentReward();
+        uint256 byFee = fee * REWARD_FEE_BPS / BPS;
+        if (byFee < amount) amount = byFee;
+        uint256 capLeft = _providerCapPerEpoch - rewardedThisEpoch(provider);
+        if (capLeft < amount) amount = capLeft;
+    }
+
+    /// @inheritdoc IRewardsPool
+    function providerCapPerEpoch() external view returns (uint256) {
+        return _providerCapPerEpoch;
+    }
+
+    /// @inheritdoc IRewardsPool
+    function rewardedThisEpoch(address provider) public view returns (uint256) {
+        Tally memory t = _tallies[provider];
+        return t.epoch == currentEpoch() ? t.paid : 0;
     }
 
     /// @inheritdoc IRewardsPool

@@ -13,5 +13,8 @@ contract DeployScriptTest is Test {
         assertEq(d.config.owner(), address(d.timelock));
         assertTrue(d.timelock.hasRole(d.timelock.PROPOSER_ROLE(), address(d.governor)), "governor proposes");
         assertEq(d.token.balanceOf(address(d.rewards)), d.token.TOTAL_SUPPLY() * 40 / 100);
+        assertTrue(d.config.isVerifierCodeAllowed(address(d.reusableVerifier).codehash), "reusable verifier allow-listed");
+        assertEq(d.governor.proposalThreshold(), 10_000 ether);
+        assertEq(d.rewards.providerCapPerEpoch(), 1_000 ether);
     }
 }

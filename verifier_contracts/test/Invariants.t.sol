@@ -36,7 +36,7 @@ contract MarketHandler {
     }
 
     function post(uint96 price) external {
-        price = uint96(1 + price % 500 ether);
+        price = uint96(0.1 ether + price % 500 ether);
         vm.prank(consumer);
         market.postJob(modelId, commitments, price, 1 hours, 30 minutes, 0);
     }
@@ -62,7 +62,7 @@ contract MarketHandler {
 
     function decline(uint256 seed) external {
         vm.prank(provider);
-        try market.declineJob(_job(seed)) {} catch {}
+        try market.declineJob(_job(seed), IJobMarket.DeclineReason(seed % 3)) {} catch {}
     }
 
     function expire(uint256 seed, uint32 dt) external {

@@ -17,9 +17,10 @@ contract ReputationTest is Base {
 
     function test_NrsMath() public {
         vm.startPrank(address(market));
-        // 8 jobs using a quarter of the window -> each scores 100 - 50 * 0.25 = 87.5
+        // 8 full-weight jobs (fee >= FULL_WEIGHT_FEE, 8 distinct consumers) using a quarter of the window
+        // -> each scores 100 - 50 * 0.25 = 87.5
         for (uint256 i; i < 8; ++i) {
-            reputation.recordCompletion(provider, 450, 1800);
+            reputation.recordCompletion(provider, address(uint160(0x1000 + i)), 450, 1800, 1 ether);
         }
         reputation.recordMiss(provider);
         reputation.recordMiss(provider);
@@ -38,7 +39,7 @@ contract ReputationTest is Base {
     function test_SettledJobsRaiseNrsAndUnlockBetterTier() public {
         vm.startPrank(address(market));
         for (uint256 i; i < 30; ++i) {
-            reputation.recordCompletion(provider, 0, 1800);
+            reputation.recordCompletion(provider, address(uint160(0x1000 + i)), 0, 1800, 1 ether);
             reputation.recordRating(provider, 5);
         }
         vm.stopPrank();
@@ -62,7 +63,7 @@ contract ReputationTest is Base {
         rating = uint8(bound(rating, 1, 5));
         vm.startPrank(address(market));
         for (uint256 i; i < done; ++i) {
-            reputation.recordCompletion(provider, used, 1000);
+            reputation.recordCompletion(provider, address(uint160(0x1000 + i % 3)), used, 1000, i * 0.01 ether);
             reputation.recordRating(provider, rating);
         }
         for (uint256 i; i < missed; ++i) {

@@ -20,23 +20,24 @@ contract RewardsPoolTest is Base {
         uint256 jobId = _postAndClaim(dedicatedModel);
         uint256 before = token.balanceOf(provider);
         _submit(jobId);
+        // 1.25 NGX scheduled, below the fee cap (80 % of the 2.5 NGX fee = 2 NGX)
         assertEq(token.balanceOf(provider) - before, REWARD / 8, "settlement pays the decayed reward");
     }
 
     function test_RewardCappedByPool() public {
         // A fresh pool holding less than one reward, wired to this test as its market.
-        RewardsPool small = new RewardsPool(REWARD, EPOCH);
+        RewardsPool small = new RewardsPool(REWARD, EPOCH, REWARD_CAP);
         vm.prank(treasury);
         token.transfer(address(small), 3 ether);
         small.initialize(address(token), address(this));
-        assertEq(small.reward(provider), 3 ether, "capped by balance");
-        assertEq(small.reward(provider), 0, "empty pool pays 0, never reverts");
+        assertEq(small.reward(provider, 100 ether), 3 ether, "capped by balance");
+        assertEq(small.reward(provider, 100 ether), 0, "empty pool pays 0, never reverts");
     }
 
     function test_RevertWhen_NotMarketOrReinitialized() public {
         vm.expectRevert(abi.encodeWithSelector(IRewardsPool.RewardsPool__NotMarket.selector, stranger));
         vm.prank(stranger);
-        rewards.reward(stranger);
+        rewards.reward(stranger, 1 ether);
         vm.expectRevert(IRewardsPool.RewardsPool__AlreadyInitialized.selector);
         rewards.initialize(address(token), stranger);
     }

@@ -13,7 +13,9 @@ import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 
 /// @title NGXGovernor
 /// @notice NGX token-holder governance of protocol parameters, executed through NGXTimelock.
-/// @dev Stock OpenZeppelin composition; delays and periods are in blocks (the token's clock).
+/// @dev Stock OpenZeppelin composition; delays and periods are in blocks (the token's clock). The proposal
+///      threshold can never be zero (neither at deployment nor by a later proposal): otherwise any dust holder
+///      could flood governance with proposals.
 contract NGXGovernor is
     Governor,
     GovernorSettings,
@@ -22,6 +24,9 @@ contract NGXGovernor is
     GovernorVotesQuorumFraction,
     GovernorTimelockControl
 {
+    /// @notice A zero proposal threshold was requested.
+    error NGXGovernor__ZeroProposalThreshold();
+
     /// @param token NGXToken (IVotes).
     /// @param timelock NGXTimelock.
     /// @param votingDelay_ Blocks between proposal and vote start.
@@ -53,6 +58,11 @@ contract NGXGovernor is
 
     function proposalThreshold() public view override(Governor, GovernorSettings) returns (uint256) {
         return super.proposalThreshold();
+    }
+
+    function _setProposalThreshold(uint256 newProposalThreshold) internal override {
+        if (newProposalThreshold == 0) revert NGXGovernor__ZeroProposalThreshold();
+        super._setProposalThreshold(newProposalThreshold);
     }
 
     function quorum(uint256 blockNumber)

@@ -8,9 +8,14 @@ pragma solidity ^0.8.24;
 ///      Open --cancelJob (consumer)--> Cancelled            Claimed --declineJob (provider)--> Cancelled
 ///      Open --expireJob (t >= claimDeadline)--> Expired    Claimed --expireJob (t >= proveDeadline)--> Expired
 ///      While Claimed (t < proveDeadline) the consumer hands the provider the encrypted input with
-///      `deliverInput` (event only, no state change).
+///      `deliverInput` (an event; it also sets FLAG_INPUT_ON_CHAIN). The consumer must have handed over a
+///      valid input before `inputDeadline` (the middle of the prove window).
 ///      Money only moves by pull: refunds, provider pay, royalties and fees are credited to `claimable`
 ///      and paid out by `withdraw`. Emission rewards come from the RewardsPool directly.
+///      Trust rules (issue #11): a verifier's code hash is pinned at model registration and checked at
+///      settlement; rewards and NRS only for allow-listed verifier code and first-time commitments; slash
+///      proceeds go to burn + treasury, never to the consumer; no slash when the provider could not submit
+///      through no fault of its own (pauses, changed or non-allow-listed verifier).
 interface IJobMarket {
     /// @dev The Python side mirrors these names (ngx_zk JobStatus).
     enum JobStatus {
@@ -20,6 +25,14 @@ interface IJobMarket {
         Settled,
         Expired,
         Cancelled
+    }
+
+    /// @notice Why a provider declines a claimed job. InputMissing and InputInvalid may be free (within the
+    ///         provider's free-decline allowance) and count against the consumer; Other always costs.
+    enum DeclineReason {
+        Other,
+        InputMissing,
+        InputInvalid
     }
 
     /// @notice A job. Packed into four storage slots.
@@ -32,6 +45,7 @@ interface IJobMarket {
         uint8 rating; // 0 = unrated, else 1..5
         address provider; // zero until claimed
         uint40 proveDeadline; // proofs accepted while block.timestamp < proveDeadline
+        uint8 flags; // FLAG_NO_REWARD | FLAG_INPUT_ON_CHAIN
         uint96 price; // escrowed payment token amount
         uint96 collateral; // provider stake locked while Claimed
         uint64 modelId;
@@ -50,7 +64,11 @@ interface IJobMarket {
     );
     event JobCancelled(uint256 indexed jobId, address indexed consumer, uint256 refund);
     event JobClaimed(uint256 indexed jobId, address indexed provider, uint256 collateral, uint256 proveDeadline);
-    event JobDeclined(uint256 indexed jobId, address indexed provider, uint256 refund);
+    /// @notice The assigned provider declined. `reason` is a DeclineReason; `free` means nothing was slashed,
+    ///         else `slashed` (of the collateral) went to burn + treasury.
+    event JobDeclined(
+        uint256 indexed jobId, address indexed provider, uint256 refund, uint8 reason, bool free, uint256 slashed
+    );
     /// @notice The consumer published the job's input for the assigned provider (see `deliverInput`).
     ///         `payload` is ciphertext encrypted to the provider's registered `encryptionPubKey`; the
     ///         contract never reads it. If several are emitted for a job, the provider uses the latest.
@@ -66,6 +84,9 @@ interface IJobMarket {
         uint256 fee,
         uint256 reward
     );
+    /// @notice A job ended past its deadline. For a missed claimed job `slashed` of the collateral is taken
+    ///         (`burned` of it burned, the rest to the treasury); `slashed` is 0 when the provider was not at
+    ///         fault (market or model paused during its window, verifier changed or not allow-listed).
     event JobExpired(uint256 indexed jobId, address indexed provider, uint256 refund, uint256 slashed, uint256 burned);
     event JobRated(uint256 indexed jobId, address indexed provider, uint8 rating);
     event Credited(address indexed account, uint256 amount);
@@ -102,8 +123,17 @@ interface IJobMarket {
     error JobMarket__ZeroAddress();
     error JobMarket__EmptyPayload();
     error JobMarket__PayloadTooLarge(uint256 size, uint256 max);
+    error JobMarket__PriceBelowMinimum(uint256 price, uint256 min);
+    /// @notice The code at the model's verifier address is not the code pinned at registration.
+    error JobMarket__VerifierCodeChanged(address verifier, bytes32 pinned, bytes32 actual);
+    /// @notice An InputMissing decline before `inputDeadline`.
+    error JobMarket__InputDeadlineNotReached(uint256 jobId, uint256 deadline);
+    /// @notice An InputMissing decline although the consumer delivered the input on chain.
+    error JobMarket__InputWasDelivered(uint256 jobId);
 
-    /// @notice Post a job and escrow `price` (transferFrom the caller; approve first).
+    /// @notice Post a job and escrow `price` (transferFrom the caller; approve first). `price` must be at least
+    ///         `config.minJobPrice()`. If the same commitments were posted before for this model, the job is
+    ///         marked FLAG_NO_REWARD (a replay earns no emission reward and no reputation).
     /// @param modelId Registry id of an Active model.
     /// @param inputCommitments One salted Poseidon commitment per input tensor, each < the BN254 scalar field.
     /// @param claimWindow Seconds from now during which a provider may claim.
@@ -135,29 +165,43 @@ interface IJobMarket {
 
     /// @notice Consumer withdraws an unclaimed job; the price is credited back.
     function cancelJob(uint256 jobId) external;
-    /// @notice An eligible provider takes the job and locks collateral (a function of its NRS tier).
+    /// @notice An eligible provider takes an Open job of an Active model and locks collateral (a function of
+    ///         its NRS tier).
     function claimJob(uint256 jobId) external;
     /// @notice The consumer publishes the job's input to the assigned provider, as the `InputDelivered`
     ///         event (which is how the provider's worker receives it; nothing is stored).
     /// @dev `payload` must be the input encrypted to the provider's `encryptionPubKey` from its
     ///      ProviderStaking profile, never plaintext: event data is public forever. The contract treats it
     ///      as opaque bytes and cannot check that it decrypts or opens the job's commitments; a provider
-    ///      given a bad input uses `declineJob`. Only the job's consumer, only while the job is Claimed and
+    ///      given a bad input uses `declineJob`. Sets FLAG_INPUT_ON_CHAIN (which rules out an InputMissing
+    ///      decline). Only the job's consumer, only while the job is Claimed and
     ///      `block.timestamp < proveDeadline`; `payload` non-empty and at most `MAX_INPUT_PAYLOAD` bytes.
     ///      May be called again (e.g. a corrupted or lost delivery): each call just emits another event,
-    ///      nothing is replaced on chain, and the provider uses the latest one. Not stopped by the guardian
+    ///      nothing else is stored on chain, and the provider uses the latest one. Not stopped by the guardian
     ///      pause: it only finishes a job already in flight, while the pause stops new work.
     /// @param payload Ciphertext of the job's input, opaque to the contract.
     function deliverInput(uint256 jobId, bytes calldata payload) external;
-    /// @notice The assigned provider refuses a job whose delivered input does not open the commitment.
-    ///         No slash; the consumer is refunded; the job ends Cancelled. Only before the prove deadline.
-    function declineJob(uint256 jobId) external;
+    /// @notice The assigned provider gives a claimed job back, before the prove deadline. The consumer is
+    ///         refunded in full and the job ends Cancelled.
+    /// @dev InputMissing needs `block.timestamp >= inputDeadline(jobId)` and no on-chain delivery. A decline
+    ///      is free when the reason is InputMissing or InputInvalid and the provider has free declines left
+    ///      (Reputation.freeDeclinesLeft); otherwise `collateral * declineSlashBps / 10000` is slashed (burn +
+    ///      treasury) and a costly decline counts against the provider's Reliability. Reasons InputMissing /
+    ///      InputInvalid count against the consumer's score. Works while paused.
+    function declineJob(uint256 jobId, DeclineReason reason) external;
     /// @notice The assigned provider submits the proof; on success the job settles and pays out.
+    /// @dev The verifier's runtime code hash must equal the one pinned at registration
+    ///      (JobMarket__VerifierCodeChanged). The emission reward and the provider's NRS credit are given only
+    ///      when that code hash is allow-listed in ProtocolConfig and the job is not a replay.
     /// @param instances Public instances: the job's input commitments first, then the outputs.
     function submitResult(uint256 jobId, bytes calldata proof, uint256[] calldata instances) external;
-    /// @notice Anyone ends a job past its deadline: refund, and a slash if a claimed job was missed.
+    /// @notice Anyone ends a job past its deadline. The consumer is refunded in full. A missed claimed job is
+    ///         slashed (burn + treasury) and recorded as a miss, unless the provider was not at fault: the
+    ///         market is paused or was unpaused after the claim, the model is Paused or was unpaused after the
+    ///         claim, or the verifier's code changed or is not allow-listed; then the collateral is just
+    ///         unlocked.
     function expireJob(uint256 jobId) external;
-    /// @notice The consumer rates a settled job once (1..5).
+    /// @notice The consumer rates a settled job once (1..5). Only rewarded jobs feed the provider's NRS.
     function rateJob(uint256 jobId, uint8 rating) external;
     /// @notice Pay out everything credited to the caller.
     function withdraw() external returns (uint256 amount);
@@ -168,6 +212,11 @@ interface IJobMarket {
     function unpause() external;
 
     function getJob(uint256 jobId) external view returns (Job memory);
+    /// @notice `proveDeadline - proveWindow / 2` of a claimed job (0 when never claimed): the consumer must
+    ///         have handed over a valid input before it.
+    function inputDeadline(uint256 jobId) external view returns (uint256);
+    /// @notice Last time the guardian unpaused the market (0 if never).
+    function lastUnpausedAt() external view returns (uint256);
     function outputsOf(uint256 jobId) external view returns (uint256[] memory);
     function claimable(address account) external view returns (uint256);
     function jobCount() external view returns (uint256);

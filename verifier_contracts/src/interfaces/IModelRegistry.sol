@@ -4,7 +4,10 @@ pragma solidity ^0.8.24;
 /// @title IModelRegistry
 /// @notice Pins what a model is (ONNX, settings, verification key) and which verifier checks its proofs.
 /// @dev A model id is a `uint256` counter starting at 1 (0 means "no model"). JobMarket looks the verifier
-///      up here; a job's submitter never chooses it.
+///      up here; a job's submitter never chooses it. Registration is permissionless: anyone may register any
+///      contract with code as a verifier. What a verifier is worth is decided elsewhere: its runtime code hash,
+///      pinned here at registration, must be on ProtocolConfig's allow-list for the model's jobs to earn
+///      rewards and reputation, and clients re-render the verifier before trusting a model.
 interface IModelRegistry {
     /// @notice How a model's proofs are checked.
     /// @dev Dedicated: a per-model EZKL `Halo2Verifier`; `vkDigest` is informational (sha256 of the vk file).
@@ -35,6 +38,7 @@ interface IModelRegistry {
         uint16 royaltyBps; // share of each job price credited to the model owner (max 2000)
         bool insecureTestSrs; // true when keys came from `ezkl.gen_srs` (dev chains only)
         string metadataURI;
+        bytes32 artifactsHash; // sha256 of the model's manifest.json (non-zero)
     }
 
     /// @notice A registered model.
@@ -52,6 +56,9 @@ interface IModelRegistry {
         address owner;
         address vkaPointer; // Reusable only: a code-only contract holding the VKA words (0x00-prefixed)
         string metadataURI;
+        bytes32 verifierCodeHash; // verifier.codehash at registration, pinned forever
+        bytes32 artifactsHash; // sha256 of the model's manifest.json
+        uint40 lastUnpausedAt; // last `unpauseModel` time (0 if never paused)
     }
 
     /// @notice The fields JobMarket needs to post and settle a job, in one cheap call.
@@ -65,6 +72,8 @@ interface IModelRegistry {
         address owner;
         bytes32 vkDigest;
         address vkaPointer;
+        bytes32 verifierCodeHash;
+        uint40 lastUnpausedAt;
     }
 
     event ModelRegistered(
@@ -93,8 +102,12 @@ interface IModelRegistry {
     /// @notice The supplied digest is not keccak256 of the supplied VKA, or the verifier reported another.
     error ModelRegistry__VkaDigestMismatch(bytes32 expected, bytes32 actual);
     error ModelRegistry__InvalidStatus(uint256 modelId, ModelStatus status);
+    /// @notice A VKA longer than `max` bytes cannot be stored as one data contract (EIP-170: 0x00 ++ vka).
+    error ModelRegistry__VkaTooLarge(uint256 length, uint256 max);
 
-    /// @notice Register a model; the caller becomes its owner.
+    /// @notice Register a model; the caller becomes its owner. Pins `spec.verifier.codehash`.
+    /// @dev Reverts ModelRegistry__ZeroHash for a zero onnx/settings/vk/artifacts hash, and
+    ///      ModelRegistry__VkaTooLarge for a VKA over `MAX_VKA_BYTES` (never stored truncated).
     /// @param spec The model's pinned hashes, verifier and instance layout.
     /// @param vka For Reusable: the VKA words as bytes (`abi.encodePacked(bytes32[])`), registered in the
     ///        reusable verifier by this call. For Dedicated: empty.
@@ -105,11 +118,14 @@ interface IModelRegistry {
     function deprecateModel(uint256 modelId) external;
     /// @notice Guardian stops a model (e.g. a verifier bug): no new jobs and no proofs accepted.
     function pauseModel(uint256 modelId) external;
-    /// @notice Guardian restores a paused model to Active.
+    /// @notice Guardian restores a paused model to Active and records the time in `lastUnpausedAt`
+    ///         (JobMarket does not slash a provider whose prove window overlapped the pause).
     function unpauseModel(uint256 modelId) external;
 
     function getModel(uint256 modelId) external view returns (Model memory);
     function verificationOf(uint256 modelId) external view returns (Verification memory);
+    /// @notice Just the status of a model (one storage read; None for an unknown id).
+    function modelStatus(uint256 modelId) external view returns (ModelStatus);
     /// @notice The VKA words of a Reusable model (empty for Dedicated).
     function vkaOf(uint256 modelId) external view returns (bytes32[] memory);
     /// @notice Number of registered models (ids run 1..modelCount).

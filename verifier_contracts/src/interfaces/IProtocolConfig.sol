@@ -3,9 +3,13 @@ pragma solidity ^0.8.24;
 
 /// @title IProtocolConfig
 /// @notice Protocol parameters of the NeuroGrid market, owned by the governance timelock.
-/// @dev Every setter is `onlyOwner` (the TimelockController behind NGXGovernor). The config keeps one
-///      safety invariant on every change: `maxClaimWindow + maxProveWindow < unbondingDelay`, so a provider
-///      can never withdraw stake that a live job may still need to slash.
+/// @dev Every parameter setter is `onlyOwner` (the TimelockController behind NGXGovernor) and bounded, so a
+///      captured governance cannot set a value that breaks the market (zero slash, 1-wei jobs, ...). The
+///      config keeps one safety invariant on every change: `maxClaimWindow + maxProveWindow < unbondingDelay`,
+///      so a provider can never withdraw stake that a live job may still need to slash.
+///      It also holds the verifier allow-list: runtime code hashes of verifiers whose proofs are worth
+///      emission rewards and reputation (EZKL verifiers rendered from a known template and key). The owner
+///      or the verifier curator maintains it.
 interface IProtocolConfig {
     /// @notice A numeric parameter changed. `name` is the parameter's getter name, e.g. "protocolFeeBps".
     event ParameterChanged(bytes32 indexed name, uint256 oldValue, uint256 newValue);
@@ -13,6 +17,10 @@ interface IProtocolConfig {
     event TreasuryChanged(address indexed oldTreasury, address indexed newTreasury);
     /// @notice The guardian (who may pause the market and pause models) changed.
     event GuardianChanged(address indexed oldGuardian, address indexed newGuardian);
+    /// @notice The verifier curator (who may edit the allow-list besides the owner) changed.
+    event VerifierCuratorChanged(address indexed oldCurator, address indexed newCurator);
+    /// @notice A verifier runtime code hash was added to (`allowed`) or removed from the allow-list.
+    event VerifierCodeAllowed(bytes32 indexed codeHash, bool allowed);
 
     /// @notice A basis-point value is above its ceiling.
     error ProtocolConfig__BpsTooHigh(bytes32 name, uint256 value, uint256 max);
@@ -24,13 +32,33 @@ interface IProtocolConfig {
     error ProtocolConfig__InvalidTiers(uint8 highThreshold, uint8 midThreshold);
     /// @notice The zero address was given where an account is required.
     error ProtocolConfig__ZeroAddress();
+    /// @notice `value` of parameter `name` is outside `[min, max]`.
+    error ProtocolConfig__OutOfBounds(bytes32 name, uint256 value, uint256 min, uint256 max);
+    /// @notice Collateral tier bps must not increase with reputation: `lowBps >= midBps >= highBps`.
+    error ProtocolConfig__TierBpsNotMonotonic(uint16 highBps, uint16 midBps, uint16 lowBps);
+    /// @notice Only the owner or the verifier curator may edit the verifier allow-list.
+    error ProtocolConfig__NotCurator(address caller);
 
     /// @notice Protocol fee on each settled job, in basis points of the price (max 1000 = 10 %).
     function protocolFeeBps() external view returns (uint16);
-    /// @notice Share of a late provider's locked collateral that is slashed on expiry, in bps (max 10000).
+    /// @notice Share of a late provider's locked collateral that is slashed on expiry, in bps (1000..10000).
     function slashBps() external view returns (uint16);
-    /// @notice Share of a slashed amount that is burned, in bps; the rest goes to the consumer.
+    /// @notice Share of a slashed amount that is burned, in bps; the rest goes to the treasury (never to the
+    ///         consumer, who could otherwise profit from making a provider miss).
     function slashBurnBps() external view returns (uint16);
+    /// @notice Smallest job price (default 0.1 NGX; bounds 1 wei .. 1000 NGX). Makes wash trading cost fees.
+    function minJobPrice() external view returns (uint256);
+    /// @notice Share of the collateral slashed for a costly decline, in bps (default 1000; bounds 100..5000).
+    function declineSlashBps() external view returns (uint16);
+    /// @notice Free declines every provider has (lifetime; default 3; bounds 0..20).
+    function freeDeclineBase() external view returns (uint8);
+    /// @notice Extra free declines per weighted completion, in bps (default 1000 = one per ten; bounds 0..2000).
+    function freeDeclinePerCompletedBps() external view returns (uint16);
+    /// @notice May edit the verifier allow-list besides the owner (zero: nobody but the owner).
+    function verifierCurator() external view returns (address);
+    /// @notice Whether a verifier whose runtime code hashes to `codeHash` earns rewards and reputation, and
+    ///         whether missing a job judged by it can be slashed.
+    function isVerifierCodeAllowed(bytes32 codeHash) external view returns (bool);
     /// @notice Bounds on a job's claim window, in seconds.
     function minClaimWindow() external view returns (uint32);
     function maxClaimWindow() external view returns (uint32);
@@ -57,13 +85,29 @@ interface IProtocolConfig {
         view
         returns (uint8 highThreshold, uint8 midThreshold, uint16 highBps, uint16 midBps, uint16 lowBps);
 
+    /// @notice Bounds: 0..1000 bps.
     function setProtocolFeeBps(uint16 bps) external;
+    /// @notice Bounds: slashBps 1000..10000 (a slash must hurt), slashBurnBps 0..10000.
     function setSlashParams(uint16 slashBps_, uint16 slashBurnBps_) external;
+    /// @notice Bounds: each minimum >= 1 and <= its maximum; `maxClaim + maxProve < unbondingDelay`.
     function setWindowBounds(uint32 minClaim, uint32 maxClaim, uint32 minProve, uint32 maxProve) external;
+    /// @notice Bounds: 1 NGX .. 10,000,000 NGX.
     function setMinStake(uint256 amount) external;
+    /// @notice Bounds: above `maxClaimWindow + maxProveWindow`, at most `MAX_UNBONDING_DELAY` (60 days).
     function setUnbondingDelay(uint32 delay) external;
+    /// @notice Bounds: thresholds 1..100 with `mid < high`; each bps 1000..30000 with `low >= mid >= high`.
     function setCollateralTiers(uint8 highThreshold, uint8 midThreshold, uint16 highBps, uint16 midBps, uint16 lowBps)
         external;
+    /// @notice Bounds: 1 wei .. 1000 NGX.
+    function setMinJobPrice(uint256 amount) external;
+    /// @notice Bounds: 100..5000 bps.
+    function setDeclineSlashBps(uint16 bps) external;
+    /// @notice Bounds: base 0..20, perCompletedBps 0..2000.
+    function setFreeDeclines(uint8 base, uint16 perCompletedBps) external;
     function setTreasury(address treasury_) external;
     function setGuardian(address guardian_) external;
+    /// @notice Owner only; zero removes the curator.
+    function setVerifierCurator(address curator_) external;
+    /// @notice Owner or curator: allow or disallow a verifier runtime code hash.
+    function setVerifierCodeAllowed(bytes32 codeHash, bool allowed) external;
 }

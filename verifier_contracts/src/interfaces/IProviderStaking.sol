@@ -51,8 +51,9 @@ interface IProviderStaking {
     function lockCollateral(address provider, uint256 amount) external;
     /// @notice JobMarket releases collateral after settlement or a decline.
     function unlockCollateral(address provider, uint256 amount) external;
-    /// @notice JobMarket releases `unlockAmount` of a missed job's collateral and slashes `slashAmount` of it:
-    ///         `burnAmount` is burned, the rest is transferred to `recipient` (the consumer).
+    /// @notice JobMarket releases `unlockAmount` of a job's collateral and slashes `slashAmount` of it (a miss
+    ///         or a costly decline): `burnAmount` is burned, the rest is transferred to `recipient` (JobMarket
+    ///         passes the treasury; never the consumer).
     function slash(address provider, uint256 unlockAmount, uint256 slashAmount, uint256 burnAmount, address recipient)
         external;
 

@@ -2,35 +2,77 @@
 pragma solidity ^0.8.24;
 
 /// @title IReputation
-/// @notice The NeuroGrid Reputation Score (NRS), 0-100, computed on read from facts JobMarket records.
+/// @notice The NeuroGrid Reputation Score (NRS), 0-100, computed on read from facts JobMarket records, and a
+///         consumer score that shows consumers who withhold or corrupt inputs.
 /// @dev NRS = (40 P + 30 R + 20 L + 10 S) / 100, each component 0-100:
-///      - Performance P: 100 - 50 * (average share of the prove window used by completed jobs).
-///      - Reliability R: completed / (completed + missed).
+///      - Performance P: 100 - 50 * (weighted average share of the prove window used by completed jobs).
+///      - Reliability R: weighted completions / (weighted completions + missed + costly declines).
 ///      - Longevity L:   provider age since staking registration, linear up to 100 at 180 days.
 ///      - Peer rating S: average consumer rating (1..5) mapped to 0..100 as (r - 1) * 25.
 ///      Prior for new providers: P, R and S are Bayesian averages with PRIOR_WEIGHT = 2 pseudo-observations
 ///      of value PRIOR_SCORE = 50; L starts at 0. A brand-new provider therefore scores
 ///      0.4*50 + 0.3*50 + 0.2*0 + 0.1*50 = 40.
+///      Completion weight (anti wash trading): only rewarded completions (allow-listed verifier, not a
+///      replayed commitment) are recorded, each with weight `min(1000, fee * 1000 / FULL_WEIGHT_FEE) / (1 + k)`
+///      milli-completions, where `fee` is the job's protocol fee and `k` the number of earlier completions
+///      of this provider for the same consumer. P and R count `weightMilli / 1000` completions, so many cheap
+///      jobs with one counterparty barely move the NRS.
+///      Free declines: a provider may make `freeDeclineBase + weightMilli * freeDeclinePerCompletedBps /
+///      (1000 * 10000)` free declines in its lifetime (config parameters); later declines are costly.
 interface IReputation {
     struct Facts {
-        uint32 completed; // jobs settled with a valid proof
-        uint32 missed; // claimed jobs that expired without a proof
+        uint32 completed; // rewarded jobs settled with a valid proof (unweighted count)
+        uint32 missed; // claimed jobs that expired without a proof, by the provider's fault
         uint32 ratingCount;
         uint32 ratingSum; // sum of ratings 1..5
-        uint64 windowUsedBpsSum; // sum over completed jobs of elapsed/proveWindow in bps (0..10000)
+        uint64 windowUsedBpsSum; // sum over completed jobs of weightMilli * elapsed/proveWindow in bps
+        uint32 freeDeclines; // declines that cost nothing
+        uint32 costlyDeclines; // declines that cost collateral (count against Reliability)
+        uint64 weightMilli; // sum of completion weights, 0..1000 each
     }
 
-    event CompletionRecorded(address indexed provider, uint256 elapsed, uint256 proveWindow);
+    /// @notice What a consumer did, as counted in `ConsumerFacts`.
+    enum ConsumerFact {
+        Settled,
+        Cancelled,
+        InputWithheld,
+        InputInvalid,
+        ExpiredUnclaimed
+    }
+
+    struct ConsumerFacts {
+        uint32 settled; // jobs settled with a proof
+        uint32 cancelled; // open jobs the consumer cancelled
+        uint32 inputsWithheld; // declines with reason InputMissing
+        uint32 inputsInvalid; // declines with reason InputInvalid
+        uint32 expiredUnclaimed; // open jobs nobody claimed
+    }
+
+    event CompletionRecorded(address indexed provider, address indexed consumer, uint256 elapsed, uint256 proveWindow, uint256 weightMilli);
     event MissRecorded(address indexed provider);
     event RatingRecorded(address indexed provider, uint8 rating);
+    event DeclineRecorded(address indexed provider, address indexed consumer, uint8 reason, bool free);
+    event ConsumerRecorded(address indexed consumer, uint8 what);
 
     error Reputation__InvalidRating(uint8 rating);
 
-    /// @notice JobMarket records a settled job and how long the proof took.
-    function recordCompletion(address provider, uint256 elapsed, uint256 proveWindow) external;
-    /// @notice JobMarket records a claimed job that expired.
+    /// @notice JobMarket records a rewarded settled job (and counts it as settled for the consumer).
+    /// @param fee The job's protocol fee, which sets the completion's weight.
+    function recordCompletion(address provider, address consumer, uint256 elapsed, uint256 proveWindow, uint256 fee)
+        external;
+    /// @notice JobMarket records a settled job that earns the provider nothing (replay or a verifier not on the
+    ///         allow-list): only the consumer's settled count moves.
+    function recordConsumerSettled(address consumer) external;
+    /// @notice JobMarket records a consumer cancelling an open job.
+    function recordConsumerCancelled(address consumer) external;
+    /// @notice JobMarket records an open job that expired unclaimed.
+    function recordConsumerExpiredUnclaimed(address consumer) external;
+    /// @notice JobMarket records a decline. `reason` is IJobMarket.DeclineReason (0 Other, 1 InputMissing,
+    ///         2 InputInvalid); reasons 1 and 2 count against the consumer. `free`: no collateral was slashed.
+    function recordDecline(address provider, address consumer, uint8 reason, bool free) external;
+    /// @notice JobMarket records a claimed job that expired by the provider's fault.
     function recordMiss(address provider) external;
-    /// @notice JobMarket records a consumer's rating (1..5) of a settled job.
+    /// @notice JobMarket records a consumer's rating (1..5) of a rewarded settled job.
     function recordRating(address provider, uint8 rating) external;
 
     /// @notice The NRS of `provider`, 0-100 (integer, rounded down).
@@ -41,4 +83,12 @@ interface IReputation {
         view
         returns (uint256 performance, uint256 reliability, uint256 longevity, uint256 peerRating);
     function factsOf(address provider) external view returns (Facts memory);
+    /// @notice Free declines `provider` has left (see the contract NatSpec).
+    function freeDeclinesLeft(address provider) external view returns (uint256);
+    /// @notice Earlier rewarded completions of `provider` for `consumer`.
+    function pairCompletions(address provider, address consumer) external view returns (uint256);
+    function consumerFactsOf(address consumer) external view returns (ConsumerFacts memory);
+    /// @notice 0..100: `(100 * settled + 100 * PRIOR_WEIGHT) / (settled + inputsWithheld + inputsInvalid +
+    ///         PRIOR_WEIGHT)`. A new consumer scores 100 (it has harmed no one).
+    function consumerScore(address consumer) external view returns (uint256);
 }

@@ -32,3 +32,26 @@ contract LyingRegistrationVerifierFake {
         return bytes32(uint256(1));
     }
 }
+
+/// @notice FAULT INJECTION ONLY: a "dedicated verifier" that accepts every proof. Anyone may register it
+///         (registration is permissionless); its code hash is not on the allow-list.
+contract AlwaysTrueVerifierFake {
+    function verifyProof(bytes calldata, uint256[] calldata) external pure returns (bool) {
+        return true;
+    }
+}
+
+/// @notice FAULT INJECTION ONLY: a model owner's "verifier" that it can switch off at will (the shape of an
+///         upgradeable proxy): accepts every proof while on, rejects every proof while off.
+contract SwitchableVerifierFake {
+    bool public on = true;
+
+    function setOn(bool on_) external {
+        on = on_;
+    }
+
+    function verifyProof(bytes calldata, uint256[] calldata) external view returns (bool) {
+        require(on, "switched off");
+        return true;
+    }
+}

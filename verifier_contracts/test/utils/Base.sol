@@ -22,6 +22,8 @@ abstract contract Base is Test {
     uint256 internal constant STAKE = 2_000 ether;
     uint256 internal constant REWARD = 10 ether;
     uint256 internal constant EPOCH = 30 days;
+    uint256 internal constant REWARD_CAP = 1_000 ether;
+    bytes32 internal constant ARTIFACTS_HASH = keccak256("manifest.json");
     uint32 internal constant CLAIM_WINDOW = 1 hours;
     uint32 internal constant PROVE_WINDOW = 30 minutes;
     uint16 internal constant ROYALTY_BPS = 500;
@@ -82,13 +84,13 @@ abstract contract Base is Test {
 
     /// @param paymentToken The market's payment token; zero means NGX.
     function _deploy(IERC20 paymentToken) internal {
-        rewards = new RewardsPool(REWARD, EPOCH);
+        rewards = new RewardsPool(REWARD, EPOCH, REWARD_CAP);
         vesting = new TeamVesting(team, uint64(block.timestamp), uint64(4 * 365 days));
         token = new NGXToken(treasury, address(rewards), ecosystem, address(vesting));
-        config = new ProtocolConfig(address(this), treasury, guardian);
+        config = new ProtocolConfig(address(this), treasury, guardian, address(this));
         registry = new ModelRegistry(config);
         staking = new ProviderStaking(token, config);
-        reputation = new Reputation(staking);
+        reputation = new Reputation(staking, config);
         payToken = address(paymentToken) == address(0) ? IERC20(address(token)) : paymentToken;
         market = new JobMarket(payToken, config, registry, staking, reputation, rewards);
         staking.bindMarket(address(market));
@@ -97,6 +99,8 @@ abstract contract Base is Test {
 
         dedicatedVerifier = new Halo2Verifier();
         reusableVerifier = new Halo2VerifierReusable();
+        config.setVerifierCodeAllowed(address(dedicatedVerifier).codehash, true);
+        config.setVerifierCodeAllowed(address(reusableVerifier).codehash, true);
         vm.prank(modelOwner);
         dedicatedModel = registry.registerModel(_spec(address(dedicatedVerifier), IModelRegistry.VerifierKind.Dedicated), "");
         vm.prank(modelOwner);
@@ -123,7 +127,8 @@ abstract contract Base is Test {
             outputCount: 2,
             royaltyBps: ROYALTY_BPS,
             insecureTestSrs: true,
-            metadataURI: "ipfs://tiny-linear"
+            metadataURI: "ipfs://tiny-linear",
+            artifactsHash: ARTIFACTS_HASH
         });
     }
 
