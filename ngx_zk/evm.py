@@ -8,11 +8,14 @@ JSON in and out through files: solcjs truncates large piped output). Nothing her
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from eth_utils.crypto import keccak
 
 from . import _ezkl, srs
 from .artifacts import Circuit
@@ -36,9 +39,20 @@ class CompiledContract:
     def fits_eip170(self) -> bool:
         return self.deployed_size <= EIP170_LIMIT
 
+    @property
+    def runtime_code(self) -> bytes:
+        """The runtime code as a chain stores it after deployment (no immutables in EZKL's verifiers)."""
+        return bytes.fromhex(self.runtime.removeprefix("0x"))
+
+    @property
+    def code_hash(self) -> bytes:
+        """keccak256 of the runtime code: what ``EXTCODEHASH`` returns once deployed, and what the registry pins."""
+        return keccak(self.runtime_code)
+
 
 def _evm_dir(settings: Settings, circuit: Circuit) -> Path:
-    folder = settings.cache_dir / "evm" / f"{circuit.name}-{circuit.manifest.vk_sha256[:16]}"
+    m = circuit.manifest  # what EZKL renders from: vk, settings and SRS
+    folder = settings.cache_dir / "evm" / f"{circuit.name}-{m.vk_sha256[:16]}-{m.settings_sha256[:8]}-{m.srs.sha256[:8]}"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -47,15 +61,23 @@ def dedicated_verifier(settings: Settings, circuit: Circuit) -> CompiledContract
     """The circuit's own ``Halo2Verifier``, rendered by EZKL and compiled with solcjs (cached)."""
     folder = _evm_dir(settings, circuit)
     compiled = folder / "Halo2Verifier.compiled.v2.json"
-    if compiled.is_file():
+    try:
         return CompiledContract(**json.loads(compiled.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass  # not compiled yet (or a damaged cache entry): render and compile again
     circuit.check()
     srs_path = srs.locate(settings, circuit.manifest.srs)
-    sol = folder / "Halo2Verifier.sol"
-    _ezkl.render_verifier(circuit.vk, circuit.settings, sol, srs_path)
-    _rendered(sol)
-    contract = compile_solidity(sol, "Halo2Verifier")
-    compiled.write_text(json.dumps(contract.__dict__))
+    sol = folder / f"Halo2Verifier.{os.getpid()}.sol"
+    try:
+        _ezkl.render_verifier(circuit.vk, circuit.settings, sol, srs_path)
+        _rendered(sol)
+        contract = compile_solidity(sol, "Halo2Verifier", source_name="Halo2Verifier.sol")
+    finally:
+        sol.unlink(missing_ok=True)
+        sol.with_suffix(".abi").unlink(missing_ok=True)
+    tmp = compiled.with_name(f".{compiled.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(contract.__dict__))
+    os.replace(tmp, compiled)  # a worker and a consumer may render at once: readers see all or nothing
     return contract
 
 
@@ -66,8 +88,13 @@ def vka_words(settings: Settings, circuit: Circuit) -> bytes:
     if not vka.is_file():
         circuit.check()
         srs_path = srs.locate(settings, circuit.manifest.srs)
-        _ezkl.render_vka(circuit.vk, circuit.settings, vka, srs_path)
-        _rendered(vka)
+        tmp = vka.with_name(f".{vka.name}.{os.getpid()}.tmp")
+        try:
+            _ezkl.render_vka(circuit.vk, circuit.settings, tmp, srs_path)
+            _rendered(tmp)
+            os.replace(tmp, vka)
+        finally:
+            tmp.unlink(missing_ok=True)
     raw = vka.read_bytes()
     count = int.from_bytes(raw[:8], "little")
     words = raw[8:]
@@ -81,11 +108,15 @@ def _rendered(expected: Path) -> None:
         raise CircuitError(f"EZKL did not render {expected.name}", "check the circuit with ngx-zk model show")
 
 
-def compile_solidity(source: Path, contract: str) -> CompiledContract:
-    """Compile one Solidity file with the pinned solcjs (optimizer on)."""
+def compile_solidity(source: Path, contract: str, *, source_name: str | None = None) -> CompiledContract:
+    """Compile one Solidity file with the pinned solcjs (optimizer on).
+
+    ``source_name`` (default: the file's name) is the name solc records in the contract's metadata,
+    whose hash ends the runtime code: the same source under the same name compiles to the same code."""
+    name = source_name or source.name
     request = {
         "language": "Solidity",
-        "sources": {source.name: {"content": source.read_text()}},
+        "sources": {name: {"content": source.read_text()}},
         "settings": {
             "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
             "evmVersion": "cancun",
@@ -106,7 +137,7 @@ def compile_solidity(source: Path, contract: str) -> CompiledContract:
     errors = [e for e in result.get("errors", []) if e.get("severity") == "error"]
     if errors:
         raise CircuitError(f"solcjs could not compile {source.name}: {errors[0].get('formattedMessage', errors[0])[:300]}")
-    out_contract = result["contracts"][source.name][contract]
+    out_contract = result["contracts"][name][contract]
     deployed = out_contract["evm"]["deployedBytecode"]["object"]
     return CompiledContract(contract, out_contract["abi"], "0x" + out_contract["evm"]["bytecode"]["object"], len(deployed) // 2,
                             "0x" + deployed)

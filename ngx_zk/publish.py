@@ -1,29 +1,64 @@
-"""Publishing a built circuit: its verifier on chain, then its ModelRegistry entry.
+"""Publishing a built circuit (its verifier, then its ModelRegistry entry) and finding it again by id.
 
 A dedicated ``Halo2Verifier`` is deployed when it fits the EIP-170 code-size limit; otherwise (or
 with ``kind="reusable"``) the model's VKA is registered on the shared reusable verifier, which the
-registry pins by digest. Circuits built on a test SRS are refused on anything but a local dev chain.
+registry pins by digest. The entry also pins the verifier's code hash and the circuit's
+``artifactsHash`` (sha256 of ``manifest.json``). Circuits built on a test SRS are refused on anything
+but a local dev chain; unsalted inputs and private outputs only with an explicit flag.
+
+Registration is permissionless, so anyone can register a copy of a model (same hashes) with an
+always-true verifier or a royalty to itself. A published model is therefore addressed by
+(chain id, model id): :func:`resolve_model` uses only the id recorded in the deployments file (by
+``model publish`` or ``model pull ID``), never a scan of the registry, and refuses an entry that does
+not match the local circuit or whose verifier is not the code EZKL renders. Scans only *report*
+other entries with the same artifacts (:func:`same_artifacts`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from . import evm
+from . import defaults, evm
 from .artifacts import Circuit
 from .chain import deployment as deployments
 from .chain.devnet import DEV_CHAIN_ID
-from .chain.market import Marketplace, ModelEntry, VerifierKind
+from .chain.market import Marketplace, ModelEntry, ModelStatus, VerifierKind
 from .chain.signer import Signer
 from .config import Settings
 from .errors import ChainError
+from .provenance import VerifierProvenanceError, artifacts_hash, require_verifier
 
 Progress = Callable[[str], None]
 MAX_ROYALTY_BPS = 2_000
+PUBLIC_OUTPUTS = ("public", "hashed")
+"""Output visibilities whose proof states the output (in the clear or as a Poseidon hash)."""
+
+
+class PublishRefusedError(ChainError):
+    """The circuit gives consumers less than the marketplace promises (unsalted input, unproven output)."""
+
+
+class ModelResolutionError(ChainError):
+    """No usable registry entry for a local circuit: none recorded, or the recorded one does not match."""
+
+    def __init__(self, message: str, hint: str | None = None, *, model_id: int | None = None,
+                 problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hint)
+        self.model_id = model_id
+        self.problems = problems
+
+
+class AmbiguousModelError(ChainError):
+    """Several registry entries carry the same artifacts: which is genuine is for a person to decide."""
+
+    def __init__(self, message: str, hint: str | None, entries: list[ModelEntry]) -> None:
+        super().__init__(message, hint)
+        self.entries = entries
 
 
 @dataclass(frozen=True)
@@ -35,6 +70,16 @@ class PublishedModel:
     vk_digest: str
     verifier_size: int | None
     already_published: bool = False
+    verifier_code_hash: str = ""
+    verifier_allowed: bool = False
+    """Whether the verifier's code is on governance's allow-list (only then do jobs earn rewards and NRS)."""
+    allow_listed_now: bool = False
+    """Whether publishing allow-listed it (the local dev chain, published by its verifier curator)."""
+    artifacts_hash: str = ""
+    metadata_uri: str = ""
+    warnings: tuple[str, ...] = ()
+    others: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    """Other registry entries with the same artifacts (``model_id``, ``owner``, ``royalty_bps``, ``status``)."""
 
 
 def is_dev_chain(market: Marketplace) -> bool:
@@ -48,9 +93,11 @@ def expected_digest(settings: Settings, circuit: Circuit, kind: VerifierKind) ->
 
 
 def mismatches(settings: Settings, entry: ModelEntry, circuit: Circuit) -> list[str]:
-    """How a registry entry differs from the local circuit (empty when they match)."""
+    """How a registry entry differs from the local circuit's artifacts (empty when they match)."""
     m = circuit.manifest
     problems = []
+    if entry.artifacts_hash != artifacts_hash(circuit):
+        problems.append("artifacts hash (sha256 of manifest.json)")
     if entry.onnx_hash != bytes.fromhex(m.onnx_sha256):
         problems.append("ONNX hash")
     if entry.settings_hash != bytes.fromhex(m.settings_sha256):
@@ -64,23 +111,96 @@ def mismatches(settings: Settings, entry: ModelEntry, circuit: Circuit) -> list[
     return problems
 
 
-def find_model(settings: Settings, market: Marketplace, circuit: Circuit) -> ModelEntry | None:
-    """The active registry entry for this circuit: by the deployments file first, then by scanning."""
-    known = market.deployment.models.get(circuit.name)
-    candidates = [int(known["model_id"])] if known else []
-    candidates += [i for i in range(market.model_count(), 0, -1) if i not in candidates]
-    for model_id in candidates:
+def publish_warnings(circuit: Circuit, *, allow_unsalted: bool = False, allow_private_output: bool = False) -> list[str]:
+    """Refuse what a consumer would not expect from a published model, unless explicitly allowed.
+
+    Unsalted input commitments can be brute-forced back to a low-entropy input; private outputs are
+    not in the proof at all, so a provider may return any output. Returns a warning per allowance used."""
+    m = circuit.manifest
+    warnings = []
+    unsalted = [i.name for i in m.inputs if i.salt_elements * i.salt_bits < defaults.SALT_BITS_TARGET]
+    if unsalted:
+        if not allow_unsalted:
+            raise PublishRefusedError(
+                f"circuit {m.name!r} has unsalted input commitments ({', '.join(unsalted)}): a low-entropy input can be "
+                "recovered from its hash", "rebuild without --no-salt, or pass --allow-unsalted to publish it anyway")
+        warnings.append(f"publishing {m.name!r} with unsalted inputs ({', '.join(unsalted)}): anyone who can guess an input "
+                        "can confirm it from the commitment on chain")
+    if m.visibility.output not in PUBLIC_OUTPUTS:
+        if not allow_private_output:
+            raise PublishRefusedError(
+                f"circuit {m.name!r} keeps its output {m.visibility.output}: the proof says nothing about the output a "
+                "provider returns", "rebuild with output public or hashed, or pass --allow-private-output to publish it anyway")
+        warnings.append(f"publishing {m.name!r} with a {m.visibility.output} output: proofs do not cover the output, "
+                        "a provider may return any output and still be paid")
+    return warnings
+
+
+def same_artifacts(market: Marketplace, circuit: Circuit, *, skip: int | None = None) -> list[ModelEntry]:
+    """Every registry entry carrying this circuit's artifacts (same artifacts hash, or same ONNX and settings).
+
+    A scan of the whole registry, oldest first: for reporting copies, never for choosing one."""
+    mine, m = artifacts_hash(circuit), circuit.manifest
+    onnx, settings_hash = bytes.fromhex(m.onnx_sha256), bytes.fromhex(m.settings_sha256)
+    found = []
+    for model_id in range(1, market.model_count() + 1):
+        if model_id == skip:
+            continue
         entry = market.model(model_id)
-        if entry.status == "Active" and entry.onnx_hash == bytes.fromhex(circuit.manifest.onnx_sha256) \
-                and not mismatches(settings, entry, circuit):
-            return entry
-    return None
+        if entry.artifacts_hash == mine or (entry.onnx_hash, entry.settings_hash) == (onnx, settings_hash):
+            found.append(entry)
+    return found
+
+
+def describe(entries: list[ModelEntry]) -> str:
+    return ", ".join(f"model {e.model_id} (owner {e.owner}, royalty {e.royalty_bps} bps, {e.status.value})" for e in entries)
+
+
+def recorded_id(market: Marketplace, name: str) -> int | None:
+    """The registry id this user recorded for circuit ``name`` on this chain (publish or pull), if any."""
+    known = market.deployment.models.get(name)
+    return int(known["model_id"]) if known and "model_id" in known else None
+
+
+def check_entry(settings: Settings, market: Marketplace, entry: ModelEntry, circuit: Circuit, *, for_new_jobs: bool = True) -> None:
+    """Raise unless ``entry`` is ``circuit`` on chain: every hash, and a verifier that re-renders from it.
+
+    With ``for_new_jobs`` a paused or deprecated model is refused too."""
+    problems = mismatches(settings, entry, circuit)
+    if problems:
+        raise ModelResolutionError(
+            f"registry model {entry.model_id} does not match the local circuit {circuit.name!r}: {', '.join(problems)} differ",
+            f"pull the published artifacts: ngx-zk model pull {entry.model_id}", model_id=entry.model_id, problems=tuple(problems))
+    if for_new_jobs and entry.status is not ModelStatus.ACTIVE:
+        raise ModelResolutionError(f"registry model {entry.model_id} ({circuit.name!r}) is {entry.status.value.lower()}: it takes no new jobs",
+                                   "ask its owner, or use another model", model_id=entry.model_id, problems=("status",))
+    require_verifier(settings, market, entry, circuit)
+
+
+def resolve_model(settings: Settings, market: Marketplace, circuit: Circuit) -> ModelEntry:
+    """The registry entry for ``circuit``, by the id recorded for this chain; checked before any job uses it.
+
+    Raises :class:`ModelResolutionError` when no id is recorded or the entry differs from the circuit
+    (naming what differs), or is paused or deprecated; :class:`~ngx_zk.provenance.VerifierProvenanceError`
+    when its verifier is not the code EZKL renders from the circuit's key."""
+    model_id = recorded_id(market, circuit.name)
+    if model_id is None:
+        raise ModelResolutionError(
+            f"no registry id recorded for model {circuit.name!r} on chain {market.chain.chain_id}",
+            f"publish it (ngx-zk model publish {circuit.name}) or pull the published one by its id (ngx-zk model pull ID)")
+    entry = market.model(model_id)
+    check_entry(settings, market, entry, circuit)
+    return entry
 
 
 def publish(
     settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit, *, kind: str = "auto",
-    royalty_bps: int = 0, metadata_uri: str = "", progress: Progress = lambda _: None,
+    royalty_bps: int = 0, metadata_uri: str = "", allow_unsalted: bool = False, allow_private_output: bool = False,
+    progress: Progress = lambda _: None,
 ) -> PublishedModel:
+    """Deploy the verifier and register ``circuit`` (or find this signer's own entry for it); record its id.
+
+    ``metadata_uri`` is where the model's bundle (``ngx-zk model bundle``) can be fetched by ``model pull``."""
     m = circuit.manifest
     if m.insecure and not is_dev_chain(market):
         raise ChainError(
@@ -91,11 +211,16 @@ def publish(
         raise ChainError(f"circuit {m.name!r} does not hash its input", "jobs bind proofs by input commitment: build with --visibility hashed/fixed/...")
     if not 0 <= royalty_bps <= MAX_ROYALTY_BPS:
         raise ChainError(f"royalty {royalty_bps} bps is out of range", f"use 0..{MAX_ROYALTY_BPS}")
+    warnings = tuple(publish_warnings(circuit, allow_unsalted=allow_unsalted, allow_private_output=allow_private_output))
     circuit.check()
-    existing = find_model(settings, market, circuit)
+    progress("looking for an existing entry")
+    existing, others = _existing(settings, market, signer, circuit)
     if existing is not None:
-        _record(settings, market, circuit, existing.model_id, existing.kind, existing.verifier, existing.vk_digest)
-        return PublishedModel(m.name, existing.model_id, existing.kind, existing.verifier, "0x" + existing.vk_digest.hex(), None, True)
+        record_model(settings, market, circuit, existing)
+        allowed = market.verifier_code_allowed(existing.verifier_code_hash)
+        return PublishedModel(m.name, existing.model_id, existing.kind, existing.verifier, "0x" + existing.vk_digest.hex(), None, True,
+                              "0x" + existing.verifier_code_hash.hex(), allowed, False, "0x" + existing.artifacts_hash.hex(),
+                              existing.metadata_uri, warnings, others)
 
     progress("rendering and compiling the verifier")
     chosen, size, verifier_addr, vka = VerifierKind.REUSABLE, None, "", b""
@@ -121,23 +246,65 @@ def publish(
         "onnx_hash": bytes.fromhex(m.onnx_sha256), "settings_hash": bytes.fromhex(m.settings_sha256), "vk_digest": digest,
         "verifier": verifier_addr, "kind": chosen, "input_commitment_count": m.commitment_count,
         "output_count": m.output_instance_count, "royalty_bps": royalty_bps, "insecure_test_srs": m.insecure,
-        "metadata_uri": metadata_uri or f"ngx-zk:{m.name}",
+        "metadata_uri": metadata_uri or f"ngx-zk:{m.name}", "artifacts_hash": artifacts_hash(circuit),
     }
     model_id, _ = market.register_model(signer, spec, vka)
-    _record(settings, market, circuit, model_id, chosen, verifier_addr, digest)
-    return PublishedModel(m.name, model_id, chosen, verifier_addr, "0x" + digest.hex(), size)
+    entry = market.model(model_id)
+    check_entry(settings, market, entry, circuit)  # what the chain pinned is what we rendered
+    allowed, allowed_now = market.verifier_code_allowed(entry.verifier_code_hash), False
+    if not allowed and is_dev_chain(market) and same_address(market.verifier_curator(), signer.address):
+        progress("allow-listing the verifier's code hash (dev chain, published by the verifier curator)")
+        market.allow_verifier_code(signer, entry.verifier_code_hash)
+        allowed = allowed_now = True
+    record_model(settings, market, circuit, entry)
+    return PublishedModel(m.name, model_id, chosen, verifier_addr, "0x" + digest.hex(), size, False, "0x" + entry.verifier_code_hash.hex(),
+                          allowed, allowed_now, "0x" + entry.artifacts_hash.hex(), entry.metadata_uri, warnings, others)
 
 
-def _record(settings: Settings, market: Marketplace, circuit: Circuit, model_id: int, kind: VerifierKind, verifier: str,
-            digest: bytes) -> None:
-    market.deployment.models[circuit.name] = {"model_id": model_id, "kind": kind.name.lower(), "verifier": verifier,
-                                              "vk_digest": "0x" + digest.hex()}
+def _existing(settings: Settings, market: Marketplace, signer: Signer,
+              circuit: Circuit) -> tuple[ModelEntry | None, tuple[dict[str, Any], ...]]:
+    """This signer's usable entry for ``circuit`` (the recorded one first), and everyone else's copies."""
+    usable: list[ModelEntry] = []
+    others: list[dict[str, Any]] = []
+    found: ModelEntry | None = None
+    recorded = recorded_id(market, circuit.name)
+    for entry in same_artifacts(market, circuit):
+        if entry.model_id != recorded and not same_address(entry.owner, signer.address):
+            others.append({"model_id": entry.model_id, "owner": entry.owner, "royalty_bps": entry.royalty_bps,
+                           "status": entry.status.value})
+            continue
+        try:
+            check_entry(settings, market, entry, circuit)
+        except (ModelResolutionError, VerifierProvenanceError):
+            continue  # deprecated, paused, or another build of the same model: not reusable
+        if entry.model_id == recorded:  # published before, or pulled: publishing again would only add a copy
+            found = entry
+        usable.append(entry)
+    if found is not None:
+        return found, tuple(others)
+    if len(usable) > 1:
+        raise AmbiguousModelError(
+            f"{signer.address} already registered {circuit.name!r} more than once on chain {market.chain.chain_id}: {describe(usable)}",
+            "choose one and record it: ngx-zk model pull ID", usable)
+    return (usable[0] if usable else None), tuple(others)
+
+
+def record_model(settings: Settings, market: Marketplace, circuit: Circuit, entry: ModelEntry) -> None:
+    """Remember (chain id, model id) for this circuit name: the only way consumers and workers find it."""
+    market.deployment.models[circuit.name] = {
+        "model_id": entry.model_id, "kind": entry.kind.name.lower(), "verifier": entry.verifier,
+        "vk_digest": "0x" + entry.vk_digest.hex(), "verifier_code_hash": "0x" + entry.verifier_code_hash.hex(),
+        "artifacts_hash": "0x" + entry.artifacts_hash.hex(), "owner": entry.owner,
+    }
     deployments.save(settings, market.deployment)
 
 
-def resolve_model(settings: Settings, market: Marketplace, circuit: Circuit) -> ModelEntry:
-    entry = find_model(settings, market, circuit)
-    if entry is None:
-        raise ChainError(f"model {circuit.name!r} is not published on chain {market.chain.chain_id} (or its entry does not match the local circuit)",
-                         f"publish it: ngx-zk model publish {circuit.name}")
-    return entry
+def same_address(a: str, b: str) -> bool:
+    """Are two addresses the same account (whatever their letter case)?"""
+    return to_checksum_address(a) == to_checksum_address(b)
+
+
+__all__ = [
+    "AmbiguousModelError", "ModelResolutionError", "PublishRefusedError", "PublishedModel", "check_entry", "mismatches", "publish",
+    "publish_warnings", "record_model", "recorded_id", "resolve_model", "same_address", "same_artifacts",
+]

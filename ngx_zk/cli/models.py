@@ -1,0 +1,103 @@
+"""Model distribution commands: `model bundle` (pack a circuit for others) and `model pull ID` (install one by id)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import console
+from ..bundle import make_bundle
+from ..circuit import load_circuit
+from ..publish import PublishedModel
+from ..pull import PulledModel, pull_model
+from ._common import connect, emit, handle_errors, json_option, rpc_option, settings_from
+from .pipeline import model as model_group
+
+NOT_ALLOWED = ("verifier code {code} is not on governance's allow-list: jobs on this model settle and pay, but earn no "
+               "NGX rewards or NRS until governance allow-lists that code hash (ProtocolConfig.setVerifierCodeAllowed)")
+
+
+def report_publish(published: PublishedModel) -> None:
+    """The loud part of publishing, on stderr: allowances used, copies by others, allow-list state."""
+    for warning in published.warnings:
+        console.warn(warning)
+    for other in published.others:
+        console.warn(f"model {other['model_id']} (owner {other['owner']}, royalty {other['royalty_bps']} bps) carries the same "
+                     "artifacts: tell your users which id is yours")
+    if published.allow_listed_now:
+        console.stderr().print(f"allow-listed verifier code {published.verifier_code_hash} (dev chain, you are its curator)")
+    elif not published.verifier_allowed:
+        console.warn(NOT_ALLOWED.format(code=published.verifier_code_hash))
+
+
+@model_group.command("bundle")
+@click.argument("name")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The tar.gz to write.")
+@json_option
+@click.pass_context
+@handle_errors
+def model_bundle(ctx: click.Context, name: str, out: Path, as_json: bool) -> None:
+    """Pack a built circuit (manifest, settings, compiled circuit, vk, circuit ONNX; no proving key) as a tar.gz.
+
+    Host the file where users can fetch it and publish with --bundle-uri; others install it with
+    `ngx-zk model pull ID`, which checks every file against the registry entry.
+
+    \b
+    Example:
+      ngx-zk model bundle mlp --out mlp.tar.gz
+    """
+    info = make_bundle(load_circuit(name, settings_from(ctx)), out)
+    emit(as_json, {"name": info.name, "path": str(info.path), "sha256": info.sha256, "size": info.size, "files": list(info.files)},
+         f"bundled {info.name} -> {info.path} ({info.size:,} bytes, sha256 {info.sha256})")
+
+
+@model_group.command("pull")
+@click.argument("model_id", type=click.IntRange(1, None), metavar="ID")
+@click.option("--bundle", "bundle_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A bundle file you already have (default: fetch the URI the registry entry names).")
+@click.option("--accept-copy", is_flag=True, help="Use this id even though an earlier entry carries the same artifacts.")
+@click.option("--replace", is_flag=True, help="Replace a different local circuit of the same name.")
+@click.option("--srs", "srs_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The public KZG ceremony SRS file the model needs, if not cached yet (kzg<k>.srs).")
+@rpc_option
+@json_option
+@click.pass_context
+@handle_errors
+def model_pull(ctx: click.Context, model_id: int, bundle_file: Path | None, accept_copy: bool, replace: bool, srs_file: Path | None,
+               rpc_url: str | None, as_json: bool) -> None:
+    """Install registry model ID on this chain: fetch its bundle, check it, record the id.
+
+    Every hash is checked against the entry (artifacts hash = sha256 of manifest.json, ONNX,
+    settings, vk digest, instance counts, SRS flag) and the verifier is re-rendered from the key and
+    compared by code hash. An earlier entry with the same artifacts makes ID a probable copy: refused
+    unless --accept-copy. Nothing is installed unless every check passes.
+
+    \b
+    Example:
+      ngx-zk model pull 7
+      ngx-zk model pull 7 --bundle mlp.tar.gz --json
+    """
+    settings = settings_from(ctx)
+    market = connect(ctx, rpc_url)
+    with console.progress(f"pulling model {model_id}", quiet=as_json) as step:
+        pulled = pull_model(settings, market, model_id, bundle=bundle_file, accept_copy=accept_copy, replace=replace,
+                            srs_file=srs_file, progress=step)
+    _report_pull(pulled)
+    data: dict[str, Any] = {**pulled.__dict__, "copies": list(pulled.copies)}
+    emit(as_json, data, f"pulled model {pulled.model_id} on chain {pulled.chain_id} as {pulled.name!r} -> {pulled.path} "
+         f"(owner {pulled.owner}, royalty {pulled.royalty_bps} bps, verifier code {pulled.verifier_code_hash})")
+
+
+def _report_pull(pulled: PulledModel) -> None:
+    if pulled.status != "Active":
+        console.warn(f"model {pulled.model_id} is {pulled.status.lower()}: consumers and workers refuse it for new jobs")
+    if not pulled.verifier_allowed:
+        console.warn(NOT_ALLOWED.format(code=pulled.verifier_code_hash))
+    for copy in pulled.copies:
+        when = "earlier" if copy["earlier"] else "later"
+        console.warn(f"{when} model {copy['model_id']} (owner {copy['owner']}, royalty {copy['royalty_bps']} bps) carries the "
+                     "same artifacts; this circuit now resolves to the id you pulled only")
+    if pulled.previous_id is not None:
+        console.warn(f"{pulled.name!r} was recorded as model {pulled.previous_id} on this chain; it is now model {pulled.model_id}")
