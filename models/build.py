@@ -1,6 +1,8 @@
-"""Rebuild every example model: export `network.onnx`, `input.json` and `calibration.json`.
+"""Rebuild every example model: export `network.onnx`, `input.json`, `calibration.json` and `expected_output.json`.
 
-Deterministic (fixed seeds), so running it again reproduces the committed files byte for byte:
+Each folder's `model.py` defines `Model` and `sample_inputs(generator, count)`; the files are written by
+`ngx_zk.export` (the library behind `ngx-zk model export`). Deterministic (fixed seeds), so running it
+again reproduces the committed files byte for byte:
 
     .venv/bin/python models/build.py            # all models
     .venv/bin/python models/build.py mlp        # one model
@@ -9,16 +11,16 @@ Deterministic (fixed seeds), so running it again reproduces the committed files 
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
 import torch
 
+from ngx_zk.export import export
+
 MODELS_DIR = Path(__file__).resolve().parent
 SEED = 20261125
 CALIBRATION_SAMPLES = 16
-OPSET = 17
 
 
 def load_module(folder: Path):  # type: ignore[no-untyped-def]
@@ -36,30 +38,9 @@ def build(folder: Path) -> None:
     generator = torch.Generator().manual_seed(SEED)
     sample = module.sample_inputs(generator, 1)
     calibration = module.sample_inputs(generator, CALIBRATION_SAMPLES)
-
-    torch.onnx.export(
-        model,
-        (sample,),
-        str(folder / "network.onnx"),
-        dynamo=False,
-        opset_version=OPSET,
-        input_names=["input"],
-        output_names=["output"],
-    )
-    with torch.no_grad():
-        expected = model(sample)
-    write_json(folder / "input.json", {"input_data": [flat(sample)]})
-    write_json(folder / "expected_output.json", {"output_data": [flat(expected)]})
-    write_json(folder / "calibration.json", {"input_data": [flat(calibration)]})
-    print(f"built {folder.name}: input {tuple(sample.shape)} -> output {tuple(expected.shape)}")
-
-
-def flat(tensor: torch.Tensor) -> list[float]:
-    return [round(float(v), 6) for v in tensor.detach().reshape(-1)]
-
-
-def write_json(path: Path, data: object) -> None:
-    path.write_text(json.dumps(data) + "\n")
+    exported = export(model, sample, folder, calibration=calibration, overwrite=True)
+    shapes = " ".join(f"{i.name}{list(i.shape)} {i.dtype}" for i in exported.inputs)
+    print(f"built {folder.name}: {shapes} -> {' '.join(f'{o.name}{list(o.shape)}' for o in exported.outputs)}")
 
 
 def main(names: list[str]) -> None:

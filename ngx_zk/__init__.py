@@ -2,6 +2,7 @@
 
 The pipeline, in data-flow order::
 
+    export(torch_model, sample, "models/mine")                # PyTorch -> model folder (needs torch)
     circuit = build_circuit("models/mlp", settings)          # ONNX -> EZKL circuit + keys
     commitment, salted = commit(circuit.manifest, data)       # what a consumer posts on chain
     proof = prove(circuit, salted, Path("proof.json"), settings)
@@ -14,6 +15,7 @@ from .client import Client, connect
 from .commitment import Commitment, commit
 from .config import Settings, load_settings
 from .errors import NgxZkError
+from .export import ExportedModel, ExportError, export
 from .inputs import InputData
 from .inputs import load as load_input
 from .prover import prove, verify
@@ -24,6 +26,8 @@ __all__ = [
     "Circuit",
     "Client",
     "Commitment",
+    "ExportError",
+    "ExportedModel",
     "InputData",
     "Manifest",
     "NgxZkError",
@@ -34,6 +38,7 @@ __all__ = [
     "build_circuit",
     "commit",
     "connect",
+    "export",
     "load_circuit",
     "load_input",
     "load_settings",

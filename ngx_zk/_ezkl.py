@@ -76,6 +76,10 @@ def _call(error: type[E], what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
             failure = "EZKL reported failure" if result is False else None
         except (RuntimeError, ValueError, OSError) as exc:
             result, failure = None, _first_line(str(exc))
+        except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
+            if type(exc).__name__ != "PanicException":
+                raise
+            result, failure = None, f"EZKL panicked: {_first_line(str(exc))}"
     if failure is not None:
         raise error(f"{what} failed: {failure}", _hint_from(out[0] if out else ""))
     return result

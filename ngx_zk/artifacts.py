@@ -40,6 +40,15 @@ class TensorSpec:
     scale: int
     salt_elements: int = 0
     salt_bits: int = 0
+    dtype: str = "float32"
+    """The ONNX element type as a numpy name. Integer inputs (``int64`` token ids, ...) enter the
+    circuit as the integers themselves: scale 0, felt = the value."""
+    value_range: tuple[int, int] | None = None
+    """Valid values [low, high) of an integer input that indexes a weight table (an embedding)."""
+
+    @property
+    def is_int(self) -> bool:
+        return self.dtype.startswith(("int", "uint"))
 
     @property
     def size(self) -> int:
@@ -140,8 +149,8 @@ class Manifest:
             ezkl_version=data["ezkl_version"],
             logrows=int(data["logrows"]),
             visibility=Visibility(**data["visibility"]),
-            inputs=tuple(TensorSpec(**{**t, "shape": tuple(t["shape"])}) for t in data["inputs"]),
-            outputs=tuple(TensorSpec(**{**t, "shape": tuple(t["shape"])}) for t in data["outputs"]),
+            inputs=tuple(_tensor_spec(t) for t in data["inputs"]),
+            outputs=tuple(_tensor_spec(t) for t in data["outputs"]),
             onnx_sha256=data["onnx_sha256"],
             circuit_onnx_sha256=data["circuit_onnx_sha256"],
             settings_sha256=data["settings_sha256"],
@@ -150,6 +159,16 @@ class Manifest:
             srs=SrsInfo(**data["srs"]),
             tuning=dict(data.get("tuning", {})),
         )
+
+
+def _tensor_spec(data: dict[str, Any]) -> TensorSpec:
+    """A manifest tensor entry; manifests written before ``dtype`` / ``value_range`` existed are float inputs."""
+    value_range = data.get("value_range")
+    return TensorSpec(**{
+        **data,
+        "shape": tuple(data["shape"]),
+        "value_range": (int(value_range[0]), int(value_range[1])) if value_range is not None else None,
+    })
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from .artifacts import (
 from .config import Settings
 from .errors import CircuitError, CircuitNotBuiltError, InvalidModelError, NgxZkError
 from .inference import OnnxRunner
-from .onnx_model import ModelSource, load_checked, resolve, with_salt_slots
+from .onnx_model import CALIBRATION_FILE, SAMPLE_INPUT_FILE, ModelSource, TensorInfo, load_checked, resolve, with_salt_slots
 
 Progress = Callable[[str], None]
 
@@ -68,14 +68,14 @@ def build_circuit(
     settings.circuits_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=settings.circuits_dir))
     try:
+        runner = OnnxRunner(source.onnx_path)  # a graph onnxruntime cannot load fails here, naming the node
         circuit_onnx = staging / CIRCUIT_ONNX
         graph = with_salt_slots(load_checked(source.onnx_path), source.inputs, salt_elements)
         onnx.save(graph, str(circuit_onnx))
         samples = _calibration_samples(source)
         calibration = staging / "calibration.json"
-        _write_calibration(calibration, samples, salt_elements)
+        _write_calibration(calibration, samples, salt_elements, [i.is_int for i in source.inputs])
 
-        runner = OnnxRunner(source.onnx_path)
         expected = [runner.run(s, [i.shape for i in source.inputs]) for s in samples[:MAX_ACCURACY_SAMPLES]]
         base_args = {
             "input_visibility": visibility.input,
@@ -169,7 +169,7 @@ def _calibration_samples(source: ModelSource) -> list[list[list[float]]]:
     sizes = [i.size for i in source.inputs]
     if path is None:
         rng = random.Random(0)
-        return [[[rng.uniform(-1, 1) for _ in range(n)] for n in sizes] for _ in range(8)]
+        return [[_random_values(rng, i, source.onnx_path) for i in source.inputs] for _ in range(8)]
     try:
         data = json.loads(path.read_text())["input_data"]
         arrays = [np.asarray(d, dtype=np.float64).reshape(-1) for d in data]
@@ -179,19 +179,54 @@ def _calibration_samples(source: ModelSource) -> list[list[list[float]]]:
         raise InvalidModelError(path, "calibration data does not match the model's input sizes")
     if not all(np.isfinite(a).all() for a in arrays):
         raise InvalidModelError(path, "calibration data holds NaN or Infinity")
+    for a, info in zip(arrays, source.inputs, strict=False):
+        if info.is_int:
+            _check_int_calibration(path, a, info)
     count = min(a.size // n for a, n in zip(arrays, sizes, strict=True))
-    return [[a[k * n : (k + 1) * n].tolist() for a, n in zip(arrays, sizes, strict=True)] for k in range(count)]
+    return [
+        [_as_type(a[k * n : (k + 1) * n], info) for a, n, info in zip(arrays, sizes, source.inputs, strict=True)]
+        for k in range(count)
+    ]
 
 
-def _write_calibration(path: Path, samples: list[list[list[float]]], salt_elements: int) -> None:
+def _random_values(rng: random.Random, info: TensorInfo, path: Path) -> list[float]:
+    """Stand-in calibration values: floats in [-1, 1]; integers across the indexed table's range."""
+    if not info.is_int:
+        return [rng.uniform(-1, 1) for _ in range(info.size)]
+    if info.value_range is None:
+        raise InvalidModelError(
+            path,
+            f"integer input {info.name!r} has no calibration data and its valid values cannot be read from the graph",
+            f"add {CALIBRATION_FILE} (or {SAMPLE_INPUT_FILE}) with typical integer inputs to the model folder",
+        )
+    low, high = info.value_range
+    return [rng.randrange(low, high) for _ in range(info.size)]
+
+
+def _check_int_calibration(path: Path, values: np.ndarray, info: TensorInfo) -> None:
+    if not np.all(values == np.round(values)):
+        raise InvalidModelError(path, f"calibration data for integer input {info.name!r} holds non-integers")
+    if info.value_range is not None and values.size:
+        low, high = info.value_range
+        if values.min() < low or values.max() >= high:
+            raise InvalidModelError(path, f"calibration data for {info.name!r} holds ids outside {low}..{high - 1}")
+
+
+def _as_type(values: np.ndarray, info: TensorInfo) -> list[float]:
+    return [int(v) for v in values] if info.is_int else values.tolist()
+
+
+def _write_calibration(path: Path, samples: list[list[list[float]]], salt_elements: int, is_int: list[bool]) -> None:
     """EZKL calibration data: per input, all samples concatenated, each followed by its salt slots."""
     top = (1 << defaults.SALT_ELEMENT_BITS) - 1
     per_input: list[list[float]] = [[] for _ in samples[0]]
     for k, sample in enumerate(samples):
         for i, values in enumerate(sample):
-            # salt slots filled (16-bit values as if at scale 13): they exercise the slots; what keeps real
-            # salts valid at any chosen scale is the tuner's rule that every range check spans >= 2^18
-            salt = [float(top if (k + j) % 2 else 0) / (1 << 13) for j in range(salt_elements)]
+            # salt slots filled (16-bit values as if at scale 13; integer inputs take them as is, scale 0): they
+            # exercise the slots; what keeps real salts valid at any chosen scale is the tuner's rule that every
+            # range check spans >= 2^18
+            ints = [top if (k + j) % 2 else 0 for j in range(salt_elements)]
+            salt: list[float] = list(ints) if is_int[i] else [v / (1 << 13) for v in ints]
             per_input[i].extend(values + salt)
     path.write_text(json.dumps({"input_data": per_input}))
 
@@ -223,7 +258,8 @@ def _input_specs(source: ModelSource, circuit_settings: dict[str, Any], salt_ele
     scales = circuit_settings.get("model_input_scales") or [circuit_settings["run_args"]["input_scale"]] * len(source.inputs)
     bits = defaults.SALT_ELEMENT_BITS if salt_elements else 0
     return tuple(
-        TensorSpec(i.name, i.shape, int(s), salt_elements=salt_elements, salt_bits=bits)
+        TensorSpec(i.name, i.shape, int(s), salt_elements=salt_elements, salt_bits=bits,
+                   dtype=i.dtype, value_range=i.value_range)
         for i, s in zip(source.inputs, scales, strict=True)
     )
 

@@ -1,7 +1,8 @@
 """Input files: parse, validate against the circuit, and write what EZKL's witness generator reads.
 
 An input file is JSON: ``{"input_data": [[x0, x1, ...], ...]}`` with one list per model input,
-flat or nested to the input's shape. A salted input (written by ``ngx-zk commit``) also carries
+flat or nested to the input's shape. An integer input (token ids, indices) takes integers only, within
+the range of the table it indexes when the model shows one. A salted input (written by ``ngx-zk commit``) also carries
 ``"salt": [[s0, s1, ...], ...]``: secret integers that make its commitment unguessable.
 """
 
@@ -24,7 +25,7 @@ MAX_INPUT_BYTES = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class InputData:
-    """Validated input values, one flat tuple per model input, plus the salt when there is one."""
+    """Validated input values, one flat tuple per model input (ints for integer inputs), plus the salt when there is one."""
 
     values: tuple[tuple[float, ...], ...]
     salt: tuple[tuple[int, ...], ...] | None = None
@@ -39,13 +40,13 @@ class InputData:
         return data
 
     def circuit_rows(self, manifest: Manifest) -> list[list[float]]:
-        """The values EZKL sees: each input followed by its salt, as floats at the input's scale."""
+        """The values EZKL sees: each input followed by its salt, as floats at the input's scale (integers as is)."""
         if any(spec.salt_elements for spec in manifest.inputs) and self.salt is None:
             raise InputError("this input has no salt", "commit to it first: ngx-zk commit INPUT --model NAME")
         rows = []
         for i, (values, spec) in enumerate(zip(self.values, manifest.inputs, strict=True)):
             salt = self.salt[i] if self.salt is not None and spec.salt_elements else ()
-            rows.append(list(values) + [s / (1 << spec.scale) for s in salt])
+            rows.append(list(values) + (list(salt) if spec.is_int else [s / (1 << spec.scale) for s in salt]))
         return rows
 
 
@@ -93,6 +94,8 @@ def _tensor(source: str, item: Any, spec: TensorSpec, limit: int) -> tuple[float
             f"{source}: input {spec.name!r} has {len(flat)} values, the model expects {spec.size} (shape {list(spec.shape)})",
             "check that the input belongs to this model",
         )
+    if spec.is_int:
+        return _int_tensor(source, flat, spec, limit)
     out = []
     for pos, v in enumerate(flat):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -104,6 +107,23 @@ def _tensor(source: str, item: Any, spec: TensorSpec, limit: int) -> tuple[float
                              f"(|value| < {limit / (1 << spec.scale):.6g} at input scale {spec.scale})",
                              "values this large cannot be proved by this circuit")
         out.append(float(v))
+    return tuple(out)
+
+
+def _int_tensor(source: str, flat: list[Any], spec: TensorSpec, limit: int) -> tuple[int, ...]:
+    """An integer input (token ids, indices): integers only (``3.0`` counts), in the indexed table's range."""
+    low, high = spec.value_range if spec.value_range is not None else (-limit + 1, limit)
+    low, high = max(low, -limit + 1), min(high, limit)
+    out = []
+    for pos, v in enumerate(flat):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+            raise InputError(f"{source}: input {spec.name!r} value {pos} is {v!r}, not an integer",
+                             f"input {spec.name!r} is an {spec.dtype} tensor (e.g. token ids)")
+        if not low <= v < high:
+            what = f"valid ids are {low}..{high - 1}" if spec.value_range is not None else "outside the circuit's range"
+            raise InputError(f"{source}: input {spec.name!r} value {pos} ({int(v)}) is out of range: {what}",
+                             "values outside this range cannot be proved by this circuit")
+        out.append(int(v))
     return tuple(out)
 
 

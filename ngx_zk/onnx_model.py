@@ -7,7 +7,7 @@ external data (a path-traversal and exfiltration vector), oversized files and te
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +24,27 @@ SAMPLE_INPUT_FILE = "input.json"
 SALT_PREFIX = "ngx_salt"
 
 
+FLOAT_TYPES = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64", TensorProto.FLOAT16: "float16"}
+INT_TYPES = {
+    TensorProto.INT64: "int64", TensorProto.INT32: "int32", TensorProto.INT16: "int16", TensorProto.INT8: "int8",
+    TensorProto.UINT8: "uint8", TensorProto.UINT16: "uint16", TensorProto.UINT32: "uint32",
+}
+"""ONNX input element types ngx-zk proves. EZKL quantizes float inputs at the input scale; integer inputs
+(token ids, indices) enter the circuit as the integers themselves (scale 0)."""
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     name: str
     shape: tuple[int, ...]
+    dtype: str = "float32"
+    """numpy name of the element type: one of FLOAT_TYPES' or INT_TYPES' values."""
+    value_range: tuple[int, int] | None = None
+    """For an integer input used as indices into a weight table: the valid values [low, high)."""
+
+    @property
+    def is_int(self) -> bool:
+        return self.dtype in INT_TYPES.values()
 
     @property
     def size(self) -> int:
@@ -143,11 +160,81 @@ def _io(path: Path, model: onnx.ModelProto) -> tuple[tuple[TensorInfo, ...], tup
     graph_inputs = [v for v in model.graph.input if v.name not in initializers]
     if not graph_inputs:
         raise InvalidModelError(path, "the graph has no inputs")
-    inputs = tuple(_tensor_info(path, v, "input") for v in graph_inputs)
     for v in graph_inputs:
-        if v.type.tensor_type.elem_type not in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16):
-            raise InvalidModelError(path, f"input {v.name!r} is not a float tensor", "ngx-zk proves models with float inputs")
+        elem = v.type.tensor_type.elem_type
+        if elem not in FLOAT_TYPES and elem not in INT_TYPES:
+            raise InvalidModelError(
+                path,
+                f"input {v.name!r} has element type {TensorProto.DataType.Name(elem).lower()}",
+                "ngx-zk proves models whose inputs are float or integer tensors",
+            )
+    ranges = index_ranges(model)
+    inputs = tuple(
+        replace(
+            _tensor_info(path, v, "input"),
+            dtype=FLOAT_TYPES.get(v.type.tensor_type.elem_type) or INT_TYPES[v.type.tensor_type.elem_type],
+            value_range=ranges.get(v.name) if v.type.tensor_type.elem_type in INT_TYPES else None,
+        )
+        for v in graph_inputs
+    )
     return inputs, tuple(_tensor_info(path, v, "output") for v in model.graph.output)
+
+
+_PASS_THROUGH = {"Cast", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"}
+"""Ops that move or retype an index tensor without changing its values."""
+
+
+def index_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
+    """Integer graph inputs whose values index a tensor (an Embedding's Gather), and their valid range.
+
+    An input, possibly reshaped or cast on the way, that is only ever the indices of ``Gather`` or
+    ``GatherElements`` nodes over weights or fixed-shape inputs can take values in ``[0, size)`` of
+    the smallest such axis; EZKL fails on anything else (negative indices included). Inputs used in
+    any other way get no range.
+    """
+    weights = {t.name for t in model.graph.initializer}
+    shapes = {t.name: tuple(t.dims) for t in model.graph.initializer}
+    for value in model.graph.input:  # a gather from another input of fixed shape (EZKL's gather_elements)
+        dims = [d.dim_value if d.HasField("dim_value") else 0 for d in value.type.tensor_type.shape.dim]
+        if value.name not in weights and dims and all(d > 0 for d in dims[1:]):
+            shapes[value.name] = (max(dims[0], 1), *dims[1:])
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            if name:
+                consumers.setdefault(name, []).append(node)
+    found: dict[str, tuple[int, int]] = {}
+    for value in model.graph.input:
+        if value.name in weights or value.type.tensor_type.elem_type not in INT_TYPES:
+            continue
+        bound = _index_bound(value.name, consumers, shapes, depth=0)
+        if bound:
+            found[value.name] = (0, bound)
+    return found
+
+
+def _index_bound(
+    name: str, consumers: dict[str, list[onnx.NodeProto]], shapes: dict[str, tuple[int, ...]], depth: int
+) -> int | None:
+    users = consumers.get(name, [])
+    if not users or depth > 8:
+        return None
+    bounds = []
+    for node in users:
+        if node.op_type in ("Gather", "GatherElements") and len(node.input) > 1 and node.input[1] == name and node.input[0] != name:
+            dims = shapes.get(node.input[0])
+            axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 0)
+            if not dims or not -len(dims) <= axis < len(dims):
+                return None
+            bounds.append(dims[axis])
+        elif node.op_type in _PASS_THROUGH and node.input[0] == name:
+            inner = [_index_bound(out, consumers, shapes, depth + 1) for out in node.output]
+            if any(b is None for b in inner):
+                return None
+            bounds.extend(b for b in inner if b is not None)
+        else:
+            return None
+    return min(bounds) if bounds else None
 
 
 def _tensor_info(path: Path, value: onnx.ValueInfoProto, role: str) -> TensorInfo:
@@ -174,7 +261,7 @@ def _safe_name(name: str) -> str:
 
 
 def with_salt_slots(model: onnx.ModelProto, inputs: tuple[TensorInfo, ...], salt_elements: int) -> onnx.ModelProto:
-    """The graph EZKL compiles: each input becomes a flat ``[1, n + salt_elements]`` tensor.
+    """The graph EZKL compiles: each input becomes a flat ``[1, n + salt_elements]`` tensor of its own element type.
 
     A Slice keeps the first ``n`` values and a Reshape restores the original shape, so the model
     computes exactly what it did, while EZKL's Poseidon commitment covers the salt as well.
@@ -183,12 +270,14 @@ def with_salt_slots(model: onnx.ModelProto, inputs: tuple[TensorInfo, ...], salt
         return model
     graph = model.graph
     originals = {i.name: i for i in inputs}
+    elem_types = {v.name: v.type.tensor_type.elem_type for v in graph.input}
     kept = [v for v in graph.input if v.name not in originals]
     del graph.input[:]
     new_nodes = []
     for idx, info in enumerate(inputs):
         flat = f"{info.name}_{SALT_PREFIX}ed"
-        graph.input.append(helper.make_tensor_value_info(flat, TensorProto.FLOAT, [1, info.size + salt_elements]))
+        # an integer input gets integer salt slots: the Slice keeps the element type
+        graph.input.append(helper.make_tensor_value_info(flat, elem_types[info.name], [1, info.size + salt_elements]))
         consts = {
             f"{SALT_PREFIX}_{idx}_starts": [0],
             f"{SALT_PREFIX}_{idx}_ends": [info.size],

@@ -79,3 +79,55 @@ def dynamic_feature_dim(path: Path) -> Path:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "features"])],
     )
     return save(graph, path)
+
+
+def runtime_type_clash(path: Path) -> Path:
+    """Valid for the ONNX checker, refused by onnxruntime: an Add of a float input and an int64 constant."""
+    c = numpy_helper.from_array(np.ones((1, 4), dtype=np.int64), "c")
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["h"], name="relu_0"), helper.make_node("Add", ["h", "c"], ["y"], name="add_clash")],
+        "clash",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [c],
+    )
+    return save(graph, path)
+
+
+def unknown_custom_op(path: Path) -> Path:
+    """A node in a custom domain that onnxruntime has no kernel for."""
+    graph = helper.make_graph(
+        [helper.make_node("Frobnicate", ["x"], ["y"], name="frob_1", domain="com.example")],
+        "custom",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def int_index_gather(path: Path, rows: int = 6, cols: int = 4) -> Path:
+    """Two inputs, float data and int64 indices into it (EZKL's gather_elements example, in small)."""
+    graph = helper.make_graph(
+        [helper.make_node("GatherElements", ["x", "idx"], ["y"], axis=1, name="gather")],
+        "gather_elements",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, rows]),
+            helper.make_tensor_value_info("idx", TensorProto.INT64, [1, cols]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cols])],
+    )
+    return save(graph, path)
+
+
+def bool_input(path: Path) -> Path:
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
+        "flags",
+        [helper.make_tensor_value_info("x", TensorProto.BOOL, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
+    return save(graph, path)

@@ -162,6 +162,61 @@ def model_list(ctx: click.Context, as_json: bool) -> None:
     emit(as_json, {"circuits": rows}, text)
 
 
+def _input_shape(_ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Any]:
+    from ..export import InputShape
+
+    try:
+        return [InputShape.parse(v) for v in values]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
+@model.command("export")
+@click.argument("source", metavar="FILE.py:NAME")
+@click.option("--input-shape", "shapes", multiple=True, required=True, callback=_input_shape,
+              help="One per model input, batch first: 1,8 (floats), 1,16:int (token ids, range read from the "
+                   "model's embedding) or 1,16:int:100 (ids in [0, 100)).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="The model folder to write (default: models/<FILE's name>).")
+@click.option("--samples", type=click.IntRange(1, 100_000),
+              help="Random calibration samples to draw (default 16; floats from [-1, 1]).")
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              help='Calibration samples instead: {"input_data": [[...], ...]}, samples concatenated per input.')
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random sample and calibration data.")
+@click.option("--force", is_flag=True, help="Replace the model files already in --out.")
+@json_option
+@handle_errors
+def model_export(source: str, shapes: list[Any], out: Path | None, samples: int | None, calibration: Path | None, seed: int,
+                 force: bool, as_json: bool) -> None:
+    """Export a PyTorch model to a model folder that `model build` takes.
+
+    FILE.py:NAME names a torch.nn.Module class, a factory function taking no arguments, or a module
+    instance. Writes network.onnx (opset 17), input.json, calibration.json and expected_output.json,
+    after checking the ONNX against PyTorch with onnxruntime. Needs PyTorch (pip install torch==2.13.0).
+
+    WARNING: this imports FILE.py, which runs its code with your permissions: export only code you trust.
+
+    \b
+    Example:
+      ngx-zk model export models/mlp/model.py:Model --input-shape 1,8 --out models/my_mlp
+      ngx-zk model export models/token_classifier/model.py:Model --input-shape 1,8:int --out models/tokens
+      ngx-zk model build models/my_mlp
+    """
+    from ..export import DEFAULT_SAMPLES, export_from_file
+
+    if calibration is not None and samples is not None:
+        raise click.UsageError("pass either --samples or --calibration, not both")
+    folder = out or Path("models") / Path(source.rpartition(":")[0]).stem
+    with console.progress(f"exporting {source}", quiet=as_json) as step:
+        step("loading the model and exporting to ONNX")
+        exported = export_from_file(source, shapes, folder, calibration=calibration, samples=samples or DEFAULT_SAMPLES,
+                                    seed=seed, overwrite=force)
+    ins = ", ".join(f"{i.name}{list(i.shape)} {i.dtype}" for i in exported.inputs)
+    emit(as_json, exported.to_json(),
+         f"exported {source} -> {exported.path} (inputs {ins}; {exported.calibration_samples} calibration samples; "
+         f"onnxruntime matches PyTorch within {exported.max_abs_diff:.2g})\nnext: ngx-zk model build {exported.path}")
+
+
 @main.command("commit")
 @click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("--model", "model_ref", required=True, help="Circuit name or folder.")
