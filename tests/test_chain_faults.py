@@ -259,7 +259,7 @@ def test_a_reorg_dropping_the_claim_sends_the_worker_back_to_claiming(chain_snap
     claimed = until(lambda: (e := worker.journal.get(record.job_id)) is not None and e.step is Step.CLAIMED and e, what="the claim")
     assert m.job(record.job_id).provider == devnet.dev_address("provider")
 
-    reorg_from(net, int(claimed.data["claim_block"]))  # drops the claim, keeps the JobPosted
+    reorg_from(net, int(claimed.claim_block))  # drops the claim, keeps the JobPosted
 
     until(lambda: steps(worker, record.job_id).count("claimed") == 2, what="a second claim")
     job = m.job(record.job_id)
@@ -310,7 +310,7 @@ def test_a_seen_job_whose_post_a_reorg_drops_is_lost_and_its_reused_id_is_seen_a
     worker._scan()
     entry = worker.journal.get(second.job_id)
     assert entry is not None and entry.step is Step.SEEN
-    assert entry.data["commitments"] == [int(c) for c in m.posted(second.job_id)["inputCommitments"]]
+    assert list(entry.commitments) == [int(c) for c in m.posted(second.job_id)["inputCommitments"]]
 
 
 # --- RPC faults (issue 6, item 8) ----------------------------------------------------------------

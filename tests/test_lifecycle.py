@@ -212,7 +212,7 @@ def test_a_job_with_a_good_input_settles_with_one_claim_one_proof_one_submission
     rig.mailbox[(1, "input")] = b"good"
     assert run(rig) is Step.DONE
     assert rig.market.claims == [1] and rig.market.submits == [1] and rig.provers.runs == 1
-    assert [s for s, _, _ in rig.journal.history(1)] == ["seen", "claiming", "claimed", "claimed", "proving", "proved", "submitting", "done"]
+    assert [s for s, _, _ in rig.journal.history(1)] == ["seen", "claiming", "claimed", "proving", "proved", "submitting", "done"]
 
 
 @pytest.mark.parametrize("step", [Step.CLAIMED, Step.PROVING, Step.PROVED, Step.SUBMITTING])
@@ -372,6 +372,14 @@ def test_max_jobs_counts_this_runs_claims(rig: SimpleNamespace) -> None:
     rig.journal.record(2, 1, Step.SEEN, commitments=COMMITMENTS, seen_block=1)
     run(rig)
     assert rig.journal.get(2).step is Step.SEEN and rig.market.claims == [1]  # type: ignore[union-attr]
+
+
+def test_max_jobs_counts_jobs_resumed_in_hand_but_not_old_finished_ones(rig: SimpleNamespace) -> None:
+    rig.life.max_jobs, rig.life.stats.resumed = 1, 1
+    seen(rig)
+    assert run(rig) is Step.SEEN and rig.market.claims == [], "the job in hand is this run's one job"
+    rig.life.stats.resumed = 0
+    assert run(rig) is Step.CLAIMED, "finished jobs of earlier runs do not count"
 
 
 def test_the_lifecycle_runs_in_milliseconds(rig: SimpleNamespace) -> None:

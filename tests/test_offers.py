@@ -113,17 +113,17 @@ def test_an_offered_job_another_provider_claims_first_is_dropped(chain_snapshot:
     try:
         record = post(net, tmp_path, offer_to=devnet.dev_address("provider"))
         assert record.offered_to
-        worker._open_offers()
-        assert len(worker._offered) == 1, "the offer is proving"
+        worker.offers.tend(worker.lifecycle.proofs)
+        assert len(worker.offers._offered) == 1, "the offer is proving"
         m.claim(net.signer("provider2"), record.job_id)  # the race is lost before the worker's next round
 
         worker._scan()
-        worker._advance(None)
+        worker._advance()
 
         entry = worker.journal.get(record.job_id)
         assert entry is not None and entry.step is Step.SKIPPED
         assert "Claimed" in worker.journal.history(record.job_id)[-1][2]
-        assert not worker._early and not worker._offered and record.job_id not in worker._inflight
+        assert not worker.offers.early and not worker.offers._offered and record.job_id not in worker.lifecycle.inflight
         assert not (worker.home / "inputs" / f"{record.job_id}.json").exists(), "the offered input is not kept"
         assert m.job(record.job_id).provider == devnet.dev_address("provider2")
     finally:
@@ -147,15 +147,15 @@ def test_an_offer_that_does_not_open_its_commitment_or_whose_job_never_comes_is_
         assert worker.endpoint is not None
         dataplane.upload_offer(worker.endpoint, consumer, m.chain.chain_id, m.market.address, net.model_id, other.values[0],
                                crypto.seal(pubkey, body, ctx))
-        worker._open_offers()
-        assert "offer.refused" in logged and not worker._offered, "an input that does not open the offered commitment"
+        worker.offers.tend(worker.lifecycle.proofs)
+        assert "offer.refused" in logged and not worker.offers._offered, "an input that does not open the offered commitment"
 
         assert offer(m, consumer, net.model_id, commitment.values, salted, devnet.dev_address("provider"))
-        worker._open_offers()
-        assert len(worker._offered) == 1
+        worker.offers.tend(worker.lifecycle.proofs)
+        assert len(worker.offers._offered) == 1
         monkeypatch.setattr(worker_pkg.worker, "OFFER_TTL_S", 0)
-        worker._open_offers()
-        assert "offer.expired" in logged and not worker._offered, "no job came for it"
+        worker.offers.tend(worker.lifecycle.proofs)
+        assert "offer.expired" in logged and not worker.offers._offered, "no job came for it"
     finally:
         worker.close()
 
@@ -243,17 +243,17 @@ def test_an_offer_waits_for_a_free_prover_behind_claimed_jobs(chain_snapshot: Ne
     net, m = chain_snapshot, chain_snapshot.market
     worker = library_worker(net, tmp_path)
     busy: Future[None] = Future()
-    worker._inflight[999] = busy  # a claimed job proving (concurrency 1)
+    worker.lifecycle.inflight[999] = busy  # a claimed job proving (concurrency 1)
     try:
         data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
         commitment, salted = ngx.commit(net.circuit.manifest, data, new_salt=True)
         assert offer(m, net.signer("consumer"), net.model_id, commitment.values, salted, devnet.dev_address("provider"))
-        worker._open_offers()
-        waiting = worker._offered[commitment.values[0]]
+        worker.offers.tend(worker.lifecycle.proofs)
+        waiting = worker.offers._offered[commitment.values[0]]
         assert waiting.proof is None, "the prover is busy with a claimed job"
         busy.set_result(None)
-        worker._open_offers()
+        worker.offers.tend(worker.lifecycle.proofs)
         assert waiting.proof is not None and waiting.proof.result(timeout=120).proof.outputs
     finally:
-        worker._inflight.pop(999, None)
+        worker.lifecycle.inflight.pop(999, None)
         worker.close()

@@ -74,6 +74,13 @@ class Stats:
     declined: int = 0
     lost: int = 0
     claimed_this_run: int = 0
+    resumed: int = 0
+    """Jobs already in hand (claimed, unfinished) when this run started: they count towards ``max_jobs``."""
+
+    @property
+    def taken(self) -> int:
+        """This run's jobs: those it claimed plus those it resumed (old finished jobs do not count)."""
+        return self.claimed_this_run + self.resumed
     prove_seconds: list[float] = field(default_factory=list)
 
 
@@ -128,7 +135,7 @@ class Lifecycle:
 
     # --- SEEN: decide, claim -----------------------------------------------------------------------
     def claim(self, record: JobRecord) -> bool:
-        if self.stopping or (self.max_jobs is not None and self.stats.claimed_this_run >= self.max_jobs):
+        if self.stopping or (self.max_jobs is not None and self.stats.taken >= self.max_jobs):
             return False
         job = self.job_as_seen(record)
         if job is None:
@@ -242,18 +249,16 @@ class Lifecycle:
             self.offers.forget(record.job_id)
             return self._give_back(record, DeclineReason.INPUT_INVALID, opened)
         path = self.opener.save_input(record.job_id, opened[0])
-        record = self.journal.record(record.job_id, record.model_id, record.step, input_path=str(path),
-                                     reply_to=opened[1].hex())
-        return self._start_proof(record, job, via=via)
+        return self._start_proof(record, job, via=via, input_path=str(path), reply_to=opened[1].hex())
 
-    def _start_proof(self, record: JobRecord, job: Job, via: str) -> bool:
+    def _start_proof(self, record: JobRecord, job: Job, via: str, **inputs: str) -> bool:
         served = self.served[record.model_id]
         if record.job_id not in self.offers.early and not self.policy.can_finish(record.model_id, served.circuit, self.now(),
                                                                                  job.prove_deadline):
             late = self.now() >= job.input_deadline and not job.input_on_chain
             return self._give_back(record, DeclineReason.INPUT_MISSING if late else DeclineReason.OTHER,
                                    "the input came too late to prove before the deadline")
-        record = self.journal.record(record.job_id, record.model_id, Step.PROVING)
+        record = self.journal.record(record.job_id, record.model_id, Step.PROVING, **inputs)
         self.crash_point("proving")
         self.log("job.input", job_id=record.job_id, via=via, commitment_ok=True)
         return self.prove(record)

@@ -145,12 +145,13 @@ class Worker:
             with self._signals():
                 for record in self.journal.unfinished():
                     self.log("job.resume", job_id=record.job_id, step=record.step.value)
+                    self.stats.resumed += record.step.holding
                 while self._stop_requests < 2:
                     self.offers.tend(self.lifecycle.proofs)
                     self._scan()
                     busy = self._advance()
                     holding = self.lifecycle.holding > 0
-                    if max_jobs is not None and self.stats.claimed_this_run >= max_jobs and not holding:
+                    if max_jobs is not None and self.stats.taken >= max_jobs and not holding:
                         break
                     if self.stopping and not holding:
                         break
