@@ -16,32 +16,26 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 import requests
-from eth_typing import URI
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception, Web3RPCError
-from web3.types import RPCEndpoint, TxParams
+from web3.types import TxParams
 
 from ..errors import ContractRevert, RpcError, TransactionError, WrongChainError
 from .abi import abi, artifact, decode_revert
+from .rpc import RPC_BACKOFF_S, RPC_TIMEOUT_S, RPC_TRIES, FailoverProvider
 from .signer import Signer
 
 RECEIPT_TIMEOUT_S = 120
 """Give up waiting for a transaction after this long (the error lists every hash sent: one may still land)."""
-RPC_TIMEOUT_S = 10
-"""One JSON-RPC request waits this long for an answer."""
-RPC_TRIES = 3
-"""Attempts per node for a request that is safe to repeat, before failing over to the next URL."""
-RPC_BACKOFF_S = 0.25
-"""First pause between attempts; it doubles each time (a 429's Retry-After wins, up to RETRY_AFTER_CAP_S)."""
-RETRY_AFTER_CAP_S = 5.0
 GAS_MARGIN_PCT = 125
 """Gas limit = the node's estimate x 1.25 (unused gas is not charged)."""
 REPLACE_AFTER_S = 30.0
@@ -58,6 +52,12 @@ RECEIPT_LAG_S = 2.0
 load-balanced RPCs lag too): a used nonce means "not ours" only once this long passed without one."""
 
 REVERT_HINTS = {
+    "ProviderStaking__NotRegistered": "register first: ngx-zk provider register --endpoint URL",
+    "JobMarket__ModelNotActive": "the model is paused or deprecated: it takes no new jobs",
+    "JobMarket__PriceBelowMinimum": "raise --price to at least the market's minimum job price",
+    "JobMarket__InputDeadlineNotReached": "a missing input may be declined for free only after the input deadline",
+    "JobMarket__InputWasDelivered": "the input was delivered on chain: decline it as invalid, or prove it",
+    "JobMarket__VerifierCodeChanged": "the code at the model's verifier address is not the code its registry entry pinned",
     "JobMarket__ReputationTooLow": "the provider's NRS is below the job's minimum reputation",
     "JobMarket__StakeBelowMinimum": "stake more NGX: ngx-zk provider stake AMOUNT",
     "JobMarket__ProviderNotRegistered": "register first: ngx-zk provider register",
@@ -187,47 +187,68 @@ class Chain:
         return {"from": sender, "nonce": self.w3.eth.get_transaction_count(sender, "pending"), "chainId": self.chain_id}
 
     def _submit(self, tx: dict[str, Any], signer: Signer, what: str, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
-        """Send ``tx`` and return the receipt of whichever of its versions (same nonce) gets mined."""
-        nonce, sender = int(tx["nonce"]), to_checksum_address(signer.address)
-        cap = self.max_fee_per_gas or FEE_CAP_MULTIPLE * int(tx.get("maxFeePerGas", tx.get("gasPrice", 0)))
-        sent: list[str] = []  # every hash a node may hold, oldest first
-        deadline = time.monotonic() + self.receipt_timeout_s
-        replacements = 0
+        """Send ``tx`` and return the receipt of whichever of its versions (same nonce) gets mined.
+
+        The steps: broadcast a version and classify the node's answer (:meth:`_send_version`); wait
+        for a receipt of any version sent, for ``replace_after_s`` while a replacement is allowed;
+        otherwise raise the fees (:meth:`_bump`) and broadcast again; at the end, check the receipt."""
+        sending = _Sending(tx, nonce=int(tx["nonce"]), sender=to_checksum_address(signer.address),
+                           cap=self.max_fee_per_gas or FEE_CAP_MULTIPLE * int(tx.get("maxFeePerGas", tx.get("gasPrice", 0))),
+                           deadline=time.monotonic() + self.receipt_timeout_s)
         while True:
-            raw = signer.sign_transaction(tx)
-            tx_hash = "0x" + keccak(raw).hex()
-            verdict, detail = self._broadcast(raw)
-            # "nonce too low" may mean this very transaction was mined (an earlier attempt whose answer was lost)
-            ours = verdict in (Verdict.ACCEPTED, Verdict.KNOWN, Verdict.UNSURE) or (
-                verdict is Verdict.NONCE_USED and self.receipt(tx_hash) is not None)
-            if ours and tx_hash not in sent:
-                sent.append(tx_hash)
-                if on_sent is not None:
-                    on_sent(tx_hash)
-            if not sent and verdict is Verdict.REFUSED:
-                raise TransactionError(f"{what}: the node refused the transaction: {detail}")
-            can_replace = replacements < self.max_replacements and verdict is not Verdict.REFUSED
-            if not sent and verdict is Verdict.UNDERPRICED and not can_replace:
-                raise TransactionError(f"{what}: the node refused the fee ({detail}) after {replacements} raises",
-                                       "wait for lower fees, or raise Chain.max_replacements / max_fee_per_gas")
-            # a fee the node refused outright is raised at once; a pending one gets replace_after_s to land
-            wait = 0.0 if verdict is Verdict.UNDERPRICED and not sent else self.replace_after_s
-            receipt = self._first_receipt(sent, sender, nonce, min(deadline, time.monotonic() + wait) if can_replace else deadline, what)
-            if receipt is None and can_replace:
-                bumped = self._bump(tx, cap)
-                if bumped is not None and time.monotonic() < deadline:
-                    tx, replacements = bumped, replacements + 1
-                    continue
-                if not sent:
-                    raise TransactionError(f"{what}: the node refused the fee ({detail}) and a higher one would pass the cap",
-                                           "wait for lower fees, or raise Chain.max_fee_per_gas")
-                receipt = self._first_receipt(sent, sender, nonce, deadline, what)  # no higher fee allowed: wait
-            if receipt is None:
-                raise TransactionError(f"{what}: not mined within {self.receipt_timeout_s:g}s (sent {', '.join(sent)})",
-                                       "one of these may still be mined: check them before sending again")
-            if receipt.get("status") != 1:
-                raise TransactionError(f"{what}: transaction {receipt['tx']} reverted")
-            return receipt
+            verdict, detail = self._send_version(sending, signer, what, on_sent)
+            receipt = self._wait_or_replace(sending, verdict, detail, what)
+            if receipt is not None:
+                return self._checked(receipt, sending, what)
+
+    def _send_version(self, sending: _Sending, signer: Signer, what: str,
+                      on_sent: Callable[[str], None] | None) -> tuple[Verdict, str]:
+        """Sign and broadcast the current version; keep its hash if a node may hold it."""
+        raw = signer.sign_transaction(sending.tx)
+        tx_hash = "0x" + keccak(raw).hex()
+        verdict, detail = self._broadcast(raw)
+        # "nonce too low" may mean this very transaction was mined (an earlier attempt whose answer was lost)
+        ours = verdict in (Verdict.ACCEPTED, Verdict.KNOWN, Verdict.UNSURE) or (
+            verdict is Verdict.NONCE_USED and self.receipt(tx_hash) is not None)
+        if ours and tx_hash not in sending.sent:
+            sending.sent.append(tx_hash)
+            if on_sent is not None:
+                on_sent(tx_hash)
+        if not sending.sent and verdict is Verdict.REFUSED:
+            raise TransactionError(f"{what}: the node refused the transaction: {detail}")
+        return verdict, detail
+
+    def _wait_or_replace(self, sending: _Sending, verdict: Verdict, detail: str, what: str) -> dict[str, Any] | None:
+        """A receipt of any version sent; or None after raising the fees (the caller broadcasts again)."""
+        can_replace = sending.replacements < self.max_replacements and verdict is not Verdict.REFUSED
+        if not sending.sent and verdict is Verdict.UNDERPRICED and not can_replace:
+            raise TransactionError(f"{what}: the node refused the fee ({detail}) after {sending.replacements} raises",
+                                   "wait for lower fees, or raise Chain.max_replacements / max_fee_per_gas")
+        # a fee the node refused outright is raised at once; a pending one gets replace_after_s to land
+        wait = 0.0 if verdict is Verdict.UNDERPRICED and not sending.sent else self.replace_after_s
+        until = min(sending.deadline, time.monotonic() + wait) if can_replace else sending.deadline
+        receipt = self._first_receipt(sending.sent, sending.sender, sending.nonce, until, what)
+        if receipt is not None or not can_replace:
+            return receipt if receipt is not None else self._no_receipt(sending, what)
+        bumped = self._bump(sending.tx, sending.cap)
+        if bumped is not None and time.monotonic() < sending.deadline:
+            sending.tx, sending.replacements = bumped, sending.replacements + 1
+            return None
+        if not sending.sent:
+            raise TransactionError(f"{what}: the node refused the fee ({detail}) and a higher one would pass the cap",
+                                   "wait for lower fees, or raise Chain.max_fee_per_gas")
+        receipt = self._first_receipt(sending.sent, sending.sender, sending.nonce, sending.deadline, what)  # no higher fee: wait
+        return receipt if receipt is not None else self._no_receipt(sending, what)
+
+    def _no_receipt(self, sending: _Sending, what: str) -> dict[str, Any]:
+        raise TransactionError(f"{what}: not mined within {self.receipt_timeout_s:g}s (sent {', '.join(sending.sent)})",
+                               "one of these may still be mined: check them before sending again")
+
+    @staticmethod
+    def _checked(receipt: dict[str, Any], sending: _Sending, what: str) -> dict[str, Any]:
+        if receipt.get("status") != 1:
+            raise TransactionError(f"{what}: transaction {receipt['tx']} reverted")
+        return receipt
 
     def _broadcast(self, raw: bytes) -> tuple[Verdict, str]:
         """Hand a signed transaction to the node and classify its answer."""
@@ -310,6 +331,19 @@ class Chain:
         return int(block.get("baseFeePerGas", 0))
 
 
+@dataclass
+class _Sending:
+    """One transaction on its way: the current version, every hash sent (oldest first), the replacements."""
+
+    tx: dict[str, Any]
+    nonce: int
+    sender: str
+    cap: int
+    deadline: float
+    sent: list[str] = field(default_factory=list)
+    replacements: int = 0
+
+
 class Verdict(Enum):
     """What a node's answer to eth_sendRawTransaction means for the transaction."""
 
@@ -338,119 +372,6 @@ def _rpc_message(exc: Web3RPCError) -> str:
     if isinstance(error, dict) and error.get("message"):
         return str(error["message"])
     return str(exc.message)
-
-
-# --- JSON-RPC transport with retries and failover ---------------------------------------------
-NODE_SIGNS = frozenset({"eth_sendTransaction", "eth_sign", "eth_signTransaction", "eth_signTypedData", "eth_signTypedData_v4"})
-
-
-def safe_to_repeat(method: str) -> bool:
-    """Reads, and eth_sendRawTransaction (the same signed bytes cannot apply twice). Not anvil_*/evm_*."""
-    return method.startswith(("eth_", "net_", "web3_")) and method not in NODE_SIGNS
-
-
-class FailoverProvider(HTTPProvider):
-    """HTTP JSON-RPC over a list of nodes: the current one is retried with exponential backoff on
-    connection errors, timeouts, HTTP 5xx and 429 (honouring Retry-After); then the next node takes
-    over, for this request and the ones after it, once it has shown the same chain id."""
-
-    def __init__(self, urls: Sequence[str], *, timeout_s: float = RPC_TIMEOUT_S, tries: int = RPC_TRIES,
-                 backoff_s: float = RPC_BACKOFF_S) -> None:
-        if not urls:
-            raise RpcError("no RPC URL configured", "set --rpc-url or NGX_ZK_RPC_URL")
-        # web3 asks eth_chainId before every call and transaction it validates (14 round trips per
-        # posted job, measured); every node here must serve one chain id, so one answer is kept
-        super().__init__(urls[0], request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None,
-                         cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")},
-                         request_cache_validation_threshold=None)
-        self.urls = list(urls)
-        self.timeout_s, self.tries, self.backoff_s = timeout_s, max(1, tries), backoff_s
-        self.chain_id: int | None = None
-        """Set once connected: a node serving another chain id is never failed over to."""
-        self._checked: set[str] = set()
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return str(self.endpoint_uri)
-
-    def pin(self, chain_id: int) -> None:
-        """Connected to ``chain_id`` through the current node: other nodes must show the same id."""
-        self.chain_id = chain_id
-        self._checked.add(self.url)
-
-    def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
-        repeatable = safe_to_repeat(method)
-        failures: list[str] = []
-        for _ in range(len(self.urls)):
-            url = self.url
-            fault = self._check_chain(url)
-            if fault is None:
-                for attempt in range(self.tries if repeatable else 1):
-                    try:
-                        return self._request_session_manager.make_post_request(URI(url), request_data, **self.get_request_kwargs())
-                    except (requests.RequestException, OSError) as exc:
-                        fault, pause = self._describe(exc), self.backoff_s * 2**attempt
-                        retry_after = _retry_after(exc)
-                        if isinstance(exc, requests.HTTPError) and retry_after is None and not _transient(exc):
-                            break  # 4xx other than 429: this node will not answer better next time
-                    if attempt + 1 < (self.tries if repeatable else 1):
-                        time.sleep(min(retry_after, RETRY_AFTER_CAP_S) if retry_after is not None else pause)
-                failures.append(f"{url}: {fault}" + (f" x{self.tries}" if repeatable and self.tries > 1 else ""))
-            else:
-                failures.append(f"{url}: {fault}")
-            self._fail_over(url)
-            if not repeatable:
-                break  # may have reached the node: the caller decides; later requests use the next node
-        raise RpcError(f"{method} failed on every RPC node ({'; '.join(failures)})",
-                       "check the node(s) in --rpc-url / NGX_ZK_RPC_URL; list several, comma-separated, to fail over")
-
-    def _fail_over(self, url: str) -> None:
-        with self._lock:
-            if self.url == url and len(self.urls) > 1:
-                self.endpoint_uri = URI(self.urls[(self.urls.index(url) + 1) % len(self.urls)])
-
-    def _check_chain(self, url: str) -> str | None:
-        """None if ``url`` may serve requests; else why not (checked once per node)."""
-        if url in self._checked or self.chain_id is None:
-            return None
-        try:
-            raw = self._request_session_manager.make_post_request(
-                URI(url), self.encode_rpc_request(RPCEndpoint("eth_chainId"), []), **self.get_request_kwargs())
-            chain_id = int(str(self.decode_rpc_response(raw)["result"]), 16)
-        except (requests.RequestException, OSError, KeyError, ValueError) as exc:
-            return self._describe(exc)
-        if chain_id != self.chain_id:
-            return f"serves chain id {chain_id}, expected {self.chain_id}"
-        self._checked.add(url)
-        return None
-
-    def _describe(self, exc: BaseException) -> str:
-        """A few words for one failed request, without the noise of urllib3's messages."""
-        if isinstance(exc, requests.HTTPError) and exc.response is not None:
-            code = exc.response.status_code
-            return f"HTTP {code}" + (" (rate limited)" if code == 429 else "")
-        if isinstance(exc, requests.Timeout):
-            return f"no answer within {self.timeout_s:g}s"
-        text = str(exc)
-        if "refused" in text.lower():
-            return "connection refused"
-        if isinstance(exc, requests.ConnectionError):
-            return "connection dropped"
-        return type(exc).__name__
-
-
-def _transient(exc: requests.HTTPError) -> bool:
-    return exc.response is not None and (exc.response.status_code >= 500 or exc.response.status_code == 429)
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    if isinstance(exc, requests.HTTPError) and exc.response is not None and exc.response.status_code == 429:
-        try:
-            return max(0.0, float(exc.response.headers.get("Retry-After", "")))
-        except ValueError:
-            return None  # an HTTP date, or nothing: the normal backoff
-    return None
 
 
 def revert_error(exc: ContractLogicError) -> Exception:

@@ -73,14 +73,15 @@ class Stats:
     completed: int = 0
     declined: int = 0
     lost: int = 0
-    claimed_this_run: int = 0
+    claimed_ids: set[int] = field(default_factory=set)
+    """Jobs this run claimed (a claim a reorg dropped and the worker made again counts once)."""
     resumed: int = 0
     """Jobs already in hand (claimed, unfinished) when this run started: they count towards ``max_jobs``."""
 
     @property
     def taken(self) -> int:
         """This run's jobs: those it claimed plus those it resumed (old finished jobs do not count)."""
-        return self.claimed_this_run + self.resumed
+        return len(self.claimed_ids) + self.resumed
     prove_seconds: list[float] = field(default_factory=list)
 
 
@@ -126,8 +127,8 @@ class Lifecycle:
 
     @property
     def holding(self) -> int:
-        """Jobs claimed by us (or being claimed) that still need work."""
-        return sum(1 for r in self.journal.unfinished() if r.step.holding)
+        """Jobs claimed by us (or being claimed) that still need work, and claims a reorg dropped (to make again)."""
+        return sum(1 for r in self.journal.unfinished() if r.step.holding or r.job_id in self.stats.claimed_ids)
 
     @property
     def proofs(self) -> list[Future[ProofRun]]:
@@ -135,7 +136,8 @@ class Lifecycle:
 
     # --- SEEN: decide, claim -----------------------------------------------------------------------
     def claim(self, record: JobRecord) -> bool:
-        if self.stopping or (self.max_jobs is not None and self.stats.taken >= self.max_jobs):
+        if self.stopping or (self.max_jobs is not None and self.stats.taken >= self.max_jobs
+                             and record.job_id not in self.stats.claimed_ids):
             return False
         job = self.job_as_seen(record)
         if job is None:
@@ -160,7 +162,7 @@ class Lifecycle:
         claim_block = int(receipt["blockNumber"])
         record = self.journal.record(record.job_id, record.model_id, Step.CLAIMED, claim_block=claim_block)
         self.crash_point("claimed")
-        self.stats.claimed_this_run += 1
+        self.stats.claimed_ids.add(record.job_id)
         self.metrics.inc("ngx_worker_claims_total")
         self.log("job.claimed", job_id=record.job_id, tx=receipt["tx"])
         if record.input_path or self.mailbox.get(record.job_id, "input") is not None:  # offered or uploaded: go on now
