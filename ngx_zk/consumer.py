@@ -8,6 +8,7 @@ to the provider that claimed the job (X25519 key from its on-chain registration,
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import threading
 import time
@@ -16,9 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_utils.address import to_checksum_address
 
-from . import crypto, dataplane, prover
+from . import crypto, dataplane, prover, safejson
 from .artifacts import Circuit
 from .chain.heads import NewHeads, ws_url_for
 from .chain.market import Job, JobStatus, Marketplace
@@ -28,7 +30,7 @@ from .config import Settings
 from .errors import ChainError, InvalidProofError, NgxZkError
 from .files import write_private
 from .inputs import InputData
-from .publish import resolve_model
+from .publish import is_dev_chain, resolve_model
 
 Progress = Callable[[str], None]
 POLL_S = 0.25
@@ -147,7 +149,8 @@ def offer(market: Marketplace, signer: Signer, model_id: int, commitments: Seque
     ctx = crypto.JobContext(market.chain.chain_id, market.market.address, 0, model_id, "offer")  # no job id yet
     sealed = _seal_input(signer, salted.to_json(), bytes(profile["encryption_pubkey"]), ctx)
     try:
-        dataplane.upload_offer(endpoint, signer, market.chain.chain_id, market.market.address, model_id, commitments[0], sealed)
+        dataplane.upload_offer(endpoint, signer, market.chain.chain_id, market.market.address, model_id, commitments[0], sealed,
+                               dev_chain=is_dev_chain(market))
     except dataplane.DataPlaneError as exc:
         progress(f"offer to {provider} not taken ({exc.message}); the input goes to whoever claims the job")
         return False
@@ -180,7 +183,8 @@ def deliver_input(market: Marketplace, signer: Signer, record: JobRecord, job: J
     payload, endpoint = _sealed_input(market, signer, record, job.provider)
     if endpoint:
         try:
-            dataplane.upload_input(endpoint, signer, market.chain.chain_id, market.market.address, record.job_id, payload)
+            dataplane.upload_input(endpoint, signer, market.chain.chain_id, market.market.address, record.job_id, payload,
+                                   dev_chain=is_dev_chain(market))
             return f"sealed, via {endpoint}"
         except dataplane.DataPlaneError as exc:
             if exc.status is not None and exc.status < 500:
@@ -273,15 +277,32 @@ def fetch_private_output(market: Marketplace, signer: Signer, circuit: Circuit, 
     endpoint = str(market.provider(job.provider)["endpoint"])
     if not endpoint:
         raise ChainError(f"provider {job.provider} has no data-plane endpoint to fetch the private output from")
-    sealed = dataplane.fetch_output(endpoint, signer, market.chain.chain_id, market.market.address, record.job_id)
+    sealed = dataplane.fetch_output(endpoint, signer, market.chain.chain_id, market.market.address, record.job_id,
+                                    dev_chain=is_dev_chain(market))
     ctx = crypto.JobContext(market.chain.chain_id, market.market.address, record.job_id, record.model_id, "output")
-    opened = json.loads(crypto.open_sealed(crypto.derive_key(signer.encryption_key_material()), sealed, ctx))
-    felts = [int(v) for v in opened["output_felts"]]
-    _, instances, _ = market.submitted_result(record.job_id)
     m = circuit.manifest
+    felts = open_output(crypto.derive_key(signer.encryption_key_material()), sealed, ctx, sum(s.size for s in m.outputs))
+    _, instances, _ = market.submitted_result(record.job_id)
     if prover.output_hashes(m, felts) != instances[m.input_instance_count:]:
         raise InvalidProofError(f"the output the provider sent for job {record.job_id} does not match the proven output hash")
     return prover.outputs_from_felts(m, felts)
+
+
+def open_output(key: X25519PrivateKey, sealed: bytes, ctx: crypto.JobContext, count: int) -> list[int]:
+    """Open a provider's sealed output: ``count`` field elements, parsed as untrusted JSON.
+
+    Raises :class:`~ngx_zk.dataplane.DataPlaneError` (one line) for anything malformed or hostile."""
+    what = f"the output the provider sent for job {ctx.job_id}"
+    plaintext = crypto.open_sealed(key, sealed, ctx)  # PayloadError if tampered or not for this job
+    try:
+        opened = safejson.loads(plaintext, what=what, max_bytes=dataplane.MAX_RESPONSE_BYTES, max_depth=4)
+    except NgxZkError as exc:
+        raise dataplane.DataPlaneError(exc.message) from None
+    felts = opened.get("output_felts") if isinstance(opened, dict) else None
+    if (not isinstance(felts, list) or len(felts) != count
+            or not all(isinstance(v, str) and re.fullmatch(r"[0-9]{1,78}", v) and int(v) < 2**256 for v in felts)):
+        raise dataplane.DataPlaneError(f"{what} is malformed: expected {count} field elements as decimal strings")
+    return [int(v) for v in felts]
 
 
 def verify_settled(settings: Settings, market: Marketplace, circuit: Circuit, job_id: int,

@@ -143,7 +143,7 @@ def test_an_offer_that_does_not_open_its_commitment_or_whose_job_never_comes_is_
         other, _ = ngx.commit(net.circuit.manifest, data, new_salt=True)
         ctx = crypto.JobContext(m.chain.chain_id, m.market.address, 0, net.model_id, "offer")
         body = json.dumps({"input": salted.to_json(), "reply_to": ""}).encode()
-        pubkey = crypto.public_bytes(worker.enc_key)
+        pubkey = crypto.public_bytes(worker.opener.enc_key)
         assert worker.endpoint is not None
         dataplane.upload_offer(worker.endpoint, consumer, m.chain.chain_id, m.market.address, net.model_id, other.values[0],
                                crypto.seal(pubkey, body, ctx))
@@ -202,10 +202,8 @@ def test_the_endpoint_takes_an_offer_only_from_the_jobs_consumer_while_it_is_ope
         with pytest.raises(dataplane.DataPlaneError) as full:
             dataplane.upload_offer(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 8, body)
         assert full.value.status == 429
-        signature = dataplane.sign(net.signer("consumer"), dataplane.message(m.chain.chain_id, m.market.address, 0, "offer",
-                                                                             dataplane.offer_detail(net.model_id, 9, body)))
-        moved = urllib.request.Request(f"{endpoint}/v1/offers/{net.model_id}/{10:064x}", data=body, method="PUT",
-                                       headers={"X-NGX-Signature": signature})
+        signed = dataplane.offer_headers(net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 9, body)
+        moved = urllib.request.Request(f"{endpoint}/v1/offers/{net.model_id}/{10:064x}", data=body, method="PUT", headers=signed)
         offers.clear()
         urllib.request.urlopen(moved, timeout=5)
         assert offers[0].consumer != devnet.dev_address("consumer"), \

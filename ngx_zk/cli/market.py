@@ -11,9 +11,10 @@ from .. import console, crypto
 from ..chain import deployment, devnet
 from ..circuit import load_circuit
 from ..consumer import JobRecord, load_record, post_job, require_private, wait_for_result
+from ..endpoint import check_endpoint
 from ..errors import ChainError
 from ..inputs import load as load_input
-from ..publish import publish
+from ..publish import is_dev_chain, publish, publish_warnings
 from . import main
 from ._common import (
     address_arg,
@@ -29,6 +30,7 @@ from ._common import (
     signer_options,
     warn_insecure,
 )
+from .models import report_publish
 from .pipeline import model as model_group
 
 DEV_FUNDING = 100_000 * 10**18
@@ -158,32 +160,43 @@ def deploy_cmd(ctx: click.Context, rpc_url: str | None, keystore: Path | None, a
 @click.option("--verifier", "kind", type=click.Choice(["auto", "dedicated", "reusable"]), default="auto", show_default=True,
               help="auto: a dedicated verifier if it fits EIP-170, else the shared reusable verifier.")
 @click.option("--royalty-bps", type=click.IntRange(0, 2000), default=0, show_default=True, help="Royalty per job to the model owner.")
-@click.option("--metadata-uri", default="", help="Where the circuit artifacts can be fetched.")
+@click.option("--bundle-uri", "--metadata-uri", "bundle_uri", default="",
+              help="Where `ngx-zk model pull` fetches the model's bundle (file:// or https://; see `ngx-zk model bundle`).")
+@click.option("--allow-unsalted", is_flag=True, help="Publish even though inputs are unsalted (a guessable input can be confirmed from its commitment).")
+@click.option("--allow-private-output", is_flag=True, help="Publish even though the output is not in the proof (a provider may return any output).")
 @rpc_option
 @signer_options
 @json_option
 @click.pass_context
 @handle_errors
-def model_publish(ctx: click.Context, name: str, kind: str, royalty_bps: int, metadata_uri: str, rpc_url: str | None,
-                  keystore: Path | None, account: str | None, as_json: bool) -> None:
+def model_publish(ctx: click.Context, name: str, kind: str, royalty_bps: int, bundle_uri: str, allow_unsalted: bool,
+                  allow_private_output: bool, rpc_url: str | None, keystore: Path | None, account: str | None, as_json: bool) -> None:
     """Publish a built circuit: deploy its verifier (or register its VKA), then its registry entry.
 
-    A circuit built on a test SRS is refused on any chain but the local devnet.
+    The entry pins the verifier's code hash and the circuit's artifacts hash (sha256 of
+    manifest.json); the model id is recorded for this chain, and consumers and workers find the model
+    by that id only. Refused: a test-SRS circuit on any chain but the local devnet; unsalted inputs and
+    private outputs unless --allow-unsalted / --allow-private-output. A verifier earns rewards and
+    NRS only once governance allow-lists its code hash (done here on the devnet by its curator).
 
     \b
     Example:
-      ngx-zk model publish mlp --account deployer --royalty-bps 100
+      ngx-zk model bundle mlp --out mlp.tar.gz
+      ngx-zk model publish mlp --account deployer --royalty-bps 100 --bundle-uri https://example.org/mlp.tar.gz
     """
     settings = settings_from(ctx)
     circuit = load_circuit(name, settings)
+    publish_warnings(circuit, allow_unsalted=allow_unsalted, allow_private_output=allow_private_output)  # refuse before any chain work
     market = connect(ctx, rpc_url)
     signer = get_signer(ctx, market.chain, keystore, account or (None if keystore else "deployer"))
     with console.progress(f"publishing {name}", quiet=as_json) as step:
-        published = publish(settings, market, signer, circuit, kind=kind, royalty_bps=royalty_bps, metadata_uri=metadata_uri,
-                            progress=step)
+        published = publish(settings, market, signer, circuit, kind=kind, royalty_bps=royalty_bps, metadata_uri=bundle_uri,
+                            allow_unsalted=allow_unsalted, allow_private_output=allow_private_output, progress=step)
     data = {**published.__dict__, "kind": published.kind.name.lower(), "chain_id": market.chain.chain_id}
+    report_publish(published)  # on stderr, with --json too: what an allowance gives up must not go unseen
     emit(as_json, data, f"{'already published' if published.already_published else 'published'} {name} as model "
-         f"{published.model_id} ({data['kind']} verifier {published.verifier})")
+         f"{published.model_id} on chain {market.chain.chain_id} ({data['kind']} verifier {published.verifier}, "
+         f"code hash {published.verifier_code_hash})")
 
 
 # --- provider ---------------------------------------------------------------------------------------
@@ -212,7 +225,11 @@ def provider_register(ctx: click.Context, endpoint: str, rpc_url: str | None, ke
     Example:
       ngx-zk provider register --keystore provider.json --endpoint https://gpu1.example:8443
     """
+    if endpoint:  # the check every consumer makes before connecting; private hosts only on the dev chain
+        check_endpoint(endpoint, dev_chain=True)
     market = connect(ctx, rpc_url)
+    if endpoint:
+        check_endpoint(endpoint, dev_chain=is_dev_chain(market))
     signer = get_signer(ctx, market.chain, keystore, account)
     pub = crypto.public_bytes(crypto.derive_key(signer.encryption_key_material()))
     receipt = market.register_provider(signer, pub, endpoint)

@@ -86,7 +86,8 @@ class Worker:
         if listen is not None:
             self.dataplane = DataPlaneServer(self.mailbox, chain_id=market.chain.chain_id, market=market.market.address,
                                              provider=signer.address, job_facts=self._job_facts, log=log,
-                                             on_input=lambda _: self._wake.set(), on_offer=self.offers.take if offers else None)
+                                             on_input=lambda _: self._wake.set(), on_offer=self.offers.take if offers else None,
+                                             served_models=self.served.keys(), on_refused=self._refused)
             self.endpoint = self.dataplane.serve(*listen)
             log("dataplane.serving", endpoint=self.endpoint)
 
@@ -95,13 +96,14 @@ class Worker:
         return self.lifecycle.stats
 
     def _job_facts(self, job_id: int) -> JobFacts:
-        job = self.market.job(job_id)
-        return JobFacts(job.consumer, job.provider, job.status.value)
+        return JobFacts.from_job(self.market.job(job_id))
+
+    def _refused(self, source: str, reason: str, sender: str) -> None:
+        """The endpoint refused a stranger's request: keep it in the journal (the endpoint rate-limits these)."""
+        self.journal.refuse(source, reason, sender=sender)
 
     def _discard_mail(self, job_id: int) -> None:
-        discard = getattr(self.mailbox, "discard", None)
-        if discard is not None:
-            discard(job_id)
+        self.mailbox.discard(job_id)
 
     # --- setup ---------------------------------------------------------------------------------
     def _check_provider(self) -> None:
