@@ -36,12 +36,13 @@ from eth_utils.crypto import keccak
 import ngx_zk as ngx
 from ngx_zk import consumer, crypto, evm, keys
 from ngx_zk.artifacts import Circuit
-from ngx_zk.chain import deployment, devnet
+from ngx_zk.chain import devnet
 from ngx_zk.chain.abi import abi
 from ngx_zk.chain.market import JobStatus, Marketplace, VerifierKind
 from ngx_zk.chain.signer import Signer
 from ngx_zk.chain.tx import Chain
 from ngx_zk.consumer import JobRecord
+from ngx_zk.provenance import artifacts_hash
 from ngx_zk.publish import publish
 
 from .pipeline import MODELS, median
@@ -102,14 +103,8 @@ def local_market(workdir: Path, cache_dir: Path, log: Log) -> Iterator[Net]:
     try:
         chain = Chain([status.url], expected_chain_id=devnet.DEV_CHAIN_ID)
         settings = ngx.load_settings({"NGX_ZK_HOME": str(home), "NGX_ZK_CACHE_DIR": str(cache_dir), "NGX_ZK_RPC_URL": status.url})
-        roles = deployment.Roles(*(devnet.dev_address(r) for r in ("treasury", "guardian", "ecosystem", "team")))
         deployer = devnet.dev_signer(settings, "deployer")
-        deployed = deployment.deploy_all(chain, deployer, roles, dev=True)
-        deployment.save(settings, deployed)
-        market = Marketplace(chain, deployed)
-        funder = devnet.dev_signer(settings, "ecosystem")
-        for role in ("consumer", "provider"):
-            market.transfer(funder, devnet.dev_address(role), 100_000 * NGX)
+        market = devnet.deploy_dev(settings, chain, fund=("consumer", "provider"))
         log(f"devnet: building and publishing {MODEL} (dedicated verifier, then a reusable-verifier entry)")
         circuit = ngx.build_circuit(MODELS / MODEL, settings)
         dedicated = publish(settings, market, deployer, circuit, kind="dedicated", royalty_bps=100)
@@ -132,6 +127,7 @@ def register_reusable(settings: ngx.Settings, market: Marketplace, signer: Signe
         "verifier": market.deployment.address("Halo2VerifierReusable"), "kind": VerifierKind.REUSABLE,
         "input_commitment_count": m.commitment_count, "output_count": m.output_instance_count, "royalty_bps": 100,
         "insecure_test_srs": m.insecure, "metadata_uri": f"ngx-zk:{m.name}:reusable",
+        "artifacts_hash": artifacts_hash(circuit),
     }
     model_id, _ = market.register_model(signer, spec, vka)
     return model_id

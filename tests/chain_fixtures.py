@@ -18,7 +18,7 @@ import pytest
 import ngx_zk as ngx
 from ngx_zk import crypto
 from ngx_zk.artifacts import Circuit
-from ngx_zk.chain import deployment, devnet
+from ngx_zk.chain import devnet
 from ngx_zk.chain.market import Marketplace
 from ngx_zk.chain.tx import Chain
 from ngx_zk.publish import publish
@@ -70,13 +70,7 @@ def net(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[N
     status = devnet.up(settings, port=0, fresh=True)  # anvil picks the port: no race with other processes
     try:
         chain = Chain([status.url], expected_chain_id=devnet.DEV_CHAIN_ID)
-        roles = deployment.Roles(*(devnet.dev_address(r) for r in ("treasury", "guardian", "ecosystem", "team")))
-        deployed = deployment.deploy_all(chain, devnet.dev_signer(settings, "deployer"), roles, dev=True)
-        deployment.save(settings, deployed)
-        market = Marketplace(chain, deployed)
-        funder = devnet.dev_signer(settings, "ecosystem")
-        for role in ("consumer", "consumer2", "provider", "provider2"):
-            market.transfer(funder, devnet.dev_address(role), 100_000 * NGX)
+        market = devnet.deploy_dev(settings, chain, fund=("consumer", "consumer2", "provider", "provider2"))
         circuit = ngx.build_circuit(MODELS / "mlp", settings)
         published = publish(settings, market, devnet.dev_signer(settings, "deployer"), circuit, royalty_bps=100)
         for role in ("provider", "provider2"):

@@ -15,8 +15,10 @@ import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eth_account import Account
 
@@ -26,6 +28,9 @@ from ..files import write_private
 from ..tools import node_tool
 from .signer import Signer, from_keystore, write_keystore
 from .tx import Chain
+
+if TYPE_CHECKING:
+    from .market import Marketplace
 
 DEV_CHAIN_ID = 31337
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -198,3 +203,25 @@ def dev_signer(settings: Settings, role: str) -> Signer:
 def dev_address(role: str) -> str:
     Account.enable_unaudited_hdwallet_features()
     return str(Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{ROLES.index(role)}").address)
+
+
+DEV_FUNDED_ROLES = ("consumer", "consumer2", "provider", "provider2", "auditor")
+
+
+def deploy_dev(settings: Settings, chain: Chain, *, fund: tuple[str, ...] = DEV_FUNDED_ROLES, amount: int = 100_000 * 10**18,
+               progress: Callable[[str], None] = lambda _: None) -> Marketplace:
+    """Deploy every contract on the local dev chain with the dev accounts in their roles, record the
+    deployment, and fund the ``fund`` roles from the ecosystem allocation. The one setup shared by
+    ``ngx-zk deploy``, the test fixtures and the benchmarks."""
+    from . import deployment
+    from .market import Marketplace
+
+    roles = deployment.Roles(*(dev_address(r) for r in ("treasury", "guardian", "ecosystem", "team")))
+    deployed = deployment.deploy_all(chain, dev_signer(settings, "deployer"), roles, dev=True, progress=progress)
+    deployment.save(settings, deployed)
+    market = Marketplace(chain, deployed)
+    funder = dev_signer(settings, "ecosystem")
+    for role in fund:
+        progress(f"funding the dev {role}")
+        market.transfer(funder, dev_address(role), amount)
+    return market
