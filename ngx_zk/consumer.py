@@ -31,6 +31,7 @@ from .errors import ChainError, InvalidProofError, NgxZkError
 from .files import write_private
 from .inputs import InputData
 from .publish import is_dev_chain, resolve_model
+from .units import fmt_ngx
 
 Progress = Callable[[str], None]
 POLL_S = 0.25
@@ -114,7 +115,7 @@ def post_job(
         offered = ""  # offered under a stale registry id: the input goes to whoever claims
     balance = market.balance(signer.address)
     if balance < price:
-        raise ChainError(f"{signer.address} holds {balance / 1e18:g} NGX, the job costs {price / 1e18:g} NGX", "fund the account first")
+        raise ChainError(f"{signer.address} holds {fmt_ngx(balance)}, the job costs {fmt_ngx(price)}", "fund the account first")
     post = market.post_job_with_permit if permit else market.post_job
     job_id, receipt = post(signer, entry.model_id, commitment.values, price, claim_window, prove_window, min_reputation)
     record = JobRecord(
