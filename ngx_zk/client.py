@@ -28,15 +28,16 @@ if TYPE_CHECKING:
     from .auditor import Verdict
     from .chain.market import Marketplace
     from .chain.signer import Signer
+    from .chain.tx import Chain
     from .consumer import JobRecord, JobResult
 
 WEI = 10**18
 
 
-def connect(settings: Settings | None = None, rpc_url: str | None = None) -> Marketplace:
-    """The marketplace on the configured chain (see the module docstring for the resolution order)."""
-    from .chain import deployment, devnet
-    from .chain.market import Marketplace
+def resolve_chain(settings: Settings | None = None, rpc_url: str | None = None) -> Chain:
+    """The chain every command talks to (see the module docstring for the resolution order); no
+    deployment needed (``ngx-zk deploy`` starts from here)."""
+    from .chain import devnet
     from .chain.tx import Chain
 
     settings = with_overrides(settings or load_settings(), rpc_url=rpc_url)
@@ -44,7 +45,17 @@ def connect(settings: Settings | None = None, rpc_url: str | None = None) -> Mar
     if not settings.rpc_from_env:
         running = devnet.url(settings)
         urls = (running,) if running else urls
-    chain = Chain(urls)
+    return Chain(urls)
+
+
+def connect(settings: Settings | None = None, rpc_url: str | None = None, *, chain: Chain | None = None) -> Marketplace:
+    """The marketplace on the configured chain (``chain`` if already resolved), its recorded deployment
+    checked to have code there."""
+    from .chain import deployment, devnet
+    from .chain.market import Marketplace
+
+    settings = settings or load_settings()
+    chain = chain or resolve_chain(settings, rpc_url)
     deployed = deployment.load(settings, chain.chain_id)
     market_address = deployed.address("JobMarket")
     if not chain.has_code(market_address):
@@ -172,4 +183,4 @@ class Client:
         return audit_job(self.settings, self.market, self.circuit(model), job_id)
 
 
-__all__ = ["Client", "connect", "parse_price", "signer_for"]
+__all__ = ["Client", "connect", "parse_price", "resolve_chain", "signer_for"]

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import click
@@ -15,8 +20,12 @@ from .conftest import MODELS, flip_byte
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path, lazy ones included (listing imports nothing; this loads each command)."""
+    ctx = click.Context(group)
     found = []
-    for name, cmd in group.commands.items():
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         found.append((*prefix, name))
         if isinstance(cmd, click.Group):
             found.extend(all_commands(cmd, (*prefix, name)))
@@ -117,3 +126,97 @@ def test_build_runs_under_memory_and_time_limits(env: Path, monkeypatch: pytest.
 def test_addresses_are_checked_before_any_chain_work(env: Path, args: tuple[str, ...]) -> None:
     code, out = run(*args)
     assert code == 2 and "is not an Ethereum address (0x followed by 40 hex digits)" in out and "Traceback" not in out
+
+
+@pytest.fixture
+def built(env: Path, mlp_circuit: object, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The session's mlp circuit, reachable by name from a fresh home."""
+    from ngx_zk.artifacts import Circuit
+
+    assert isinstance(mlp_circuit, Circuit)
+    monkeypatch.setenv("NGX_ZK_CIRCUITS_DIR", str(mlp_circuit.path.parent))
+    return env
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("prove", "--model", "mlp", "--input", "salted.json", "--out", "outdir"), "outdir is a folder: name the file to write"),
+    (("prove", "--model", "mlp", "--input", "salted.json", "--out", "afile/proof.json"), "afile is not a folder"),
+    (("commit", "INPUT", "--model", "mlp", "--out", "outdir"), "outdir is a folder"),
+    (("model", "bundle", "mlp", "--out", "outdir"), "'outdir' is a directory"),
+])
+def test_output_paths_are_checked_before_the_work(built: Path, args: tuple[str, ...], message: str) -> None:
+    (built / "outdir").mkdir()
+    (built / "afile").write_text("not a folder")
+    (built / "salted.json").write_text((MODELS / "mlp" / "input.json").read_text())
+    args = tuple(str(MODELS / "mlp" / "input.json") if a == "INPUT" else a for a in args)
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert "proving" not in result.output, "refused before proving"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_an_unwritable_out_is_refused_before_proving(built: Path) -> None:
+    locked = built / "locked"
+    locked.mkdir(mode=0o500)
+    code, out = run("prove", "--model", "mlp", "--input", str(MODELS / "mlp" / "input.json"), "--out", str(locked / "p.json"))
+    assert code == 2 and "permission denied" in out
+
+
+def test_a_missing_srs_file_is_reported_before_calibration(env: Path) -> None:
+    code, out = run("model", "build", str(MODELS / "mlp"), "--srs", "kzg17.srs")
+    assert code == 2 and "'kzg17.srs' does not exist" in out and "calibrating" not in out
+
+
+def test_ctrl_c_in_model_build_exits_130_and_leaves_no_staging_folder(env: Path) -> None:
+    build = subprocess.Popen([sys.executable, "-m", "ngx_zk", "model", "build", str(MODELS / "mnist_cnn")], cwd=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((env / "circuits").glob(".mnist_cnn.building-*")) and build.poll() is None:
+            assert time.monotonic() < deadline, "the build never started"
+            time.sleep(0.05)
+        os.killpg(build.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+        _, err = build.communicate(timeout=60)
+    finally:
+        if build.poll() is None:
+            os.killpg(build.pid, signal.SIGKILL)
+    assert build.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not list((env / "circuits").glob(".*"))
+
+
+def test_worker_documents_json_and_its_summary() -> None:
+    code, out = run("worker", "--help")
+    assert code == 0 and "--json" in out and "summary on stdout" in out
+
+
+def test_verify_documents_its_exit_statuses() -> None:
+    code, out = run("verify", "--help")
+    assert code == 0 and "3  --job: the job is not settled yet" in out and "1  not valid" in out
+
+
+def test_chain_commands_share_one_option_set() -> None:
+    """Every command that talks to the chain takes --rpc-url; those that sign take --keystore and --account too."""
+    signing = {("deploy",), ("model", "publish"), ("provider", "register"), ("provider", "stake"), ("provider", "unstake"),
+               ("provider", "withdraw"), ("provider", "status"), ("prove-job",), ("job", "wait"), ("withdraw",), ("worker",)}
+    reading = {("model", "pull"), ("job", "show"), ("jobs",), ("reputation",), ("verify",)}
+    for path in all_commands(main):
+        group: click.Command = main
+        for name in path:
+            assert isinstance(group, click.Group)
+            found = group.get_command(click.Context(group), name)
+            assert found is not None
+            group = found
+        options = {o for p in group.params for o in p.opts}
+        if path in signing:
+            assert {"--rpc-url", "--keystore", "--account"} <= options, path
+        elif path in reading:
+            assert "--rpc-url" in options and "--account" not in options, path
+        else:
+            assert "--rpc-url" not in options, path
+
+
+def test_fmt_ngx_never_prints_an_exponent() -> None:
+    from ngx_zk.units import fmt_ngx
+
+    assert fmt_ngx(10**26) == "100000000 NGX" and fmt_ngx(15 * 10**17) == "1.5 NGX" and fmt_ngx(0) == "0 NGX"

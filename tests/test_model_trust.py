@@ -290,7 +290,7 @@ def test_publish_with_an_allowance_warns_and_reports_copies(chain_snapshot: Net,
     recorded = deployment.path_for(settings, net.market.chain.chain_id)
     before = recorded.read_text()
     try:  # the chain snapshot is reverted after the test; the record of this model must go with it
-        done = ngx_zk(net, tmp_path / "state", "model", "publish", "mlp_unsalted_pub", "--allow-unsalted", "--json",
+        done = ngx_zk(net, tmp_path / "state", "model", "publish", "mlp_unsalted_pub", "--allow-unsalted", "--json", "--account", "deployer",
                       NGX_ZK_CIRCUITS_DIR=str(tmp_path / "circuits"))
     finally:
         recorded.write_text(before)

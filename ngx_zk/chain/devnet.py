@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +46,8 @@ class DevnetStatus:
     url: str
     chain_id: int | None = None
     block: int | None = None
+    discarded_deployment: str | None = None
+    """``up(fresh=True)``: where the previous chain's deployments file was moved (its contracts are gone)."""
 
 
 def anvil_binary(settings: Settings) -> Path:
@@ -78,8 +80,10 @@ def up(settings: Settings, *, port: int = 8545, fresh: bool = False) -> DevnetSt
         return status(settings)
     settings.devnet_dir.mkdir(parents=True, exist_ok=True)
     state = settings.devnet_dir / "state.json"
+    discarded = None
     if fresh:
         state.unlink(missing_ok=True)
+        discarded = _discard_deployment(settings)
     log_path = settings.devnet_dir / "anvil.log"
     offset = log_path.stat().st_size if log_path.exists() else 0
     cmd = [
@@ -112,7 +116,18 @@ def up(settings: Settings, *, port: int = 8545, fresh: bool = False) -> DevnetSt
                 raise ChainError(f"anvil did not answer on {url} within {START_TIMEOUT_S:.0f}s") from None
             time.sleep(0.05)
     _write_dev_keystores(settings)
-    return status(settings)
+    return replace(status(settings), discarded_deployment=str(discarded) if discarded else None)
+
+
+def _discard_deployment(settings: Settings) -> Path | None:
+    """A fresh chain has none of the old contracts: move the dev chain's deployments file (and the model
+    ids it records) aside to ``<chain id>.json.old``, so commands say "deploy" rather than use dead addresses."""
+    path = settings.deployments_dir / f"{DEV_CHAIN_ID}.json"
+    if not path.is_file():
+        return None
+    old = path.with_name(path.name + ".old")
+    os.replace(path, old)
+    return old
 
 
 def _listening_url(log_path: Path, offset: int) -> str | None:

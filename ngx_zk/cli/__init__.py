@@ -2,17 +2,74 @@
 
 Each command parses its options, calls one library function, and prints a line or, with ``--json``,
 one JSON object on stdout. Library errors (:class:`NgxZkError`) become one-line messages and exit 1.
-Commands live in :mod:`.pipeline` (local proving), :mod:`.market` (chain) and :mod:`.worker`.
+
+Commands are registered here by name (``"module:function"`` plus the one-line help shown in
+listings) and imported only when invoked, so ``ngx-zk --help`` starts without loading EZKL,
+onnxruntime or web3. They live in :mod:`.pipeline` (local proving), :mod:`.models` (bundle, pull),
+:mod:`.devnet`, :mod:`.market` (chain), :mod:`.worker` and :mod:`.bench`.
 """
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from .. import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use; listings use the registered one-line help."""
+
+    def __init__(self, *args: object, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy: dict[str, tuple[str, str]] = dict(lazy or {})
+        """Command name -> ("module:function" under ngx_zk.cli, one-line help)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, _, function = self.lazy[cmd_name][0].partition(":")
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module}:{function} is not a click command")
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max((len(name) for name in self.list_commands(ctx)), default=0)
+        rows = []
+        for name in self.list_commands(ctx):
+            loaded = self.commands.get(name)
+            if loaded is not None:
+                if loaded.hidden:
+                    continue
+                rows.append((name, loaded.get_short_help_str(limit)))
+            else:
+                rows.append((name, click.Command(name, help=self.lazy[name][1]).get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT, lazy={
+    "bench": ("bench:bench_cmd", "Measure ngx-zk against bare EZKL: prove time per example model, job latency, gas, throughput."),
+    "commit": ("pipeline:commit_cmd", "Compute the Poseidon commitment a proof on INPUT will carry."),
+    "deploy": ("market:deploy_cmd", "Deploy and wire all marketplace contracts; write deployments/<chain id>.json."),
+    "jobs": ("market:jobs_cmd", "List the most recent jobs and their state."),
+    "prove": ("pipeline:prove_cmd", "Prove the model's output on an input, locally (no chain)."),
+    "prove-job": ("market:prove_job", "Post a job for MODEL on an input, pay into escrow, and get back a verified output."),
+    "reputation": ("market:reputation_cmd",
+                   "Show NRS = 0.4 Performance + 0.3 Reliability + 0.2 Longevity + 0.1 Peer rating, per provider."),
+    "verify": ("pipeline:verify_cmd", "Verify a proof offline, or audit a past job from chain data."),
+    "withdraw": ("market:withdraw_cmd", "Withdraw what the market credited you: provider pay, royalties, refunds."),
+    "worker": ("worker:worker_cmd", "Serve jobs as a provider: claim, prove, submit, get paid."),
+})
 @click.version_option(__version__, prog_name="ngx-zk")
 def main() -> None:
     """ngx-zk: verifiable AI inference for the NeuroGrid GPU marketplace.
@@ -25,9 +82,9 @@ def main() -> None:
       ngx-zk verify proof.json --model mlp
     \b
     Marketplace (see `ngx-zk devnet --help` for a local chain):
-      ngx-zk model publish mlp                       # verifier + registry entry
-      ngx-zk worker --model mlp                      # provider: claim, prove, get paid
-      ngx-zk prove-job mlp --input models/mlp/input.json   # consumer
+      ngx-zk model publish mlp --account deployer    # verifier + registry entry
+      ngx-zk worker --model mlp --account provider   # provider: claim, prove, get paid
+      ngx-zk prove-job mlp --input models/mlp/input.json --account consumer
       ngx-zk verify --job 1 --model mlp              # auditor
 
     \b
@@ -38,6 +95,68 @@ def main() -> None:
     """
 
 
-from . import bench, market, pipeline, worker  # noqa: E402,F401  (importing registers the commands)
+@main.group("model", cls=LazyGroup, lazy={
+    "build": ("pipeline:model_build", "Compile MODEL (a model folder or an .onnx file) into an EZKL circuit."),
+    "bundle": ("models:model_bundle",
+               "Pack a built circuit (manifest, settings, compiled circuit, vk, circuit ONNX; no proving key) as a tar.gz."),
+    "export": ("pipeline:model_export", "Export a PyTorch model to a model folder that `model build` takes."),
+    "list": ("pipeline:model_list", "List the built circuits."),
+    "publish": ("market:model_publish",
+                "Publish a built circuit: deploy its verifier (or register its VKA), then its registry entry."),
+    "pull": ("models:model_pull", "Install registry model ID on this chain: fetch its bundle, check it, record the id."),
+    "show": ("pipeline:model_show", "Show a built circuit's manifest and check its files against it."),
+})
+def model_group() -> None:
+    """Build, inspect, publish and install model circuits.
 
-__all__ = ["main"]
+    \b
+    Example:
+      ngx-zk model build models/mlp && ngx-zk model show mlp
+    """
+
+
+@main.group("devnet", cls=LazyGroup, lazy={
+    "down": ("devnet:devnet_down", "Stop the devnet; its state is saved and comes back with the next `up`."),
+    "status": ("devnet:devnet_status", "Show whether the devnet runs, its URL, chain id, block and dev accounts (addresses only)."),
+    "up": ("devnet:devnet_up", "Start anvil in the background (pinned npm build), with funded dev accounts."),
+})
+def devnet_group() -> None:
+    """A local anvil chain for development, its state kept across restarts.
+
+    \b
+    Example:
+      ngx-zk devnet up && ngx-zk deploy && ngx-zk devnet status
+    """
+
+
+@main.group("provider", cls=LazyGroup, lazy={
+    "register": ("market:provider_register", "Register as a provider with an X25519 encryption key derived from the signing key."),
+    "stake": ("market:provider_stake", "Stake AMOUNT NGX (approves the staking contract as needed)."),
+    "status": ("market:provider_status", "Show a provider's stake, locked collateral, unbonding, earnings and NRS."),
+    "unstake": ("market:provider_unstake",
+                "Request to unstake AMOUNT NGX; withdraw it after the unbonding delay with `provider withdraw`."),
+    "withdraw": ("market:provider_withdraw", "Withdraw stake whose unbonding delay has passed."),
+})
+def provider_group() -> None:
+    """Register, stake and unstake as a provider.
+
+    \b
+    Example:
+      ngx-zk provider register --account provider && ngx-zk provider stake 5000 --account provider
+    """
+
+
+@main.group("job", cls=LazyGroup, lazy={
+    "show": ("market:job_show", "Show a job's state on chain."),
+    "wait": ("market:job_wait", "Wait for one of your jobs to settle, delivering its input once claimed."),
+})
+def job_group() -> None:
+    """Follow a job: show its state, or wait for it (delivering the input once claimed).
+
+    \b
+    Example:
+      ngx-zk job show 1 && ngx-zk job wait 1 --account consumer
+    """
+
+
+__all__ = ["LazyGroup", "main"]

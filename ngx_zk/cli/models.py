@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import console
-from ..bundle import make_bundle
-from ..circuit import load_circuit
-from ..publish import PublishedModel
-from ..pull import PulledModel, pull_model
-from ._common import connect, emit, handle_errors, json_option, rpc_option, settings_from
-from .pipeline import model as model_group
+from ._common import ChainAccess, chain_command, check_output_file, emit, handle_errors, json_option, settings_from
+
+if TYPE_CHECKING:
+    from ..publish import PublishedModel
+    from ..pull import PulledModel
 
 NOT_ALLOWED = ("verifier code {code} is not on governance's allow-list: jobs on this model settle and pay, but earn no "
                "NGX rewards or NRS until governance allow-lists that code hash (ProtocolConfig.setVerifierCodeAllowed)")
@@ -32,7 +31,7 @@ def report_publish(published: PublishedModel) -> None:
         console.warn(NOT_ALLOWED.format(code=published.verifier_code_hash))
 
 
-@model_group.command("bundle")
+@click.command("bundle")
 @click.argument("name")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The tar.gz to write.")
 @json_option
@@ -48,25 +47,27 @@ def model_bundle(ctx: click.Context, name: str, out: Path, as_json: bool) -> Non
     Example:
       ngx-zk model bundle mlp --out mlp.tar.gz
     """
+    from ..bundle import make_bundle
+    from ..circuit import load_circuit
+
+    check_output_file(out)
     info = make_bundle(load_circuit(name, settings_from(ctx)), out)
     emit(as_json, {"name": info.name, "path": str(info.path), "sha256": info.sha256, "size": info.size, "files": list(info.files)},
          f"bundled {info.name} -> {info.path} ({info.size:,} bytes, sha256 {info.sha256})")
 
 
-@model_group.command("pull")
+@click.command("pull")
 @click.argument("model_id", type=click.IntRange(1, None), metavar="ID")
 @click.option("--bundle", "bundle_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A bundle file you already have (default: fetch the URI the registry entry names).")
 @click.option("--accept-copy", is_flag=True, help="Use this id even though an earlier entry carries the same artifacts.")
 @click.option("--replace", is_flag=True, help="Replace a different local circuit of the same name.")
-@click.option("--srs", "srs_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--srs", "srs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The public KZG ceremony SRS file the model needs, if not cached yet (kzg<k>.srs).")
-@rpc_option
 @json_option
-@click.pass_context
-@handle_errors
-def model_pull(ctx: click.Context, model_id: int, bundle_file: Path | None, accept_copy: bool, replace: bool, srs_file: Path | None,
-               rpc_url: str | None, as_json: bool) -> None:
+@chain_command(signer=False)
+def model_pull(access: ChainAccess, model_id: int, bundle_file: Path | None, accept_copy: bool, replace: bool,
+               srs_file: Path | None, as_json: bool) -> None:
     """Install registry model ID on this chain: fetch its bundle, check it, record the id.
 
     Every hash is checked against the entry (artifacts hash = sha256 of manifest.json, ONNX,
@@ -79,8 +80,9 @@ def model_pull(ctx: click.Context, model_id: int, bundle_file: Path | None, acce
       ngx-zk model pull 7
       ngx-zk model pull 7 --bundle mlp.tar.gz --json
     """
-    settings = settings_from(ctx)
-    market = connect(ctx, rpc_url)
+    from ..pull import pull_model
+
+    settings, market = access.settings, access.market
     with console.progress(f"pulling model {model_id}", quiet=as_json) as step:
         pulled = pull_model(settings, market, model_id, bundle=bundle_file, accept_copy=accept_copy, replace=replace,
                             srs_file=srs_file, progress=step)

@@ -1,38 +1,39 @@
-"""Pipeline commands: model build/show/list, commit, prove, verify (offline and --job)."""
+"""Pipeline commands: model build/show/list/export, commit, prove, verify (offline and --job).
+
+None of them touches the chain unless asked (``verify --job``): web3 is imported only there. EZKL and
+onnxruntime are imported when a command runs, not when its help is shown.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import console
 from ..artifacts import Circuit, Visibility
-from ..auditor import audit_job
-from ..circuit import build_circuit, load_circuit, staging_folders
-from ..commitment import commit
-from ..files import write_private
-from ..inputs import load as load_input
-from ..limits import ResourceLimitError, run_limited
-from ..prover import prove, verify
-from . import main
-from ._common import connect, emit, handle_errors, json_option, rpc_option, settings_from, warn_insecure
+from ._common import (
+    ChainAccess,
+    chain_command,
+    check_output_file,
+    emit,
+    handle_errors,
+    json_option,
+    settings_from,
+    warn_insecure,
+)
+
+if TYPE_CHECKING:
+    from ..artifacts import Proof
+
+VERIFY_VALID, VERIFY_INVALID, VERIFY_PENDING, VERIFY_NO_PROOF = 0, 1, 3, 4
+"""Exit statuses of ``verify`` (2 is click's usage error)."""
 
 
-@main.group()
-def model() -> None:
-    """Build and inspect model circuits.
-
-    \b
-    Example:
-      ngx-zk model build models/mlp && ngx-zk model show mlp
-    """
-
-
-@model.command("build")
+@click.command("build")
 @click.argument("model_path", metavar="MODEL")
 @click.option("--name", help="Circuit name (default: the model folder's name).")
 @click.option(
@@ -44,7 +45,7 @@ def model() -> None:
 @click.option(
     "--srs",
     "srs_file",
-    type=click.Path(path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A public KZG ceremony SRS file (kzg<k>.srs). Without it a local, INSECURE test SRS is used.",
 )
 @click.option(
@@ -86,6 +87,9 @@ def model_build(
       ngx-zk model build models/mlp
       ngx-zk model build my.onnx --name scorer --visibility hashed/fixed/hashed --srs kzg17.srs
     """
+    from ..circuit import build_circuit, staging_folders
+    from ..limits import ResourceLimitError, run_limited
+
     try:
         vis = Visibility.parse(visibility)
     except ValueError as exc:
@@ -100,7 +104,7 @@ def model_build(
                 max_logrows=max_logrows, tolerance=tolerance, progress=step,
                 memory_mb=settings.build_memory_mb, timeout_s=settings.build_timeout_s,
             )
-        except ResourceLimitError:
+        except (ResourceLimitError, KeyboardInterrupt):
             for folder in staging_folders(settings) - before:  # the killed child could not clean up
                 shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -115,7 +119,7 @@ def model_build(
     )
 
 
-@model.command("show")
+@click.command("show")
 @click.argument("name")
 @json_option
 @click.pass_context
@@ -127,6 +131,8 @@ def model_show(ctx: click.Context, name: str, as_json: bool) -> None:
     Example:
       ngx-zk model show mlp --json
     """
+    from ..circuit import load_circuit
+
     circuit = load_circuit(name, settings_from(ctx))
     circuit.check()
     m = circuit.manifest
@@ -143,7 +149,7 @@ def model_show(ctx: click.Context, name: str, as_json: bool) -> None:
     emit(as_json, m.to_json(), "\n".join(lines))
 
 
-@model.command("list")
+@click.command("list")
 @json_option
 @click.pass_context
 @handle_errors
@@ -171,7 +177,7 @@ def _input_shape(_ctx: click.Context, param: click.Parameter, values: tuple[str,
         raise click.BadParameter(str(exc), param=param) from None
 
 
-@model.command("export")
+@click.command("export")
 @click.argument("source", metavar="FILE.py:NAME")
 @click.option("--input-shape", "shapes", multiple=True, required=True, callback=_input_shape,
               help="One per model input, batch first: 1,8 (floats), 1,16:int (token ids, range read from the "
@@ -217,7 +223,7 @@ def model_export(source: str, shapes: list[Any], out: Path | None, samples: int 
          f"onnxruntime matches PyTorch within {exported.max_abs_diff:.2g})\nnext: ngx-zk model build {exported.path}")
 
 
-@main.command("commit")
+@click.command("commit")
 @click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("--model", "model_ref", required=True, help="Circuit name or folder.")
 @click.option("--out", type=click.Path(path_type=Path), help="Write the salted input here (keep it secret; prove with it).")
@@ -235,6 +241,12 @@ def commit_cmd(ctx: click.Context, input_file: Path, model_ref: str, out: Path |
     Example:
       ngx-zk commit models/mlp/input.json --model mlp --out salted.json
     """
+    from ..circuit import load_circuit
+    from ..commitment import commit
+    from ..inputs import load as load_input
+
+    if out is not None:
+        check_output_file(out)
     circuit = load_circuit(model_ref, settings_from(ctx))
     data = load_input(input_file, circuit.manifest)
     commitment, salted = commit(circuit.manifest, data, new_salt=new_salt)
@@ -251,7 +263,7 @@ def commit_cmd(ctx: click.Context, input_file: Path, model_ref: str, out: Path |
     )
 
 
-@main.command("prove")
+@click.command("prove")
 @click.option("--model", "model_ref", required=True, help="Circuit name or folder.")
 @click.option(
     "--input",
@@ -273,6 +285,12 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
     Example:
       ngx-zk prove --model mlp --input salted.json --out proof.json
     """
+    from ..circuit import load_circuit
+    from ..commitment import commit
+    from ..inputs import load as load_input
+    from ..prover import prove
+
+    check_output_file(out)  # before the proof, not after it
     settings = settings_from(ctx)
     circuit = load_circuit(model_ref, settings)
     warn_insecure(circuit, as_json)
@@ -294,50 +312,80 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
     )
 
 
-@main.command("verify")
+@click.command("verify")
 @click.argument("proof_file", metavar="[PROOF]", required=False, type=click.Path(path_type=Path))
 @click.option("--model", "model_ref", required=True, help="Circuit name or folder the proof claims to be for.")
-@click.option("--job", "job_id", type=int, help="Audit job ID from chain data instead of a proof file.")
-@rpc_option
+@click.option("--job", "job_id", type=click.IntRange(1, None), help="Audit job ID from chain data instead of a proof file.")
 @json_option
-@click.pass_context
-@handle_errors
-def verify_cmd(ctx: click.Context, proof_file: Path | None, model_ref: str, job_id: int | None, rpc_url: str | None,
-               as_json: bool) -> None:
-    """Verify a proof offline, or audit a past job from chain data. Exit 0 if valid, 1 if not.
+@chain_command(signer=False)
+def verify_cmd(access: ChainAccess, proof_file: Path | None, model_ref: str, job_id: int | None, as_json: bool) -> None:
+    """Verify a proof offline, or audit a past job from chain data.
 
     With --job, the proof is read from the job's settlement transaction and checked against the
     job's input commitment, the recorded outputs, the registry entry and the local artifacts.
+
+    \b
+    Exit status:
+      0  valid
+      1  not valid (a check failed), or an error
+      2  usage error
+      3  --job: the job is not settled yet (open or claimed): audit it again later
+      4  --job: the job ended without a proof (expired or cancelled): nothing to audit
 
     \b
     Example:
       ngx-zk verify proof.json --model mlp
       ngx-zk verify --job 1 --model mlp
     """
-    settings = settings_from(ctx)
+    from ..circuit import load_circuit
+    from ..prover import verify
+
+    if job_id is not None and proof_file is not None:
+        raise click.UsageError("pass either PROOF or --job, not both")
+    if job_id is None and proof_file is None:
+        raise click.UsageError("pass a PROOF file, or --job ID to audit a job on chain")
+    settings = access.settings
     circuit = load_circuit(model_ref, settings)
     warn_insecure(circuit, as_json)
     if job_id is not None:
-        if proof_file is not None:
-            raise click.UsageError("pass either PROOF or --job, not both")
-        verdict = audit_job(settings, connect(ctx, rpc_url), circuit, job_id)
-        data = {"job_id": job_id, "valid": verdict.valid, "outputs": list(verdict.outputs),
-                "checks": [c.__dict__ for c in verdict.checks]}
-        lines = [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
-        head = f"job {job_id}: {'VALID' if verdict.valid else 'INVALID'}"
-        shown = list(verdict.outputs) if verdict.outputs else "private (only its Poseidon hash is public)"
-        emit(as_json, data, "\n".join([head, *lines] + ([f"  output {shown}"] if verdict.valid else [])))
-        if not verdict.valid:
-            ctx.exit(1)
+        _audit(access, circuit, job_id, as_json)
         return
-    if proof_file is None:
-        raise click.UsageError("pass a PROOF file, or --job ID to audit a job on chain")
+    assert proof_file is not None
     proof = verify(proof_file, circuit, settings)
     emit(as_json, {"valid": True, **_proof_json(proof)},
          f"valid: proof {proof_file} verifies for circuit {circuit.name!r}\noutput {list(proof.outputs)}")
 
 
-def _proof_json(proof: Any) -> dict[str, Any]:
+def _audit(access: ChainAccess, circuit: Circuit, job_id: int, as_json: bool) -> None:
+    from ..auditor import audit_job
+    from ..chain.market import JobStatus
+    from ..errors import ChainError
+
+    market = access.market
+    if job_id > market.job_count():
+        raise ChainError(f"no job {job_id} on chain {market.chain.chain_id}", "list the jobs with: ngx-zk jobs")
+    status = market.job(job_id).status
+    if status in (JobStatus.OPEN, JobStatus.CLAIMED):
+        emit(as_json, {"job_id": job_id, "valid": None, "status": status.value, "pending": True},
+             f"job {job_id}: PENDING ({status.value}, not settled yet): nothing to audit until a proof settles it; "
+             f"follow it with: ngx-zk job show {job_id}")
+        raise click.exceptions.Exit(VERIFY_PENDING)
+    if status is not JobStatus.SETTLED:
+        emit(as_json, {"job_id": job_id, "valid": None, "status": status.value, "pending": False},
+             f"job {job_id}: NO PROOF (it ended {status.value} without a settlement): nothing to audit")
+        raise click.exceptions.Exit(VERIFY_NO_PROOF)
+    verdict = audit_job(access.settings, market, circuit, job_id)
+    data = {"job_id": job_id, "valid": verdict.valid, "status": status.value, "outputs": list(verdict.outputs),
+            "checks": [c.__dict__ for c in verdict.checks]}
+    lines = [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
+    head = f"job {job_id}: {'VALID' if verdict.valid else 'INVALID'}"
+    shown = list(verdict.outputs) if verdict.outputs else "private (only its Poseidon hash is public)"
+    emit(as_json, data, "\n".join([head, *lines] + ([f"  output {shown}"] if verdict.valid else [])))
+    if not verdict.valid:
+        raise click.exceptions.Exit(VERIFY_INVALID)
+
+
+def _proof_json(proof: Proof) -> dict[str, Any]:
     return {
         "proof": str(proof.path),
         "model": proof.circuit_name,
@@ -350,5 +398,7 @@ def _proof_json(proof: Any) -> dict[str, Any]:
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
     """Write a secret file (a salted input) atomically, readable by its owner only."""
+    from ..files import write_private
+
     write_private(path, json.dumps(data).encode())
 

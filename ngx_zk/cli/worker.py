@@ -9,13 +9,7 @@ from pathlib import Path
 import click
 
 from .. import console
-from ..circuit import load_circuit
-from ..config import drop_secrets_from_environ
-from ..worker import Worker
-from ..worker.observe import JsonLog, Metrics
-from ..worker.policy import ClaimPolicy
-from . import main
-from ._common import connect, get_signer, handle_errors, parse_ngx, rpc_option, settings_from, signer_options
+from ._common import ChainAccess, chain_command, emit, json_option, parse_ngx
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -41,7 +35,7 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
     return floor, by_name
 
 
-@main.command("worker")
+@click.command("worker")
 @click.option("--model", "models", multiple=True, required=True, help="A built and published circuit to serve (repeatable).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="Jobs proved at the same time.")
 @click.option("--max-jobs", type=click.IntRange(1, None), help="Exit after finishing this many jobs.")
@@ -58,14 +52,11 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
 @click.option("--max-claimed", type=click.IntRange(1, None), help="Hold at most this many claimed, unfinished jobs at once.")
 @click.option("--min-consumer-score", type=click.IntRange(0, 100), default=0, show_default=True,
               help="Refuse jobs of consumers whose on-chain record (inputs withheld or invalid) scores below this.")
-@rpc_option
-@signer_options
-@click.pass_context
-@handle_errors
-def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, max_jobs: int | None, burst: bool, poll_s: float,
+@json_option
+@chain_command(signer=True)
+def worker_cmd(access: ChainAccess, models: tuple[str, ...], concurrency: int, max_jobs: int | None, burst: bool, poll_s: float,
                metrics_port: int | None, log_file: Path | None, listen: str | None, offers: bool, min_prices: tuple[str, ...],
-               max_claimed: int | None, min_consumer_score: int, rpc_url: str | None, keystore: Path | None,
-               account: str | None) -> None:
+               max_claimed: int | None, min_consumer_score: int, as_json: bool) -> None:
     """Serve jobs as a provider: claim, prove, submit, get paid.
 
     Watches the chain for jobs on the served models, claims those it is eligible for, decrypts the
@@ -73,7 +64,11 @@ def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, ma
     match), runs the model with onnxruntime, proves with EZKL in warm child processes (one per
     --concurrency), dry-runs the submission with eth_call (the model's on-chain verifier), then
     submits. Every step is journaled first, so a restart resumes without double claims or
-    submissions. SIGTERM/SIGINT once: finish the jobs in hand and exit; twice: exit now.
+    submissions. SIGTERM/SIGINT once: finish the jobs in hand and exit; twice: exit now (status 130).
+
+    The log is JSON lines, on stderr or in --log-file. At exit the worker prints a summary on stdout:
+    one line, or with --json one JSON object (provider, chain_id, claimed, resumed, completed,
+    declined, lost, stopped: "done", "signal" or "cold").
 
     With --listen, consumers reach the worker directly: sealed inputs after a claim, and offers of
     jobs about to be posted (`prove-job --provider`), which the worker proves while the job is
@@ -92,17 +87,22 @@ def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, ma
       ngx-zk worker --model mlp --account provider --metrics-port 9464
       ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070 --min-price 2 --max-claimed 4
     """
-    settings = settings_from(ctx)
+    from ..circuit import load_circuit
+    from ..config import drop_secrets_from_environ
+    from ..worker import Worker
+    from ..worker.observe import JsonLog, Metrics
+    from ..worker.policy import ClaimPolicy
+
+    settings = access.settings
     circuits = [load_circuit(m, settings) for m in models]
     floor, by_name = _min_prices(min_prices)
     unknown = set(by_name) - {c.name for c in circuits}
     if unknown:
         raise click.BadParameter(f"{', '.join(sorted(unknown))} is not served (--model)", param_hint="--min-price")
-    market = connect(ctx, rpc_url)
-    signer = get_signer(ctx, market.chain, keystore, account)
-    drop_secrets_from_environ()  # the signer is loaded: nothing started from here on inherits the key or password
     if log_file:
         log_file.parent.mkdir(parents=True, exist_ok=True)
+    market, signer = access.market, access.signer
+    drop_secrets_from_environ()  # the signer is loaded: nothing started from here on inherits the key or password
     stream = log_file.open("a") if log_file else console.stderr().file
     log = JsonLog(stream, worker=signer.address)
     metrics = Metrics()
@@ -120,6 +120,14 @@ def worker_cmd(ctx: click.Context, models: tuple[str, ...], concurrency: int, ma
     finally:
         metrics.close()
         worker.close()
-    if worker._stop_requests >= 2:
+    stops = worker._stop_requests
+    stats = worker.stats
+    summary = {"provider": signer.address, "chain_id": market.chain.chain_id, "claimed": len(stats.claimed_ids),
+               "resumed": stats.resumed, "completed": stats.completed, "declined": stats.declined, "lost": stats.lost,
+               "stopped": "cold" if stops >= 2 else "signal" if stops else "done"}
+    emit(as_json, summary, f"worker {signer.address} stopped ({summary['stopped']}): {stats.completed} completed, "
+         f"{stats.declined} declined, {stats.lost} lost")
+    if stops >= 2:
+        sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)  # cold shutdown: the journal resumes the jobs in hand

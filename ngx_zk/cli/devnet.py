@@ -1,0 +1,86 @@
+"""``ngx-zk devnet up|down|status``: the local anvil chain."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import emit, handle_errors, json_option, settings_from
+
+
+@click.command("up")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (0: any free port).  [default: 8545]")
+@click.option("--fresh", is_flag=True, help="Discard the saved chain state first (and the deployment recorded for it).")
+@json_option
+@click.pass_context
+@handle_errors
+def devnet_up(ctx: click.Context, port: int | None, fresh: bool, as_json: bool) -> None:
+    """Start anvil in the background (pinned npm build), with funded dev accounts.
+
+    A devnet that already runs is reported, not restarted: --port or --fresh then fail (stop it
+    first with `ngx-zk devnet down`). --fresh moves deployments/31337.json aside (to .json.old):
+    the new chain has none of its contracts, so deploy again.
+
+    \b
+    Example:
+      ngx-zk devnet up --port 8545
+      ngx-zk devnet up --fresh && ngx-zk deploy
+    """
+    from ..chain import devnet
+
+    settings = settings_from(ctx)
+    running = devnet.status(settings)
+    if running.running:
+        running_port = int(running.url.rsplit(":", 1)[1])
+        if port is not None and port != running_port:
+            raise click.ClickException(f"a devnet already runs at {running.url}, not on port {port} "
+                                       "(stop it first: ngx-zk devnet down)")
+        if fresh:
+            raise click.ClickException(f"a devnet already runs at {running.url}: --fresh needs it stopped first "
+                                       "(ngx-zk devnet down, then ngx-zk devnet up --fresh)")
+        emit(as_json, running.__dict__, f"devnet already running at {running.url} (chain {running.chain_id}, block {running.block}, "
+             f"pid {running.pid})")
+        return
+    st = devnet.up(settings, port=8545 if port is None else port, fresh=fresh)
+    text = f"devnet running at {st.url} (chain {st.chain_id}, block {st.block}, pid {st.pid})"
+    if st.discarded_deployment:
+        text += (f"\nthe old deployment is gone with the old chain: its file was moved to {st.discarded_deployment}; "
+                 "deploy again: ngx-zk deploy")
+    emit(as_json, st.__dict__, text)
+
+
+@click.command("down")
+@json_option
+@click.pass_context
+@handle_errors
+def devnet_down(ctx: click.Context, as_json: bool) -> None:
+    """Stop the devnet; its state is saved and comes back with the next `up`.
+
+    \b
+    Example:
+      ngx-zk devnet down
+    """
+    from ..chain import devnet
+
+    stopped = devnet.down(settings_from(ctx))
+    emit(as_json, {"stopped": stopped}, "devnet stopped (state saved)" if stopped else "devnet was not running")
+
+
+@click.command("status")
+@json_option
+@click.pass_context
+@handle_errors
+def devnet_status(ctx: click.Context, as_json: bool) -> None:
+    """Show whether the devnet runs, its URL, chain id, block and dev accounts (addresses only).
+
+    \b
+    Example:
+      ngx-zk devnet status --json
+    """
+    from ..chain import devnet
+
+    st = devnet.status(settings_from(ctx))
+    accounts = {role: devnet.dev_address(role) for role in devnet.ROLES}
+    text = (f"devnet running at {st.url}: chain {st.chain_id}, block {st.block}, pid {st.pid}" if st.running else "devnet not running")
+    if st.running:
+        text += "\n" + "\n".join(f"  {role:<10} {addr}" for role, addr in accounts.items())
+    emit(as_json, {**st.__dict__, "accounts": accounts}, text)

@@ -1,0 +1,89 @@
+"""The CLI starts at once: `ngx-zk --help` and the help of the local commands load no chain, prover or
+PyTorch code, and the local pipeline never imports web3 (each checked in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from ngx_zk.artifacts import Circuit
+from ngx_zk.cli import LazyGroup, main
+
+from .paths import MODELS
+
+HEAVY = ("web3", "eth_account", "ezkl", "onnxruntime", "torch")
+CHAIN = ("web3", "eth_account")
+
+PROBE = """
+import json, sys
+from click.testing import CliRunner
+from ngx_zk.cli import main
+codes = [CliRunner().invoke(main, args, catch_exceptions=False).exit_code for args in json.loads(sys.argv[1])]
+print(json.dumps({"codes": codes, "modules": sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)}))
+"""
+
+
+def probe(*commands: list[str], watch: tuple[str, ...] = HEAVY, env: dict[str, str] | None = None) -> tuple[list[int], list[str]]:
+    """Run CLI commands in a fresh interpreter; their exit codes and which of ``watch`` got imported."""
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(commands), json.dumps(watch)], capture_output=True, text=True,
+                          check=True, env=env, timeout=300)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["codes"], result["modules"]
+
+
+def test_help_imports_no_chain_prover_or_torch_code() -> None:
+    codes, loaded = probe(["--help"], ["model", "--help"], ["provider", "--help"], ["devnet", "--help"])
+    assert codes == [0, 0, 0, 0] and loaded == []
+
+
+@pytest.mark.parametrize("command", ["prove", "commit", "verify", "model build", "model show", "devnet up"])
+def test_a_local_commands_help_imports_no_web3(command: str) -> None:
+    codes, loaded = probe([*command.split(), "--help"], watch=CHAIN)
+    assert codes == [0] and loaded == []
+
+
+def test_the_local_pipeline_never_imports_web3_or_torch(mlp_circuit: Circuit, cache_dir: Path, tmp_path: Path) -> None:
+    """commit, prove and verify FILE run without the chain stack (or PyTorch) loaded."""
+    env = {**os.environ, "NGX_ZK_HOME": str(tmp_path), "NGX_ZK_CACHE_DIR": str(cache_dir),
+           "NGX_ZK_CIRCUITS_DIR": str(mlp_circuit.path.parent)}
+    salted, proof = str(tmp_path / "salted.json"), str(tmp_path / "proof.json")
+    codes, loaded = probe(
+        ["commit", str(MODELS / "mlp" / "input.json"), "--model", "mlp", "--out", salted],
+        ["prove", "--model", "mlp", "--input", salted, "--out", proof],
+        ["verify", proof, "--model", "mlp"],
+        watch=(*CHAIN, "torch"), env=env,
+    )
+    assert codes == [0, 0, 0] and loaded == []
+
+
+def test_model_build_never_imports_web3_or_torch(tmp_path: Path, cache_dir: Path) -> None:
+    env = {**os.environ, "NGX_ZK_HOME": str(tmp_path), "NGX_ZK_CACHE_DIR": str(cache_dir)}
+    codes, loaded = probe(["model", "build", str(MODELS / "logistic_sigmoid"), "--no-tune"], watch=(*CHAIN, "torch"), env=env)
+    assert codes == [0] and loaded == []
+
+
+def _lazy_groups(group: click.Group) -> list[click.Group]:
+    ctx = click.Context(group)
+    groups = [group]
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        if isinstance(cmd, click.Group):
+            groups += _lazy_groups(cmd)
+    return groups
+
+
+def test_the_registered_one_line_help_is_the_commands_own() -> None:
+    """A listing shows the help registered with the name; it must not drift from the command's docstring."""
+    for group in _lazy_groups(main):
+        assert isinstance(group, LazyGroup)
+        ctx = click.Context(group)
+        for name, (_target, short) in group.lazy.items():
+            cmd = group.get_command(ctx, name)
+            assert cmd is not None and cmd.help is not None
+            assert cmd.help.split("\n\n")[0].replace("\n", " ").strip() == short, f"{group.name} {name}"
