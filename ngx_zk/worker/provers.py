@@ -13,10 +13,12 @@ settings it receives have their secrets removed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -63,9 +65,26 @@ def without_secrets() -> Iterator[None]:
 _runners: dict[Path, OnnxRunner] = {}
 
 
-def _warm(onnx_files: Sequence[Path], threads: int) -> None:
-    """Child start: the parent alone handles Ctrl-C (warm shutdown); this child's share of the cores;
-    load what every proof needs."""
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal this process gets when the thread that started it ends."""
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux): a worker killed with SIGKILL
+    must not leave proofs running on its cores until they end. Elsewhere a no-op."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return
+    if os.getppid() != parent_pid:  # the parent died before the prctl: nobody would signal us
+        os._exit(1)
+
+
+def _warm(onnx_files: Sequence[Path], threads: int, parent_pid: int) -> None:
+    """Child start: die with the worker; the parent alone handles Ctrl-C (warm shutdown); this
+    child's share of the cores; load what every proof needs."""
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # EZKL proves on a rayon pool as wide as the machine: N children would run N x cores threads
     os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
@@ -105,7 +124,7 @@ class ProverPool:
         context = multiprocessing.get_context("spawn")  # fork after native threads can deadlock
         threads = max(1, (os.cpu_count() or 1) // processes)
         with without_secrets():  # spawned children copy the environment: keep keys and passwords out of it
-            self._pool = context.Pool(processes, initializer=_warm, initargs=([c.circuit_onnx for c in circuits], threads))
+            self._pool = context.Pool(processes, initializer=_warm, initargs=([c.circuit_onnx for c in circuits], threads, os.getpid()))
         self.threads_per_proof = threads
         self._processes = processes
         self._closed = False
