@@ -79,8 +79,8 @@ fuzz: setup contracts ## Longer fuzz and invariant campaigns on the contracts (C
 	cd verifier_contracts && FOUNDRY_FUZZ_RUNS=$${FUZZ_RUNS:-5000} FOUNDRY_INVARIANT_RUNS=$${INVARIANT_RUNS:-256} \
 	    FOUNDRY_INVARIANT_DEPTH=$${INVARIANT_DEPTH:-64} $(FORGE) test
 
-test-fast: setup ## Python tests without the slow tier
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+test-fast: setup ## Python tests without the slow and chain tiers (no anvil needed)
+	$(PY) -m pytest -q -m "not slow and not chain" $(PYTEST_ARGS)
 
 lint: setup ## ruff and mypy (strict) on the package
 	$(VENV)/bin/ruff check ngx_zk tests models benchmarks

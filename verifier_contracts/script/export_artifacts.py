@@ -3,7 +3,9 @@
 
 Reads forge's build output (``verifier_contracts/out``; run ``forge build`` first) and writes
 ``ngx_zk/chain/artifacts/<Name>.json`` = {"abi": [...], "bytecode": "0x...", "deployedBytecodeSize": n}.
-Interfaces get an empty bytecode ("0x") and size 0. Standard library only.
+Interfaces get an empty bytecode ("0x") and size 0. A file whose content is unchanged is not
+rewritten, and only changed files are listed (``make contracts`` runs this on every call). Standard
+library only.
 
 Usage (from the repository root): ``python3 verifier_contracts/script/export_artifacts.py``
 """
@@ -51,6 +53,7 @@ def _hex(obj: object) -> str:
 
 
 def export() -> list[Path]:
+    """Write every artifact whose content changed; return those written."""
     if not OUT.is_dir():
         sys.exit(f"{OUT} not found: run `forge build` in verifier_contracts first")
     DEST.mkdir(parents=True, exist_ok=True)
@@ -69,14 +72,17 @@ def export() -> list[Path]:
             sys.exit(f"{name} needs library linking, which this exporter does not do")
         target = DEST / f"{name}.json"
         payload = {"abi": artifact["abi"], "bytecode": bytecode, "deployedBytecodeSize": size}
-        target.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
+        text = json.dumps(payload, indent=1, sort_keys=True) + "\n"
+        if target.is_file() and target.read_text() == text:
+            continue
+        target.write_text(text)
         written.append(target)
     return written
 
 
 def main() -> None:
     for path in export():
-        print(path.relative_to(ROOT))
+        print(f"exported {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
