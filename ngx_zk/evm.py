@@ -2,7 +2,8 @@
 
 EZKL renders the Solidity verifier for a circuit; it then tries to download solc to compile it,
 which fails offline, so this module compiles the source itself with the pinned solcjs (standard
-JSON in and out through files: solcjs truncates large piped output). Nothing here talks to a chain.
+JSON in and out through files: solcjs truncates large piped output). It also encodes the verifier
+calls the market makes (:func:`verify_calldata`). Nothing here talks to a chain.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
 from . import _ezkl, srs
@@ -25,6 +27,10 @@ from .tools import node_tool
 
 EIP170_LIMIT = 24_576
 OPTIMIZER_RUNS = 1
+VERIFY_DEDICATED = "verifyProof(bytes,uint256[])"
+VERIFY_REUSABLE = "verifyProof(bytes,uint256[],bytes32[])"
+REGISTERED_VKAS_SLOT = 0
+"""Storage slot of ``Halo2VerifierReusable.registeredVkas`` (its first state variable)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,20 @@ def compile_solidity(source: Path, contract: str, *, source_name: str | None = N
     deployed = out_contract["evm"]["deployedBytecode"]["object"]
     return CompiledContract(contract, out_contract["abi"], "0x" + out_contract["evm"]["bytecode"]["object"], len(deployed) // 2,
                             "0x" + deployed)
+
+
+def verify_calldata(proof: bytes, instances: list[int], vka: bytes | None = None) -> bytes:
+    """The call ``JobMarket._verify`` makes: ``verifyProof(proof, instances)`` on a dedicated verifier, or
+    ``verifyProof(proof, instances, vka)`` on the reusable one with the VKA as 32-byte words."""
+    if vka is None:
+        return keccak(text=VERIFY_DEDICATED)[:4] + encode(["bytes", "uint256[]"], [proof, instances])
+    words = [vka[i:i + 32] for i in range(0, len(vka), 32)]
+    return keccak(text=VERIFY_REUSABLE)[:4] + encode(["bytes", "uint256[]", "bytes32[]"], [proof, instances, words])
+
+
+def registered_vka_slot(vka: bytes) -> bytes:
+    """The storage slot holding ``registeredVkas[keccak256(vka)]`` in the reusable verifier."""
+    return keccak(keccak(vka) + REGISTERED_VKAS_SLOT.to_bytes(32, "big"))
 
 
 def calldata(proof_file: Path) -> tuple[bytes, list[int]]:

@@ -6,6 +6,12 @@ registry pins by digest. The entry also pins the verifier's code hash and the ci
 ``artifactsHash`` (sha256 of ``manifest.json``). Circuits built on a test SRS are refused on anything
 but a local dev chain; unsalted inputs and private outputs only with an explicit flag.
 
+Before anything is deployed or registered, publishing proves a sample input and dry-runs settlement
+(:func:`dry_run_settlement`): the chosen verifier is called the way ``JobMarket._verify`` calls it,
+by ``eth_call`` with the latest block's gas limit, and the model is refused unless it answers "valid"
+within a safe fraction of that limit. Otherwise a listed model could take jobs that never settle,
+and the provider who claims one would be slashed. The measured gas is recorded with the model.
+
 Registration is permissionless, so anyone can register a copy of a model (same hashes) with an
 always-true verifier or a royalty to itself. A published model is therefore addressed by
 (chain id, model id): :func:`resolve_model` uses only the id recorded in the deployments file (by
@@ -16,31 +22,65 @@ other entries with the same artifacts (:func:`same_artifacts`).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.types import StateOverride, TxParams
 
 from . import defaults, evm
-from .artifacts import Circuit
+from .artifacts import Circuit, Manifest
 from .chain import deployment as deployments
 from .chain.devnet import DEV_CHAIN_ID
 from .chain.market import Marketplace, ModelEntry, ModelStatus, VerifierKind
 from .chain.signer import Signer
+from .commitment import commit
 from .config import Settings
 from .errors import ChainError
-from .provenance import VerifierProvenanceError, artifacts_hash, require_verifier
+from .inputs import InputData
+from .provenance import REUSABLE_VERIFIER, VerifierProvenanceError, artifacts_hash, require_verifier
+from .prover import prove
 
 Progress = Callable[[str], None]
 MAX_ROYALTY_BPS = 2_000
 PUBLIC_OUTPUTS = ("public", "hashed")
 """Output visibilities whose proof states the output (in the clear or as a Poseidon hash)."""
+MAX_BLOCK_FRACTION = 0.5
+"""Verification may use at most this share of a block: the rest is the market's own work and head-room."""
+DRY_RUN_ADDRESS = to_checksum_address(keccak(text="ngx-zk settlement dry run")[-20:])
+"""Where an undeployed dedicated verifier's code is placed (by state override) for the dry run."""
 
 
 class PublishRefusedError(ChainError):
     """The circuit gives consumers less than the marketplace promises (unsalted input, unproven output)."""
+
+
+class SettlementDryRunError(PublishRefusedError):
+    """The verifier publishing would pin cannot settle a job: it rejects a fresh proof, fails, or needs too much gas."""
+
+    def __init__(self, message: str, hint: str, *, kind: VerifierKind, gas: int | None, block_gas_limit: int,
+                 reason: str) -> None:
+        super().__init__(message, hint)
+        self.kind = kind
+        self.gas = gas
+        self.block_gas_limit = block_gas_limit
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SettlementCheck:
+    """A proof of a sample input, verified by the chosen verifier the way the market calls it."""
+
+    kind: VerifierKind
+    verifier: str
+    gas: int
+    """``eth_estimateGas`` of the verifier call alone (intrinsic and calldata gas included)."""
+    block_gas_limit: int
 
 
 class ModelResolutionError(ChainError):
@@ -80,6 +120,9 @@ class PublishedModel:
     warnings: tuple[str, ...] = ()
     others: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     """Other registry entries with the same artifacts (``model_id``, ``owner``, ``royalty_bps``, ``status``)."""
+    verification_gas: int | None = None
+    """Gas the verifier took on a sample proof in the publish dry run (None: published before it was measured)."""
+    block_gas_limit: int | None = None
 
 
 def is_dev_chain(market: Marketplace) -> bool:
@@ -196,10 +239,13 @@ def resolve_model(settings: Settings, market: Marketplace, circuit: Circuit) -> 
 def publish(
     settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit, *, kind: str = "auto",
     royalty_bps: int = 0, metadata_uri: str = "", allow_unsalted: bool = False, allow_private_output: bool = False,
-    progress: Progress = lambda _: None,
+    max_block_fraction: float = MAX_BLOCK_FRACTION, sample: InputData | None = None, progress: Progress = lambda _: None,
 ) -> PublishedModel:
     """Deploy the verifier and register ``circuit`` (or find this signer's own entry for it); record its id.
 
+    First proves ``sample`` (default: :func:`sample_input`) and dry-runs its settlement on the chosen
+    verifier; raises :class:`SettlementDryRunError`, having deployed and registered nothing, if that
+    fails or needs more than ``max_block_fraction`` of the block gas limit.
     ``metadata_uri`` is where the model's bundle (``ngx-zk model bundle``) can be fetched by ``model pull``."""
     m = circuit.manifest
     if m.insecure and not is_dev_chain(market):
@@ -218,9 +264,10 @@ def publish(
     if existing is not None:
         record_model(settings, market, circuit, existing)
         allowed = market.verifier_code_allowed(existing.verifier_code_hash)
+        gas = market.deployment.models[circuit.name].get("verification_gas")
         return PublishedModel(m.name, existing.model_id, existing.kind, existing.verifier, "0x" + existing.vk_digest.hex(), None, True,
                               "0x" + existing.verifier_code_hash.hex(), allowed, False, "0x" + existing.artifacts_hash.hex(),
-                              existing.metadata_uri, warnings, others)
+                              existing.metadata_uri, warnings, others, gas if isinstance(gas, int) else None)
 
     progress("rendering and compiling the verifier")
     chosen, size, verifier_addr, vka = VerifierKind.REUSABLE, None, "", b""
@@ -232,6 +279,9 @@ def publish(
         elif kind == "dedicated":
             raise ChainError(f"the dedicated verifier is {size:,} bytes, above the EIP-170 limit of {evm.EIP170_LIMIT:,}",
                              "publish with --verifier reusable")
+    oversize = size if size is not None and chosen is VerifierKind.REUSABLE else None
+    check = dry_run_settlement(settings, market, circuit, chosen, max_block_fraction=max_block_fraction, sample=sample,
+                               dedicated_size=oversize, progress=progress)
     if chosen is VerifierKind.DEDICATED:
         progress(f"deploying the dedicated verifier ({size:,} bytes)")
         factory = market.chain.w3.eth.contract(abi=contract.abi, bytecode=contract.bytecode)
@@ -256,9 +306,83 @@ def publish(
         progress("allow-listing the verifier's code hash (dev chain, published by the verifier curator)")
         market.allow_verifier_code(signer, entry.verifier_code_hash)
         allowed = allowed_now = True
-    record_model(settings, market, circuit, entry)
+    record_model(settings, market, circuit, entry, verification_gas=check.gas)
     return PublishedModel(m.name, model_id, chosen, verifier_addr, "0x" + digest.hex(), size, False, "0x" + entry.verifier_code_hash.hex(),
-                          allowed, allowed_now, "0x" + entry.artifacts_hash.hex(), entry.metadata_uri, warnings, others)
+                          allowed, allowed_now, "0x" + entry.artifacts_hash.hex(), entry.metadata_uri, warnings, others,
+                          check.gas, check.block_gas_limit)
+
+
+def sample_input(manifest: Manifest) -> InputData:
+    """An input every circuit accepts: zeros for float inputs, the lowest valid id for integer ones."""
+    return InputData(tuple(
+        tuple((spec.value_range[0] if spec.value_range else 0) if spec.is_int else 0.0 for _ in range(spec.size))
+        for spec in manifest.inputs))
+
+
+def dry_run_settlement(
+    settings: Settings, market: Marketplace, circuit: Circuit, kind: VerifierKind, *,
+    max_block_fraction: float = MAX_BLOCK_FRACTION, sample: InputData | None = None, dedicated_size: int | None = None,
+    progress: Progress = lambda _: None,
+) -> SettlementCheck:
+    """Prove ``sample`` and verify it by ``eth_call`` exactly as ``JobMarket._verify`` would, before any registration.
+
+    The dedicated verifier's code is placed by state override (nothing is deployed); the reusable
+    verifier is the deployment's, called with the VKA words the market passes and the VKA marked
+    registered by state override. The call gets the latest block's gas limit. Raises
+    :class:`SettlementDryRunError` unless it answers valid (and, for the reusable kind, names this
+    VKA's digest) within ``max_block_fraction`` of that limit. ``dedicated_size`` (the dedicated
+    verifier's size when it did not fit EIP-170) only improves the advice in the error."""
+    m = circuit.manifest
+    progress("proving a sample input for the settlement dry run")
+    with tempfile.TemporaryDirectory(prefix="ngx-dry-run-") as tmp:
+        _, salted = commit(m, sample or sample_input(m))
+        proof, instances = evm.calldata(prove(circuit, salted, Path(tmp) / "proof.json", settings).path)
+    w3 = market.chain.w3
+    limit = int(w3.eth.get_block("latest")["gasLimit"])
+    name = kind.name.lower()
+    if kind is VerifierKind.DEDICATED:
+        target: str = DRY_RUN_ADDRESS
+        vka: bytes | None = None
+        override: dict[str, Any] = {target: {"code": evm.dedicated_verifier(settings, circuit).runtime}}
+    else:
+        target, vka = to_checksum_address(market.deployment.address(REUSABLE_VERIFIER)), evm.vka_words(settings, circuit)
+        override = {target: {"stateDiff": {"0x" + evm.registered_vka_slot(vka).hex(): "0x" + (1).to_bytes(32, "big").hex()}}}
+    call = cast(TxParams, {"from": market.market.address, "to": target, "data": "0x" + evm.verify_calldata(proof, instances, vka).hex()})
+
+    def refuse(what: str, gas: int | None, reason: str) -> SettlementDryRunError:
+        return SettlementDryRunError(
+            f"settlement dry run for {m.name!r} failed: the {name} verifier {what}; jobs for it could never settle, "
+            "so it was not registered", _dry_run_hint(kind, dedicated_size), kind=kind, gas=gas, block_gas_limit=limit, reason=reason)
+
+    progress(f"dry-running settlement on the {name} verifier (eth_call, block gas limit {limit:,})")
+    try:
+        answer = bytes(w3.eth.call(cast(TxParams, {**call, "gas": limit}), "latest", cast(StateOverride, override)))
+    except ContractLogicError:
+        raise refuse("rejected a fresh proof of the sample input (it reverted)", None, "reverted") from None
+    except Web3RPCError as exc:
+        detail = str(exc.rpc_response.get("error", {}).get("message", exc)) if exc.rpc_response else str(exc)
+        if "gas" in detail.lower():
+            raise refuse(f"ran out of gas with the whole block gas limit ({limit:,} gas)", limit, "out of gas") from None
+        raise refuse(f"failed ({detail[:120]})", None, detail) from None
+    word = [int.from_bytes(answer[i:i + 32], "big") for i in range(0, min(len(answer), 64), 32)]
+    if not word or word[0] != 1 or (vka is not None and (len(word) < 2 or word[1] != int.from_bytes(keccak(vka), "big"))):
+        raise refuse(f"did not answer valid for a fresh proof of the sample input (returned 0x{answer[:64].hex()})", None, "not valid")
+    gas = int(w3.eth.estimate_gas(call, "latest", cast(StateOverride, override)))
+    bound = int(limit * max_block_fraction)
+    if gas > bound:
+        raise refuse(f"needs {gas:,} gas to verify a proof, above {max_block_fraction:.0%} of the block gas limit "
+                     f"({bound:,} of {limit:,})", gas, "too much gas")
+    return SettlementCheck(kind, target, gas, limit)
+
+
+def _dry_run_hint(kind: VerifierKind, dedicated_size: int | None) -> str:
+    if kind is VerifierKind.REUSABLE and dedicated_size is not None:
+        return (f"its dedicated verifier is {dedicated_size:,} bytes, over EIP-170's {evm.EIP170_LIMIT:,}, and EZKL's reusable "
+                "verifier cannot verify every circuit (see README, known limits): shrink the circuit (fewer operations or inner "
+                "columns) until its dedicated verifier fits")
+    if kind is VerifierKind.REUSABLE:
+        return "publish with --verifier dedicated (or auto) instead, or shrink the circuit"
+    return "shrink the circuit (fewer operations, lower logrows) or publish on a chain with a higher block gas limit"
 
 
 def _existing(settings: Settings, market: Marketplace, signer: Signer,
@@ -289,13 +413,22 @@ def _existing(settings: Settings, market: Marketplace, signer: Signer,
     return (usable[0] if usable else None), tuple(others)
 
 
-def record_model(settings: Settings, market: Marketplace, circuit: Circuit, entry: ModelEntry) -> None:
-    """Remember (chain id, model id) for this circuit name: the only way consumers and workers find it."""
-    market.deployment.models[circuit.name] = {
+def record_model(settings: Settings, market: Marketplace, circuit: Circuit, entry: ModelEntry, *,
+                 verification_gas: int | None = None) -> None:
+    """Remember (chain id, model id) for this circuit name: the only way consumers and workers find it.
+
+    ``verification_gas`` (from the publish dry run) is kept across later records of the same entry."""
+    before = market.deployment.models.get(circuit.name) or {}
+    record: dict[str, Any] = {
         "model_id": entry.model_id, "kind": entry.kind.name.lower(), "verifier": entry.verifier,
         "vk_digest": "0x" + entry.vk_digest.hex(), "verifier_code_hash": "0x" + entry.verifier_code_hash.hex(),
         "artifacts_hash": "0x" + entry.artifacts_hash.hex(), "owner": entry.owner,
     }
+    if verification_gas is None and before.get("model_id") == entry.model_id:
+        verification_gas = before.get("verification_gas")
+    if verification_gas is not None:
+        record["verification_gas"] = verification_gas
+    market.deployment.models[circuit.name] = record
     deployments.save(settings, market.deployment)
 
 
@@ -305,6 +438,7 @@ def same_address(a: str, b: str) -> bool:
 
 
 __all__ = [
-    "AmbiguousModelError", "ModelResolutionError", "PublishRefusedError", "PublishedModel", "check_entry", "mismatches", "publish",
-    "publish_warnings", "record_model", "recorded_id", "resolve_model", "same_address", "same_artifacts",
+    "AmbiguousModelError", "ModelResolutionError", "PublishRefusedError", "PublishedModel", "SettlementCheck", "SettlementDryRunError",
+    "check_entry", "dry_run_settlement", "mismatches", "publish", "publish_warnings", "record_model", "recorded_id", "resolve_model",
+    "same_address", "same_artifacts", "sample_input",
 ]
