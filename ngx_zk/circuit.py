@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,12 @@ def build_circuit(
             tolerance=tolerance * span,
             measure=measure,
             candidates=tuner.CANDIDATES if tune else (tuner.EZKL_DEFAULT,),
+            knobs=tune,
+            timer=_prove_timer(staging, settings, srs_file, samples[0], salt_elements) if tune else None,
             progress=progress,
         )
+        for scratch_key in staging.glob(f"*{_TIMING_KEY}"):
+            scratch_key.unlink()  # proving keys of the timed finalists (hundreds of MB each)
         tuner.copy_choice(chosen, staging / SETTINGS, staging / COMPILED)
         circuit_settings = json.loads((staging / SETTINGS).read_text())
         logrows = int(circuit_settings["run_args"]["logrows"])
@@ -252,6 +257,32 @@ def _accuracy_measure(
         return worst
 
     return measure
+
+
+_TIMING_KEY = ".timing-pk"
+
+
+def _prove_timer(
+    workdir: Path, settings: Settings, srs_file: Path | None, sample: list[list[float]], salt_elements: int
+) -> tuner.Timer:
+    """The tuner's clock: set a finalist up once (on the SRS the build will use), then measure the
+    CPU time of witness + proof of one calibration sample, as ``ngx_zk.prove`` does. CPU time, not
+    wall time: other work on a shared machine stretches wall time unevenly between finalists."""
+    data_file = workdir / "timing-input.json"
+    inputs.write_witness_input(data_file, [values + [0.0] * salt_elements for values in sample])
+
+    def prove_seconds(settings_path: Path, compiled: Path) -> float:
+        logrows = int(json.loads(settings_path.read_text())["run_args"]["logrows"])
+        srs_path = (srs.public_srs(settings, srs_file, logrows) if srs_file else srs.test_srs(settings, logrows))[0]
+        pk, vk = compiled.with_suffix(_TIMING_KEY), compiled.with_suffix(".timing-vk")
+        if not pk.is_file():
+            _ezkl.setup(CircuitError, compiled, vk, pk, srs_path)
+        started = time.process_time()  # CPU seconds of all threads: what a proof costs, whatever else runs
+        _ezkl.gen_witness(CircuitError, data_file, compiled, workdir / "timing-witness.json", vk=vk, srs=srs_path)
+        _ezkl.prove(workdir / "timing-witness.json", compiled, pk, workdir / "timing-proof.json", srs_path)
+        return time.process_time() - started
+
+    return prove_seconds
 
 
 def _input_specs(source: ModelSource, circuit_settings: dict[str, Any], salt_elements: int) -> tuple[TensorSpec, ...]:
