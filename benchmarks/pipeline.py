@@ -179,6 +179,10 @@ class Tuned:
             "pk_bytes": pk.stat().st_size,
             "tolerance": tuning.get("tolerance"),
             "calibration_error": tuning.get("max_abs_error"),
+            "layout": tuning.get("label"),
+            "calibration_error_vs_default": tuning.get("error_vs_default"),
+            "tuner_timing": {k: (tuning.get("timing") or {}).get(k)
+                             for k in ("default_prove_s", "chosen_prove_s", "speedup_vs_default", "decision", "spent_s")},
         }
         return self.info
 
@@ -222,6 +226,7 @@ def bench_model(name: str, workdir: Path, repeats: int, log: Log = lambda _: Non
             "max_abs_error": max_error(side.outputs, ort_ref), "max_abs_error_vs_torch": max_error(side.outputs, torch_ref),
         }
     row["prove_ratio"] = row["tuned"]["prove_s"] / row["raw"]["prove_s"]
+    row["error_ratio"] = row["tuned"]["max_abs_error"] / row["raw"]["max_abs_error"] if row["raw"]["max_abs_error"] else None
     row["prove_core_ratio"] = row["tuned"]["prove_core_s"] / row["raw"]["prove_core_s"]
     return row
 

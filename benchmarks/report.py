@@ -34,6 +34,12 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| **{r['prove_ratio']:.3f}** | {_pair(r, 'pk_bytes', 1 / MB, 0)} | {_pair(r, 'verify_s', 1000, 0)} "
                 f"| {_pair(r, 'max_abs_error', 1, 5)} |"
             )
+        lines += ["", "| model | tuned layout | tuner's own timing (default / chosen, s) | tuner's decision | error tuned / raw |",
+                  "|---|---|---|---|---|"]
+        for r in a["models"]:
+            t = r["tuned"].get("tuner_timing") or {}
+            lines.append(f"| {r['model']} | {r['tuned'].get('layout')} | {_f(t.get('default_prove_s'))} / {_f(t.get('chosen_prove_s'))} "
+                         f"| {t.get('decision') or 'n/a'} | {_f(r.get('error_ratio'), 1)}x |")
         lines += ["", f"Geometric mean of the prove-time ratios (tuned / raw): **{a['geomean_prove_ratio']:.3f}** "
                       f"(worst {a['worst_prove_ratio']:.3f}; `ezkl.prove` alone: {a['geomean_prove_core_ratio']:.3f}). "
                       "Raw prove = gen_witness + prove; tuned prove = one `ngx_zk.prove` call. "

@@ -110,7 +110,7 @@ FINALISTS = 3
 TIMING_ROUNDS = 2
 """Proofs per finalist (interleaved); the fastest counts, which is the least disturbed by load."""
 
-TIMING_BUDGET_S = 150.0
+TIMING_BUDGET_S = 90.0
 """Wall-clock budget of the timing stage (setups included). The default and the cheapest finalist
 are always timed once; later proofs are skipped when the budget is spent."""
 
