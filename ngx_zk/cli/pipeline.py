@@ -28,6 +28,7 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ..artifacts import Proof
+    from ..export import InputShape
 
 VERIFY_VALID, VERIFY_INVALID, VERIFY_PENDING, VERIFY_NO_PROOF = 0, 1, 3, 4
 """Exit statuses of ``verify`` (2 is click's usage error)."""
@@ -168,7 +169,7 @@ def model_list(ctx: click.Context, as_json: bool) -> None:
     emit(as_json, {"circuits": rows}, text)
 
 
-def _input_shape(_ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Any]:
+def _input_shape(_ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[InputShape]:
     from ..export import InputShape
 
     try:
@@ -192,7 +193,7 @@ def _input_shape(_ctx: click.Context, param: click.Parameter, values: tuple[str,
 @click.option("--force", is_flag=True, help="Replace the model files already in --out.")
 @json_option
 @handle_errors
-def model_export(source: str, shapes: list[Any], out: Path | None, samples: int | None, calibration: Path | None, seed: int,
+def model_export(source: str, shapes: list[InputShape], out: Path | None, samples: int | None, calibration: Path | None, seed: int,
                  force: bool, as_json: bool) -> None:
     """Export a PyTorch model to a model folder that `model build` takes.
 
