@@ -15,6 +15,8 @@ does not load EZKL, onnxruntime or web3 until something needs them.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -58,6 +60,19 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
+
+
+class _Package(types.ModuleType):
+    """Keeps ``ngx_zk.export`` the function: importing the submodule of the same name sets it as an
+    attribute of this package, which would hide the function (an eager import used to rebind it)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "export" and isinstance(value, types.ModuleType):
+            value = value.export
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

@@ -87,3 +87,12 @@ def test_the_registered_one_line_help_is_the_commands_own() -> None:
             cmd = group.get_command(ctx, name)
             assert cmd is not None and cmd.help is not None
             assert cmd.help.split("\n\n")[0].replace("\n", " ").strip() == short, f"{group.name} {name}"
+
+
+def test_every_public_name_resolves_lazily() -> None:
+    """``ngx_zk.__all__`` stays whole: each name resolves, and ``export`` stays the function even once the
+    ``ngx_zk.export`` submodule is imported (the import system sets the submodule on the package)."""
+    code = ("import ngx_zk as ngx, ngx_zk.export; "
+            "missing = [n for n in ngx.__all__ if getattr(ngx, n, None) is None]; "
+            "assert not missing, missing; assert callable(ngx.export) and ngx.export.__module__ == 'ngx_zk.export'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
