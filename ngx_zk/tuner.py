@@ -54,10 +54,11 @@ Candidates are calibrated in order of their lower-bound modelled cost ``(logrows
 (every column is committed to and evaluated over the whole 2^logrows domain, used or not), and a
 calibrated candidate is accepted only if its witness succeeds on every calibration sample with
 outputs within the accuracy tolerance of the float model. The search keeps the most accurate
-candidate of each cost class and stops calibrating candidates that cannot reach one of the
-:data:`FINALISTS` cheapest classes found so far. EZKL's default is calibrated and measured too:
-it is the reference for speed and accuracy (the manifest reports the chosen circuit's error
-against it).
+candidate of each cost class (:data:`Class`: the modelled cost and the switches on, which change
+columns the model does not count) and stops calibrating candidates that cannot reach one of the
+:data:`FINALISTS` cheapest classes found so far, or only the class of one at a scale as fine.
+EZKL's default is calibrated and measured too: it is the reference for speed and accuracy (the
+manifest reports the chosen circuit's error against it).
 
 **Choice rule.** The modelled cost ranks, measurement decides: logrows alone is a poor guide
 (4 inner columns at logrows 14 proved no faster than EZKL's 2 at logrows 15). With a ``timer``

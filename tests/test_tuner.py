@@ -49,18 +49,18 @@ def fake_clock(seconds: dict[int, float]) -> tuple[tuner.Timer, list[int]]:
 
 
 def run(tmp_path: Path, tiny: tuple[Path, Path], seconds: dict[int, float], errors: dict[int, float] | None = None,
-        **kwargs: float) -> tuple[tuner.Tuning, list[int]]:
+        budget_s: float = tuner.TIMING_BUDGET_S) -> tuple[tuner.Tuning, list[int]]:
     timer, log = fake_clock(seconds)
     errors = errors or {1: 0.001, 2: 0.001, 4: 0.001}
     chosen = tuner.tune(tmp_path, tiny[0], tiny[1], VISIBILITY, max_logrows=16, tolerance=0.05,
                         measure=lambda s, c: errors[cols(s)], candidates=(DEFAULT, ONE_COL, FOUR_COLS),
-                        timer=timer, knobs=False, **kwargs)
+                        timer=timer, knobs=False, budget_s=budget_s)
     return chosen, log
 
 
 def measured(tuning: tuner.Tuning, cand: tuner.Candidate) -> float:
     record = next(t for t in tuning.tried if t["label"] == cand.label)
-    return min(record["prove_s"])
+    return float(min(record["prove_s"]))
 
 
 def test_the_default_is_kept_when_nothing_proves_clearly_faster(tmp_path: Path, tiny: tuple[Path, Path]) -> None:
@@ -71,7 +71,8 @@ def test_the_default_is_kept_when_nothing_proves_clearly_faster(tmp_path: Path, 
     assert sorted(set(log)) == [1, 2, 4]  # the default and both finalists were timed
     record = chosen.to_json()
     assert record["timing"]["default_prove_s"] == 1.0 and record["error_vs_default"] == 1.0
-    assert [t for t in record["tried"] if t.get("chosen")][0]["label"] == DEFAULT.label
+    (picked,) = [t for t in record["tried"] if t.get("chosen")]
+    assert picked["label"] == DEFAULT.label
 
 
 def test_the_fastest_layout_wins_and_is_never_slower_than_the_default(tmp_path: Path, tiny: tuple[Path, Path]) -> None:
