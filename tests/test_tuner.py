@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ngx_zk import tuner
+from ngx_zk.artifacts import Circuit
 
 from . import onnx_factory
 
@@ -109,3 +110,16 @@ def test_a_layout_modelled_far_slower_is_not_timed() -> None:
     assert tuner._slowdown_bound((15, 2), (10, 1)) >= 1 / tuner.DOMINATED
     assert tuner._slowdown_bound((15, 2), (14, 4)) < 1 / tuner.DOMINATED
     assert tuner._slowdown_bound((15, 1), (14, 4)) < 1 / tuner.DOMINATED
+
+
+def test_a_real_build_records_its_timings_and_its_error_against_the_default(mlp_circuit: Circuit) -> None:
+    """The mlp build (real clock): finalists timed, EZKL's default (logrows 15) modelled far slower than
+    the logrows-10 finalists and so not timed, the error against the default reported."""
+    tuning = mlp_circuit.manifest.tuning
+    timing = tuning["timing"]
+    timed = [f for f in timing["finalists"] if f["prove_s"] is not None]
+    assert len(timed) >= 2 and timing["chosen_prove_s"] == min(f["prove_s"] for f in timed if f["label"] == tuning["label"])
+    default = next(t for t in tuning["tried"] if t["label"] == DEFAULT.label)
+    assert default["logrows"] == 15 and "modelled at least" in default["not_timed"]
+    assert tuning["error_vs_default"] == pytest.approx(tuning["max_abs_error"] / tuning["default_max_abs_error"])
+    assert tuning["max_abs_error"] <= tuning["tolerance"]
