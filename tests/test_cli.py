@@ -168,8 +168,11 @@ def test_a_missing_srs_file_is_reported_before_calibration(env: Path) -> None:
 
 
 def test_ctrl_c_in_model_build_exits_130_and_leaves_no_staging_folder(env: Path) -> None:
+    # a terminal's foreground job takes Ctrl-C; one started in the background (make test-fast &) inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt: give the build the terminal's default
     build = subprocess.Popen([sys.executable, "-m", "ngx_zk", "model", "build", str(MODELS / "mnist_cnn")], cwd=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not list((env / "circuits").glob(".mnist_cnn.building-*")) and build.poll() is None:
