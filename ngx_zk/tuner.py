@@ -491,6 +491,7 @@ def _timed_choice(
         else:
             timed.append(b)
     runs: dict[int, list[float]] = {b.index: [] for b in timed}
+    failed: set[int] = set()
     first_rival = next((b for b in timed if b is not default), None)
     started = time.perf_counter()
     for rnd in range(TIMING_ROUNDS):
@@ -498,6 +499,8 @@ def _timed_choice(
             lead = min((min(r) for r in runs.values() if r), default=0.0)
             timed = [b for b in timed if b is default or (runs[b.index] and min(runs[b.index]) <= lead * (1 + 2 * SIMILAR_COST))]
         for b in timed if rnd % 2 == 0 else reversed(timed):
+            if b.index in failed:
+                continue
             must = rnd == 0 and (b is default or b is first_rival)
             if time.perf_counter() - started > budget_s and not must:
                 records[b.index].setdefault("timing_note", f"budget of {budget_s:.0f}s spent after {len(runs[b.index])} proofs")
@@ -505,10 +508,10 @@ def _timed_choice(
             progress(f"timing a proof of {candidates[b.index].label} (logrows {b.logrows}, round {rnd + 1})")
             try:
                 runs[b.index].append(timer(b.settings, b.compiled))
-            except NgxZkError as exc:
+            except NgxZkError as exc:  # not a candidate any more: it could not prove the calibration sample
                 records[b.index]["timing_note"] = f"proving failed: {exc.message}"
-                break
-    best: dict[int, float] = {i: min(r) for i, r in runs.items() if r}
+                failed.add(b.index)
+    best: dict[int, float] = {i: min(r) for i, r in runs.items() if r and i not in failed}
     for i, r in runs.items():
         if r:
             records[i]["prove_s"] = [round(s, 4) for s in r]

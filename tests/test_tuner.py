@@ -15,6 +15,7 @@ import pytest
 
 from ngx_zk import tuner
 from ngx_zk.artifacts import Circuit
+from ngx_zk.errors import ProvingError
 
 from . import onnx_factory
 
@@ -97,6 +98,19 @@ def test_a_spent_budget_still_times_the_default_and_the_cheapest_finalist_once(t
     assert chosen.candidate == ONE_COL
     four = next(t for t in chosen.tried if t["label"] == FOUR_COLS.label)
     assert "budget" in four["timing_note"] and "prove_s" not in four
+
+
+def test_a_finalist_that_fails_to_prove_is_dropped_and_the_rest_still_compete(tmp_path: Path, tiny: tuple[Path, Path]) -> None:
+    def timer(settings: Path, compiled: Path) -> float:  # FAKE clock; one column "fails to prove"
+        if cols(settings) == 1:
+            raise ProvingError("proving failed: out of memory")
+        return {2: 1.0, 4: 0.5}[cols(settings)]
+
+    chosen = tuner.tune(tmp_path, tiny[0], tiny[1], VISIBILITY, max_logrows=16, tolerance=0.05, measure=lambda s, c: 0.001,
+                        candidates=(DEFAULT, ONE_COL, FOUR_COLS), timer=timer, knobs=False)
+    assert chosen.candidate == FOUR_COLS
+    one = next(t for t in chosen.tried if t["label"] == ONE_COL.label)
+    assert "out of memory" in one["timing_note"] and "prove_s" not in one
 
 
 def test_without_a_clock_the_modelled_cost_decides(tmp_path: Path, tiny: tuple[Path, Path]) -> None:
