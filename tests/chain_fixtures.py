@@ -18,7 +18,7 @@ import pytest
 import ngx_zk as ngx
 from ngx_zk import crypto
 from ngx_zk.artifacts import Circuit
-from ngx_zk.chain import devnet
+from ngx_zk.chain import deployment, devnet
 from ngx_zk.chain.market import Marketplace
 from ngx_zk.chain.tx import Chain
 from ngx_zk.publish import publish
@@ -84,10 +84,17 @@ def net(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[N
 
 @pytest.fixture
 def chain_snapshot(net: Net) -> Iterator[Net]:
-    """Each test starts from the same chain state (evm_snapshot / evm_revert)."""
+    """Each test starts from the same chain state (evm_snapshot / evm_revert) and the same local
+    deployment record: a test that publishes or pulls records model ids that the revert undoes."""
+    record = deployment.path_for(net.settings, net.market.chain.chain_id)
+    saved = record.read_bytes()
+    models = dict(net.market.deployment.models)
     snap = net.rpc("evm_snapshot")["result"]
     yield net
     net.rpc("evm_revert", [snap])
+    record.write_bytes(saved)
+    net.market.deployment.models.clear()
+    net.market.deployment.models.update(models)
 
 
 def ngx_zk(net: Net, state_dir: Path, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:

@@ -135,7 +135,7 @@ def test_an_offer_that_does_not_open_its_commitment_or_whose_job_never_comes_is_
     net, m = chain_snapshot, chain_snapshot.market
     logged: list[str] = []
     worker = library_worker(net, tmp_path)
-    worker.log = lambda event, **_: logged.append(event)
+    worker.log = worker.offers.log = lambda event, **_: logged.append(event)
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
     consumer = net.signer("consumer")
     try:
@@ -153,7 +153,7 @@ def test_an_offer_that_does_not_open_its_commitment_or_whose_job_never_comes_is_
         assert offer(m, consumer, net.model_id, commitment.values, salted, devnet.dev_address("provider"))
         worker.offers.tend(worker.lifecycle.proofs)
         assert len(worker.offers._offered) == 1
-        monkeypatch.setattr(worker_pkg.worker, "OFFER_TTL_S", 0)
+        monkeypatch.setattr(worker_pkg.offers, "OFFER_TTL_S", 0)
         worker.offers.tend(worker.lifecycle.proofs)
         assert "offer.expired" in logged and not worker.offers._offered, "no job came for it"
     finally:

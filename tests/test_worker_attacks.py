@@ -47,7 +47,8 @@ def rounds(w: Worker, until: Callable[[], T], timeout: float = 60) -> T:
     """Run the worker's loop (scan + one step per job) until ``until()`` is truthy."""
     deadline = time.monotonic() + timeout
     while not (value := until()):
-        assert time.monotonic() < deadline, "the worker did not get there in time"
+        assert time.monotonic() < deadline, f"the worker did not get there in time: {[(r.job_id, r.step.value) for r in w.journal.all()]}, " \
+            f"history {[w.journal.history(r.job_id) for r in w.journal.all()]}"
         w.offers.tend(w.lifecycle.proofs)
         w._scan()
         w._advance()

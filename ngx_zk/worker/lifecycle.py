@@ -424,8 +424,9 @@ class Lifecycle:
         return job.provider is not None and job.provider.lower() == self.signer.address.lower()
 
     def now(self) -> float:
-        """Our best guess of the next block's timestamp: the chain's latest, or the wall clock if later."""
-        return max(float(self.market.chain.timestamp()), time.time())
+        """Chain time: the latest block's timestamp. Deadlines are chain time; the wall clock is not
+        (a node's clock may lag or lead it, e.g. a devnet reverted to a snapshot or moved forward)."""
+        return float(self.market.chain.timestamp())
 
     # --- endings ---------------------------------------------------------------------------------------
     def _running(self) -> list[Future[ProofRun]]:
