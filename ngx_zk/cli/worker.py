@@ -52,11 +52,15 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
 @click.option("--max-claimed", type=click.IntRange(1, None), help="Hold at most this many claimed, unfinished jobs at once.")
 @click.option("--min-consumer-score", type=click.IntRange(0, 100), default=0, show_default=True,
               help="Refuse jobs of consumers whose on-chain record (inputs withheld or invalid) scores below this.")
+@click.option("--ray", "ray_address", metavar="ADDRESS",
+              help="Prove on a Ray cluster (a proving fleet): its address, or `auto` to join the local one (started if none runs).")
+@click.option("--cpus-per-proof", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="With --ray on nodes without GPUs: cores each proof takes (one proof per GPU where the cluster has GPUs).")
 @json_option
 @chain_command(signer=True)
 def worker_cmd(access: ChainAccess, models: tuple[str, ...], concurrency: int, max_jobs: int | None, burst: bool, poll_s: float,
                metrics_port: int | None, log_file: Path | None, listen: str | None, offers: bool, min_prices: tuple[str, ...],
-               max_claimed: int | None, min_consumer_score: int, as_json: bool) -> None:
+               max_claimed: int | None, min_consumer_score: int, ray_address: str | None, cpus_per_proof: int, as_json: bool) -> None:
     """Serve jobs as a provider: claim, prove, submit, get paid.
 
     Watches the chain for jobs on the served models, claims those it is eligible for, decrypts the
@@ -82,9 +86,15 @@ def worker_cmd(access: ChainAccess, models: tuple[str, ...], concurrency: int, m
     job whose input is missing at the input deadline, invalid, or too late is declined (free within
     the market's allowance); a submission that cannot succeed is given back before its deadline.
 
+    With --ray, the worker stays the one process with the key, the chain and the journal; proofs run
+    as Ray tasks on the cluster's nodes (one per GPU, or per --cpus-per-proof cores). Artifacts and
+    proving keys reach each node once, checked against their hashes; a node lost mid-proof has the
+    proof run again elsewhere if the deadline allows, else the job is given back before it is slashed.
+
     \b
     Example:
       ngx-zk worker --model mlp --account provider --metrics-port 9464
+      ngx-zk worker --model mlp --account provider --ray auto --concurrency 4
       ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070 --min-price 2 --max-claimed 4
     """
     from ..circuit import load_circuit
@@ -108,7 +118,8 @@ def worker_cmd(access: ChainAccess, models: tuple[str, ...], concurrency: int, m
     metrics = Metrics()
     worker = Worker(settings, market, signer, circuits, concurrency=concurrency, poll_s=poll_s, log=log, metrics=metrics,
                     listen=_host_port(listen) if listen else None, offers=offers,
-                    policy=ClaimPolicy(min_price=floor, max_claimed=max_claimed, min_consumer_score=min_consumer_score))
+                    policy=ClaimPolicy(min_price=floor, max_claimed=max_claimed, min_consumer_score=min_consumer_score),
+                    ray=ray_address, cpus_per_proof=cpus_per_proof)
     for served in worker.served.values():
         if served.circuit.name in by_name:
             worker.lifecycle.policy.min_price_by_model[served.entry.model_id] = by_name[served.circuit.name]

@@ -42,7 +42,7 @@ from .journal import JobRecord, Journal, Step
 from .observe import Metrics
 from .offers import OfferBook
 from .policy import ClaimPolicy
-from .provers import ProofRun
+from .provers import ProofRun, ProverLost
 
 GONE = "no longer on chain: a reorg dropped its JobPosted event"
 MAX_STEP_ERRORS = 3
@@ -286,6 +286,8 @@ class Lifecycle:
             done = run.result()
         except InputError as exc:
             return self._give_back(record, DeclineReason.INPUT_INVALID, f"the circuit cannot take the input: {exc.message}")
+        except ProverLost as exc:
+            return self._prove_again(record, exc)
         except Exception as exc:  # EZKL or onnxruntime failed on our side: give the job back before it is slashed
             self.log("job.failed", level="error", job_id=record.job_id, error=str(exc)[:300])
             return self._give_back(record, DeclineReason.OTHER, f"proof failed: {type(exc).__name__}: {str(exc)[:200]}")
@@ -298,12 +300,25 @@ class Lifecycle:
         self.stats.prove_seconds.append(done.proof.prove_seconds)
         self.metrics.inc("ngx_worker_prove_seconds_sum", done.proof.prove_seconds)
         self.metrics.inc("ngx_worker_prove_seconds_count")
-        self.journal.record(record.job_id, record.model_id, Step.PROVED, proof_path=str(done.path))
+        self.journal.record(record.job_id, record.model_id, Step.PROVED, proof_path=str(done.path), note=f"proved on node {done.node}")
         self.crash_point("proved")
         self.log("job.proved", job_id=record.job_id, prove_s=round(done.proof.prove_seconds, 3),
-                 inference_s=round(done.inference_s, 4), provider=done.runtime, output_drift=round(done.drift, 6))
+                 inference_s=round(done.inference_s, 4), provider=done.runtime, output_drift=round(done.drift, 6), node=done.node)
         fresh = self.journal.get(record.job_id)
         return self.submit(fresh) if fresh is not None else True
+
+    def _prove_again(self, record: JobRecord, lost: ProverLost) -> bool:
+        """The node running the proof went away: prove again (elsewhere) if the prove deadline still
+        leaves time for a proof and its submission; otherwise give the job back before it is slashed."""
+        job = self.still_ours(record)
+        if job is None:
+            return True
+        if self.policy.can_finish(record.model_id, self.served[record.model_id].circuit, self.now(), job.prove_deadline):
+            self.metrics.inc("ngx_worker_reproofs_total")
+            self.log("job.reprove", level="warning", job_id=record.job_id, lost_node=lost.node)
+            fresh = self.journal.record(record.job_id, record.model_id, Step.PROVING, note=f"prover lost (node {lost.node}): proving again")
+            return self.prove(fresh)
+        return self._give_back(record, DeclineReason.OTHER, "the prover node was lost and too little time is left to prove again")
 
     # --- PROVED: submit --------------------------------------------------------------------------------
     def submit(self, record: JobRecord) -> bool:

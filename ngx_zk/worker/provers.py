@@ -24,13 +24,14 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .. import prover
 from ..artifacts import Circuit, Proof
 from ..config import SECRET_ENV_VARS, Settings
-from ..errors import NgxZkError
+from ..errors import NgxZkError, ProofError
 from ..inference import OnnxRunner
 from ..inputs import InputData
 
@@ -44,6 +45,20 @@ class ProofRun:
     inference_s: float
     drift: float  # max |circuit output - onnxruntime float output|
     runtime: str  # the onnxruntime execution provider that ran the float model
+    node: str = "local"  # where it ran: "local" (this machine's pool) or a Ray node id
+
+
+class ProverLost(ProofError):
+    """The machine or process running a proof went away mid-proof (a fleet node lost): the proof
+    itself did not fail, and may be run again elsewhere if the job's deadline allows."""
+
+    def __init__(self, node: str, detail: str) -> None:
+        super().__init__(f"the prover running this proof was lost (node {node[:12]}): {detail}",
+                         "the job is proved again on another node if its deadline allows, else declined")
+        self.node, self.detail = node, detail
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.node, self.detail))
 
 
 START_TIMEOUT_S = 120.0

@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, cast
 
 from .. import crypto, keys, srs
 from ..artifacts import Circuit
@@ -37,6 +38,9 @@ from .offers import OfferBook
 from .policy import ClaimPolicy
 from .provers import ProverPool
 
+if TYPE_CHECKING:
+    from .ray_pool import RayProverPool
+
 Log = Callable[..., None]
 OUTPUT_LINGER_S = 60
 """How long a stopping worker keeps serving private outputs that their consumers have not fetched."""
@@ -53,7 +57,7 @@ class Worker:
         self, settings: Settings, market: Marketplace, signer: Signer, circuits: list[Circuit], *,
         journal: Journal | None = None, concurrency: int = 1, poll_s: float = 0.5, log: Log = null_log,
         metrics: Metrics | None = None, listen: tuple[str, int] | None = None, offers: bool = True,
-        policy: ClaimPolicy | None = None,
+        policy: ClaimPolicy | None = None, ray: str | None = None, cpus_per_proof: int = 1,
     ) -> None:
         if not circuits:
             raise NgxZkError("the worker serves no models", "pass --model NAME (a built and published circuit)")
@@ -71,11 +75,19 @@ class Worker:
         self._stop_requests = 0
         self._wake = threading.Event()
         self._heads = NewHeads(ws_url_for(market.chain.url, settings.ws_url), self._wake.set)  # scan as blocks land
-        self._provers = ProverPool(self.concurrency, [s.circuit for s in self.served.values()], settings)
+        served_circuits = [s.circuit for s in self.served.values()]
+        self._provers: ProverPool | RayProverPool
+        if ray is None:
+            self._provers = ProverPool(self.concurrency, served_circuits, settings)
+        else:  # a proving fleet: proofs run as Ray tasks on the cluster's nodes; key, chain and journal stay here
+            from .ray_pool import RayProverPool
+
+            self._provers = RayProverPool(ray, served_circuits, settings, cpus_per_proof=cpus_per_proof, metrics=self.metrics, log=log)
         self.mailbox = Mailbox(self.home / "mailbox")
         self.opener = InputOpener(crypto.derive_key(signer.encryption_key_material()), market.chain.chain_id,
                                   market.market.address, self.served, self.home)
-        self.offers = OfferBook(self.opener, self._provers, self.journal, concurrency=self.concurrency, log=log,
+        provers = cast(ProverPool, self._provers)  # the Ray pool has ProverPool's interface
+        self.offers = OfferBook(self.opener, provers, self.journal, concurrency=self.concurrency, log=log,
                                 wake=self._wake, enabled=offers)
         self.lifecycle = Lifecycle(market=market, signer=signer, journal=self.journal, served=self.served, opener=self.opener,
                                    offers=self.offers, provers=self._provers, policy=policy or ClaimPolicy(),
