@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ArtifactMismatchError, CircuitError
 
@@ -21,6 +22,7 @@ CIRCUIT_ONNX = "circuit.onnx"
 """The graph EZKL compiles: the user's ONNX with salt slots added in front of each input."""
 
 MANIFEST_SCHEMA = 1
+T = TypeVar("T")
 
 
 def sha256_file(path: Path) -> str:
@@ -103,12 +105,30 @@ class Manifest:
     vk_sha256: str
     srs: SrsInfo
     tuning: dict[str, Any] = field(default_factory=dict)
+    batch: int = 1
+    """Inferences per proof: a batch circuit runs the model ``batch`` times side by side. ``inputs`` and
+    ``outputs`` then list every inference's tensors in order (``<name>__0``, ..., ``<name>__<batch-1>``)."""
     schema: int = MANIFEST_SCHEMA
 
     @property
     def insecure(self) -> bool:
         """True when built on a locally generated test SRS: whoever made it can forge proofs."""
         return self.srs.insecure
+
+    def single(self) -> Manifest:
+        """The manifest of one inference of a batch circuit: the first inference's tensors, under the model's own names."""
+        if self.batch == 1:
+            return self
+        k, m = len(self.inputs) // self.batch, len(self.outputs) // self.batch
+        return replace(self, inputs=tuple(replace(t, name=_base_name(t.name)) for t in self.inputs[:k]),
+                       outputs=tuple(replace(t, name=_base_name(t.name)) for t in self.outputs[:m]), batch=1)
+
+    def per_inference(self, values: Sequence[T]) -> list[list[T]]:
+        """Split a flat list over all inferences' tensors (e.g. output values) into one list per inference."""
+        if len(values) % self.batch:
+            raise ValueError(f"{len(values)} values do not split into {self.batch} inferences")
+        step = len(values) // self.batch
+        return [list(values[k * step:(k + 1) * step]) for k in range(self.batch)]
 
     @property
     def commitment_count(self) -> int:
@@ -158,7 +178,14 @@ class Manifest:
             vk_sha256=data["vk_sha256"],
             srs=SrsInfo(**data["srs"]),
             tuning=dict(data.get("tuning", {})),
+            batch=int(data.get("batch", 1)),
         )
+
+
+def _base_name(name: str) -> str:
+    """``x__3`` -> ``x``: a batch circuit's tensor name without its inference index."""
+    base, sep, index = name.rpartition("__")
+    return base if sep and index.isdigit() else name
 
 
 def _tensor_spec(data: dict[str, Any]) -> TensorSpec:

@@ -8,13 +8,14 @@ only when complete, so a failed build never leaves a half-written circuit behind
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,18 @@ from .artifacts import (
     sha256_file,
 )
 from .config import Settings
-from .errors import CircuitError, CircuitNotBuiltError, InvalidModelError, NgxZkError
+from .errors import CircuitError, CircuitNotBuiltError, InputError, InvalidModelError, NgxZkError
 from .inference import OnnxRunner
-from .onnx_model import CALIBRATION_FILE, SAMPLE_INPUT_FILE, ModelSource, TensorInfo, load_checked, resolve, with_salt_slots
+from .onnx_model import (
+    CALIBRATION_FILE,
+    SAMPLE_INPUT_FILE,
+    ModelSource,
+    TensorInfo,
+    batched,
+    load_checked,
+    resolve,
+    with_salt_slots,
+)
 
 Progress = Callable[[str], None]
 
@@ -56,24 +66,33 @@ def build_circuit(
     salt: bool = True,
     max_logrows: int | None = None,
     tolerance: float = defaults.ACCURACY_TOLERANCE,
+    batch: int = 1,
     progress: Progress = lambda _: None,
 ) -> Circuit:
-    """Build (or rebuild) the circuit for ``model`` and return it. See the module docstring."""
+    """Build (or rebuild) the circuit for ``model`` and return it. See the module docstring.
+
+    ``batch`` > 1 builds a batch circuit: one proof of ``batch`` inferences, each with its own
+    input commitment (see :func:`ngx_zk.onnx_model.batched`); its default name is ``<model>_b<batch>``."""
     _check_visibility(visibility)
     cap = settings.max_logrows if max_logrows is None else max_logrows
     progress("checking the model")
     source = resolve(model)
-    name = _check_name(name or source.name)
+    name = _check_name(name or (f"{source.name}_b{batch}" if batch > 1 else source.name))
     salt_elements = -(-defaults.SALT_BITS_TARGET // defaults.SALT_ELEMENT_BITS) if salt and visibility.input == "hashed" else 0
 
     settings.circuits_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=settings.circuits_dir))
     try:
-        runner = OnnxRunner(source.onnx_path)  # a graph onnxruntime cannot load fails here, naming the node
-        circuit_onnx = staging / CIRCUIT_ONNX
-        graph = with_salt_slots(load_checked(source.onnx_path), source.inputs, salt_elements)
-        onnx.save(graph, str(circuit_onnx))
+        OnnxRunner(source.onnx_path)  # a graph onnxruntime cannot load fails here, naming the node
         samples = _calibration_samples(source)
+        graph, source = batched(load_checked(source.onnx_path), source, batch)
+        if batch > 1:
+            samples = _batch_samples(samples, batch)
+            onnx.save(graph, str(staging / "batched.onnx"))
+        runner = OnnxRunner(staging / "batched.onnx" if batch > 1 else source.onnx_path)
+        circuit_onnx = staging / CIRCUIT_ONNX
+        graph = with_salt_slots(graph, source.inputs, salt_elements)
+        onnx.save(graph, str(circuit_onnx))
         calibration = staging / "calibration.json"
         _write_calibration(calibration, samples, salt_elements, [i.is_int for i in source.inputs])
 
@@ -123,6 +142,7 @@ def build_circuit(
             vk_sha256=sha256_file(staging / VK),
             srs=srs_info,
             tuning={**chosen.to_json(), "tuned": tune, "calibration_samples": len(samples)},
+            batch=batch,
         )
         for scratch in staging.iterdir():
             if scratch.name not in (SETTINGS, COMPILED, VK, CIRCUIT_ONNX):
@@ -154,6 +174,45 @@ def load_circuit(ref: str | Path, settings: Settings) -> Circuit:
     if name and "/" not in name and (candidate / MANIFEST).is_file():
         return Circuit.load(candidate)
     raise CircuitNotBuiltError(name or str(ref), settings.circuits_dir)
+
+
+def batch_circuit(ref: str | Path, count: int, settings: Settings, *, published: Collection[str] | None = None) -> Circuit:
+    """The circuit that proves ``count`` inputs of the model ``ref`` names in one job.
+
+    ``ref`` itself when its batch size is ``count``; otherwise a built circuit of the same model (same
+    ONNX and visibility) with that batch size, among ``published`` names when given. Raises
+    :class:`InputError` naming the batch sizes that exist."""
+    try:
+        circuit = load_circuit(ref, settings)
+    except CircuitNotBuiltError:
+        if count == 1:
+            raise
+        circuit = load_circuit(f"{Path(ref).name}_b{count}", settings)  # only the batch circuit was built here
+    if circuit.manifest.batch == count:
+        return circuit
+    family = {c.manifest.batch: c for c in _circuits(settings) if _same_model(c.manifest, circuit.manifest)
+              and (published is None or c.name in published)}
+    if count in family:
+        return family[count]
+    where = "published on this chain" if published is not None else "built here"
+    sizes = ", ".join(f"{n} ({family[n].name})" for n in sorted(family)) or "none"
+    raise InputError(f"{count} inputs given, but no circuit of model {circuit.name!r} proving {count} per job is {where}; "
+                     f"batch sizes {where}: {sizes}",
+                     f"split the inputs into jobs of those sizes, or build and publish a circuit for {count}: ngx-zk model build MODEL --batch {count}")
+
+
+def _circuits(settings: Settings) -> list[Circuit]:
+    found = []
+    if settings.circuits_dir.is_dir():
+        for folder in sorted(settings.circuits_dir.iterdir()):
+            if not folder.name.startswith(".") and (folder / MANIFEST).is_file():
+                with contextlib.suppress(NgxZkError):
+                    found.append(Circuit.load(folder))
+    return found
+
+
+def _same_model(a: Manifest, b: Manifest) -> bool:
+    return a.onnx_sha256 == b.onnx_sha256 and a.visibility == b.visibility
 
 
 def _check_visibility(v: Visibility) -> None:
@@ -192,6 +251,12 @@ def _calibration_samples(source: ModelSource) -> list[list[list[float]]]:
         [_as_type(a[k * n : (k + 1) * n], info) for a, n, info in zip(arrays, sizes, source.inputs, strict=True)]
         for k in range(count)
     ]
+
+
+def _batch_samples(samples: list[list[list[float]]], batch: int) -> list[list[list[float]]]:
+    """Calibration samples of a batch circuit: sample ``j`` puts base samples ``j, j+1, ...`` (cycling) side by side,
+    so every inference slot sees the whole calibration range."""
+    return [[values for k in range(batch) for values in samples[(j + k) % len(samples)]] for j in range(len(samples))]
 
 
 def _random_values(rng: random.Random, info: TensorInfo, path: Path) -> list[float]:

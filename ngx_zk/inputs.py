@@ -67,6 +67,45 @@ MAX_QUANTIZED = 1 << 63
 """Without a circuit's own range (see ``Circuit.input_limit``), no quantized input may reach 2^63."""
 
 
+def read_lines(path: Path) -> list[Any]:
+    """A JSON Lines input file for a batch job: one input object per non-empty line, in order."""
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}", 'pass a file with one {"input_data": [[...]]} object per line')
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise InputError(f"{path} is larger than {MAX_INPUT_BYTES:,} bytes")
+    objects = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            objects.append(safejson.loads(line, what=f"{path} line {number}", max_bytes=MAX_INPUT_BYTES))
+        except InputError as exc:
+            raise InputError(exc.message, 'each line must be one JSON object: {"input_data": [[...]]}') from None
+    if not objects:
+        raise InputError(f"{path} holds no inputs", 'write one {"input_data": [[...]]} object per line')
+    return objects
+
+
+def parse_batch(objects: Sequence[Any], manifest: Manifest, *, source: str = "input", limit: int = MAX_QUANTIZED) -> InputData:
+    """The inputs of a batch job: ``manifest.batch`` input objects (as in :func:`parse`), side by side in one InputData."""
+    if len(objects) != manifest.batch:
+        raise InputError(f"{source} holds {len(objects)} inputs; circuit {manifest.name!r} proves {manifest.batch} per job")
+    single = manifest.single()
+    parts = [parse(obj, single, source=f"{source} input {k + 1}", limit=limit) for k, obj in enumerate(objects)]
+    salts = [p.salt for p in parts]
+    if any(s is not None for s in salts) and not all(s is not None for s in salts):
+        raise InputError(f"{source}: some inputs carry a salt and others do not", "salt all of them or none")
+    salt = tuple(x for p in parts for x in (p.salt or ())) if salts[0] is not None else None
+    return InputData(tuple(v for p in parts for v in p.values), salt)
+
+
+def split_batch(data: InputData, manifest: Manifest) -> list[InputData]:
+    """One InputData per inference of a batch input (salts kept): the reverse of :func:`parse_batch`."""
+    values = manifest.per_inference(data.values)
+    salts = manifest.per_inference(data.salt) if data.salt is not None else [None] * manifest.batch
+    return [InputData(tuple(v), tuple(s) if s is not None else None) for v, s in zip(values, salts, strict=True)]
+
+
 def parse(data: Any, manifest: Manifest, *, source: str = "input", limit: int = MAX_QUANTIZED) -> InputData:
     """Validate ``data``; every value times 2^scale must stay below ``limit`` in magnitude (the circuit's range)."""
     if not isinstance(data, dict) or "input_data" not in data:

@@ -294,3 +294,70 @@ def with_salt_slots(model: onnx.ModelProto, inputs: tuple[TensorInfo, ...], salt
         graph.node.insert(pos, node)
     onnx.checker.check_model(model)
     return model
+
+
+BATCH_SEPARATOR = "__"
+"""Input and output names of a batch circuit: ``<name>__<k>`` for inference ``k``."""
+MAX_BATCH = 256
+
+
+def batch_name(name: str, k: int) -> str:
+    return f"{name}{BATCH_SEPARATOR}{k}"
+
+
+def batched(model: onnx.ModelProto, source: ModelSource, n: int) -> tuple[onnx.ModelProto, ModelSource]:
+    """One graph that runs the model ``n`` times, side by side: inference ``k`` reads ``<input>__k`` and writes ``<output>__k``.
+
+    The nodes are copied per inference (their tensors renamed), the weights shared. EZKL then
+    commits to every input tensor on its own, so each inference keeps its own salt and its own
+    Poseidon commitment: one inference can be shown to a third party without the others. (EZKL's
+    batch dimension would hash all ``n`` inputs into one commitment.) Inputs and outputs come in
+    inference order: those of inference 0, then those of inference 1, ...
+    """
+    if not 1 <= n <= MAX_BATCH:
+        raise InvalidModelError(source.onnx_path, f"batch size {n} is out of range", f"choose 1..{MAX_BATCH}")
+    if n == 1:
+        return model, source
+    graph = model.graph
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for node in graph.node for a in node.attribute):
+        raise InvalidModelError(source.onnx_path, "the graph has control flow (If/Loop/Scan subgraphs): it cannot be batched",
+                                "build it without --batch")
+    weights = {t.name for t in graph.initializer}
+    io_names = {i.name for i in source.inputs} | {o.name for o in source.outputs}
+
+    def rename(name: str, k: int) -> str:
+        if not name or name in weights:
+            return name
+        return batch_name(name, k) if name in io_names else f"b{k}/{name}"
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    del g.node[:], g.input[:], g.output[:], g.value_info[:]
+    for k in range(n):
+        for v in graph.input:
+            if v.name not in weights:
+                g.input.append(_renamed_value(v, batch_name(v.name, k)))
+        for v in graph.output:
+            g.output.append(_renamed_value(v, batch_name(v.name, k)))
+        for v in graph.value_info:
+            g.value_info.append(_renamed_value(v, rename(v.name, k)))
+        for node in graph.node:
+            copy = onnx.NodeProto()
+            copy.CopyFrom(node)
+            copy.name = f"b{k}/{node.name}" if node.name else ""
+            copy.input[:] = [rename(x, k) for x in node.input]
+            copy.output[:] = [rename(x, k) for x in node.output]
+            g.node.append(copy)
+    g.input.extend(v for v in graph.input if v.name in weights)  # old-style graphs list weights as inputs too
+    onnx.checker.check_model(out)
+    inputs = tuple(replace(i, name=batch_name(i.name, k)) for k in range(n) for i in source.inputs)
+    outputs = tuple(replace(o, name=batch_name(o.name, k)) for k in range(n) for o in source.outputs)
+    return out, replace(source, inputs=inputs, outputs=outputs)
+
+
+def _renamed_value(value: onnx.ValueInfoProto, name: str) -> onnx.ValueInfoProto:
+    copy = onnx.ValueInfoProto()
+    copy.CopyFrom(value)
+    copy.name = name
+    return copy

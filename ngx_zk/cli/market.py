@@ -226,7 +226,9 @@ def provider_status(access: ChainAccess, address: str | None, as_json: bool) -> 
 # --- consumer ---------------------------------------------------------------------------------------
 @click.command("prove-job")
 @click.argument("model")
-@click.option("--input", "input_file", required=True, type=click.Path(path_type=Path), help="Input JSON (plain; a fresh salt is drawn).")
+@click.option("--input", "input_file", type=click.Path(path_type=Path), help="Input JSON (plain; a fresh salt is drawn).")
+@click.option("--inputs", "inputs_file", type=click.Path(path_type=Path),
+              help="A batch job: JSON Lines, one input object per line; proved together by the model's circuit for that many inputs.")
 @click.option("--price", default="10", show_default=True, help="Price in NGX, escrowed until the proof settles.")
 @click.option("--claim-window", type=click.IntRange(1, None), default=300, show_default=True, help="Seconds a provider has to claim.")
 @click.option("--prove-window", type=click.IntRange(1, None), default=600, show_default=True, help="Seconds the provider has to prove after claiming.")
@@ -241,7 +243,7 @@ def provider_status(access: ChainAccess, address: str | None, as_json: bool) -> 
               help="Seconds between looks at the chain while waiting.")
 @json_option
 @chain_command(signer=True)
-def prove_job(access: ChainAccess, model: str, input_file: Path, price: str, claim_window: int, prove_window: int,
+def prove_job(access: ChainAccess, model: str, input_file: Path | None, inputs_file: Path | None, price: str, claim_window: int, prove_window: int,
               min_reputation: int, use_approve: bool, private: bool, offer_to: str | None, no_wait: bool, timeout: float | None,
               poll_s: float, as_json: bool) -> None:
     """Post a job for MODEL on an input, pay into escrow, and get back a verified output.
@@ -259,23 +261,39 @@ def prove_job(access: ChainAccess, model: str, input_file: Path, price: str, cla
     takes the chain round trips off the job's latency. Any provider may still claim first; the input
     then goes to whoever claims.
 
+    With --inputs FILE.jsonl (one input per line) the job carries all of them and settles with one
+    proof: MODEL must have a published batch circuit for that many inputs (`model build --batch N`).
+    Each input gets its own salt and commitment; one verified output is printed per input.
+
     \b
     Example:
       ngx-zk prove-job mlp --input models/mlp/input.json --price 10 --account consumer
+      ngx-zk prove-job mlp --inputs models/mlp/batch4.jsonl --price 20 --account consumer
       ngx-zk prove-job mlp_private --private --input models/mlp/input.json --account consumer
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
     """
-    from ..circuit import load_circuit
+    from ..circuit import batch_circuit, load_circuit
     from ..consumer import post_job, require_private
     from ..inputs import load as load_input
+    from ..inputs import parse_batch, read_lines
 
+    if (input_file is None) == (inputs_file is None):
+        raise click.UsageError("give one of --input FILE.json (one input) or --inputs FILE.jsonl (a batch job)")
     wei = parse_ngx(price)
     settings = access.settings
-    circuit = load_circuit(model, settings)
+    if inputs_file is not None:
+        lines = read_lines(inputs_file)
+        circuit = batch_circuit(model, len(lines), settings, published=set(access.market.deployment.models))
+        data = parse_batch(lines, circuit.manifest, source=str(inputs_file))
+    else:
+        assert input_file is not None
+        circuit = load_circuit(model, settings)
+        if circuit.manifest.batch > 1:
+            raise click.UsageError(f"{circuit.name} proves {circuit.manifest.batch} inputs per job: pass them with --inputs FILE.jsonl")
+        data = load_input(input_file, circuit.manifest)
     if private:
         require_private(circuit)
     warn_insecure(circuit, as_json)
-    data = load_input(input_file, circuit.manifest)
     market, signer = access.market, access.signer
 
     def note(text: str) -> None:
@@ -300,14 +318,18 @@ def _wait_and_report(access: ChainAccess, market: Marketplace, signer: Signer, c
     settings = access.settings
     with console.progress(f"job {record.job_id}", quiet=as_json) as step:
         result = wait_for_result(settings, market, signer, circuit, record, progress=step, timeout_s=timeout, poll_s=poll_s)
-    data = {**result.__dict__, "status": result.status.value, "outputs": list(result.outputs), "model": circuit.name}
+    batch = circuit.manifest.batch
+    data = {**result.__dict__, "status": result.status.value, "model": circuit.name, "batch": batch,
+            "outputs": circuit.manifest.per_inference(list(result.outputs)) if batch > 1 and result.outputs else list(result.outputs)}
     if result.status.value != "Settled":
         emit(as_json, data, f"job {result.job_id} ended {result.status.value}: {fmt_ngx(result.refund)} refunded "
              "to your balance in the market (ngx-zk withdraw)")
         raise click.exceptions.Exit(1)
     emit(as_json, data,
          f"job {result.job_id} settled in {result.seconds:.1f}s: proof verified on chain and locally\n"
-         f"  output   {list(result.outputs)}\n  provider {result.provider}\n  paid     {fmt_ngx(result.price)}\n"
+         + ("".join(f"  output {k + 1:<3} {out}\n" for k, out in enumerate(data["outputs"])) if batch > 1
+            else f"  output   {list(result.outputs)}\n")
+         + f"  provider {result.provider}\n  paid     {fmt_ngx(result.price)}\n"
          + "\n".join(f"  tx {k:<8} {v}" for k, v in result.tx.items()))
 
 

@@ -63,6 +63,8 @@ VERIFY_VALID, VERIFY_INVALID, VERIFY_PENDING, VERIFY_NO_PROOF = 0, 1, 3, 4
     show_default=True,
     help="Max output error allowed, relative to the output range.",
 )
+@click.option("--batch", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Inferences per proof: a batch circuit proves N inputs at once, each with its own commitment (default name MODEL_bN).")
 @json_option
 @click.pass_context
 @handle_errors
@@ -76,6 +78,7 @@ def model_build(
     salt: bool,
     max_logrows: int | None,
     tolerance: float,
+    batch: int,
     as_json: bool,
 ) -> None:
     """Compile MODEL (a model folder or an .onnx file) into an EZKL circuit.
@@ -83,9 +86,14 @@ def model_build(
     Writes circuits/NAME/ (settings, compiled circuit, verification key, manifest); the proving key
     goes to the cache. Calibration uses MODEL/calibration.json when present.
 
+    With --batch N the circuit runs the model N times side by side: one job then carries N inputs
+    (``prove-job --inputs FILE.jsonl``) and settles with one proof, each input keeping its own salt and
+    commitment. Publish each batch size you want to serve; consumers pick one by the number of inputs.
+
     \b
     Example:
       ngx-zk model build models/mlp
+      ngx-zk model build models/mlp --batch 16          # -> circuits/mlp_b16
       ngx-zk model build my.onnx --name scorer --visibility hashed/fixed/hashed --srs kzg17.srs
     """
     from ..circuit import build_circuit, staging_folders
@@ -102,7 +110,7 @@ def model_build(
         try:
             built = run_limited(
                 build_circuit, model_path, settings, name=name, visibility=vis, srs_file=srs_file, tune=tune, salt=salt,
-                max_logrows=max_logrows, tolerance=tolerance, progress=step,
+                max_logrows=max_logrows, tolerance=tolerance, batch=batch, progress=step,
                 memory_mb=settings.build_memory_mb, timeout_s=settings.build_timeout_s,
             )
         except (ResourceLimitError, KeyboardInterrupt):
@@ -116,7 +124,8 @@ def model_build(
         as_json,
         {"circuit": str(circuit.path), **m.to_json()},
         f"built {m.name}: logrows {m.logrows}, {m.instance_count} public instances, "
-        f"visibility {m.visibility}, srs {m.srs.kind} -> {circuit.path}",
+        + (f"{m.batch} inferences per proof, " if m.batch > 1 else "")
+        + f"visibility {m.visibility}, srs {m.srs.kind} -> {circuit.path}",
     )
 
 
