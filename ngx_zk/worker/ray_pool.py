@@ -43,10 +43,10 @@ from .provers import ProofRun, ProverLost, prove_input, without_secrets
 
 Log = Callable[..., None]
 START_TIMEOUT_S = 120.0
-FAULT_DELAY_ENV = "NGX_ZK_FAULT_PROVE_DELAY_S"
-"""FAULT INJECTION (tests only): read on the node, so one node of a test cluster can be made slow."""
-FAULT_MARK_ENV = "NGX_ZK_FAULT_PROVE_MARK"
-"""FAULT INJECTION (tests only): a file a delayed proof touches when it starts, so a test knows when to strike."""
+FAULT_DELAY_ENV = "NGX_ZK_FAULT_PROVE_DELAY_FILE"
+"""FAULT INJECTION (tests only), read in the node's environment: while the file it names exists, each
+proof on that node first writes its node id to ``FILE.started`` and sleeps the seconds the file holds
+(so a test can make one node slow, and knows when to kill it mid-proof)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,12 +123,10 @@ def _prove_on_node(shipment: Shipment, settings: Settings, salted: InputData, no
     os.environ.setdefault("RAYON_NUM_THREADS", str(threads))  # before EZKL's first proof in this process
     root = Path(node_cache) / node_id[:16]
     circuit, node, fetched = _materialize(root, shipment, settings)
-    delay = float(os.environ.get(FAULT_DELAY_ENV) or 0)
-    if delay:
-        mark = os.environ.get(FAULT_MARK_ENV)
-        if mark:
-            Path(mark).write_text(node_id)
-        time.sleep(delay)
+    fault = Path(os.environ.get(FAULT_DELAY_ENV) or "/nonexistent")
+    if fault.is_file():
+        fault.with_name(fault.name + ".started").write_text(node_id)
+        time.sleep(float(fault.read_text() or 0))
     out = root / "proofs" / f"{os.getpid()}-{time.monotonic_ns()}.json"
     try:
         run = prove_input(circuit, node, salted, out)
