@@ -23,7 +23,7 @@ setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install Py
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,torch]"
+	$(PY) -m pip install --quiet -e ".[dev,torch,fleet]"
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
