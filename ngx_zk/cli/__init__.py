@@ -61,6 +61,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
     "bench": ("bench:bench_cmd", "Measure ngx-zk against bare EZKL: prove time per example model, job latency, gas, throughput."),
     "commit": ("pipeline:commit_cmd", "Compute the Poseidon commitment a proof on INPUT will carry."),
     "deploy": ("market:deploy_cmd", "Deploy and wire all marketplace contracts; write deployments/<chain id>.json."),
+    "explorer": ("explorer:explorer_cmd", "Index the market's events and serve the JSON API and the web pages."),
     "jobs": ("market:jobs_cmd", "List the most recent jobs and their state."),
     "prove": ("pipeline:prove_cmd", "Prove the model's output on an input, locally (no chain)."),
     "prove-job": ("market:prove_job", "Post a job for MODEL on an input, pay into escrow, and get back a verified output."),

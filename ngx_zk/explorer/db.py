@@ -1,0 +1,161 @@
+"""One schema, two engines: SQLite (a file, the default) and PostgreSQL (``postgresql://...``).
+
+Statements are written once, in the SQL both engines share, with ``?`` placeholders (rewritten to
+``%s`` for psycopg). Amounts are kept as decimal TEXT: 10 NGX in wei (1e19) overflows BIGINT.
+Each thread gets its own connection (the HTTP server answers from several threads while the indexer
+writes from another).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import ExplorerError
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # blocks whose logs were indexed, plus each batch's last block: the hashes a reorg is detected by
+    "CREATE TABLE IF NOT EXISTS blocks (number BIGINT PRIMARY KEY, hash TEXT NOT NULL, time BIGINT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS events (
+        block_number BIGINT NOT NULL, log_index INTEGER NOT NULL, block_hash TEXT NOT NULL, tx_hash TEXT NOT NULL,
+        contract TEXT NOT NULL, name TEXT NOT NULL, job_id BIGINT, model_id BIGINT, account TEXT, args TEXT NOT NULL,
+        PRIMARY KEY (block_number, log_index))""",
+    "CREATE INDEX IF NOT EXISTS events_job ON events (job_id)",
+    "CREATE INDEX IF NOT EXISTS events_name ON events (name)",
+    "CREATE INDEX IF NOT EXISTS events_account ON events (account)",
+    """CREATE TABLE IF NOT EXISTS txs (
+        tx_hash TEXT PRIMARY KEY, block_number BIGINT NOT NULL, sender TEXT NOT NULL, gas_used BIGINT NOT NULL,
+        method TEXT, proof_bytes BIGINT)""",
+    # one row per job, folded from its events by the indexer (rebuilt for every job a batch or a rewind touches)
+    """CREATE TABLE IF NOT EXISTS jobs (
+        job_id BIGINT PRIMARY KEY, consumer TEXT NOT NULL, provider TEXT, model_id BIGINT NOT NULL, status TEXT NOT NULL,
+        outcome TEXT NOT NULL, price TEXT NOT NULL, posted_block BIGINT NOT NULL, posted_time BIGINT NOT NULL,
+        ended_time BIGINT, provider_pay TEXT, royalty TEXT, fee TEXT, reward TEXT, gas_used BIGINT NOT NULL,
+        proof_bytes BIGINT)""",
+    "CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status)",
+    "CREATE INDEX IF NOT EXISTS jobs_provider ON jobs (provider)",
+    "CREATE INDEX IF NOT EXISTS jobs_consumer ON jobs (consumer)",
+]
+
+
+class _Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Database:
+    """A database URL (a file path, ``sqlite:///path``, or ``postgresql://...``) and per-thread connections."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.postgres = url.startswith(("postgresql://", "postgres://"))
+        self._local = threading.local()
+        self._all: list[_Connection] = []
+        self._lock = threading.Lock()
+        if not self.postgres:
+            self.path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.transaction():
+            for statement in SCHEMA:
+                self.execute(statement)
+            found = self.get_meta("schema_version")
+            if found is None:
+                self.set_meta("schema_version", SCHEMA_VERSION)
+            elif found != SCHEMA_VERSION:
+                raise ExplorerError(f"database {self.describe()} has explorer schema {found}, this ngx-zk writes {SCHEMA_VERSION}",
+                                    "point --db at a new database; the indexer rebuilds it from the chain")
+
+    def describe(self) -> str:
+        """The URL without a password."""
+        if self.postgres and "@" in self.url:
+            scheme, _, rest = self.url.partition("://")
+            return f"{scheme}://{rest.rpartition('@')[2]}"
+        return self.url
+
+    def _connection(self) -> _Connection:
+        conn: _Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _open(self) -> _Connection:
+        if self.postgres:
+            try:
+                import psycopg
+            except ImportError:
+                raise ExplorerError("PostgreSQL needs the psycopg package", "pip install 'psycopg[binary]'") from None
+            try:
+                return psycopg.connect(self.url)
+            except psycopg.Error as exc:
+                raise ExplorerError(f"cannot connect to {self.describe()}: {str(exc).strip()}",
+                                    "check the --db URL and that the server runs") from None
+        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.postgres else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._connection().execute(self._sql(sql), tuple(params))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self._connection().execute(self._sql(sql), tuple(params))
+        names = [d[0] for d in cursor.description or ()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        if self.postgres and not getattr(self._local, "in_tx", False):
+            self._connection().commit()  # end psycopg's implicit read transaction: the next read sees new rows
+        return rows
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.query(sql, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All statements inside commit together or not at all."""
+        conn = self._connection()
+        if not self.postgres:
+            conn.execute("BEGIN IMMEDIATE")
+        self._local.in_tx = True
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+        finally:
+            self._local.in_tx = False
+
+    def get_meta(self, key: str) -> str | None:
+        value = self.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.execute("DELETE FROM meta WHERE key = ?", (key,))
+        self.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with suppress(Exception):
+                conn.close()
+        self._local = threading.local()
+
+
+__all__ = ["Database"]

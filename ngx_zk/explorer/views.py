@@ -1,0 +1,279 @@
+"""What the API serves, derived from the indexed events by event and field names.
+
+Amounts are wei as decimal strings (JSON numbers lose precision above 2**53); addresses are lower
+case. Live figures that no event carries (NRS and its components, current stake, a model's royalty
+and status) come from the chain through ``market`` when the server has one, under ``live``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .db import Database
+
+if TYPE_CHECKING:
+    from ..chain.market import Marketplace
+
+STATUSES = ("Open", "Claimed", "Settled", "Expired", "Cancelled")
+OUTCOMES = ("open", "claimed", "settled", "expired", "cancelled", "declined")
+JOB_COLUMNS = ("job_id", "consumer", "provider", "model_id", "status", "outcome", "price", "posted_block", "posted_time",
+               "ended_time", "provider_pay", "royalty", "fee", "reward", "gas_used", "proof_bytes")
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    status: str | None = None
+    outcome: str | None = None
+    provider: str | None = None
+    consumer: str | None = None
+    model_id: int | None = None
+
+
+def _job(row: dict[str, Any]) -> dict[str, Any]:
+    job = {k: row[k] for k in JOB_COLUMNS}
+    for k in ("job_id", "model_id", "posted_block", "posted_time", "ended_time", "gas_used", "proof_bytes"):
+        job[k] = None if job[k] is None else int(job[k])
+    job["latency_s"] = job["ended_time"] - job["posted_time"] if job["status"] == "Settled" and job["ended_time"] is not None else None
+    return job
+
+
+def _args(row: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(row["args"]))
+
+
+def _sum(values: Any) -> str:
+    return str(sum(int(v) for v in values if v is not None))
+
+
+def list_jobs(db: Database, where: JobFilter, limit: int, offset: int) -> dict[str, Any]:
+    clauses, params = [], []
+    for column, value in (("status", where.status), ("outcome", where.outcome), ("provider", where.provider),
+                          ("consumer", where.consumer), ("model_id", where.model_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    total = int(db.scalar(f"SELECT COUNT(*) FROM jobs{condition}", params) or 0)
+    rows = db.query(f"SELECT * FROM jobs{condition} ORDER BY job_id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
+    return {"total": total, "limit": limit, "offset": offset, "jobs": [_job(r) for r in rows]}
+
+
+def get_job(db: Database, job_id: int) -> dict[str, Any] | None:
+    rows = db.query("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
+    if not rows:
+        return None
+    job = _job(rows[0])
+    events = db.query("SELECT e.name, e.args, e.tx_hash, e.block_number, e.log_index, b.time, t.gas_used, t.method FROM events e "
+                      "JOIN blocks b ON b.number = e.block_number LEFT JOIN txs t ON t.tx_hash = e.tx_hash "
+                      "WHERE e.job_id = ? ORDER BY e.block_number, e.log_index", (job_id,))
+    timeline = []
+    commitments: list[str] = []
+    outputs: list[str] | None = None
+    for e in events:
+        args = _args(e)
+        timeline.append({"event": e["name"], "block": int(e["block_number"]), "time": int(e["time"]), "tx_hash": e["tx_hash"],
+                         "method": e["method"], "gas_used": None if e["gas_used"] is None else int(e["gas_used"]),
+                         "args": _stringify(args)})
+        if e["name"] == "JobPosted":
+            commitments = [str(c) for c in args.get("inputCommitments", [])]
+        if e["name"] == "JobSettled" and "outputs" in args:
+            outputs = [str(v) for v in args["outputs"]]
+    parts = {k: job[k] for k in ("provider_pay", "royalty", "fee")}
+    split = {**{k: v or "0" for k, v in parts.items()}, "reward": job["reward"] or "0", "price": job["price"],
+             "adds_up": job["status"] != "Settled" or _sum(parts.values()) == job["price"]}
+    model = get_model_row(db, job["model_id"])
+    return {**job, "timeline": timeline, "commitments": commitments, "outputs": outputs, "split": split,
+            "verifier": model["verifier"] if model else None, "verifier_kind": model["kind"] if model else None}
+
+
+def _stringify(value: Any) -> Any:
+    """Integers as strings (they are wei, ids or field elements), everything else as it is."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return [_stringify(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _stringify(v) for k, v in value.items()}
+    return str(value)
+
+
+# --- providers ----------------------------------------------------------------------------------
+def _provider_addresses(db: Database) -> list[str]:
+    rows = db.query("SELECT DISTINCT account FROM events WHERE name = 'ProviderRegistered' AND account IS NOT NULL "
+                    "UNION SELECT DISTINCT provider AS account FROM jobs WHERE provider IS NOT NULL")
+    return sorted({str(r["account"]) for r in rows})
+
+
+def provider_summary(db: Database, address: str, market: Marketplace | None = None) -> dict[str, Any]:
+    address = address.lower()
+    events = db.query("SELECT e.name, e.args, e.block_number, b.time FROM events e JOIN blocks b ON b.number = e.block_number "
+                      "WHERE e.account = ? ORDER BY e.block_number, e.log_index", (address,))
+    registered_at, endpoint, credited, withdrawn, slashed, rewards = None, None, 0, 0, 0, 0
+    for e in events:
+        args = _args(e)
+        if e["name"] in ("ProviderRegistered", "ProviderProfileUpdated"):
+            registered_at = registered_at or int(e["time"])
+            endpoint = str(args.get("endpointURI", "")) or None
+        elif e["name"] == "Credited":
+            credited += int(args.get("amount", 0))
+        elif e["name"] == "Withdrawn" and "amount" in args and "account" in args:
+            withdrawn += int(args["amount"])  # JobMarket.Withdrawn (ProviderStaking's names its field `provider`)
+        elif e["name"] == "Slashed":
+            slashed += int(args.get("amount", 0))
+        elif e["name"] == "RewardPaid":
+            rewards += int(args.get("amount", 0))
+    jobs = db.query("SELECT status, outcome, provider_pay, reward FROM jobs WHERE provider = ?", (address,))
+    count: defaultdict[str, int] = defaultdict(int)
+    for j in jobs:
+        count[j["outcome"]] += 1
+    summary: dict[str, Any] = {
+        "address": address, "registered_at": registered_at, "endpoint": endpoint,
+        "jobs": {"settled": count["settled"], "expired": count["expired"], "declined": count["declined"],
+                 "claimed": count["claimed"], "total": len(jobs)},
+        "earnings": _sum(j["provider_pay"] for j in jobs), "rewards": str(rewards), "credited": str(credited),
+        "withdrawn": str(withdrawn), "claimable": str(credited - withdrawn), "slashed": str(slashed), "live": None,
+    }
+    if market is not None:
+        summary["live"] = provider_live(market, address)
+    return summary
+
+
+def provider_live(market: Marketplace, address: str) -> dict[str, Any] | None:
+    try:
+        info = market.provider(address)
+        nrs, (performance, reliability, longevity, peer) = market.nrs(address)
+    except Exception:  # the node may be down: the indexed part still serves
+        return None
+    return {"nrs": nrs, "components": {"performance": performance, "reliability": reliability, "longevity": longevity, "peer": peer},
+            "staked": str(info["staked"]), "locked": str(info["locked"]), "unbonding": str(info["unbonding"])}
+
+
+def list_providers(db: Database, market: Marketplace | None = None) -> dict[str, Any]:
+    return {"providers": [provider_summary(db, a, market) for a in _provider_addresses(db)]}
+
+
+def provider_detail(db: Database, address: str, market: Marketplace | None, bucket_s: int) -> dict[str, Any] | None:
+    address = address.lower()
+    if address not in _provider_addresses(db):
+        return None
+    summary = provider_summary(db, address, market)
+    series: dict[int, int] = defaultdict(int)
+    for j in db.query("SELECT ended_time, provider_pay FROM jobs WHERE provider = ? AND status = 'Settled'", (address,)):
+        series[int(j["ended_time"]) // bucket_s * bucket_s] += int(j["provider_pay"] or 0)
+    summary["earnings_over_time"] = [{"t": t, "earnings": str(v)} for t, v in sorted(series.items())]
+    summary["recent_jobs"] = list_jobs(db, JobFilter(provider=address), 50, 0)["jobs"]
+    return summary
+
+
+# --- models ---------------------------------------------------------------------------------------
+def get_model_row(db: Database, model_id: int) -> dict[str, Any] | None:
+    rows = db.query("SELECT e.args, b.time FROM events e JOIN blocks b ON b.number = e.block_number "
+                    "WHERE e.name = 'ModelRegistered' AND e.model_id = ?", (model_id,))
+    if not rows:
+        return None
+    args = _args(rows[0])
+    return {"model_id": model_id, "owner": str(args.get("owner", "")).lower(), "verifier": str(args.get("verifier", "")),
+            "kind": {0: "dedicated", 1: "reusable"}.get(int(args.get("kind", -1)), "unknown"),
+            "onnx_hash": args.get("onnxHash"), "settings_hash": args.get("settingsHash"), "vk_digest": args.get("vkDigest"),
+            "insecure_test_srs": bool(args.get("insecureTestSrs", False)), "registered_at": int(rows[0]["time"])}
+
+
+def model_summary(db: Database, model_id: int, market: Marketplace | None, names: dict[int, str]) -> dict[str, Any] | None:
+    model = get_model_row(db, model_id)
+    if model is None:
+        return None
+    jobs = db.query("SELECT status, royalty FROM jobs WHERE model_id = ?", (model_id,))
+    model.update(name=names.get(model_id), jobs=len(jobs), settled=sum(1 for j in jobs if j["status"] == "Settled"),
+                 royalties=_sum(j["royalty"] for j in jobs), live=None)
+    if market is not None:
+        model["live"] = model_live(market, model_id)
+    return model
+
+
+def model_live(market: Marketplace, model_id: int) -> dict[str, Any] | None:
+    try:
+        entry = market.model(model_id)
+        on_chain = market.code_hash(entry.verifier)
+        allowed = market.verifier_code_allowed(entry.verifier_code_hash) if entry.verifier_code_hash else False
+    except Exception:
+        return None
+    return {"status": entry.status.value, "royalty_bps": entry.royalty_bps, "metadata_uri": entry.metadata_uri,
+            "input_commitments": entry.input_commitment_count, "outputs": entry.output_count,
+            "verifier_code_hash": "0x" + entry.verifier_code_hash.hex(),
+            "provenance": {"code_matches_pin": on_chain == entry.verifier_code_hash, "allow_listed": allowed}}
+
+
+def list_models(db: Database, market: Marketplace | None, names: dict[int, str]) -> dict[str, Any]:
+    ids = [int(r["model_id"]) for r in db.query("SELECT model_id FROM events WHERE name = 'ModelRegistered' ORDER BY model_id")]
+    return {"models": [m for i in ids if (m := model_summary(db, i, market, names)) is not None]}
+
+
+# --- consumers ------------------------------------------------------------------------------------
+def consumer_summary(db: Database, address: str) -> dict[str, Any]:
+    jobs = db.query("SELECT outcome, price FROM jobs WHERE consumer = ?", (address,))
+    count: defaultdict[str, int] = defaultdict(int)
+    for j in jobs:
+        count[j["outcome"]] += 1
+    return {"address": address, "jobs": len(jobs), **{o: count[o] for o in OUTCOMES},
+            "spent": _sum(j["price"] for j in jobs if j["outcome"] == "settled")}
+
+
+def list_consumers(db: Database) -> dict[str, Any]:
+    return {"consumers": [consumer_summary(db, str(r["consumer"]))
+                          for r in db.query("SELECT DISTINCT consumer FROM jobs ORDER BY consumer")]}
+
+
+def consumer_detail(db: Database, address: str) -> dict[str, Any] | None:
+    address = address.lower()
+    summary = consumer_summary(db, address)
+    if not summary["jobs"]:
+        return None
+    summary["recent_jobs"] = list_jobs(db, JobFilter(consumer=address), 50, 0)["jobs"]
+    return summary
+
+
+# --- market stats -----------------------------------------------------------------------------------
+def stats(db: Database, bucket_s: int) -> dict[str, Any]:
+    """Per time bucket (by the block time a job was posted, or ended for money): jobs by outcome,
+    NGX volume, fees, royalties, median post-to-settle latency, gas per settled job, proofs verified."""
+    buckets: dict[int, dict[str, Any]] = {}
+
+    def bucket(t: int) -> dict[str, Any]:
+        key = t // bucket_s * bucket_s
+        return buckets.setdefault(key, {"t": key, "posted": 0, **{o: 0 for o in OUTCOMES}, "volume": 0, "fees": 0, "royalties": 0,
+                                        "rewards": 0, "latencies": [], "gas": []})
+
+    rows = db.query("SELECT * FROM jobs")
+    for j in rows:
+        bucket(int(j["posted_time"]))["posted"] += 1
+        b = bucket(int(j["ended_time"] if j["ended_time"] is not None else j["posted_time"]))
+        b[j["outcome"]] += 1
+        if j["status"] == "Settled":
+            b["volume"] += int(j["price"])
+            b["fees"] += int(j["fee"] or 0)
+            b["royalties"] += int(j["royalty"] or 0)
+            b["rewards"] += int(j["reward"] or 0)
+            b["latencies"].append(int(j["ended_time"]) - int(j["posted_time"]))
+            b["gas"].append(int(j["gas_used"]))
+    series = []
+    for key in sorted(buckets):
+        b = buckets[key]
+        lat, gas = b.pop("latencies"), b.pop("gas")
+        series.append({**b, "volume": str(b["volume"]), "fees": str(b["fees"]), "royalties": str(b["royalties"]),
+                       "rewards": str(b["rewards"]), "proofs_verified": b["settled"],
+                       "median_latency_s": statistics.median(lat) if lat else None,
+                       "gas_per_job": round(statistics.mean(gas)) if gas else None})
+    totals = {"jobs": len(rows), **{o: sum(1 for j in rows if j["outcome"] == o) for o in OUTCOMES},
+              "volume": _sum(j["price"] for j in rows if j["status"] == "Settled"), "fees": _sum(j["fee"] for j in rows),
+              "royalties": _sum(j["royalty"] for j in rows)}
+    return {"bucket_s": bucket_s, "totals": totals, "series": series}
+
+
+__all__ = ["JobFilter", "consumer_detail", "get_job", "list_consumers", "list_jobs", "list_models", "list_providers",
+           "model_summary", "provider_detail", "stats"]
