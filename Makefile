@@ -44,15 +44,17 @@ demo: setup contracts ## Run the marketplace end to end on a local chain: devnet
 	export NGX_ZK_RPC_URL=http://127.0.0.1:$(DEMO_PORT); \
 	trap '$(NGX) devnet down >/dev/null; [ -n "$${WORKER:-}" ] && kill $$WORKER 2>/dev/null; true' EXIT; \
 	$(NGX) deploy; \
-	step "model owner: build the mlp circuit (public output) and a private variant (hashed output), publish both"; \
+	step "model owner: build the mlp circuit (public output), a private variant (hashed output) and a batch circuit (4 inputs per proof), publish them"; \
 	$(NGX) model build $(CURDIR)/models/mlp; \
 	$(NGX) model build $(CURDIR)/models/mlp --name mlp_private --visibility hashed/fixed/hashed; \
+	$(NGX) model build $(CURDIR)/models/mlp --batch 4; \
 	$(NGX) model publish mlp --account deployer --royalty-bps 100; \
 	$(NGX) model publish mlp_private --account deployer --royalty-bps 100; \
+	$(NGX) model publish mlp_b4 --account deployer --royalty-bps 100; \
 	step "provider: register (with a data-plane endpoint), stake, start the worker in the background"; \
 	$(NGX) provider register --account provider --endpoint http://127.0.0.1:$(DEMO_DATA_PORT); \
 	$(NGX) provider stake 5000 --account provider; \
-	$(NGX) worker --model mlp --model mlp_private --account provider --max-jobs 3 --listen 127.0.0.1:$(DEMO_DATA_PORT) \
+	$(NGX) worker --model mlp --model mlp_private --model mlp_b4 --account provider --max-jobs 4 --listen 127.0.0.1:$(DEMO_DATA_PORT) \
 	    --log-file worker.log & WORKER=$$!; \
 	step "consumer: post a job with escrow, hand over the input sealed, get a verified output"; \
 	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180; \
@@ -61,11 +63,14 @@ demo: setup contracts ## Run the marketplace end to end on a local chain: devnet
 	step "consumer: offer a job to a chosen provider, which proves while the job is posted and claimed"; \
 	PROVIDER=$$($(NGX) provider status --account provider --json | $(abspath $(PY)) -c 'import json, sys; print(json.load(sys.stdin)["provider"])'); \
 	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180 --provider $$PROVIDER; \
+	step "consumer: a batch job: four inputs, one proof, each input with its own salt and commitment"; \
+	$(NGX) prove-job mlp --inputs $(CURDIR)/models/mlp/batch4.jsonl --price 20 --account consumer --timeout 180; \
 	wait $$WORKER; WORKER=; \
-	step "auditor: re-check the three jobs from chain data"; \
+	step "auditor: re-check the four jobs from chain data"; \
 	$(NGX) verify --job 1 --model mlp; \
 	$(NGX) verify --job 2 --model mlp_private; \
 	$(NGX) verify --job 3 --model mlp; \
+	$(NGX) verify --job 4 --model mlp_b4; \
 	step "summary"; \
 	$(NGX) provider status --account provider; \
 	$(NGX) reputation; \

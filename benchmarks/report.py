@@ -84,6 +84,18 @@ def markdown(results: dict[str, Any]) -> str:
         for t in m["throughput"]:
             lines.append(f"| {t['concurrency']} | {t['settled']}/{t['jobs']} | {_f(t['seconds'], 1)} | **{_f(t['jobs_per_min'], 1)}** |")
         lines.append("")
+    e = results.get("batch")
+    if e:
+        lines += ["## e. Batch jobs: cost per verified inference (steady state: the second job of each circuit)", "",
+                  "| circuit | N | logrows | post + claim + deliver + submit gas | per inference | vs a job of one "
+                  "| calldata B per inference | proof B | prove CPU s per inference | vs a job of one |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in e["rows"]:
+            lines.append(f"| {r['model']} | {r['batch']} | {r['logrows']} | {r['total_gas']:,} | **{r['gas_per_inference']:,.0f}** "
+                         f"| {_f(r.get('gas_vs_single'), 3)} | {r['calldata_per_inference']:,.0f} | {r['proof_bytes']:,} "
+                         f"| {_f(r['prove_cpu_s_per_inference'], 3)} | {_f(r.get('prove_vs_single'), 3)} |")
+        lines += ["", "Gas of submitResult (`" + "`, `".join(f"N={r['batch']}: {r['submit_result']:,}" for r in e["rows"]) + "`); "
+                  "inputs delivered on chain (deliverInput), so the figure is what a consumer without a provider endpoint pays.", ""]
     for failure in results.get("failures", []):
         lines.append(f"FAILED: {failure}")
     return "\n".join(lines).rstrip() + "\n"

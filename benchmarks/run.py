@@ -26,7 +26,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks import market, pipeline, report  # noqa: E402
+from benchmarks import batch, market, pipeline, report  # noqa: E402
 from ngx_zk import _ezkl  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -42,7 +42,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warm-jobs", type=int, help="warm end-to-end jobs after the cold one (full: 5)")
     p.add_argument("--throughput-jobs", type=int, help="jobs per throughput run (full: 6)")
     p.add_argument("--gas-jobs", type=int, help="jobs per verifier kind for gas (full: 2; the last is reported)")
-    p.add_argument("--only", choices=("pipeline", "market"), help="run one half only")
+    p.add_argument("--only", choices=("pipeline", "market", "batch"), help="run one part only (batch: part e, batch-job cost)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
     p.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     args = p.parse_args(argv)
@@ -83,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 traceback.print_exc()
                 failures.append(f"parts b-d: {type(exc).__name__}: {exc}")
+        if args.only in (None, "batch"):
+            try:
+                with market.local_market(workdir / "batch", workdir / "ngx-cache", log) as net:
+                    results["batch"] = batch.run(net, workdir, log, batch.QUICK_SIZES if args.quick else batch.SIZES)
+            except Exception as exc:
+                traceback.print_exc()
+                failures.append(f"part e: {type(exc).__name__}: {exc}")
     finally:
         if args.keep:
             log(f"work folder kept: {workdir}")

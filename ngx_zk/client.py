@@ -15,6 +15,7 @@ chain has code there (a restarted devnet without ``deploy`` is named, not a web3
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -148,6 +149,25 @@ class Client:
                                  claim_window=claim_window, prove_window=prove_window, min_reputation=min_reputation,
                                  offer_to=provider)
 
+    def post_batch(self, model: str | Circuit, inputs: str | Path | Sequence[Any], *, price: str | int | Decimal,
+                   claim_window: int = 300, prove_window: int = 600, min_reputation: int = 0) -> JobRecord:
+        """A batch job: ``inputs`` (a JSON Lines file, or a list of ``{"input_data": ...}`` objects) proved by one proof.
+
+        The model's circuit for ``len(inputs)`` inputs is picked among those published on this chain
+        (``model build --batch N``); each input gets its own salt and commitment."""
+        from . import consumer
+        from .artifacts import Circuit
+        from .circuit import batch_circuit
+        from .inputs import parse_batch, read_lines
+
+        assert self.settings is not None
+        objects = read_lines(Path(inputs)) if isinstance(inputs, (str, Path)) else list(inputs)
+        name = model.name if isinstance(model, Circuit) else model
+        circuit = batch_circuit(name, len(objects), self.settings, published=set(self.market.deployment.models))
+        data = parse_batch(objects, circuit.manifest, source="inputs")
+        return consumer.post_job(self.settings, self.market, self.signer, circuit, data, price=parse_price(price),
+                                 claim_window=claim_window, prove_window=prove_window, min_reputation=min_reputation)
+
     def wait(self, record: JobRecord, *, timeout_s: float | None = None, model: str | Circuit | None = None) -> JobResult:
         """Hand the input to the provider that claims the job and wait until a verified output settles it."""
         from . import consumer
@@ -161,6 +181,12 @@ class Client:
         """``post_job`` then ``wait``: a verified output, or an error saying what happened to the job."""
         record = self.post_job(model, input_file, price=price, **post)
         return self.wait(record, timeout_s=timeout_s, model=model)
+
+    def run_batch(self, model: str | Circuit, inputs: str | Path | Sequence[Any], *, price: str | int | Decimal,
+                  timeout_s: float | None = None, **post: Any) -> JobResult:
+        """``post_batch`` then ``wait``: ``result.by_input`` holds one verified output per input."""
+        record = self.post_batch(model, inputs, price=price, **post)
+        return self.wait(record, timeout_s=timeout_s)
 
     # --- providers and auditors -------------------------------------------------------------------
     def reputation(self, address: str | None = None) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class JobRecord:
     deliveries: dict[str, str] = field(default_factory=dict)  # provider -> deliver tx
     posted_at: float = field(default_factory=time.time)
     offered_to: str = ""  # the provider the job was offered to before posting, if it took the offer
+    output_felts: list[str] = field(default_factory=list)  # a private job's output, once fetched (for disclosures)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class JobResult:
     tx: dict[str, str]
     seconds: float
     refund: int = 0
+    by_input: tuple[tuple[float, ...], ...] = ()
+    """The outputs split per input: one entry per inference of a batch job (one for a single job)."""
 
 
 def record_path(settings: Settings, chain_id: int, job_id: int) -> Path:
@@ -263,7 +266,9 @@ def _follow(settings: Settings, market: Marketplace, signer: Signer, circuit: Ci
     if circuit.manifest.visibility.output == "hashed":
         progress("fetching the private output from the provider")
         outputs = fetch_private_output(market, signer, circuit, record, job)
-    return JobResult(record.job_id, job.status, job.provider, outputs, True, record.price, tx, seconds)
+        save_record(settings, record)
+    by_input = tuple(tuple(o) for o in circuit.manifest.per_inference(list(outputs)))
+    return JobResult(record.job_id, job.status, job.provider, outputs, True, record.price, tx, seconds, by_input=by_input)
 
 
 def _check_timeout(record: JobRecord, status: JobStatus | None, started: float, timeout_s: float | None) -> None:
@@ -286,6 +291,7 @@ def fetch_private_output(market: Marketplace, signer: Signer, circuit: Circuit, 
     _, instances, _ = market.submitted_result(record.job_id)
     if prover.output_hashes(m, felts) != instances[m.input_instance_count:]:
         raise InvalidProofError(f"the output the provider sent for job {record.job_id} does not match the proven output hash")
+    record.output_felts = [str(f) for f in felts]
     return prover.outputs_from_felts(m, felts)
 
 

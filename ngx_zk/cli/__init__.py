@@ -148,6 +148,7 @@ def provider_group() -> None:
 
 
 @main.group("job", cls=LazyGroup, lazy={
+    "disclose": ("market:job_disclose", "Write a file that shows one inference of your settled job to a third party."),
     "show": ("market:job_show", "Show a job's state on chain."),
     "wait": ("market:job_wait", "Wait for one of your jobs to settle, delivering its input once claimed."),
 })

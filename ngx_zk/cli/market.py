@@ -6,6 +6,7 @@ to find the signer for all of them (see :class:`._common.ChainAccess`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from ._common import (
     ChainAccess,
     address_arg,
     chain_command,
+    check_output_file,
     emit,
     fmt_ngx,
     json_option,
@@ -319,8 +321,8 @@ def _wait_and_report(access: ChainAccess, market: Marketplace, signer: Signer, c
     with console.progress(f"job {record.job_id}", quiet=as_json) as step:
         result = wait_for_result(settings, market, signer, circuit, record, progress=step, timeout_s=timeout, poll_s=poll_s)
     batch = circuit.manifest.batch
-    data = {**result.__dict__, "status": result.status.value, "model": circuit.name, "batch": batch,
-            "outputs": circuit.manifest.per_inference(list(result.outputs)) if batch > 1 and result.outputs else list(result.outputs)}
+    data = {**{k: v for k, v in result.__dict__.items() if k != "by_input"}, "status": result.status.value, "model": circuit.name, "batch": batch,
+            "outputs": [list(o) for o in result.by_input] if batch > 1 else list(result.outputs)}
     if result.status.value != "Settled":
         emit(as_json, data, f"job {result.job_id} ended {result.status.value}: {fmt_ngx(result.refund)} refunded "
              "to your balance in the market (ngx-zk withdraw)")
@@ -374,6 +376,45 @@ def job_wait(access: ChainAccess, job_id: int, timeout: float | None, as_json: b
         raise ChainError(f"no local record of job {job_id} on chain {market.chain.chain_id}",
                          "only the consumer who posted it (on this machine) holds its secret input")
     _wait_and_report(access, market, access.signer, load_circuit(record.model, settings), record, timeout, as_json)
+
+
+@click.command("disclose")
+@click.argument("job_id", type=int)
+@click.option("--inference", "number", type=click.IntRange(1, None), default=1, show_default=True,
+              help="Which input of a batch job (1 = the first line of the --inputs file).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The disclosure JSON to write.")
+@json_option
+@chain_command(signer=False)
+def job_disclose(access: ChainAccess, job_id: int, number: int, out: Path, as_json: bool) -> None:
+    """Write a file that shows one inference of your settled job to a third party.
+
+    The file holds that inference's input, its salt and its proven output: anyone with the model's
+    circuit checks it against the chain (`ngx-zk verify --disclosure FILE --model NAME`). The job's
+    other inputs stay hidden behind their own salted commitments. Reads the secret job record this
+    machine kept when it posted the job.
+
+    \b
+    Example:
+      ngx-zk job disclose 4 --inference 2 --out job4-input2.json
+      ngx-zk verify --disclosure job4-input2.json --model mlp_b4
+    """
+    from ..circuit import load_circuit
+    from ..consumer import load_record
+    from ..disclosure import disclose
+    from ..files import write_private
+
+    settings, market = access.settings, access.market
+    record = load_record(settings, market.chain.chain_id, job_id)
+    if record is None:
+        raise ChainError(f"no local record of job {job_id} on chain {market.chain.chain_id}",
+                         "only the consumer who posted it (on this machine) holds its salted input")
+    circuit = load_circuit(record.model, settings)
+    check_output_file(out)
+    d = disclose(market, circuit, job_id, record.salted_input, number - 1, record.output_felts)
+    write_private(out, (json.dumps(d.to_json(), indent=2) + "\n").encode())  # it holds an input and its salt
+    emit(as_json, {"job_id": job_id, "inference": number, "out": str(out), "model": circuit.name},
+         f"wrote {out}: inference {number} of job {job_id} ({circuit.name}); check it with:\n"
+         f"  ngx-zk verify --disclosure {out} --model {circuit.name}")
 
 
 @click.command("jobs")

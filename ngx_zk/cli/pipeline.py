@@ -326,13 +326,18 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
 @click.argument("proof_file", metavar="[PROOF]", required=False, type=click.Path(path_type=Path))
 @click.option("--model", "model_ref", required=True, help="Circuit name or folder the proof claims to be for.")
 @click.option("--job", "job_id", type=click.IntRange(1, None), help="Audit job ID from chain data instead of a proof file.")
+@click.option("--disclosure", "disclosure_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Check one disclosed inference (from `ngx-zk job disclose`) against its job on chain.")
 @json_option
 @chain_command(signer=False)
-def verify_cmd(access: ChainAccess, proof_file: Path | None, model_ref: str, job_id: int | None, as_json: bool) -> None:
+def verify_cmd(access: ChainAccess, proof_file: Path | None, model_ref: str, job_id: int | None, disclosure_file: Path | None,
+               as_json: bool) -> None:
     """Verify a proof offline, or audit a past job from chain data.
 
     With --job, the proof is read from the job's settlement transaction and checked against the
     job's input commitment, the recorded outputs, the registry entry and the local artifacts.
+    With --disclosure, the job is audited the same way and the disclosed input, salt and output
+    must be those of one inference in its proof (the other inferences stay hidden).
 
     \b
     Exit status:
@@ -346,17 +351,19 @@ def verify_cmd(access: ChainAccess, proof_file: Path | None, model_ref: str, job
     Example:
       ngx-zk verify proof.json --model mlp
       ngx-zk verify --job 1 --model mlp
+      ngx-zk verify --disclosure job4-input2.json --model mlp_b4
     """
     from ..circuit import load_circuit
     from ..prover import verify
 
-    if job_id is not None and proof_file is not None:
-        raise click.UsageError("pass either PROOF or --job, not both")
-    if job_id is None and proof_file is None:
-        raise click.UsageError("pass a PROOF file, or --job ID to audit a job on chain")
+    if sum(x is not None for x in (proof_file, job_id, disclosure_file)) != 1:
+        raise click.UsageError("pass one of: a PROOF file, --job ID (audit a job on chain), --disclosure FILE")
     settings = access.settings
     circuit = load_circuit(model_ref, settings)
     warn_insecure(circuit, as_json)
+    if disclosure_file is not None:
+        _check_disclosure(access, circuit, disclosure_file, as_json)
+        return
     if job_id is not None:
         _audit(access, circuit, job_id, as_json)
         return
@@ -389,8 +396,32 @@ def _audit(access: ChainAccess, circuit: Circuit, job_id: int, as_json: bool) ->
             "checks": [c.__dict__ for c in verdict.checks]}
     lines = [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
     head = f"job {job_id}: {'VALID' if verdict.valid else 'INVALID'}"
-    shown = list(verdict.outputs) if verdict.outputs else "private (only its Poseidon hash is public)"
-    emit(as_json, data, "\n".join([head, *lines] + ([f"  output {shown}"] if verdict.valid else [])))
+    m = circuit.manifest
+    if verdict.outputs and m.batch > 1:
+        per = m.per_inference(list(verdict.outputs))
+        data["outputs"] = per
+        shown = [f"  output {k + 1:<3} {out}" for k, out in enumerate(per)]
+    else:
+        shown = [f"  output {list(verdict.outputs) if verdict.outputs else 'private (only its Poseidon hash is public)'}"]
+    emit(as_json, data, "\n".join([head, *lines] + (shown if verdict.valid else [])))
+    if not verdict.valid:
+        raise click.exceptions.Exit(VERIFY_INVALID)
+
+
+def _check_disclosure(access: ChainAccess, circuit: Circuit, path: Path, as_json: bool) -> None:
+    from .. import disclosure
+    from ..errors import InputError
+
+    if not path.is_file():
+        raise InputError(f"disclosure file not found: {path}", "make one with: ngx-zk job disclose JOB --inference K --out FILE")
+    d = disclosure.load(path.read_bytes()[: disclosure.MAX_BYTES + 1], circuit)
+    verdict = disclosure.check(access.settings, access.market, circuit, d)
+    data = {"job_id": d.job_id, "inference": d.index + 1, "valid": verdict.valid, "input_data": [list(v) for v in d.input.values],
+            "outputs": list(verdict.outputs), "checks": [c.__dict__ for c in verdict.checks]}
+    lines = [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
+    head = f"job {d.job_id}, inference {d.index + 1}: {'VALID' if verdict.valid else 'INVALID'}"
+    tail = [f"  input  {[list(v) for v in d.input.values]}", f"  output {list(verdict.outputs)}"] if verdict.valid else []
+    emit(as_json, data, "\n".join([head, *lines, *tail]))
     if not verdict.valid:
         raise click.exceptions.Exit(VERIFY_INVALID)
 
