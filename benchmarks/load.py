@@ -423,3 +423,53 @@ def run(net: Any, workdir: Path, *, providers: int, consumers: int, jobs_per_con
     return {"load": run_load(m, workdir / "load", providers=providers, consumers=consumers, jobs_per_consumer=jobs_per_consumer,
                              log=log),
             "fleet": fleet_vs_local(m, workdir / "fleet", fleet_jobs, log)}
+
+
+QUICK = {"providers": 2, "consumers": 2, "jobs_per_consumer": 4, "fleet_jobs": 4}
+FULL = {"providers": 3, "consumers": 4, "jobs_per_consumer": 6, "fleet_jobs": 8}
+
+
+def markdown(result: dict[str, Any]) -> list[str]:
+    """Part f's section of benchmarks/results/latest.md."""
+    load, fleet = result["load"], result["fleet"]
+    lat = load["latency_s"]
+    lines = [f"## f. The market under load ({load['providers']} providers, {load['consumers']} consumers, {load['jobs']} jobs "
+             f"posted at once on one anvil)", "",
+             "| outcomes (planned) | worker jobs / min | settled / min | settle latency p50 / p90 / p99 / max s | failures | violations |",
+             "|---|---|---|---|---|---|",
+             f"| {', '.join(f'{k} {v}' for k, v in load['outcomes'].items())} | **{load['jobs_per_min']:.1f}** "
+             f"| {load['settled_per_min']:.1f} | {lat['p50']:.1f} / {lat['p90']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f} "
+             f"| {len(load['failures'])} | {len(load['violations'])} |", "",
+             "Checked: every job ends in exactly one terminal event matching its status and planned outcome; each provider "
+             "was credited exactly its settlements' pay, each consumer exactly its refunds; consumers' spend on settled jobs "
+             "equals pay + royalty + fee; all holders' balances sum to the total supply. Worker jobs = settled + declined.", "",
+             "| one provider | settle-only jobs | seconds | jobs / min |", "|---|---|---|---|"]
+    for label, key in (("local pool, --concurrency 2", "local"), ("Ray, 2 nodes x 1 core, --concurrency 2", "ray_2_nodes")):
+        row = fleet[key]
+        lines.append(f"| {label} | {row['jobs']} | {row['seconds']:.1f} | **{row['jobs_per_min']:.1f}** |")
+    lines += ["", f"Fleet / local throughput ratio: **{fleet['ratio']:.2f}** (both on this machine's cores: the ratio shows the "
+                  "fleet's overhead, not its scale-out).", ""]
+    for problem in load["failures"] + load["violations"] + fleet["local"]["failures"] + fleet["ray_2_nodes"]["failures"]:
+        lines.append(f"- {problem}")
+    return lines
+
+
+if __name__ == "__main__":  # part f alone: python -m benchmarks.load [--quick]
+    import json
+
+    from benchmarks import market
+
+    sizes = QUICK if "--quick" in sys.argv else FULL
+    begun = time.perf_counter()
+
+    def say(message: str) -> None:
+        print(f"[{time.perf_counter() - begun:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="ngx-bench-load-"))
+    try:
+        with market.local_market(work, work / "ngx-cache", say) as bench_net:
+            figures = run(bench_net, work, log=say, **sizes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n".join(markdown(figures)))
+    print(json.dumps(figures, indent=1, default=str), file=sys.stderr)

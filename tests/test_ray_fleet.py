@@ -201,6 +201,31 @@ def test_worker_on_a_two_node_cluster_settles_jobs_proved_on_both_nodes(chain_sn
 
 @pytest.mark.slow
 @pytest.mark.chain
+def test_worker_killed_while_proving_on_the_cluster_rejoins_and_settles_once(chain_snapshot: Net, cluster: Cluster,
+                                                                            tmp_path: Path) -> None:
+    net, worker_dir = chain_snapshot, tmp_path / "worker"
+    crashed = start_worker(net, worker_dir, "--ray", cluster.address, NGX_ZK_FAULT_CRASH_AT="proving")
+    job = post(net, tmp_path / "consumer", "consumer")
+    follow = waiter(net, tmp_path / "consumer", "consumer", job)
+    try:
+        assert crashed.wait(timeout=120) == 137, "the fault-injected worker should die once its proof is journaled"
+        restarted = start_worker(net, worker_dir, "--ray", cluster.address, "--max-jobs", "1")
+        assert restarted.wait(timeout=120) == 0, restarted.stderr.read() if restarted.stderr else ""
+        out, err = follow.communicate(timeout=120)
+    finally:
+        for proc in (crashed, follow):
+            if proc.poll() is None:
+                proc.kill()
+    assert follow.returncode == 0, err
+    assert json.loads(out)["status"] == "Settled"
+    m = net.market
+    assert len(m.events("JobSettled", m.deployment.block, jobId=job)) == 1
+    steps = [step for job_id, step, _ in journal_notes(worker_dir) if job_id == job]
+    assert steps.count("proved") == 1 and steps[-1] == "done", steps
+
+
+@pytest.mark.slow
+@pytest.mark.chain
 def test_node_killed_mid_proof_the_job_is_proved_again_and_settles_once(chain_snapshot: Net, cluster: Cluster, tmp_path: Path) -> None:
     """Last in this module: it kills the second node."""
     cluster.slow_file.write_text("120")
