@@ -12,13 +12,24 @@ DEMO_HOME ?= $(CURDIR)/.ngx-zk/demo
 DEMO_PORT ?= 18545
 DEMO_DATA_PORT ?= 18546
 PYTEST_ARGS ?=
+EXPLORER_PORT ?= 8080
 
-.PHONY: help setup contracts demo test test-fast fuzz lint bench models clean
+.PHONY: help setup contracts demo test test-fast fuzz lint bench models clean system-deps explorer
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install Python and npm dependencies (pinned)
+setup: $(VENV)/.installed node_modules/.installed system-deps ## Create .venv and install Python and npm dependencies (pinned)
+
+system-deps: ## Debian packages the explorer's tests use (chromium, PostgreSQL server); a no-op when they are there
+	@missing=""; [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null; then \
+	    sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    $$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	  else echo "no apt-get: install$$missing yourself (the explorer's browser and PostgreSQL tests skip without them)"; fi; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,7 +85,15 @@ demo: setup contracts ## Run the marketplace end to end on a local chain: devnet
 	step "summary"; \
 	$(NGX) provider status --account provider; \
 	$(NGX) reputation; \
-	echo "worker log: $(DEMO_HOME)/worker.log"
+	echo "worker log: $(DEMO_HOME)/worker.log"; \
+	step "explore this run in a browser"; \
+	echo "make explorer    # then open http://127.0.0.1:$(EXPLORER_PORT)/ (or: NGX_ZK_HOME=$(DEMO_HOME) $(NGX) explorer after devnet up)"
+
+explorer: setup ## Explore the demo chain (after make demo): indexer, JSON API, pages on http://127.0.0.1:8080/ (EXPLORER_PORT=...)
+	@test -d $(DEMO_HOME)/deployments || { echo "no demo chain in $(DEMO_HOME): run make demo first"; exit 1; }
+	@set -euo pipefail; export NGX_ZK_HOME=$(DEMO_HOME); cd $(DEMO_HOME); \
+	$(NGX) devnet up --port $(DEMO_PORT) >/dev/null; trap '$(NGX) devnet down >/dev/null' EXIT; \
+	$(NGX) explorer --rpc-url http://127.0.0.1:$(DEMO_PORT) --port $(EXPLORER_PORT)
 
 test: setup contracts ## Run every test: Python (pytest, incl. the slow tier) and Solidity (forge)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -36,7 +36,7 @@ from .paths import MODELS, REPO
 
 pytestmark = pytest.mark.chain
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = REPO / "docs"
 

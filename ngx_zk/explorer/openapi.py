@@ -119,7 +119,9 @@ PATHS: dict[str, Any] = {
                                       found=True),
     "/api/v1/consumers": _get("Every consumer and its record", "ConsumerList"),
     "/api/v1/consumers/{address}": _get("One consumer and its jobs", "ConsumerDetail", [ADDRESS_PATH], found=True),
-    "/api/v1/stats": _get("Market stats over time", "Stats", [BUCKET]),
+    "/api/v1/stats": _get("Market stats over time", "Stats", [
+        _param("bucket", "query", {"type": "integer", "minimum": 60, "maximum": 2_592_000},
+               "seconds per time bucket (default: the smallest of 1 min, 5 min, 15 min, 1 h, 6 h, 1 d, 7 d, 30 d giving at most 40)")]),
 }
 
 

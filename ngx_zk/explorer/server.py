@@ -164,7 +164,7 @@ def route(app: Explorer, method: str, path: str, query: dict[str, list[str]]) ->
         assert address is not None
         return _found(views.consumer_detail(app.db, address), f"consumer {address} has no indexed jobs")
     if parts == ["stats"]:
-        return views.stats(app.db, _int(query, "bucket", 3600, 60, 2_592_000) or 3600)
+        return views.stats(app.db, _int(query, "bucket", None, 60, 2_592_000))
     raise ApiError(404, f"no API endpoint {path} (see /api/v1/openapi.json)")
 
 

@@ -239,17 +239,25 @@ def consumer_detail(db: Database, address: str) -> dict[str, Any] | None:
 
 
 # --- market stats -----------------------------------------------------------------------------------
-def stats(db: Database, bucket_s: int) -> dict[str, Any]:
+BUCKETS_S = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
+"""The bucket sizes :func:`stats` picks from when none is asked for: the smallest giving at most 40 buckets."""
+
+
+def stats(db: Database, bucket_s: int | None = None) -> dict[str, Any]:
     """Per time bucket (by the block time a job was posted, or ended for money): jobs by outcome,
     NGX volume, fees, royalties, median post-to-settle latency, gas per settled job, proofs verified."""
     buckets: dict[int, dict[str, Any]] = {}
+    rows = db.query("SELECT * FROM jobs")
+    if bucket_s is None:
+        times = [int(j["posted_time"]) for j in rows] + [int(j["ended_time"]) for j in rows if j["ended_time"] is not None]
+        span = max(times) - min(times) if times else 0
+        bucket_s = next((b for b in BUCKETS_S if span / b <= 40), BUCKETS_S[-1])
 
     def bucket(t: int) -> dict[str, Any]:
         key = t // bucket_s * bucket_s
         return buckets.setdefault(key, {"t": key, "posted": 0, **{o: 0 for o in OUTCOMES}, "volume": 0, "fees": 0, "royalties": 0,
                                         "rewards": 0, "latencies": [], "gas": []})
 
-    rows = db.query("SELECT * FROM jobs")
     for j in rows:
         bucket(int(j["posted_time"]))["posted"] += 1
         b = bucket(int(j["ended_time"] if j["ended_time"] is not None else j["posted_time"]))
@@ -261,6 +269,9 @@ def stats(db: Database, bucket_s: int) -> dict[str, Any]:
             b["rewards"] += int(j["reward"] or 0)
             b["latencies"].append(int(j["ended_time"]) - int(j["posted_time"]))
             b["gas"].append(int(j["gas_used"]))
+    if buckets and (max(buckets) - min(buckets)) // bucket_s < 2_000:  # empty buckets too: a chart's x axis is time
+        for key in range(min(buckets), max(buckets), bucket_s):
+            bucket(key)
     series = []
     for key in sorted(buckets):
         b = buckets[key]

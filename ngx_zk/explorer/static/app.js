@@ -43,7 +43,7 @@ function table(cols, rows, empty = "Nothing indexed yet.") {
 
 const JOB_COLS = [
   { h: "Job", f: (j) => link.job(j.job_id) },
-  { h: "Status", f: (j) => badge(j.outcome === "declined" ? "declined" : j.status) },
+  { h: "Status", f: (j) => badge(j.outcome === "declined" ? "Declined" : j.status) },
   { h: "Model", f: (j) => link.model(j.model_id) },
   { h: "Price", cls: "num", f: (j) => ngx(j.price) },
   { h: "Provider", f: (j) => link.provider(j.provider) },
@@ -56,7 +56,7 @@ const JOB_COLS = [
 const COLORS = { settled: "#1e8e3e", expired: "#d93025", declined: "#f29900", cancelled: "#9aa0a6", claimed: "#4285f4", open: "#a8c7fa" };
 
 function chart(title, series, { stacked = null, value = null, fmt = (v) => v.toLocaleString() } = {}) {
-  const W = 320, H = 140, P = 28, n = series.length;
+  const W = 320, H = 140, P = 4, n = series.length;
   const totals = series.map((b) => (stacked ? stacked.reduce((s, k) => s + b[k], 0) : value(b) ?? 0));
   const max = Math.max(1e-9, ...totals);
   const bw = Math.max(2, Math.min(40, (W - P - 6) / Math.max(n, 1) - 3));
@@ -65,7 +65,7 @@ function chart(title, series, { stacked = null, value = null, fmt = (v) => v.toL
     const x = P + 3 + i * ((W - P - 6) / Math.max(n, 1));
     let y = H - 18;
     for (const k of stacked || ["v"]) {
-      const v = stacked ? b[k] : value(b) ?? 0, h = (v / max) * (H - 30);
+      const v = stacked ? b[k] : value(b) ?? 0, h = (v / max) * (H - 36);
       if (h > 0) bars += `<rect x="${x.toFixed(1)}" y="${(y - h).toFixed(1)}" width="${bw.toFixed(1)}" height="${h.toFixed(1)}" fill="${stacked ? COLORS[k] : "#2a5bd7"}"><title>${esc(time(b.t))}: ${esc(stacked ? k + " " + v : fmt(v))}</title></rect>`;
       y -= h;
     }
@@ -74,19 +74,19 @@ function chart(title, series, { stacked = null, value = null, fmt = (v) => v.toL
   const legend = stacked ? `<div class="legend">${stacked.map((k) => `<span><i style="background:${COLORS[k]}"></i>${k}</span>`).join("")}</div>` : "";
   return `<div class="chart"><h3>${esc(title)}</h3><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">
     <line x1="${P}" y1="${H - 18}" x2="${W}" y2="${H - 18}" stroke="#c4cad1"/>
-    <text x="${P - 4}" y="12" font-size="10" text-anchor="end" fill="#5b6570">${esc(fmt(max === 1e-9 ? 0 : max))}</text>
+    <text x="${W}" y="10" font-size="10" text-anchor="end" fill="#5b6570">max ${esc(fmt(max === 1e-9 ? 0 : max))}</text>
     <text x="${P}" y="${H - 4}" font-size="9" fill="#5b6570">${esc(first)}</text>
     <text x="${W}" y="${H - 4}" font-size="9" text-anchor="end" fill="#5b6570">${esc(last)}</text>${bars}</svg>${legend}</div>`;
 }
 
 // --- pages ------------------------------------------------------------------------------------
 async function overview() {
-  const [s, jobs] = await Promise.all([get("/stats?bucket=" + bucketFor()), get("/jobs?limit=10")]);
+  const [s, jobs] = await Promise.all([get("/stats"), get("/jobs?limit=10")]);
   const t = s.totals, series = s.series;
   app.innerHTML = `<h1>Market overview</h1>
     <div class="cards">${card("Jobs", t.jobs)}${card("Settled", t.settled, "total-settled")}${card("Expired", t.expired)}
       ${card("Declined", t.declined)}${card("NGX volume", ngx(t.volume))}${card("Fees", ngx(t.fees))}${card("Royalties", ngx(t.royalties))}</div>
-    <h2>Over time</h2><div class="charts">
+    <h2>Over time <span class="muted">(per ${s.bucket_s >= 3600 ? s.bucket_s / 3600 + " h" : s.bucket_s / 60 + " min"})</span></h2><div class="charts">
       ${chart("Jobs by outcome", series, { stacked: ["settled", "expired", "declined", "cancelled", "claimed", "open"] })}
       ${chart("NGX volume (settled)", series, { value: (b) => ngxNum(b.volume), fmt: (v) => v.toFixed(2) + " NGX" })}
       ${chart("Fees to treasury", series, { value: (b) => ngxNum(b.fees), fmt: (v) => v.toFixed(3) + " NGX" })}
@@ -95,10 +95,6 @@ async function overview() {
       ${chart("Proofs verified on chain", series, { value: (b) => b.proofs_verified })}
     </div>
     <h2>Latest jobs</h2>${table(JOB_COLS, jobs.jobs)}<p><a href="/jobs">All jobs →</a></p>`;
-}
-
-function bucketFor() {
-  return 3600;
 }
 
 async function jobsPage() {
