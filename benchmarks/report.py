@@ -96,6 +96,10 @@ def markdown(results: dict[str, Any]) -> str:
                          f"| {_f(r['prove_cpu_s_per_inference'], 3)} | {_f(r.get('prove_vs_single'), 3)} |")
         lines += ["", "Gas of submitResult (`" + "`, `".join(f"N={r['batch']}: {r['submit_result']:,}" for r in e["rows"]) + "`); "
                   "inputs delivered on chain (deliverInput), so the figure is what a consumer without a provider endpoint pays.", ""]
+    if results.get("load"):
+        from benchmarks.load import markdown as load_markdown
+
+        lines += load_markdown(results["load"])
     for failure in results.get("failures", []):
         lines.append(f"FAILED: {failure}")
     return "\n".join(lines).rstrip() + "\n"

@@ -90,6 +90,15 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 traceback.print_exc()
                 failures.append(f"part e: {type(exc).__name__}: {exc}")
+        if args.only is None:
+            try:
+                from benchmarks import load  # part f: the market under load; the fleet against the local pool
+
+                with market.local_market(workdir / "load", workdir / "ngx-cache", log) as net:
+                    results["load"] = load.run(net, workdir / "load-runs", log=log, **(load.QUICK if args.quick else load.FULL))
+            except Exception as exc:
+                traceback.print_exc()
+                failures.append(f"part f: {type(exc).__name__}: {exc}")
     finally:
         if args.keep:
             log(f"work folder kept: {workdir}")
