@@ -28,6 +28,7 @@ from ngx_zk.consumer import post_job
 from ngx_zk.explorer import views
 from ngx_zk.explorer.db import Database
 from ngx_zk.explorer.indexer import Indexer
+from ngx_zk.explorer.lag import LagProbe
 from ngx_zk.explorer.openapi import document
 from ngx_zk.explorer.server import Explorer, ExplorerServer
 
@@ -217,6 +218,33 @@ def test_indexer_stays_confirmations_behind_the_head(run: Run, tmp_path: Path) -
     result = Indexer(m.chain, m.deployment, db, confirmations=3).sync()
     assert result.indexed_to == m.chain.block_number() - 3
     assert int(db.scalar("SELECT MAX(block_number) FROM events")) <= result.indexed_to
+
+
+@pytest.mark.slow
+def test_indexer_keeps_up_with_a_burst_of_jobs(run: Run, tmp_path: Path) -> None:
+    """60 jobs posted and cancelled back to back while the indexer follows as the explorer does."""
+    net, m = run.net, run.net.market
+    consumer, model_id = net.signer("consumer"), run.net.model_id
+    slots = m.model(model_id).input_commitment_count
+    indexer = Indexer(m.chain, m.deployment, Database(str(tmp_path / "burst.sqlite")))
+    indexer.sync()
+    snap = net.rpc("evm_snapshot")["result"]
+    try:
+        m.ensure_allowance(consumer, m.market.address, 10**30)
+        probe = LagProbe(indexer, poll_s=0.2).start()
+        posted = []
+        for i in range(60):
+            job_id, _ = m.post_job(consumer, model_id, [i + 1] * slots, NGX, 60, 60, 0)
+            m.cancel(consumer, job_id)
+            posted.append(job_id)
+        report = probe.catch_up(timeout_s=60)
+        print(report.line())
+        assert report.catch_up_s < 10 and report.events >= 120
+        statuses = {r["job_id"]: r["status"] for r in indexer.db.query("SELECT job_id, status FROM jobs WHERE job_id >= ?", (posted[0],))}
+        assert statuses == dict.fromkeys(posted, "Cancelled")
+    finally:
+        net.rpc("evm_revert", [snap])
+        indexer.db.close()
 
 
 # --- the JSON API ----------------------------------------------------------------------------------------

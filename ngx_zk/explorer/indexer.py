@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,8 @@ CONTRACTS = ("JobMarket", "ModelRegistry", "ProviderStaking", "Reputation", "Rew
 """The contracts the explorer follows (by artifact and deployment name)."""
 BATCH_BLOCKS = 2_000
 """Most blocks one ``eth_getLogs`` call asks for."""
+BATCH_CALLS = 200
+"""Most requests (block headers, transactions, receipts) sent in one JSON-RPC batch."""
 DEV_CONFIRMATIONS = 0
 """A local anvil devnet has no competing miners: index its head at once (a reorg there is still rewound)."""
 CONFIRMATIONS = 12
@@ -83,6 +85,7 @@ class Indexer:
         dev = chain.chain_id == 31337
         self.confirmations = (DEV_CONFIRMATIONS if dev else CONFIRMATIONS) if confirmations is None else confirmations
         self.batch_blocks = batch_blocks
+        self._batches = True
         self.contracts: dict[str, tuple[str, Contract]] = {}
         self.topics: dict[tuple[str, bytes], str] = {}
         """(lower-case address, topic0) -> event name."""
@@ -191,7 +194,7 @@ class Indexer:
         logs = self.chain.w3.eth.get_logs({"fromBlock": start, "toBlock": stop,
                                            "address": [to_checksum_address(a) for a in self.contracts]})
         numbers = sorted({int(entry["blockNumber"]) for entry in logs} | {stop})
-        headers = {n: self.chain.w3.eth.get_block(n) for n in numbers}
+        headers = self._fetch(self.chain.w3.eth.get_block, numbers)
         hashes = {n: "0x" + bytes(h["hash"]).hex() for n, h in headers.items()}
         rows, jobs, txs = [], set(), {}
         for entry in logs:
@@ -211,8 +214,10 @@ class Indexer:
             rows.append((n, int(entry["logIndex"]), hashes[n], tx_hash, contract, name,
                          None if job_id is None else int(job_id), None if args.get("modelId") is None else int(args["modelId"]),
                          account, json.dumps(args)))
-        receipts = {h: self.chain.w3.eth.get_transaction_receipt(HexBytes(h)) for h in txs}
-        calls = {h: self._call(h) for h in txs}
+        receipts = self._fetch(self.chain.w3.eth.get_transaction_receipt, [HexBytes(h) for h in txs])
+        sent = self._fetch(self.chain.w3.eth.get_transaction, [HexBytes(h) for h in txs])
+        calls = {h: self._call(sent[HexBytes(h)]) for h in txs}
+        receipts = {"0x" + bytes(h).hex(): r for h, r in receipts.items()}
         with self.db.transaction():
             for row in rows:
                 self.db.execute("INSERT INTO events (block_number, log_index, block_hash, tx_hash, contract, name, job_id, model_id, "
@@ -227,10 +232,28 @@ class Indexer:
             self.db.set_meta("cursor", str(stop))
         return len(rows), jobs
 
-    def _call(self, tx_hash: str) -> tuple[str | None, int | None]:
+    def _fetch(self, get: Callable[[Any], Any], keys: Sequence[Any]) -> dict[Any, Any]:
+        """``{key: get(key)}``, asked in JSON-RPC batches (one round trip per BATCH_CALLS), one by one
+        where the node refuses batches."""
+        found: dict[Any, Any] = {}
+        for i in range(0, len(keys), BATCH_CALLS):
+            chunk = keys[i:i + BATCH_CALLS]
+            if self._batches:
+                try:
+                    with self.chain.w3.batch_requests() as batch:
+                        for key in chunk:
+                            batch.add(get(key))
+                        found.update(zip(chunk, batch.execute(), strict=True))
+                    continue
+                except Exception as exc:  # a node or proxy without batch support
+                    log.info("indexer: JSON-RPC batches refused (%s): one request at a time", exc)
+                    self._batches = False
+            found.update((key, get(key)) for key in chunk)
+        return found
+
+    def _call(self, tx: Mapping[str, Any]) -> tuple[str | None, int | None]:
         """The contract function a transaction called (when it called a followed contract directly) and,
         for ``submitResult``, the proof's size in bytes."""
-        tx = self.chain.w3.eth.get_transaction(HexBytes(tx_hash))
         to = str(tx.get("to") or "").lower()
         if to not in self.contracts:
             return None, None
