@@ -15,9 +15,10 @@ import pytest
 import ngx_zk as ngx
 from ngx_zk import crypto
 from ngx_zk.chain import devnet
-from ngx_zk.chain.market import JobStatus
+from ngx_zk.chain.market import JobStatus, outputs_hash
 from ngx_zk.chain.tx import Chain
 from ngx_zk.consumer import JobRecord, deliver_input, post_job
+from ngx_zk.defaults import BN254_SCALAR_MODULUS
 from ngx_zk.errors import ChainError, ContractRevert, WrongChainError
 from ngx_zk.publish import publish
 
@@ -42,7 +43,8 @@ def run_job(net: Net, tmp_path: Path, *worker_args: str, **worker_env: str) -> d
     return dict(json.loads(done.stdout))
 
 
-def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_path: Path) -> None:
+def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     claimable, facts = m.claimable(PROVIDER), m.facts(PROVIDER)
     consumer_balance = m.balance(CONSUMER)
@@ -62,6 +64,15 @@ def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_pat
     assert m.facts(PROVIDER)["completed"] == facts["completed"] + 1
 
     proof, instances, _ = m.submitted_result(job_id)
+    # Storage keeps only the outputs' hash; the outputs come from JobSettled, checked against it.
+    outputs = m.outputs(job_id)
+    assert outputs and outputs == instances[len(instances) - len(outputs):]
+    assert m.outputs_hash(job_id) == outputs_hash(outputs)
+    forged = [{**e, "outputs": [(int(e["outputs"][0]) + 1) % BN254_SCALAR_MODULUS, *e["outputs"][1:]]} for e in settled]
+    with monkeypatch.context() as patch:
+        patch.setattr(m, "events", lambda *_, **__: forged)
+        with pytest.raises(ChainError, match="do not hash"):
+            m.outputs(job_id)
     with pytest.raises(ContractRevert) as again:
         m.submit(net.signer("provider"), job_id, proof, instances)
     assert again.value.name == "JobMarket__InvalidStatus"

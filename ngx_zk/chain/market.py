@@ -141,6 +141,11 @@ def commitments_hash(commitments: Sequence[int]) -> bytes:
     return keccak(b"".join(int(c).to_bytes(32, "big") for c in commitments))
 
 
+def outputs_hash(outputs: Sequence[int]) -> bytes:
+    """``keccak256(abi.encodePacked(uint256[]))`` of a settled job's outputs, as ``outputsHashOf`` stores it."""
+    return commitments_hash(outputs)
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
@@ -366,20 +371,45 @@ class Marketplace:
     def withdraw(self, signer: Signer) -> dict[str, Any]:
         return self.chain.send(self.market.functions.withdraw(), signer, what="withdraw earnings")
 
+    def outputs_hash(self, job_id: int) -> bytes:
+        """What the market stores for settled job ``job_id``: keccak256 of its outputs (zero bytes before)."""
+        return bytes(self.chain.call(self.market.functions.outputsHashOf(job_id)))
+
+    def settled(self, job_id: int) -> dict[str, Any]:
+        """The JobSettled event of ``job_id``, whose outputs hash to what the market stores.
+
+        The market keeps only the outputs' hash in storage; the outputs themselves live in this log. A node
+        that returns a log the chain does not back (forged or altered outputs) is caught here."""
+        found = self.events("JobSettled", self.deployment.block, jobId=job_id)
+        if not found:
+            raise ChainError(f"job {job_id} has no settlement on chain", "only settled jobs carry a proof")
+        stored = self.outputs_hash(job_id)
+        backed = [e for e in found if outputs_hash([int(v) for v in e["outputs"]]) == stored]
+        if not backed:
+            raise ChainError(f"job {job_id}: the outputs in the JobSettled log from {self.chain.provider.url} do not hash to the "
+                             f"market's stored outputsHashOf 0x{stored.hex()}",
+                             "the node served a log the chain does not back; query another RPC node")
+        return backed[-1]
+
     def outputs(self, job_id: int) -> list[int]:
-        return [int(v) for v in self.chain.call(self.market.functions.outputsOf(job_id))]
+        """The outputs of settled job ``job_id``, from its JobSettled log, checked against the stored hash."""
+        return [int(v) for v in self.settled(job_id)["outputs"]]
 
     def submitted_result(self, job_id: int) -> tuple[bytes, list[int], dict[str, Any]]:
-        """The proof and instances of the transaction that settled ``job_id``, read back from chain."""
-        settled = self.events("JobSettled", self.deployment.block, jobId=job_id)
-        if not settled:
-            raise ChainError(f"job {job_id} has no settlement on chain", "only settled jobs carry a proof")
-        event = settled[-1]
+        """The proof and instances of the transaction that settled ``job_id``, read back from chain.
+
+        The instances must end with the outputs the market hashed at settlement (checked against storage)."""
+        event = self.settled(job_id)
         tx = self.chain.w3.eth.get_transaction(event["transactionHash"])
         fn, args = self.market.decode_function_input(tx["input"])
         if fn.fn_name != "submitResult" or int(args["jobId"]) != job_id:
             raise ChainError(f"settlement transaction of job {job_id} is not a direct submitResult call")
-        return bytes(args["proof"]), [int(v) for v in args["instances"]], event
+        instances = [int(v) for v in args["instances"]]
+        outputs = [int(v) for v in event["outputs"]]
+        if len(outputs) > len(instances) or instances[len(instances) - len(outputs):] != outputs:
+            raise ChainError(f"settlement transaction of job {job_id} does not carry the outputs the market stored",
+                             "the node served a transaction the chain does not back; query another RPC node")
+        return bytes(args["proof"]), instances, event
 
     def posted(self, job_id: int) -> dict[str, Any]:
         """The JobPosted event of ``job_id`` (it carries the input commitments in full)."""

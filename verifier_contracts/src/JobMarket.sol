@@ -4,7 +4,6 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
@@ -28,7 +27,7 @@ import {IHalo2Verifier, IHalo2VerifierReusable} from "./interfaces/IHalo2Verifie
 ///      verification (EXTCODEHASH, so a metamorphic or re-deployed verifier cannot settle); rewards and NRS go
 ///      only to allow-listed verifier code and to a model's first job with given commitments; slashes go to
 ///      burn + treasury; a provider is not slashed for a window it could not use.
-contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
+contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice The BN254 scalar field modulus; every public instance must be below it.
@@ -42,6 +41,7 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
     /// @notice Job flag: the consumer called `deliverInput` for this claim.
     uint8 public constant FLAG_INPUT_ON_CHAIN = 2;
     uint256 internal constant BPS = 10_000;
+    bytes32 internal constant POSTED = bytes32(uint256(1));
 
     IERC20 private immutable _token;
     IProtocolConfig private immutable _config;
@@ -51,12 +51,20 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
     IRewardsPool private immutable _rewards;
 
     uint256 private _jobCount;
-    uint128 private _totalEscrowed;
-    uint128 private _totalCredited;
+    // One slot: postJob and submitResult read the pause flag from the slot they write anyway. Liabilities are
+    // bounded by 2^104 - 1 token units (NGX's whole supply is below 2^90).
+    uint104 private _totalEscrowed;
+    uint104 private _totalCredited;
     uint40 private _lastUnpausedAt;
+    bool private _paused;
     mapping(uint256 jobId => Job) private _jobs;
-    mapping(bytes32 modelCommitments => bool) private _commitmentsPosted;
-    mapping(uint256 jobId => uint256[]) private _outputs;
+    /// @dev Per keccak256(abi.encode(modelId, commitmentsHash)): zero until a job with these commitments is
+    ///      posted for the model, then POSTED; once that first job settles, its outputs hash (slot reuse: a
+    ///      non-zero to non-zero write instead of a fresh slot per job).
+    mapping(bytes32 modelCommitments => bytes32) private _commitmentsPosted;
+    /// @dev keccak256(abi.encodePacked(outputs)) of a settled replay job (whose commitments' slot belongs to the
+    ///      first job). The outputs themselves are in JobSettled.
+    mapping(uint256 jobId => bytes32) private _replayOutputsHash;
     mapping(address account => uint256) private _claimable;
 
     constructor(
@@ -78,6 +86,21 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         _staking = staking_;
         _reputation = reputation_;
         _rewards = rewards_;
+    }
+
+    /// @notice The guardian paused the market (same event as OpenZeppelin's Pausable).
+    event Paused(address account);
+    /// @notice The guardian lifted the pause (same event as OpenZeppelin's Pausable).
+    event Unpaused(address account);
+
+    /// @notice The market is paused (same error as OpenZeppelin's Pausable).
+    error EnforcedPause();
+    /// @notice The market is not paused (same error as OpenZeppelin's Pausable).
+    error ExpectedPause();
+
+    modifier whenNotPaused() {
+        if (_paused) revert EnforcedPause();
+        _;
     }
 
     modifier onlyGuardian() {
@@ -172,12 +195,11 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         }
         if (!_staking.isRegistered(msg.sender)) revert JobMarket__ProviderNotRegistered(msg.sender);
         uint256 staked = _staking.stakedOf(msg.sender);
-        uint256 minStake = _config.minStake();
-        if (staked < minStake) revert JobMarket__StakeBelowMinimum(msg.sender, staked, minStake);
         uint256 score = _reputation.nrs(msg.sender);
+        (uint256 minStake, uint256 collateral) = _config.claimTerms(job.price, score);
+        if (staked < minStake) revert JobMarket__StakeBelowMinimum(msg.sender, staked, minStake);
         if (score < job.minReputation) revert JobMarket__ReputationTooLow(msg.sender, score, job.minReputation);
 
-        uint256 collateral = _config.collateralFor(job.price, score);
         uint256 proveDeadline = block.timestamp + job.proveWindow;
         job.status = JobStatus.Claimed;
         job.provider = msg.sender;
@@ -220,7 +242,7 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         if (msg.sender != job.provider) revert JobMarket__NotAssignedProvider(jobId, msg.sender);
         if (block.timestamp >= job.proveDeadline) revert JobMarket__ProveWindowClosed(jobId, job.proveDeadline);
 
-        IModelRegistry.Verification memory model = _registry.verificationOf(job.modelId);
+        IModelRegistry.Verification memory model = _registry.settlementOf(job.modelId);
         if (model.status == IModelRegistry.ModelStatus.Paused) revert JobMarket__ModelPaused(job.modelId);
         // Provenance: the code that judges this proof is the code pinned when the model was registered.
         bytes32 codeHash = model.verifier.codehash;
@@ -275,7 +297,7 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         amount = _claimable[msg.sender];
         if (amount == 0) revert JobMarket__NothingToWithdraw(msg.sender);
         _claimable[msg.sender] = 0;
-        _totalCredited -= uint128(amount);
+        _totalCredited -= uint104(amount);
         emit Withdrawn(msg.sender, amount);
         _token.safeTransfer(msg.sender, amount);
     }
@@ -284,13 +306,17 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobMarket
     function pause() external onlyGuardian {
-        _pause();
+        if (_paused) revert EnforcedPause();
+        _paused = true;
+        emit Paused(msg.sender);
     }
 
     /// @inheritdoc IJobMarket
     function unpause() external onlyGuardian {
+        if (!_paused) revert ExpectedPause();
+        _paused = false;
         _lastUnpausedAt = uint40(block.timestamp);
-        _unpause();
+        emit Unpaused(msg.sender);
     }
 
     // ---------------------------------------------------------------- views
@@ -307,6 +333,11 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         return proveDeadline == 0 ? 0 : proveDeadline - job.proveWindow / 2;
     }
 
+    /// @notice Whether the guardian has paused the market.
+    function paused() public view returns (bool) {
+        return _paused;
+    }
+
     /// @inheritdoc IJobMarket
     function lastUnpausedAt() external view returns (uint256) {
         return _lastUnpausedAt;
@@ -314,12 +345,15 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
 
     /// @notice Whether a job with `commitmentsHash` was already posted for `modelId` (the next one is a replay).
     function commitmentsPosted(uint256 modelId, bytes32 commitmentsHash) external view returns (bool) {
-        return _commitmentsPosted[keccak256(abi.encode(modelId, commitmentsHash))];
+        return _commitmentsPosted[keccak256(abi.encode(modelId, commitmentsHash))] != 0;
     }
 
     /// @inheritdoc IJobMarket
-    function outputsOf(uint256 jobId) external view returns (uint256[] memory) {
-        return _outputs[jobId];
+    function outputsHashOf(uint256 jobId) external view returns (bytes32 hash) {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Settled) return 0;
+        hash = _replayOutputsHash[jobId];
+        if (hash == 0) hash = _commitmentsPosted[keccak256(abi.encode(uint256(job.modelId), job.commitmentsHash))];
     }
 
     /// @inheritdoc IJobMarket
@@ -363,16 +397,15 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         uint32 proveWindow,
         uint8 minReputation
     ) private returns (uint256 jobId) {
-        IModelRegistry.Verification memory model = _registry.verificationOf(modelId);
-        if (model.status != IModelRegistry.ModelStatus.Active) revert JobMarket__ModelNotActive(modelId);
-        if (inputCommitments.length != model.inputCommitmentCount) {
-            revert JobMarket__CommitmentCountMismatch(model.inputCommitmentCount, inputCommitments.length);
+        (IModelRegistry.ModelStatus status, uint256 commitmentCount) = _registry.postingOf(modelId);
+        if (status != IModelRegistry.ModelStatus.Active) revert JobMarket__ModelNotActive(modelId);
+        if (inputCommitments.length != commitmentCount) {
+            revert JobMarket__CommitmentCountMismatch(commitmentCount, inputCommitments.length);
         }
         for (uint256 i; i < inputCommitments.length; ++i) {
             if (inputCommitments[i] >= SNARK_SCALAR_FIELD) revert JobMarket__InstanceOutOfField(i, inputCommitments[i]);
         }
-        _checkPrice(price);
-        _checkWindows(claimWindow, proveWindow);
+        _checkTerms(price, claimWindow, proveWindow);
         if (minReputation > 100) revert JobMarket__InvalidMinReputation(minReputation);
         bytes32 commitmentsHash = keccak256(abi.encodePacked(inputCommitments));
 
@@ -393,26 +426,15 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
             modelId: uint64(modelId),
             commitmentsHash: commitmentsHash
         });
-        _totalEscrowed += uint128(price);
+        _totalEscrowed += uint104(price);
         emit JobPosted(jobId, msg.sender, modelId, inputCommitments, price, claimDeadline, proveWindow, minReputation);
         _token.safeTransferFrom(msg.sender, address(this), price);
     }
 
-    function _checkPrice(uint256 price) private view {
+    function _checkTerms(uint256 price, uint32 claimWindow, uint32 proveWindow) private view {
         if (price == 0 || price > type(uint96).max) revert JobMarket__InvalidPrice(price);
-        uint256 minPrice = _config.minJobPrice();
+        (uint256 minPrice, uint32 minClaim, uint32 maxClaim, uint32 minProve, uint32 maxProve) = _config.postTerms();
         if (price < minPrice) revert JobMarket__PriceBelowMinimum(price, minPrice);
-    }
-
-    /// @dev Records that `modelId` had a job with these commitments; returns FLAG_NO_REWARD for a replay.
-    function _markCommitments(uint256 modelId, bytes32 commitmentsHash) private returns (uint8 flags) {
-        bytes32 key = keccak256(abi.encode(modelId, commitmentsHash));
-        if (_commitmentsPosted[key]) return FLAG_NO_REWARD;
-        _commitmentsPosted[key] = true;
-    }
-
-    function _checkWindows(uint32 claimWindow, uint32 proveWindow) private view {
-        (uint32 minClaim, uint32 maxClaim, uint32 minProve, uint32 maxProve) = _config.windowBounds();
         if (claimWindow < minClaim || claimWindow > maxClaim) {
             revert JobMarket__ClaimWindowOutOfBounds(claimWindow, minClaim, maxClaim);
         }
@@ -421,19 +443,34 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev Records that `modelId` had a job with these commitments; returns FLAG_NO_REWARD for a replay.
+    function _markCommitments(uint256 modelId, bytes32 commitmentsHash) private returns (uint8 flags) {
+        bytes32 key = keccak256(abi.encode(modelId, commitmentsHash));
+        if (_commitmentsPosted[key] != 0) return FLAG_NO_REWARD;
+        _commitmentsPosted[key] = POSTED;
+    }
+
     /// @dev Effects and interactions of a valid proof: the job is paid exactly once (Settled is terminal).
-    ///      Reward and NRS credit only for allow-listed verifier code and a first-time commitment.
+    ///      Reward and NRS credit only for allow-listed verifier code and a first-time commitment. Only the
+    ///      outputs' hash is stored (one slot for any number of outputs); the outputs are in JobSettled.
     function _settle(
         uint256 jobId,
         Job memory job,
         IModelRegistry.Verification memory model,
         uint256[] calldata outputs
     ) private {
-        bool rewarded = job.flags & FLAG_NO_REWARD == 0 && _config.isVerifierCodeAllowed(model.verifierCodeHash);
-        _jobs[jobId].status = JobStatus.Settled;
-        if (!rewarded) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
-        _outputs[jobId] = outputs;
-        (uint256 pay, uint256 royalty, uint256 fee) = _split(job.price, model.royaltyBps, model.owner);
+        bool rewarded;
+        uint256 fee;
+        uint256 royalty;
+        {
+            (bool allowed, uint256 feeBps, address treasury) = _config.settlementTerms(model.verifierCodeHash);
+            rewarded = job.flags & FLAG_NO_REWARD == 0 && allowed;
+            _jobs[jobId].status = JobStatus.Settled;
+            if (!rewarded) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
+            _recordOutputs(jobId, job, keccak256(abi.encodePacked(outputs)));
+            fee = job.price * feeBps / BPS;
+            royalty = _split(job.price, fee, model, treasury);
+        }
 
         // Interactions with trusted protocol contracts.
         _staking.unlockCollateral(msg.sender, job.collateral);
@@ -445,23 +482,31 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
         } else {
             _reputation.recordConsumerSettled(job.consumer);
         }
-        emit JobSettled(jobId, msg.sender, outputs, pay, royalty, fee, reward);
+        emit JobSettled(jobId, msg.sender, outputs, job.price - fee - royalty, royalty, fee, reward);
     }
 
-    /// @dev Credits a settled job's price: fee to the treasury, royalty to the model owner, the rest to the
-    ///      provider (the caller).
-    function _split(uint256 price, uint256 royaltyBps, address owner)
+    /// @dev Stores a settled job's outputs hash. Before settlement FLAG_NO_REWARD is set only by `_post`, for a
+    ///      replay; any other job was the first with its commitments and owns their slot, which now takes the hash.
+    function _recordOutputs(uint256 jobId, Job memory job, bytes32 hash) private {
+        if (job.flags & FLAG_NO_REWARD != 0) {
+            _replayOutputsHash[jobId] = hash;
+        } else {
+            _commitmentsPosted[keccak256(abi.encode(uint256(job.modelId), job.commitmentsHash))] = hash;
+        }
+    }
+
+    /// @dev Credits a settled job's price: `fee` to the treasury, the royalty to the model owner, the rest to the
+    ///      provider (the caller). Returns the royalty.
+    function _split(uint256 price, uint256 fee, IModelRegistry.Verification memory model, address treasury)
         private
-        returns (uint256 pay, uint256 royalty, uint256 fee)
+        returns (uint256 royalty)
     {
-        fee = price * _config.protocolFeeBps() / BPS;
-        royalty = price * royaltyBps / BPS;
-        pay = price - fee - royalty;
-        _totalEscrowed -= uint128(price);
-        _totalCredited += uint128(price);
-        _credit(msg.sender, pay);
-        _credit(owner, royalty);
-        _credit(_config.treasury(), fee);
+        royalty = price * model.royaltyBps / BPS;
+        _totalEscrowed -= uint104(price);
+        _totalCredited += uint104(price);
+        _credit(msg.sender, price - fee - royalty);
+        _credit(model.owner, royalty);
+        _credit(treasury, fee);
     }
 
     /// @dev A provider who misses a job is at fault unless it could not use its whole window: the market or
@@ -526,8 +571,8 @@ contract JobMarket is IJobMarket, Pausable, ReentrancyGuardTransient {
     }
 
     function _refund(address consumer, uint256 price) private {
-        _totalEscrowed -= uint128(price);
-        _totalCredited += uint128(price);
+        _totalEscrowed -= uint104(price);
+        _totalCredited += uint104(price);
         _credit(consumer, price);
     }
 

@@ -169,6 +169,30 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
+    function settlementOf(uint256 modelId) external view returns (Verification memory v) {
+        Entry storage model = _existing(modelId);
+        v.verifier = model.verifier;
+        v.kind = model.kind;
+        v.status = model.status;
+        v.inputCommitmentCount = model.inputCommitmentCount;
+        v.outputCount = model.outputCount;
+        v.royaltyBps = model.royaltyBps;
+        v.owner = model.owner;
+        v.lastUnpausedAt = model.lastUnpausedAt;
+        v.verifierCodeHash = model.verifierCodeHash;
+        if (v.kind == VerifierKind.Reusable) {
+            v.vkDigest = model.vkDigest;
+            v.vkaPointer = model.vkaPointer;
+        }
+    }
+
+    /// @inheritdoc IModelRegistry
+    function postingOf(uint256 modelId) external view returns (ModelStatus, uint256) {
+        Entry storage model = _existing(modelId);
+        return (model.status, model.inputCommitmentCount);
+    }
+
+    /// @inheritdoc IModelRegistry
     function modelStatus(uint256 modelId) external view returns (ModelStatus) {
         return _models[modelId].status;
     }

@@ -21,25 +21,27 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     uint8 public constant MAX_FREE_DECLINE_BASE = 20;
     uint16 public constant MAX_FREE_DECLINE_PER_COMPLETED_BPS = 2_000;
 
+    // Storage is grouped by the call that reads it, so each of JobMarket's calls reads one or two slots:
+    // settlement (treasury, fee, slash params), posting (min price, windows), claiming (min stake, tiers).
+    address private _treasury;
     uint16 private _protocolFeeBps = 250;
     uint16 private _slashBps = 5_000;
     uint16 private _slashBurnBps = 5_000;
+    uint16 private _declineSlashBps = 1_000;
+    uint96 private _minJobPrice = 0.1 ether;
     uint32 private _minClaimWindow = 60;
     uint32 private _maxClaimWindow = 7 days;
     uint32 private _minProveWindow = 60;
     uint32 private _maxProveWindow = 1 days;
-    uint32 private _unbondingDelay = 14 days;
+    uint96 private _minStake = 1_000 ether;
     uint8 private _highThreshold = 80;
     uint8 private _midThreshold = 50;
     uint16 private _highBps = 5_000;
     uint16 private _midBps = 10_000;
     uint16 private _lowBps = 15_000;
-    uint16 private _declineSlashBps = 1_000;
+    uint32 private _unbondingDelay = 14 days;
     uint8 private _freeDeclineBase = 3;
     uint16 private _freeDeclinePerCompletedBps = 1_000;
-    uint256 private _minStake = 1_000 ether;
-    uint256 private _minJobPrice = 0.1 ether;
-    address private _treasury;
     address private _guardian;
     address private _verifierCurator;
     mapping(bytes32 codeHash => bool) private _allowedVerifierCode;
@@ -147,9 +149,24 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     }
 
     /// @inheritdoc IProtocolConfig
-    function collateralFor(uint256 price, uint256 nrs) external view returns (uint256) {
+    function collateralFor(uint256 price, uint256 nrs) public view returns (uint256) {
         uint256 bps = nrs >= _highThreshold ? _highBps : nrs >= _midThreshold ? _midBps : _lowBps;
         return price * bps / BPS;
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function postTerms() external view returns (uint256, uint32, uint32, uint32, uint32) {
+        return (_minJobPrice, _minClaimWindow, _maxClaimWindow, _minProveWindow, _maxProveWindow);
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function claimTerms(uint256 price, uint256 nrs) external view returns (uint256, uint256) {
+        return (_minStake, collateralFor(price, nrs));
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function settlementTerms(bytes32 codeHash) external view returns (bool, uint256, address) {
+        return (_allowedVerifierCode[codeHash], _protocolFeeBps, _treasury);
     }
 
     /// @inheritdoc IProtocolConfig
@@ -197,7 +214,7 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     function setMinStake(uint256 amount) external onlyOwner {
         _checkBounds("minStake", amount, MIN_MIN_STAKE, MAX_MIN_STAKE);
         emit ParameterChanged("minStake", _minStake, amount);
-        _minStake = amount;
+        _minStake = uint96(amount); // at most MAX_MIN_STAKE
     }
 
     /// @inheritdoc IProtocolConfig
@@ -228,7 +245,7 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     function setMinJobPrice(uint256 amount) external onlyOwner {
         _checkBounds("minJobPrice", amount, 1, MAX_MIN_JOB_PRICE);
         emit ParameterChanged("minJobPrice", _minJobPrice, amount);
-        _minJobPrice = amount;
+        _minJobPrice = uint96(amount); // at most MAX_MIN_JOB_PRICE
     }
 
     /// @inheritdoc IProtocolConfig

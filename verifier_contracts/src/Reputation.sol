@@ -7,7 +7,8 @@ import {IProtocolConfig} from "./interfaces/IProtocolConfig.sol";
 import {MarketBound} from "./utils/MarketBound.sol";
 
 /// @title Reputation
-/// @notice Records per-provider and per-consumer facts (one storage slot each) and computes the NRS on read.
+/// @notice Records per-provider facts (two storage slots) and per-consumer facts (one slot) and computes the NRS
+///         on read.
 contract Reputation is IReputation, MarketBound {
     /// @notice Weight of the prior, in pseudo-observations, for Performance, Reliability and Peer rating.
     uint256 public constant PRIOR_WEIGHT = 2;
@@ -22,9 +23,22 @@ contract Reputation is IReputation, MarketBound {
     uint8 internal constant REASON_INPUT_MISSING = 1;
     uint8 internal constant REASON_INPUT_INVALID = 2;
 
+    /// @dev `Facts` as stored: what a completion changes shares one slot, so `recordCompletion` writes one
+    ///      provider slot; misses, ratings and declines share the other.
+    struct Record {
+        uint64 weightMilli;
+        uint64 windowUsedBpsSum;
+        uint32 completed;
+        uint32 missed;
+        uint32 ratingCount;
+        uint32 ratingSum;
+        uint32 freeDeclines;
+        uint32 costlyDeclines;
+    }
+
     IProviderStaking private immutable _staking;
     IProtocolConfig private immutable _config;
-    mapping(address provider => Facts) private _facts;
+    mapping(address provider => Record) private _facts;
     mapping(address consumer => ConsumerFacts) private _consumers;
     mapping(address provider => mapping(address consumer => uint256)) private _pairCompletions;
 
@@ -42,7 +56,7 @@ contract Reputation is IReputation, MarketBound {
         uint256 k = _pairCompletions[provider][consumer]++;
         uint256 full = fee >= FULL_WEIGHT_FEE ? MILLI : fee * MILLI / FULL_WEIGHT_FEE;
         uint256 weight = full / (1 + k);
-        Facts storage f = _facts[provider];
+        Record storage f = _facts[provider];
         f.completed += 1;
         f.weightMilli += uint64(weight);
         f.windowUsedBpsSum += uint64(usedBps * weight);
@@ -67,7 +81,7 @@ contract Reputation is IReputation, MarketBound {
 
     /// @inheritdoc IReputation
     function recordDecline(address provider, address consumer, uint8 reason, bool free) external onlyMarket {
-        Facts storage f = _facts[provider];
+        Record storage f = _facts[provider];
         if (free) f.freeDeclines += 1;
         else f.costlyDeclines += 1;
         emit DeclineRecorded(provider, consumer, reason, free);
@@ -84,7 +98,7 @@ contract Reputation is IReputation, MarketBound {
     /// @inheritdoc IReputation
     function recordRating(address provider, uint8 rating) external onlyMarket {
         if (rating == 0 || rating > 5) revert Reputation__InvalidRating(rating);
-        Facts storage f = _facts[provider];
+        Record storage f = _facts[provider];
         f.ratingCount += 1;
         f.ratingSum += rating;
         emit RatingRecorded(provider, rating);
@@ -102,7 +116,7 @@ contract Reputation is IReputation, MarketBound {
         view
         returns (uint256 performance, uint256 reliability, uint256 longevity, uint256 peerRating)
     {
-        Facts memory f = _facts[provider];
+        Record memory f = _facts[provider];
         uint256 prior = PRIOR_WEIGHT * PRIOR_SCORE;
         // In milli-completions: each completion of weight w scores w * (100 - 50 * windowUsed).
         uint256 w = f.weightMilli;
@@ -122,12 +136,22 @@ contract Reputation is IReputation, MarketBound {
 
     /// @inheritdoc IReputation
     function factsOf(address provider) external view returns (Facts memory) {
-        return _facts[provider];
+        Record memory r = _facts[provider];
+        return Facts({
+            completed: r.completed,
+            missed: r.missed,
+            ratingCount: r.ratingCount,
+            ratingSum: r.ratingSum,
+            windowUsedBpsSum: r.windowUsedBpsSum,
+            freeDeclines: r.freeDeclines,
+            costlyDeclines: r.costlyDeclines,
+            weightMilli: r.weightMilli
+        });
     }
 
     /// @inheritdoc IReputation
     function freeDeclinesLeft(address provider) external view returns (uint256) {
-        Facts storage f = _facts[provider];
+        Record storage f = _facts[provider];
         uint256 allowance = uint256(_config.freeDeclineBase())
             + uint256(f.weightMilli) * _config.freeDeclinePerCompletedBps() / (MILLI * BPS);
         uint256 used = f.freeDeclines;

@@ -13,6 +13,26 @@ contract JobMarketTest is Base {
 
     // ------------------------------------------------------------ happy path (real EZKL proof)
 
+    /// Storage keeps one outputs hash per settled job: the first job with given commitments reuses their
+    /// replay-marker slot, a replay has its own; nothing before settlement.
+    function test_OutputsHashPerSettledJobIncludingReplays() public {
+        bytes32 expected = keccak256(abi.encodePacked(_outputs()));
+        uint256 first = _postAndClaim(dedicatedModel);
+        uint256 replay = _postAndClaim(dedicatedModel);
+        uint256 pending = _post(dedicatedModel);
+        assertEq(market.outputsHashOf(first), bytes32(0), "not settled yet");
+        _submit(first);
+        assertEq(market.outputsHashOf(first), expected, "first job");
+        assertEq(market.outputsHashOf(replay), bytes32(0), "a claimed replay has no outputs yet");
+        assertEq(market.outputsHashOf(pending), bytes32(0), "an open replay has no outputs yet");
+        assertTrue(market.commitmentsPosted(dedicatedModel, keccak256(abi.encodePacked(_commitments()))), "still marked");
+        _submit(replay);
+        assertEq(market.outputsHashOf(replay), expected, "replay");
+        assertEq(market.outputsHashOf(first), expected, "the replay did not touch the first job's hash");
+        uint256 later = _post(dedicatedModel);
+        assertEq(market.getJob(later).flags, market.FLAG_NO_REWARD(), "a settled first job still marks replays");
+    }
+
     function test_SettlesWithRealDedicatedProofAndPaysOnce() public {
         uint256 jobId = _postAndClaim(dedicatedModel);
         uint256 collateral = market.getJob(jobId).collateral;
@@ -28,7 +48,8 @@ contract JobMarketTest is Base {
 
         IJobMarket.Job memory job = market.getJob(jobId);
         assertTrue(job.status == IJobMarket.JobStatus.Settled, "settled");
-        assertEq(market.outputsOf(jobId), _outputs());
+        // The outputs are in JobSettled; storage keeps their hash.
+        assertEq(market.outputsHashOf(jobId), keccak256(abi.encodePacked(_outputs())));
         assertEq(market.claimable(provider), 92.5 ether, "provider pay");
         assertEq(market.claimable(modelOwner), 5 ether, "royalty");
         assertEq(market.claimable(treasury), 2.5 ether, "fee");

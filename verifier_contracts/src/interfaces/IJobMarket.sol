@@ -74,7 +74,9 @@ interface IJobMarket {
     ///         contract never reads it. If several are emitted for a job, the provider uses the latest.
     event InputDelivered(uint256 indexed jobId, address indexed consumer, address indexed provider, bytes payload);
     /// @notice A valid proof settled the job. `outputs` are the proof's output instances (field elements,
-    ///         negative values as p - |v|), also readable with `outputsOf`.
+    ///         negative values as p - |v|). This event is where they are kept: storage holds only their hash,
+    ///         `outputsHashOf(jobId) == keccak256(abi.encodePacked(outputs))`, against which a reader checks
+    ///         what a node returns for this log.
     event JobSettled(
         uint256 indexed jobId,
         address indexed provider,
@@ -217,7 +219,9 @@ interface IJobMarket {
     function inputDeadline(uint256 jobId) external view returns (uint256);
     /// @notice Last time the guardian unpaused the market (0 if never).
     function lastUnpausedAt() external view returns (uint256);
-    function outputsOf(uint256 jobId) external view returns (uint256[] memory);
+    /// @notice keccak256(abi.encodePacked(outputs)) of a settled job (zero before); the outputs are in its
+    ///         JobSettled event.
+    function outputsHashOf(uint256 jobId) external view returns (bytes32);
     function claimable(address account) external view returns (uint256);
     function jobCount() external view returns (uint256);
     /// @notice Tokens the market must hold: escrowed prices of live jobs plus all unclaimed credits.

@@ -124,6 +124,11 @@ interface IModelRegistry {
 
     function getModel(uint256 modelId) external view returns (Model memory);
     function verificationOf(uint256 modelId) external view returns (Verification memory);
+    /// @notice `verificationOf` for settlement: the same fields, except that `vkDigest` and `vkaPointer` are
+    ///         only read (and non-zero) for Reusable models, which are the only ones JobMarket checks them for.
+    function settlementOf(uint256 modelId) external view returns (Verification memory);
+    /// @notice What `postJob` checks, from one storage slot: the model's status and its input commitment count.
+    function postingOf(uint256 modelId) external view returns (ModelStatus status, uint256 inputCommitmentCount);
     /// @notice Just the status of a model (one storage read; None for an unknown id).
     function modelStatus(uint256 modelId) external view returns (ModelStatus);
     /// @notice The VKA words of a Reusable model (empty for Dedicated).

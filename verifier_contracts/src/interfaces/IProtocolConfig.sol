@@ -79,6 +79,17 @@ interface IProtocolConfig {
     /// @notice Collateral a provider with reputation `nrs` (0-100) locks to claim a job of `price`.
     /// @dev Tiers: nrs >= highThreshold -> highBps, nrs >= midThreshold -> midBps, else lowBps of price.
     function collateralFor(uint256 price, uint256 nrs) external view returns (uint256);
+    /// @notice What `postJob` checks, in one call from one storage slot: the minimum price and the window bounds.
+    function postTerms()
+        external
+        view
+        returns (uint256 minJobPrice, uint32 minClaim, uint32 maxClaim, uint32 minProve, uint32 maxProve);
+    /// @notice What `claimJob` checks, in one call from one storage slot: the minimum stake and the collateral
+    ///         (`collateralFor(price, nrs)`).
+    function claimTerms(uint256 price, uint256 nrs) external view returns (uint256 minStake, uint256 collateral);
+    /// @notice What `submitResult` needs, in one call: whether `codeHash` is allow-listed, the protocol fee (bps)
+    ///         and the treasury (fee and treasury share a storage slot).
+    function settlementTerms(bytes32 codeHash) external view returns (bool allowed, uint256 feeBps, address treasury);
     /// @notice The collateral tier table: thresholds and bps per tier.
     function collateralTiers()
         external

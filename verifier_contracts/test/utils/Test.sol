@@ -72,6 +72,10 @@ abstract contract Test {
         if (a != b) revert AssertionFailed("bytes32 mismatch");
     }
 
+    function assertEq(bytes32 a, bytes32 b, string memory message) internal pure {
+        if (a != b) revert AssertionFailed(string.concat(message, ": bytes32 mismatch"));
+    }
+
     function assertEq(bool a, bool b) internal pure {
         if (a != b) revert AssertionFailed("bool mismatch");
     }
