@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,6 +146,13 @@ def test_pool_proves_on_both_nodes_ships_artifacts_once_and_no_secret(cluster: C
     assert sum(per_node.values()) == 4 and len(per_node) == 2
 
 
+def provider_fleet(net: Net, worker_dir: Path) -> dict[str, Any]:
+    """``provider status --json``'s fleet figures, as the provider sees them beside its worker's journal."""
+    status = ngx_zk(net, worker_dir, "provider", "status", "--account", "provider", "--json")
+    assert status.returncode == 0, status.stderr
+    return dict(json.loads(status.stdout)["fleet"])
+
+
 def post(net: Net, consumer_dir: Path, account: str) -> int:
     done = ngx_zk(net, consumer_dir, "prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"), "--account", account,
                   "--no-wait", "--json", "--price", "10")
@@ -197,6 +205,9 @@ def test_worker_on_a_two_node_cluster_settles_jobs_proved_on_both_nodes(chain_sn
     assert len(nodes) == 2, f"the journal says the proofs ran on {nodes}"
     log = (worker_dir / "worker.log").read_text()
     assert "fleet.joined" in log and '"nodes": 2' in log
+    fleet = provider_fleet(chain_snapshot, worker_dir)
+    assert fleet["nodes"] == 2 and fleet["queue"] == 0
+    assert sorted(fleet["proofs_per_node"].values()) == [1, 1] and fleet["node_failures"] == {}
 
 
 @pytest.mark.slow
@@ -239,3 +250,6 @@ def test_node_killed_mid_proof_the_job_is_proved_again_and_settles_once(chain_sn
     assert sum(1 for _, step, _ in notes if step == "done") == 2
     log = (worker_dir / "worker.log").read_text()
     assert "fleet.node_lost" in log and "job.reprove" in log
+    fleet = provider_fleet(chain_snapshot, worker_dir)
+    assert sum(fleet["node_failures"].values()) == 1 and fleet["reproofs"] == 1
+    assert sum(fleet["proofs_per_node"].values()) == 2, "two proofs made: the lost one is not counted"

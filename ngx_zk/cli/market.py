@@ -220,9 +220,17 @@ def provider_status(access: ChainAccess, address: str | None, as_json: bool) -> 
     nrs, _ = market.nrs(who)
     data = {"provider": who, **{k: v for k, v in info.items() if k != "encryption_pubkey"}, "nrs": nrs,
             "claimable": market.claimable(who), "balance": market.balance(who)}
+    from ..worker.observe import FLEET_FILE, read_fleet
+
+    # a worker proving on a Ray cluster (--ray) keeps its fleet's figures beside its journal
+    fleet = read_fleet(access.settings.state_dir / "worker" / f"{market.chain.chain_id}-{who.lower()}" / FLEET_FILE)
+    if fleet is not None:
+        data["fleet"] = fleet
     emit(as_json, data, f"provider {who}: {'registered' if info['registered'] else 'NOT registered'}\n"
          f"  stake {fmt_ngx(info['staked'])} (locked {fmt_ngx(info['locked'])}, unbonding {fmt_ngx(info['unbonding'])})\n"
-         f"  earnings to withdraw {fmt_ngx(data['claimable'])}, wallet {fmt_ngx(data['balance'])}\n  NRS {nrs}")
+         f"  earnings to withdraw {fmt_ngx(data['claimable'])}, wallet {fmt_ngx(data['balance'])}\n  NRS {nrs}"
+         + (f"\n  fleet: {fleet['nodes']} nodes, queue {fleet['queue']}, proofs per node {fleet['proofs_per_node']}, "
+            f"node failures {sum(fleet['node_failures'].values())}" if fleet else ""))
 
 
 # --- consumer ---------------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import IO, Any
 
 from ..errors import NgxZkError
@@ -44,6 +46,11 @@ class Metrics:
     def set(self, name: str, value: float) -> None:
         with self._lock:
             self.gauges[name] = value
+
+    def by_label(self, name: str, label: str) -> dict[str, float]:
+        """One counter's values by one label, e.g. ``by_label("ngx_worker_proofs_total", "node")``."""
+        with self._lock:
+            return {dict(labels).get(label, ""): value for (counter, labels), value in self.counters.items() if counter == name}
 
     def render(self) -> str:
         lines = []
@@ -84,6 +91,38 @@ class Metrics:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+FLEET_FILE = "fleet.json"
+"""The worker's fleet figures, beside its journal: read by ``provider status``."""
+
+
+def fleet_snapshot(metrics: Metrics) -> dict[str, Any]:
+    """A proving fleet's figures from the worker's metrics: nodes, queue depth, proofs, fetches and failures per node."""
+    with metrics._lock:
+        gauges = dict(metrics.gauges)
+    return {"updated": round(time.time(), 3), "nodes": int(gauges.get("ngx_worker_fleet_nodes", 0)),
+            "queue": int(gauges.get("ngx_worker_proof_queue", 0)),
+            "proofs_per_node": metrics.by_label("ngx_worker_proofs_total", "node"),
+            "artifact_fetches_per_node": metrics.by_label("ngx_worker_artifact_fetches_total", "node"),
+            "node_failures": metrics.by_label("ngx_worker_node_failures_total", "node"),
+            "reproofs": sum(metrics.by_label("ngx_worker_reproofs_total", "").values())}
+
+
+def write_fleet(path: Path, metrics: Metrics) -> None:
+    """Write :func:`fleet_snapshot` atomically (a reader never sees half a file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(fleet_snapshot(metrics)))
+    os.replace(tmp, path)
+
+
+def read_fleet(path: Path) -> dict[str, Any] | None:
+    """The fleet figures a worker on a Ray cluster last wrote (None without one)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def null_log(event: str, level: str = "info", **fields: Any) -> None:

@@ -38,7 +38,7 @@ from ..artifacts import Circuit, sha256_file
 from ..config import Settings
 from ..errors import ArtifactMismatchError, NgxZkError
 from ..inputs import InputData
-from .observe import Metrics, null_log
+from .observe import Metrics, null_log, write_fleet
 from .provers import ProofRun, ProverLost, prove_input, without_secrets
 
 Log = Callable[..., None]
@@ -172,7 +172,8 @@ class RayProverPool:
     not finished) and ``ngx_worker_fleet_nodes`` (alive nodes)."""
 
     def __init__(self, address: str, circuits: Sequence[Circuit], settings: Settings, *, cpus_per_proof: int = 1,
-                 node_cache: Path | None = None, metrics: Metrics | None = None, log: Log = null_log) -> None:
+                 node_cache: Path | None = None, metrics: Metrics | None = None, log: Log = null_log,
+                 snapshot: Path | None = None) -> None:
         try:
             import ray
         except ImportError:
@@ -184,7 +185,7 @@ class RayProverPool:
             raise NgxZkError(f"cannot join the Ray cluster at {address}: {exc}",
                              "start one with `ray start --head`, or pass --ray auto") from None
         self.settings = node_settings(settings)
-        self.metrics, self.log = metrics or Metrics(), log
+        self.metrics, self.log, self.snapshot = metrics or Metrics(), log, snapshot
         self.node_cache = str(node_cache or Path(tempfile.gettempdir()) / "ngx-zk-fleet")
         gpus = ray.cluster_resources().get("GPU", 0)  # type: ignore[no-untyped-call]
         self.threads_per_proof = max(1, cpus_per_proof)
@@ -227,6 +228,13 @@ class RayProverPool:
             raise NgxZkError(f"the Ray cluster ran no task within {timeout_s:.0f}s: {type(exc).__name__}",
                              "check `ray status`, and that every node has ngx-zk installed") from None
         self.metrics.set("ngx_worker_fleet_nodes", len(self.nodes()))
+        self._write_snapshot()
+
+    def _write_snapshot(self) -> None:
+        """The fleet's figures beside the journal, for ``provider status`` (best effort: never fails a proof)."""
+        if self.snapshot is not None:
+            with contextlib.suppress(OSError):
+                write_fleet(self.snapshot, self.metrics)
 
     def probe(self, names: Sequence[str] = ()) -> list[dict[str, Any]]:
         """One probe task per alive node (pinned to it): its id and which of ``names`` its environment holds."""
@@ -261,6 +269,7 @@ class RayProverPool:
             result = done.result()
         except BaseException as exc:
             future.set_exception(self._translate(exc))
+            self._write_snapshot()
             return
         try:
             node = str(result["node"])
@@ -277,6 +286,7 @@ class RayProverPool:
         if result["fetched"]:
             self.metrics.inc("ngx_worker_artifact_fetches_total", len(result["fetched"]), node=node[:12])
             self.log("fleet.fetched", node=node[:12], artifacts=result["fetched"])
+        self._write_snapshot()
         future.set_result(run)
 
     def _translate(self, exc: BaseException) -> BaseException:

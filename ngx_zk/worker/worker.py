@@ -33,7 +33,7 @@ from ..publish import resolve_model
 from .jobfiles import InputOpener, Served
 from .journal import Journal, Step
 from .lifecycle import GONE, Lifecycle, Stats
-from .observe import Metrics, null_log
+from .observe import FLEET_FILE, Metrics, null_log
 from .offers import OfferBook
 from .policy import ClaimPolicy
 from .provers import ProverPool
@@ -82,7 +82,8 @@ class Worker:
         else:  # a proving fleet: proofs run as Ray tasks on the cluster's nodes; key, chain and journal stay here
             from .ray_pool import RayProverPool
 
-            self._provers = RayProverPool(ray, served_circuits, settings, cpus_per_proof=cpus_per_proof, metrics=self.metrics, log=log)
+            self._provers = RayProverPool(ray, served_circuits, settings, cpus_per_proof=cpus_per_proof, metrics=self.metrics, log=log,
+                                          snapshot=self.home / FLEET_FILE)
         self.mailbox = Mailbox(self.home / "mailbox")
         self.opener = InputOpener(crypto.derive_key(signer.encryption_key_material()), market.chain.chain_id,
                                   market.market.address, self.served, self.home)
