@@ -26,16 +26,15 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from web3.exceptions import ContractLogicError, Web3RPCError
-from web3.types import StateOverride, TxParams
 
 from . import defaults, evm
 from .artifacts import Circuit, Manifest
 from .chain import deployment as deployments
+from .chain import simulate
 from .chain.devnet import DEV_CHAIN_ID
 from .chain.market import Marketplace, ModelEntry, ModelStatus, VerifierKind
 from .chain.signer import Signer
@@ -284,8 +283,7 @@ def publish(
                                dedicated_size=oversize, progress=progress)
     if chosen is VerifierKind.DEDICATED:
         progress(f"deploying the dedicated verifier ({size:,} bytes)")
-        factory = market.chain.w3.eth.contract(abi=contract.abi, bytecode=contract.bytecode)
-        verifier_addr = market.chain.deploy_bytecode(factory.constructor(), signer, what=f"deploy verifier for {m.name}")
+        verifier_addr = simulate.deploy(market.chain, contract.abi, contract.bytecode, signer, what=f"deploy verifier for {m.name}")
     else:
         vka = evm.vka_words(settings, circuit)
         verifier_addr = market.deployment.address("Halo2VerifierReusable")
@@ -337,17 +335,16 @@ def dry_run_settlement(
     with tempfile.TemporaryDirectory(prefix="ngx-dry-run-") as tmp:
         _, salted = commit(m, sample or sample_input(m))
         proof, instances = evm.calldata(prove(circuit, salted, Path(tmp) / "proof.json", settings).path)
-    w3 = market.chain.w3
-    limit = int(w3.eth.get_block("latest")["gasLimit"])
+    limit = simulate.block_gas_limit(market.chain)
     name = kind.name.lower()
     if kind is VerifierKind.DEDICATED:
         target: str = DRY_RUN_ADDRESS
         vka: bytes | None = None
-        override: dict[str, Any] = {target: {"code": evm.dedicated_verifier(settings, circuit).runtime}}
+        override = simulate.Override(target, code=evm.dedicated_verifier(settings, circuit).runtime_code)
     else:
         target, vka = to_checksum_address(market.deployment.address(REUSABLE_VERIFIER)), evm.vka_words(settings, circuit)
-        override = {target: {"stateDiff": {"0x" + evm.registered_vka_slot(vka).hex(): "0x" + (1).to_bytes(32, "big").hex()}}}
-    call = cast(TxParams, {"from": market.market.address, "to": target, "data": "0x" + evm.verify_calldata(proof, instances, vka).hex()})
+        override = simulate.Override(target, slots=((evm.registered_vka_slot(vka), (1).to_bytes(32, "big")),))
+    data = evm.verify_calldata(proof, instances, vka)
 
     def refuse(what: str, gas: int | None, reason: str) -> SettlementDryRunError:
         return SettlementDryRunError(
@@ -356,18 +353,17 @@ def dry_run_settlement(
 
     progress(f"dry-running settlement on the {name} verifier (eth_call, block gas limit {limit:,})")
     try:
-        answer = bytes(w3.eth.call(cast(TxParams, {**call, "gas": limit}), "latest", cast(StateOverride, override)))
-    except ContractLogicError:
+        answer = simulate.call(market.chain, market.market.address, target, data, gas=limit, override=override)
+    except simulate.SimulationReverted:
         raise refuse("rejected a fresh proof of the sample input (it reverted)", None, "reverted") from None
-    except Web3RPCError as exc:
-        detail = str(exc.rpc_response.get("error", {}).get("message", exc)) if exc.rpc_response else str(exc)
-        if "gas" in detail.lower():
+    except simulate.SimulationFailed as exc:
+        if exc.out_of_gas:
             raise refuse(f"ran out of gas with the whole block gas limit ({limit:,} gas)", limit, "out of gas") from None
-        raise refuse(f"failed ({detail[:120]})", None, detail) from None
+        raise refuse(f"failed ({exc.detail[:120]})", None, exc.detail) from None
     word = [int.from_bytes(answer[i:i + 32], "big") for i in range(0, min(len(answer), 64), 32)]
     if not word or word[0] != 1 or (vka is not None and (len(word) < 2 or word[1] != int.from_bytes(keccak(vka), "big"))):
         raise refuse(f"did not answer valid for a fresh proof of the sample input (returned 0x{answer[:64].hex()})", None, "not valid")
-    gas = int(w3.eth.estimate_gas(call, "latest", cast(StateOverride, override)))
+    gas = simulate.estimate_gas(market.chain, market.market.address, target, data, override=override)
     bound = int(limit * max_block_fraction)
     if gas > bound:
         raise refuse(f"needs {gas:,} gas to verify a proof, above {max_block_fraction:.0%} of the block gas limit "
