@@ -9,7 +9,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -355,6 +357,26 @@ def test_bad_requests_get_4xx_json_errors(explorer: str, path: str, code: int) -
 def test_reverify_of_an_unsettled_job_is_a_409(run: Run, explorer: str) -> None:
     status, body = call(explorer, f"/api/v1/jobs/{run.jobs['expired']}/verify", "POST")
     assert status == 409 and "Expired" in body["error"]["message"]
+
+
+def test_explorer_command_indexes_serves_and_stops_on_ctrl_c(run: Run, tmp_path: Path) -> None:
+    env = run.net.env(tmp_path / "state")
+    proc = subprocess.Popen([sys.executable, "-m", "ngx_zk", "explorer", "--port", "0", "--poll", "0.2"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+        assert url, line + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+        status, body = call(url.group(1), "/api/v1/status")
+        assert status == 200 and body["indexed_block"] == run.net.market.chain.block_number() and body["chain_id"] == 31337
+        assert (run.net.home / "explorer" / "31337.sqlite").exists()
+        with urllib.request.urlopen(url.group(1) + f"/jobs/{run.jobs['settled']}", timeout=10) as page:
+            assert page.headers["Content-Type"].startswith("text/html") and b"/static/app.js" in page.read()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        shutil.rmtree(run.net.home / "explorer", ignore_errors=True)
 
 
 # --- the pages, in a real browser ---------------------------------------------------------------------------

@@ -50,7 +50,8 @@ SCHEMAS: dict[str, Any] = {
     "Verdict": _obj({"job_id": INT, "model": STR, "valid": BOOL, "checks": {"type": "array", "items": _ref("Check")},
                      "outputs": {"type": "array", "items": {"type": "number"}}}),
     "ProviderLive": _nullable(_obj({"nrs": INT, "components": _obj({"performance": INT, "reliability": INT, "longevity": INT, "peer": INT}),
-                                    "staked": WEI, "locked": WEI, "unbonding": WEI})),
+                                    "staked": WEI, "locked": WEI, "unbonding": WEI,
+                                    "collateral_per_10_ngx": _nullable(WEI)})),
     "Provider": _obj({"address": ADDRESS, "registered_at": _nullable(INT), "endpoint": _nullable(STR),
                       "jobs": _obj({"settled": INT, "expired": INT, "declined": INT, "claimed": INT, "total": INT}),
                       "earnings": WEI, "rewards": WEI, "credited": WEI, "withdrawn": WEI, "claimable": WEI, "slashed": WEI,
@@ -59,7 +60,7 @@ SCHEMAS: dict[str, Any] = {
     "ProviderDetail": {"allOf": [_ref("Provider"), _obj({
         "earnings_over_time": {"type": "array", "items": _obj({"t": INT, "earnings": WEI})},
         "recent_jobs": {"type": "array", "items": _ref("Job")}})]},
-    "Model": _obj({"model_id": INT, "name": _nullable(STR), "owner": ADDRESS, "verifier": STR, "kind": {"enum": ["dedicated", "reusable", "unknown"]},
+    "Model": _obj({"model_id": INT, "name": _nullable(STR), "circuit": _nullable(_obj({"logrows": INT, "batch": INT})), "owner": ADDRESS, "verifier": STR, "kind": {"enum": ["dedicated", "reusable", "unknown"]},
                    "onnx_hash": _nullable(STR), "settings_hash": _nullable(STR), "vk_digest": _nullable(STR), "insecure_test_srs": BOOL,
                    "registered_at": INT, "jobs": INT, "settled": INT, "royalties": WEI,
                    "live": _nullable(_obj({"status": STR, "royalty_bps": INT, "metadata_uri": STR, "input_commitments": INT, "outputs": INT,

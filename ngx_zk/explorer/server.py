@@ -60,6 +60,21 @@ class Explorer:
             return {}
         return {int(r["model_id"]): name for name, r in self.market.deployment.models.items() if "model_id" in r}
 
+    def local_circuits(self) -> dict[int, dict[str, Any]]:
+        """Registry id -> name, logrows and batch size of the local circuit (name only if it is not built here)."""
+        from ..circuit import load_circuit
+
+        found: dict[int, dict[str, Any]] = {}
+        for model_id, name in self.model_names().items():
+            found[model_id] = {"name": name}
+            if self.settings is not None:
+                try:
+                    manifest = load_circuit(name, self.settings).manifest
+                    found[model_id].update(logrows=manifest.logrows, batch=manifest.batch)
+                except NgxZkError:
+                    pass
+        return found
+
     def reverify(self, job_id: int) -> Verdict:
         from ..auditor import audit_job
         from ..circuit import load_circuit
@@ -153,10 +168,10 @@ def route(app: Explorer, method: str, path: str, query: dict[str, list[str]]) ->
         bucket = _int(query, "bucket", 3600, 60, 2_592_000) or 3600
         return _found(views.provider_detail(app.db, address, app.market, bucket), f"provider {address} is not indexed")
     if parts == ["models"]:
-        return views.list_models(app.db, app.market, app.model_names())
+        return views.list_models(app.db, app.market, app.local_circuits())
     if head == "models" and len(parts) == 2:
         model_id = _path_int(parts[1], "model id")
-        return _found(views.model_summary(app.db, model_id, app.market, app.model_names()), f"model {model_id} is not indexed")
+        return _found(views.model_summary(app.db, model_id, app.market, app.local_circuits()), f"model {model_id} is not indexed")
     if parts == ["consumers"]:
         return views.list_consumers(app.db)
     if head == "consumers" and len(parts) == 2:

@@ -150,8 +150,13 @@ def provider_live(market: Marketplace, address: str) -> dict[str, Any] | None:
         nrs, (performance, reliability, longevity, peer) = market.nrs(address)
     except Exception:  # the node may be down: the indexed part still serves
         return None
+    try:
+        collateral: str | None = str(market.collateral_for(10 * 10**18, nrs))
+    except Exception:
+        collateral = None
     return {"nrs": nrs, "components": {"performance": performance, "reliability": reliability, "longevity": longevity, "peer": peer},
-            "staked": str(info["staked"]), "locked": str(info["locked"]), "unbonding": str(info["unbonding"])}
+            "staked": str(info["staked"]), "locked": str(info["locked"]), "unbonding": str(info["unbonding"]),
+            "collateral_per_10_ngx": collateral}
 
 
 def list_providers(db: Database, market: Marketplace | None = None) -> dict[str, Any]:
@@ -184,12 +189,16 @@ def get_model_row(db: Database, model_id: int) -> dict[str, Any] | None:
             "insecure_test_srs": bool(args.get("insecureTestSrs", False)), "registered_at": int(rows[0]["time"])}
 
 
-def model_summary(db: Database, model_id: int, market: Marketplace | None, names: dict[int, str]) -> dict[str, Any] | None:
+def model_summary(db: Database, model_id: int, market: Marketplace | None, local: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+    """A registry entry with its jobs and royalties; ``local`` (id -> name, logrows, batch) describes the
+    circuits this server has built or pulled."""
     model = get_model_row(db, model_id)
     if model is None:
         return None
     jobs = db.query("SELECT status, royalty FROM jobs WHERE model_id = ?", (model_id,))
-    model.update(name=names.get(model_id), jobs=len(jobs), settled=sum(1 for j in jobs if j["status"] == "Settled"),
+    circuit = local.get(model_id)
+    model.update(name=circuit["name"] if circuit else None,
+                 circuit={k: circuit[k] for k in ("logrows", "batch")} if circuit and "logrows" in circuit else None, jobs=len(jobs), settled=sum(1 for j in jobs if j["status"] == "Settled"),
                  royalties=_sum(j["royalty"] for j in jobs), live=None)
     if market is not None:
         model["live"] = model_live(market, model_id)
@@ -209,9 +218,9 @@ def model_live(market: Marketplace, model_id: int) -> dict[str, Any] | None:
             "provenance": {"code_matches_pin": on_chain == entry.verifier_code_hash, "allow_listed": allowed}}
 
 
-def list_models(db: Database, market: Marketplace | None, names: dict[int, str]) -> dict[str, Any]:
+def list_models(db: Database, market: Marketplace | None, local: dict[int, dict[str, Any]]) -> dict[str, Any]:
     ids = [int(r["model_id"]) for r in db.query("SELECT model_id FROM events WHERE name = 'ModelRegistered' ORDER BY model_id")]
-    return {"models": [m for i in ids if (m := model_summary(db, i, market, names)) is not None]}
+    return {"models": [m for i in ids if (m := model_summary(db, i, market, local)) is not None]}
 
 
 # --- consumers ------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 const API = "/api/v1";
 const app = document.getElementById("app");
 let timer = null; // the current page's refresh loop
+let modelNames = {}; // registry id -> local circuit name, where the server knows one
 
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const short = (a) => (a ? `${a.slice(0, 8)}…${a.slice(-4)}` : "—");
@@ -28,7 +29,7 @@ const link = {
   job: (id) => `<a href="/jobs/${id}">#${id}</a>`,
   provider: (a) => (a ? `<a class="mono" href="/providers/${a}" title="${esc(a)}">${short(a)}</a>` : "—"),
   consumer: (a) => `<a class="mono" href="/consumers/${a}" title="${esc(a)}">${short(a)}</a>`,
-  model: (id, name) => `<a href="/models/${id}">${esc(name || "model " + id)}</a>`,
+  model: (id, name) => `<a href="/models/${id}">${esc(name || modelNames[id] || "model " + id)}</a>`,
 };
 const badge = (s) => `<span class="badge ${esc(s)}">${esc(s)}</span>`;
 const card = (k, v, id) => `<div class="card"><div class="k">${esc(k)}</div><div class="v"${id ? ` id="${id}"` : ""}>${v}</div></div>`;
@@ -188,7 +189,8 @@ function nrsBars(live) {
   const c = live.components, row = (k, w) => [`${k} (×${w})`, `<div class="bar" title="${c[k.toLowerCase()]}"><span style="width:${c[k.toLowerCase()]}%"></span></div> ${c[k.toLowerCase()]}`];
   return kv([["NRS", `<b id="provider-nrs">${live.nrs}</b> / 100`], row("Performance", 0.4), row("Reliability", 0.3), row("Longevity", 0.2),
     [`Peer (×0.1)`, `<div class="bar"><span style="width:${c.peer}%"></span></div> ${c.peer}`],
-    ["Stake", `${ngx(live.staked)} (locked as collateral ${ngx(live.locked)}, unbonding ${ngx(live.unbonding)})`]]);
+    ["Stake", `${ngx(live.staked)} (locked as collateral ${ngx(live.locked)}, unbonding ${ngx(live.unbonding)})`],
+    ["Collateral tier", live.collateral_per_10_ngx === null ? "—" : `${ngx(live.collateral_per_10_ngx)} locked per 10 NGX job at this NRS`]]);
 }
 
 async function providersPage() {
@@ -218,6 +220,7 @@ function modelRows(m) {
     ["Verifier", `<span class="mono">${esc(m.verifier)}</span> (${esc(m.kind)})`],
     ["Provenance", prov ? `${prov.code_matches_pin ? "✓" : "✗"} code on chain matches the pinned hash; ${prov.allow_listed ? "✓ allow-listed by governance" : "✗ not allow-listed (no rewards or NRS)"}` : "—"],
     ["Royalty", live ? `${live.royalty_bps / 100}%` : "—"], ["Status", live ? esc(live.status) : "—"],
+    ["Circuit (built here)", m.circuit ? `logrows ${m.circuit.logrows}, batch ${m.circuit.batch}` : "—"],
     ["Instances", live ? `${live.input_commitments} input commitment(s) + ${live.outputs} output(s)` : "—"],
     ["Metadata", live ? `<span class="mono">${esc(live.metadata_uri)}</span>` : "—"],
     ["ONNX sha256", `<span class="mono">${esc(m.onnx_hash)}</span>`], ["VK digest", `<span class="mono">${esc(m.vk_digest)}</span>`],
@@ -271,6 +274,11 @@ const ROUTES = [
 
 async function render() {
   clearInterval(timer);
+  try {
+    modelNames = Object.fromEntries((await get("/models")).models.filter((m) => m.name).map((m) => [m.model_id, m.name]));
+  } catch (e) {
+    modelNames = {};
+  }
   for (const [re, page] of ROUTES) {
     const m = location.pathname.match(re);
     if (m) {
