@@ -172,7 +172,7 @@ class ProversFake:
             future.set_exception(self.fail)
         else:
             proof = SimpleNamespace(prove_seconds=0.5, output_felts=(1,))
-            future.set_result(SimpleNamespace(proof=proof, path=out, inference_s=0.01, drift=0.0, runtime="cpu"))
+            future.set_result(SimpleNamespace(proof=proof, path=out, inference_s=0.01, drift=0.0, runtime="cpu", node="local"))
         return future
 
 
