@@ -21,8 +21,8 @@ import {IHalo2Verifier, IHalo2VerifierReusable} from "./interfaces/IHalo2Verifie
 ///      provider may submit, payment goes to the assigned provider, and the instances must carry the job's
 ///      commitments. The payment token is fixed at deployment (NGX); fee-on-transfer tokens are unsupported.
 ///      Every state-changing function is nonReentrant and follows checks-effects-interactions; tokens only
-///      leave through `withdraw` (pull), except slashes and emission rewards, which the trusted
-///      ProviderStaking and RewardsPool pay in NGX.
+///      leave through `withdraw` (pull; it also has the RewardsPool pay the caller's owed NGX rewards), except
+///      slashes, which the trusted ProviderStaking pays in NGX.
 ///      Trust (issue #11): the verifier's code hash pinned in the registry is re-checked before each
 ///      verification (EXTCODEHASH, so a metamorphic or re-deployed verifier cannot settle); rewards and NRS go
 ///      only to allow-listed verifier code and to a model's first job with given commitments; slashes go to
@@ -293,12 +293,20 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobMarket
+    /// @dev Emission rewards (NGX) stay in the RewardsPool until then (one write per settlement instead of a
+    ///      token transfer); the pool transfers them here, after this market's own effects.
     function withdraw() external nonReentrant returns (uint256 amount) {
         amount = _claimable[msg.sender];
-        if (amount == 0) revert JobMarket__NothingToWithdraw(msg.sender);
-        _claimable[msg.sender] = 0;
-        _totalCredited -= uint104(amount);
-        emit Withdrawn(msg.sender, amount);
+        if (amount != 0) {
+            _claimable[msg.sender] = 0;
+            _totalCredited -= uint104(amount);
+            emit Withdrawn(msg.sender, amount);
+        }
+        uint256 rewarded = _rewards.claimFor(msg.sender);
+        if (amount == 0) {
+            if (rewarded == 0) revert JobMarket__NothingToWithdraw(msg.sender);
+            return 0;
+        }
         _token.safeTransfer(msg.sender, amount);
     }
 

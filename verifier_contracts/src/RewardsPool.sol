@@ -7,8 +7,9 @@ import {IRewardsPool} from "./interfaces/IRewardsPool.sol";
 
 /// @title RewardsPool
 /// @notice Holds the provider-rewards allocation of NGX (minted to it by NGXToken at deployment) and
-///         pays one emission reward per verified job, halving every epoch, capped by the job's fee, its
-///         balance and a per-provider allowance per epoch.
+///         grants one emission reward per verified job, halving every epoch, capped by the job's fee, its
+///         unowed balance and a per-provider allowance per epoch. Rewards are pulled: a grant is one storage
+///         write at settlement, and the provider's `JobMarket.withdraw` (or `claim` here) transfers them.
 contract RewardsPool is IRewardsPool {
     using SafeERC20 for IERC20;
 
@@ -16,10 +17,11 @@ contract RewardsPool is IRewardsPool {
     uint256 public constant REWARD_FEE_BPS = 8_000;
     uint256 internal constant BPS = 10_000;
 
-    /// @dev Rewards of one provider in one epoch, packed in a slot.
+    /// @dev One provider's rewards, packed in a slot: granted in `epoch`, and granted but not yet claimed.
     struct Tally {
         uint64 epoch;
-        uint192 paid;
+        uint96 paid;
+        uint96 owed;
     }
 
     address private immutable _deployer;
@@ -29,6 +31,10 @@ contract RewardsPool is IRewardsPool {
     uint256 private immutable _providerCapPerEpoch;
     IERC20 private _token;
     address private _market;
+    /// @dev What the pool can still grant (its balance minus what it owes) and what it owes, in one slot: a grant
+    ///      writes it and the provider's tally and never calls the token (`sync` counts later deposits).
+    uint128 private _free;
+    uint128 private _totalOwed;
     mapping(address provider => Tally) private _tallies;
 
     /// @param initialReward_ NGX paid per verified job in epoch 0.
@@ -53,30 +59,48 @@ contract RewardsPool is IRewardsPool {
         if (token_ == address(0) || market_ == address(0)) revert RewardsPool__ZeroAddress();
         _token = IERC20(token_);
         _market = market_;
+        _free = uint128(IERC20(token_).balanceOf(address(this)));
         emit Initialized(token_, market_);
     }
 
     /// @inheritdoc IRewardsPool
-    /// @dev Never reverts for an empty pool (settlement must not depend on rewards): it pays 0 instead.
+    /// @dev Never reverts for an empty pool (settlement must not depend on rewards): it grants 0 instead.
     function reward(address provider, uint256 fee) external returns (uint256 paid) {
         if (msg.sender != _market || msg.sender == address(0)) revert RewardsPool__NotMarket(msg.sender);
-        paid = rewardFor(provider, fee);
-        if (paid == 0) return 0;
         uint256 epoch = currentEpoch();
-        Tally storage t = _tallies[provider];
+        Tally memory t = _tallies[provider];
         uint256 already = t.epoch == epoch ? t.paid : 0;
-        (t.epoch, t.paid) = (uint64(epoch), uint192(already + paid));
+        paid = _due(epoch, fee, already);
+        if (paid == 0) return 0;
+        // Both fit: every grant is at most `_free`, and all the NGX there is (1e27) is below 2^90.
+        _tallies[provider] = Tally(uint64(epoch), uint96(already + paid), t.owed + uint96(paid));
+        _free -= uint128(paid);
+        _totalOwed += uint128(paid);
         emit RewardPaid(provider, paid, epoch);
-        _token.safeTransfer(provider, paid);
     }
 
     /// @inheritdoc IRewardsPool
-    function rewardFor(address provider, uint256 fee) public view returns (uint256 amount) {
-        amount = currentReward();
-        uint256 byFee = fee * REWARD_FEE_BPS / BPS;
-        if (byFee < amount) amount = byFee;
-        uint256 capLeft = _providerCapPerEpoch - rewardedThisEpoch(provider);
-        if (capLeft < amount) amount = capLeft;
+    function sync() external returns (uint256) {
+        if (address(_token) == address(0)) return 0;
+        _free = uint128(_token.balanceOf(address(this)) - _totalOwed);
+        return _free;
+    }
+
+    /// @inheritdoc IRewardsPool
+    function claim() external returns (uint256 amount) {
+        amount = _claim(msg.sender);
+        if (amount == 0) revert RewardsPool__NothingToClaim(msg.sender);
+    }
+
+    /// @inheritdoc IRewardsPool
+    function claimFor(address provider) external returns (uint256) {
+        if (msg.sender != _market || msg.sender == address(0)) revert RewardsPool__NotMarket(msg.sender);
+        return _claim(provider);
+    }
+
+    /// @inheritdoc IRewardsPool
+    function rewardFor(address provider, uint256 fee) public view returns (uint256) {
+        return _due(currentEpoch(), fee, rewardedThisEpoch(provider));
     }
 
     /// @inheritdoc IRewardsPool
@@ -102,10 +126,17 @@ contract RewardsPool is IRewardsPool {
 
     /// @inheritdoc IRewardsPool
     function currentReward() public view returns (uint256) {
-        if (address(_token) == address(0)) return 0;
-        uint256 scheduled = rewardForEpoch(currentEpoch());
-        uint256 balance = _token.balanceOf(address(this));
-        return scheduled < balance ? scheduled : balance;
+        return _available(rewardForEpoch(currentEpoch()));
+    }
+
+    /// @inheritdoc IRewardsPool
+    function owedTo(address provider) external view returns (uint256) {
+        return _tallies[provider].owed;
+    }
+
+    /// @inheritdoc IRewardsPool
+    function totalOwed() external view returns (uint256) {
+        return _totalOwed;
     }
 
     /// @inheritdoc IRewardsPool
@@ -131,5 +162,30 @@ contract RewardsPool is IRewardsPool {
     /// @notice The reward token (NGX).
     function token() external view returns (IERC20) {
         return _token;
+    }
+
+    /// @dev `min(scheduled reward of epoch, unowed balance, fee * REWARD_FEE_BPS / BPS, cap - already)`.
+    function _due(uint256 epoch, uint256 fee, uint256 already) private view returns (uint256 amount) {
+        amount = _available(rewardForEpoch(epoch));
+        uint256 byFee = fee * REWARD_FEE_BPS / BPS;
+        if (byFee < amount) amount = byFee;
+        uint256 capLeft = _providerCapPerEpoch - already;
+        if (capLeft < amount) amount = capLeft;
+    }
+
+    /// @dev `scheduled`, capped by what the pool holds beyond the rewards it already owes.
+    function _available(uint256 scheduled) private view returns (uint256) {
+        uint256 free = _free;
+        return scheduled < free ? scheduled : free;
+    }
+
+    function _claim(address provider) private returns (uint256 amount) {
+        Tally storage t = _tallies[provider];
+        amount = t.owed;
+        if (amount == 0) return 0;
+        t.owed = 0;
+        _totalOwed -= uint128(amount);
+        emit RewardsClaimed(provider, amount);
+        _token.safeTransfer(provider, amount);
     }
 }

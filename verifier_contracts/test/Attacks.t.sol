@@ -26,9 +26,15 @@ contract AttacksTest is Base {
 
     // ------------------------------------------------------------ helpers
 
-    /// NGX an account controls: wallet, market credits, stake (locked or not) and unbonding stake.
+    /// NGX an account controls: wallet, market credits, rewards owed, stake (locked or not) and unbonding stake.
     function _value(address who) internal view returns (uint256) {
-        return token.balanceOf(who) + market.claimable(who) + staking.stakedOf(who) + staking.getProvider(who).unbonding;
+        return token.balanceOf(who) + market.claimable(who) + rewards.owedTo(who) + staking.stakedOf(who)
+            + staking.getProvider(who).unbonding;
+    }
+
+    /// NGX the rewards pool can still grant (its balance minus what it owes): what rewards take from.
+    function _poolFree() internal view returns (uint256) {
+        return token.balanceOf(address(rewards)) - rewards.totalOwed();
     }
 
     function _coalitionValue() internal view returns (uint256) {
@@ -65,10 +71,10 @@ contract AttacksTest is Base {
             uint256 modelId = _registerAs(washOwner, address(dedicatedVerifier));
             uint256 jobId = _postAs(washConsumer, modelId, _commitments(), price);
             _claimAs(washProvider, jobId);
-            uint256 poolBefore = token.balanceOf(address(rewards));
+            uint256 poolBefore = _poolFree();
             vm.prank(washProvider);
             market.submitResult(jobId, proof, instances);
-            rewardsReceived += poolBefore - token.balanceOf(address(rewards));
+            rewardsReceived += poolBefore - _poolFree();
             feesPaid += price * config.protocolFeeBps() / 10_000;
         }
     }
@@ -82,7 +88,7 @@ contract AttacksTest is Base {
         assertFalse(config.isVerifierCodeAllowed(address(fake).codehash));
 
         uint256 before = _coalitionValue();
-        uint256 poolBefore = token.balanceOf(address(rewards));
+        uint256 poolBefore = _poolFree();
         uint256 nrsBefore = reputation.nrs(washProvider);
         uint256 fees;
         uint256[] memory junk = new uint256[](3);
@@ -97,7 +103,7 @@ contract AttacksTest is Base {
             market.rateJob(jobId, 5);
             fees += PRICE * config.protocolFeeBps() / 10_000;
         }
-        assertEq(token.balanceOf(address(rewards)), poolBefore, "no emission for a fake verifier");
+        assertEq(_poolFree(), poolBefore, "no emission for a fake verifier");
         IReputation.Facts memory f = reputation.factsOf(washProvider);
         assertEq(f.completed, 0, "no completions");
         assertEq(f.weightMilli, 0, "no weight");
@@ -150,10 +156,10 @@ contract AttacksTest is Base {
         uint256 modelId = _registerAs(washOwner, address(dedicatedVerifier));
         uint256 job2 = _postAs(washConsumer, modelId, _commitments(), PRICE);
         _claimAs(washProvider, job2);
-        uint256 poolBefore = token.balanceOf(address(rewards));
+        uint256 poolBefore = _poolFree();
         vm.prank(washProvider);
         market.submitResult(job2, hex"00", instances);
-        assertEq(token.balanceOf(address(rewards)), poolBefore, "no reward");
+        assertEq(_poolFree(), poolBefore, "no reward");
         assertEq(reputation.factsOf(washProvider).completed, 0, "no NRS");
     }
 
@@ -203,7 +209,7 @@ contract AttacksTest is Base {
         assertTrue(market.commitmentsPosted(dedicatedModel, keccak256(abi.encodePacked(_commitments()))), "marked");
 
         uint256 before = _coalitionValue();
-        uint256 poolBefore = token.balanceOf(address(rewards));
+        uint256 poolBefore = _poolFree();
         uint256 replay = _postAs(washConsumer, dedicatedModel, _commitments(), PRICE);
         assertEq(market.getJob(replay).flags, market.FLAG_NO_REWARD(), "flagged at post");
         _claimAs(washProvider, replay);
@@ -214,7 +220,7 @@ contract AttacksTest is Base {
         vm.prank(washConsumer);
         market.rateJob(replay, 5);
 
-        assertEq(token.balanceOf(address(rewards)), poolBefore, "no reward for a replay");
+        assertEq(_poolFree(), poolBefore, "no reward for a replay");
         IReputation.Facts memory f2 = reputation.factsOf(washProvider);
         assertEq(f2.completed, f1.completed, "no completion");
         assertEq(f2.weightMilli, f1.weightMilli, "no weight");

@@ -8,6 +8,7 @@ import {JobMarket} from "../src/JobMarket.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
+import {IRewardsPool} from "../src/interfaces/IRewardsPool.sol";
 import {AlwaysTrueVerifierFake} from "./fakes/VerifierFakes.sol";
 
 /// Random sequences by an attacking coalition (consumer C, provider P, model owner O) next to an honest
@@ -22,6 +23,7 @@ contract CoalitionHandler {
     JobMarket internal market;
     ModelRegistry internal registry;
     IERC20 internal token;
+    IRewardsPool internal rewards;
     address public immutable c; // coalition consumer
     address public immutable p; // coalition provider
     address public immutable o; // coalition model owner
@@ -54,8 +56,8 @@ contract CoalitionHandler {
         uint256 honestModel
     ) {
         (market, registry) = (market_, registry_);
-        (IERC20 token_,,,,,) = market_.wiring();
-        token = token_;
+        (IERC20 token_,,,,, IRewardsPool rewards_) = market_.wiring();
+        (token, rewards) = (token_, rewards_);
         (c, p, o, honestConsumer, honestProvider) = (actors[0], actors[1], actors[2], actors[3], actors[4]);
         realVerifier = realVerifier_;
         fakeVerifier = address(new AlwaysTrueVerifierFake());
@@ -175,10 +177,10 @@ contract CoalitionHandler {
         } catch {}
     }
 
-    /// Wallets and market credits of the coalition (what a settlement can change).
+    /// Wallets, market credits and owed rewards of the coalition (what a settlement can change).
     function _coalitionLiquid() private view returns (uint256) {
         return token.balanceOf(c) + token.balanceOf(p) + token.balanceOf(o) + market.claimable(c)
-            + market.claimable(p) + market.claimable(o);
+            + market.claimable(p) + market.claimable(o) + rewards.owedTo(c) + rewards.owedTo(p) + rewards.owedTo(o);
     }
 
     function _post(address who, uint256 seed, uint96 price) private {
@@ -249,8 +251,8 @@ contract CoalitionInvariantsTest is Base {
     }
 
     function _value(address who) internal view returns (uint256) {
-        return token.balanceOf(who) + market.claimable(who) + staking.stakedOf(who) + staking.getProvider(who).unbonding
-            + _liveEscrow(who);
+        return token.balanceOf(who) + market.claimable(who) + rewards.owedTo(who) + staking.stakedOf(who)
+            + staking.getProvider(who).unbonding + _liveEscrow(who);
     }
 
     function _liveEscrow(address who) internal view returns (uint256 sum) {

@@ -54,7 +54,8 @@ contract JobMarketTest is Base {
         assertEq(market.claimable(modelOwner), 5 ether, "royalty");
         assertEq(market.claimable(treasury), 2.5 ether, "fee");
         assertEq(staking.getProvider(provider).locked, 0, "collateral released");
-        assertEq(token.balanceOf(provider) - ngxBefore, 2 ether, "emission reward = 80 % of the fee");
+        assertEq(rewards.owedTo(provider), 2 ether, "emission reward = 80 % of the fee, owed by the pool");
+        assertEq(token.balanceOf(provider), ngxBefore, "rewards are pulled, not pushed");
         assertEq(reputation.factsOf(provider).completed, 1, "completion recorded");
 
         // paid once: the same proof again is refused
@@ -64,6 +65,8 @@ contract JobMarketTest is Base {
         vm.prank(provider);
         assertEq(market.withdraw(), 92.5 ether, "withdrawn");
         assertEq(market.claimable(provider), 0, "nothing left");
+        assertEq(token.balanceOf(provider) - ngxBefore, 92.5 ether + 2 ether, "pay and reward in one withdraw");
+        assertEq(rewards.owedTo(provider), 0, "reward claimed");
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__NothingToWithdraw.selector, provider));
         vm.prank(provider);
         market.withdraw();

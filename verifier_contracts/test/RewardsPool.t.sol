@@ -21,7 +21,13 @@ contract RewardsPoolTest is Base {
         uint256 before = token.balanceOf(provider);
         _submit(jobId);
         // 1.25 NGX scheduled, below the fee cap (80 % of the 2.5 NGX fee = 2 NGX)
-        assertEq(token.balanceOf(provider) - before, REWARD / 8, "settlement pays the decayed reward");
+        assertEq(rewards.owedTo(provider), REWARD / 8, "settlement grants the decayed reward");
+        vm.prank(provider);
+        assertEq(rewards.claim(), REWARD / 8, "claimed");
+        assertEq(token.balanceOf(provider) - before, REWARD / 8, "and paid");
+        vm.expectRevert(abi.encodeWithSelector(IRewardsPool.RewardsPool__NothingToClaim.selector, provider));
+        vm.prank(provider);
+        rewards.claim();
     }
 
     function test_RewardCappedByPool() public {
@@ -31,7 +37,24 @@ contract RewardsPoolTest is Base {
         token.transfer(address(small), 3 ether);
         small.initialize(address(token), address(this));
         assertEq(small.reward(provider, 100 ether), 3 ether, "capped by balance");
-        assertEq(small.reward(provider, 100 ether), 0, "empty pool pays 0, never reverts");
+        assertEq(small.reward(provider, 100 ether), 0, "a pool whose balance is all owed grants 0, never reverts");
+        assertEq(small.totalOwed(), 3 ether);
+        assertEq(small.claimFor(provider), 3 ether, "the market has the pool pay what it owes");
+        assertEq(token.balanceOf(address(small)), 0);
+        assertEq(small.reward(provider, 100 ether), 0, "empty pool grants 0, never reverts");
+    }
+
+    function test_DepositsAfterInitializeCountOnceSynced() public {
+        RewardsPool small = new RewardsPool(REWARD, EPOCH, REWARD_CAP);
+        small.initialize(address(token), address(this));
+        assertEq(small.reward(provider, 100 ether), 0, "nothing to grant");
+        vm.prank(treasury);
+        token.transfer(address(small), 4 ether);
+        assertEq(small.reward(provider, 100 ether), 0, "a deposit waits for sync");
+        assertEq(small.sync(), 4 ether);
+        assertEq(small.reward(provider, 100 ether), 4 ether, "granted after sync");
+        assertEq(small.sync(), 0, "what is owed is never granted twice");
+        assertEq(small.owedTo(provider), 4 ether);
     }
 
     function test_RevertWhen_NotMarketOrReinitialized() public {

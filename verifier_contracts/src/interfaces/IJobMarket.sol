@@ -11,7 +11,8 @@ pragma solidity ^0.8.24;
 ///      `deliverInput` (an event; it also sets FLAG_INPUT_ON_CHAIN). The consumer must have handed over a
 ///      valid input before `inputDeadline` (the middle of the prove window).
 ///      Money only moves by pull: refunds, provider pay, royalties and fees are credited to `claimable`
-///      and paid out by `withdraw`. Emission rewards come from the RewardsPool directly.
+///      and paid out by `withdraw`. Emission rewards are owed by the RewardsPool and paid out by the same
+///      `withdraw` (or the pool's `claim`).
 ///      Trust rules (issue #11): a verifier's code hash is pinned at model registration and checked at
 ///      settlement; rewards and NRS only for allow-listed verifier code and first-time commitments; slash
 ///      proceeds go to burn + treasury, never to the consumer; no slash when the provider could not submit
@@ -205,7 +206,8 @@ interface IJobMarket {
     function expireJob(uint256 jobId) external;
     /// @notice The consumer rates a settled job once (1..5). Only rewarded jobs feed the provider's NRS.
     function rateJob(uint256 jobId, uint8 rating) external;
-    /// @notice Pay out everything credited to the caller.
+    /// @notice Pay out everything credited to the caller, and the emission rewards (NGX) the RewardsPool owes it.
+    /// @return amount What this market paid (in its payment token); rewards are in the pool's RewardsClaimed.
     function withdraw() external returns (uint256 amount);
 
     /// @notice Guardian stops posts, claims and submissions. Cancel, input delivery, decline, expiry,
