@@ -402,7 +402,7 @@ def test_pages_in_headless_chromium(run: Run, explorer: str, tmp_path: Path) -> 
 
             page.goto(explorer + "/")
             expect(page.locator("#total-settled")).to_have_text("1")
-            assert page.locator(".chart svg").count() == 6
+            assert page.locator(".chart svg").count() == 7
             shots["overview"] = page.screenshot(full_page=True)
 
             page.goto(f"{explorer}/jobs/{run.jobs['settled']}")

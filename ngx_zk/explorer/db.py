@@ -38,7 +38,7 @@ SCHEMA = [
         job_id BIGINT PRIMARY KEY, consumer TEXT NOT NULL, provider TEXT, model_id BIGINT NOT NULL, status TEXT NOT NULL,
         outcome TEXT NOT NULL, price TEXT NOT NULL, posted_block BIGINT NOT NULL, posted_time BIGINT NOT NULL,
         ended_time BIGINT, provider_pay TEXT, royalty TEXT, fee TEXT, reward TEXT, gas_used BIGINT NOT NULL,
-        proof_bytes BIGINT)""",
+        proof_bytes BIGINT, inferences INTEGER NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status)",
     "CREATE INDEX IF NOT EXISTS jobs_provider ON jobs (provider)",
     "CREATE INDEX IF NOT EXISTS jobs_consumer ON jobs (consumer)",
@@ -148,6 +148,17 @@ class Database:
     def set_meta(self, key: str, value: str) -> None:
         self.execute("DELETE FROM meta WHERE key = ?", (key,))
         self.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def release(self) -> None:
+        """Close this thread's connection (the HTTP server calls it after each request: its threads are short-lived)."""
+        conn: _Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            self._all = [c for c in self._all if c is not conn]
+        with suppress(Exception):
+            conn.close()
 
     def close(self) -> None:
         with self._lock:

@@ -302,7 +302,8 @@ def fold_job(job_id: int, events: list[dict[str, Any]]) -> dict[str, Any] | None
         if name == "JobPosted":
             job = {"job_id": job_id, "consumer": str(args["consumer"]).lower(), "provider": None, "model_id": int(args["modelId"]),
                    "status": "Open", "outcome": "open", "price": str(args["price"]), "posted_block": int(event["block_number"]), "posted_time": int(event["time"]),
-                   "ended_time": None, "provider_pay": None, "royalty": None, "fee": None, "reward": None, "proof_bytes": None}
+                   "ended_time": None, "provider_pay": None, "royalty": None, "fee": None, "reward": None, "proof_bytes": None,
+                   "inferences": max(1, len(args.get("inputCommitments") or ()))}  # a batch job commits to each input
             continue
         if job is None:
             continue

@@ -37,7 +37,7 @@ SCHEMAS: dict[str, Any] = {
                  "status": {"enum": list(STATUSES)}, "outcome": {"enum": list(OUTCOMES)}, "price": WEI, "posted_block": INT,
                  "posted_time": INT, "ended_time": _nullable(INT), "provider_pay": _nullable(WEI), "royalty": _nullable(WEI),
                  "fee": _nullable(WEI), "reward": _nullable(WEI), "gas_used": INT, "proof_bytes": _nullable(INT),
-                 "latency_s": _nullable(INT)}),
+                 "latency_s": _nullable(INT), "inferences": INT}),
     "JobList": _obj({"total": INT, "limit": INT, "offset": INT, "jobs": {"type": "array", "items": _ref("Job")}}),
     "TimelineEvent": _obj({"event": STR, "block": INT, "time": INT, "tx_hash": STR, "method": _nullable(STR),
                            "gas_used": _nullable(INT), "args": {"type": "object"}}),
@@ -69,10 +69,12 @@ SCHEMAS: dict[str, Any] = {
     "ModelList": _obj({"models": {"type": "array", "items": _ref("Model")}}),
     "Consumer": _obj({"address": ADDRESS, "jobs": INT, **{o: INT for o in OUTCOMES}, "spent": WEI}),
     "ConsumerList": _obj({"consumers": {"type": "array", "items": _ref("Consumer")}}),
-    "ConsumerDetail": {"allOf": [_ref("Consumer"), _obj({"recent_jobs": {"type": "array", "items": _ref("Job")}})]},
+    "ConsumerDetail": {"allOf": [_ref("Consumer"), _obj({
+        "recent_jobs": {"type": "array", "items": _ref("Job")},
+        "live": _nullable(_obj({"score": INT, "facts": {"type": "object", "additionalProperties": INT}}))})]},
     "StatsBucket": _obj({"t": INT, "posted": INT, **{o: INT for o in OUTCOMES}, "volume": WEI, "fees": WEI, "royalties": WEI,
                          "rewards": WEI, "proofs_verified": INT, "median_latency_s": _nullable({"type": "number"}),
-                         "gas_per_job": _nullable(INT)}),
+                         "gas_per_job": _nullable(INT), "gas_per_inference": _nullable(INT)}),
     "Stats": _obj({"bucket_s": INT, "totals": _obj({"jobs": INT, **{o: INT for o in OUTCOMES}, "volume": WEI, "fees": WEI, "royalties": WEI}),
                    "series": {"type": "array", "items": _ref("StatsBucket")}}),
 }

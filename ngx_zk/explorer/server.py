@@ -177,7 +177,7 @@ def route(app: Explorer, method: str, path: str, query: dict[str, list[str]]) ->
     if head == "consumers" and len(parts) == 2:
         address = _address(parts[1], "address")
         assert address is not None
-        return _found(views.consumer_detail(app.db, address), f"consumer {address} has no indexed jobs")
+        return _found(views.consumer_detail(app.db, address, app.market), f"consumer {address} has no indexed jobs")
     if parts == ["stats"]:
         return views.stats(app.db, _int(query, "bucket", None, 60, 2_592_000))
     raise ApiError(404, f"no API endpoint {path} (see /api/v1/openapi.json)")
@@ -227,6 +227,12 @@ def make_handler(app: Explorer) -> type[BaseHTTPRequestHandler]:
             self._serve("POST")
 
         def _serve(self, method: str) -> None:
+            try:
+                self._answer(method)
+            finally:
+                app.db.release()
+
+        def _answer(self, method: str) -> None:
             url = urlsplit(self.path)
             if url.path.startswith("/api/"):
                 try:

@@ -7,6 +7,7 @@ and status) come from the chain through ``market`` when the server has one, unde
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 from collections import defaultdict
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 STATUSES = ("Open", "Claimed", "Settled", "Expired", "Cancelled")
 OUTCOMES = ("open", "claimed", "settled", "expired", "cancelled", "declined")
 JOB_COLUMNS = ("job_id", "consumer", "provider", "model_id", "status", "outcome", "price", "posted_block", "posted_time",
-               "ended_time", "provider_pay", "royalty", "fee", "reward", "gas_used", "proof_bytes")
+               "ended_time", "provider_pay", "royalty", "fee", "reward", "gas_used", "proof_bytes", "inferences")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class JobFilter:
 
 def _job(row: dict[str, Any]) -> dict[str, Any]:
     job = {k: row[k] for k in JOB_COLUMNS}
-    for k in ("job_id", "model_id", "posted_block", "posted_time", "ended_time", "gas_used", "proof_bytes"):
+    for k in ("job_id", "model_id", "posted_block", "posted_time", "ended_time", "gas_used", "proof_bytes", "inferences"):
         job[k] = None if job[k] is None else int(job[k])
     job["latency_s"] = job["ended_time"] - job["posted_time"] if job["status"] == "Settled" and job["ended_time"] is not None else None
     return job
@@ -238,11 +239,15 @@ def list_consumers(db: Database) -> dict[str, Any]:
                           for r in db.query("SELECT DISTINCT consumer FROM jobs ORDER BY consumer")]}
 
 
-def consumer_detail(db: Database, address: str) -> dict[str, Any] | None:
+def consumer_detail(db: Database, address: str, market: Marketplace | None = None) -> dict[str, Any] | None:
     address = address.lower()
     summary = consumer_summary(db, address)
     if not summary["jobs"]:
         return None
+    summary["live"] = None
+    if market is not None:
+        with contextlib.suppress(Exception):  # the node may be down: the indexed part still serves
+            summary["live"] = {"score": market.consumer_score(address), "facts": market.consumer_facts(address)}
     summary["recent_jobs"] = list_jobs(db, JobFilter(consumer=address), 50, 0)["jobs"]
     return summary
 
@@ -265,7 +270,7 @@ def stats(db: Database, bucket_s: int | None = None) -> dict[str, Any]:
     def bucket(t: int) -> dict[str, Any]:
         key = t // bucket_s * bucket_s
         return buckets.setdefault(key, {"t": key, "posted": 0, **{o: 0 for o in OUTCOMES}, "volume": 0, "fees": 0, "royalties": 0,
-                                        "rewards": 0, "latencies": [], "gas": []})
+                                        "rewards": 0, "latencies": [], "gas": [], "inferences": 0})
 
     for j in rows:
         bucket(int(j["posted_time"]))["posted"] += 1
@@ -278,17 +283,19 @@ def stats(db: Database, bucket_s: int | None = None) -> dict[str, Any]:
             b["rewards"] += int(j["reward"] or 0)
             b["latencies"].append(int(j["ended_time"]) - int(j["posted_time"]))
             b["gas"].append(int(j["gas_used"]))
+            b["inferences"] += int(j["inferences"])
     if buckets and (max(buckets) - min(buckets)) // bucket_s < 2_000:  # empty buckets too: a chart's x axis is time
         for key in range(min(buckets), max(buckets), bucket_s):
             bucket(key)
     series = []
     for key in sorted(buckets):
         b = buckets[key]
-        lat, gas = b.pop("latencies"), b.pop("gas")
+        lat, gas, inferences = b.pop("latencies"), b.pop("gas"), b.pop("inferences")
         series.append({**b, "volume": str(b["volume"]), "fees": str(b["fees"]), "royalties": str(b["royalties"]),
                        "rewards": str(b["rewards"]), "proofs_verified": b["settled"],
                        "median_latency_s": statistics.median(lat) if lat else None,
-                       "gas_per_job": round(statistics.mean(gas)) if gas else None})
+                       "gas_per_job": round(statistics.mean(gas)) if gas else None,
+                       "gas_per_inference": round(sum(gas) / inferences) if gas else None})
     totals = {"jobs": len(rows), **{o: sum(1 for j in rows if j["outcome"] == o) for o in OUTCOMES},
               "volume": _sum(j["price"] for j in rows if j["status"] == "Settled"), "fees": _sum(j["fee"] for j in rows),
               "royalties": _sum(j["royalty"] for j in rows)}

@@ -93,6 +93,7 @@ async function overview() {
       ${chart("Fees to treasury", series, { value: (b) => ngxNum(b.fees), fmt: (v) => v.toFixed(3) + " NGX" })}
       ${chart("Median post-to-settle latency", series, { value: (b) => b.median_latency_s, fmt: (v) => v.toFixed(1) + " s" })}
       ${chart("Gas per settled job", series, { value: (b) => b.gas_per_job, fmt: (v) => Math.round(v).toLocaleString() })}
+      ${chart("Gas per inference (batch jobs share it)", series, { value: (b) => b.gas_per_inference, fmt: (v) => Math.round(v).toLocaleString() })}
       ${chart("Proofs verified on chain", series, { value: (b) => b.proofs_verified })}
     </div>
     <h2>Latest jobs</h2>${table(JOB_COLS, jobs.jobs)}<p><a href="/jobs">All jobs →</a></p>`;
@@ -153,7 +154,7 @@ async function jobPage(id) {
     ${kv([["Status on chain", esc(j.status)], ["Model", link.model(j.model_id)], ["Consumer", link.consumer(j.consumer)],
         ["Provider", link.provider(j.provider)], ["Price", ngx(j.price)], ["Posted", `${time(j.posted_time)} (block ${j.posted_block})`],
         ["Post-to-settle latency", j.latency_s === null ? "—" : `${j.latency_s} s`], ["Gas (all its transactions)", j.gas_used.toLocaleString()],
-        ["Proof size", j.proof_bytes ? `${j.proof_bytes.toLocaleString()} bytes` : "—"],
+        ["Inferences", j.inferences], ["Proof size", j.proof_bytes ? `${j.proof_bytes.toLocaleString()} bytes` : "—"],
         ["Verifier", j.verifier ? `<span class="mono">${esc(j.verifier)}</span> (${esc(j.verifier_kind)})` : "—"]])}
     <h2>Price split</h2>${split}
     <h2>Timeline</h2>${table([
@@ -254,7 +255,10 @@ async function consumerPage(address) {
   const c = await get(`/consumers/${address}`);
   app.innerHTML = `<h1>Consumer <span class="mono">${esc(c.address)}</span></h1>
     <div class="cards">${card("Jobs", c.jobs)}${card("Settled", c.settled)}${card("Expired", c.expired)}${card("Cancelled", c.cancelled)}
-    ${card("Declined by provider", c.declined)}${card("Spent", ngx(c.spent))}</div><h2>Jobs</h2>${table(JOB_COLS, c.recent_jobs)}`;
+    ${card("Declined by provider", c.declined)}${card("Spent", ngx(c.spent))}</div>
+    <h2>Record (live, from the Reputation contract)</h2>${c.live ? kv([["Consumer score", `${c.live.score} / 100`],
+      ...Object.entries(c.live.facts).map(([k, v]) => [k.replaceAll("_", " "), String(v)])]) : `<p class="muted">No live figures.</p>`}
+    <h2>Jobs</h2>${table(JOB_COLS, c.recent_jobs)}`;
 }
 
 async function syncLine() {
