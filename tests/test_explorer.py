@@ -359,7 +359,8 @@ def test_reverify_of_an_unsettled_job_is_a_409(run: Run, explorer: str) -> None:
     assert status == 409 and "Expired" in body["error"]["message"]
 
 
-def test_explorer_command_indexes_serves_and_stops_on_ctrl_c(run: Run, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_explorer_command_indexes_serves_and_stops_cleanly(stop: signal.Signals, run: Run, tmp_path: Path) -> None:
     env = run.net.env(tmp_path / "state")
     proc = subprocess.Popen([sys.executable, "-m", "ngx_zk", "explorer", "--port", "0", "--poll", "0.2"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -374,7 +375,7 @@ def test_explorer_command_indexes_serves_and_stops_on_ctrl_c(run: Run, tmp_path:
         with urllib.request.urlopen(url.group(1) + f"/jobs/{run.jobs['settled']}", timeout=10) as page:
             assert page.headers["Content-Type"].startswith("text/html") and b"/static/app.js" in page.read()
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         assert proc.wait(timeout=30) == 0
         shutil.rmtree(run.net.home / "explorer", ignore_errors=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import click
@@ -53,9 +54,11 @@ def explorer_cmd(host: str, port: int, db_url: str | None, rpc_url: str | None, 
         app = Explorer(db, indexer, market, settings, head=first.head)
     server = ExplorerServer(app, host, port, poll_s=poll_s)
     server.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a service manager's stop: same clean exit as Ctrl-C
     click.echo(f"explorer at {server.url}/ (API {server.url}/api/v1/openapi.json); Ctrl-C stops it")
     try:
-        threading.Event().wait()
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
