@@ -6,7 +6,9 @@ b. end-to-end job latency (post -> settled, as the consumer sees it) against bar
    while the job is posted and claimed) and an open one (input handed over after the claim);
 c. gas per job from receipts (approve, post, claim, deliverInput, submitResult) for the dedicated
    verifier and for the reusable one (a second registry entry for the same circuit), with the
-   verifier's share of submitResult by eth_estimateGas on the verifier directly and by a call trace;
+   verifier's share of submitResult by eth_estimateGas on the verifier directly and by a call trace,
+   and submitResult's bookkeeping: its gas minus the same verifier call made alone with the same
+   proof and instances, each without its own transaction's 21,000 + calldata cost (issue #13);
 d. worker throughput (jobs per minute) at --concurrency 1 and 2.
 
 The setup mirrors tests/chain_fixtures.py: anvil on a port it picks, every contract deployed, the mlp
@@ -345,12 +347,18 @@ def job_gas(net: Net, kind: str, data: ngx.InputData, workdir: Path) -> dict[str
         fn = verifier.functions.verifyProof(proof, instances, [vka[i : i + 32] for i in range(0, len(vka), 32)])
     estimate = int(fn.estimate_gas({"from": provider.address}))
     calldata = bytes.fromhex(str(fn.build_transaction({"from": provider.address, "gas": 30_000_000})["data"])[2:])
+    traced = _traced_call_gas(net, submit["tx"], entry.verifier)
+    submit_input = bytes(chain.w3.eth.get_transaction(submit["tx"])["input"])
+    # The verifier alone, as its own transaction would spend it beyond the intrinsic cost: the market's call
+    # frame when the node traces (exact), else eth_estimateGas (an upper bound: the 63/64 rule).
+    verifier_alone = traced if traced is not None else estimate - _intrinsic(calldata)
     assert deliver is not None
     return {
         "kind": kind, "job_id": job_id, "approve": _gas(approve), "post": _gas(post), "claim": _gas(claim),
         "deliver_input": _gas(deliver), "submit_result": _gas(submit),
         "verifier_estimate_tx": estimate, "verifier_estimate": estimate - _intrinsic(calldata),
-        "verifier_traced": _traced_call_gas(net, submit["tx"], entry.verifier),
+        "verifier_traced": traced,
+        "bookkeeping": _gas(submit) - _intrinsic(submit_input) - verifier_alone,
         "proof_bytes": len(proof), "tx_seconds": seconds,
     }
 
@@ -362,7 +370,8 @@ def gas(net: Net, workdir: Path, jobs_per_kind: int, log: Log) -> dict[str, Any]
     for kind in ("dedicated", "reusable"):
         runs = [job_gas(net, kind, data, workdir) for _ in range(jobs_per_kind)]
         out[kind] = {**runs[-1], "runs": runs}
-        log(f"gas: {kind}: submitResult {runs[-1]['submit_result']:,}, verifier ~{runs[-1]['verifier_estimate']:,}")
+        log(f"gas: {kind}: submitResult {runs[-1]['submit_result']:,}, verifier ~{runs[-1]['verifier_estimate']:,}, "
+            f"bookkeeping {runs[-1]['bookkeeping']:,}")
     return out
 
 

@@ -29,6 +29,23 @@ contract GasProfileTest is Base {
         assertTrue(ok);
     }
 
+    /// Regression guard on submitResult's bookkeeping (its gas minus the verifier's with the same proof and
+    /// instances), measured inside this test: state the test touched earlier is warm here, so this reads about
+    /// 45k where a real transaction spends about 138k (`forge test --isolate --match-contract GasProfile -vvvv`,
+    /// see README). A storage slot per output, a token transfer per job or a cold slot more would break it.
+    function test_GasSubmitBookkeepingBudget() public {
+        _cycle(dedicatedModel);
+        uint256 jobId = _postAndClaim(_twin(address(dedicatedVerifier), IModelRegistry.VerifierKind.Dedicated, ""));
+        uint256 left = gasleft();
+        dedicatedVerifier.verifyProof(proof, instances);
+        uint256 verifierGas = left - gasleft();
+        vm.prank(provider);
+        left = gasleft();
+        market.submitResult(jobId, proof, instances);
+        uint256 submitGas = left - gasleft();
+        assertLe(submitGas - verifierGas, 50_000, "submitResult bookkeeping (in-test, warm)");
+    }
+
     /// deliverInput with a 300-byte ciphertext (about an X25519/ChaCha20 envelope of a small tensor).
     function test_GasDeliverInput300Bytes() public {
         uint256 jobId = _postAndClaim(dedicatedModel);
