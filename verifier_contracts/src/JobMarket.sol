@@ -50,11 +50,11 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     IReputation private immutable _reputation;
     IRewardsPool private immutable _rewards;
 
-    uint256 private _jobCount;
-    // One slot: postJob and submitResult read the pause flag from the slot they write anyway. Liabilities are
-    // bounded by 2^104 - 1 token units (NGX's whole supply is below 2^90).
-    uint104 private _totalEscrowed;
-    uint104 private _totalCredited;
+    // One slot, written once by postJob (count and liabilities) and read by postJob, claimJob and submitResult
+    // (the pause flag). Liabilities (escrowed prices plus credits) only change when tokens come in or go out: a
+    // settlement or refund moves an escrowed price to credits and leaves the total as it is.
+    uint64 private _jobCount;
+    uint144 private _totalLiabilities;
     uint40 private _lastUnpausedAt;
     bool private _paused;
     mapping(uint256 jobId => Job) private _jobs;
@@ -299,7 +299,7 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         amount = _claimable[msg.sender];
         if (amount != 0) {
             _claimable[msg.sender] = 0;
-            _totalCredited -= uint104(amount);
+            _totalLiabilities -= uint144(amount);
             emit Withdrawn(msg.sender, amount);
         }
         uint256 rewarded = _rewards.claimFor(msg.sender);
@@ -376,7 +376,7 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobMarket
     function totalLiabilities() external view returns (uint256) {
-        return uint256(_totalEscrowed) + _totalCredited;
+        return _totalLiabilities;
     }
 
     /// @notice The contracts this market is wired to.
@@ -434,7 +434,7 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
             modelId: uint64(modelId),
             commitmentsHash: commitmentsHash
         });
-        _totalEscrowed += uint104(price);
+        _totalLiabilities += uint144(price);
         emit JobPosted(jobId, msg.sender, modelId, inputCommitments, price, claimDeadline, proveWindow, minReputation);
         _token.safeTransferFrom(msg.sender, address(this), price);
     }
@@ -510,8 +510,6 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         returns (uint256 royalty)
     {
         royalty = price * model.royaltyBps / BPS;
-        _totalEscrowed -= uint104(price);
-        _totalCredited += uint104(price);
         _credit(msg.sender, price - fee - royalty);
         _credit(model.owner, royalty);
         _credit(treasury, fee);
@@ -578,9 +576,8 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev The escrowed price becomes the consumer's credit (total liabilities unchanged).
     function _refund(address consumer, uint256 price) private {
-        _totalEscrowed -= uint104(price);
-        _totalCredited += uint104(price);
         _credit(consumer, price);
     }
 

@@ -31,7 +31,7 @@ contract GasProfileTest is Base {
 
     /// Regression guard on submitResult's bookkeeping (its gas minus the verifier's with the same proof and
     /// instances), measured inside this test: state the test touched earlier is warm here, so this reads about
-    /// 45k where a real transaction spends about 138k (`forge test --isolate --match-contract GasProfile -vvvv`,
+    /// 42k where a real transaction spends about 134k (`forge test --isolate --match-contract GasProfile -vvvv`,
     /// see README). A storage slot per output, a token transfer per job or a cold slot more would break it.
     function test_GasSubmitBookkeepingBudget() public {
         _cycle(dedicatedModel);
