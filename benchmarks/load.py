@@ -367,7 +367,7 @@ def ray_cluster(nodes: int = 2, cpus_per_node: int = 1) -> Iterator[str]:
     ray = Path(sys.executable).with_name("ray")
     tmp = Path(tempfile.mkdtemp(prefix="ngxray", dir="/tmp"))  # short: Ray's socket paths have a length limit
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NGX_ZK_", "RAY_"))}
-    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    env.update(RAY_USAGE_STATS_ENABLED="0", HOME=str(tmp))  # a token in ~/.ray would turn on token auth for the head only
     address = f"127.0.0.1:{_free_port()}"
     common = ["--num-cpus", str(cpus_per_node), "--object-store-memory", str(100 << 20), "--disable-usage-stats"]
     try:

@@ -41,6 +41,40 @@ def test_settings_sent_to_nodes_carry_no_secret(settings: ngx.Settings) -> None:
     assert "ab" * 32 not in repr(sent)
 
 
+AUTO_WORKER = """
+import json, sys
+import ngx_zk as ngx
+from ngx_zk.worker.ray_pool import RayProverPool
+pool = RayProverPool("auto", [], ngx.load_settings())
+try:
+    pool.wait_ready()
+    print(json.dumps({"started": pool._started_cluster, "nodes": pool.probe(["NGX_ZK_PRIVATE_KEY", "NGX_ZK_KEYSTORE_PASSWORD"])}))
+finally:
+    pool.close(wait=True)
+"""
+
+
+@pytest.mark.slow
+def test_ray_auto_starts_a_local_cluster_without_the_workers_secrets_and_stops_it(tmp_path: Path) -> None:
+    """A process of its own (as a worker is: Ray is joined once per process). With nothing running, `auto`
+    starts a cluster, which must not inherit the worker's secrets, and stops it on close."""
+    own = Path(tempfile.mkdtemp(prefix="ngxray", dir="/tmp"))  # Ray's session dir and the auth token it makes stay in here
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(RAY_TMPDIR=str(own), HOME=str(own), NGX_ZK_HOME=str(tmp_path), NGX_ZK_PRIVATE_KEY="0x" + "ef" * 32,
+               NGX_ZK_KEYSTORE_PASSWORD="hunter2", RAY_USAGE_STATS_ENABLED="0")
+    try:
+        done = subprocess.run([sys.executable, "-c", AUTO_WORKER], env=env, capture_output=True, text=True, timeout=180, check=False)
+        left = Cluster("", own, 0, own).processes()
+    finally:
+        kill_all(Cluster("", own, 0, own).processes())
+        shutil.rmtree(own, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["started"], "no cluster was running: auto starts one"
+    assert seen["nodes"] and all(n["env"] == [] for n in seen["nodes"]), "the cluster started by the worker inherited its secrets"
+    assert left == [], "the cluster auto started outlived the pool"
+
+
 # --- a two-node cluster ----------------------------------------------------------------------------
 @dataclass
 class Cluster:
@@ -86,7 +120,8 @@ def kill_all(pids: list[int]) -> None:
 def cluster() -> Iterator[Cluster]:
     tmp = Path(tempfile.mkdtemp(prefix="ngxray", dir="/tmp"))  # short: Ray's unix socket paths have a length limit
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NGX_ZK_", "RAY_"))}
-    env.update(RAY_health_check_period_ms="500", RAY_health_check_failure_threshold="4", RAY_USAGE_STATS_ENABLED="0")
+    # HOME: a token in the user's ~/.ray (which `ray.init()` writes) would turn on token auth for the head only
+    env.update(RAY_health_check_period_ms="500", RAY_health_check_failure_threshold="4", RAY_USAGE_STATS_ENABLED="0", HOME=str(tmp))
     port, node2_port = free_port(), free_port()
     common = ["--num-cpus", "1", "--object-store-memory", str(100 << 20), "--disable-usage-stats"]
     made = Cluster(f"127.0.0.1:{port}", tmp, node2_port, tmp / "slow")

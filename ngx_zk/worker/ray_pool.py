@@ -296,8 +296,9 @@ class RayProverPool:
 
         if isinstance(exc, rex.RayTaskError):
             cause = exc.cause
-            return cause if isinstance(cause, Exception) and not isinstance(cause, rex.RayError) else \
-                NgxZkError(f"proof failed on the cluster: {str(exc)[:300]}")
+            if isinstance(cause, Exception) and not isinstance(cause, rex.RayError):
+                return cause
+            return NgxZkError(f"proof failed on the cluster: {type(cause).__name__}: {str(cause).strip().splitlines()[-1][:300]}")
         if isinstance(exc, rex.TaskCancelledError):
             return ProverLost("cancelled", "the proof was cancelled (the worker is stopping)")
         node = ""
