@@ -202,7 +202,7 @@ def test_chain_commands_share_one_option_set() -> None:
     """Every command that talks to the chain takes --rpc-url; those that sign take --keystore and --account too."""
     signing = {("deploy",), ("model", "publish"), ("provider", "register"), ("provider", "stake"), ("provider", "unstake"),
                ("provider", "withdraw"), ("provider", "status"), ("prove-job",), ("job", "wait"), ("withdraw",), ("worker",)}
-    reading = {("model", "pull"), ("job", "show"), ("jobs",), ("reputation",), ("verify",)}
+    reading = {("model", "pull"), ("job", "show"), ("job", "disclose"), ("jobs",), ("reputation",), ("verify",), ("explorer",)}
     for path in all_commands(main):
         group: click.Command = main
         for name in path:
