@@ -32,7 +32,7 @@ contract GasProfileTest is Base {
     /// Regression guard on submitResult's bookkeeping (its gas minus the verifier's with the same proof and
     /// instances), measured inside this test: state the test touched earlier is warm here, so this reads about
     /// 42k where a real transaction spends about 134k (`forge test --isolate --match-contract GasProfile -vvvv`,
-    /// see README). A storage slot per output, a token transfer per job or a cold slot more would break it.
+    /// see README). A storage slot per output or a token transfer per job would break it.
     function test_GasSubmitBookkeepingBudget() public {
         _cycle(dedicatedModel);
         uint256 jobId = _postAndClaim(_twin(address(dedicatedVerifier), IModelRegistry.VerifierKind.Dedicated, ""));
