@@ -26,6 +26,7 @@ node): the ratio, not the absolute figure, is what counts here.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -51,6 +52,9 @@ from ngx_zk.chain.market import JobStatus, Marketplace
 from ngx_zk.chain.signer import Signer, from_key
 from ngx_zk.chain.tx import Chain
 from ngx_zk.config import Secret
+from ngx_zk.explorer.db import Database
+from ngx_zk.explorer.indexer import Indexer
+from ngx_zk.explorer.lag import LagProbe
 
 NGX = 10**18
 PRICE = 10 * NGX
@@ -248,6 +252,10 @@ def run_load(m: Market, workdir: Path, *, providers: int, consumers: int, jobs_p
     workers = Workers(m, provs, workdir, *worker_args)
     errors: list[str] = []
     codes: list[int | None] = []
+    # the explorer's indexer follows the chain through the whole run, polling as `ngx-zk explorer` does
+    indexer = Indexer(chain.chain, chain.deployment, Database(str(workdir / "explorer.sqlite")), confirmations=0)
+    indexer.sync()
+    probe = LagProbe(indexer, poll_s=0.2).start()
     try:
         workers.wait_ready()
         log("load: workers ready; consumers posting")
@@ -272,6 +280,8 @@ def run_load(m: Market, workdir: Path, *, providers: int, consumers: int, jobs_p
                 chain.expire(sweeper, plan.job_id)
             plan.final_at = time.time()
     violations = check(m, plans, buyers, provs, before, start_block, supply_before)
+    lag = probe.catch_up(timeout_s=120)
+    log(f"load: {lag.line()}")
     settled = [p for p in plans if p.outcome == "settle" and p.final_at]
     latencies = [p.final_at - p.posted_at for p in settled]
     by_worker = [p for p in plans if p.outcome in ("settle", "decline")]
@@ -284,6 +294,7 @@ def run_load(m: Market, workdir: Path, *, providers: int, consumers: int, jobs_p
                       "max": max(latencies, default=float("nan"))},
         "failures": errors + [f"worker {i} exited {c}" for i, c in enumerate(codes) if c != 0],
         "violations": violations,
+        "indexer_lag": dataclasses.asdict(lag),
     }
     log(f"load: {len(plans)} jobs in {worked_s:.1f}s, {result['jobs_per_min']:.1f} worker jobs/min, "
         f"settle p50 {result['latency_s']['p50']:.1f}s p90 {result['latency_s']['p90']:.1f}s; "
@@ -447,6 +458,12 @@ def markdown(result: dict[str, Any]) -> list[str]:
     for label, key in (("local pool, --concurrency 2", "local"), ("Ray, 2 nodes x 1 core, --concurrency 2", "ray_2_nodes")):
         row = fleet[key]
         lines.append(f"| {label} | {row['jobs']} | {row['seconds']:.1f} | **{row['jobs_per_min']:.1f}** |")
+    if "indexer_lag" in load:
+        lag = load["indexer_lag"]
+        lines += ["", f"The explorer's indexer followed the load run (SQLite, polling every 0.2 s): at most **{lag['max_lag_blocks']}** "
+                      f"blocks behind the head (median {lag['median_lag_blocks']:g}) over {lag['syncs']} syncs, sync median "
+                      f"{lag['median_sync_s'] * 1000:.0f} ms / max {lag['max_sync_s'] * 1000:.0f} ms, caught up "
+                      f"{lag['catch_up_s']:.2f} s after the last transaction, {lag['events']} events."]
     lines += ["", f"Fleet / local throughput ratio: **{fleet['ratio']:.2f}** (both on this machine's cores: the ratio shows the "
                   "fleet's overhead, not its scale-out).", ""]
     for problem in load["failures"] + load["violations"] + fleet["local"]["failures"] + fleet["ray_2_nodes"]["failures"]:

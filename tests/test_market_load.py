@@ -27,3 +27,5 @@ def test_market_under_load_every_job_ends_once_nobody_paid_twice_ngx_conserved(c
     assert result["violations"] == []
     assert result["failures"] == []
     assert result["settled_per_min"] > 0 and result["latency_s"]["p50"] > 0
+    lag = result["indexer_lag"]  # the explorer's indexer followed the whole run and caught up with the head
+    assert lag["events"] >= 4 * 8 and lag["syncs"] > 1 and lag["catch_up_s"] < 60
