@@ -17,8 +17,10 @@ from ngx_zk.errors import InputError, InvalidModelError
 from ngx_zk.inference import OnnxRunner
 from ngx_zk.inputs import parse
 from ngx_zk.onnx_model import index_ranges, resolve
+from ngx_zk.publish import publish
 
 from . import onnx_factory
+from .chain_fixtures import Net, ngx_zk, start_worker
 from .paths import MODELS
 
 TOKENS = MODELS / "token_classifier"
@@ -174,3 +176,25 @@ def test_float_data_with_int64_indices_builds_proves_and_verifies(tmp_path: Path
     ngx.verify(tmp_path / "p.json", circuit, settings)
     with pytest.raises(InputError, match=r"valid ids are 0\.\.5"):
         parse({"input_data": [[0, 0, 0, 0, 0, 0], [6, 0, 0, 0]]}, circuit.manifest)
+
+
+@pytest.mark.chain
+@pytest.mark.slow
+def test_a_token_id_job_settles_through_the_worker_and_passes_the_audit(chain_snapshot: Net, tmp_path: Path) -> None:
+    """Integer inputs end to end on chain: commitment over ids and integer salt, sealed delivery, proof, audit."""
+    net, m = chain_snapshot, chain_snapshot.market
+    circuit = ngx.build_circuit(TOKENS, net.settings)
+    publish(net.settings, m, net.signer("deployer"), circuit, royalty_bps=0)
+    worker = start_worker(net, tmp_path / "worker", "--model", circuit.name, "--max-jobs", "1")
+    try:
+        done = ngx_zk(net, tmp_path / "consumer", "prove-job", circuit.name, "--input", str(TOKENS / "input.json"),
+                      "--account", "consumer", "--price", "10", "--json", "--timeout", "150")
+    finally:
+        assert worker.wait(timeout=150) == 0, worker.stderr.read() if worker.stderr else ""
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    expected = json.loads((TOKENS / "expected_output.json").read_text())["output_data"][0]
+    assert result["status"] == "Settled"
+    np.testing.assert_allclose(result["outputs"], expected, atol=2e-2)
+    audit = ngx_zk(net, tmp_path / "auditor", "verify", "--job", str(result["job_id"]), "--model", circuit.name, "--json")
+    assert audit.returncode == 0 and json.loads(audit.stdout)["valid"] is True, audit.stdout + audit.stderr
