@@ -369,6 +369,10 @@ def test_every_endpoint_answers_as_its_openapi_schema_says(run: Run, explorer: s
     assert page["total"] == len(run.jobs) and [j["job_id"] for j in page["jobs"]] == sorted(run.jobs.values(), reverse=True)[1:3]
     _, declined = call(explorer, "/api/v1/jobs?outcome=declined")
     assert [j["job_id"] for j in declined["jobs"]] == [run.jobs["declined"]]
+    _, settled = call(explorer, f"/api/v1/jobs/{run.jobs['settled']}")  # outputs decoded with the local circuit's scales
+    expected = json.loads((MODELS / "mlp" / "expected_output.json").read_text())["output_data"][0]
+    assert len(settled["output_values"]) == 1
+    assert all(abs(a - b) < 2e-2 for a, b in zip(settled["output_values"][0], expected, strict=True))
 
 
 @pytest.mark.parametrize(("path", "code"), [

@@ -44,6 +44,7 @@ SCHEMAS: dict[str, Any] = {
     "JobDetail": {"allOf": [_ref("Job"), _obj({
         "timeline": {"type": "array", "items": _ref("TimelineEvent")},
         "commitments": {"type": "array", "items": STR}, "outputs": _nullable({"type": "array", "items": STR}),
+        "output_values": _nullable({"type": "array", "items": {"type": "array", "items": {"type": "number"}}}),
         "split": _obj({"provider_pay": WEI, "royalty": WEI, "fee": WEI, "reward": WEI, "price": WEI, "adds_up": BOOL}),
         "verifier": _nullable(STR), "verifier_kind": _nullable(STR)})]},
     "Check": _obj({"name": STR, "ok": BOOL, "detail": STR}),

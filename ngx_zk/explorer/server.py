@@ -75,6 +75,24 @@ class Explorer:
                     pass
         return found
 
+    def decoded_outputs(self, job: dict[str, Any]) -> list[list[float]] | None:
+        """A settled job's public outputs as numbers, one list per inference, decoded with the local circuit's
+        output scales; None when they are hashed or this server has no circuit for the model."""
+        from ..circuit import load_circuit
+        from ..prover import outputs_from_felts
+
+        name = self.model_names().get(int(job["model_id"]))
+        if not job.get("outputs") or name is None or self.settings is None:
+            return None
+        try:
+            m = load_circuit(name, self.settings).manifest
+        except NgxZkError:
+            return None
+        felts = [int(v) for v in job["outputs"]]
+        if m.visibility.output != "public" or len(felts) != m.output_instance_count:
+            return None
+        return m.per_inference(list(outputs_from_felts(m, felts)))
+
     def reverify(self, job_id: int) -> Verdict:
         from ..auditor import audit_job
         from ..circuit import load_circuit
@@ -159,6 +177,8 @@ def route(app: Explorer, method: str, path: str, query: dict[str, list[str]]) ->
         return views.list_jobs(app.db, where, _int(query, "limit", 50, 1, 500) or 50, _int(query, "offset", 0, 0) or 0)
     if head == "jobs" and len(parts) == 2:
         job = views.get_job(app.db, _path_int(parts[1], "job id"))
+        if job is not None:
+            job["output_values"] = app.decoded_outputs(job)
         return _found(job, f"job {parts[1]} is not indexed")
     if parts == ["providers"]:
         return views.list_providers(app.db, app.market)

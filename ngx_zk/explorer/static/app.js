@@ -163,6 +163,8 @@ async function jobPage(id) {
       { h: "Call", cls: "hide-sm", f: (e) => esc(e.method || "—") }, { h: "Gas", cls: "num hide-sm", f: (e) => (e.gas_used ?? 0).toLocaleString() }], j.timeline)}
     <h2>Commitments and outputs</h2>
     ${kv([["Input commitments (Poseidon)", j.commitments.map((c) => `<div class="mono">${esc(c)}</div>`).join("") || "—"],
+        ["Outputs (decoded with the local circuit)", j.output_values ? j.output_values.map((o, k) =>
+          `<div class="mono">${j.output_values.length > 1 ? `#${k + 1}: ` : ""}${esc(o.map((v) => v.toFixed(6)).join(", "))}</div>`).join("") : "—"],
         ["Public outputs (field elements)", j.outputs ? j.outputs.map((c) => `<div class="mono">${esc(c)}</div>`).join("") || "none (hashed)" : "—"]])}
     <h2>Re-verify</h2>
     <p class="muted">Runs the auditor on the server (<code>ngx-zk verify --job ${j.job_id}</code>): rebuilds the statement from chain data and checks the proof offline.</p>
