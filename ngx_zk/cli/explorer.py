@@ -55,7 +55,10 @@ def explorer_cmd(host: str, port: int, db_url: str | None, rpc_url: str | None, 
     server = ExplorerServer(app, host, port, poll_s=poll_s)
     server.start()
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a service manager's stop: same clean exit as Ctrl-C
+    # Ctrl-C and a service manager's stop end it the same clean way. SIGINT gets its handler explicitly: a
+    # process started in the background by a shell without job control inherits SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     click.echo(f"explorer at {server.url}/ (API {server.url}/api/v1/openapi.json); Ctrl-C stops it")
     try:
         stop.wait()
