@@ -408,8 +408,8 @@ def test_explorer_command_indexes_serves_and_stops_cleanly(stop: signal.Signals,
             assert page.headers["Content-Type"].startswith("text/html") and b"/static/app.js" in page.read()
     finally:
         proc.send_signal(stop)
-        # bounded (the stop joins each thread for at most 10 s), with room for a loaded 2-core machine
-        assert proc.wait(timeout=60) == 0
+        # a clean stop takes ~2 s; the stop joins each thread for at most 10 s
+        assert proc.wait(timeout=30) == 0
         shutil.rmtree(run.net.home / "explorer", ignore_errors=True)
 
 
