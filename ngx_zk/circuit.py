@@ -15,7 +15,7 @@ import random
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +199,14 @@ def batch_circuit(ref: str | Path, count: int, settings: Settings, *, published:
     raise InputError(f"{count} inputs given, but no circuit of model {circuit.name!r} proving {count} per job is {where}; "
                      f"batch sizes {where}: {sizes}",
                      f"split the inputs into jobs of those sizes, or build and publish a circuit for {count}: ngx-zk model build MODEL --batch {count}")
+
+
+def batch_job(ref: str | Path, objects: Sequence[Any], settings: Settings, *, published: Collection[str],
+              source: str = "inputs") -> tuple[Circuit, inputs.InputData]:
+    """The published circuit proving ``len(objects)`` inputs of ``ref``'s model (:func:`batch_circuit`), and the
+    inputs checked against it side by side (:func:`ngx_zk.inputs.parse_batch`)."""
+    circuit = batch_circuit(ref, len(objects), settings, published=published)
+    return circuit, inputs.parse_batch(objects, circuit.manifest, source=source)
 
 
 def _circuits(settings: Settings) -> list[Circuit]:

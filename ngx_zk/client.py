@@ -157,14 +157,13 @@ class Client:
         (``model build --batch N``); each input gets its own salt and commitment."""
         from . import consumer
         from .artifacts import Circuit
-        from .circuit import batch_circuit
-        from .inputs import parse_batch, read_lines
+        from .circuit import batch_job
+        from .inputs import read_lines
 
         assert self.settings is not None
         objects = read_lines(Path(inputs)) if isinstance(inputs, (str, Path)) else list(inputs)
         name = model.name if isinstance(model, Circuit) else model
-        circuit = batch_circuit(name, len(objects), self.settings, published=set(self.market.deployment.models))
-        data = parse_batch(objects, circuit.manifest, source="inputs")
+        circuit, data = batch_job(name, objects, self.settings, published=set(self.market.deployment.models))
         return consumer.post_job(self.settings, self.market, self.signer, circuit, data, price=parse_price(price),
                                  claim_window=claim_window, prove_window=prove_window, min_reputation=min_reputation)
 

@@ -282,19 +282,18 @@ def prove_job(access: ChainAccess, model: str, input_file: Path | None, inputs_f
       ngx-zk prove-job mlp_private --private --input models/mlp/input.json --account consumer
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
     """
-    from ..circuit import batch_circuit, load_circuit
+    from ..circuit import batch_job, load_circuit
     from ..consumer import post_job, require_private
     from ..inputs import load as load_input
-    from ..inputs import parse_batch, read_lines
+    from ..inputs import read_lines
 
     if (input_file is None) == (inputs_file is None):
         raise click.UsageError("give one of --input FILE.json (one input) or --inputs FILE.jsonl (a batch job)")
     wei = parse_ngx(price)
     settings = access.settings
     if inputs_file is not None:
-        lines = read_lines(inputs_file)
-        circuit = batch_circuit(model, len(lines), settings, published=set(access.market.deployment.models))
-        data = parse_batch(lines, circuit.manifest, source=str(inputs_file))
+        circuit, data = batch_job(model, read_lines(inputs_file), settings, published=set(access.market.deployment.models),
+                                  source=str(inputs_file))
     else:
         assert input_file is not None
         circuit = load_circuit(model, settings)

@@ -28,6 +28,7 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ..artifacts import Proof
+    from ..auditor import Verdict
     from ..export import InputShape
 
 VERIFY_VALID, VERIFY_INVALID, VERIFY_PENDING, VERIFY_NO_PROOF = 0, 1, 3, 4
@@ -394,7 +395,7 @@ def _audit(access: ChainAccess, circuit: Circuit, job_id: int, as_json: bool) ->
     verdict = audit_job(access.settings, market, circuit, job_id)
     data = {"job_id": job_id, "valid": verdict.valid, "status": status.value, "outputs": list(verdict.outputs),
             "checks": [c.__dict__ for c in verdict.checks]}
-    lines = [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
+    lines = _check_lines(verdict)
     head = f"job {job_id}: {'VALID' if verdict.valid else 'INVALID'}"
     m = circuit.manifest
     if verdict.outputs and m.batch > 1:
@@ -408,17 +409,23 @@ def _audit(access: ChainAccess, circuit: Circuit, job_id: int, as_json: bool) ->
         raise click.exceptions.Exit(VERIFY_INVALID)
 
 
+def _check_lines(verdict: Verdict) -> list[str]:
+    return [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
+
+
 def _check_disclosure(access: ChainAccess, circuit: Circuit, path: Path, as_json: bool) -> None:
     from .. import disclosure
     from ..errors import InputError
 
     if not path.is_file():
         raise InputError(f"disclosure file not found: {path}", "make one with: ngx-zk job disclose JOB --inference K --out FILE")
-    d = disclosure.load(path.read_bytes()[: disclosure.MAX_BYTES + 1], circuit)
+    if path.stat().st_size > disclosure.MAX_BYTES:
+        raise InputError(f"{path} is larger than {disclosure.MAX_BYTES:,} bytes: not a disclosure")
+    d = disclosure.load(path.read_bytes(), circuit)
     verdict = disclosure.check(access.settings, access.market, circuit, d)
     data = {"job_id": d.job_id, "inference": d.index + 1, "valid": verdict.valid, "input_data": [list(v) for v in d.input.values],
             "outputs": list(verdict.outputs), "checks": [c.__dict__ for c in verdict.checks]}
-    lines = [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
+    lines = _check_lines(verdict)
     head = f"job {d.job_id}, inference {d.index + 1}: {'VALID' if verdict.valid else 'INVALID'}"
     tail = [f"  input  {[list(v) for v in d.input.values]}", f"  output {list(verdict.outputs)}"] if verdict.valid else []
     emit(as_json, data, "\n".join([head, *lines, *tail]))
