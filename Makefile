@@ -65,7 +65,7 @@ demo: setup contracts ## Run the marketplace end to end on a local chain: devnet
 	step "provider: register (with a data-plane endpoint), stake, start the worker in the background"; \
 	$(NGX) provider register --account provider --endpoint http://127.0.0.1:$(DEMO_DATA_PORT); \
 	$(NGX) provider stake 5000 --account provider; \
-	$(NGX) worker --model mlp --model mlp_private --model mlp_b4 --account provider --max-jobs 4 --listen 127.0.0.1:$(DEMO_DATA_PORT) \
+	$(NGX) worker --model mlp --model mlp_private --model mlp_b4 --account provider --max-jobs 6 --min-price 5 --listen 127.0.0.1:$(DEMO_DATA_PORT) \
 	    --log-file worker.log & WORKER=$$!; \
 	step "consumer: post a job with escrow, hand over the input sealed, get a verified output"; \
 	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180; \
@@ -76,12 +76,18 @@ demo: setup contracts ## Run the marketplace end to end on a local chain: devnet
 	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --price 10 --account consumer --timeout 180 --provider $$PROVIDER; \
 	step "consumer: a batch job: four inputs, one proof, each input with its own salt and commitment"; \
 	$(NGX) prove-job mlp --inputs $(CURDIR)/models/mlp/batch4.jsonl --price 20 --account consumer --timeout 180; \
+	step "consumer: an auction: the price rises from 2 to 10 NGX over 60 s; the worker (--min-price 5) claims when it reaches 5, the rest comes back"; \
+	$(NGX) prove-job mlp --input $(CURDIR)/models/mlp/input.json --min-price 2 --max-price 10 --ramp 60 --account consumer --timeout 180; \
+	step "a contract as consumer: a LoanGate pays for a verified risk score; the market calls it back with the output"; \
+	$(abspath $(PY)) $(CURDIR)/examples/loan_gate.py --model mlp --input $(CURDIR)/models/mlp/input.json --threshold 0; \
 	wait $$WORKER; WORKER=; \
-	step "auditor: re-check the four jobs from chain data"; \
+	step "auditor: re-check the jobs from chain data"; \
 	$(NGX) verify --job 1 --model mlp; \
 	$(NGX) verify --job 2 --model mlp_private; \
 	$(NGX) verify --job 3 --model mlp; \
 	$(NGX) verify --job 4 --model mlp_b4; \
+	$(NGX) verify --job 5 --model mlp; \
+	$(NGX) verify --job 6 --model mlp; \
 	step "summary"; \
 	$(NGX) provider status --account provider; \
 	$(NGX) reputation; \
@@ -106,8 +112,9 @@ fuzz: setup contracts ## Longer fuzz and invariant campaigns on the contracts (C
 test-fast: setup ## Python tests without the slow and chain tiers (no anvil needed)
 	$(PY) -m pytest -q -m "not slow and not chain" $(PYTEST_ARGS)
 
-lint: setup ## ruff and mypy (strict) on the package
-	$(VENV)/bin/ruff check ngx_zk tests models benchmarks
+lint: setup ## ruff (lint and format check) and mypy (strict) on the package
+	$(VENV)/bin/ruff check ngx_zk tests models benchmarks examples
+	$(VENV)/bin/ruff format --check ngx_zk tests models benchmarks examples
 	$(VENV)/bin/mypy
 
 bench: setup ## Benchmarks: raw EZKL vs tuned build, job latency, gas, throughput (ARGS="--quick" or "--repeats 5")

@@ -49,7 +49,9 @@ def one_job(net: Net, model: str, circuit: Circuit, model_id: int, workdir: Path
     chain.send(m.token.functions.approve(m.market.address, PRICE), buyer, what="approve NGX")
     job_id, post = m.post_job(buyer, model_id, commitment.values, PRICE, WINDOW_S, WINDOW_S, 0)
     claim = m.claim(provider, job_id)
-    record = JobRecord(chain.chain_id, job_id, circuit.name, model_id, buyer.address, commitment.hex, PRICE, salted.to_json(), post["tx"])
+    record = JobRecord(
+        chain.chain_id, job_id, circuit.name, model_id, buyer.address, commitment.hex, PRICE, salted.to_json(), post.tx
+    )
     deliver = chain.receipt(consumer.deliver_input(m, buyer, record, m.job(job_id)))
     assert deliver is not None
     proof_file = workdir / f"batch-{circuit.name}-{job_id}.json"
@@ -60,10 +62,20 @@ def one_job(net: Net, model: str, circuit: Circuit, model_id: int, workdir: Path
     submit = m.submit(provider, job_id, proof, instances)
     steps = {"post": _gas(post), "claim": _gas(claim), "deliver_input": _gas(deliver), "submit_result": _gas(submit)}
     total = sum(steps.values())
-    calldata = sum(_tx_bytes(net, t) for t in (post["tx"], claim["tx"], str(deliver["transactionHash"].hex()), submit["tx"]))
-    return {"model": circuit.name, "batch": n, "logrows": circuit.manifest.logrows, **steps, "total_gas": total,
-            "gas_per_inference": total / n, "calldata_bytes": calldata, "calldata_per_inference": calldata / n,
-            "proof_bytes": len(proof), "prove_cpu_s": prove_cpu_s, "prove_cpu_s_per_inference": prove_cpu_s / n}
+    calldata = sum(_tx_bytes(net, t) for t in (post.tx, claim.tx, deliver.tx, submit.tx))
+    return {
+        "model": circuit.name,
+        "batch": n,
+        "logrows": circuit.manifest.logrows,
+        **steps,
+        "total_gas": total,
+        "gas_per_inference": total / n,
+        "calldata_bytes": calldata,
+        "calldata_per_inference": calldata / n,
+        "proof_bytes": len(proof),
+        "prove_cpu_s": prove_cpu_s,
+        "prove_cpu_s_per_inference": prove_cpu_s / n,
+    }
 
 
 def run(net: Net, workdir: Path, log: Log, sizes: dict[str, tuple[int, ...]] = SIZES) -> dict[str, Any]:
@@ -77,8 +89,10 @@ def run(net: Net, workdir: Path, log: Log, sizes: dict[str, tuple[int, ...]] = S
             one_job(net, model, circuit, model_id, workdir)  # first job of the model: cold storage writes
             row = one_job(net, model, circuit, model_id, workdir)
             rows.append(row)
-            log(f"batch: {model} N={n}: {row['gas_per_inference']:,.0f} gas and {row['prove_cpu_s_per_inference']:.2f} "
-                f"CPU-s per inference")
+            log(
+                f"batch: {model} N={n}: {row['gas_per_inference']:,.0f} gas and {row['prove_cpu_s_per_inference']:.2f} "
+                f"CPU-s per inference"
+            )
     base = {r["model"].rsplit("_bench_b", 1)[0]: r for r in rows if r["batch"] == 1}
     for r in rows:
         single = base.get(r["model"].rsplit("_bench_b", 1)[0])

@@ -83,8 +83,13 @@ class Market:
 
     def env(self, state_dir: Path, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NGX_ZK_")}
-        env.update(NGX_ZK_HOME=str(self.home), NGX_ZK_CACHE_DIR=str(self.settings.cache_dir), NGX_ZK_RPC_URL=self.url,
-                   NGX_ZK_STATE_DIR=str(state_dir), **extra)
+        env.update(
+            NGX_ZK_HOME=str(self.home),
+            NGX_ZK_CACHE_DIR=str(self.settings.cache_dir),
+            NGX_ZK_RPC_URL=self.url,
+            NGX_ZK_STATE_DIR=str(state_dir),
+            **extra,
+        )
         return env
 
     def rpc(self, method: str, params: list[Any]) -> Any:
@@ -140,10 +145,29 @@ class Workers:
             state.mkdir(parents=True, exist_ok=True)
             self.logs.append(state / "worker.log")
             with (state / "worker.out").open("w") as out:
-                self.procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "ngx_zk", "worker", "--model", m.circuit.name, "--poll", "0.2", "--min-price", MIN_PRICE,
-                     "--log-file", str(self.logs[-1]), *args],
-                    env=m.env(state, NGX_ZK_PRIVATE_KEY=party.key), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+                self.procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "ngx_zk",
+                            "worker",
+                            "--model",
+                            m.circuit.name,
+                            "--poll",
+                            "0.2",
+                            "--min-price",
+                            MIN_PRICE,
+                            "--log-file",
+                            str(self.logs[-1]),
+                            *args,
+                        ],
+                        env=m.env(state, NGX_ZK_PRIVATE_KEY=party.key),
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                    )
+                )
 
     def wait_ready(self, timeout_s: float = 180) -> None:
         deadline = time.monotonic() + timeout_s
@@ -188,13 +212,24 @@ def _consumer(m: Market, party: Party, plans: list[Planned], workdir: Path, erro
     try:
         market = m.connect()
         settings = ngx.load_settings(m.env(workdir / f"consumer-{plans[0].consumer}"))
-        data = ngx.load_input(Path(__file__).resolve().parent.parent / "models" / m.circuit.name / "input.json", m.circuit.manifest)
+        data = ngx.load_input(
+            Path(__file__).resolve().parent.parent / "models" / m.circuit.name / "input.json", m.circuit.manifest
+        )
         records: dict[int, consumer.JobRecord] = {}
         for plan in plans:
             price = LOW_PRICE if plan.outcome in ("cancel", "expire") else PRICE
             plan.posted_at = time.time()
-            record = consumer.post_job(settings, market, party.signer, m.circuit, data, price=price, claim_window=WINDOW_S,
-                                       prove_window=WINDOW_S, min_reputation=0)
+            record = consumer.post_job(
+                settings,
+                market,
+                party.signer,
+                m.circuit,
+                data,
+                price=price,
+                claim_window=WINDOW_S,
+                prove_window=WINDOW_S,
+                min_reputation=0,
+            )
             plan.job_id = record.job_id
             if plan.outcome == "decline":  # a salted input that opens another commitment than the job's
                 record = replace(record, salted_input=ngx.commit(m.circuit.manifest, data, new_salt=True)[1].to_json())
@@ -233,9 +268,18 @@ def _holders(m: Market) -> set[str]:
     return found
 
 
-def run_load(m: Market, workdir: Path, *, providers: int, consumers: int, jobs_per_consumer: int,
-             mix: dict[str, int] | None = None, worker_args: tuple[str, ...] = (), timeout_s: float = 600,
-             log: Log = lambda _: None) -> dict[str, Any]:
+def run_load(
+    m: Market,
+    workdir: Path,
+    *,
+    providers: int,
+    consumers: int,
+    jobs_per_consumer: int,
+    mix: dict[str, int] | None = None,
+    worker_args: tuple[str, ...] = (),
+    timeout_s: float = 600,
+    log: Log = lambda _: None,
+) -> dict[str, Any]:
     """One load run (see the module docstring); returns its figures and the checks' findings
     (``violations`` is empty when every check held)."""
     mix = mix if mix is not None else {"settle": 4, "decline": 1, "cancel": 1, "expire": 1}
@@ -247,7 +291,7 @@ def run_load(m: Market, workdir: Path, *, providers: int, consumers: int, jobs_p
     start_block = chain.chain.block_number()
     supply_before = int(chain.chain.call(chain.token.functions.totalSupply()))
     everyone = [p.signer.address for p in provs + buyers]
-    before = {a: (chain.balance(a), chain.claimable(a), int(chain.provider(a)["staked"])) for a in everyone}
+    before = {a: (chain.balance(a), chain.claimable(a), chain.provider(a).staked) for a in everyone}
 
     workers = Workers(m, provs, workdir, *worker_args)
     errors: list[str] = []
@@ -261,8 +305,14 @@ def run_load(m: Market, workdir: Path, *, providers: int, consumers: int, jobs_p
         log("load: workers ready; consumers posting")
         started = time.time()
         deadline = time.monotonic() + timeout_s
-        threads = [threading.Thread(target=_consumer, args=(m, buyers[c], [p for p in plans if p.consumer == c], workdir, errors, deadline),
-                                    name=f"consumer-{c}") for c in range(consumers)]
+        threads = [
+            threading.Thread(
+                target=_consumer,
+                args=(m, buyers[c], [p for p in plans if p.consumer == c], workdir, errors, deadline),
+                name=f"consumer-{c}",
+            )
+            for c in range(consumers)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -286,31 +336,54 @@ def run_load(m: Market, workdir: Path, *, providers: int, consumers: int, jobs_p
     latencies = [p.final_at - p.posted_at for p in settled]
     by_worker = [p for p in plans if p.outcome in ("settle", "decline")]
     result = {
-        "providers": providers, "consumers": consumers, "jobs": len(plans), "mix": mix, "worker_args": list(worker_args),
+        "providers": providers,
+        "consumers": consumers,
+        "jobs": len(plans),
+        "mix": mix,
+        "worker_args": list(worker_args),
         "outcomes": {o: sum(1 for p in plans if p.outcome == o) for o in OUTCOMES},
-        "seconds": worked_s, "jobs_per_min": len(by_worker) / worked_s * 60 if worked_s else 0.0,
+        "seconds": worked_s,
+        "jobs_per_min": len(by_worker) / worked_s * 60 if worked_s else 0.0,
         "settled_per_min": len(settled) / worked_s * 60 if worked_s else 0.0,
-        "latency_s": {"p50": _percentile(latencies, 0.5), "p90": _percentile(latencies, 0.9), "p99": _percentile(latencies, 0.99),
-                      "max": max(latencies, default=float("nan"))},
+        "latency_s": {
+            "p50": _percentile(latencies, 0.5),
+            "p90": _percentile(latencies, 0.9),
+            "p99": _percentile(latencies, 0.99),
+            "max": max(latencies, default=float("nan")),
+        },
         "failures": errors + [f"worker {i} exited {c}" for i, c in enumerate(codes) if c != 0],
         "violations": violations,
         "indexer_lag": dataclasses.asdict(lag),
     }
-    log(f"load: {len(plans)} jobs in {worked_s:.1f}s, {result['jobs_per_min']:.1f} worker jobs/min, "
+    log(
+        f"load: {len(plans)} jobs in {worked_s:.1f}s, {result['jobs_per_min']:.1f} worker jobs/min, "
         f"settle p50 {result['latency_s']['p50']:.1f}s p90 {result['latency_s']['p90']:.1f}s; "
-        f"{len(result['failures'])} failures, {len(violations)} violations")
+        f"{len(result['failures'])} failures, {len(violations)} violations"
+    )
     return result
 
 
-def check(m: Market, plans: list[Planned], buyers: list[Party], provs: list[Party], before: dict[str, tuple[int, int, int]],
-          start_block: int, supply_before: int) -> list[str]:
+def check(
+    m: Market,
+    plans: list[Planned],
+    buyers: list[Party],
+    provs: list[Party],
+    before: dict[str, tuple[int, int, int]],
+    start_block: int,
+    supply_before: int,
+) -> list[str]:
     """The exactly-once and conservation checks; each violation as a sentence."""
     chain, bad = m.market, []
     terminal: dict[int, list[tuple[str, dict[str, Any]]]] = {}
     for name in TERMINAL_EVENTS:
         for event in chain.events(name, start_block):
             terminal.setdefault(int(event["jobId"]), []).append((name, event))
-    status_of = {"settle": JobStatus.SETTLED, "decline": JobStatus.CANCELLED, "cancel": JobStatus.CANCELLED, "expire": JobStatus.EXPIRED}
+    status_of = {
+        "settle": JobStatus.SETTLED,
+        "decline": JobStatus.CANCELLED,
+        "cancel": JobStatus.CANCELLED,
+        "expire": JobStatus.EXPIRED,
+    }
     pay: dict[str, int] = {}
     slashed: dict[str, int] = {}
     refunds: dict[str, int] = {}
@@ -344,11 +417,15 @@ def check(m: Market, plans: list[Planned], buyers: list[Party], provs: list[Part
         gained = chain.claimable(a) - before[a][1]
         if gained != pay.get(a, 0):
             bad.append(f"provider {a} was credited {gained}, its settlements pay {pay.get(a, 0)}")
-        if before[a][2] - int(chain.provider(a)["staked"]) != slashed.get(a, 0):
-            bad.append(f"provider {a} stake moved from {before[a][2]} to {chain.provider(a)['staked']}; its slashes: {slashed.get(a, 0)}")
+        if before[a][2] - chain.provider(a).staked != slashed.get(a, 0):
+            bad.append(
+                f"provider {a} stake moved from {before[a][2]} to {chain.provider(a).staked}; its slashes: {slashed.get(a, 0)}"
+            )
     for party in buyers:
         a = party.signer.address
-        posted = sum(chain.job(p.job_id).price for p in plans if p.job_id and to_checksum_address(chain.job(p.job_id).consumer) == a)
+        posted = sum(
+            chain.job(p.job_id).price for p in plans if p.job_id and to_checksum_address(chain.job(p.job_id).consumer) == a
+        )
         if before[a][0] - chain.balance(a) != posted:
             bad.append(f"consumer {a} balance fell by {before[a][0] - chain.balance(a)}, it posted {posted}")
         if chain.claimable(a) - before[a][1] != refunds.get(a, 0):
@@ -382,11 +459,30 @@ def ray_cluster(nodes: int = 2, cpus_per_node: int = 1) -> Iterator[str]:
     address = f"127.0.0.1:{_free_port()}"
     common = ["--num-cpus", str(cpus_per_node), "--object-store-memory", str(100 << 20), "--disable-usage-stats"]
     try:
-        subprocess.run([str(ray), "start", "--head", "--port", address.rpartition(":")[2], "--temp-dir", str(tmp),
-                        "--include-dashboard", "false", "--dashboard-port", str(_free_port()), *common],
-                       env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                str(ray),
+                "start",
+                "--head",
+                "--port",
+                address.rpartition(":")[2],
+                "--temp-dir",
+                str(tmp),
+                "--include-dashboard",
+                "false",
+                "--dashboard-port",
+                str(_free_port()),
+                *common,
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         for _ in range(nodes - 1):
-            subprocess.run([str(ray), "start", "--address", address, *common], env=env, check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                [str(ray), "start", "--address", address, *common], env=env, check=True, capture_output=True, timeout=120
+            )
         yield address
     finally:
         for pid in _cluster_pids(tmp):
@@ -417,23 +513,45 @@ def fleet_vs_local(m: Market, workdir: Path, jobs: int, log: Log) -> dict[str, A
     """The same settle-only batch (one provider, ``jobs`` jobs from 2 consumers) through the local pool
     (--concurrency 2) and through a two-node Ray cluster: throughput of each and their ratio."""
     per = max(1, jobs // 2)
-    local = run_load(m, workdir / "local", providers=1, consumers=2, jobs_per_consumer=per, mix={"settle": 1},
-                     worker_args=("--concurrency", "2"), log=log)
+    local = run_load(
+        m,
+        workdir / "local",
+        providers=1,
+        consumers=2,
+        jobs_per_consumer=per,
+        mix={"settle": 1},
+        worker_args=("--concurrency", "2"),
+        log=log,
+    )
     with ray_cluster(2, 1) as address:
-        fleet = run_load(m, workdir / "fleet", providers=1, consumers=2, jobs_per_consumer=per, mix={"settle": 1},
-                         worker_args=("--ray", address, "--concurrency", "2"), log=log)
+        fleet = run_load(
+            m,
+            workdir / "fleet",
+            providers=1,
+            consumers=2,
+            jobs_per_consumer=per,
+            mix={"settle": 1},
+            worker_args=("--ray", address, "--concurrency", "2"),
+            log=log,
+        )
     ratio = fleet["jobs_per_min"] / local["jobs_per_min"] if local["jobs_per_min"] else float("nan")
-    log(f"fleet: local pool {local['jobs_per_min']:.1f} jobs/min, 2-node Ray {fleet['jobs_per_min']:.1f} jobs/min (ratio {ratio:.2f})")
+    log(
+        f"fleet: local pool {local['jobs_per_min']:.1f} jobs/min, 2-node Ray {fleet['jobs_per_min']:.1f} jobs/min (ratio {ratio:.2f})"
+    )
     return {"local": local, "ray_2_nodes": fleet, "ratio": ratio}
 
 
-def run(net: Any, workdir: Path, *, providers: int, consumers: int, jobs_per_consumer: int, fleet_jobs: int,
-        log: Log = lambda _: None) -> dict[str, Any]:
+def run(
+    net: Any, workdir: Path, *, providers: int, consumers: int, jobs_per_consumer: int, fleet_jobs: int, log: Log = lambda _: None
+) -> dict[str, Any]:
     """``make bench`` part e, on the bench's market (benchmarks/market.py ``local_market``)."""
     m = Market(net.home, net.url, net.settings, net.market, net.circuit, net.model_ids["dedicated"])
-    return {"load": run_load(m, workdir / "load", providers=providers, consumers=consumers, jobs_per_consumer=jobs_per_consumer,
-                             log=log),
-            "fleet": fleet_vs_local(m, workdir / "fleet", fleet_jobs, log)}
+    return {
+        "load": run_load(
+            m, workdir / "load", providers=providers, consumers=consumers, jobs_per_consumer=jobs_per_consumer, log=log
+        ),
+        "fleet": fleet_vs_local(m, workdir / "fleet", fleet_jobs, log),
+    }
 
 
 QUICK = {"providers": 2, "consumers": 2, "jobs_per_consumer": 4, "fleet_jobs": 4}
@@ -444,28 +562,41 @@ def markdown(result: dict[str, Any]) -> list[str]:
     """Part f's section of benchmarks/results/latest.md."""
     load, fleet = result["load"], result["fleet"]
     lat = load["latency_s"]
-    lines = [f"## f. The market under load ({load['providers']} providers, {load['consumers']} consumers, {load['jobs']} jobs "
-             f"posted at once on one anvil)", "",
-             "| outcomes (planned) | worker jobs / min | settled / min | settle latency p50 / p90 / p99 / max s | failures | violations |",
-             "|---|---|---|---|---|---|",
-             f"| {', '.join(f'{k} {v}' for k, v in load['outcomes'].items())} | **{load['jobs_per_min']:.1f}** "
-             f"| {load['settled_per_min']:.1f} | {lat['p50']:.1f} / {lat['p90']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f} "
-             f"| {len(load['failures'])} | {len(load['violations'])} |", "",
-             "Checked: every job ends in exactly one terminal event matching its status and planned outcome; each provider "
-             "was credited exactly its settlements' pay, each consumer exactly its refunds; consumers' spend on settled jobs "
-             "equals pay + royalty + fee; all holders' balances sum to the total supply. Worker jobs = settled + declined.", "",
-             "| one provider | settle-only jobs | seconds | jobs / min |", "|---|---|---|---|"]
+    lines = [
+        f"## f. The market under load ({load['providers']} providers, {load['consumers']} consumers, {load['jobs']} jobs "
+        f"posted at once on one anvil)",
+        "",
+        "| outcomes (planned) | worker jobs / min | settled / min | settle latency p50 / p90 / p99 / max s | failures | violations |",
+        "|---|---|---|---|---|---|",
+        f"| {', '.join(f'{k} {v}' for k, v in load['outcomes'].items())} | **{load['jobs_per_min']:.1f}** "
+        f"| {load['settled_per_min']:.1f} | {lat['p50']:.1f} / {lat['p90']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f} "
+        f"| {len(load['failures'])} | {len(load['violations'])} |",
+        "",
+        "Checked: every job ends in exactly one terminal event matching its status and planned outcome; each provider "
+        "was credited exactly its settlements' pay, each consumer exactly its refunds; consumers' spend on settled jobs "
+        "equals pay + royalty + fee; all holders' balances sum to the total supply. Worker jobs = settled + declined.",
+        "",
+        "| one provider | settle-only jobs | seconds | jobs / min |",
+        "|---|---|---|---|",
+    ]
     for label, key in (("local pool, --concurrency 2", "local"), ("Ray, 2 nodes x 1 core, --concurrency 2", "ray_2_nodes")):
         row = fleet[key]
         lines.append(f"| {label} | {row['jobs']} | {row['seconds']:.1f} | **{row['jobs_per_min']:.1f}** |")
     if "indexer_lag" in load:
         lag = load["indexer_lag"]
-        lines += ["", f"The explorer's indexer followed the load run (SQLite, polling every 0.2 s): at most **{lag['max_lag_blocks']}** "
-                      f"blocks behind the head (median {lag['median_lag_blocks']:g}) over {lag['syncs']} syncs, sync median "
-                      f"{lag['median_sync_s'] * 1000:.0f} ms / max {lag['max_sync_s'] * 1000:.0f} ms, caught up "
-                      f"{lag['catch_up_s']:.2f} s after the last transaction, {lag['events']} events."]
-    lines += ["", f"Fleet / local throughput ratio: **{fleet['ratio']:.2f}** (both on this machine's cores: the ratio shows the "
-                  "fleet's overhead, not its scale-out).", ""]
+        lines += [
+            "",
+            f"The explorer's indexer followed the load run (SQLite, polling every 0.2 s): at most **{lag['max_lag_blocks']}** "
+            f"blocks behind the head (median {lag['median_lag_blocks']:g}) over {lag['syncs']} syncs, sync median "
+            f"{lag['median_sync_s'] * 1000:.0f} ms / max {lag['max_sync_s'] * 1000:.0f} ms, caught up "
+            f"{lag['catch_up_s']:.2f} s after the last transaction, {lag['events']} events.",
+        ]
+    lines += [
+        "",
+        f"Fleet / local throughput ratio: **{fleet['ratio']:.2f}** (both on this machine's cores: the ratio shows the "
+        "fleet's overhead, not its scale-out).",
+        "",
+    ]
     for problem in load["failures"] + load["violations"] + fleet["local"]["failures"] + fleet["ray_2_nodes"]["failures"]:
         lines.append(f"- {problem}")
     return lines

@@ -40,9 +40,9 @@ from ngx_zk import consumer, crypto, evm, keys
 from ngx_zk.artifacts import Circuit
 from ngx_zk.chain import devnet
 from ngx_zk.chain.abi import abi
-from ngx_zk.chain.market import JobStatus, Marketplace, VerifierKind
+from ngx_zk.chain.market import JobStatus, JobTerms, Marketplace, VerifierKind
 from ngx_zk.chain.signer import Signer
-from ngx_zk.chain.tx import Chain
+from ngx_zk.chain.tx import Chain, Mined
 from ngx_zk.consumer import JobRecord
 from ngx_zk.provenance import artifacts_hash
 from ngx_zk.publish import publish
@@ -82,13 +82,19 @@ class Net:
             port = sock.getsockname()[1]
         provider = self.signer("provider")
         endpoint = f"http://127.0.0.1:{port}"
-        self.market.update_provider(provider, crypto.public_bytes(crypto.derive_key(provider.encryption_key_material())), endpoint)
+        self.market.update_provider(
+            provider, crypto.public_bytes(crypto.derive_key(provider.encryption_key_material())), endpoint
+        )
         return endpoint
 
     def env(self, state_dir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NGX_ZK_")}
-        env.update(NGX_ZK_HOME=str(self.home), NGX_ZK_CACHE_DIR=str(self.settings.cache_dir), NGX_ZK_RPC_URL=self.url,
-                   NGX_ZK_STATE_DIR=str(state_dir))
+        env.update(
+            NGX_ZK_HOME=str(self.home),
+            NGX_ZK_CACHE_DIR=str(self.settings.cache_dir),
+            NGX_ZK_RPC_URL=self.url,
+            NGX_ZK_STATE_DIR=str(state_dir),
+        )
         return env
 
     def consumer_settings(self, state_dir: Path) -> ngx.Settings:
@@ -125,10 +131,16 @@ def register_reusable(settings: ngx.Settings, market: Marketplace, signer: Signe
     m = circuit.manifest
     vka = evm.vka_words(settings, circuit)
     spec = {
-        "onnx_hash": bytes.fromhex(m.onnx_sha256), "settings_hash": bytes.fromhex(m.settings_sha256), "vk_digest": keccak(vka),
-        "verifier": market.deployment.address("Halo2VerifierReusable"), "kind": VerifierKind.REUSABLE,
-        "input_commitment_count": m.commitment_count, "output_count": m.output_instance_count, "royalty_bps": 100,
-        "insecure_test_srs": m.insecure, "metadata_uri": f"ngx-zk:{m.name}:reusable",
+        "onnx_hash": bytes.fromhex(m.onnx_sha256),
+        "settings_hash": bytes.fromhex(m.settings_sha256),
+        "vk_digest": keccak(vka),
+        "verifier": market.deployment.address("Halo2VerifierReusable"),
+        "kind": VerifierKind.REUSABLE,
+        "input_commitment_count": m.commitment_count,
+        "output_count": m.output_instance_count,
+        "royalty_bps": 100,
+        "insecure_test_srs": m.insecure,
+        "metadata_uri": f"ngx-zk:{m.name}:reusable",
         "artifacts_hash": artifacts_hash(circuit),
     }
     model_id, _ = market.register_model(signer, spec, vka)
@@ -145,9 +157,24 @@ class WorkerProcess:
         served = [arg for name in models for arg in ("--model", name)]
         with (state_dir / "worker.out").open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ngx_zk", "worker", *served, "--account", "provider", "--poll", str(WORKER_POLL_S),
-                 "--log-file", str(self.log_file), *args],
-                env=net.env(state_dir), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    sys.executable,
+                    "-m",
+                    "ngx_zk",
+                    "worker",
+                    *served,
+                    "--account",
+                    "provider",
+                    "--poll",
+                    str(WORKER_POLL_S),
+                    "--log-file",
+                    str(self.log_file),
+                    *args,
+                ],
+                env=net.env(state_dir),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
 
     def events(self) -> list[dict[str, Any]]:
@@ -163,7 +190,9 @@ class WorkerProcess:
             if ready:
                 return float(ready[0]["ts"]) - self.started
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the worker exited at start (code {self.proc.returncode}); see {self.log_file.parent}/worker.out")
+                raise RuntimeError(
+                    f"the worker exited at start (code {self.proc.returncode}); see {self.log_file.parent}/worker.out"
+                )
             time.sleep(0.05)
         raise RuntimeError(f"the worker was not ready within {timeout_s:.0f}s")
 
@@ -210,8 +239,18 @@ def one_job(net: Net, settings: ngx.Settings, circuit: Circuit, data: ngx.InputD
     seen: dict[str, float] = {}
     posted_at = time.time()
     started = time.perf_counter()
-    record = consumer.post_job(settings, net.market, signer, circuit, data, price=PRICE, claim_window=WINDOW_S,
-                               prove_window=WINDOW_S, min_reputation=0, offer_to=net.signer("provider").address if offer else None)
+    record = consumer.post_job(
+        settings,
+        net.market,
+        signer,
+        circuit,
+        data,
+        price=PRICE,
+        claim_window=WINDOW_S,
+        prove_window=WINDOW_S,
+        min_reputation=0,
+        offer_to=net.signer("provider").address if offer else None,
+    )
     posted = time.perf_counter()
     if offer and not record.offered_to:
         raise RuntimeError(f"the worker's endpoint did not take the offer of job {record.job_id}")
@@ -220,21 +259,34 @@ def one_job(net: Net, settings: ngx.Settings, circuit: Circuit, data: ngx.InputD
         if message.startswith("verifying"):
             seen["settled"] = time.perf_counter()
 
-    result = consumer.wait_for_result(settings, net.market, signer, circuit, record, progress=progress, timeout_s=JOB_TIMEOUT_S,
-                                      poll_s=CONSUMER_POLL_S)
+    result = consumer.wait_for_result(
+        settings, net.market, signer, circuit, record, progress=progress, timeout_s=JOB_TIMEOUT_S, poll_s=CONSUMER_POLL_S
+    )
     done = time.perf_counter()
     if result.status is not JobStatus.SETTLED or not result.proof_valid:
         raise RuntimeError(f"job {record.job_id} ended {result.status.value}")
-    return {"job_id": record.job_id, "offered": offer, "posted_at": posted_at, "post_s": posted - started,
-            "settled_s": seen["settled"] - started, "verified_s": done - started}
+    return {
+        "job_id": record.job_id,
+        "offered": offer,
+        "posted_at": posted_at,
+        "post_s": posted - started,
+        "settled_s": seen["settled"] - started,
+        "verified_s": done - started,
+    }
 
 
 def _breakdown(job: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, float]:
     """Where a job's time went, from the worker's log timestamps (wall clock, ms resolution)."""
     at = {e["event"]: float(e["ts"]) for e in events if e.get("job_id") == job["job_id"]}
     proved = next((e for e in events if e.get("job_id") == job["job_id"] and e["event"] == "job.proved"), {})
-    marks = [("post", job["posted_at"]), ("offered", at.get("job.offered")), ("claimed", at.get("job.claimed")),
-             ("input", at.get("job.input")), ("proved", at.get("job.proved")), ("settled", at.get("job.settled"))]
+    marks = [
+        ("post", job["posted_at"]),
+        ("offered", at.get("job.offered")),
+        ("claimed", at.get("job.claimed")),
+        ("input", at.get("job.input")),
+        ("proved", at.get("job.proved")),
+        ("settled", at.get("job.settled")),
+    ]
     out: dict[str, float] = {}
     for (a, ta), (b, tb) in itertools.pairwise(marks):
         if ta is not None and tb is not None:
@@ -259,7 +311,9 @@ def latency(net: Net, workdir: Path, warm_jobs: int, log: Log) -> dict[str, Any]
     pk_before = {name: pk_mtime(net, c) for name, c in circuits.items()}
     endpoint = net.listen_endpoint()
     runs: dict[str, tuple[list[dict[str, Any]], list[float]]] = {name: ([], []) for name in circuits}
-    with WorkerProcess(net, workdir / "worker-latency", "--listen", endpoint.removeprefix("http://"), models=tuple(circuits)) as worker:
+    with WorkerProcess(
+        net, workdir / "worker-latency", "--listen", endpoint.removeprefix("http://"), models=tuple(circuits)
+    ) as worker:
         startup_s = worker.wait_ready()
         log(f"latency: worker ready in {startup_s:.1f}s")
         for name, circuit in circuits.items():
@@ -272,29 +326,41 @@ def latency(net: Net, workdir: Path, warm_jobs: int, log: Log) -> dict[str, Any]
                 log(f"latency: {name} {kind} job: {jobs[-1]['settled_s']:.2f}s (bare prove {bare[-1]:.2f}s)")
         worker.stop()
         events = worker.events()
-    out: dict[str, Any] = {"worker_poll_s": WORKER_POLL_S, "consumer_poll_s": CONSUMER_POLL_S, "worker_startup_s": startup_s,
-                           "pk_rewritten_during_jobs": any(pk_mtime(net, c) != pk_before[n] for n, c in circuits.items()),
-                           "models": []}
+    out: dict[str, Any] = {
+        "worker_poll_s": WORKER_POLL_S,
+        "consumer_poll_s": CONSUMER_POLL_S,
+        "worker_startup_s": startup_s,
+        "pk_rewritten_during_jobs": any(pk_mtime(net, c) != pk_before[n] for n, c in circuits.items()),
+        "models": [],
+    }
     for name, (jobs, bare) in runs.items():
         for job in jobs:
             job["breakdown"] = _breakdown(job, events)
         bare_s = median(bare)
-        row: dict[str, Any] = {"model": name, "logrows": circuits[name].manifest.logrows, "bare_prove_s": bare_s,
-                               "bare_prove_runs_s": bare, "cold_s": jobs[0]["settled_s"], "cold_ratio": jobs[0]["settled_s"] / bare_s,
-                               "jobs": jobs}
+        row: dict[str, Any] = {
+            "model": name,
+            "logrows": circuits[name].manifest.logrows,
+            "bare_prove_s": bare_s,
+            "bare_prove_runs_s": bare,
+            "cold_s": jobs[0]["settled_s"],
+            "cold_ratio": jobs[0]["settled_s"] / bare_s,
+            "jobs": jobs,
+        }
         for kind, offered in (("warm", True), ("warm_open", False)):
             warm = [j for j in jobs[1:] if j["offered"] is offered]
             row[f"{kind}_s"] = median([j["settled_s"] for j in warm]) if warm else float("nan")
             row[f"{kind}_ratio"] = row[f"{kind}_s"] / bare_s
             row[f"{kind}_verified_s"] = median([j["verified_s"] for j in warm]) if warm else float("nan")
-            row[f"{kind}_breakdown_s"] = {k: median([j["breakdown"][k] for j in warm if k in j["breakdown"]])
-                                          for k in (warm[0]["breakdown"] if warm else {})}
+            row[f"{kind}_breakdown_s"] = {
+                k: median([j["breakdown"][k] for j in warm if k in j["breakdown"]])
+                for k in (warm[0]["breakdown"] if warm else {})
+            }
         out["models"].append(row)
     return out
 
 
-def _gas(receipt: dict[str, Any]) -> int:
-    return int(receipt["gasUsed"])
+def _gas(receipt: Mined) -> int:
+    return receipt.gas_used
 
 
 def _intrinsic(data: bytes) -> int:
@@ -330,7 +396,7 @@ def job_gas(net: Net, kind: str, data: ngx.InputData, workdir: Path) -> dict[str
     approve = timed("approve", lambda: chain.send(m.token.functions.approve(m.market.address, PRICE), buyer, what="approve NGX"))
     job_id, post = timed("post", lambda: m.post_job(buyer, model_id, commitment.values, PRICE, WINDOW_S, WINDOW_S, 0))
     claim = timed("claim", lambda: m.claim(provider, job_id))
-    record = JobRecord(chain.chain_id, job_id, MODEL, model_id, buyer.address, commitment.hex, PRICE, salted.to_json(), post["tx"])
+    record = JobRecord(chain.chain_id, job_id, MODEL, model_id, buyer.address, commitment.hex, PRICE, salted.to_json(), post.tx)
     deliver = chain.receipt(timed("deliver_input", lambda: consumer.deliver_input(m, buyer, record, m.job(job_id))))
     proof_file = workdir / f"gas-{kind}-{job_id}.json"
     ngx.prove(net.circuit, salted, proof_file, net.settings)
@@ -339,7 +405,9 @@ def job_gas(net: Net, kind: str, data: ngx.InputData, workdir: Path) -> dict[str
 
     entry = m.model(model_id)
     if entry.kind is VerifierKind.DEDICATED:
-        verifier = chain.w3.eth.contract(address=to_checksum_address(entry.verifier), abi=evm.dedicated_verifier(net.settings, net.circuit).abi)
+        verifier = chain.w3.eth.contract(
+            address=to_checksum_address(entry.verifier), abi=evm.dedicated_verifier(net.settings, net.circuit).abi
+        )
         fn = verifier.functions.verifyProof(proof, instances)
     else:
         vka = evm.vka_words(net.settings, net.circuit)
@@ -347,19 +415,26 @@ def job_gas(net: Net, kind: str, data: ngx.InputData, workdir: Path) -> dict[str
         fn = verifier.functions.verifyProof(proof, instances, [vka[i : i + 32] for i in range(0, len(vka), 32)])
     estimate = int(fn.estimate_gas({"from": provider.address}))
     calldata = bytes.fromhex(str(fn.build_transaction({"from": provider.address, "gas": 30_000_000})["data"])[2:])
-    traced = _traced_call_gas(net, submit["tx"], entry.verifier)
-    submit_input = bytes(chain.w3.eth.get_transaction(submit["tx"])["input"])
+    traced = _traced_call_gas(net, submit.tx, entry.verifier)
+    submit_input = bytes(chain.w3.eth.get_transaction(submit.tx)["input"])
     # The verifier alone, as its own transaction would spend it beyond the intrinsic cost: the market's call
     # frame when the node traces (exact), else eth_estimateGas (an upper bound: the 63/64 rule).
     verifier_alone = traced if traced is not None else estimate - _intrinsic(calldata)
     assert deliver is not None
     return {
-        "kind": kind, "job_id": job_id, "approve": _gas(approve), "post": _gas(post), "claim": _gas(claim),
-        "deliver_input": _gas(deliver), "submit_result": _gas(submit),
-        "verifier_estimate_tx": estimate, "verifier_estimate": estimate - _intrinsic(calldata),
+        "kind": kind,
+        "job_id": job_id,
+        "approve": _gas(approve),
+        "post": _gas(post),
+        "claim": _gas(claim),
+        "deliver_input": _gas(deliver),
+        "submit_result": _gas(submit),
+        "verifier_estimate_tx": estimate,
+        "verifier_estimate": estimate - _intrinsic(calldata),
         "verifier_traced": traced,
         "bookkeeping": _gas(submit) - _intrinsic(submit_input) - verifier_alone,
-        "proof_bytes": len(proof), "tx_seconds": seconds,
+        "proof_bytes": len(proof),
+        "tx_seconds": seconds,
     }
 
 
@@ -370,8 +445,65 @@ def gas(net: Net, workdir: Path, jobs_per_kind: int, log: Log) -> dict[str, Any]
     for kind in ("dedicated", "reusable"):
         runs = [job_gas(net, kind, data, workdir) for _ in range(jobs_per_kind)]
         out[kind] = {**runs[-1], "runs": runs}
-        log(f"gas: {kind}: submitResult {runs[-1]['submit_result']:,}, verifier ~{runs[-1]['verifier_estimate']:,}, "
-            f"bookkeeping {runs[-1]['bookkeeping']:,}")
+        log(
+            f"gas: {kind}: submitResult {runs[-1]['submit_result']:,}, verifier ~{runs[-1]['verifier_estimate']:,}, "
+            f"bookkeeping {runs[-1]['bookkeeping']:,}"
+        )
+    return out
+
+
+CALLBACK_GAS_LIMIT = 200_000
+
+
+def callback_gas(net: Net, workdir: Path, plain: dict[str, Any], log: Log) -> dict[str, Any]:
+    """Part c, a contract consumer's job (issue #16): the example LoanGate posts it (its own bookkeeping included),
+    the borrower delivers the input, and the settlement calls the gate back; against ``plain``, a plain job's gas
+    on the same (dedicated) verifier."""
+    m, chain = net.market, net.market.chain
+    model_id = net.model_ids["dedicated"]
+    lender, borrower, provider = net.signer("consumer"), net.signer("consumer2"), net.signer("provider")
+    terms = JobTerms(model_id, PRICE, PRICE, WINDOW_S, WINDOW_S, callback_gas_limit=CALLBACK_GAS_LIMIT)
+    address = chain.deploy("LoanGate", lender, m.market.address, m.token.address, lender.address, terms.as_tuple(), 0, 0)
+    m.transfer(lender, address, 4 * PRICE)
+    gate = chain.contract("LoanGate", address)
+    data = ngx.load_input(MODELS / MODEL / "input.json", net.circuit.manifest)
+    runs = []
+    for who in (borrower, net.signer("auditor")):  # two borrowers: the second job is reported (no first-write costs)
+        commitment, salted = ngx.commit(net.circuit.manifest, data, new_salt=True)
+        request = chain.send(gate.functions.requestLoan(list(commitment.values)), who, what="request a loan")
+        job_id = int(chain.events_in(request, gate, "LoanRequested")[0]["jobId"])
+        claim = m.claim(provider, job_id)
+        record = JobRecord(chain.chain_id, job_id, MODEL, model_id, address, commitment.hex, PRICE, salted.to_json(), request.tx)
+        deliver = chain.receipt(consumer.deliver_input(m, who, record, m.job(job_id)))
+        proof_file = workdir / f"gas-callback-{job_id}.json"
+        ngx.prove(net.circuit, salted, proof_file, net.settings)
+        proof, instances = evm.calldata(proof_file)
+        submit = m.submit(provider, job_id, proof, instances)
+        assert deliver is not None
+        runs.append(
+            {
+                "job_id": job_id,
+                "request_loan": _gas(request),
+                "claim": _gas(claim),
+                "deliver_input": _gas(deliver),
+                "submit_result": _gas(submit),
+                "callback_used": _traced_call_gas(net, submit.tx, address),
+            }
+        )
+    last = runs[-1]
+    out = {
+        **last,
+        "callback_limit": CALLBACK_GAS_LIMIT,
+        "plain_post": plain["post"],
+        "plain_submit_result": plain["submit_result"],
+        "submit_extra": last["submit_result"] - plain["submit_result"],
+        "runs": runs,
+    }
+    log(
+        f"gas: callback job: requestLoan (post through the gate) {last['request_loan']:,} vs postJob {plain['post']:,}; "
+        f"submitResult {last['submit_result']:,} vs {plain['submit_result']:,} (+{out['submit_extra']:,}; the gate's callback "
+        f"used {last['callback_used']}, limit {CALLBACK_GAS_LIMIT:,})"
+    )
     return out
 
 
@@ -398,15 +530,28 @@ def throughput(net: Net, workdir: Path, jobs: int, concurrency: int, log: Log) -
         except BaseException as exc:
             errors.append(exc)
 
-    with WorkerProcess(net, workdir / f"worker-c{concurrency}", "--concurrency", str(concurrency), "--max-jobs", str(jobs)) as worker:
+    with WorkerProcess(
+        net, workdir / f"worker-c{concurrency}", "--concurrency", str(concurrency), "--max-jobs", str(jobs)
+    ) as worker:
         worker.wait_ready()
         deliverer = threading.Thread(target=deliver_on_claim, name="deliver", daemon=True)
         started = time.perf_counter()
         deliverer.start()
         try:
             for _ in range(jobs):
-                records.append(consumer.post_job(settings, net.market, signer, net.circuit, data, price=PRICE,
-                                                 claim_window=WINDOW_S, prove_window=WINDOW_S, min_reputation=0))
+                records.append(
+                    consumer.post_job(
+                        settings,
+                        net.market,
+                        signer,
+                        net.circuit,
+                        data,
+                        price=PRICE,
+                        claim_window=WINDOW_S,
+                        prove_window=WINDOW_S,
+                        min_reputation=0,
+                    )
+                )
             deadline = time.monotonic() + JOB_TIMEOUT_S * jobs
             while not all(net.market.job(r.job_id).status.final for r in records):
                 if errors:
@@ -421,15 +566,22 @@ def throughput(net: Net, workdir: Path, jobs: int, concurrency: int, log: Log) -
         worker.proc.wait(timeout=60)
     settled = sum(1 for r in records if net.market.job(r.job_id).status is JobStatus.SETTLED)
     log(f"throughput: concurrency {concurrency}: {jobs} jobs in {seconds:.1f}s")
-    return {"concurrency": concurrency, "jobs": jobs, "settled": settled, "seconds": seconds,
-            "jobs_per_min": settled / seconds * 60}
+    return {
+        "concurrency": concurrency,
+        "jobs": jobs,
+        "settled": settled,
+        "seconds": seconds,
+        "jobs_per_min": settled / seconds * 60,
+    }
 
 
-def run(workdir: Path, cache_dir: Path, *, warm_jobs: int, throughput_jobs: int, gas_jobs: int,
-        log: Log = lambda _: None) -> dict[str, Any]:
+def run(
+    workdir: Path, cache_dir: Path, *, warm_jobs: int, throughput_jobs: int, gas_jobs: int, log: Log = lambda _: None
+) -> dict[str, Any]:
     with local_market(workdir, cache_dir, log) as net:
         result: dict[str, Any] = {"consumer_poll_default_s": consumer.POLL_S}
         result["latency"] = latency(net, workdir, warm_jobs, log)
         result["gas"] = gas(net, workdir, gas_jobs, log)
+        result["callback_gas"] = callback_gas(net, workdir, result["gas"]["dedicated"], log)
         result["throughput"] = [throughput(net, workdir, throughput_jobs, c, log) for c in (1, 2)]
         return result

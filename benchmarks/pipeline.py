@@ -102,8 +102,11 @@ class RawEzkl:
         for key, value in {"input_visibility": "hashed", "param_visibility": "fixed", "output_visibility": "public"}.items():
             setattr(args, key, value)
         _ezkl(ezkl.gen_settings, str(self.onnx), str(self.settings), py_run_args=args)
-        calibrate_s, _ = _timed(lambda: _ezkl(
-            ezkl.calibrate_settings, str(self.model_dir / "calibration.json"), str(self.onnx), str(self.settings), "resources"))
+        calibrate_s, _ = _timed(
+            lambda: _ezkl(
+                ezkl.calibrate_settings, str(self.model_dir / "calibration.json"), str(self.onnx), str(self.settings), "resources"
+            )
+        )
         compile_s, _ = _timed(lambda: _ezkl(ezkl.compile_circuit, str(self.onnx), str(self.compiled), str(self.settings)))
         settings = json.loads(self.settings.read_text())
         run_args = settings["run_args"]
@@ -116,24 +119,39 @@ class RawEzkl:
         setup_s, _ = _timed(lambda: _ezkl(ezkl.setup, str(self.compiled), str(self.vk), str(self.pk), srs_path=str(self.srs)))
         self.scales = [int(s) for s in settings["model_output_scales"]]
         self.info = {
-            "logrows": logrows, "num_rows": int(settings.get("num_rows", 0)),
+            "logrows": logrows,
+            "num_rows": int(settings.get("num_rows", 0)),
             "decomp": f"{run_args['decomp_base']}x{run_args['decomp_legs']}",
             "scales": f"in {run_args['input_scale']} / param {run_args['param_scale']}",
-            "calibrate_s": calibrate_s, "compile_s": compile_s, "srs_s": srs_s, "setup_s": setup_s,
+            "calibrate_s": calibrate_s,
+            "compile_s": compile_s,
+            "srs_s": srs_s,
+            "setup_s": setup_s,
             "pk_bytes": self.pk.stat().st_size,
         }
         return self.info
 
     def prove_once(self) -> None:
         started = time.perf_counter()
-        witness = _ezkl(ezkl.gen_witness, str(self.model_dir / "input.json"), str(self.compiled), str(self.witness),
-                        vk_path=str(self.vk), srs_path=str(self.srs))
-        core, _ = _timed(lambda: _ezkl(ezkl.prove, str(self.witness), str(self.compiled), str(self.pk), str(self.proof),
-                                       srs_path=str(self.srs)))
+        witness = _ezkl(
+            ezkl.gen_witness,
+            str(self.model_dir / "input.json"),
+            str(self.compiled),
+            str(self.witness),
+            vk_path=str(self.vk),
+            srs_path=str(self.srs),
+        )
+        core, _ = _timed(
+            lambda: _ezkl(
+                ezkl.prove, str(self.witness), str(self.compiled), str(self.pk), str(self.proof), srs_path=str(self.srs)
+            )
+        )
         self.prove_s.append(time.perf_counter() - started)
         self.prove_core_s.append(core)
         felts = witness["outputs"] if isinstance(witness, dict) else json.loads(self.witness.read_text())["outputs"]
-        self.outputs = np.array([float(ezkl.felt_to_float(f, s)) for group, s in zip(felts, self.scales, strict=True) for f in group])
+        self.outputs = np.array(
+            [float(ezkl.felt_to_float(f, s)) for group, s in zip(felts, self.scales, strict=True) for f in group]
+        )
 
     def verify_once(self) -> None:
         seconds, _ = _timed(lambda: _ezkl(ezkl.verify, str(self.proof), str(self.settings), str(self.vk), srs_path=str(self.srs)))
@@ -158,7 +176,9 @@ class Tuned:
     def build(self) -> dict[str, Any]:
         stamps: list[tuple[str, float]] = []
         started = time.perf_counter()
-        self.circuit = ngx.build_circuit(self.model_dir, self.settings, progress=lambda msg: stamps.append((msg, time.perf_counter())))
+        self.circuit = ngx.build_circuit(
+            self.model_dir, self.settings, progress=lambda msg: stamps.append((msg, time.perf_counter()))
+        )
         build_s = time.perf_counter() - started
 
         def at(prefix: str) -> float:
@@ -170,7 +190,8 @@ class Tuned:
         self.salted = ngx.commit(m, data)[1]
         tuning = m.tuning or {}
         self.info = {
-            "logrows": m.logrows, "num_rows": int(self.circuit.settings_json().get("num_rows", 0)),
+            "logrows": m.logrows,
+            "num_rows": int(self.circuit.settings_json().get("num_rows", 0)),
             "decomp": f"{tuning.get('decomp_base')}x{tuning.get('decomp_legs')}",
             "tune_s": at("preparing the SRS") - at("calibrating"),
             "srs_s": at("generating keys") - at("preparing the SRS"),
@@ -181,8 +202,10 @@ class Tuned:
             "calibration_error": tuning.get("max_abs_error"),
             "layout": tuning.get("label"),
             "calibration_error_vs_default": tuning.get("error_vs_default"),
-            "tuner_timing": {k: (tuning.get("timing") or {}).get(k)
-                             for k in ("default_prove_s", "chosen_prove_s", "speedup_vs_default", "decision", "spent_s")},
+            "tuner_timing": {
+                k: (tuning.get("timing") or {}).get(k)
+                for k in ("default_prove_s", "chosen_prove_s", "speedup_vs_default", "decision", "spent_s")
+            },
         }
         return self.info
 
@@ -221,9 +244,13 @@ def bench_model(name: str, workdir: Path, repeats: int, log: Log = lambda _: Non
     for side in (raw, tuned):
         row[side.side] = {
             **side.info,
-            "prove_s": median(side.prove_s), "prove_runs_s": side.prove_s, "prove_core_s": median(side.prove_core_s),
-            "verify_s": median(side.verify_s), "verify_runs_s": side.verify_s,
-            "max_abs_error": max_error(side.outputs, ort_ref), "max_abs_error_vs_torch": max_error(side.outputs, torch_ref),
+            "prove_s": median(side.prove_s),
+            "prove_runs_s": side.prove_s,
+            "prove_core_s": median(side.prove_core_s),
+            "verify_s": median(side.verify_s),
+            "verify_runs_s": side.verify_s,
+            "max_abs_error": max_error(side.outputs, ort_ref),
+            "max_abs_error_vs_torch": max_error(side.outputs, torch_ref),
         }
     row["prove_ratio"] = row["tuned"]["prove_s"] / row["raw"]["prove_s"]
     row["error_ratio"] = row["tuned"]["max_abs_error"] / row["raw"]["max_abs_error"] if row["raw"]["max_abs_error"] else None

@@ -34,9 +34,16 @@ def prove_cpu(folder: Path, data: Path, srs_path: Path, repeats: int) -> tuple[f
     times = []
     for _ in range(repeats):
         started = time.process_time()
-        ezkl.gen_witness(str(data), str(folder / "net.compiled"), str(folder / "witness.json"), str(folder / "vk.key"), str(srs_path))
-        ezkl.prove(str(folder / "witness.json"), str(folder / "net.compiled"), str(folder / "pk.key"), str(folder / "proof.json"),
-                   str(srs_path))
+        ezkl.gen_witness(
+            str(data), str(folder / "net.compiled"), str(folder / "witness.json"), str(folder / "vk.key"), str(srs_path)
+        )
+        ezkl.prove(
+            str(folder / "witness.json"),
+            str(folder / "net.compiled"),
+            str(folder / "pk.key"),
+            str(folder / "proof.json"),
+            str(srs_path),
+        )
         times.append(time.process_time() - started)
     assert ezkl.verify(str(folder / "proof.json"), str(folder / "settings.json"), str(folder / "vk.key"), str(srs_path))
     return statistics.median(times), json.loads((folder / "proof.json").read_text())
@@ -90,14 +97,29 @@ def main() -> int:
         # EZKL prints coordinates little-endian; the EVM proof encodes them big-endian
         offset = max(proof_bytes.find(x), proof_bytes.find(x[::-1]))
         found.append(offset)
-    print(json.dumps({
-        "model": args.model, "logrows": run_args["logrows"], "num_inner_cols": run_args["num_inner_cols"],
-        "hashed": {"prove_cpu_s": round(hashed_s, 2), "module_sizes": hashed["module_sizes"], "num_rows": hashed["num_rows"]},
-        "polycommit": {"prove_cpu_s": round(kzg_s, 2), "module_sizes": kzg_settings["module_sizes"],
-                       "num_rows": kzg_settings["num_rows"]},
-        "ratio_polycommit_over_hashed": round(kzg_s / hashed_s, 3),
-        "consumer_commitment_in_proof_at_byte": found, "proof_bytes": len(proof_bytes),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "logrows": run_args["logrows"],
+                "num_inner_cols": run_args["num_inner_cols"],
+                "hashed": {
+                    "prove_cpu_s": round(hashed_s, 2),
+                    "module_sizes": hashed["module_sizes"],
+                    "num_rows": hashed["num_rows"],
+                },
+                "polycommit": {
+                    "prove_cpu_s": round(kzg_s, 2),
+                    "module_sizes": kzg_settings["module_sizes"],
+                    "num_rows": kzg_settings["num_rows"],
+                },
+                "ratio_polycommit_over_hashed": round(kzg_s / hashed_s, 3),
+                "consumer_commitment_in_proof_at_byte": found,
+                "proof_bytes": len(proof_bytes),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

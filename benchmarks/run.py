@@ -35,7 +35,9 @@ FULL = {"models": list(pipeline.EXAMPLES), "repeats": 5, "warm_jobs": 5, "throug
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="benchmarks/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     p.add_argument("--repeats", type=int, help="prove/verify repeats per side in part a (full: 5)")
     p.add_argument("--models", nargs="+", choices=pipeline.EXAMPLES, help="example models for part a")
@@ -63,11 +65,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     workdir = Path(tempfile.mkdtemp(prefix="ngx-bench-"))
-    results: dict[str, Any] = {"meta": {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count(), "machine": platform.platform(),
-        "python": platform.python_version(), "ezkl": _ezkl.VERSION, "quick": args.quick, "repeats": args.repeats,
-        "models": args.models, "warm_jobs": args.warm_jobs, "throughput_jobs": args.throughput_jobs, "gas_jobs": args.gas_jobs,
-    }}
+    results: dict[str, Any] = {
+        "meta": {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "cpus": os.cpu_count(),
+            "machine": platform.platform(),
+            "python": platform.python_version(),
+            "ezkl": _ezkl.VERSION,
+            "quick": args.quick,
+            "repeats": args.repeats,
+            "models": args.models,
+            "warm_jobs": args.warm_jobs,
+            "throughput_jobs": args.throughput_jobs,
+            "gas_jobs": args.gas_jobs,
+        }
+    }
     failures: list[str] = []
     try:
         if args.only in (None, "pipeline"):
@@ -78,8 +90,14 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"part a: {type(exc).__name__}: {exc}")
         if args.only in (None, "market"):
             try:
-                results["market"] = market.run(workdir, workdir / "ngx-cache", warm_jobs=args.warm_jobs,
-                                               throughput_jobs=args.throughput_jobs, gas_jobs=args.gas_jobs, log=log)
+                results["market"] = market.run(
+                    workdir,
+                    workdir / "ngx-cache",
+                    warm_jobs=args.warm_jobs,
+                    throughput_jobs=args.throughput_jobs,
+                    gas_jobs=args.gas_jobs,
+                    log=log,
+                )
             except Exception as exc:
                 traceback.print_exc()
                 failures.append(f"parts b-d: {type(exc).__name__}: {exc}")

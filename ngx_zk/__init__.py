@@ -34,16 +34,27 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Circuit": "artifacts", "Manifest": "artifacts", "Proof": "artifacts", "TensorSpec": "artifacts",
+    "Circuit": "artifacts",
+    "Manifest": "artifacts",
+    "Proof": "artifacts",
+    "TensorSpec": "artifacts",
     "Visibility": "artifacts",
-    "build_circuit": "circuit", "load_circuit": "circuit",
-    "Client": "client", "connect": "client",
-    "Commitment": "commitment", "commit": "commitment",
-    "Settings": "config", "load_settings": "config",
+    "build_circuit": "circuit",
+    "load_circuit": "circuit",
+    "Client": "client",
+    "connect": "client",
+    "Commitment": "commitment",
+    "commit": "commitment",
+    "Settings": "config",
+    "load_settings": "config",
     "NgxZkError": "errors",
-    "ExportedModel": "export", "ExportError": "export", "export": "export",
-    "InputData": "inputs", "load_input": "inputs:load",
-    "prove": "prover", "verify": "prover",
+    "ExportedModel": "export",
+    "ExportError": "export",
+    "export": "export",
+    "InputData": "inputs",
+    "load_input": "inputs:load",
+    "prove": "prover",
+    "verify": "prover",
 }
 """Public name -> the module that defines it (``module:attribute`` where the names differ)."""
 

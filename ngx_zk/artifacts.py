@@ -120,15 +120,19 @@ class Manifest:
         if self.batch == 1:
             return self
         k, m = len(self.inputs) // self.batch, len(self.outputs) // self.batch
-        return replace(self, inputs=tuple(replace(t, name=_base_name(t.name)) for t in self.inputs[:k]),
-                       outputs=tuple(replace(t, name=_base_name(t.name)) for t in self.outputs[:m]), batch=1)
+        return replace(
+            self,
+            inputs=tuple(replace(t, name=_base_name(t.name)) for t in self.inputs[:k]),
+            outputs=tuple(replace(t, name=_base_name(t.name)) for t in self.outputs[:m]),
+            batch=1,
+        )
 
     def per_inference(self, values: Sequence[T]) -> list[list[T]]:
         """Split a flat list over all inferences' tensors (e.g. output values) into one list per inference."""
         if len(values) % self.batch:
             raise ValueError(f"{len(values)} values do not split into {self.batch} inferences")
         step = len(values) // self.batch
-        return [list(values[k * step:(k + 1) * step]) for k in range(self.batch)]
+        return [list(values[k * step : (k + 1) * step]) for k in range(self.batch)]
 
     @property
     def commitment_count(self) -> int:
@@ -191,11 +195,13 @@ def _base_name(name: str) -> str:
 def _tensor_spec(data: dict[str, Any]) -> TensorSpec:
     """A manifest tensor entry; manifests written before ``dtype`` / ``value_range`` existed are float inputs."""
     value_range = data.get("value_range")
-    return TensorSpec(**{
-        **data,
-        "shape": tuple(data["shape"]),
-        "value_range": (int(value_range[0]), int(value_range[1])) if value_range is not None else None,
-    })
+    return TensorSpec(
+        **{
+            **data,
+            "shape": tuple(data["shape"]),
+            "value_range": (int(value_range[0]), int(value_range[1])) if value_range is not None else None,
+        }
+    )
 
 
 @dataclass(frozen=True)

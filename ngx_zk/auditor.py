@@ -63,7 +63,9 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
     verdict.add("verifier has code", market.chain.has_code(entry.verifier), entry.verifier)
     try:
         check = check_verifier(settings, market, entry, circuit)
-        verdict.add(RENDERED_CHECK, check.ok, "; ".join(check.problems) or f"code hash 0x{check.pinned.hex()} ({entry.kind.name.lower()})")
+        verdict.add(
+            RENDERED_CHECK, check.ok, "; ".join(check.problems) or f"code hash 0x{check.pinned.hex()} ({entry.kind.name.lower()})"
+        )
     except NgxZkError as exc:
         verdict.add(RENDERED_CHECK, False, f"could not re-render the verifier: {exc}")
     try:
@@ -74,8 +76,11 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
     k, n_out = entry.input_commitment_count, entry.output_count
     posted = [int(c) for c in market.posted(job_id)["inputCommitments"]]
     verdict.add("instance count", len(instances) == k + n_out, f"{len(instances)} instances, registry says {k}+{n_out}")
-    verdict.add("proof commits to the job's input", instances[:k] == posted and commitments_hash(posted) == job.commitments_hash,
-                "commitments match JobPosted and the on-chain hash")
+    verdict.add(
+        "proof commits to the job's input",
+        instances[:k] == posted and commitments_hash(posted) == job.commitments_hash,
+        "commitments match JobPosted and the on-chain hash",
+    )
     verdict.add("outputs match what the market recorded", instances[k:] == market.outputs(job_id))
     with tempfile.TemporaryDirectory(prefix="ngx-audit-") as tmp:
         path = prover.write_proof_from_calldata(proof, instances, Path(tmp) / "proof.json")
@@ -86,4 +91,3 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
         except NgxZkError as exc:
             verdict.add("proof verifies offline", False, exc.message)
     return verdict
-

@@ -63,8 +63,11 @@ def make_bundle(circuit: Circuit, out: Path) -> BundleInfo:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            tmp.open("wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
             for name in sorted(BUNDLE_FILES):
                 path = circuit.path / name
                 info = tarfile.TarInfo(name)
@@ -86,13 +89,19 @@ def fetch(uri: str, dest: Path, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Path:
             with source.open("rb") as fh:
                 _bounded_copy(fh, dest, max_bytes, uri)
         except OSError as exc:
-            raise BundleError(f"cannot read the bundle at {uri}: {exc.strerror or exc}", "check the path, or pass --bundle FILE") from None
+            raise BundleError(
+                f"cannot read the bundle at {uri}: {exc.strerror or exc}", "check the path, or pass --bundle FILE"
+            ) from None
         return dest
     if parsed.scheme not in ("http", "https"):
-        raise BundleError(f"{uri!r} is not a bundle URL (file://, http:// or https://)",
-                          "get the bundle from the model's publisher and pass --bundle FILE")
+        raise BundleError(
+            f"{uri!r} is not a bundle URL (file://, http:// or https://)",
+            "get the bundle from the model's publisher and pass --bundle FILE",
+        )
     try:
-        with urllib.request.urlopen(urllib.request.Request(uri, headers={"User-Agent": "ngx-zk"}), timeout=FETCH_TIMEOUT_S) as resp:
+        with urllib.request.urlopen(
+            urllib.request.Request(uri, headers={"User-Agent": "ngx-zk"}), timeout=FETCH_TIMEOUT_S
+        ) as resp:
             declared = int(resp.headers.get("Content-Length") or 0)
             if declared > max_bytes:
                 raise BundleError(f"the bundle at {uri} is {declared:,} bytes, above the {max_bytes:,}-byte limit")
@@ -141,7 +150,9 @@ def unpack(bundle: Path, into: Path, *, max_bytes: int = MAX_BUNDLE_BYTES, max_u
                     shutil.copyfileobj(source, out, _CHUNK)
                 seen.add(name)
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
-        raise BundleError(f"{bundle} is not a readable tar.gz bundle ({exc})", "make bundles with: ngx-zk model bundle NAME --out FILE") from None
+        raise BundleError(
+            f"{bundle} is not a readable tar.gz bundle ({exc})", "make bundles with: ngx-zk model bundle NAME --out FILE"
+        ) from None
     missing = [f for f in BUNDLE_FILES if f not in seen]
     if missing:
         raise BundleError(f"the bundle lacks {', '.join(missing)}", "make bundles with: ngx-zk model bundle NAME --out FILE")
@@ -157,7 +168,15 @@ def unpack(bundle: Path, into: Path, *, max_bytes: int = MAX_BUNDLE_BYTES, max_u
 def _member_name(member: tarfile.TarInfo, seen: set[str]) -> str:
     name = member.name
     if not member.isreg():
-        kind = "symbolic link" if member.issym() else "hard link" if member.islnk() else "folder" if member.isdir() else "special file"
+        kind = (
+            "symbolic link"
+            if member.issym()
+            else "hard link"
+            if member.islnk()
+            else "folder"
+            if member.isdir()
+            else "special file"
+        )
         raise BundleError(f"bundle member {name!r} is a {kind}: a bundle holds plain files only")
     if name.startswith("/") or "\\" in name or ".." in name.split("/") or re.match(r"[A-Za-z]:", name):
         raise BundleError(f"bundle member {name!r} points outside the bundle (absolute path or '..')")
@@ -185,8 +204,10 @@ def install(staged: Circuit, settings: Settings, *, replace: bool = False) -> tu
             shutil.rmtree(staged.path, ignore_errors=True)
             return Circuit.load(final), False
         if not replace:
-            raise BundleError(f"a different circuit named {staged.name!r} is already in {final}",
-                              "pass --replace to replace it with the published one")
+            raise BundleError(
+                f"a different circuit named {staged.name!r} is already in {final}",
+                "pass --replace to replace it with the published one",
+            )
         replaced = True
     if final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")

@@ -190,19 +190,25 @@ def batch_circuit(ref: str | Path, count: int, settings: Settings, *, published:
         circuit = load_circuit(f"{Path(ref).name}_b{count}", settings)  # only the batch circuit was built here
     if circuit.manifest.batch == count:
         return circuit
-    family = {c.manifest.batch: c for c in _circuits(settings) if _same_model(c.manifest, circuit.manifest)
-              and (published is None or c.name in published)}
+    family = {
+        c.manifest.batch: c
+        for c in _circuits(settings)
+        if _same_model(c.manifest, circuit.manifest) and (published is None or c.name in published)
+    }
     if count in family:
         return family[count]
     where = "published on this chain" if published is not None else "built here"
     sizes = ", ".join(f"{n} ({family[n].name})" for n in sorted(family)) or "none"
-    raise InputError(f"{count} inputs given, but no circuit of model {circuit.name!r} proving {count} per job is {where}; "
-                     f"batch sizes {where}: {sizes}",
-                     f"split the inputs into jobs of those sizes, or build and publish a circuit for {count}: ngx-zk model build MODEL --batch {count}")
+    raise InputError(
+        f"{count} inputs given, but no circuit of model {circuit.name!r} proving {count} per job is {where}; "
+        f"batch sizes {where}: {sizes}",
+        f"split the inputs into jobs of those sizes, or build and publish a circuit for {count}: ngx-zk model build MODEL --batch {count}",
+    )
 
 
-def batch_job(ref: str | Path, objects: Sequence[Any], settings: Settings, *, published: Collection[str],
-              source: str = "inputs") -> tuple[Circuit, inputs.InputData]:
+def batch_job(
+    ref: str | Path, objects: Sequence[Any], settings: Settings, *, published: Collection[str], source: str = "inputs"
+) -> tuple[Circuit, inputs.InputData]:
     """The published circuit proving ``len(objects)`` inputs of ``ref``'s model (:func:`batch_circuit`), and the
     inputs checked against it side by side (:func:`ngx_zk.inputs.parse_batch`)."""
     circuit = batch_circuit(ref, len(objects), settings, published=published)
@@ -362,8 +368,7 @@ def _input_specs(source: ModelSource, circuit_settings: dict[str, Any], salt_ele
     scales = circuit_settings.get("model_input_scales") or [circuit_settings["run_args"]["input_scale"]] * len(source.inputs)
     bits = defaults.SALT_ELEMENT_BITS if salt_elements else 0
     return tuple(
-        TensorSpec(i.name, i.shape, int(s), salt_elements=salt_elements, salt_bits=bits,
-                   dtype=i.dtype, value_range=i.value_range)
+        TensorSpec(i.name, i.shape, int(s), salt_elements=salt_elements, salt_bits=bits, dtype=i.dtype, value_range=i.value_range)
         for i, s in zip(source.inputs, scales, strict=True)
     )
 

@@ -61,8 +61,7 @@ def connect(settings: Settings | None = None, rpc_url: str | None = None, *, cha
     market_address = deployed.address("JobMarket")
     if not chain.has_code(market_address):
         fresh = " (the devnet was restarted fresh)" if chain.chain_id == devnet.DEV_CHAIN_ID else ""
-        raise DeploymentError(f"no contracts at {market_address} on chain {chain.chain_id}{fresh}",
-                              "deploy them: ngx-zk deploy")
+        raise DeploymentError(f"no contracts at {market_address} on chain {chain.chain_id}{fresh}", "deploy them: ngx-zk deploy")
     return Marketplace(chain, deployed)
 
 
@@ -74,8 +73,10 @@ def signer_for(settings: Settings, chain_id: int, *, account: str | None = None,
 
     if account:
         if chain_id != devnet.DEV_CHAIN_ID:
-            raise SignerError(f"--account {account} names a dev-chain account; this is chain {chain_id}",
-                              "use --keystore or NGX_ZK_KEYSTORE / NGX_ZK_PRIVATE_KEY on real chains")
+            raise SignerError(
+                f"--account {account} names a dev-chain account; this is chain {chain_id}",
+                "use --keystore or NGX_ZK_KEYSTORE / NGX_ZK_PRIVATE_KEY on real chains",
+            )
         return devnet.dev_signer(settings, account)
     return signer.from_settings(settings, keystore)
 
@@ -136,21 +137,63 @@ class Client:
         return model if isinstance(model, Circuit) else load_circuit(model, self.settings)
 
     # --- consumers -----------------------------------------------------------------------------
-    def post_job(self, model: str | Circuit, input_file: str | Path, *, price: str | int | Decimal, claim_window: int = 300,
-                 prove_window: int = 600, min_reputation: int = 0, provider: str | None = None) -> JobRecord:
-        """Commit to the input (fresh salt), escrow ``price`` and post the job; the record holds the secrets."""
+    def post_job(
+        self,
+        model: str | Circuit,
+        input_file: str | Path,
+        *,
+        price: str | int | Decimal,
+        claim_window: int = 300,
+        prove_window: int = 600,
+        min_reputation: int = 0,
+        provider: str | None = None,
+        min_price: str | int | Decimal | None = None,
+        ramp: int = 0,
+        ramp_delay: int = 0,
+        gasless: bool = False,
+    ) -> JobRecord:
+        """Commit to the input (fresh salt), escrow ``price`` and post the job; the record holds the secrets.
+
+        With ``min_price`` the job is a reverse Dutch auction: the price a claim locks rises from
+        ``min_price`` (after ``ramp_delay`` seconds) to ``price`` over ``ramp`` seconds. With ``gasless``
+        (and ``provider``) this account sends no transaction: it signs an order and a permit, and the
+        provider posts and claims the job in one transaction it pays for."""
         from . import consumer
         from .inputs import load as load_input
 
         assert self.settings is not None
         circuit = self.circuit(model)
         data = load_input(Path(input_file), circuit.manifest)
-        return consumer.post_job(self.settings, self.market, self.signer, circuit, data, price=parse_price(price),
-                                 claim_window=claim_window, prove_window=prove_window, min_reputation=min_reputation,
-                                 offer_to=provider)
+        low = None if min_price is None else parse_price(min_price)
+        if low is not None and not (low < parse_price(price) and ramp > 0):
+            raise InputError(f"an auction rises: min_price {min_price} must be below price {price}, with ramp > 0 seconds")
+        return consumer.post_job(
+            self.settings,
+            self.market,
+            self.signer,
+            circuit,
+            data,
+            price=parse_price(price),
+            claim_window=claim_window,
+            prove_window=prove_window,
+            min_reputation=min_reputation,
+            offer_to=provider,
+            min_price=low,
+            ramp=ramp,
+            ramp_delay=ramp_delay,
+            gasless=gasless,
+        )
 
-    def post_batch(self, model: str | Circuit, inputs: str | Path | Sequence[Any], *, price: str | int | Decimal,
-                   claim_window: int = 300, prove_window: int = 600, min_reputation: int = 0) -> JobRecord:
+    def post_batch(
+        self,
+        model: str | Circuit,
+        inputs: str | Path | Sequence[Any],
+        *,
+        price: str | int | Decimal,
+        claim_window: int = 300,
+        prove_window: int = 600,
+        min_reputation: int = 0,
+    ) -> JobRecord:
         """A batch job: ``inputs`` (a JSON Lines file, or a list of ``{"input_data": ...}`` objects) proved by one proof.
 
         The model's circuit for ``len(inputs)`` inputs is picked among those published on this chain
@@ -164,25 +207,65 @@ class Client:
         objects = read_lines(Path(inputs)) if isinstance(inputs, (str, Path)) else list(inputs)
         name = model.name if isinstance(model, Circuit) else model
         circuit, data = batch_job(name, objects, self.settings, published=set(self.market.deployment.models))
-        return consumer.post_job(self.settings, self.market, self.signer, circuit, data, price=parse_price(price),
-                                 claim_window=claim_window, prove_window=prove_window, min_reputation=min_reputation)
+        return consumer.post_job(
+            self.settings,
+            self.market,
+            self.signer,
+            circuit,
+            data,
+            price=parse_price(price),
+            claim_window=claim_window,
+            prove_window=prove_window,
+            min_reputation=min_reputation,
+        )
 
     def wait(self, record: JobRecord, *, timeout_s: float | None = None, model: str | Circuit | None = None) -> JobResult:
         """Hand the input to the provider that claims the job and wait until a verified output settles it."""
         from . import consumer
 
         assert self.settings is not None
-        return consumer.wait_for_result(self.settings, self.market, self.signer, self.circuit(model or record.model), record,
-                                        timeout_s=timeout_s)
+        return consumer.wait_for_result(
+            self.settings, self.market, self.signer, self.circuit(model or record.model), record, timeout_s=timeout_s
+        )
 
-    def run_job(self, model: str | Circuit, input_file: str | Path, *, price: str | int | Decimal,
-                timeout_s: float | None = None, **post: Any) -> JobResult:
+    def run_job(
+        self,
+        model: str | Circuit,
+        input_file: str | Path,
+        *,
+        price: str | int | Decimal,
+        timeout_s: float | None = None,
+        **post: Any,
+    ) -> JobResult:
         """``post_job`` then ``wait``: a verified output, or an error saying what happened to the job."""
         record = self.post_job(model, input_file, price=price, **post)
         return self.wait(record, timeout_s=timeout_s, model=model)
 
-    def run_batch(self, model: str | Circuit, inputs: str | Path | Sequence[Any], *, price: str | int | Decimal,
-                  timeout_s: float | None = None, **post: Any) -> JobResult:
+    def deliver(
+        self, job_id: int, salted_input: str | Path, model: str | Circuit, *, timeout_s: float | None = None
+    ) -> JobResult:
+        """As the deliverer a contract consumer named: hand the salted input whose commitments the contract
+        posted to whoever claims job ``job_id``, and wait for the verified output (the contract gets it too,
+        through its callback)."""
+        from . import consumer
+        from .inputs import load as load_input
+
+        assert self.settings is not None
+        circuit = self.circuit(model)
+        record = consumer.adopt_as_deliverer(
+            self.settings, self.market, self.signer, circuit, job_id, load_input(Path(salted_input), circuit.manifest)
+        )
+        return consumer.wait_for_result(self.settings, self.market, self.signer, circuit, record, timeout_s=timeout_s)
+
+    def run_batch(
+        self,
+        model: str | Circuit,
+        inputs: str | Path | Sequence[Any],
+        *,
+        price: str | int | Decimal,
+        timeout_s: float | None = None,
+        **post: Any,
+    ) -> JobResult:
         """``post_batch`` then ``wait``: ``result.by_input`` holds one verified output per input."""
         record = self.post_batch(model, inputs, price=price, **post)
         return self.wait(record, timeout_s=timeout_s)
@@ -192,8 +275,15 @@ class Client:
         """A provider's NRS, its components and recorded facts (this client's account by default)."""
         who = address or self.signer.address
         nrs, (p, r, lon, peer) = self.market.nrs(who)
-        return {"provider": who, "nrs": nrs, "performance": p, "reliability": r, "longevity": lon, "peer_rating": peer,
-                **self.market.facts(who)}
+        return {
+            "provider": who,
+            "nrs": nrs,
+            "performance": p,
+            "reliability": r,
+            "longevity": lon,
+            "peer_rating": peer,
+            **self.market.facts(who),
+        }
 
     def consumer_record(self, address: str | None = None) -> dict[str, Any]:
         """A consumer's on-chain record (settled, cancelled, inputs withheld or invalid) and its score."""

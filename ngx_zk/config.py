@@ -150,7 +150,9 @@ def _urls(raw: str) -> tuple[str, ...]:
     urls = tuple(u.strip() for u in raw.split(",") if u.strip())
     for url in urls:
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"RPC URL {url!r} is not an http(s) URL", "set NGX_ZK_RPC_URL (or --rpc-url) to e.g. http://127.0.0.1:8545")
+            raise ConfigError(
+                f"RPC URL {url!r} is not an http(s) URL", "set NGX_ZK_RPC_URL (or --rpc-url) to e.g. http://127.0.0.1:8545"
+            )
     return urls or (DEFAULT_RPC_URL,)
 
 

@@ -41,10 +41,16 @@ class JobContext:
     direction: str  # "input" (consumer -> provider) or "output" (provider -> consumer)
 
     def associated_data(self) -> bytes:
-        return b"|".join([
-            b"ngx-zk/v1", self.direction.encode(), self.chain_id.to_bytes(32, "big"),
-            bytes.fromhex(self.market.removeprefix("0x").lower()), self.job_id.to_bytes(32, "big"), self.model_id.to_bytes(32, "big"),
-        ])
+        return b"|".join(
+            [
+                b"ngx-zk/v1",
+                self.direction.encode(),
+                self.chain_id.to_bytes(32, "big"),
+                bytes.fromhex(self.market.removeprefix("0x").lower()),
+                self.job_id.to_bytes(32, "big"),
+                self.model_id.to_bytes(32, "big"),
+            ]
+        )
 
 
 def derive_key(signing_key: bytes) -> X25519PrivateKey:
@@ -79,4 +85,6 @@ def open_sealed(recipient: X25519PrivateKey, payload: bytes, ctx: JobContext) ->
     try:
         return ChaCha20Poly1305(key).decrypt(nonce, body, ctx.associated_data())
     except InvalidTag:
-        raise PayloadError(f"job {ctx.job_id}: {ctx.direction} payload does not open (wrong key, another job, or tampered)") from None
+        raise PayloadError(
+            f"job {ctx.job_id}: {ctx.direction} payload does not open (wrong key, another job, or tampered)"
+        ) from None

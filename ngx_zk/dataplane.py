@@ -5,7 +5,9 @@ The provider's worker serves, at the endpoint it registered on chain::
     PUT /v1/offers/<model>/<commitment>
                                before posting, a consumer offers a job: its input, sealed to the
                                provider; the worker proves at once, and claims the job with that
-                               input commitment when the consumer posts it (job id 0 in the seal)
+                               input commitment when the consumer posts it (job id 0 in the seal).
+                               With ``X-NGX-Order`` (a signed gasless order, :mod:`ngx_zk.chain.orders`)
+                               the consumer posts nothing: the worker fills the order itself
     PUT /v1/jobs/<id>/input    the consumer uploads its input, sealed to the provider's X25519 key:
                                once this provider claimed the job, or earlier, while it is open
                                (claim window running) for a model this provider serves
@@ -45,13 +47,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from eth_account import Account
-from eth_account.messages import encode_defunct
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from . import safejson
 from .chain.devnet import DEV_CHAIN_ID
+from .chain.signer import recover_text_signer
 from .endpoint import EndpointError, check_endpoint
 from .errors import NgxZkError
 from .files import write_private
@@ -76,6 +76,8 @@ MAX_RESPONSE_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 EXPECT_WAIT_S = 3.0
 """How long a client waits for ``100 Continue`` (or a refusal) before it sends a body anyway."""
 PROTOCOL = "ngx-zk dataplane v2"
+MAX_ORDER_HEADER = 4096
+"""Longest ``X-NGX-Order`` header an endpoint takes (an order with one commitment is about 1.2 KiB)."""
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NONCE = re.compile(r"[0-9a-f]{16,64}")
 _DIGITS = re.compile(r"[0-9]{1,12}")
@@ -132,10 +134,16 @@ class JobFacts:
     status: str  # the JobStatus name on chain
     model_id: int | None = None
     claim_deadline: float | None = None
+    deliverer: str | None = None
+    """Who else may hand over the input and fetch the output: the party a contract consumer named."""
 
     @classmethod
-    def from_job(cls, job: Job) -> JobFacts:
-        return cls(job.consumer, job.provider, job.status.value, job.model_id, float(job.claim_deadline))
+    def from_job(cls, job: Job, deliverer: str | None = None) -> JobFacts:
+        return cls(job.consumer, job.provider, job.status.value, job.model_id, float(job.claim_deadline), deliverer)
+
+    def speaks_for_consumer(self, signer: str | None) -> TypeGuard[str]:
+        """Whether ``signer`` may act for the job's consumer: the consumer itself, or its deliverer."""
+        return signer is not None and signer.lower() in {self.consumer.lower(), (self.deliverer or "").lower()} - {""}
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,9 @@ class Offer:
     commitment: int
     payload: bytes
     received: float
+    order: str = ""
+    """The ``X-NGX-Order`` header as sent (unparsed, at most :data:`MAX_ORDER_HEADER` characters): a gasless
+    order for the worker to fill instead of waiting for the consumer's post."""
 
 
 def offer_detail(model_id: int, commitment: int, sha256: str, length: int, expires: int, nonce: str) -> str:
@@ -167,10 +178,7 @@ def sign(signer: Any, text: str) -> str:
 
 
 def recover(text: str, signature: str) -> str | None:
-    try:
-        return str(Account.recover_message(encode_defunct(text=text), signature=signature))
-    except Exception:  # any malformed signature is simply not a signature
-        return None
+    return recover_text_signer(text, signature)
 
 
 def upload_headers(signer: Any, chain_id: int, market: str, job_id: int, body: bytes) -> dict[str, str]:
@@ -180,15 +188,33 @@ def upload_headers(signer: Any, chain_id: int, market: str, job_id: int, body: b
     return {"X-NGX-Signature": sign(signer, text), "X-NGX-Content-SHA256": digest}
 
 
-def offer_headers(signer: Any, chain_id: int, market: str, model_id: int, commitment: int, body: bytes, *,
-                  expires: int | None = None, nonce: str | None = None) -> dict[str, str]:
-    """The signed headers of an offer: body hash and length, an expiry and a fresh nonce."""
+def offer_headers(
+    signer: Any,
+    chain_id: int,
+    market: str,
+    model_id: int,
+    commitment: int,
+    body: bytes,
+    *,
+    expires: int | None = None,
+    nonce: str | None = None,
+    order: str | None = None,
+) -> dict[str, str]:
+    """The signed headers of an offer: body hash and length, an expiry and a fresh nonce (and a gasless
+    ``order``, which carries its own EIP-712 signature)."""
     digest = hashlib.sha256(body).hexdigest()
     expires = int(time.time()) + OFFER_TTL_S if expires is None else expires
     nonce = secrets.token_hex(16) if nonce is None else nonce
     text = message(chain_id, market, 0, "offer", offer_detail(model_id, commitment, digest, len(body), expires, nonce))
-    return {"X-NGX-Signature": sign(signer, text), "X-NGX-Content-SHA256": digest, "X-NGX-Expires": str(expires),
-            "X-NGX-Nonce": nonce}
+    headers = {
+        "X-NGX-Signature": sign(signer, text),
+        "X-NGX-Content-SHA256": digest,
+        "X-NGX-Expires": str(expires),
+        "X-NGX-Nonce": nonce,
+    }
+    if order:
+        headers["X-NGX-Order"] = order
+    return headers
 
 
 def fetch_headers(signer: Any, chain_id: int, market: str, job_id: int) -> dict[str, str]:
@@ -314,11 +340,22 @@ class DataPlaneServer:
     any model), ``on_refused(source, reason, sender)`` (the worker journals refusals), ``limits`` and
     ``clock`` (wall time, for offer expiry and the claim window)."""
 
-    def __init__(self, mailbox: Mailbox, *, chain_id: int, market: str, provider: str,
-                 job_facts: Callable[[int], JobFacts], log: Callable[..., None],
-                 on_input: Callable[[int], None] = lambda _: None, on_offer: Callable[[Offer], bool] | None = None,
-                 served_models: Collection[int] | None = None, on_refused: Callable[[str, str, str], None] | None = None,
-                 limits: Limits | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        *,
+        chain_id: int,
+        market: str,
+        provider: str,
+        job_facts: Callable[[int], JobFacts],
+        log: Callable[..., None],
+        on_input: Callable[[int], None] = lambda _: None,
+        on_offer: Callable[[Offer], bool] | None = None,
+        served_models: Collection[int] | None = None,
+        on_refused: Callable[[str, str, str], None] | None = None,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.mailbox, self.chain_id, self.market, self.provider = mailbox, chain_id, market, provider
         self.job_facts, self.log, self.on_input, self.on_offer = job_facts, log, on_input, on_offer
         self.served_models = None if served_models is None else frozenset(served_models)
@@ -350,18 +387,27 @@ class DataPlaneServer:
             raise _Refused(DataPlaneError("missing X-NGX-Signature", 401), peer)
         facts = self.job_facts(job_id)
         signer = recover(message(self.chain_id, self.market, job_id, "input", upload_detail(digest, length)), signature)
-        if signer is None or signer.lower() != facts.consumer.lower():
-            raise _Refused(DataPlaneError("signature is not from the job's consumer over this body's "
-                                          "X-NGX-Content-SHA256 and length", 403), signer or peer)
+        if not facts.speaks_for_consumer(signer):
+            raise _Refused(
+                DataPlaneError(
+                    "signature is not from the job's consumer (or its deliverer) over this body's "
+                    "X-NGX-Content-SHA256 and length",
+                    403,
+                ),
+                signer or peer,
+            )
         if not _SHA256.fullmatch(digest):
             raise _Refused(DataPlaneError("X-NGX-Content-SHA256 must be 64 hex digits", 400), signer)
         mine = facts.status == "Claimed" and (facts.provider or "").lower() == self.provider.lower()
         if not mine:
             if facts.status != "Open":
-                raise _Refused(DataPlaneError(f"job {job_id} is {facts.status}, not Open or Claimed by this provider", 409), signer)
+                raise _Refused(
+                    DataPlaneError(f"job {job_id} is {facts.status}, not Open or Claimed by this provider", 409), signer
+                )
             if self.served_models is not None and facts.model_id not in self.served_models:
-                raise _Refused(DataPlaneError(f"job {job_id} is for model {facts.model_id}, which this provider does not serve", 409),
-                               signer)
+                raise _Refused(
+                    DataPlaneError(f"job {job_id} is for model {facts.model_id}, which this provider does not serve", 409), signer
+                )
             if facts.claim_deadline is not None and self.clock() >= facts.claim_deadline:
                 raise _Refused(DataPlaneError(f"job {job_id}'s claim window has closed", 409), signer)
         ticket = _Ticket("input", signer, length, digest, job_id=job_id, extra={"offered": not mine})
@@ -378,8 +424,12 @@ class DataPlaneServer:
         if not signature:
             raise _Refused(DataPlaneError("missing X-NGX-Signature", 401), peer)
         if not _DIGITS.fullmatch(expires_raw) or not _NONCE.fullmatch(nonce) or not _SHA256.fullmatch(digest):
-            raise _Refused(DataPlaneError("an offer needs X-NGX-Expires (unix seconds), X-NGX-Nonce (16-64 hex digits) "
-                                          "and X-NGX-Content-SHA256", 400), peer)
+            raise _Refused(
+                DataPlaneError(
+                    "an offer needs X-NGX-Expires (unix seconds), X-NGX-Nonce (16-64 hex digits) and X-NGX-Content-SHA256", 400
+                ),
+                peer,
+            )
         expires, now = int(expires_raw), self.clock()
         if expires <= now:
             raise _Refused(DataPlaneError("offer expired; sign a fresh one", 401), peer)
@@ -391,6 +441,9 @@ class DataPlaneServer:
             raise _Refused(DataPlaneError("bad signature", 403), peer)
         if self.served_models is not None and model_id not in self.served_models:
             raise _Refused(DataPlaneError(f"model {model_id} is not served here", 404), consumer)
+        order = headers.get("X-NGX-Order") or ""
+        if len(order) > MAX_ORDER_HEADER:
+            raise _Refused(DataPlaneError(f"X-NGX-Order is longer than {MAX_ORDER_HEADER} characters", 400), consumer)
         with self._lock:
             if len(self._nonces) >= self.limits.max_nonces:  # forget the nonces of expired offers
                 self._nonces = {key: until for key, until in self._nonces.items() if until > now}
@@ -402,11 +455,17 @@ class DataPlaneServer:
             while recent and recent[0] <= now - self.limits.offer_window_s:
                 recent.popleft()
             if len(recent) >= self.limits.offers_per_consumer:
-                raise _Refused(DataPlaneError(f"{consumer} made {len(recent)} offers in the last "
-                                              f"{self.limits.offer_window_s:.0f}s, the most one consumer may", 429), consumer)
+                raise _Refused(
+                    DataPlaneError(
+                        f"{consumer} made {len(recent)} offers in the last "
+                        f"{self.limits.offer_window_s:.0f}s, the most one consumer may",
+                        429,
+                    ),
+                    consumer,
+                )
             recent.append(now)
             self._nonces[(consumer.lower(), nonce)] = float(expires)
-        return _Ticket("offer", consumer, length, digest, model_id=model_id, commitment=commitment)
+        return _Ticket("offer", consumer, length, digest, model_id=model_id, commitment=commitment, extra={"order": order})
 
     def _reserve(self, ticket: _Ticket) -> None:
         """Hold quota for an upload before its body is read (released when it is stored or fails)."""
@@ -419,12 +478,20 @@ class DataPlaneServer:
             count = mine + self._reserved[(who, "count")] + (0 if old is not None and old[0] == who else 1)
             size = mine_bytes + self._reserved[(who, "bytes")] + ticket.length - replaced
             if count > lim.consumer_max_pending or size > lim.consumer_max_bytes:
-                raise _Refused(DataPlaneError(f"{ticket.consumer} already has {mine} inputs ({mine_bytes:,} bytes) waiting here; "
-                                              f"a consumer may keep {lim.consumer_max_pending} inputs and "
-                                              f"{lim.consumer_max_bytes:,} bytes", 429), ticket.consumer)
-            if (total + sum(v for (_, k), v in self._reserved.items() if k == "count") + 1 > lim.mailbox_max_inputs
-                    or total_bytes + sum(v for (_, k), v in self._reserved.items() if k == "bytes") + ticket.length
-                    > lim.mailbox_max_bytes):
+                raise _Refused(
+                    DataPlaneError(
+                        f"{ticket.consumer} already has {mine} inputs ({mine_bytes:,} bytes) waiting here; "
+                        f"a consumer may keep {lim.consumer_max_pending} inputs and "
+                        f"{lim.consumer_max_bytes:,} bytes",
+                        429,
+                    ),
+                    ticket.consumer,
+                )
+            if (
+                total + sum(v for (_, k), v in self._reserved.items() if k == "count") + 1 > lim.mailbox_max_inputs
+                or total_bytes + sum(v for (_, k), v in self._reserved.items() if k == "bytes") + ticket.length
+                > lim.mailbox_max_bytes
+            ):
                 raise _Refused(DataPlaneError("this provider's mailbox is full; try later", 503), ticket.consumer)
             self._reserved[(who, "count")] += 1
             self._reserved[(who, "bytes")] += ticket.length
@@ -451,10 +518,17 @@ class DataPlaneServer:
                 self.on_input(ticket.job_id)
             else:
                 assert self.on_offer is not None
-                if not self.on_offer(Offer(ticket.consumer, ticket.model_id, ticket.commitment, body, time.time())):
-                    raise _Refused(DataPlaneError(f"offer refused: model {ticket.model_id} not served here, or "
-                                                  f"{MAX_PENDING_OFFERS} offers pending", 429), ticket.consumer)
-                self.log("dataplane.offer", model_id=ticket.model_id, bytes=len(body))
+                offer = Offer(
+                    ticket.consumer, ticket.model_id, ticket.commitment, body, time.time(), ticket.extra.get("order", "")
+                )
+                if not self.on_offer(offer):
+                    raise _Refused(
+                        DataPlaneError(
+                            f"offer refused: model {ticket.model_id} not served here, or {MAX_PENDING_OFFERS} offers pending", 429
+                        ),
+                        ticket.consumer,
+                    )
+                self.log("dataplane.offer", model_id=ticket.model_id, bytes=len(body), order=bool(offer.order))
             self.stats["accepted"] += 1
         finally:
             self._release(ticket)
@@ -476,10 +550,12 @@ class DataPlaneServer:
             raise _Refused(DataPlaneError("missing X-NGX-Signature", 401), peer)
         facts = self.job_facts(job_id)
         signer = recover(message(self.chain_id, self.market, job_id, "output", timestamp), signature)
-        if signer is None or signer.lower() != facts.consumer.lower():
-            raise _Refused(DataPlaneError("signature is not from the job's consumer", 403), signer or peer)
+        if not facts.speaks_for_consumer(signer):
+            raise _Refused(DataPlaneError("signature is not from the job's consumer or its deliverer", 403), signer or peer)
         if facts.status not in ("Claimed", "Settled") or (facts.provider or "").lower() != self.provider.lower():
-            raise _Refused(DataPlaneError(f"job {job_id} is {facts.status}, not Claimed or Settled by this provider", 409), signer)
+            raise _Refused(
+                DataPlaneError(f"job {job_id} is {facts.status}, not Claimed or Settled by this provider", 409), signer
+            )
         data = self.mailbox.get(job_id, "output")
         if data is None:
             raise DataPlaneError(f"no output for job {job_id} yet", 404)
@@ -496,8 +572,14 @@ class DataPlaneServer:
             if len(self._refusal_times) >= self.limits.refusals_per_minute:
                 return
             self._refusal_times.append(now)
-        self.log("dataplane.refused", level="warning", source=source, status=exc.error.status, reason=exc.error.message,
-                 sender=exc.sender)
+        self.log(
+            "dataplane.refused",
+            level="warning",
+            source=source,
+            status=exc.error.status,
+            reason=exc.error.message,
+            sender=exc.sender,
+        )
         if self.on_refused is not None:
             self.on_refused(source, exc.error.message, exc.sender)
 
@@ -558,8 +640,9 @@ class DataPlaneServer:
         try:
             self._server = _Server((host, port), _handler_for(self), self)
         except OSError as exc:
-            raise DataPlaneError(f"cannot serve the data plane on {host}:{port}: {exc.strerror}", None,
-                                 "pick a free port with --listen HOST:PORT") from None
+            raise DataPlaneError(
+                f"cannot serve the data plane on {host}:{port}: {exc.strerror}", None, "pick a free port with --listen HOST:PORT"
+            ) from None
         self._stopping = False
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name="dataplane").start()
         threading.Thread(target=self._reap, daemon=True, name="dataplane-reaper").start()
@@ -584,8 +667,10 @@ def _hang_up(sock: socket.socket) -> None:
 
 def _busy_reply(sock: socket.socket) -> None:
     body = b'{"error": "the provider endpoint is busy; retry shortly"}'
-    head = f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n" \
-           "Retry-After: 1\r\nConnection: close\r\n\r\n"
+    head = (
+        f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Retry-After: 1\r\nConnection: close\r\n\r\n"
+    )
     try:
         sock.setblocking(False)
         sock.send(head.encode() + body)
@@ -749,26 +834,58 @@ def _dev(chain_id: int, dev_chain: bool | None) -> bool:
     return chain_id == DEV_CHAIN_ID if dev_chain is None else dev_chain
 
 
-def upload_input(endpoint: str, signer: Any, chain_id: int, market: str, job_id: int, sealed: bytes, *,
-                 dev_chain: bool | None = None) -> None:
+def upload_input(
+    endpoint: str, signer: Any, chain_id: int, market: str, job_id: int, sealed: bytes, *, dev_chain: bool | None = None
+) -> None:
     """Upload a sealed input. ``dev_chain`` allows private endpoint addresses (default: chain id 31337)."""
-    exchange(endpoint, "PUT", f"/v1/jobs/{job_id}/input", upload_headers(signer, chain_id, market, job_id, sealed), sealed,
-             dev_chain=_dev(chain_id, dev_chain))
+    exchange(
+        endpoint,
+        "PUT",
+        f"/v1/jobs/{job_id}/input",
+        upload_headers(signer, chain_id, market, job_id, sealed),
+        sealed,
+        dev_chain=_dev(chain_id, dev_chain),
+    )
 
 
-def upload_offer(endpoint: str, signer: Any, chain_id: int, market: str, model_id: int, commitment: int, sealed: bytes, *,
-                 dev_chain: bool | None = None) -> None:
-    headers = offer_headers(signer, chain_id, market, model_id, commitment, sealed)
+def upload_offer(
+    endpoint: str,
+    signer: Any,
+    chain_id: int,
+    market: str,
+    model_id: int,
+    commitment: int,
+    sealed: bytes,
+    *,
+    dev_chain: bool | None = None,
+    order: str | None = None,
+) -> None:
+    headers = offer_headers(signer, chain_id, market, model_id, commitment, sealed, order=order)
     exchange(endpoint, "PUT", f"/v1/offers/{model_id}/{commitment:064x}", headers, sealed, dev_chain=_dev(chain_id, dev_chain))
 
 
 def fetch_output(endpoint: str, signer: Any, chain_id: int, market: str, job_id: int, *, dev_chain: bool | None = None) -> bytes:
-    return exchange(endpoint, "GET", f"/v1/jobs/{job_id}/output", fetch_headers(signer, chain_id, market, job_id), None,
-                    dev_chain=_dev(chain_id, dev_chain))
+    return exchange(
+        endpoint,
+        "GET",
+        f"/v1/jobs/{job_id}/output",
+        fetch_headers(signer, chain_id, market, job_id),
+        None,
+        dev_chain=_dev(chain_id, dev_chain),
+    )
 
 
-def exchange(endpoint: str, method: str, path: str, headers: dict[str, str], body: bytes | None, *, dev_chain: bool,
-             timeout_s: float = TIMEOUT_S, max_bytes: int = MAX_RESPONSE_BYTES) -> bytes:
+def exchange(
+    endpoint: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    *,
+    dev_chain: bool,
+    timeout_s: float = TIMEOUT_S,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+) -> bytes:
     """One request to a provider endpoint, checked first (:func:`ngx_zk.endpoint.check_endpoint`).
 
     A body is sent only after the server's ``100 Continue``; redirects are refused, answers are
@@ -795,8 +912,9 @@ def exchange(endpoint: str, method: str, path: str, headers: dict[str, str], bod
             conn.send(body)
         response = conn.getresponse()
         try:
-            return _answer(endpoint, response.status, response.getheader("Location") or "", _read_bounded(response, max_bytes),
-                           max_bytes)
+            return _answer(
+                endpoint, response.status, response.getheader("Location") or "", _read_bounded(response, max_bytes), max_bytes
+            )
         finally:
             response.close()  # else its file keeps the socket open after conn.close()
     except (OSError, http.client.HTTPException) as exc:
@@ -839,8 +957,9 @@ def _answer(endpoint: str, status: int, location: str, data: bytes, max_bytes: i
     if status == 200:
         return data
     if 300 <= status < 400:
-        raise DataPlaneError(f"provider endpoint answered a redirect ({status} to {location[:80]!r}); redirects are not followed",
-                             status)
+        raise DataPlaneError(
+            f"provider endpoint answered a redirect ({status} to {location[:80]!r}); redirects are not followed", status
+        )
     raise DataPlaneError(f"provider endpoint refused (HTTP {status}): {_reason(data)}", status)
 
 

@@ -46,13 +46,27 @@ class Disclosure:
     output_felts: tuple[int, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": KIND, "version": VERSION, "chain_id": self.chain_id, "market": self.market, "job_id": self.job_id,
-                "model": self.model, "inference": self.index + 1, **self.input.to_json(),
-                "output_felts": [str(f) for f in self.output_felts]}
+        return {
+            "kind": KIND,
+            "version": VERSION,
+            "chain_id": self.chain_id,
+            "market": self.market,
+            "job_id": self.job_id,
+            "model": self.model,
+            "inference": self.index + 1,
+            **self.input.to_json(),
+            "output_felts": [str(f) for f in self.output_felts],
+        }
 
 
-def disclose(market: Marketplace, circuit: Circuit, job_id: int, salted_input: dict[str, Any], index: int,
-             private_output_felts: list[str] | None = None) -> Disclosure:
+def disclose(
+    market: Marketplace,
+    circuit: Circuit,
+    job_id: int,
+    salted_input: dict[str, Any],
+    index: int,
+    private_output_felts: list[str] | None = None,
+) -> Disclosure:
     """The disclosure of inference ``index`` (0-based) of one of our settled jobs (``salted_input``: the job record's)."""
     m = circuit.manifest
     if not 0 <= index < m.batch:
@@ -66,12 +80,14 @@ def disclose(market: Marketplace, circuit: Circuit, job_id: int, salted_input: d
     if m.visibility.output == "public":
         _, instances, _ = market.submitted_result(job_id)
         start = m.input_instance_count + index * per
-        felts = instances[start:start + per]
+        felts = instances[start : start + per]
     elif m.visibility.output == "hashed":
         if not private_output_felts:
-            raise NgxZkError(f"the private output of job {job_id} is not in its local record",
-                             "it is recorded when `ngx-zk prove-job` / `job wait` fetches it from the provider")
-        felts = [int(f) for f in private_output_felts][index * per:(index + 1) * per]
+            raise NgxZkError(
+                f"the private output of job {job_id} is not in its local record",
+                "it is recorded when `ngx-zk prove-job` / `job wait` fetches it from the provider",
+            )
+        felts = [int(f) for f in private_output_felts][index * per : (index + 1) * per]
     else:
         raise NgxZkError(f"model {m.name!r} keeps its outputs private to the prover: nothing proven to disclose")
     return Disclosure(market.chain.chain_id, market.market.address, job_id, m.name, index, part, tuple(felts))
@@ -92,8 +108,11 @@ def load(text: bytes | str, circuit: Circuit) -> Disclosure:
     if not isinstance(felts, list) or not all(isinstance(f, str) and re.fullmatch(r"[0-9]{1,78}", f) for f in felts):
         raise InputError("the disclosure's output_felts must be decimal strings")
     single = circuit.manifest.single()
-    part = parse({"input_data": data.get("input_data"), **({"salt": data["salt"]} if "salt" in data else {})}, single,
-                 source="the disclosure")
+    part = parse(
+        {"input_data": data.get("input_data"), **({"salt": data["salt"]} if "salt" in data else {})},
+        single,
+        source="the disclosure",
+    )
     return Disclosure(chain_id, market, job_id, model, index, part, tuple(int(f) for f in felts))
 
 
@@ -101,8 +120,10 @@ def check(settings: Settings, market: Marketplace, circuit: Circuit, d: Disclosu
     """The auditor's verdict on the job, plus the disclosure's own checks (see the module docstring)."""
     m = circuit.manifest
     if (d.chain_id, d.market.lower()) != (market.chain.chain_id, market.market.address.lower()):
-        raise NgxZkError(f"the disclosure is for the market {d.market} on chain {d.chain_id}",
-                         "connect to that chain (--rpc-url) with its deployment record")
+        raise NgxZkError(
+            f"the disclosure is for the market {d.market} on chain {d.chain_id}",
+            "connect to that chain (--rpc-url) with its deployment record",
+        )
     verdict = audit_job(settings, market, circuit, d.job_id)
     if not verdict.valid:
         return verdict
@@ -112,16 +133,20 @@ def check(settings: Settings, market: Marketplace, circuit: Circuit, d: Disclosu
     _, instances, _ = market.submitted_result(d.job_id)
     k = single.commitment_count
     commitment, _ = commit(single, d.input)
-    verdict.add("input and salt hash to the inference's commitment",
-                list(commitment.values) == instances[d.index * k:(d.index + 1) * k],
-                f"commitment {d.index * k + 1} of {m.commitment_count}")
+    verdict.add(
+        "input and salt hash to the inference's commitment",
+        list(commitment.values) == instances[d.index * k : (d.index + 1) * k],
+        f"commitment {d.index * k + 1} of {m.commitment_count}",
+    )
     base, per = m.input_instance_count, single.output_instance_count
-    proven = instances[base + d.index * per:base + (d.index + 1) * per]
+    proven = instances[base + d.index * per : base + (d.index + 1) * per]
     if m.visibility.output == "hashed":
-        ok = len(d.output_felts) == sum(o.size for o in single.outputs) and prover.output_hashes(single, list(d.output_felts)) == proven
+        ok = (
+            len(d.output_felts) == sum(o.size for o in single.outputs)
+            and prover.output_hashes(single, list(d.output_felts)) == proven
+        )
         verdict.add("output hashes to the inference's proven output hash", ok)
     else:
         verdict.add("output is the inference's proven output", list(d.output_felts) == proven)
     verdict.outputs = prover.outputs_from_felts(single, list(d.output_felts)) if verdict.valid else ()
     return verdict
-

@@ -53,8 +53,9 @@ def public_address(address: str) -> bool:
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                                 or ip.is_unspecified or ip.is_reserved)
+    return ip.is_global and not (
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved
+    )
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,11 @@ def check_endpoint(url: str, *, dev_chain: bool, resolver: Resolver = resolve) -
         raise EndpointError(url, f"not a valid URL ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise EndpointError(url, f"scheme {parts.scheme or '(none)'!r} is not http or https",
-                            "register an endpoint such as https://gpu1.example:8443")
+        raise EndpointError(
+            url,
+            f"scheme {parts.scheme or '(none)'!r} is not http or https",
+            "register an endpoint such as https://gpu1.example:8443",
+        )
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise EndpointError(url, "it carries user info (user@host)")
     if parts.query or parts.fragment:
@@ -109,8 +113,11 @@ def check_endpoint(url: str, *, dev_chain: bool, resolver: Resolver = resolve) -
     if not dev_chain:
         for address in addresses:
             if not public_address(address):
-                raise EndpointError(url, f"host {host!r} resolves to {address}, a private, loopback, link-local, "
-                                         "multicast or reserved address", "only the local dev chain allows those")
+                raise EndpointError(
+                    url,
+                    f"host {host!r} resolves to {address}, a private, loopback, link-local, multicast or reserved address",
+                    "only the local dev chain allows those",
+                )
     return Endpoint(url, scheme, host, port, parts.path.rstrip("/"), addresses)
 
 

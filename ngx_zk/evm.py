@@ -133,8 +133,14 @@ def compile_solidity(source: Path, contract: str, *, source_name: str | None = N
         req, out = Path(tmp) / "in.json", Path(tmp) / "out.json"
         req.write_text(json.dumps(request))
         with req.open("rb") as stdin, out.open("wb") as stdout:
-            done = subprocess.run([str(node_tool("solcjs")), "--standard-json"], stdin=stdin, stdout=stdout,
-                                  stderr=subprocess.PIPE, timeout=300, check=False)
+            done = subprocess.run(
+                [str(node_tool("solcjs")), "--standard-json"],
+                stdin=stdin,
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                timeout=300,
+                check=False,
+            )
         text = out.read_text()
     start = text.find("{")
     if done.returncode != 0 or start < 0:
@@ -145,8 +151,9 @@ def compile_solidity(source: Path, contract: str, *, source_name: str | None = N
         raise CircuitError(f"solcjs could not compile {source.name}: {errors[0].get('formattedMessage', errors[0])[:300]}")
     out_contract = result["contracts"][name][contract]
     deployed = out_contract["evm"]["deployedBytecode"]["object"]
-    return CompiledContract(contract, out_contract["abi"], "0x" + out_contract["evm"]["bytecode"]["object"], len(deployed) // 2,
-                            "0x" + deployed)
+    return CompiledContract(
+        contract, out_contract["abi"], "0x" + out_contract["evm"]["bytecode"]["object"], len(deployed) // 2, "0x" + deployed
+    )
 
 
 def verify_calldata(proof: bytes, instances: list[int], vka: bytes | None = None) -> bytes:
@@ -154,7 +161,7 @@ def verify_calldata(proof: bytes, instances: list[int], vka: bytes | None = None
     ``verifyProof(proof, instances, vka)`` on the reusable one with the VKA as 32-byte words."""
     if vka is None:
         return keccak(text=VERIFY_DEDICATED)[:4] + encode(["bytes", "uint256[]"], [proof, instances])
-    words = [vka[i:i + 32] for i in range(0, len(vka), 32)]
+    words = [vka[i : i + 32] for i in range(0, len(vka), 32)]
     return keccak(text=VERIFY_REUSABLE)[:4] + encode(["bytes", "uint256[]", "bytes32[]"], [proof, instances, words])
 
 

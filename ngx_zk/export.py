@@ -123,8 +123,17 @@ def export(
     ``value_ranges[i]`` or the range of the embedding the input indexes). Other files in ``out_dir``
     (a ``model.py``) are kept; the four written files replace any old ones only with ``overwrite``.
     """
-    return _export(model, sample, Path(out_dir), calibration=calibration, samples=samples, value_ranges=value_ranges,
-                   seed=seed, overwrite=overwrite, draw_sample=False)
+    return _export(
+        model,
+        sample,
+        Path(out_dir),
+        calibration=calibration,
+        samples=samples,
+        value_ranges=value_ranges,
+        seed=seed,
+        overwrite=overwrite,
+        draw_sample=False,
+    )
 
 
 def _export(
@@ -175,13 +184,20 @@ def _export(
             calibration_data = [_flat(c) for c in _as_tensors(torch, calibration, "calibration")]
         count = _check_calibration(calibration_data, source.inputs)
         if draw_sample:
-            inputs = tuple(torch.tensor(values[: info.size], dtype=t.dtype).reshape(t.shape)
-                           for values, info, t in zip(calibration_data, source.inputs, inputs, strict=True))
+            inputs = tuple(
+                torch.tensor(values[: info.size], dtype=t.dtype).reshape(t.shape)
+                for values, info, t in zip(calibration_data, source.inputs, inputs, strict=True)
+            )
             expected = _run_torch(torch, model, inputs)
         runner = OnnxRunner(onnx_path)
         got = runner.run([_flat(t) for t in inputs], [i.shape for i in source.inputs])
-        diff = max((float(np.max(np.abs(g.astype(np.float64) - e.detach().double().numpy()), initial=0.0))
-                    for g, e in zip(got, expected, strict=True)), default=0.0)
+        diff = max(
+            (
+                float(np.max(np.abs(g.astype(np.float64) - e.detach().double().numpy()), initial=0.0))
+                for g, e in zip(got, expected, strict=True)
+            ),
+            default=0.0,
+        )
         scale = max((float(e.detach().abs().max()) for e in expected if e.numel()), default=0.0)
         if not math.isfinite(diff) or diff > MAX_DIFF * max(1.0, scale):
             raise ExportError(
@@ -219,8 +235,17 @@ def export_from_file(
     # calibration sample, drawn once the valid ids are known from the exported graph
     sample = tuple(torch.zeros(s.shape, dtype=torch.long if s.integer else torch.float32) for s in shapes)
     ranges = [(0, s.high) if s.high else None for s in shapes]
-    return _export(model, sample, Path(out_dir), calibration=calibration, samples=samples, value_ranges=ranges,
-                   seed=seed, overwrite=overwrite, draw_sample=True)
+    return _export(
+        model,
+        sample,
+        Path(out_dir),
+        calibration=calibration,
+        samples=samples,
+        value_ranges=ranges,
+        seed=seed,
+        overwrite=overwrite,
+        draw_sample=True,
+    )
 
 
 def load_model(spec: str) -> Any:
@@ -245,8 +270,13 @@ def load_model(spec: str) -> Any:
             sys.modules.pop(module_spec.name, None)
             raise ExportError(f"{path} failed while loading: {_one_line(exc)}") from None
     if not hasattr(module, attr):
-        names = [n for n, v in vars(module).items() if not n.startswith("_") and (inspect.isclass(v) or inspect.isfunction(v))
-                 and getattr(v, "__module__", None) == module.__name__]
+        names = [
+            n
+            for n, v in vars(module).items()
+            if not n.startswith("_")
+            and (inspect.isclass(v) or inspect.isfunction(v))
+            and getattr(v, "__module__", None) == module.__name__
+        ]
         raise ExportError(f"{path} has no attribute {attr!r}", f"it defines: {', '.join(names)}" if names else None)
     target = getattr(module, attr)
     if isinstance(target, torch.nn.Module):
@@ -254,8 +284,11 @@ def load_model(spec: str) -> Any:
     if not callable(target):
         raise ExportError(f"{path}:{attr} is a {type(target).__name__}, not a torch.nn.Module, class or factory")
     with contextlib.suppress(TypeError, ValueError):  # builtins without a signature: just try the call
-        required = [p.name for p in inspect.signature(target).parameters.values()
-                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        required = [
+            p.name
+            for p in inspect.signature(target).parameters.values()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
         if required:
             raise ExportError(
                 f"{path}:{attr} needs constructor arguments ({', '.join(required)})",
@@ -305,8 +338,10 @@ def _run_torch(torch: Any, model: Any, inputs: tuple[Any, ...]) -> list[Any]:
         with torch.no_grad():
             result = model(*inputs)
     except (Exception, SystemExit) as exc:
-        raise ExportError(f"the model failed on an input of shape {shapes}: {_one_line(exc)}",
-                          "check --input-shape (one per model input, batch first) against the model") from None
+        raise ExportError(
+            f"the model failed on an input of shape {shapes}: {_one_line(exc)}",
+            "check --input-shape (one per model input, batch first) against the model",
+        ) from None
     outputs = list(result) if isinstance(result, (tuple, list)) else [result]
     if not outputs or not all(isinstance(o, torch.Tensor) for o in outputs):
         raise ExportError(f"the model returned {type(result).__name__}", "the model must return a tensor or a tuple of tensors")
@@ -317,11 +352,14 @@ def _torch_export(torch: Any, model: Any, inputs: tuple[Any, ...], path: Path, i
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, inputs, str(path), dynamo=False, opset_version=OPSET,
-                              input_names=in_names, output_names=out_names)
+            torch.onnx.export(
+                model, inputs, str(path), dynamo=False, opset_version=OPSET, input_names=in_names, output_names=out_names
+            )
     except Exception as exc:  # the exporter raises many types, with long messages
-        raise ExportError(f"torch.onnx.export failed: {_one_line(exc)}",
-                          "the TorchScript exporter supports most layers; see the operator it names") from None
+        raise ExportError(
+            f"torch.onnx.export failed: {_one_line(exc)}",
+            "the TorchScript exporter supports most layers; see the operator it names",
+        ) from None
 
 
 def _value_ranges(infos: tuple[TensorInfo, ...], given: Sequence[tuple[float, float] | None] | None) -> list[tuple[float, float]]:
@@ -336,8 +374,9 @@ def _value_ranges(infos: tuple[TensorInfo, ...], given: Sequence[tuple[float, fl
                 "give its bound (--input-shape 1,8:int:HIGH, value_ranges=[(0, HIGH)]) or calibration samples",
             )
         if info.value_range is not None and (chosen[0] < info.value_range[0] or chosen[1] > info.value_range[1]):
-            raise ExportError(f"input {info.name!r}: values {chosen[0]}..{chosen[1] - 1} go beyond the embedding's "
-                              f"{info.value_range[1]} rows")
+            raise ExportError(
+                f"input {info.name!r}: values {chosen[0]}..{chosen[1] - 1} go beyond the embedding's {info.value_range[1]} rows"
+            )
         ranges.append(chosen)
     return ranges
 
@@ -370,8 +409,9 @@ def _read_calibration(path: Path, infos: tuple[TensorInfo, ...]) -> list[list[An
     except Exception as exc:  # safejson's own errors: depth, size, syntax
         raise ExportError(f"{path}: {_one_line(exc)}") from None
     flat = [_flatten(r) for r in rows]
-    return [[int(v) if info.is_int and _integral(v) else v for v in values] for values, info in zip(flat, infos, strict=False)] \
-        + flat[len(infos):]
+    return [
+        [int(v) if info.is_int and _integral(v) else v for v in values] for values, info in zip(flat, infos, strict=False)
+    ] + flat[len(infos) :]
 
 
 def _flatten(item: Any) -> list[Any]:
@@ -388,16 +428,20 @@ def _check_calibration(data: list[list[Any]], infos: tuple[TensorInfo, ...]) -> 
     counts = []
     for values, info in zip(data, infos, strict=True):
         if not values or len(values) % info.size:
-            raise ExportError(f"calibration data for {info.name!r} has {len(values)} values, not a multiple of {info.size} "
-                              f"(shape {list(info.shape)})")
+            raise ExportError(
+                f"calibration data for {info.name!r} has {len(values)} values, not a multiple of {info.size} "
+                f"(shape {list(info.shape)})"
+            )
         for v in values:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ExportError(f"calibration data for {info.name!r} holds {v!r}, not a finite number")
             if info.is_int and not float(v).is_integer():
                 raise ExportError(f"calibration data for integer input {info.name!r} holds {v!r}, not an integer")
             if info.value_range is not None and not info.value_range[0] <= v < info.value_range[1]:
-                raise ExportError(f"calibration data for {info.name!r} holds {v!r}, outside the embedding's ids "
-                                  f"{info.value_range[0]}..{info.value_range[1] - 1}")
+                raise ExportError(
+                    f"calibration data for {info.name!r} holds {v!r}, outside the embedding's ids "
+                    f"{info.value_range[0]}..{info.value_range[1] - 1}"
+                )
         counts.append(len(values) // info.size)
     if len(set(counts)) > 1:
         raise ExportError(f"calibration data holds {counts} samples per input; every input needs the same number")

@@ -79,7 +79,9 @@ def load_error(path: Path, message: str) -> InvalidModelError:
         where = f"node {named[0]!r} ({op})" if named else f"operator {op}"
         reason = f"operator {f'{domain}:' if domain else ''}{op} is not known to onnxruntime"
     head = f"onnxruntime cannot load {where}" if where else "onnxruntime cannot load the model"
-    return InvalidModelError(path, f"{head}: {reason[:240]}", "check that node's operator and input types, or re-export the model")
+    return InvalidModelError(
+        path, f"{head}: {reason[:240]}", "check that node's operator and input types, or re-export the model"
+    )
 
 
 def _graph_nodes(path: Path) -> dict[str, str]:

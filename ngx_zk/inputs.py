@@ -142,9 +142,11 @@ def _tensor(source: str, item: Any, spec: TensorSpec, limit: int) -> tuple[float
         if not math.isfinite(v):
             raise InputError(f"{source}: input {spec.name!r} value {pos} is {v}", "replace NaN/Infinity with finite numbers")
         if abs(float(v)) * (1 << spec.scale) >= limit:
-            raise InputError(f"{source}: input {spec.name!r} value {pos} ({v:.6g}) is outside the circuit's range "
-                             f"(|value| < {limit / (1 << spec.scale):.6g} at input scale {spec.scale})",
-                             "values this large cannot be proved by this circuit")
+            raise InputError(
+                f"{source}: input {spec.name!r} value {pos} ({v:.6g}) is outside the circuit's range "
+                f"(|value| < {limit / (1 << spec.scale):.6g} at input scale {spec.scale})",
+                "values this large cannot be proved by this circuit",
+            )
         out.append(float(v))
     return tuple(out)
 
@@ -156,12 +158,16 @@ def _int_tensor(source: str, flat: list[Any], spec: TensorSpec, limit: int) -> t
     out = []
     for pos, v in enumerate(flat):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
-            raise InputError(f"{source}: input {spec.name!r} value {pos} is {v!r}, not an integer",
-                             f"input {spec.name!r} is an {spec.dtype} tensor (e.g. token ids)")
+            raise InputError(
+                f"{source}: input {spec.name!r} value {pos} is {v!r}, not an integer",
+                f"input {spec.name!r} is an {spec.dtype} tensor (e.g. token ids)",
+            )
         if not low <= v < high:
             what = f"valid ids are {low}..{high - 1}" if spec.value_range is not None else "outside the circuit's range"
-            raise InputError(f"{source}: input {spec.name!r} value {pos} ({int(v)}) is out of range: {what}",
-                             "values outside this range cannot be proved by this circuit")
+            raise InputError(
+                f"{source}: input {spec.name!r} value {pos} ({int(v)}) is out of range: {what}",
+                "values outside this range cannot be proved by this circuit",
+            )
         out.append(int(v))
     return tuple(out)
 

@@ -49,7 +49,11 @@ def _child_env(**values: str) -> Iterator[None]:
 
 
 def run_limited(
-    fn: Callable[..., T], *args: Any, memory_mb: int, timeout_s: float, progress: Callable[[str], None] = lambda _: None,
+    fn: Callable[..., T],
+    *args: Any,
+    memory_mb: int,
+    timeout_s: float,
+    progress: Callable[[str], None] = lambda _: None,
     **kwargs: Any,
 ) -> T:
     """``fn(*args, progress=..., **kwargs)`` in a child process limited to ``memory_mb`` and ``timeout_s``."""
@@ -65,7 +69,9 @@ def run_limited(
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise ResourceLimitError(f"stopped after the {timeout_s:.0f}s time limit", "raise NGX_ZK_BUILD_TIMEOUT_S for larger models")
+                raise ResourceLimitError(
+                    f"stopped after the {timeout_s:.0f}s time limit", "raise NGX_ZK_BUILD_TIMEOUT_S for larger models"
+                )
             if not receiver.poll(min(left, 0.2)):
                 if not child.is_alive():
                     raise _died(child.exitcode, memory_mb)
@@ -112,6 +118,8 @@ def _child(sender: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: d
     except NgxZkError as exc:
         sender.send(("error", (type(exc).__name__, exc.message, exc.hint)))
     except Exception as exc:  # an unexpected failure: report it rather than hang the parent
-        sender.send(("error", (type(exc).__name__, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3).splitlines()[-1])))
+        sender.send(
+            ("error", (type(exc).__name__, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3).splitlines()[-1]))
+        )
     finally:
         sender.close()

@@ -26,8 +26,13 @@ SALT_PREFIX = "ngx_salt"
 
 FLOAT_TYPES = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64", TensorProto.FLOAT16: "float16"}
 INT_TYPES = {
-    TensorProto.INT64: "int64", TensorProto.INT32: "int32", TensorProto.INT16: "int16", TensorProto.INT8: "int8",
-    TensorProto.UINT8: "uint8", TensorProto.UINT16: "uint16", TensorProto.UINT32: "uint32",
+    TensorProto.INT64: "int64",
+    TensorProto.INT32: "int32",
+    TensorProto.INT16: "int16",
+    TensorProto.INT8: "int8",
+    TensorProto.UINT8: "uint8",
+    TensorProto.UINT16: "uint16",
+    TensorProto.UINT32: "uint32",
 }
 """ONNX input element types ngx-zk proves. EZKL quantizes float inputs at the input scale; integer inputs
 (token ids, indices) enter the circuit as the integers themselves (scale 0)."""
@@ -221,7 +226,12 @@ def _index_bound(
         return None
     bounds = []
     for node in users:
-        if node.op_type in ("Gather", "GatherElements") and len(node.input) > 1 and node.input[1] == name and node.input[0] != name:
+        if (
+            node.op_type in ("Gather", "GatherElements")
+            and len(node.input) > 1
+            and node.input[1] == name
+            and node.input[0] != name
+        ):
             dims = shapes.get(node.input[0])
             axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 0)
             if not dims or not -len(dims) <= axis < len(dims):
@@ -320,8 +330,11 @@ def batched(model: onnx.ModelProto, source: ModelSource, n: int) -> tuple[onnx.M
         return model, source
     graph = model.graph
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for node in graph.node for a in node.attribute):
-        raise InvalidModelError(source.onnx_path, "the graph has control flow (If/Loop/Scan subgraphs): it cannot be batched",
-                                "build it without --batch")
+        raise InvalidModelError(
+            source.onnx_path,
+            "the graph has control flow (If/Loop/Scan subgraphs): it cannot be batched",
+            "build it without --batch",
+        )
     weights = {t.name for t in graph.initializer}
     io_names = {i.name for i in source.inputs} | {o.name for o in source.outputs}
 

@@ -61,9 +61,16 @@ class VerifierCheck:
         return not self.problems
 
     def to_json(self) -> dict[str, object]:
-        return {"model_id": self.model_id, "kind": self.kind.name.lower(), "verifier": self.verifier, "ok": self.ok,
-                "expected_code_hash": _hex(self.expected), "pinned_code_hash": _hex(self.pinned),
-                "onchain_code_hash": _hex(self.onchain), "problems": list(self.problems)}
+        return {
+            "model_id": self.model_id,
+            "kind": self.kind.name.lower(),
+            "verifier": self.verifier,
+            "ok": self.ok,
+            "expected_code_hash": _hex(self.expected),
+            "pinned_code_hash": _hex(self.pinned),
+            "onchain_code_hash": _hex(self.onchain),
+            "problems": list(self.problems),
+        }
 
 
 def artifacts_hash(circuit: Circuit) -> bytes:
@@ -83,7 +90,9 @@ def check_verifier(settings: Settings, market: Marketplace, entry: ModelEntry, c
     expected = expected_code_hash(settings, market, circuit, entry.kind)
     onchain = market.code_hash(entry.verifier)
     pinned = entry.verifier_code_hash
-    source = "EZKL renders from the local vk" if entry.kind is VerifierKind.DEDICATED else f"the deployment's {REUSABLE_VERIFIER} has"
+    source = (
+        "EZKL renders from the local vk" if entry.kind is VerifierKind.DEDICATED else f"the deployment's {REUSABLE_VERIFIER} has"
+    )
     problems = []
     if pinned != expected:
         problems.append(f"the entry pins {_hex(pinned)}, the code {source} hashes to {_hex(expected)}")

@@ -62,8 +62,9 @@ class PublishRefusedError(ChainError):
 class SettlementDryRunError(PublishRefusedError):
     """The verifier publishing would pin cannot settle a job: it rejects a fresh proof, fails, or needs too much gas."""
 
-    def __init__(self, message: str, hint: str, *, kind: VerifierKind, gas: int | None, block_gas_limit: int,
-                 reason: str) -> None:
+    def __init__(
+        self, message: str, hint: str, *, kind: VerifierKind, gas: int | None, block_gas_limit: int, reason: str
+    ) -> None:
         super().__init__(message, hint)
         self.kind = kind
         self.gas = gas
@@ -85,8 +86,9 @@ class SettlementCheck:
 class ModelResolutionError(ChainError):
     """No usable registry entry for a local circuit: none recorded, or the recorded one does not match."""
 
-    def __init__(self, message: str, hint: str | None = None, *, model_id: int | None = None,
-                 problems: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, model_id: int | None = None, problems: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message, hint)
         self.model_id = model_id
         self.problems = problems
@@ -165,16 +167,24 @@ def publish_warnings(circuit: Circuit, *, allow_unsalted: bool = False, allow_pr
         if not allow_unsalted:
             raise PublishRefusedError(
                 f"circuit {m.name!r} has unsalted input commitments ({', '.join(unsalted)}): a low-entropy input can be "
-                "recovered from its hash", "rebuild without --no-salt, or pass --allow-unsalted to publish it anyway")
-        warnings.append(f"publishing {m.name!r} with unsalted inputs ({', '.join(unsalted)}): anyone who can guess an input "
-                        "can confirm it from the commitment on chain")
+                "recovered from its hash",
+                "rebuild without --no-salt, or pass --allow-unsalted to publish it anyway",
+            )
+        warnings.append(
+            f"publishing {m.name!r} with unsalted inputs ({', '.join(unsalted)}): anyone who can guess an input "
+            "can confirm it from the commitment on chain"
+        )
     if m.visibility.output not in PUBLIC_OUTPUTS:
         if not allow_private_output:
             raise PublishRefusedError(
                 f"circuit {m.name!r} keeps its output {m.visibility.output}: the proof says nothing about the output a "
-                "provider returns", "rebuild with output public or hashed, or pass --allow-private-output to publish it anyway")
-        warnings.append(f"publishing {m.name!r} with a {m.visibility.output} output: proofs do not cover the output, "
-                        "a provider may return any output and still be paid")
+                "provider returns",
+                "rebuild with output public or hashed, or pass --allow-private-output to publish it anyway",
+            )
+        warnings.append(
+            f"publishing {m.name!r} with a {m.visibility.output} output: proofs do not cover the output, "
+            "a provider may return any output and still be paid"
+        )
     return warnings
 
 
@@ -204,7 +214,9 @@ def recorded_id(market: Marketplace, name: str) -> int | None:
     return int(known["model_id"]) if known and "model_id" in known else None
 
 
-def check_entry(settings: Settings, market: Marketplace, entry: ModelEntry, circuit: Circuit, *, for_new_jobs: bool = True) -> None:
+def check_entry(
+    settings: Settings, market: Marketplace, entry: ModelEntry, circuit: Circuit, *, for_new_jobs: bool = True
+) -> None:
     """Raise unless ``entry`` is ``circuit`` on chain: every hash, and a verifier that re-renders from it.
 
     With ``for_new_jobs`` a paused or deprecated model is refused too."""
@@ -212,10 +224,17 @@ def check_entry(settings: Settings, market: Marketplace, entry: ModelEntry, circ
     if problems:
         raise ModelResolutionError(
             f"registry model {entry.model_id} does not match the local circuit {circuit.name!r}: {', '.join(problems)} differ",
-            f"pull the published artifacts: ngx-zk model pull {entry.model_id}", model_id=entry.model_id, problems=tuple(problems))
+            f"pull the published artifacts: ngx-zk model pull {entry.model_id}",
+            model_id=entry.model_id,
+            problems=tuple(problems),
+        )
     if for_new_jobs and entry.status is not ModelStatus.ACTIVE:
-        raise ModelResolutionError(f"registry model {entry.model_id} ({circuit.name!r}) is {entry.status.value.lower()}: it takes no new jobs",
-                                   "ask its owner, or use another model", model_id=entry.model_id, problems=("status",))
+        raise ModelResolutionError(
+            f"registry model {entry.model_id} ({circuit.name!r}) is {entry.status.value.lower()}: it takes no new jobs",
+            "ask its owner, or use another model",
+            model_id=entry.model_id,
+            problems=("status",),
+        )
     require_verifier(settings, market, entry, circuit)
 
 
@@ -229,16 +248,27 @@ def resolve_model(settings: Settings, market: Marketplace, circuit: Circuit) -> 
     if model_id is None:
         raise ModelResolutionError(
             f"no registry id recorded for model {circuit.name!r} on chain {market.chain.chain_id}",
-            f"publish it (ngx-zk model publish {circuit.name}) or pull the published one by its id (ngx-zk model pull ID)")
+            f"publish it (ngx-zk model publish {circuit.name}) or pull the published one by its id (ngx-zk model pull ID)",
+        )
     entry = market.model(model_id)
     check_entry(settings, market, entry, circuit)
     return entry
 
 
 def publish(
-    settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit, *, kind: str = "auto",
-    royalty_bps: int = 0, metadata_uri: str = "", allow_unsalted: bool = False, allow_private_output: bool = False,
-    max_block_fraction: float = MAX_BLOCK_FRACTION, sample: InputData | None = None, progress: Progress = lambda _: None,
+    settings: Settings,
+    market: Marketplace,
+    signer: Signer,
+    circuit: Circuit,
+    *,
+    kind: str = "auto",
+    royalty_bps: int = 0,
+    metadata_uri: str = "",
+    allow_unsalted: bool = False,
+    allow_private_output: bool = False,
+    max_block_fraction: float = MAX_BLOCK_FRACTION,
+    sample: InputData | None = None,
+    progress: Progress = lambda _: None,
 ) -> PublishedModel:
     """Deploy the verifier and register ``circuit`` (or find this signer's own entry for it); record its id.
 
@@ -253,7 +283,10 @@ def publish(
             "rebuild it with --srs (the public KZG ceremony file); test-SRS circuits are for a local dev chain only",
         )
     if m.visibility.input != "hashed":
-        raise ChainError(f"circuit {m.name!r} does not hash its input", "jobs bind proofs by input commitment: build with --visibility hashed/fixed/...")
+        raise ChainError(
+            f"circuit {m.name!r} does not hash its input",
+            "jobs bind proofs by input commitment: build with --visibility hashed/fixed/...",
+        )
     if not 0 <= royalty_bps <= MAX_ROYALTY_BPS:
         raise ChainError(f"royalty {royalty_bps} bps is out of range", f"use 0..{MAX_ROYALTY_BPS}")
     warnings = tuple(publish_warnings(circuit, allow_unsalted=allow_unsalted, allow_private_output=allow_private_output))
@@ -264,9 +297,23 @@ def publish(
         record_model(settings, market, circuit, existing)
         allowed = market.verifier_code_allowed(existing.verifier_code_hash)
         gas = market.deployment.models[circuit.name].get("verification_gas")
-        return PublishedModel(m.name, existing.model_id, existing.kind, existing.verifier, "0x" + existing.vk_digest.hex(), None, True,
-                              "0x" + existing.verifier_code_hash.hex(), allowed, False, "0x" + existing.artifacts_hash.hex(),
-                              existing.metadata_uri, warnings, others, gas if isinstance(gas, int) else None)
+        return PublishedModel(
+            m.name,
+            existing.model_id,
+            existing.kind,
+            existing.verifier,
+            "0x" + existing.vk_digest.hex(),
+            None,
+            True,
+            "0x" + existing.verifier_code_hash.hex(),
+            allowed,
+            False,
+            "0x" + existing.artifacts_hash.hex(),
+            existing.metadata_uri,
+            warnings,
+            others,
+            gas if isinstance(gas, int) else None,
+        )
 
     progress("rendering and compiling the verifier")
     chosen, size, verifier_addr, vka = VerifierKind.REUSABLE, None, "", b""
@@ -276,14 +323,26 @@ def publish(
         if contract.fits_eip170:
             chosen = VerifierKind.DEDICATED
         elif kind == "dedicated":
-            raise ChainError(f"the dedicated verifier is {size:,} bytes, above the EIP-170 limit of {evm.EIP170_LIMIT:,}",
-                             "publish with --verifier reusable")
+            raise ChainError(
+                f"the dedicated verifier is {size:,} bytes, above the EIP-170 limit of {evm.EIP170_LIMIT:,}",
+                "publish with --verifier reusable",
+            )
     oversize = size if size is not None and chosen is VerifierKind.REUSABLE else None
-    check = dry_run_settlement(settings, market, circuit, chosen, max_block_fraction=max_block_fraction, sample=sample,
-                               dedicated_size=oversize, progress=progress)
+    check = dry_run_settlement(
+        settings,
+        market,
+        circuit,
+        chosen,
+        max_block_fraction=max_block_fraction,
+        sample=sample,
+        dedicated_size=oversize,
+        progress=progress,
+    )
     if chosen is VerifierKind.DEDICATED:
         progress(f"deploying the dedicated verifier ({size:,} bytes)")
-        verifier_addr = simulate.deploy(market.chain, contract.abi, contract.bytecode, signer, what=f"deploy verifier for {m.name}")
+        verifier_addr = simulate.deploy(
+            market.chain, contract.abi, contract.bytecode, signer, what=f"deploy verifier for {m.name}"
+        )
     else:
         vka = evm.vka_words(settings, circuit)
         verifier_addr = market.deployment.address("Halo2VerifierReusable")
@@ -291,10 +350,17 @@ def publish(
 
     progress("registering the model")
     spec: dict[str, Any] = {
-        "onnx_hash": bytes.fromhex(m.onnx_sha256), "settings_hash": bytes.fromhex(m.settings_sha256), "vk_digest": digest,
-        "verifier": verifier_addr, "kind": chosen, "input_commitment_count": m.commitment_count,
-        "output_count": m.output_instance_count, "royalty_bps": royalty_bps, "insecure_test_srs": m.insecure,
-        "metadata_uri": metadata_uri or f"ngx-zk:{m.name}", "artifacts_hash": artifacts_hash(circuit),
+        "onnx_hash": bytes.fromhex(m.onnx_sha256),
+        "settings_hash": bytes.fromhex(m.settings_sha256),
+        "vk_digest": digest,
+        "verifier": verifier_addr,
+        "kind": chosen,
+        "input_commitment_count": m.commitment_count,
+        "output_count": m.output_instance_count,
+        "royalty_bps": royalty_bps,
+        "insecure_test_srs": m.insecure,
+        "metadata_uri": metadata_uri or f"ngx-zk:{m.name}",
+        "artifacts_hash": artifacts_hash(circuit),
     }
     model_id, _ = market.register_model(signer, spec, vka)
     entry = market.model(model_id)
@@ -305,21 +371,45 @@ def publish(
         market.allow_verifier_code(signer, entry.verifier_code_hash)
         allowed = allowed_now = True
     record_model(settings, market, circuit, entry, verification_gas=check.gas)
-    return PublishedModel(m.name, model_id, chosen, verifier_addr, "0x" + digest.hex(), size, False, "0x" + entry.verifier_code_hash.hex(),
-                          allowed, allowed_now, "0x" + entry.artifacts_hash.hex(), entry.metadata_uri, warnings, others,
-                          check.gas, check.block_gas_limit)
+    return PublishedModel(
+        m.name,
+        model_id,
+        chosen,
+        verifier_addr,
+        "0x" + digest.hex(),
+        size,
+        False,
+        "0x" + entry.verifier_code_hash.hex(),
+        allowed,
+        allowed_now,
+        "0x" + entry.artifacts_hash.hex(),
+        entry.metadata_uri,
+        warnings,
+        others,
+        check.gas,
+        check.block_gas_limit,
+    )
 
 
 def sample_input(manifest: Manifest) -> InputData:
     """An input every circuit accepts: zeros for float inputs, the lowest valid id for integer ones."""
-    return InputData(tuple(
-        tuple((spec.value_range[0] if spec.value_range else 0) if spec.is_int else 0.0 for _ in range(spec.size))
-        for spec in manifest.inputs))
+    return InputData(
+        tuple(
+            tuple((spec.value_range[0] if spec.value_range else 0) if spec.is_int else 0.0 for _ in range(spec.size))
+            for spec in manifest.inputs
+        )
+    )
 
 
 def dry_run_settlement(
-    settings: Settings, market: Marketplace, circuit: Circuit, kind: VerifierKind, *,
-    max_block_fraction: float = MAX_BLOCK_FRACTION, sample: InputData | None = None, dedicated_size: int | None = None,
+    settings: Settings,
+    market: Marketplace,
+    circuit: Circuit,
+    kind: VerifierKind,
+    *,
+    max_block_fraction: float = MAX_BLOCK_FRACTION,
+    sample: InputData | None = None,
+    dedicated_size: int | None = None,
     progress: Progress = lambda _: None,
 ) -> SettlementCheck:
     """Prove ``sample`` and verify it by ``eth_call`` exactly as ``JobMarket._verify`` would, before any registration.
@@ -349,7 +439,13 @@ def dry_run_settlement(
     def refuse(what: str, gas: int | None, reason: str) -> SettlementDryRunError:
         return SettlementDryRunError(
             f"settlement dry run for {m.name!r} failed: the {name} verifier {what}; jobs for it could never settle, "
-            "so it was not registered", _dry_run_hint(kind, dedicated_size), kind=kind, gas=gas, block_gas_limit=limit, reason=reason)
+            "so it was not registered",
+            _dry_run_hint(kind, dedicated_size),
+            kind=kind,
+            gas=gas,
+            block_gas_limit=limit,
+            reason=reason,
+        )
 
     progress(f"dry-running settlement on the {name} verifier (eth_call, block gas limit {limit:,})")
     try:
@@ -360,29 +456,38 @@ def dry_run_settlement(
         if exc.out_of_gas:
             raise refuse(f"ran out of gas with the whole block gas limit ({limit:,} gas)", limit, "out of gas") from None
         raise refuse(f"failed ({exc.detail[:120]})", None, exc.detail) from None
-    word = [int.from_bytes(answer[i:i + 32], "big") for i in range(0, min(len(answer), 64), 32)]
+    word = [int.from_bytes(answer[i : i + 32], "big") for i in range(0, min(len(answer), 64), 32)]
     if not word or word[0] != 1 or (vka is not None and (len(word) < 2 or word[1] != int.from_bytes(keccak(vka), "big"))):
-        raise refuse(f"did not answer valid for a fresh proof of the sample input (returned 0x{answer[:64].hex()})", None, "not valid")
+        raise refuse(
+            f"did not answer valid for a fresh proof of the sample input (returned 0x{answer[:64].hex()})", None, "not valid"
+        )
     gas = simulate.estimate_gas(market.chain, market.market.address, target, data, override=override)
     bound = int(limit * max_block_fraction)
     if gas > bound:
-        raise refuse(f"needs {gas:,} gas to verify a proof, above {max_block_fraction:.0%} of the block gas limit "
-                     f"({bound:,} of {limit:,})", gas, "too much gas")
+        raise refuse(
+            f"needs {gas:,} gas to verify a proof, above {max_block_fraction:.0%} of the block gas limit "
+            f"({bound:,} of {limit:,})",
+            gas,
+            "too much gas",
+        )
     return SettlementCheck(kind, target, gas, limit)
 
 
 def _dry_run_hint(kind: VerifierKind, dedicated_size: int | None) -> str:
     if kind is VerifierKind.REUSABLE and dedicated_size is not None:
-        return (f"its dedicated verifier is {dedicated_size:,} bytes, over EIP-170's {evm.EIP170_LIMIT:,}, and EZKL's reusable "
-                "verifier cannot verify every circuit (see README, known limits): shrink the circuit (fewer operations or inner "
-                "columns) until its dedicated verifier fits")
+        return (
+            f"its dedicated verifier is {dedicated_size:,} bytes, over EIP-170's {evm.EIP170_LIMIT:,}, and EZKL's reusable "
+            "verifier cannot verify every circuit (see README, known limits): shrink the circuit (fewer operations or inner "
+            "columns) until its dedicated verifier fits"
+        )
     if kind is VerifierKind.REUSABLE:
         return "publish with --verifier dedicated (or auto) instead, or shrink the circuit"
     return "shrink the circuit (fewer operations, lower logrows) or publish on a chain with a higher block gas limit"
 
 
-def _existing(settings: Settings, market: Marketplace, signer: Signer,
-              circuit: Circuit) -> tuple[ModelEntry | None, tuple[dict[str, Any], ...]]:
+def _existing(
+    settings: Settings, market: Marketplace, signer: Signer, circuit: Circuit
+) -> tuple[ModelEntry | None, tuple[dict[str, Any], ...]]:
     """This signer's usable entry for ``circuit`` (the recorded one first), and everyone else's copies."""
     usable: list[ModelEntry] = []
     others: list[dict[str, Any]] = []
@@ -390,8 +495,9 @@ def _existing(settings: Settings, market: Marketplace, signer: Signer,
     recorded = recorded_id(market, circuit.name)
     for entry in same_artifacts(market, circuit):
         if entry.model_id != recorded and not same_address(entry.owner, signer.address):
-            others.append({"model_id": entry.model_id, "owner": entry.owner, "royalty_bps": entry.royalty_bps,
-                           "status": entry.status.value})
+            others.append(
+                {"model_id": entry.model_id, "owner": entry.owner, "royalty_bps": entry.royalty_bps, "status": entry.status.value}
+            )
             continue
         try:
             check_entry(settings, market, entry, circuit)
@@ -405,20 +511,27 @@ def _existing(settings: Settings, market: Marketplace, signer: Signer,
     if len(usable) > 1:
         raise AmbiguousModelError(
             f"{signer.address} already registered {circuit.name!r} more than once on chain {market.chain.chain_id}: {describe(usable)}",
-            "choose one and record it: ngx-zk model pull ID", usable)
+            "choose one and record it: ngx-zk model pull ID",
+            usable,
+        )
     return (usable[0] if usable else None), tuple(others)
 
 
-def record_model(settings: Settings, market: Marketplace, circuit: Circuit, entry: ModelEntry, *,
-                 verification_gas: int | None = None) -> None:
+def record_model(
+    settings: Settings, market: Marketplace, circuit: Circuit, entry: ModelEntry, *, verification_gas: int | None = None
+) -> None:
     """Remember (chain id, model id) for this circuit name: the only way consumers and workers find it.
 
     ``verification_gas`` (from the publish dry run) is kept across later records of the same entry."""
     before = market.deployment.models.get(circuit.name) or {}
     record: dict[str, Any] = {
-        "model_id": entry.model_id, "kind": entry.kind.name.lower(), "verifier": entry.verifier,
-        "vk_digest": "0x" + entry.vk_digest.hex(), "verifier_code_hash": "0x" + entry.verifier_code_hash.hex(),
-        "artifacts_hash": "0x" + entry.artifacts_hash.hex(), "owner": entry.owner,
+        "model_id": entry.model_id,
+        "kind": entry.kind.name.lower(),
+        "verifier": entry.verifier,
+        "vk_digest": "0x" + entry.vk_digest.hex(),
+        "verifier_code_hash": "0x" + entry.verifier_code_hash.hex(),
+        "artifacts_hash": "0x" + entry.artifacts_hash.hex(),
+        "owner": entry.owner,
     }
     if verification_gas is None and before.get("model_id") == entry.model_id:
         verification_gas = before.get("verification_gas")
@@ -434,7 +547,21 @@ def same_address(a: str, b: str) -> bool:
 
 
 __all__ = [
-    "AmbiguousModelError", "ModelResolutionError", "PublishRefusedError", "PublishedModel", "SettlementCheck", "SettlementDryRunError",
-    "check_entry", "dry_run_settlement", "mismatches", "publish", "publish_warnings", "record_model", "recorded_id", "resolve_model",
-    "same_address", "same_artifacts", "sample_input",
+    "AmbiguousModelError",
+    "ModelResolutionError",
+    "PublishRefusedError",
+    "PublishedModel",
+    "SettlementCheck",
+    "SettlementDryRunError",
+    "check_entry",
+    "dry_run_settlement",
+    "mismatches",
+    "publish",
+    "publish_warnings",
+    "record_model",
+    "recorded_id",
+    "resolve_model",
+    "same_address",
+    "same_artifacts",
+    "sample_input",
 ]

@@ -47,8 +47,10 @@ class BundleMismatchError(CircuitError):
     """A bundle is not the model the registry entry pins."""
 
     def __init__(self, model_id: int, problems: list[str]) -> None:
-        super().__init__(f"the bundle is not registry model {model_id}: {', '.join(problems)} differ",
-                         "get the bundle its publisher announced for this id; nothing was installed")
+        super().__init__(
+            f"the bundle is not registry model {model_id}: {', '.join(problems)} differ",
+            "get the bundle its publisher announced for this id; nothing was installed",
+        )
         self.model_id = model_id
         self.problems = problems
 
@@ -76,13 +78,24 @@ class PulledModel:
     """Other entries with the same artifacts (``model_id``, ``owner``, ``royalty_bps``, ``status``, ``earlier``)."""
 
 
-def pull_model(settings: Settings, market: Marketplace, model_id: int, *, bundle: Path | None = None, accept_copy: bool = False,
-               replace: bool = False, srs_file: Path | None = None, progress: Progress = lambda _: None) -> PulledModel:
+def pull_model(
+    settings: Settings,
+    market: Marketplace,
+    model_id: int,
+    *,
+    bundle: Path | None = None,
+    accept_copy: bool = False,
+    replace: bool = False,
+    srs_file: Path | None = None,
+    progress: Progress = lambda _: None,
+) -> PulledModel:
     """Fetch, check and install registry model ``model_id``; record its id for this chain. Installs nothing on any failure."""
     entry = market.model(model_id)
     if entry.insecure_test_srs and not is_dev_chain(market):
-        raise ChainError(f"registry model {model_id} was built on a TEST SRS: its proofs are forgeable",
-                         "test-SRS models are for a local dev chain only")
+        raise ChainError(
+            f"registry model {model_id} was built on a TEST SRS: its proofs are forgeable",
+            "test-SRS models are for a local dev chain only",
+        )
     source = str(bundle) if bundle is not None else entry.metadata_uri
     staging = bundles.staging_dir(settings)
     try:
@@ -111,7 +124,9 @@ def pull_model(settings: Settings, market: Marketplace, model_id: int, *, bundle
             raise AmbiguousModelError(
                 f"registry model {model_id} (owner {entry.owner}, royalty {entry.royalty_bps} bps) carries the same artifacts as "
                 f"the earlier {describe(earlier)}: it may be a copy that pays someone else",
-                f"pull the id the model's publisher announced; pass --accept-copy to use model {model_id} anyway", [entry, *earlier])
+                f"pull the id the model's publisher announced; pass --accept-copy to use model {model_id} anyway",
+                [entry, *earlier],
+            )
         installed, replaced = bundles.install(staged, settings, replace=replace)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -119,10 +134,29 @@ def pull_model(settings: Settings, market: Marketplace, model_id: int, *, bundle
     previous = recorded_id(market, installed.name)
     record_model(settings, market, installed, entry)
     return PulledModel(
-        installed.name, model_id, market.chain.chain_id, str(installed.path), entry.kind.name.lower(), entry.verifier,
-        "0x" + entry.verifier_code_hash.hex(), market.verifier_code_allowed(entry.verifier_code_hash), entry.owner,
-        entry.royalty_bps, entry.status.value, "0x" + artifacts_hash(installed).hex(), source, replaced,
+        installed.name,
+        model_id,
+        market.chain.chain_id,
+        str(installed.path),
+        entry.kind.name.lower(),
+        entry.verifier,
+        "0x" + entry.verifier_code_hash.hex(),
+        market.verifier_code_allowed(entry.verifier_code_hash),
+        entry.owner,
+        entry.royalty_bps,
+        entry.status.value,
+        "0x" + artifacts_hash(installed).hex(),
+        source,
+        replaced,
         previous if previous != model_id else None,
-        tuple({"model_id": c.model_id, "owner": c.owner, "royalty_bps": c.royalty_bps, "status": c.status.value,
-               "earlier": c.model_id < model_id} for c in copies),
+        tuple(
+            {
+                "model_id": c.model_id,
+                "owner": c.owner,
+                "royalty_bps": c.royalty_bps,
+                "status": c.status.value,
+                "earlier": c.model_id < model_id,
+            }
+            for c in copies
+        ),
     )

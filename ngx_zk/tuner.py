@@ -136,8 +136,10 @@ def knob_rule(knob: str, input_visibility: str, output_visibility: str) -> str |
     if knob != "ignore_range_check_inputs_outputs":
         return None
     if input_visibility != "hashed":
-        return (f"{input_visibility} inputs are range-checked in the circuit; the check bounds "
-                f"{'values the verifier supplies' if input_visibility == 'public' else 'what the prover may choose'}")
+        return (
+            f"{input_visibility} inputs are range-checked in the circuit; the check bounds "
+            f"{'values the verifier supplies' if input_visibility == 'public' else 'what the prover may choose'}"
+        )
     if output_visibility not in ("hashed", "private"):
         return f"{output_visibility} outputs would lose the range check that ties them to the instances"
     return None
@@ -163,8 +165,11 @@ class Candidate:
     def label(self) -> str:
         scales = EZKL_SCALES if self.scale is None else str(self.scale)
         cols = "col" if self.num_inner_cols == 1 else "cols"
-        names = {"disable_freivalds": "no freivalds", "bounded_log_lookup": "bounded log",
-                 "ignore_range_check_inputs_outputs": "no io range check"}
+        names = {
+            "disable_freivalds": "no freivalds",
+            "bounded_log_lookup": "bounded log",
+            "ignore_range_check_inputs_outputs": "no io range check",
+        }
         return (
             f"decomp {self.decomp_base}x{self.decomp_legs}, {self.num_inner_cols} {cols}, "
             f"rebase x{self.scale_rebase_multiplier}, scale {scales}" + "".join(f", {names[k]}" for k in self.knobs)
@@ -185,8 +190,13 @@ class Candidate:
     @property
     def layout(self) -> tuple[int | bool, ...]:
         """The knobs that set the row count (the scale does not)."""
-        return (self.decomp_base, self.decomp_legs, self.num_inner_cols, self.scale_rebase_multiplier,
-                *(getattr(self, k) for k in KNOBS))
+        return (
+            self.decomp_base,
+            self.decomp_legs,
+            self.num_inner_cols,
+            self.scale_rebase_multiplier,
+            *(getattr(self, k) for k in KNOBS),
+        )
 
     def run_args(self) -> dict[str, int | bool]:
         return {
@@ -430,8 +440,17 @@ def tune(
         for knob in cand.knobs:
             if knob in notes:
                 records[i].setdefault("knob_note", notes[knob])
-    return Tuning(candidates[chosen.index], chosen.settings, chosen.compiled, chosen.logrows, chosen.error, tolerance,
-                  records, default.error if default else None, timing)
+    return Tuning(
+        candidates[chosen.index],
+        chosen.settings,
+        chosen.compiled,
+        chosen.logrows,
+        chosen.error,
+        tolerance,
+        records,
+        default.error if default else None,
+        timing,
+    )
 
 
 def _default_reference(
@@ -523,7 +542,7 @@ def _timed_choice(
         fastest = min(best[b.index] for b in eligible)
         similar = [b for b in eligible if best[b.index] <= fastest * (1 + SIMILAR_COST)]
         chosen = min(similar, key=lambda b: (b.error, best[b.index]))
-        why = ("fastest" if best[chosen.index] == fastest else f"most accurate within {SIMILAR_COST:.0%} of the fastest")
+        why = "fastest" if best[chosen.index] == fastest else f"most accurate within {SIMILAR_COST:.0%} of the fastest"
         why += "" if base is None else f", {base / best[chosen.index]:.2f}x faster than EZKL's default"
     elif default is not None:
         chosen, why = default, f"no finalist proved {SPEEDUP_MARGIN:.0%} faster than EZKL's default"
@@ -538,9 +557,16 @@ def _timed_choice(
         "default_prove_s": base,
         "chosen_prove_s": best.get(chosen.index),
         "speedup_vs_default": (base / best[chosen.index]) if base and chosen.index in best else None,
-        "finalists": [{"label": candidates[b.index].label, "logrows": b.logrows, "max_abs_error": b.error,
-                       "prove_s": best.get(b.index), "default": default is not None and b.index == default.index}
-                      for b in pool],
+        "finalists": [
+            {
+                "label": candidates[b.index].label,
+                "logrows": b.logrows,
+                "max_abs_error": b.error,
+                "prove_s": best.get(b.index),
+                "default": default is not None and b.index == default.index,
+            }
+            for b in pool
+        ],
         "decision": why,
     }
     return chosen, timing

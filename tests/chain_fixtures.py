@@ -48,8 +48,13 @@ class Net:
     def env(self, state_dir: Path, **extra: str) -> dict[str, str]:
         """Environment for a separate ngx-zk process (consumer or worker)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("NGX_ZK_")}
-        env.update(NGX_ZK_HOME=str(self.home), NGX_ZK_CACHE_DIR=str(self.settings.cache_dir), NGX_ZK_RPC_URL=self.url,
-                   NGX_ZK_STATE_DIR=str(state_dir), **extra)
+        env.update(
+            NGX_ZK_HOME=str(self.home),
+            NGX_ZK_CACHE_DIR=str(self.settings.cache_dir),
+            NGX_ZK_RPC_URL=self.url,
+            NGX_ZK_STATE_DIR=str(state_dir),
+            **extra,
+        )
         return env
 
     def signer(self, role: str) -> Any:
@@ -99,11 +104,35 @@ def chain_snapshot(net: Net) -> Iterator[Net]:
 
 def ngx_zk(net: Net, state_dir: Path, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in its own process and wait for it."""
-    return subprocess.run([sys.executable, "-m", "ngx_zk", *args], env=net.env(state_dir, **env), capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ngx_zk", *args],
+        env=net.env(state_dir, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def start_worker(net: Net, state_dir: Path, *args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "ngx_zk", "worker", "--model", "mlp", "--account", "provider", "--poll", "0.2",
-                             "--log-file", str(state_dir / "worker.log"), *args],
-                            env=net.env(state_dir, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ngx_zk",
+            "worker",
+            "--model",
+            "mlp",
+            "--account",
+            "provider",
+            "--poll",
+            "0.2",
+            "--log-file",
+            str(state_dir / "worker.log"),
+            *args,
+        ],
+        env=net.env(state_dir, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -14,6 +14,16 @@ from ngx_zk.artifacts import Circuit
 from .chain_fixtures import chain_snapshot, net  # noqa: F401  (fixtures for tests against anvil)
 from .paths import MODELS, REPO  # noqa: F401
 
+ANVIL_FIXTURES = frozenset({"net", "chain_snapshot"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the anvil fixtures is in the chain tier, marked or not: `make test-fast` never starts anvil."""
+    for item in items:
+        if ANVIL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.chain)
+
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

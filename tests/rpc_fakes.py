@@ -112,8 +112,9 @@ class FlakyRpcProxyFake:
             return  # no answer: the connection closes
         if fault == "drop":
             return
-        with urllib.request.urlopen(urllib.request.Request(self.upstream, data=body, headers={"Content-Type": "application/json"}),
-                                    timeout=10) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(self.upstream, data=body, headers={"Content-Type": "application/json"}), timeout=10
+        ) as response:
             status, answer = response.status, response.read()
         if fault == "drop-after-forward":
             return

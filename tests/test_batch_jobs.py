@@ -116,8 +116,21 @@ def test_batch_job_settles_with_one_proof_of_every_input(chain_snapshot: Net, ml
 
     worker = start_worker(net, tmp_path / "worker", "--model", "mlp_b4", "--max-jobs", "1")
     try:
-        done = ngx_zk(net, tmp_path / "consumer", "prove-job", "mlp", "--inputs", str(BATCH4), "--account", "consumer",
-                      "--price", "10", "--json", "--timeout", "150")
+        done = ngx_zk(
+            net,
+            tmp_path / "consumer",
+            "prove-job",
+            "mlp",
+            "--inputs",
+            str(BATCH4),
+            "--account",
+            "consumer",
+            "--price",
+            "10",
+            "--json",
+            "--timeout",
+            "150",
+        )
     finally:
         assert worker.wait(timeout=150) == 0, worker.stderr.read() if worker.stderr else ""
     assert done.returncode == 0, done.stderr
@@ -156,14 +169,13 @@ def test_batch_job_settles_with_one_proof_of_every_input(chain_snapshot: Net, ml
         bad = ngx_zk(net, tmp_path / "third", "verify", "--disclosure", str(forged), "--model", "mlp_b4", "--json")
         assert bad.returncode == 1 and json.loads(bad.stdout)["valid"] is False, (field, bad.stdout, bad.stderr)
     hostile = tmp_path / "hostile.json"
-    hostile.write_text('{"kind": "ngx-zk/disclosure", "version": 1, ' + '"x": [' * 500 + ']' * 500 + "}")
+    hostile.write_text('{"kind": "ngx-zk/disclosure", "version": 1, ' + '"x": [' * 500 + "]" * 500 + "}")
     refused = ngx_zk(net, tmp_path / "third", "verify", "--disclosure", str(hostile), "--model", "mlp_b4")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr and "disclosure" in refused.stderr
 
 
 @pytest.mark.chain
-def test_a_batch_size_nobody_published_is_refused_before_any_escrow(chain_snapshot: Net, mlp_b4: Circuit,
-                                                                    tmp_path: Path) -> None:
+def test_a_batch_size_nobody_published_is_refused_before_any_escrow(chain_snapshot: Net, mlp_b4: Circuit, tmp_path: Path) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     publish(net.settings, m, net.signer("deployer"), mlp_b4, royalty_bps=0)
     three = tmp_path / "three.jsonl"
@@ -174,8 +186,9 @@ def test_a_batch_size_nobody_published_is_refused_before_any_escrow(chain_snapsh
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "3 inputs given" in done.stderr and "1 (mlp), 4 (mlp_b4)" in done.stderr, done.stderr
     assert "ngx-zk model build MODEL --batch 3" in done.stderr
-    one = ngx_zk(net, tmp_path / "consumer", "prove-job", "mlp_b4", "--input", str(MODELS / "mlp" / "input.json"),
-                 "--account", "consumer")
+    one = ngx_zk(
+        net, tmp_path / "consumer", "prove-job", "mlp_b4", "--input", str(MODELS / "mlp" / "input.json"), "--account", "consumer"
+    )
     assert one.returncode != 0 and "--inputs FILE.jsonl" in one.stderr
     assert m.job_count() == before and m.balance(devnet.dev_address("consumer")) == balance
     with pytest.raises(InputError, match="no circuit of model 'mlp' proving 2 per job"):
@@ -187,16 +200,24 @@ def test_a_batch_size_nobody_published_is_refused_before_any_escrow(chain_snapsh
 def test_private_batch_job_through_the_python_api(chain_snapshot: Net, tmp_path: Path) -> None:
     """Hashed outputs: only Poseidon hashes on chain; each output comes back sealed and is checked against them."""
     net, m = chain_snapshot, chain_snapshot.market
-    circuit = ngx.build_circuit(MODELS / "mlp", net.settings, name="mlp_private_b2", batch=2,
-                                visibility=Visibility("hashed", "fixed", "hashed"))
+    circuit = ngx.build_circuit(
+        MODELS / "mlp", net.settings, name="mlp_private_b2", batch=2, visibility=Visibility("hashed", "fixed", "hashed")
+    )
     publish(net.settings, m, net.signer("deployer"), circuit, royalty_bps=0)
     rows = lines(BATCH4)[:2]
 
-    worker = start_worker(net, tmp_path / "worker", "--model", "mlp_private_b2", "--max-jobs", "1",
-                          "--listen", f"127.0.0.1:{_endpoint(net)}")
+    worker = start_worker(
+        net, tmp_path / "worker", "--model", "mlp_private_b2", "--max-jobs", "1", "--listen", f"127.0.0.1:{_endpoint(net)}"
+    )
     try:
-        settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                      "NGX_ZK_STATE_DIR": str(tmp_path / "consumer"), "NGX_ZK_RPC_URL": net.url})
+        settings = ngx.load_settings(
+            {
+                "NGX_ZK_HOME": str(net.home),
+                "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+                "NGX_ZK_STATE_DIR": str(tmp_path / "consumer"),
+                "NGX_ZK_RPC_URL": net.url,
+            }
+        )
         client = ngx.Client(settings=settings, account="consumer")
         result = client.run_batch("mlp_private_b2", [{"input_data": [r]} for r in rows], price="5", timeout_s=150)
     finally:
@@ -226,6 +247,7 @@ def _endpoint(net: Net) -> int:
 
     port = free_port()
     signer = net.signer("provider")
-    net.market.update_provider(signer, crypto.public_bytes(crypto.derive_key(signer.encryption_key_material())),
-                               f"http://127.0.0.1:{port}")
+    net.market.update_provider(
+        signer, crypto.public_bytes(crypto.derive_key(signer.encryption_key_material())), f"http://127.0.0.1:{port}"
+    )
     return port

@@ -76,8 +76,16 @@ def test_every_candidate_keeps_the_salt_range() -> None:
     assert all(c.decomp_base**c.decomp_legs >= floor for c in tuner.CANDIDATES)
     assert len({c.label for c in tuner.CANDIDATES}) == len({c.tag for c in tuner.CANDIDATES}) == len(tuner.CANDIDATES)
     with pytest.raises(ValueError, match="range"):
-        tuner.tune(Path("/nonexistent"), Path("x.onnx"), Path("c.json"), {}, max_logrows=20, tolerance=1.0,
-                   measure=lambda s, c: 0.0, candidates=(tuner.Candidate(256, 2),))
+        tuner.tune(
+            Path("/nonexistent"),
+            Path("x.onnx"),
+            Path("c.json"),
+            {},
+            max_logrows=20,
+            tolerance=1.0,
+            measure=lambda s, c: 0.0,
+            candidates=(tuner.Candidate(256, 2),),
+        )
 
 
 def test_largest_salt_proves_on_the_tuned_circuit(mlp_circuit: Circuit, session_settings: ngx.Settings, tmp_path: Path) -> None:
@@ -89,9 +97,16 @@ def test_largest_salt_proves_on_the_tuned_circuit(mlp_circuit: Circuit, session_
 
 
 def _tune_mlp(tmp_path: Path, candidates: tuple[tuner.Candidate, ...], measure: tuner.Measure) -> tuner.Tuning:
-    return tuner.tune(tmp_path, MODELS / "mlp" / "network.onnx", MODELS / "mlp" / "calibration.json",
-                      {"input_visibility": "public", "param_visibility": "fixed", "output_visibility": "public"},
-                      max_logrows=20, tolerance=0.01, measure=measure, candidates=candidates)
+    return tuner.tune(
+        tmp_path,
+        MODELS / "mlp" / "network.onnx",
+        MODELS / "mlp" / "calibration.json",
+        {"input_visibility": "public", "param_visibility": "fixed", "output_visibility": "public"},
+        max_logrows=20,
+        tolerance=0.01,
+        measure=measure,
+        candidates=candidates,
+    )
 
 
 def test_inaccurate_candidate_is_rejected(tmp_path: Path) -> None:
@@ -129,6 +144,7 @@ def test_hostile_model_leaves_nothing(settings: ngx.Settings, tmp_path: Path) ->
     assert leftovers(settings) == []
 
 
+@pytest.mark.slow  # builds (and proves) a circuit of its own: seconds, beyond the session's shared mlp
 def test_failed_rebuild_keeps_the_previous_circuit(settings: ngx.Settings, tmp_path: Path) -> None:
     model = onnx_factory.linear(tmp_path / "lin.onnx")
     first = ngx.build_circuit(model, settings, name="lin")

@@ -75,21 +75,29 @@ def test_a_bundle_is_reproducible_and_holds_the_circuit_files_only(mlp_circuit: 
 
 
 @pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink", "hardlink", "folder", "unknown"])
-def test_hostile_bundle_members_are_refused_before_anything_is_written(kind: str, mlp_circuit: Circuit, settings: ngx.Settings,
-                                                                      tmp_path: Path) -> None:
+def test_hostile_bundle_members_are_refused_before_anything_is_written(
+    kind: str, mlp_circuit: Circuit, settings: ngx.Settings, tmp_path: Path
+) -> None:
     evil = tmp_path / "evil.tar.gz"
     evil.write_bytes(hostile(kind, mlp_circuit))
     into = staging_dir(settings)
     with pytest.raises(BundleError) as refused:
         unpack(evil, into)
-    assert {"traversal": "points outside the bundle", "absolute": "points outside the bundle", "symlink": "is a symbolic link",
-            "hardlink": "is a hard link", "folder": "is a folder", "unknown": "is not a circuit file"}[kind] in str(refused.value)
+    assert {
+        "traversal": "points outside the bundle",
+        "absolute": "points outside the bundle",
+        "symlink": "is a symbolic link",
+        "hardlink": "is a hard link",
+        "folder": "is a folder",
+        "unknown": "is not a circuit file",
+    }[kind] in str(refused.value)
     assert list(into.iterdir()) == [], "a refused member must be refused before any file is written"
     assert not (settings.circuits_dir / "escaped.txt").exists() and not Path("/tmp/ngx-absolute-escape.txt").exists()
 
 
-def test_a_bundle_whose_files_do_not_match_its_own_manifest_is_refused(mlp_circuit: Circuit, settings: ngx.Settings,
-                                                                       tmp_path: Path) -> None:
+def test_a_bundle_whose_files_do_not_match_its_own_manifest_is_refused(
+    mlp_circuit: Circuit, settings: ngx.Settings, tmp_path: Path
+) -> None:
     members = circuit_members(mlp_circuit, skip="vk.key")
     vk = bytearray((mlp_circuit.path / "vk.key").read_bytes())
     vk[100] ^= 0xFF
@@ -99,7 +107,9 @@ def test_a_bundle_whose_files_do_not_match_its_own_manifest_is_refused(mlp_circu
         unpack(evil, staging_dir(settings))
 
 
-def test_a_deeply_nested_manifest_is_refused_without_a_crash(mlp_circuit: Circuit, settings: ngx.Settings, tmp_path: Path) -> None:
+def test_a_deeply_nested_manifest_is_refused_without_a_crash(
+    mlp_circuit: Circuit, settings: ngx.Settings, tmp_path: Path
+) -> None:
     members = circuit_members(mlp_circuit, skip="manifest.json")
     evil = tmp_path / "evil.tar.gz"
     evil.write_bytes(tar_gz([*members, (tarfile.TarInfo("manifest.json"), b"[" * 200_000 + b"]" * 200_000)]))
@@ -138,8 +148,9 @@ def http_server(tmp_path: Path) -> Iterator[str]:
         server.server_close()
 
 
-def test_bundles_are_fetched_from_file_and_http_uris_within_a_size_bound(mlp_circuit: Circuit, tmp_path: Path,
-                                                                         http_server: str) -> None:
+def test_bundles_are_fetched_from_file_and_http_uris_within_a_size_bound(
+    mlp_circuit: Circuit, tmp_path: Path, http_server: str
+) -> None:
     made = make_bundle(mlp_circuit, tmp_path / "www" / "mlp.tar.gz")
     got = fetch(f"{http_server}/mlp.tar.gz", tmp_path / "http.tar.gz")
     assert got.read_bytes() == made.path.read_bytes()
@@ -161,17 +172,23 @@ def weak_circuits(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> 
     home = tmp_path_factory.mktemp("weak-home")
     settings = ngx.load_settings({"NGX_ZK_HOME": str(home), "NGX_ZK_CACHE_DIR": str(cache_dir)})
     ngx.build_circuit(MODELS / "mlp", settings, name="mlp_unsalted", salt=False, tune=False)
-    ngx.build_circuit(MODELS / "mlp", settings, name="mlp_private_out", visibility=ngx.Visibility("hashed", "fixed", "private"),
-                      tune=False)
+    ngx.build_circuit(
+        MODELS / "mlp", settings, name="mlp_private_out", visibility=ngx.Visibility("hashed", "fixed", "private"), tune=False
+    )
     return home
 
 
-@pytest.mark.parametrize(("name", "message", "flag"), [
-    ("mlp_unsalted", "has unsalted input commitments", "--allow-unsalted"),
-    ("mlp_private_out", "keeps its output private", "--allow-private-output"),
-])
+@pytest.mark.slow  # its fixture builds two circuits
+@pytest.mark.parametrize(
+    ("name", "message", "flag"),
+    [
+        ("mlp_unsalted", "has unsalted input commitments", "--allow-unsalted"),
+        ("mlp_private_out", "keeps its output private", "--allow-private-output"),
+    ],
+)
 def test_publish_refuses_unsalted_and_private_output_circuits_without_the_flag(
-        weak_circuits: Path, monkeypatch: pytest.MonkeyPatch, name: str, message: str, flag: str) -> None:
+    weak_circuits: Path, monkeypatch: pytest.MonkeyPatch, name: str, message: str, flag: str
+) -> None:
     monkeypatch.setenv("NGX_ZK_HOME", str(weak_circuits))
     monkeypatch.setenv("NGX_ZK_RPC_URL", "http://127.0.0.1:9")  # never reached: refused before any chain work
     result = CliRunner().invoke(main, ["model", "publish", name])

@@ -54,8 +54,13 @@ def background(fn: Callable[[], T]) -> Future[T]:
 
 def market_on(net: Net, urls: list[str], **knobs: Any) -> Marketplace:
     """The deployed marketplace over a fresh connection, with the given Chain knobs."""
-    chain = Chain(urls, expected_chain_id=devnet.DEV_CHAIN_ID, tries=knobs.pop("tries", 3), backoff_s=0.01,
-                  timeout_s=knobs.pop("timeout_s", 5))
+    chain = Chain(
+        urls,
+        expected_chain_id=devnet.DEV_CHAIN_ID,
+        tries=knobs.pop("tries", 3),
+        backoff_s=0.01,
+        timeout_s=knobs.pop("timeout_s", 5),
+    )
     chain.receipt_timeout_s = 20
     for name, value in knobs.items():
         setattr(chain, name, value)
@@ -87,14 +92,17 @@ def test_stuck_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee_and_
     def on_sent(tx_hash: str) -> None:
         pending.append({**market.chain.w3.eth.get_transaction(tx_hash), "hash": tx_hash})  # type: ignore[arg-type]
 
-    sending = background(lambda: market.chain.send(market.token.functions.transfer(RECIPIENT, 7), net.signer("consumer"),
-                                                   what="transfer", on_sent=on_sent))
+    sending = background(
+        lambda: market.chain.send(
+            market.token.functions.transfer(RECIPIENT, 7), net.signer("consumer"), what="transfer", on_sent=on_sent
+        )
+    )
     until(lambda: len(pending) == 2, what="a replacement")
     net.rpc("evm_mine")
     receipt = sending.result(timeout=20)
 
     first, second = pending
-    assert receipt["tx"] == second["hash"], "the replacement is what got mined"
+    assert receipt.tx == second["hash"], "the replacement is what got mined"
     assert second["nonce"] == first["nonce"]
     assert second["maxFeePerGas"] * 4 >= first["maxFeePerGas"] * 5
     assert second["maxPriorityFeePerGas"] * 4 >= first["maxPriorityFeePerGas"] * 5
@@ -112,13 +120,14 @@ def test_a_fee_below_a_risen_base_fee_is_raised_until_the_node_takes_it(chain_sn
     net.rpc("anvil_setNextBlockBaseFeePerGas", [hex(3 * first_fee)])
     before, sent = net.market.balance(RECIPIENT), []
     try:
-        receipt = market.chain.send(market.token.functions.transfer(RECIPIENT, 3), net.signer("consumer"), what="transfer",
-                                    on_sent=sent.append)
+        receipt = market.chain.send(
+            market.token.functions.transfer(RECIPIENT, 3), net.signer("consumer"), what="transfer", on_sent=sent.append
+        )
     finally:
         net.rpc("anvil_setNextBlockBaseFeePerGas", [hex(base)])  # evm_revert does not reset anvil's fee market
 
-    assert sent == [receipt["tx"]], "the refused first try was never reported as sent"
-    assert int(w3.eth.get_transaction(receipt["tx"])["maxFeePerGas"]) >= 3 * first_fee  # type: ignore[arg-type]
+    assert sent == [receipt.tx], "the refused first try was never reported as sent"
+    assert int(w3.eth.get_transaction(receipt.tx)["maxFeePerGas"]) >= 3 * first_fee  # type: ignore[arg-type]
     assert net.market.balance(RECIPIENT) - before == 3
 
 
@@ -133,8 +142,11 @@ def test_a_lost_send_answer_is_settled_by_the_receipt_not_by_sending_again(chain
         proxy.fail("drop-after-forward", method="eth_sendRawTransaction")
         net.rpc("evm_setAutomine", [automine])
         try:
-            sending = background(lambda: market.chain.send(market.token.functions.transfer(RECIPIENT, 5), net.signer("consumer"),
-                                                           what="transfer", on_sent=sent.append))
+            sending = background(
+                lambda: market.chain.send(
+                    market.token.functions.transfer(RECIPIENT, 5), net.signer("consumer"), what="transfer", on_sent=sent.append
+                )
+            )
             if not automine:
                 until(lambda: sent, what="the send")
                 net.rpc("evm_mine")
@@ -142,7 +154,7 @@ def test_a_lost_send_answer_is_settled_by_the_receipt_not_by_sending_again(chain
         finally:
             net.rpc("evm_setAutomine", [True])
         assert proxy.count("eth_sendRawTransaction") == 2, "one lost answer, one repeat of the same bytes"
-    assert sent == [receipt["tx"]]
+    assert sent == [receipt.tx]
     assert net.market.balance(RECIPIENT) - before == 5
 
 
@@ -156,7 +168,7 @@ def test_a_receipt_served_after_the_nonce_counts_is_still_ours(chain_snapshot: N
         proxy.fail("null-result", times=4, method="eth_getTransactionReceipt")
         receipt = market.chain.send(market.token.functions.transfer(RECIPIENT, 4), net.signer("consumer"), what="transfer")
         assert proxy.count("eth_getTransactionReceipt") >= 5, "the lagging receipt was asked for again"
-    assert receipt["status"] == 1
+    assert receipt.ok
     assert net.market.balance(RECIPIENT) - before == 4
 
 
@@ -169,11 +181,21 @@ def test_a_nonce_taken_by_another_transaction_fails_clearly_and_spends_nothing(m
     def on_sent(tx_hash: str) -> None:
         pending.append(market.chain.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
 
-    sending = background(lambda: market.chain.send(market.token.functions.transfer(RECIPIENT, 9), consumer, what="transfer",
-                                                   on_sent=on_sent))
+    sending = background(
+        lambda: market.chain.send(market.token.functions.transfer(RECIPIENT, 9), consumer, what="transfer", on_sent=on_sent)
+    )
     ours = until(lambda: pending, what="the send")[0]
-    rival = consumer.sign_transaction({"to": consumer.address, "value": 0, "nonce": ours["nonce"], "gas": 21_000, "chainId": 31337,
-                                       "maxFeePerGas": 20 * ours["maxFeePerGas"], "maxPriorityFeePerGas": 20 * ours["maxPriorityFeePerGas"]})
+    rival = consumer.sign_transaction(
+        {
+            "to": consumer.address,
+            "value": 0,
+            "nonce": ours["nonce"],
+            "gas": 21_000,
+            "chainId": 31337,
+            "maxFeePerGas": 20 * ours["maxFeePerGas"],
+            "maxPriorityFeePerGas": 20 * ours["maxPriorityFeePerGas"],
+        }
+    )
     net.market.chain.w3.eth.send_raw_transaction(rival)
     net.rpc("evm_mine")
 
@@ -192,10 +214,21 @@ def worker_log() -> list[dict[str, Any]]:
 def worker(chain_snapshot: Net, tmp_path: Path, worker_log: list[dict[str, Any]]) -> Iterator[Worker]:
     """The provider's worker as a library object on the session chain (tests drive ``work`` or one poll)."""
     net = chain_snapshot
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                  "NGX_ZK_STATE_DIR": str(tmp_path / "worker")})
-    w = Worker(settings, net.market, net.signer("provider"), [net.circuit], poll_s=0.05,
-               log=lambda event, level="info", **fields: worker_log.append({"event": event, "level": level, **fields}))
+    settings = ngx.load_settings(
+        {
+            "NGX_ZK_HOME": str(net.home),
+            "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+            "NGX_ZK_STATE_DIR": str(tmp_path / "worker"),
+        }
+    )
+    w = Worker(
+        settings,
+        net.market,
+        net.signer("provider"),
+        [net.circuit],
+        poll_s=0.05,
+        log=lambda event, level="info", **fields: worker_log.append({"event": event, "level": level, **fields}),
+    )
     try:
         yield w
     finally:
@@ -205,11 +238,25 @@ def worker(chain_snapshot: Net, tmp_path: Path, worker_log: list[dict[str, Any]]
 
 
 def post(net: Net, tmp_path: Path) -> JobRecord:
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                  "NGX_ZK_STATE_DIR": str(tmp_path / "consumer")})
+    settings = ngx.load_settings(
+        {
+            "NGX_ZK_HOME": str(net.home),
+            "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+            "NGX_ZK_STATE_DIR": str(tmp_path / "consumer"),
+        }
+    )
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
-    return post_job(settings, net.market, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=600,
-                    prove_window=600, min_reputation=0)
+    return post_job(
+        settings,
+        net.market,
+        net.signer("consumer"),
+        net.circuit,
+        data,
+        price=10 * NGX,
+        claim_window=600,
+        prove_window=600,
+        min_reputation=0,
+    )
 
 
 def steps(worker: Worker, job_id: int) -> list[str]:
@@ -224,7 +271,9 @@ def reorg_from(net: Net, block: int, txs: list[list[Any]] | None = None) -> None
 
 
 @pytest.mark.parametrize("window", [5, 0], ids=["rescanned", "window-0-misses-it"])
-def test_an_event_reincluded_below_the_cursor_is_found_by_the_rescan_window(chain_snapshot: Net, worker: Worker, window: int) -> None:
+def test_an_event_reincluded_below_the_cursor_is_found_by_the_rescan_window(
+    chain_snapshot: Net, worker: Worker, window: int
+) -> None:
     """A JobPosted the worker never saw becomes canonical below its cursor (a fork won); with window 0 it is skipped."""
     net, m = chain_snapshot, worker.market
     signer = net.signer("consumer")
@@ -236,8 +285,13 @@ def test_an_event_reincluded_below_the_cursor_is_found_by_the_rescan_window(chai
     worker.reorg_window = window
     worker._scan()  # the cursor passes the head
     fn = m.market.functions.postJob(net.model_id, list(commitment.values), 10 * NGX, 600, 600, 0)
-    tx = fn.build_transaction({"from": signer.address, "nonce": m.chain.w3.eth.get_transaction_count(signer.address),  # type: ignore[arg-type]
-                               "chainId": devnet.DEV_CHAIN_ID})
+    tx = fn.build_transaction(
+        {
+            "from": signer.address,
+            "nonce": m.chain.w3.eth.get_transaction_count(signer.address),  # type: ignore[arg-type]
+            "chainId": devnet.DEV_CHAIN_ID,
+        }
+    )
     reorg_from(net, m.chain.block_number() - 2, [["0x" + signer.sign_transaction(dict(tx)).hex(), 0]])
     posted = m.events("JobPosted", m.deployment.block)[-1]
     assert posted["blockNumber"] < worker.journal.cursor("posted", 0), "the event landed below the cursor"
@@ -251,12 +305,16 @@ def test_an_event_reincluded_below_the_cursor_is_found_by_the_rescan_window(chai
         assert entry is None, "without a rescan window the re-included event is skipped"
 
 
-def test_a_reorg_dropping_the_claim_sends_the_worker_back_to_claiming(chain_snapshot: Net, worker: Worker, tmp_path: Path) -> None:
+def test_a_reorg_dropping_the_claim_sends_the_worker_back_to_claiming(
+    chain_snapshot: Net, worker: Worker, tmp_path: Path
+) -> None:
     net, m = chain_snapshot, worker.market
     record = post(net, tmp_path)
     start = m.chain.block_number()
     running = background(lambda: worker.work(max_jobs=1))
-    claimed = until(lambda: (e := worker.journal.get(record.job_id)) is not None and e.step is Step.CLAIMED and e, what="the claim")
+    claimed = until(
+        lambda: (e := worker.journal.get(record.job_id)) is not None and e.step is Step.CLAIMED and e, what="the claim"
+    )
     assert m.job(record.job_id).provider == devnet.dev_address("provider")
 
     reorg_from(net, int(claimed.claim_block))  # drops the claim, keeps the JobPosted
@@ -278,7 +336,9 @@ def test_a_reorg_dropping_the_claim_sends_the_worker_back_to_claiming(chain_snap
     assert "a reorg dropped our claim; claiming again" in notes
 
 
-def test_a_reorg_dropping_a_claimed_jobs_post_marks_it_lost_without_a_crash(chain_snapshot: Net, worker: Worker, tmp_path: Path) -> None:
+def test_a_reorg_dropping_a_claimed_jobs_post_marks_it_lost_without_a_crash(
+    chain_snapshot: Net, worker: Worker, tmp_path: Path
+) -> None:
     net, m = chain_snapshot, worker.market
     record = post(net, tmp_path)
     posted_block = int(m.posted(record.job_id)["blockNumber"])
@@ -294,7 +354,9 @@ def test_a_reorg_dropping_a_claimed_jobs_post_marks_it_lost_without_a_crash(chai
     assert m.job_count() == record.job_id - 1 and worker.stats.lost == 1
 
 
-def test_a_seen_job_whose_post_a_reorg_drops_is_lost_and_its_reused_id_is_seen_again(chain_snapshot: Net, worker: Worker, tmp_path: Path) -> None:
+def test_a_seen_job_whose_post_a_reorg_drops_is_lost_and_its_reused_id_is_seen_again(
+    chain_snapshot: Net, worker: Worker, tmp_path: Path
+) -> None:
     net, m = chain_snapshot, worker.market
     first = post(net, tmp_path)
     worker._scan()
@@ -325,10 +387,16 @@ def test_http_5xx_and_429_are_retried_with_backoff(net: Net) -> None:
         assert proxy.count("eth_blockNumber") == 3
 
 
-@pytest.mark.parametrize("fault, words", [
-    ("refused", "connection refused"), ("503", "HTTP 503"), ("429", "HTTP 429 (rate limited)"),
-    ("hang", "no answer within 0.3s"), ("drop", "connection dropped"),
-])
+@pytest.mark.parametrize(
+    "fault, words",
+    [
+        ("refused", "connection refused"),
+        ("503", "HTTP 503"),
+        ("429", "HTTP 429 (rate limited)"),
+        ("hang", "no answer within 0.3s"),
+        ("drop", "connection dropped"),
+    ],
+)
 def test_a_node_that_stays_down_gives_a_one_line_rpc_error(net: Net, fault: str, words: str) -> None:
     with FlakyRpcProxyFake(net.url) as proxy:
         url = f"http://127.0.0.1:{free_port()}" if fault == "refused" else proxy.url
@@ -380,8 +448,9 @@ def test_failover_never_switches_to_a_node_of_another_chain(net: Net) -> None:
             Chain([other.url, net.url], expected_chain_id=devnet.DEV_CHAIN_ID)  # at connect time: refused, as before
 
 
-def test_the_worker_rides_out_a_node_outage(chain_snapshot: Net, worker: Worker, worker_log: list[dict[str, Any]],
-                                            tmp_path: Path) -> None:
+def test_the_worker_rides_out_a_node_outage(
+    chain_snapshot: Net, worker: Worker, worker_log: list[dict[str, Any]], tmp_path: Path
+) -> None:
     net = chain_snapshot
     with FlakyRpcProxyFake(net.url) as proxy:
         worker.market = Marketplace(Chain([proxy.url], tries=1), net.market.deployment)
@@ -393,6 +462,41 @@ def test_the_worker_rides_out_a_node_outage(chain_snapshot: Net, worker: Worker,
         proxy.heal()
         worker._scan()
         assert (entry := worker.journal.get(record.job_id)) is not None and entry.step is Step.SEEN
+
+
+def test_history_reads_go_in_batches_and_one_at_a_time_where_a_node_refuses_batches(chain_snapshot: Net) -> None:
+    """The explorer's reads (blocks, logs, receipts, transactions) come typed, in one round trip per kind,
+    and still come, request by request, from a node or proxy that refuses JSON-RPC batches."""
+    net, m = chain_snapshot, chain_snapshot.market
+    start = m.chain.block_number() + 1
+    for amount in (1, 2, 3):
+        m.transfer(net.signer("consumer"), RECIPIENT, amount)
+    stop = m.chain.block_number()
+    with FlakyRpcProxyFake(net.url) as proxy:
+        chain = Chain([proxy.url], tries=1)
+        token = chain.contract_events({"NGXToken": m.token.address})
+        logs = chain.logs(start, stop, token.addresses)
+        events = [token.decode(entry) for entry in logs]
+        assert [(e.contract, e.name, e.args["value"]) for e in events if e is not None] == [
+            ("NGXToken", "Transfer", a) for a in (1, 2, 3)
+        ]
+        hashes, numbers = [entry.tx_hash for entry in logs], [entry.block_number for entry in logs]
+        blocks, receipts, sent = chain.blocks(numbers), chain.receipts(hashes), chain.transactions(hashes)
+        assert proxy.count("batch") == 3 and proxy.count("eth_getBlockByNumber") == proxy.count("eth_getTransactionReceipt") == 0
+
+        assert all(blocks[entry.block_number].hash == entry.block_hash for entry in logs)
+        assert blocks[stop] == chain.block(stop) and chain.block(stop + 1_000) is None
+        consumer = net.signer("consumer").address.lower()
+        assert [(r.sender, r.status) for r in receipts.values()] == [(consumer, 1)] * 3 and all(
+            r.gas_used > 0 for r in receipts.values()
+        )
+        assert all(sent[h].to == m.token.address.lower() for h in hashes)
+        assert [token.decode_call(sent[h]) for h in hashes] == [("transfer", {"to": RECIPIENT, "value": a}) for a in (1, 2, 3)]
+
+        proxy.fail("500", times=None, method="batch")
+        assert chain.receipts(hashes) == receipts and chain.blocks(numbers) == blocks and chain.transactions(hashes) == sent
+        assert proxy.count("batch") == 4  # refused once, never asked again
+        assert proxy.count("eth_getTransactionReceipt") == proxy.count("eth_getTransactionByHash") == 3
 
 
 # --- new-block notifications ---------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from ngx_zk.artifacts import Circuit
 from ngx_zk.cli import main
 
 from .conftest import MODELS, flip_byte
@@ -46,6 +48,7 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout if result.exit_code == 0 else result.output
 
 
+@pytest.mark.slow  # builds (and proves) a circuit of its own: seconds, beyond the session's shared mlp
 def test_build_commit_prove_verify_round_trip(env: Path) -> None:
     code, out = run("model", "build", str(MODELS / "mlp"), "--json")
     assert code == 0, out
@@ -93,8 +96,8 @@ def test_user_mistakes_get_one_line_errors(env: Path, args: tuple[str, ...], mes
     assert "Traceback" not in out
 
 
-def test_commit_without_out_refuses_to_lose_the_salt(env: Path, mlp_circuit: object) -> None:
-    run("model", "build", str(MODELS / "mlp"))
+def test_commit_without_out_refuses_to_lose_the_salt(env: Path, mlp_circuit: Circuit) -> None:
+    shutil.copytree(mlp_circuit.path, env / "circuits" / "mlp")  # the session's build: a rebuild here costs seconds
     code, out = run("commit", str(MODELS / "mlp" / "input.json"), "--model", "mlp")
     assert code == 2 and "pass --out" in out
 
@@ -105,12 +108,17 @@ def test_bad_env_setting_is_a_clear_error(env: Path, monkeypatch: pytest.MonkeyP
     assert code == 1 and "NGX_ZK_MAX_LOGROWS='lots' is not an integer" in out
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    ("NGX_ZK_BUILD_MEMORY_MB", "300", "memory limit"),
-    ("NGX_ZK_BUILD_TIMEOUT_S", "10", "10s time limit"),
-])
-def test_build_runs_under_memory_and_time_limits(env: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
-                                                 message: str) -> None:
+@pytest.mark.slow  # starts a real mnist_cnn build each time
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("NGX_ZK_BUILD_MEMORY_MB", "300", "memory limit"),
+        ("NGX_ZK_BUILD_TIMEOUT_S", "10", "10s time limit"),
+    ],
+)
+def test_build_runs_under_memory_and_time_limits(
+    env: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
     """A model that needs more than its limits is stopped with a clear error, and leaves no half-built folder."""
     monkeypatch.setenv(variable, value)
     code, out = run("model", "build", str(MODELS / "mnist_cnn"))
@@ -118,11 +126,14 @@ def test_build_runs_under_memory_and_time_limits(env: Path, monkeypatch: pytest.
     assert not list((env / "circuits").glob("*")) and not list((env / "circuits").glob(".*"))
 
 
-@pytest.mark.parametrize("args", [
-    ("prove-job", "mlp", "--input", "input.json", "--provider", "0x12"),
-    ("provider", "status", "notanaddress"),
-    ("reputation", "0x" + "g" * 40),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("prove-job", "mlp", "--input", "input.json", "--provider", "0x12"),
+        ("provider", "status", "notanaddress"),
+        ("reputation", "0x" + "g" * 40),
+    ],
+)
 def test_addresses_are_checked_before_any_chain_work(env: Path, args: tuple[str, ...]) -> None:
     code, out = run(*args)
     assert code == 2 and "is not an Ethereum address (0x followed by 40 hex digits)" in out and "Traceback" not in out
@@ -138,12 +149,15 @@ def built(env: Path, mlp_circuit: object, monkeypatch: pytest.MonkeyPatch) -> Pa
     return env
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("prove", "--model", "mlp", "--input", "salted.json", "--out", "outdir"), "outdir is a folder: name the file to write"),
-    (("prove", "--model", "mlp", "--input", "salted.json", "--out", "afile/proof.json"), "afile is not a folder"),
-    (("commit", "INPUT", "--model", "mlp", "--out", "outdir"), "outdir is a folder"),
-    (("model", "bundle", "mlp", "--out", "outdir"), "'outdir' is a directory"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("prove", "--model", "mlp", "--input", "salted.json", "--out", "outdir"), "outdir is a folder: name the file to write"),
+        (("prove", "--model", "mlp", "--input", "salted.json", "--out", "afile/proof.json"), "afile is not a folder"),
+        (("commit", "INPUT", "--model", "mlp", "--out", "outdir"), "outdir is a folder"),
+        (("model", "bundle", "mlp", "--out", "outdir"), "'outdir' is a directory"),
+    ],
+)
 def test_output_paths_are_checked_before_the_work(built: Path, args: tuple[str, ...], message: str) -> None:
     (built / "outdir").mkdir()
     (built / "afile").write_text("not a folder")
@@ -170,9 +184,15 @@ def test_a_missing_srs_file_is_reported_before_calibration(env: Path) -> None:
 def test_ctrl_c_in_model_build_exits_130_and_leaves_no_staging_folder(env: Path) -> None:
     # a terminal's foreground job takes Ctrl-C; one started in the background (make test-fast &) inherits
     # SIGINT ignored, and Python then never raises KeyboardInterrupt: give the build the terminal's default
-    build = subprocess.Popen([sys.executable, "-m", "ngx_zk", "model", "build", str(MODELS / "mnist_cnn")], cwd=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    build = subprocess.Popen(
+        [sys.executable, "-m", "ngx_zk", "model", "build", str(MODELS / "mnist_cnn")],
+        cwd=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 120
         while not list((env / "circuits").glob(".mnist_cnn.building-*")) and build.poll() is None:
@@ -200,8 +220,20 @@ def test_verify_documents_its_exit_statuses() -> None:
 
 def test_chain_commands_share_one_option_set() -> None:
     """Every command that talks to the chain takes --rpc-url; those that sign take --keystore and --account too."""
-    signing = {("deploy",), ("model", "publish"), ("provider", "register"), ("provider", "stake"), ("provider", "unstake"),
-               ("provider", "withdraw"), ("provider", "status"), ("prove-job",), ("job", "wait"), ("withdraw",), ("worker",)}
+    signing = {
+        ("deploy",),
+        ("model", "publish"),
+        ("provider", "register"),
+        ("provider", "stake"),
+        ("provider", "unstake"),
+        ("provider", "withdraw"),
+        ("provider", "status"),
+        ("prove-job",),
+        ("job", "wait"),
+        ("job", "deliver"),
+        ("withdraw",),
+        ("worker",),
+    }
     reading = {("model", "pull"), ("job", "show"), ("job", "disclose"), ("jobs",), ("reputation",), ("verify",), ("explorer",)}
     for path in all_commands(main):
         group: click.Command = main

@@ -40,8 +40,16 @@ def fresh_devnet(env: Path, mlp_circuit: Circuit, monkeypatch: pytest.MonkeyPatc
     """A home whose deployments file names contracts from an earlier chain, and the built mlp circuit."""
     monkeypatch.setenv("NGX_ZK_CIRCUITS_DIR", str(mlp_circuit.path.parent))
     monkeypatch.delenv("NGX_ZK_RPC_URL", raising=False)
-    stale = deployment.Deployment(31337, {name: "0x" + f"{i + 1:040x}" for i, name in enumerate(
-        ("NGXToken", "ProviderStaking", "ModelRegistry", "JobMarket", "ReputationScore"))}, 1, devnet.dev_address("deployer"), True)
+    stale = deployment.Deployment(
+        31337,
+        {
+            name: "0x" + f"{i + 1:040x}"
+            for i, name in enumerate(("NGXToken", "ProviderStaking", "ModelRegistry", "JobMarket", "ReputationScore"))
+        },
+        1,
+        devnet.dev_address("deployer"),
+        True,
+    )
     deployment.save(ngx.load_settings(), stale)
     try:
         yield env
@@ -124,15 +132,35 @@ def test_an_unregistered_provider_gets_the_hint_not_a_raw_revert(chain_snapshot:
 
 
 def test_prices_print_as_exact_ngx(chain_snapshot: Net, tmp_path: Path) -> None:
-    done = ngx_zk(chain_snapshot, tmp_path, "prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"),
-                  "--account", "consumer", "--price", "1e8")
+    done = ngx_zk(
+        chain_snapshot,
+        tmp_path,
+        "prove-job",
+        "mlp",
+        "--input",
+        str(MODELS / "mlp" / "input.json"),
+        "--account",
+        "consumer",
+        "--price",
+        "1e8",
+    )
     one_line_error(done.returncode, done.stderr, "holds 100000 NGX, the job costs 100000000 NGX")
     assert "e+" not in done.stderr
 
 
 def test_verify_job_says_pending_with_its_own_exit_status(chain_snapshot: Net, tmp_path: Path) -> None:
-    posted = ngx_zk(chain_snapshot, tmp_path, "prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"),
-                    "--account", "consumer", "--no-wait", "--json")
+    posted = ngx_zk(
+        chain_snapshot,
+        tmp_path,
+        "prove-job",
+        "mlp",
+        "--input",
+        str(MODELS / "mlp" / "input.json"),
+        "--account",
+        "consumer",
+        "--no-wait",
+        "--json",
+    )
     assert posted.returncode == 0, posted.stderr
     job_id = json.loads(posted.stdout)["job_id"]
 
@@ -147,8 +175,19 @@ def test_verify_job_says_pending_with_its_own_exit_status(chain_snapshot: Net, t
 
 
 def test_worker_json_prints_a_summary_at_exit(chain_snapshot: Net, tmp_path: Path) -> None:
-    done = ngx_zk(chain_snapshot, tmp_path, "worker", "--model", "mlp", "--account", "provider", "--burst", "--json",
-                  "--log-file", str(tmp_path / "worker.log"))
+    done = ngx_zk(
+        chain_snapshot,
+        tmp_path,
+        "worker",
+        "--model",
+        "mlp",
+        "--account",
+        "provider",
+        "--burst",
+        "--json",
+        "--log-file",
+        str(tmp_path / "worker.log"),
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["provider"] == devnet.dev_address("provider") and summary["stopped"] == "done"

@@ -26,8 +26,15 @@ def test_the_readme_client_example_posts_a_job_and_gets_a_verified_output(chain_
     net = chain_snapshot
     worker = start_worker(net, tmp_path / "worker", "--max-jobs", "1")
     try:
-        run = subprocess.run([sys.executable, "-c", readme_example()], env=net.env(tmp_path / "consumer"), cwd=REPO,
-                             capture_output=True, text=True, timeout=240, check=False)
+        run = subprocess.run(
+            [sys.executable, "-c", readme_example()],
+            env=net.env(tmp_path / "consumer"),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
     finally:
         worker.wait(timeout=120)
     assert run.returncode == 0, run.stderr

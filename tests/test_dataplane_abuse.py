@@ -96,11 +96,18 @@ def make_plane(tmp_path: Path) -> Iterator[Callable[..., Plane]]:
             return True
 
         mailbox = Mailbox(tmp_path / f"mailbox{len(started)}")
-        server = DataPlaneServer(mailbox, chain_id=CHAIN, market=MARKET, provider=PROVIDER, job_facts=chain.facts,
-                                 log=lambda *a, **k: None, on_offer=take if offers else None,
-                                 served_models={MODEL} if served_models is None else served_models,
-                                 on_refused=lambda *r: refusals.append(r),
-                                 limits=limits or Limits(header_timeout_s=2, body_timeout_s=2))
+        server = DataPlaneServer(
+            mailbox,
+            chain_id=CHAIN,
+            market=MARKET,
+            provider=PROVIDER,
+            job_facts=chain.facts,
+            log=lambda *a, **k: None,
+            on_offer=take if offers else None,
+            served_models={MODEL} if served_models is None else served_models,
+            on_refused=lambda *r: refusals.append(r),
+            limits=limits or Limits(header_timeout_s=2, body_timeout_s=2),
+        )
         started.append(server)
         return Plane(server, server.serve("127.0.0.1", 0), mailbox, chain, taken, refusals)
 
@@ -151,8 +158,10 @@ def test_idle_connections_hold_no_more_threads_than_the_cap_and_an_honest_upload
         upload(plane, consumer, 1, b"sealed input")
         assert plane.mailbox.get(1, "input") == b"sealed input"
         assert time.monotonic() - started < 1.0
-        print(f"\n200 idle connections: {threads} extra threads, {plane.server.stats['evicted']} evicted, "
-              f"{plane.server.stats['busy']} refused busy; honest upload in {time.monotonic() - started:.3f}s")
+        print(
+            f"\n200 idle connections: {threads} extra threads, {plane.server.stats['evicted']} evicted, "
+            f"{plane.server.stats['busy']} refused busy; honest upload in {time.monotonic() - started:.3f}s"
+        )
     finally:
         for sock in idle:
             sock.close()
@@ -192,13 +201,16 @@ def test_a_strangers_4mib_body_is_refused_before_it_is_read(make_plane: Any) -> 
     # a hostile client that does not wait for 100 Continue: answered and hung up on, body unread
     headers = dataplane.upload_headers(stranger, CHAIN, MARKET, 1, body)
     sock = socket.create_connection(plane.address, timeout=5)
-    sock.sendall(f"PUT /v1/jobs/1/input HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n".encode()
-                 + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + b"\r\n")
+    sock.sendall(
+        f"PUT /v1/jobs/1/input HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n".encode()
+        + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+        + b"\r\n"
+    )
     answer = sock.recv(4096)
     sent = 0
     try:
         for offset in range(0, len(body), 65536):
-            sent += sock.send(body[offset:offset + 65536])
+            sent += sock.send(body[offset : offset + 65536])
     except OSError:
         pass
     sock.close()
@@ -206,8 +218,10 @@ def test_a_strangers_4mib_body_is_refused_before_it_is_read(make_plane: Any) -> 
     assert plane.server.stats["body_bytes"] == 0, "not one byte of a stranger's body was read"
     assert plane.mailbox.get(1, "input") is None and plane.mailbox.usage() == (0, 0)
     assert [(source, sender) for source, _, sender in plane.refusals] == [("dataplane.input", stranger.address)] * 2
-    print(f"\nstranger's 4 MiB: refused in {time.monotonic() - started:.3f}s, 0 body bytes read "
-          f"(the hostile client pushed {sent:,} bytes into kernel buffers before the hang-up)")
+    print(
+        f"\nstranger's 4 MiB: refused in {time.monotonic() - started:.3f}s, 0 body bytes read "
+        f"(the hostile client pushed {sent:,} bytes into kernel buffers before the hang-up)"
+    )
 
 
 def test_a_body_that_does_not_match_its_signed_hash_is_refused_and_not_kept(make_plane: Any) -> None:
@@ -233,8 +247,7 @@ def test_uploads_for_unserved_models_and_closed_jobs_are_refused(make_plane: Any
     plane.chain.jobs[4] = JobFacts(consumer.address, PROVIDER, "Settled", MODEL, 0)
     row = FakeJobRow(consumer.address, None, JobStatus.OPEN, MODEL, int(time.time()) + 300)
     plane.chain.jobs[5] = JobFacts.from_job(cast(Any, row))  # how the worker builds the facts from its chain read
-    expected = {1: "does not serve", 2: "claim window has closed", 3: "not Open or Claimed by this provider",
-                4: "is Settled"}
+    expected = {1: "does not serve", 2: "claim window has closed", 3: "not Open or Claimed by this provider", 4: "is Settled"}
     for job_id, reason in expected.items():
         error = refused(lambda: upload(plane, consumer, job_id, b"x" * 1000))  # noqa: B023 - called at once
         assert error.status == 409 and reason in error.message, error.message
@@ -326,13 +339,34 @@ def test_a_fetch_timestamp_must_be_finite(make_plane: Any, stamp: str) -> None:
 
 
 # --- 8. endpoint URLs ----------------------------------------------------------------------------
-@pytest.mark.parametrize("url", [
-    "file:///etc/passwd", "ftp://gpu.example/", "gopher://gpu.example:70/", "gpu.example:8443", "http://",
-    "http://user:pw@gpu.example/", "http://gpu.example@127.0.0.1/", "http://gpu.example/?x=1", "http://gpu.example/ x",
-    "http://127.0.0.1:8080", "http://localhost/", "http://10.0.0.1/", "http://192.168.1.1/", "http://172.16.0.1/",
-    "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://[fe80::1]/", "http://[::ffff:127.0.0.1]/",
-    "http://0.0.0.0/", "http://224.0.0.1/", "http://2130706433/", "http://100.64.0.1/", "http://mixed.example/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://gpu.example/",
+        "gopher://gpu.example:70/",
+        "gpu.example:8443",
+        "http://",
+        "http://user:pw@gpu.example/",
+        "http://gpu.example@127.0.0.1/",
+        "http://gpu.example/?x=1",
+        "http://gpu.example/ x",
+        "http://127.0.0.1:8080",
+        "http://localhost/",
+        "http://10.0.0.1/",
+        "http://192.168.1.1/",
+        "http://172.16.0.1/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/",
+        "http://[fe80::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+        "http://224.0.0.1/",
+        "http://2130706433/",
+        "http://100.64.0.1/",
+        "http://mixed.example/",
+    ],
+)
 def test_the_endpoint_validator_refuses_other_schemes_and_non_public_hosts(url: str) -> None:
     def resolver_fake(host: str, port: int) -> list[str]:
         known = {"gpu.example": ["93.184.216.34"], "mixed.example": ["93.184.216.34", "10.0.0.5"]}
@@ -346,7 +380,12 @@ def test_the_endpoint_validator_refuses_other_schemes_and_non_public_hosts(url: 
 def test_the_endpoint_validator_checks_every_address_and_allows_loopback_only_on_the_dev_chain() -> None:
     checked = check_endpoint("https://gpu.example:8443/ngx/", dev_chain=False, resolver=lambda h, p: ["93.184.216.34"])
     assert (checked.scheme, checked.host, checked.port, checked.base_path, checked.addresses) == (
-        "https", "gpu.example", 8443, "/ngx", ("93.184.216.34",))
+        "https",
+        "gpu.example",
+        8443,
+        "/ngx",
+        ("93.184.216.34",),
+    )
     assert check_endpoint("http://127.0.0.1:8545", dev_chain=True).addresses == ("127.0.0.1",)
     with pytest.raises(EndpointError, match="scheme 'file'"):
         check_endpoint("file:///etc/passwd", dev_chain=True)
@@ -367,8 +406,10 @@ def test_the_client_refuses_a_bad_endpoint_before_connecting(make_plane: Any) ->
 
 
 def test_provider_register_refuses_a_file_endpoint_before_any_chain_work(env: Path) -> None:
-    result = CliRunner().invoke(main, ["provider", "register", "--endpoint", "file:///etc/passwd",
-                                       "--rpc-url", "http://127.0.0.1:9", "--account", "provider"])
+    result = CliRunner().invoke(
+        main,
+        ["provider", "register", "--endpoint", "file:///etc/passwd", "--rpc-url", "http://127.0.0.1:9", "--account", "provider"],
+    )
     assert result.exit_code == 1 and "scheme 'file' is not http or https" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
@@ -419,15 +460,20 @@ def test_a_redirect_is_not_followed(hostile: Any) -> None:
     inside, inside_hits = hostile(200, b"secret from inside")
     redirect, redirect_hits = hostile(302, b"", Location=f"{inside}/admin")
     consumer = new_signer()
-    for call in (lambda: dataplane.fetch_output(redirect, consumer, CHAIN, MARKET, 1),
-                 lambda: dataplane.upload_input(redirect, consumer, CHAIN, MARKET, 1, b"x" * 100_000)):
+    for call in (
+        lambda: dataplane.fetch_output(redirect, consumer, CHAIN, MARKET, 1),
+        lambda: dataplane.upload_input(redirect, consumer, CHAIN, MARKET, 1, b"x" * 100_000),
+    ):
         error = refused(call)
         assert error.status == 302 and "redirects are not followed" in error.message
     assert len(redirect_hits) == 2 and inside_hits == [], "the redirect target was never contacted"
 
 
-@pytest.mark.parametrize("body", [b"[" * 200_000 + b"]" * 200_000, b'{"error": ' * 50_000 + b'"x"' + b"}" * 50_000,
-                                  b"\xff\xfe not json", b'{"error": NaN}'], ids=["nested-list", "nested-object", "binary", "nan"])
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 200_000 + b"]" * 200_000, b'{"error": ' * 50_000 + b'"x"' + b"}" * 50_000, b"\xff\xfe not json", b'{"error": NaN}'],
+    ids=["nested-list", "nested-object", "binary", "nan"],
+)
 def test_a_hostile_error_body_gives_a_one_line_data_plane_error(hostile: Any, body: bytes) -> None:
     endpoint, _ = hostile(400, body)
     error = refused(lambda: dataplane.fetch_output(endpoint, new_signer(), CHAIN, MARKET, 1))
@@ -440,11 +486,21 @@ def test_an_oversized_answer_is_refused(hostile: Any) -> None:
     assert "above the" in error.message
 
 
-@pytest.mark.parametrize("plaintext", [
-    b"[" * 200_000 + b"]" * 200_000, b'{"output_felts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-    b'{"output_felts": ["1", "2"]}', b'{"output_felts": [1, 2, 3]}', b'{"output_felts": ["1", "2", "' + b"9" * 100 + b'"]}',
-    b'{"output_felts": ["1", "2", NaN]}', '{"output_felts": ["1", "2", "\u00b2"]}'.encode(), b"[]", b"not json",
-], ids=["nested", "nested-felts", "too-few", "numbers", "too-large", "nan", "unicode-digit", "list", "text"])
+@pytest.mark.parametrize(
+    "plaintext",
+    [
+        b"[" * 200_000 + b"]" * 200_000,
+        b'{"output_felts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"output_felts": ["1", "2"]}',
+        b'{"output_felts": [1, 2, 3]}',
+        b'{"output_felts": ["1", "2", "' + b"9" * 100 + b'"]}',
+        b'{"output_felts": ["1", "2", NaN]}',
+        '{"output_felts": ["1", "2", "\u00b2"]}'.encode(),
+        b"[]",
+        b"not json",
+    ],
+    ids=["nested", "nested-felts", "too-few", "numbers", "too-large", "nan", "unicode-digit", "list", "text"],
+)
 def test_a_hostile_output_gives_a_one_line_data_plane_error(plaintext: bytes) -> None:
     key = crypto.derive_key(b"\x01" * 32)
     ctx = crypto.JobContext(CHAIN, MARKET, 1, MODEL, "output")
@@ -453,4 +509,3 @@ def test_a_hostile_output_gives_a_one_line_data_plane_error(plaintext: bytes) ->
     assert "the output the provider sent for job 1" in error.message
     good = crypto.seal(crypto.public_bytes(key), json.dumps({"output_felts": ["1", "2", "3"]}).encode(), ctx)
     assert open_output(key, good, ctx, 3) == [1, 2, 3]
-

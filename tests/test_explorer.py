@@ -53,14 +53,25 @@ class Run:
 
 def _post(net: Net, tmp: Path) -> int:
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir), "NGX_ZK_STATE_DIR": str(tmp)})
-    return post_job(settings, net.market, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=60,
-                    prove_window=60, min_reputation=0).job_id
+    settings = ngx.load_settings(
+        {"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir), "NGX_ZK_STATE_DIR": str(tmp)}
+    )
+    return post_job(
+        settings,
+        net.market,
+        net.signer("consumer"),
+        net.circuit,
+        data,
+        price=10 * NGX,
+        claim_window=60,
+        prove_window=60,
+        min_reputation=0,
+    ).job_id
 
 
 @pytest.fixture(scope="module")
 def run(net: Net, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    """Settled (real worker, real proof), cancelled, declined and expired jobs; reverted afterwards."""
+    """Settled (real worker, real proof), cancelled, declined, reopened (missed once) and expired jobs; reverted afterwards."""
     record = deployment.path_for(net.settings, net.market.chain.chain_id)
     saved, snap = record.read_bytes(), net.rpc("evm_snapshot")["result"]
     tmp = tmp_path_factory.mktemp("explorer-run")
@@ -68,8 +79,21 @@ def run(net: Net, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     try:
         worker = start_worker(net, tmp / "worker", "--max-jobs", "1")
         try:
-            done = ngx_zk(net, tmp / "consumer", "prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"),
-                          "--account", "consumer", "--price", "10", "--json", "--timeout", "120")
+            done = ngx_zk(
+                net,
+                tmp / "consumer",
+                "prove-job",
+                "mlp",
+                "--input",
+                str(MODELS / "mlp" / "input.json"),
+                "--account",
+                "consumer",
+                "--price",
+                "10",
+                "--json",
+                "--timeout",
+                "120",
+            )
         finally:
             worker.wait(timeout=120)
         assert done.returncode == 0, done.stderr
@@ -79,10 +103,14 @@ def run(net: Net, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         jobs["declined"] = _post(net, tmp)
         m.claim(net.signer("provider2"), jobs["declined"])
         m.decline(net.signer("provider2"), jobs["declined"], DeclineReason.OTHER)
-        jobs["expired"] = _post(net, tmp)
-        m.claim(net.signer("provider2"), jobs["expired"])
+        jobs["expired"], jobs["reopened"] = _post(net, tmp), _post(net, tmp)
+        for job_id in (jobs["expired"], jobs["reopened"]):
+            m.claim(net.signer("provider2"), job_id)
         net.travel(61)
-        m.expire(net.signer("consumer2"), jobs["expired"])
+        for job_id in (jobs["expired"], jobs["reopened"]):  # missed: open again for a second prover
+            m.expire(net.signer("consumer2"), job_id)
+        net.travel(61)
+        m.expire(net.signer("consumer2"), jobs["expired"])  # nobody took it the second time
         jobs["open"] = _post(net, tmp)
         yield Run(net, jobs)
     finally:
@@ -101,9 +129,25 @@ def postgres() -> Iterator[str]:
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_pg:
         shutil.chown(folder, "postgres")
-    subprocess.run([*as_pg, PG_BIN / "initdb", "-D", data, "-A", "trust", "-U", "ngx", "--no-sync"], check=True, capture_output=True)
-    subprocess.run([*as_pg, PG_BIN / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "-o",
-                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_pg, PG_BIN / "initdb", "-D", data, "-A", "trust", "-U", "ngx", "--no-sync"], check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            *as_pg,
+            PG_BIN / "pg_ctl",
+            "-D",
+            data,
+            "-l",
+            folder / "log",
+            "-w",
+            "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql://ngx@127.0.0.1:{port}/postgres"
     finally:
@@ -129,8 +173,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def dump(db: Database) -> dict[str, list[dict[str, Any]]]:
-    return {table: db.query(f"SELECT * FROM {table} ORDER BY {key}") for table, key in
-            (("events", "block_number, log_index"), ("jobs", "job_id"), ("txs", "tx_hash"))}
+    return {
+        table: db.query(f"SELECT * FROM {table} ORDER BY {key}")
+        for table, key in (("events", "block_number, log_index"), ("jobs", "job_id"), ("txs", "tx_hash"))
+    }
 
 
 def assert_matches_chain(db: Database, run: Run) -> None:
@@ -202,12 +248,16 @@ def test_indexer_rewinds_a_reorg_to_the_fork_point(run: Run, db_url: str) -> Non
         assert m.chain.block_number() > dropped
         result = indexer.sync()
         assert result.rewound_to is not None and result.rewound_to <= fork
-        assert db.query("SELECT status, provider FROM jobs WHERE job_id = ?", (run.jobs["open"],))[0] == \
-            {"status": "Claimed", "provider": net.signer("provider2").address.lower()}
+        assert db.query("SELECT status, provider FROM jobs WHERE job_id = ?", (run.jobs["open"],))[0] == {
+            "status": "Claimed",
+            "provider": net.signer("provider2").address.lower(),
+        }
         assert not db.query("SELECT * FROM events WHERE name = 'JobCancelled' AND job_id = ?", (run.jobs["open"],))
-        assert {r["block_hash"] for r in db.query("SELECT block_hash FROM events WHERE block_number > ?", (fork,))} == \
-            {"0x" + bytes(m.chain.w3.eth.get_block(n)["hash"]).hex() for n in range(fork + 1, m.chain.block_number() + 1)
-             if m.chain.w3.eth.get_logs({"fromBlock": n, "toBlock": n, "address": m.market.address})}
+        assert {r["block_hash"] for r in db.query("SELECT block_hash FROM events WHERE block_number > ?", (fork,))} == {
+            "0x" + bytes(m.chain.w3.eth.get_block(n)["hash"]).hex()
+            for n in range(fork + 1, m.chain.block_number() + 1)
+            if m.chain.w3.eth.get_logs({"fromBlock": n, "toBlock": n, "address": m.market.address})
+        }
     finally:
         net.rpc("evm_revert", [snap])
         db.close()
@@ -270,7 +320,9 @@ def test_indexer_keeps_up_with_a_burst_of_jobs(run: Run, tmp_path: Path) -> None
         report = probe.catch_up(timeout_s=60)
         print(report.line())
         assert report.catch_up_s < 10 and report.events >= 120
-        statuses = {r["job_id"]: r["status"] for r in indexer.db.query("SELECT job_id, status FROM jobs WHERE job_id >= ?", (posted[0],))}
+        statuses = {
+            r["job_id"]: r["status"] for r in indexer.db.query("SELECT job_id, status FROM jobs WHERE job_id >= ?", (posted[0],))
+        }
         assert statuses == dict.fromkeys(posted, "Cancelled")
     finally:
         net.rpc("evm_revert", [snap])
@@ -309,8 +361,11 @@ def conforms(value: Any, schema: dict[str, Any], doc: dict[str, Any], where: str
         return conforms(value, doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]], doc, where)
     if "allOf" in schema:  # object parts: merged, so that a field no part names is still reported
         parts = [doc["components"]["schemas"][s["$ref"].rsplit("/", 1)[1]] if "$ref" in s else s for s in schema["allOf"]]
-        merged = {"type": "object", "required": [k for s in parts for k in s.get("required", [])],
-                  "properties": {k: v for s in parts for k, v in s.get("properties", {}).items()}}
+        merged = {
+            "type": "object",
+            "required": [k for s in parts for k in s.get("required", [])],
+            "properties": {k: v for s in parts for k, v in s.get("properties", {}).items()},
+        }
         return conforms(value, merged, doc, where)
     if "anyOf" in schema:
         found = [conforms(value, s, doc, where) for s in schema["anyOf"]]
@@ -348,10 +403,19 @@ def test_every_endpoint_answers_as_its_openapi_schema_says(run: Run, explorer: s
     status, doc = call(explorer, "/api/v1/openapi.json")
     assert status == 200 and doc == json.loads(json.dumps(document()))
     provider, consumer = run.net.signer("provider").address, run.net.signer("consumer").address
-    concrete = {"/api/v1/jobs/{job_id}": f"/api/v1/jobs/{run.jobs['settled']}", "/api/v1/providers/{address}": f"/api/v1/providers/{provider}",
-                "/api/v1/models/{model_id}": f"/api/v1/models/{run.net.model_id}", "/api/v1/consumers/{address}": f"/api/v1/consumers/{consumer}"}
-    extra = ["/api/v1/jobs?status=Settled", f"/api/v1/jobs?outcome=declined&consumer={consumer}", "/api/v1/jobs?limit=2&offset=1",
-             f"/api/v1/jobs/{run.jobs['expired']}", "/api/v1/stats?bucket=60"]
+    concrete = {
+        "/api/v1/jobs/{job_id}": f"/api/v1/jobs/{run.jobs['settled']}",
+        "/api/v1/providers/{address}": f"/api/v1/providers/{provider}",
+        "/api/v1/models/{model_id}": f"/api/v1/models/{run.net.model_id}",
+        "/api/v1/consumers/{address}": f"/api/v1/consumers/{consumer}",
+    }
+    extra = [
+        "/api/v1/jobs?status=Settled",
+        f"/api/v1/jobs?outcome=declined&consumer={consumer}",
+        "/api/v1/jobs?limit=2&offset=1",
+        f"/api/v1/jobs/{run.jobs['expired']}",
+        "/api/v1/stats?bucket=60",
+    ]
     for template, item in doc["paths"].items():
         if "get" not in item:
             continue
@@ -375,12 +439,26 @@ def test_every_endpoint_answers_as_its_openapi_schema_says(run: Run, explorer: s
     assert all(abs(a - b) < 2e-2 for a, b in zip(settled["output_values"][0], expected, strict=True))
 
 
-@pytest.mark.parametrize(("path", "code"), [
-    ("/api/v1/jobs?limit=0", 400), ("/api/v1/jobs?limit=abc", 400), ("/api/v1/jobs?offset=-1", 400), ("/api/v1/jobs?status=Done", 400),
-    ("/api/v1/jobs?provider=0x12", 400), ("/api/v1/jobs?colour=red", 400), ("/api/v1/jobs/abc", 400), ("/api/v1/jobs/0", 400),
-    ("/api/v1/jobs/99999", 404), ("/api/v1/providers/nope", 400), ("/api/v1/providers/0x" + "11" * 20, 404), ("/api/v1/models/424242", 404),
-    ("/api/v1/stats?bucket=1", 400), ("/api/v1/nothing", 404), ("/api/v2/jobs", 404),
-])
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/api/v1/jobs?limit=0", 400),
+        ("/api/v1/jobs?limit=abc", 400),
+        ("/api/v1/jobs?offset=-1", 400),
+        ("/api/v1/jobs?status=Done", 400),
+        ("/api/v1/jobs?provider=0x12", 400),
+        ("/api/v1/jobs?colour=red", 400),
+        ("/api/v1/jobs/abc", 400),
+        ("/api/v1/jobs/0", 400),
+        ("/api/v1/jobs/99999", 404),
+        ("/api/v1/providers/nope", 400),
+        ("/api/v1/providers/0x" + "11" * 20, 404),
+        ("/api/v1/models/424242", 404),
+        ("/api/v1/stats?bucket=1", 400),
+        ("/api/v1/nothing", 404),
+        ("/api/v2/jobs", 404),
+    ],
+)
 def test_bad_requests_get_4xx_json_errors(explorer: str, path: str, code: int) -> None:
     status, body = call(explorer, path)
     assert status == code and body["error"]["status"] == code and body["error"]["message"]
@@ -394,8 +472,13 @@ def test_reverify_of_an_unsettled_job_is_a_409(run: Run, explorer: str) -> None:
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_explorer_command_indexes_serves_and_stops_cleanly(stop: signal.Signals, run: Run, tmp_path: Path) -> None:
     env = run.net.env(tmp_path / "state")
-    proc = subprocess.Popen([sys.executable, "-m", "ngx_zk", "explorer", "--port", "0", "--poll", "0.2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ngx_zk", "explorer", "--port", "0", "--poll", "0.2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -426,9 +509,18 @@ def test_pages_in_headless_chromium(run: Run, explorer: str, tmp_path: Path) -> 
     claimable = json.loads(status.stdout)["claimable"]
     shots = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             offsite: list[str] = []

@@ -26,7 +26,7 @@ from .paths import MODELS, REPO
 
 FILES = ["network.onnx", "input.json", "calibration.json", "expected_output.json"]
 
-USER_MODULE = '''
+USER_MODULE = """
 import torch
 from torch import nn
 
@@ -53,7 +53,7 @@ class TwoInputs(nn.Module):
         return self.embed(ids).sum(dim=1) + x
 
 NOT_A_MODEL = 3
-'''
+"""
 
 
 @pytest.fixture
@@ -130,10 +130,11 @@ def test_library_errors_are_export_errors(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir()]  # nothing half-written, no staging folders left
 
 
+@pytest.mark.slow  # builds (and proves) a circuit of its own: seconds, beyond the session's shared mlp
 def test_cli_exports_a_factory_and_the_folder_builds(user_module: Path, env: Path) -> None:
     code, out = run_cli(f"{user_module}:make", "--input-shape", "1,5", "--out", "models/net", "--samples", "4", "--json")
     assert code == 0, out
-    data = json.loads(out[out.index("{"):])
+    data = json.loads(out[out.index("{") :])
     assert data["calibration_samples"] == 4 and data["inputs"][0]["shape"] == [1, 5]
     sample = json.loads((env / "models/net/input.json").read_text())["input_data"][0]
     calibration = json.loads((env / "models/net/calibration.json").read_text())["input_data"][0]

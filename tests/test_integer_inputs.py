@@ -158,13 +158,14 @@ def test_bool_inputs_are_refused_naming_the_type(tmp_path: Path) -> None:
         resolve(onnx_factory.bool_input(tmp_path / "b.onnx"))
 
 
+@pytest.mark.slow  # builds (and proves) a circuit of its own: seconds, beyond the session's shared mlp
 def test_float_data_with_int64_indices_builds_proves_and_verifies(tmp_path: Path, settings: ngx.Settings) -> None:
     """EZKL's gather_elements example in small: ngx-zk once refused it for its int64 input."""
     folder = tmp_path / "gather"
     onnx_factory.int_index_gather(folder / "network.onnx", rows=6, cols=4)
-    (folder / "calibration.json").write_text(json.dumps(
-        {"input_data": [[round(0.1 * i - 2, 3) for i in range(6 * 8)], [(i * 7) % 6 for i in range(4 * 8)]]}
-    ))
+    (folder / "calibration.json").write_text(
+        json.dumps({"input_data": [[round(0.1 * i - 2, 3) for i in range(6 * 8)], [(i * 7) % 6 for i in range(4 * 8)]]})
+    )
     circuit = ngx.build_circuit(folder, settings)
     x_spec, idx_spec = circuit.manifest.inputs
     assert (x_spec.dtype, idx_spec.dtype, idx_spec.scale, idx_spec.value_range) == ("float32", "int64", 0, (0, 6))
@@ -187,8 +188,21 @@ def test_a_token_id_job_settles_through_the_worker_and_passes_the_audit(chain_sn
     publish(net.settings, m, net.signer("deployer"), circuit, royalty_bps=0)
     worker = start_worker(net, tmp_path / "worker", "--model", circuit.name, "--max-jobs", "1")
     try:
-        done = ngx_zk(net, tmp_path / "consumer", "prove-job", circuit.name, "--input", str(TOKENS / "input.json"),
-                      "--account", "consumer", "--price", "10", "--json", "--timeout", "150")
+        done = ngx_zk(
+            net,
+            tmp_path / "consumer",
+            "prove-job",
+            circuit.name,
+            "--input",
+            str(TOKENS / "input.json"),
+            "--account",
+            "consumer",
+            "--price",
+            "10",
+            "--json",
+            "--timeout",
+            "150",
+        )
     finally:
         assert worker.wait(timeout=150) == 0, worker.stderr.read() if worker.stderr else ""
     assert done.returncode == 0, done.stderr

@@ -73,8 +73,21 @@ class MarketFake:
         self.revert_send: str | None = None
 
     def post(self, job_id: int = 1, price: int = 10 * NGX, prove_window: int = 300) -> Job:
-        job = Job(job_id, CONSUMER, JobStatus.OPEN, None, price, 0, 1, int(self.chain.now) + 300, 0, prove_window, 0, 0,
-                  commitments_hash(COMMITMENTS))
+        job = Job(
+            job_id,
+            CONSUMER,
+            JobStatus.OPEN,
+            None,
+            price,
+            0,
+            1,
+            int(self.chain.now) + 300,
+            0,
+            prove_window,
+            0,
+            0,
+            commitments_hash(COMMITMENTS),
+        )
         self.jobs[job_id] = job
         return job
 
@@ -105,7 +118,9 @@ class MarketFake:
     def claim(self, signer: Any, job_id: int, on_sent: Any = None) -> dict[str, Any]:
         assert self.jobs[job_id].status is JobStatus.OPEN, "claimed twice"
         self.claims.append(job_id)
-        self._set(job_id, status=JobStatus.CLAIMED, provider=ME, prove_deadline=int(self.chain.now) + self.jobs[job_id].prove_window)
+        self._set(
+            job_id, status=JobStatus.CLAIMED, provider=ME, prove_deadline=int(self.chain.now) + self.jobs[job_id].prove_window
+        )
         return {"blockNumber": 7, "tx": f"0xclaim{job_id}"}
 
     def events(self, name: str, from_block: int, **filters: Any) -> list[dict[str, Any]]:
@@ -185,10 +200,21 @@ def rig() -> SimpleNamespace:
     opener, provers, mailbox = OpenerFake(served), ProversFake(), {}
     wake = threading.Event()
     offers = OfferBook(opener, provers, journal, concurrency=1, log=lambda *a, **k: None, wake=wake)  # type: ignore[arg-type]
-    life = Lifecycle(market=market, signer=SimpleNamespace(address=ME), journal=journal, served=served, opener=opener,  # type: ignore[arg-type]
-                     offers=offers, provers=provers, policy=ClaimPolicy(), wake=wake,
-                     mailbox=SimpleNamespace(get=lambda j, k: mailbox.get((j, k)), put=lambda j, k, d: mailbox.__setitem__((j, k), d)),
-                     log=lambda *a, **k: None, metrics=Metrics(), calldata=lambda path: (b"proof", [COMMITMENTS[0], 7]))
+    life = Lifecycle(
+        market=market,
+        signer=SimpleNamespace(address=ME),
+        journal=journal,
+        served=served,
+        opener=opener,  # type: ignore[arg-type]
+        offers=offers,
+        provers=provers,
+        policy=ClaimPolicy(),
+        wake=wake,
+        mailbox=SimpleNamespace(get=lambda j, k: mailbox.get((j, k)), put=lambda j, k, d: mailbox.__setitem__((j, k), d)),
+        log=lambda *a, **k: None,
+        metrics=Metrics(),
+        calldata=lambda path: (b"proof", [COMMITMENTS[0], 7]),
+    )
     return SimpleNamespace(market=market, journal=journal, life=life, mailbox=mailbox, provers=provers, opener=opener)
 
 
@@ -317,7 +343,9 @@ def test_a_paused_market_is_waited_out_with_backoff_but_never_past_the_deadline(
     assert rig.market.submits == []
 
 
-def test_an_unexpected_error_is_contained_to_its_job_and_given_back(rig: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_error_is_contained_to_its_job_and_given_back(
+    rig: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen(rig)
     rig.mailbox[(1, "input")] = b"good"
     run(rig, rounds=1)
@@ -334,13 +362,18 @@ def test_an_unexpected_error_is_contained_to_its_job_and_given_back(rig: SimpleN
     assert rig.market.declines == [(1, DeclineReason.OTHER)]
 
 
-@pytest.mark.parametrize(("policy", "job", "why"), [
-    (ClaimPolicy(min_price=20 * NGX), {}, "below this worker's minimum"),
-    (ClaimPolicy(), {"prove_window": 20}, "prove window 20s too short"),
-    (ClaimPolicy(max_claimed=0), {}, "already holding"),
-    (ClaimPolicy(min_consumer_score=90), {}, "consumer score 40"),
-])
-def test_jobs_outside_the_providers_terms_are_skipped(rig: SimpleNamespace, policy: ClaimPolicy, job: dict[str, Any], why: str) -> None:
+@pytest.mark.parametrize(
+    ("policy", "job", "why"),
+    [
+        (ClaimPolicy(min_price=20 * NGX), {}, "below this worker's minimum"),
+        (ClaimPolicy(), {"prove_window": 20}, "prove window 20s too short"),
+        (ClaimPolicy(max_claimed=0), {}, "already holding"),
+        (ClaimPolicy(min_consumer_score=90), {}, "consumer score 40"),
+    ],
+)
+def test_jobs_outside_the_providers_terms_are_skipped(
+    rig: SimpleNamespace, policy: ClaimPolicy, job: dict[str, Any], why: str
+) -> None:
     rig.life.policy = policy
     rig.market.score = 40
     seen(rig, **job)

@@ -19,8 +19,9 @@ def test_market_under_load_every_job_ends_once_nobody_paid_twice_ngx_conserved(c
     net = chain_snapshot
     m = Market(net.home, net.url, net.settings, net.market, net.circuit, net.model_id)
 
-    result = run_load(m, tmp_path, providers=2, consumers=2, jobs_per_consumer=4, mix=dict.fromkeys(OUTCOMES, 1), timeout_s=300,
-                      log=print)
+    result = run_load(
+        m, tmp_path, providers=2, consumers=2, jobs_per_consumer=4, mix=dict.fromkeys(OUTCOMES, 1), timeout_s=300, log=print
+    )
     print(result)
 
     assert result["outcomes"] == dict.fromkeys(OUTCOMES, 2)

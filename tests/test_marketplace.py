@@ -35,16 +35,28 @@ EXPECTED = json.loads((MODELS / "mlp" / "expected_output.json").read_text())["ou
 def run_job(net: Net, tmp_path: Path, *worker_args: str, **worker_env: str) -> dict[str, object]:
     worker = start_worker(net, tmp_path / "worker", "--max-jobs", "1", *worker_args, **worker_env)
     try:
-        done = ngx_zk(net, tmp_path / "consumer", "prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"),
-                      "--account", "consumer", "--price", "10", "--json", "--timeout", "120")
+        done = ngx_zk(
+            net,
+            tmp_path / "consumer",
+            "prove-job",
+            "mlp",
+            "--input",
+            str(MODELS / "mlp" / "input.json"),
+            "--account",
+            "consumer",
+            "--price",
+            "10",
+            "--json",
+            "--timeout",
+            "120",
+        )
     finally:
         worker.wait(timeout=120)
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout))
 
 
-def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     claimable, facts = m.claimable(PROVIDER), m.facts(PROVIDER)
     consumer_balance = m.balance(CONSUMER)
@@ -66,7 +78,7 @@ def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_pat
     proof, instances, _ = m.submitted_result(job_id)
     # Storage keeps only the outputs' hash; the outputs come from JobSettled, checked against it.
     outputs = m.outputs(job_id)
-    assert outputs and outputs == instances[len(instances) - len(outputs):]
+    assert outputs and outputs == instances[len(instances) - len(outputs) :]
     assert m.outputs_hash(job_id) == outputs_hash(outputs)
     forged = [{**e, "outputs": [(int(e["outputs"][0]) + 1) % BN254_SCALAR_MODULUS, *e["outputs"][1:]]} for e in settled]
     with monkeypatch.context() as patch:
@@ -84,30 +96,45 @@ def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_pat
 
 
 @pytest.mark.parametrize("permit", [True, False], ids=["permit", "approve"])
-def test_expired_job_refunds_consumer_and_slashes_provider(permit: bool, chain_snapshot: Net, tmp_path: Path) -> None:
+def test_a_missed_job_slashes_reopens_and_then_refunds_the_consumer(permit: bool, chain_snapshot: Net, tmp_path: Path) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                  "NGX_ZK_STATE_DIR": str(tmp_path)})
-    record = post_job(settings, m, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=60,
-                      prove_window=60, min_reputation=0, permit=permit)
+    settings = ngx.load_settings(
+        {"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir), "NGX_ZK_STATE_DIR": str(tmp_path)}
+    )
+    record = post_job(
+        settings,
+        m,
+        net.signer("consumer"),
+        net.circuit,
+        data,
+        price=10 * NGX,
+        claim_window=60,
+        prove_window=60,
+        min_reputation=0,
+        permit=permit,
+    )
     m.claim(net.signer("provider"), record.job_id)
-    staked, collateral = m.provider(PROVIDER)["staked"], m.job(record.job_id).collateral
+    staked, collateral = m.provider(PROVIDER).staked, m.job(record.job_id).collateral
     refund_before, missed = m.claimable(CONSUMER), m.facts(PROVIDER)["missed"]
 
     with pytest.raises(ContractRevert) as early:
         m.expire(net.signer("consumer2"), record.job_id)
     assert early.value.name == "JobMarket__NotExpired"
     net.travel(61)
-    m.expire(net.signer("consumer2"), record.job_id)  # anyone may expire
-
+    m.expire(net.signer("consumer2"), record.job_id)  # anyone may expire: the missed job reopens for a second prover
     job = m.job(record.job_id)
-    assert job.status is JobStatus.EXPIRED
-    assert m.claimable(CONSUMER) - refund_before == 10 * NGX
-    slashed = staked - m.provider(PROVIDER)["staked"]
+    assert job.status is JobStatus.OPEN and job.reopened
+    slashed = staked - m.provider(PROVIDER).staked
     assert slashed == collateral // 2 > 0
-    assert m.provider(PROVIDER)["locked"] == 0
+    assert m.provider(PROVIDER).locked == 0
     assert m.facts(PROVIDER)["missed"] == missed + 1
+    assert m.job_extras(record.job_id).bounty == slashed // 2 and m.claimable(CONSUMER) == refund_before
+
+    net.travel(61)  # nobody took it in its second round: now the consumer is refunded (and the bounty burned)
+    m.expire(net.signer("consumer2"), record.job_id)
+    assert m.job(record.job_id).status is JobStatus.EXPIRED
+    assert m.claimable(CONSUMER) - refund_before == 10 * NGX
 
 
 @pytest.mark.parametrize("point", ["claimed", "proving", "proved"])
@@ -115,12 +142,27 @@ def test_worker_killed_at_each_step_finishes_the_job_exactly_once(point: str, ch
     net, m = chain_snapshot, chain_snapshot.market
     worker_dir = tmp_path / "worker"
     crashed = start_worker(net, worker_dir, NGX_ZK_FAULT_CRASH_AT=point)
-    consumer = ngx_zk(net, tmp_path / "consumer", "prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"),
-                      "--account", "consumer", "--no-wait", "--json")
+    consumer = ngx_zk(
+        net,
+        tmp_path / "consumer",
+        "prove-job",
+        "mlp",
+        "--input",
+        str(MODELS / "mlp" / "input.json"),
+        "--account",
+        "consumer",
+        "--no-wait",
+        "--json",
+    )
     assert consumer.returncode == 0, consumer.stderr
     job_id = json.loads(consumer.stdout)["job_id"]
-    waiter = subprocess.Popen([sys.executable, "-m", "ngx_zk", "job", "wait", str(job_id), "--account", "consumer", "--json"],
-                              env=net.env(tmp_path / "consumer"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiter = subprocess.Popen(
+        [sys.executable, "-m", "ngx_zk", "job", "wait", str(job_id), "--account", "consumer", "--json"],
+        env=net.env(tmp_path / "consumer"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert crashed.wait(timeout=120) == 137, f"the fault-injected worker should die at the {point} step"
 
     restarted = start_worker(net, worker_dir, "--max-jobs", "1")
@@ -142,8 +184,19 @@ def test_worker_crash_after_submit_sent_does_not_submit_twice(chain_snapshot: Ne
     net, m = chain_snapshot, chain_snapshot.market
     worker_dir = tmp_path / "worker"
     crashed = start_worker(net, worker_dir, NGX_ZK_FAULT_CRASH_AT="submit-sent")
-    consumer = ngx_zk(net, tmp_path / "consumer", "prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"),
-                      "--account", "consumer", "--json", "--timeout", "120")
+    consumer = ngx_zk(
+        net,
+        tmp_path / "consumer",
+        "prove-job",
+        "mlp",
+        "--input",
+        str(MODELS / "mlp" / "input.json"),
+        "--account",
+        "consumer",
+        "--json",
+        "--timeout",
+        "120",
+    )
     assert crashed.wait(timeout=120) == 137
     assert consumer.returncode == 0, consumer.stderr
     job_id = json.loads(consumer.stdout)["job_id"]
@@ -151,20 +204,34 @@ def test_worker_crash_after_submit_sent_does_not_submit_twice(chain_snapshot: Ne
     assert restarted.wait(timeout=120) == 0
     assert len(m.events("JobSettled", m.deployment.block, jobId=job_id)) == 1
     log = (worker_dir / "worker.log").read_text()
-    assert "settlement found on chain" in sqlite3.connect(next(worker_dir.glob("worker/*/journal.sqlite"))).execute(
-        "SELECT group_concat(note) FROM history WHERE job_id = ?", (job_id,)).fetchone()[0]
+    assert (
+        "settlement found on chain"
+        in sqlite3.connect(next(worker_dir.glob("worker/*/journal.sqlite")))
+        .execute("SELECT group_concat(note) FROM history WHERE job_id = ?", (job_id,))
+        .fetchone()[0]
+    )
     assert '"event": "job.settled"' in log
 
 
 def test_provider_declines_an_input_that_does_not_open_the_commitment(chain_snapshot: Net, tmp_path: Path) -> None:
     net, m = chain_snapshot, chain_snapshot.market
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                  "NGX_ZK_STATE_DIR": str(tmp_path)})
+    settings = ngx.load_settings(
+        {"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir), "NGX_ZK_STATE_DIR": str(tmp_path)}
+    )
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
-    record = post_job(settings, m, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=300,
-                      prove_window=300, min_reputation=0)
+    record = post_job(
+        settings,
+        m,
+        net.signer("consumer"),
+        net.circuit,
+        data,
+        price=10 * NGX,
+        claim_window=300,
+        prove_window=300,
+        min_reputation=0,
+    )
     worker = start_worker(net, tmp_path / "worker", "--max-jobs", "1")
-    staked = m.provider(PROVIDER)["staked"]
+    staked = m.provider(PROVIDER).staked
     while m.job(record.job_id).status is JobStatus.OPEN:
         if worker.poll() is not None:
             break
@@ -173,7 +240,7 @@ def test_provider_declines_an_input_that_does_not_open_the_commitment(chain_snap
     deliver_input(m, net.signer("consumer"), forged, m.job(record.job_id))
     assert worker.wait(timeout=120) == 0
     assert m.job(record.job_id).status is JobStatus.CANCELLED
-    assert m.provider(PROVIDER)["staked"] == staked, "declining a bad input must not cost the provider"
+    assert m.provider(PROVIDER).staked == staked, "declining a bad input must not cost the provider"
     assert len(m.events("JobDeclined", m.deployment.block, jobId=record.job_id)) == 1
 
 
@@ -181,8 +248,13 @@ def test_auditor_flags_local_artifacts_that_do_not_match_the_registry(chain_snap
     net = chain_snapshot
     result = run_job(net, tmp_path)
     other = tmp_path / "other-circuits"
-    ngx.build_circuit(MODELS / "mlp", ngx.load_settings({"NGX_ZK_HOME": str(tmp_path), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                                         "NGX_ZK_CIRCUITS_DIR": str(other)}), tune=False)
+    ngx.build_circuit(
+        MODELS / "mlp",
+        ngx.load_settings(
+            {"NGX_ZK_HOME": str(tmp_path), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir), "NGX_ZK_CIRCUITS_DIR": str(other)}
+        ),
+        tune=False,
+    )
     audit = ngx_zk(net, tmp_path / "auditor", "verify", "--job", str(result["job_id"]), "--model", str(other / "mlp"), "--json")
     assert audit.returncode == 1
     verdict = json.loads(audit.stdout)
@@ -214,8 +286,18 @@ def test_no_private_key_in_worker_output_or_logs(chain_snapshot: Net, tmp_path: 
     """A worker signing from NGX_ZK_PRIVATE_KEY never prints the key, even on errors."""
     net = chain_snapshot
     key = "0x" + crypto.derive_key(b"unused").private_bytes_raw().hex()  # a valid but unfunded key
-    proc = ngx_zk(net, tmp_path, "worker", "--model", "mlp", "--burst", "--log-file", str(tmp_path / "w.log"),
-                  NGX_ZK_PRIVATE_KEY=key, timeout=120)
+    proc = ngx_zk(
+        net,
+        tmp_path,
+        "worker",
+        "--model",
+        "mlp",
+        "--burst",
+        "--log-file",
+        str(tmp_path / "w.log"),
+        NGX_ZK_PRIVATE_KEY=key,
+        timeout=120,
+    )
     logs = (tmp_path / "w.log").read_text() if (tmp_path / "w.log").exists() else ""
     for text in (proc.stdout, proc.stderr, logs):
         assert key[2:] not in text and key[2:].upper() not in text
@@ -226,14 +308,25 @@ def test_front_run_copy_of_a_valid_proof_is_refused(chain_snapshot: Net, tmp_pat
     """An attacker who copies the provider's pending submitResult (same proof, same instances) and
     outbids it into the same block gets a revert; the assigned provider is paid, once."""
     net, m = chain_snapshot, chain_snapshot.market
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                  "NGX_ZK_STATE_DIR": str(tmp_path)})
+    settings = ngx.load_settings(
+        {"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir), "NGX_ZK_STATE_DIR": str(tmp_path)}
+    )
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
-    record = post_job(settings, m, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=300, prove_window=300,
-                      min_reputation=0)
+    record = post_job(
+        settings,
+        m,
+        net.signer("consumer"),
+        net.circuit,
+        data,
+        price=10 * NGX,
+        claim_window=300,
+        prove_window=300,
+        min_reputation=0,
+    )
     m.claim(net.signer("provider"), record.job_id)
-    salted = ngx.InputData(tuple(tuple(v) for v in record.salted_input["input_data"]),
-                           tuple(tuple(s) for s in record.salted_input["salt"]))
+    salted = ngx.InputData(
+        tuple(tuple(v) for v in record.salted_input["input_data"]), tuple(tuple(s) for s in record.salted_input["salt"])
+    )
     proof_file = ngx.prove(net.circuit, salted, tmp_path / "proof.json", settings).path
     from ngx_zk.evm import calldata
 
@@ -245,9 +338,16 @@ def test_front_run_copy_of_a_valid_proof_is_refused(chain_snapshot: Net, tmp_pat
     try:
         hashes = []
         for who, tip in ((attacker, 50), (provider, 1)):  # the copy enters the mempool first, with a higher tip
-            tx = m.submit_fn(record.job_id, proof, instances).build_transaction({
-                "from": who.address, "nonce": w3.eth.get_transaction_count(who.address), "gas": 3_000_000,
-                "maxPriorityFeePerGas": tip * 10**9, "maxFeePerGas": 200 * 10**9, "chainId": m.chain.chain_id})
+            tx = m.submit_fn(record.job_id, proof, instances).build_transaction(
+                {
+                    "from": who.address,
+                    "nonce": w3.eth.get_transaction_count(who.address),
+                    "gas": 3_000_000,
+                    "maxPriorityFeePerGas": tip * 10**9,
+                    "maxFeePerGas": 200 * 10**9,
+                    "chainId": m.chain.chain_id,
+                }
+            )
             hashes.append(w3.eth.send_raw_transaction(who.sign_transaction(tx)))
         net.rpc("evm_mine")
     finally:

@@ -63,17 +63,28 @@ def bundle_file(net: Net, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def register_copy(net: Net, role: str, *, verifier: str | None = None, royalty_bps: int = 0, uri: str | None = None) -> int:
     """Register the real model's hashes again from ``role``'s account; returns the new id."""
     real = net.market.model(net.model_id)
-    spec = {"onnx_hash": real.onnx_hash, "settings_hash": real.settings_hash, "vk_digest": real.vk_digest,
-            "verifier": verifier or real.verifier, "kind": real.kind, "input_commitment_count": real.input_commitment_count,
-            "output_count": real.output_count, "royalty_bps": royalty_bps, "insecure_test_srs": real.insecure_test_srs,
-            "metadata_uri": uri or real.metadata_uri, "artifacts_hash": real.artifacts_hash}
+    spec = {
+        "onnx_hash": real.onnx_hash,
+        "settings_hash": real.settings_hash,
+        "vk_digest": real.vk_digest,
+        "verifier": verifier or real.verifier,
+        "kind": real.kind,
+        "input_commitment_count": real.input_commitment_count,
+        "output_count": real.output_count,
+        "royalty_bps": royalty_bps,
+        "insecure_test_srs": real.insecure_test_srs,
+        "metadata_uri": uri or real.metadata_uri,
+        "artifacts_hash": real.artifacts_hash,
+    }
     model_id, _ = net.market.register_model(net.signer(role), spec)
     return model_id
 
 
 def deploy_always_true(net: Net, contract: Any) -> str:
     factory = net.market.chain.w3.eth.contract(abi=contract.abi, bytecode=contract.bytecode)
-    return str(net.market.chain.deploy_bytecode(factory.constructor(), net.signer(ATTACKER), what="deploy AlwaysTrueVerifierFake"))
+    return str(
+        net.market.chain.deploy_bytecode(factory.constructor(), net.signer(ATTACKER), what="deploy AlwaysTrueVerifierFake")
+    )
 
 
 @dataclasses.dataclass
@@ -101,8 +112,12 @@ class Stranger:
 def stranger(chain_snapshot: Net, tmp_path: Path) -> Iterator[Stranger]:
     net = chain_snapshot
     home = tmp_path / "stranger"
-    env = {"NGX_ZK_HOME": str(home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir), "NGX_ZK_RPC_URL": net.url,
-           "NGX_ZK_STATE_DIR": str(home / "state")}
+    env = {
+        "NGX_ZK_HOME": str(home),
+        "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+        "NGX_ZK_RPC_URL": net.url,
+        "NGX_ZK_STATE_DIR": str(home / "state"),
+    }
     settings = ngx.load_settings(env)
     deployment.save(settings, dataclasses.replace(net.market.deployment, models={}))
     yield Stranger(home, settings, Marketplace(net.market.chain, deployment.load(settings, net.market.chain.chain_id)), env)
@@ -121,7 +136,9 @@ def nothing_installed(stranger: Stranger) -> bool:
 
 
 # --- attack 1: an always-true verifier registered for the real model's hashes ----------------------------
-def test_an_always_true_verifier_settles_garbage_on_chain_so_clients_must_refuse_it(chain_snapshot: Net, always_true: Any) -> None:
+def test_an_always_true_verifier_settles_garbage_on_chain_so_clients_must_refuse_it(
+    chain_snapshot: Net, always_true: Any
+) -> None:
     """The attack is real at the contract level: registration accepts it and the market pays for any bytes."""
     net, m = chain_snapshot, chain_snapshot.market
     fake_id = register_copy(net, ATTACKER, verifier=deploy_always_true(net, always_true))
@@ -136,9 +153,9 @@ def test_an_always_true_verifier_settles_garbage_on_chain_so_clients_must_refuse
     assert not check.ok and check.expected == m.model(net.model_id).verifier_code_hash
 
 
-def test_pull_and_prove_job_refuse_an_always_true_verifier_naming_the_code_hash(chain_snapshot: Net, stranger: Stranger,
-                                                                               always_true: Any, bundle_file: Path,
-                                                                               tmp_path: Path) -> None:
+def test_pull_and_prove_job_refuse_an_always_true_verifier_naming_the_code_hash(
+    chain_snapshot: Net, stranger: Stranger, always_true: Any, bundle_file: Path, tmp_path: Path
+) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     fake_id = register_copy(net, ATTACKER, verifier=deploy_always_true(net, always_true))
     fake_hash = "0x" + always_true.code_hash.hex()
@@ -154,16 +171,26 @@ def test_pull_and_prove_job_refuse_an_always_true_verifier_naming_the_code_hash(
     jobs = m.job_count()
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
     with pytest.raises(VerifierProvenanceError, match=fake_hash):
-        post_job(stranger.settings, Marketplace(m.chain, tricked), net.signer("consumer"), net.circuit, data, price=10 * NGX,
-                 claim_window=300, prove_window=300, min_reputation=0)
+        post_job(
+            stranger.settings,
+            Marketplace(m.chain, tricked),
+            net.signer("consumer"),
+            net.circuit,
+            data,
+            price=10 * NGX,
+            claim_window=300,
+            prove_window=300,
+            min_reputation=0,
+        )
     assert m.job_count() == jobs, "nothing may be posted (or escrowed) for a model whose verifier does not re-render"
 
     # the honest consumer and worker resolve by the recorded id, whatever else the registry holds
     assert resolve_model(net.settings, m, net.circuit).model_id == net.model_id
 
 
-def test_without_a_recorded_id_a_circuit_is_not_guessed_from_the_registry(chain_snapshot: Net, stranger: Stranger,
-                                                                          tmp_path: Path) -> None:
+def test_without_a_recorded_id_a_circuit_is_not_guessed_from_the_registry(
+    chain_snapshot: Net, stranger: Stranger, tmp_path: Path
+) -> None:
     net = chain_snapshot
     with pytest.raises(ModelResolutionError, match=r"no registry id recorded for model 'mlp'.*ngx-zk model pull ID"):
         resolve_model(stranger.settings, stranger.market, net.circuit)
@@ -173,13 +200,16 @@ def test_without_a_recorded_id_a_circuit_is_not_guessed_from_the_registry(chain_
 def test_a_paused_or_deprecated_model_is_refused_for_new_jobs(action: str, who: str, chain_snapshot: Net) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     m.chain.send(getattr(m.registry.functions, action)(net.model_id), net.signer(who), what=action)
-    with pytest.raises(ModelResolutionError, match=f"registry model {net.model_id} .* is (paused|deprecated): it takes no new jobs"):
+    with pytest.raises(
+        ModelResolutionError, match=f"registry model {net.model_id} .* is (paused|deprecated): it takes no new jobs"
+    ):
         resolve_model(net.settings, m, net.circuit)
 
 
 # --- attack 2: a later copy with the real verifier and a royalty to the attacker ------------------------
-def test_a_later_copy_is_ignored_by_resolution_and_reported_by_pull(chain_snapshot: Net, stranger: Stranger,
-                                                                  bundle_file: Path) -> None:
+def test_a_later_copy_is_ignored_by_resolution_and_reported_by_pull(
+    chain_snapshot: Net, stranger: Stranger, bundle_file: Path
+) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     copy_id = register_copy(net, ATTACKER, royalty_bps=2_000)
     assert check_verifier(net.settings, m, m.model(copy_id), net.circuit).ok, "the copy's verifier is the real one"
@@ -196,8 +226,9 @@ def test_a_later_copy_is_ignored_by_resolution_and_reported_by_pull(chain_snapsh
     assert code == 0, out
     pulled = json.loads(out)
     assert pulled["model_id"] == net.model_id and pulled["owner"] == OWNER
-    assert pulled["copies"] == [{"model_id": copy_id, "owner": devnet.dev_address(ATTACKER), "royalty_bps": 2_000,
-                                 "status": "Active", "earlier": False}]
+    assert pulled["copies"] == [
+        {"model_id": copy_id, "owner": devnet.dev_address(ATTACKER), "royalty_bps": 2_000, "status": "Active", "earlier": False}
+    ]
     assert stranger.recorded()["mlp"]["model_id"] == net.model_id
     installed = Circuit.load(stranger.settings.circuits_dir / "mlp")
     assert installed.manifest == net.circuit.manifest
@@ -205,8 +236,9 @@ def test_a_later_copy_is_ignored_by_resolution_and_reported_by_pull(chain_snapsh
 
 
 @pytest.mark.slow
-def test_an_honest_job_settles_on_the_owners_id_and_pays_the_owners_royalty(chain_snapshot: Net, always_true: Any,
-                                                                            tmp_path: Path) -> None:
+def test_an_honest_job_settles_on_the_owners_id_and_pays_the_owners_royalty(
+    chain_snapshot: Net, always_true: Any, tmp_path: Path
+) -> None:
     """With both attacks registered, the consumer and the worker (separate processes) use the owner's id."""
     net, m = chain_snapshot, chain_snapshot.market
     register_copy(net, ATTACKER, verifier=deploy_always_true(net, always_true))
@@ -215,8 +247,21 @@ def test_an_honest_job_settles_on_the_owners_id_and_pays_the_owners_royalty(chai
 
     worker = start_worker(net, tmp_path / "worker", "--max-jobs", "1")
     try:
-        done = ngx_zk(net, tmp_path / "consumer", "prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"),
-                      "--account", "consumer", "--price", "10", "--json", "--timeout", "120")
+        done = ngx_zk(
+            net,
+            tmp_path / "consumer",
+            "prove-job",
+            "mlp",
+            "--input",
+            str(MODELS / "mlp" / "input.json"),
+            "--account",
+            "consumer",
+            "--price",
+            "10",
+            "--json",
+            "--timeout",
+            "120",
+        )
     finally:
         worker.wait(timeout=120)
     assert done.returncode == 0, done.stderr
@@ -229,19 +274,25 @@ def test_an_honest_job_settles_on_the_owners_id_and_pays_the_owners_royalty(chai
 
 
 # --- bundles: pulled by URI, hostile files, a manifest that is not the entry's ------------------------------
-def test_pull_fetches_the_bundle_its_entry_names_and_installs_it(chain_snapshot: Net, stranger: Stranger, bundle_file: Path) -> None:
+def test_pull_fetches_the_bundle_its_entry_names_and_installs_it(
+    chain_snapshot: Net, stranger: Stranger, bundle_file: Path
+) -> None:
     net = chain_snapshot
     by_uri = register_copy(net, "deployer", royalty_bps=100, uri=bundle_file.as_uri())  # the owner re-publishes with a URI
     pulled = pull_model(stranger.settings, stranger.market, by_uri)
     assert pulled.source == bundle_file.as_uri() and pulled.name == "mlp"
     assert [c["model_id"] for c in pulled.copies] == [net.model_id], "the owner's earlier entry is reported, not refused"
     assert stranger.recorded()["mlp"]["model_id"] == by_uri
-    assert (stranger.settings.circuits_dir / "mlp" / "manifest.json").read_bytes() == (net.circuit.path / "manifest.json").read_bytes()
+    assert (stranger.settings.circuits_dir / "mlp" / "manifest.json").read_bytes() == (
+        net.circuit.path / "manifest.json"
+    ).read_bytes()
     assert not list(stranger.settings.circuits_dir.glob(".pull-*")), "no staging folder is left behind"
 
 
 @pytest.mark.parametrize("kind", ["traversal", "symlink"])
-def test_pull_refuses_a_hostile_bundle_and_installs_nothing(kind: str, chain_snapshot: Net, stranger: Stranger, tmp_path: Path) -> None:
+def test_pull_refuses_a_hostile_bundle_and_installs_nothing(
+    kind: str, chain_snapshot: Net, stranger: Stranger, tmp_path: Path
+) -> None:
     from .test_bundles import hostile
 
     evil = tmp_path / "evil.tar.gz"
@@ -284,14 +335,29 @@ def test_publish_pins_the_artifacts_and_verifier_and_allow_lists_it_on_the_devne
 
 def test_publish_with_an_allowance_warns_and_reports_copies(chain_snapshot: Net, tmp_path: Path) -> None:
     net = chain_snapshot
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                  "NGX_ZK_CIRCUITS_DIR": str(tmp_path / "circuits")})
+    settings = ngx.load_settings(
+        {
+            "NGX_ZK_HOME": str(net.home),
+            "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+            "NGX_ZK_CIRCUITS_DIR": str(tmp_path / "circuits"),
+        }
+    )
     ngx.build_circuit(MODELS / "mlp", settings, name="mlp_unsalted_pub", salt=False, tune=False)
     recorded = deployment.path_for(settings, net.market.chain.chain_id)
     before = recorded.read_text()
     try:  # the chain snapshot is reverted after the test; the record of this model must go with it
-        done = ngx_zk(net, tmp_path / "state", "model", "publish", "mlp_unsalted_pub", "--allow-unsalted", "--json", "--account", "deployer",
-                      NGX_ZK_CIRCUITS_DIR=str(tmp_path / "circuits"))
+        done = ngx_zk(
+            net,
+            tmp_path / "state",
+            "model",
+            "publish",
+            "mlp_unsalted_pub",
+            "--allow-unsalted",
+            "--json",
+            "--account",
+            "deployer",
+            NGX_ZK_CIRCUITS_DIR=str(tmp_path / "circuits"),
+        )
     finally:
         recorded.write_text(before)
     assert done.returncode == 0, done.stderr

@@ -31,8 +31,13 @@ pytestmark = pytest.mark.chain
 
 
 def consumer_settings(net: Net, tmp_path: Path) -> ngx.Settings:
-    return ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                              "NGX_ZK_STATE_DIR": str(tmp_path / "consumer")})
+    return ngx.load_settings(
+        {
+            "NGX_ZK_HOME": str(net.home),
+            "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+            "NGX_ZK_STATE_DIR": str(tmp_path / "consumer"),
+        }
+    )
 
 
 def set_endpoint(net: Net, role: str, endpoint: str) -> None:
@@ -42,14 +47,29 @@ def set_endpoint(net: Net, role: str, endpoint: str) -> None:
 
 def post(net: Net, tmp_path: Path, offer_to: str | None = None, notes: list[str] | None = None) -> Any:
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
-    return post_job(consumer_settings(net, tmp_path), net.market, net.signer("consumer"), net.circuit, data, price=10 * NGX,
-                    claim_window=300, prove_window=300, min_reputation=0, offer_to=offer_to,
-                    progress=(notes.append if notes is not None else lambda _: None))
+    return post_job(
+        consumer_settings(net, tmp_path),
+        net.market,
+        net.signer("consumer"),
+        net.circuit,
+        data,
+        price=10 * NGX,
+        claim_window=300,
+        prove_window=300,
+        min_reputation=0,
+        offer_to=offer_to,
+        progress=(notes.append if notes is not None else lambda _: None),
+    )
 
 
 def library_worker(net: Net, tmp_path: Path) -> Worker:
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                  "NGX_ZK_STATE_DIR": str(tmp_path / "worker")})
+    settings = ngx.load_settings(
+        {
+            "NGX_ZK_HOME": str(net.home),
+            "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+            "NGX_ZK_STATE_DIR": str(tmp_path / "worker"),
+        }
+    )
     w = Worker(settings, net.market, net.signer("provider"), [net.circuit], poll_s=0.05, listen=("127.0.0.1", 0))
     assert w.endpoint is not None
     set_endpoint(net, "provider", w.endpoint)
@@ -75,15 +95,18 @@ def test_an_offered_job_is_proved_before_it_is_posted_and_settles(chain_snapshot
         notes: list[str] = []
         record = post(net, tmp_path, offer_to=devnet.dev_address("provider").lower(), notes=notes)
         assert record.offered_to == devnet.dev_address("provider") and "proving while the job is posted" in notes[0]
-        result = wait_for_result(consumer_settings(net, tmp_path), m, net.signer("consumer"), net.circuit, record, timeout_s=120,
-                                 poll_s=0.05)
+        result = wait_for_result(
+            consumer_settings(net, tmp_path), m, net.signer("consumer"), net.circuit, record, timeout_s=120, poll_s=0.05
+        )
     finally:
         worker.wait(timeout=120)
     assert result.status is JobStatus.SETTLED and result.proof_valid
     assert m.events("InputDelivered", m.deployment.block, jobId=record.job_id) == [], "no input went on chain"
     events = log_events(log)
     names = [e["event"] for e in events if e.get("job_id") in (None, record.job_id)]
-    assert names.index("dataplane.offer") < names.index("offer.proving") < names.index("job.offered") < names.index("job.claimed"), names
+    assert (
+        names.index("dataplane.offer") < names.index("offer.proving") < names.index("job.offered") < names.index("job.claimed")
+    ), names
     assert names.index("job.claimed") < names.index("job.proved") < names.index("job.settled"), names
     at = {e["event"]: float(e["ts"]) for e in events}
     assert at["offer.proving"] - at["dataplane.offer"] < 2.5, "the offer woke the worker (its poll is 5 s)"
@@ -131,7 +154,8 @@ def test_an_offered_job_another_provider_claims_first_is_dropped(chain_snapshot:
 
 
 def test_an_offer_that_does_not_open_its_commitment_or_whose_job_never_comes_is_dropped(
-        chain_snapshot: Net, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chain_snapshot: Net, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     logged: list[str] = []
     worker = library_worker(net, tmp_path)
@@ -145,8 +169,15 @@ def test_an_offer_that_does_not_open_its_commitment_or_whose_job_never_comes_is_
         body = json.dumps({"input": salted.to_json(), "reply_to": ""}).encode()
         pubkey = crypto.public_bytes(worker.opener.enc_key)
         assert worker.endpoint is not None
-        dataplane.upload_offer(worker.endpoint, consumer, m.chain.chain_id, m.market.address, net.model_id, other.values[0],
-                               crypto.seal(pubkey, body, ctx))
+        dataplane.upload_offer(
+            worker.endpoint,
+            consumer,
+            m.chain.chain_id,
+            m.market.address,
+            net.model_id,
+            other.values[0],
+            crypto.seal(pubkey, body, ctx),
+        )
         worker.offers.tend(worker.lifecycle.proofs)
         assert "offer.refused" in logged and not worker.offers._offered, "an input that does not open the offered commitment"
 
@@ -165,9 +196,15 @@ def test_the_endpoint_takes_an_offer_only_from_the_jobs_consumer_while_it_is_ope
     record = post(net, tmp_path)
     mailbox = dataplane.Mailbox(tmp_path / "mailbox")
     woken: list[int] = []
-    server = dataplane.DataPlaneServer(mailbox, chain_id=m.chain.chain_id, market=m.market.address, provider=devnet.dev_address("provider"),
-                                       job_facts=lambda j: dataplane.JobFacts(m.job(j).consumer, m.job(j).provider, m.job(j).status.value),
-                                       log=lambda *a, **k: None, on_input=woken.append)
+    server = dataplane.DataPlaneServer(
+        mailbox,
+        chain_id=m.chain.chain_id,
+        market=m.market.address,
+        provider=devnet.dev_address("provider"),
+        job_facts=lambda j: dataplane.JobFacts(m.job(j).consumer, m.job(j).provider, m.job(j).status.value),
+        log=lambda *a, **k: None,
+        on_input=woken.append,
+    )
     endpoint = server.serve("127.0.0.1", 0)
     body = b"sealed offer"
     try:
@@ -180,7 +217,9 @@ def test_the_endpoint_takes_an_offer_only_from_the_jobs_consumer_while_it_is_ope
 
         m.claim(net.signer("provider2"), record.job_id)
         with pytest.raises(dataplane.DataPlaneError) as taken:
-            dataplane.upload_input(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, record.job_id, body + b"2")
+            dataplane.upload_input(
+                endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, record.job_id, body + b"2"
+            )
         assert taken.value.status == 409, "once another provider claimed it, the job is no longer offered here"
         assert mailbox.get(record.job_id, "input") == body
 
@@ -191,14 +230,21 @@ def test_the_endpoint_takes_an_offer_only_from_the_jobs_consumer_while_it_is_ope
         server.close()
 
     offers: list[dataplane.Offer] = []
-    server = dataplane.DataPlaneServer(mailbox, chain_id=m.chain.chain_id, market=m.market.address, provider=devnet.dev_address("provider"),
-                                       job_facts=lambda j: dataplane.JobFacts("", None, "Open"), log=lambda *a, **k: None,
-                                       on_offer=lambda o: len(offers) < 1 and not offers.append(o))
+    server = dataplane.DataPlaneServer(
+        mailbox,
+        chain_id=m.chain.chain_id,
+        market=m.market.address,
+        provider=devnet.dev_address("provider"),
+        job_facts=lambda j: dataplane.JobFacts("", None, "Open"),
+        log=lambda *a, **k: None,
+        on_offer=lambda o: len(offers) < 1 and not offers.append(o),
+    )
     endpoint = server.serve("127.0.0.1", 0)
     try:
         dataplane.upload_offer(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 7, body)
         assert [(o.consumer, o.model_id, o.commitment, o.payload) for o in offers] == [
-            (devnet.dev_address("consumer"), net.model_id, 7, body)], "the signature names the consumer the job must come from"
+            (devnet.dev_address("consumer"), net.model_id, 7, body)
+        ], "the signature names the consumer the job must come from"
         with pytest.raises(dataplane.DataPlaneError) as full:
             dataplane.upload_offer(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 8, body)
         assert full.value.status == 429
@@ -206,8 +252,9 @@ def test_the_endpoint_takes_an_offer_only_from_the_jobs_consumer_while_it_is_ope
         moved = urllib.request.Request(f"{endpoint}/v1/offers/{net.model_id}/{10:064x}", data=body, method="PUT", headers=signed)
         offers.clear()
         urllib.request.urlopen(moved, timeout=5)
-        assert offers[0].consumer != devnet.dev_address("consumer"), \
+        assert offers[0].consumer != devnet.dev_address("consumer"), (
             "a signature moved to another commitment names some other address: no job of this consumer adopts it"
+        )
     finally:
         server.close()
 

@@ -33,36 +33,52 @@ EXPECTED = json.loads((MODELS / "mlp" / "expected_output.json").read_text())["ou
 @pytest.fixture(scope="session")
 def private_circuit(net: Net) -> Circuit:
     """The mlp example with hashed outputs: nothing about the output is public but its Poseidon hash."""
-    circuit = ngx.build_circuit(MODELS / "mlp", net.settings, name="mlp_private",
-                                visibility=ngx.Visibility("hashed", "fixed", "hashed"))
+    circuit = ngx.build_circuit(
+        MODELS / "mlp", net.settings, name="mlp_private", visibility=ngx.Visibility("hashed", "fixed", "hashed")
+    )
     publish(net.settings, net.market, net.signer("deployer"), circuit)
     return circuit
 
 
 def consumer_settings(net: Net, tmp_path: Path) -> ngx.Settings:
-    return ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                              "NGX_ZK_STATE_DIR": str(tmp_path / "consumer")})
+    return ngx.load_settings(
+        {
+            "NGX_ZK_HOME": str(net.home),
+            "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+            "NGX_ZK_STATE_DIR": str(tmp_path / "consumer"),
+        }
+    )
 
 
 def felt_words(values: list[float], scale: int) -> list[bytes]:
     return [_ezkl.float_to_felt(v, scale).to_bytes(32, "big") for v in values]
 
 
-def test_private_job_keeps_input_and_output_off_chain_and_out_of_logs(chain_snapshot: Net, private_circuit: Circuit,
-                                                                      tmp_path: Path) -> None:
+def test_private_job_keeps_input_and_output_off_chain_and_out_of_logs(
+    chain_snapshot: Net, private_circuit: Circuit, tmp_path: Path
+) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     port = free_port()
     provider = net.signer("provider")
-    net.market.update_provider(provider, crypto.public_bytes(crypto.derive_key(provider.encryption_key_material())),
-                               f"http://127.0.0.1:{port}")
-    worker = start_worker(net, tmp_path / "worker", "--listen", f"127.0.0.1:{port}", "--max-jobs", "1",
-                          "--model", "mlp_private")
+    net.market.update_provider(
+        provider, crypto.public_bytes(crypto.derive_key(provider.encryption_key_material())), f"http://127.0.0.1:{port}"
+    )
+    worker = start_worker(net, tmp_path / "worker", "--listen", f"127.0.0.1:{port}", "--max-jobs", "1", "--model", "mlp_private")
     settings = consumer_settings(net, tmp_path)
     data = ngx.load_input(MODELS / "mlp" / "input.json", private_circuit.manifest)
     start = m.chain.block_number()
     try:
-        record = post_job(settings, m, net.signer("consumer"), private_circuit, data, price=10 * NGX, claim_window=300,
-                          prove_window=300, min_reputation=0)
+        record = post_job(
+            settings,
+            m,
+            net.signer("consumer"),
+            private_circuit,
+            data,
+            price=10 * NGX,
+            claim_window=300,
+            prove_window=300,
+            min_reputation=0,
+        )
         result = wait_for_result(settings, m, net.signer("consumer"), private_circuit, record, timeout_s=120)
     finally:
         worker.wait(timeout=120)
@@ -75,9 +91,13 @@ def test_private_job_keeps_input_and_output_off_chain_and_out_of_logs(chain_snap
     spec = private_circuit.manifest.inputs[0]
     values, salt = list(record.salted_input["input_data"][0]), list(record.salted_input["salt"][0])
     out_scale = private_circuit.manifest.outputs[0].scale
-    secrets = [b"".join(felt_words(values, spec.scale)), b"".join(s.to_bytes(32, "big") for s in salt),
-               b"".join(felt_words(list(result.outputs), out_scale)),
-               json.dumps(record.salted_input).encode(), json.dumps(list(result.outputs)).encode()]
+    secrets = [
+        b"".join(felt_words(values, spec.scale)),
+        b"".join(s.to_bytes(32, "big") for s in salt),
+        b"".join(felt_words(list(result.outputs), out_scale)),
+        json.dumps(record.salted_input).encode(),
+        json.dumps(list(result.outputs)).encode(),
+    ]
     secrets += [repr(v).encode() for v in values + list(result.outputs) if len(repr(v)) >= 6]
     seen = b""
     w3 = m.chain.w3
@@ -99,10 +119,12 @@ def test_sealed_payload_cannot_be_moved_to_another_job_or_tampered() -> None:
     ctx = crypto.JobContext(31337, "0x" + "11" * 20, 7, 1, "input")
     sealed = crypto.seal(crypto.public_bytes(key), b'{"input": 1}', ctx)
     assert crypto.open_sealed(key, sealed, ctx) == b'{"input": 1}'
-    for other in (crypto.JobContext(31337, "0x" + "11" * 20, 8, 1, "input"),   # another job
-                  crypto.JobContext(31337, "0x" + "11" * 20, 7, 2, "input"),   # another model
-                  crypto.JobContext(1, "0x" + "11" * 20, 7, 1, "input"),       # another chain
-                  crypto.JobContext(31337, "0x" + "11" * 20, 7, 1, "output")):  # replayed as an output
+    for other in (
+        crypto.JobContext(31337, "0x" + "11" * 20, 8, 1, "input"),  # another job
+        crypto.JobContext(31337, "0x" + "11" * 20, 7, 2, "input"),  # another model
+        crypto.JobContext(1, "0x" + "11" * 20, 7, 1, "input"),  # another chain
+        crypto.JobContext(31337, "0x" + "11" * 20, 7, 1, "output"),
+    ):  # replayed as an output
         with pytest.raises(crypto.PayloadError):
             crypto.open_sealed(key, sealed, other)
     tampered = bytearray(sealed)
@@ -117,22 +139,38 @@ def test_endpoint_rejects_tampered_uploads_and_strangers(chain_snapshot: Net, tm
     net, m = chain_snapshot, chain_snapshot.market
     settings = consumer_settings(net, tmp_path)
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
-    record = post_job(settings, m, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=300, prove_window=300,
-                      min_reputation=0)
+    record = post_job(
+        settings,
+        m,
+        net.signer("consumer"),
+        net.circuit,
+        data,
+        price=10 * NGX,
+        claim_window=300,
+        prove_window=300,
+        min_reputation=0,
+    )
     m.claim(net.signer("provider"), record.job_id)
     mailbox = dataplane.Mailbox(tmp_path / "mailbox")
-    server = dataplane.DataPlaneServer(mailbox, chain_id=m.chain.chain_id, market=m.market.address,
-                                       provider=devnet.dev_address("provider"),
-                                       job_facts=lambda j: dataplane.JobFacts(m.job(j).consumer, m.job(j).provider, "Claimed"),
-                                       log=lambda *a, **k: None)
+    server = dataplane.DataPlaneServer(
+        mailbox,
+        chain_id=m.chain.chain_id,
+        market=m.market.address,
+        provider=devnet.dev_address("provider"),
+        job_facts=lambda j: dataplane.JobFacts(m.job(j).consumer, m.job(j).provider, "Claimed"),
+        log=lambda *a, **k: None,
+    )
     endpoint = server.serve("127.0.0.1", 0)
     try:
         consumer = net.signer("consumer")
         body = b"\x01" + b"sealed bytes" * 10
-        signature = dataplane.sign(consumer, dataplane.message(m.chain.chain_id, m.market.address, record.job_id, "input",
-                                                               hashlib.sha256(body).hexdigest()))
-        tampered = urllib.request.Request(f"{endpoint}/v1/jobs/{record.job_id}/input", data=body + b"!", method="PUT",
-                                          headers={"X-NGX-Signature": signature})
+        signature = dataplane.sign(
+            consumer,
+            dataplane.message(m.chain.chain_id, m.market.address, record.job_id, "input", hashlib.sha256(body).hexdigest()),
+        )
+        tampered = urllib.request.Request(
+            f"{endpoint}/v1/jobs/{record.job_id}/input", data=body + b"!", method="PUT", headers={"X-NGX-Signature": signature}
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(tampered, timeout=5)
         assert refused.value.code == 403
@@ -172,8 +210,17 @@ def test_unreachable_endpoint_falls_back_to_an_encrypted_onchain_payload(chain_s
     settings = consumer_settings(net, tmp_path)
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
     try:
-        record = post_job(settings, m, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=300,
-                          prove_window=300, min_reputation=0)
+        record = post_job(
+            settings,
+            m,
+            net.signer("consumer"),
+            net.circuit,
+            data,
+            price=10 * NGX,
+            claim_window=300,
+            prove_window=300,
+            min_reputation=0,
+        )
         notes: list[str] = []
         result = wait_for_result(settings, m, net.signer("consumer"), net.circuit, record, timeout_s=120, progress=notes.append)
     finally:

@@ -67,6 +67,7 @@ def test_tampered_proof_is_rejected(
         ngx.verify(tampered(mlp_proof, tmp_path, edit), mlp_circuit, session_settings)
 
 
+@pytest.mark.slow  # builds the sigmoid circuit (a session fixture: its two users go together)
 def test_proof_for_another_model_is_rejected(
     sigmoid_circuit: Circuit, mlp_proof: ngx.Proof, session_settings: ngx.Settings
 ) -> None:
@@ -137,6 +138,7 @@ def test_failed_prove_leaves_no_proof_file(mlp_circuit: Circuit, session_setting
     assert list(out.parent.iterdir()) == []
 
 
+@pytest.mark.slow  # builds the sigmoid circuit
 def test_sigmoid_lookup_model_proves_within_tolerance(
     sigmoid_circuit: Circuit, session_settings: ngx.Settings, tmp_path: Path
 ) -> None:

@@ -47,8 +47,13 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal and /proc: Linux")
 def test_busy_proving_children_die_with_a_sigkilled_worker(tmp_path: Path) -> None:
-    worker = subprocess.Popen([sys.executable, "-c", BUSY_WORKER], stdout=subprocess.PIPE, text=True, cwd=tmp_path,
-                              env={**os.environ, "NGX_ZK_HOME": str(tmp_path)})
+    worker = subprocess.Popen(
+        [sys.executable, "-c", BUSY_WORKER],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "NGX_ZK_HOME": str(tmp_path)},
+    )
     children: set[int] = set()
     try:
         assert worker.stdout is not None and worker.stdout.readline().strip() == "busy"

@@ -33,8 +33,13 @@ pytest.importorskip("ray")
 
 
 def test_settings_sent_to_nodes_carry_no_secret(settings: ngx.Settings) -> None:
-    secret = replace(settings, private_key=Secret("0x" + "ab" * 32), keystore=Path("/k.json"), keystore_password=Secret("pw"),
-                     fault_crash_at="proved")
+    secret = replace(
+        settings,
+        private_key=Secret("0x" + "ab" * 32),
+        keystore=Path("/k.json"),
+        keystore_password=Secret("pw"),
+        fault_crash_at="proved",
+    )
     sent = node_settings(secret)
     assert sent.private_key is None and sent.keystore is None and sent.keystore_password is None
     assert sent.fault_crash_at is None, "the driver's fault injection is not the nodes'"
@@ -60,10 +65,18 @@ def test_ray_auto_starts_a_local_cluster_without_the_workers_secrets_and_stops_i
     starts a cluster, which must not inherit the worker's secrets, and stops it on close."""
     own = Path(tempfile.mkdtemp(prefix="ngxray", dir="/tmp"))  # Ray's session dir and the auth token it makes stay in here
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(RAY_TMPDIR=str(own), HOME=str(own), NGX_ZK_HOME=str(tmp_path), NGX_ZK_PRIVATE_KEY="0x" + "ef" * 32,
-               NGX_ZK_KEYSTORE_PASSWORD="hunter2", RAY_USAGE_STATS_ENABLED="0")
+    env.update(
+        RAY_TMPDIR=str(own),
+        HOME=str(own),
+        NGX_ZK_HOME=str(tmp_path),
+        NGX_ZK_PRIVATE_KEY="0x" + "ef" * 32,
+        NGX_ZK_KEYSTORE_PASSWORD="hunter2",
+        RAY_USAGE_STATS_ENABLED="0",
+    )
     try:
-        done = subprocess.run([sys.executable, "-c", AUTO_WORKER], env=env, capture_output=True, text=True, timeout=180, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", AUTO_WORKER], env=env, capture_output=True, text=True, timeout=180, check=False
+        )
         left = Cluster("", own, 0, own).processes()
     finally:
         kill_all(Cluster("", own, 0, own).processes())
@@ -96,8 +109,11 @@ class Cluster:
 
     def node2(self) -> list[int]:
         """The second node's raylet and everything it started (its workers, agents)."""
-        raylets = [p for p in self.processes()
-                   if f"--node_manager_port={self.node2_port}".encode() in Path(f"/proc/{p}/cmdline").read_bytes()]
+        raylets = [
+            p
+            for p in self.processes()
+            if f"--node_manager_port={self.node2_port}".encode() in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
         return [pid for r in raylets for pid in [r, *descendants(r)]]
 
 
@@ -121,15 +137,40 @@ def cluster() -> Iterator[Cluster]:
     tmp = Path(tempfile.mkdtemp(prefix="ngxray", dir="/tmp"))  # short: Ray's unix socket paths have a length limit
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NGX_ZK_", "RAY_"))}
     # HOME: a token in the user's ~/.ray (which `ray.init()` writes) would turn on token auth for the head only
-    env.update(RAY_health_check_period_ms="500", RAY_health_check_failure_threshold="4", RAY_USAGE_STATS_ENABLED="0", HOME=str(tmp))
+    env.update(
+        RAY_health_check_period_ms="500", RAY_health_check_failure_threshold="4", RAY_USAGE_STATS_ENABLED="0", HOME=str(tmp)
+    )
     port, node2_port = free_port(), free_port()
     common = ["--num-cpus", "1", "--object-store-memory", str(100 << 20), "--disable-usage-stats"]
     made = Cluster(f"127.0.0.1:{port}", tmp, node2_port, tmp / "slow")
     try:
-        subprocess.run([str(RAY), "start", "--head", "--port", str(port), "--temp-dir", str(tmp), "--include-dashboard", "false",
-                        "--dashboard-port", str(free_port()), *common], env=env, check=True, capture_output=True, timeout=120)
-        subprocess.run([str(RAY), "start", "--address", made.address, "--node-manager-port", str(node2_port), *common],
-                       env={**env, FAULT_DELAY_ENV: str(made.slow_file)}, check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                str(RAY),
+                "start",
+                "--head",
+                "--port",
+                str(port),
+                "--temp-dir",
+                str(tmp),
+                "--include-dashboard",
+                "false",
+                "--dashboard-port",
+                str(free_port()),
+                *common,
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            [str(RAY), "start", "--address", made.address, "--node-manager-port", str(node2_port), *common],
+            env={**env, FAULT_DELAY_ENV: str(made.slow_file)},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         yield made
     finally:
         kill_all(made.processes())
@@ -145,9 +186,14 @@ def journal_notes(worker_dir: Path) -> list[tuple[int, str, str]]:
 
 
 @pytest.mark.slow
-def test_pool_proves_on_both_nodes_ships_artifacts_once_and_no_secret(cluster: Cluster, mlp_circuit: Circuit, mlp_salted: ngx.InputData,
-                                                                     session_settings: ngx.Settings, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pool_proves_on_both_nodes_ships_artifacts_once_and_no_secret(
+    cluster: Cluster,
+    mlp_circuit: Circuit,
+    mlp_salted: ngx.InputData,
+    session_settings: ngx.Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from ngx_zk.worker.observe import Metrics
     from ngx_zk.worker.ray_pool import RayProverPool
 
@@ -189,15 +235,32 @@ def provider_fleet(net: Net, worker_dir: Path) -> dict[str, Any]:
 
 
 def post(net: Net, consumer_dir: Path, account: str) -> int:
-    done = ngx_zk(net, consumer_dir, "prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"), "--account", account,
-                  "--no-wait", "--json", "--price", "10")
+    done = ngx_zk(
+        net,
+        consumer_dir,
+        "prove-job",
+        "mlp",
+        "--input",
+        str(MODELS / "mlp" / "input.json"),
+        "--account",
+        account,
+        "--no-wait",
+        "--json",
+        "--price",
+        "10",
+    )
     assert done.returncode == 0, done.stderr
     return int(json.loads(done.stdout)["job_id"])
 
 
 def waiter(net: Net, consumer_dir: Path, account: str, job_id: int) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "ngx_zk", "job", "wait", str(job_id), "--account", account, "--json"],
-                            env=net.env(consumer_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ngx_zk", "job", "wait", str(job_id), "--account", account, "--json"],
+        env=net.env(consumer_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def settle_two(net: Net, tmp_path: Path, cluster: Cluster, during: str = "") -> tuple[list[int], Path]:
@@ -208,7 +271,9 @@ def settle_two(net: Net, tmp_path: Path, cluster: Cluster, during: str = "") -> 
     waiters: list[subprocess.Popen[str]] = []
     try:
         jobs = [post(net, tmp_path / account, account) for account in ("consumer", "consumer2")]
-        waiters = [waiter(net, tmp_path / account, account, job) for account, job in zip(("consumer", "consumer2"), jobs, strict=True)]
+        waiters = [
+            waiter(net, tmp_path / account, account, job) for account, job in zip(("consumer", "consumer2"), jobs, strict=True)
+        ]
         if during == "kill-node2":
             started = cluster.slow_file.with_name(cluster.slow_file.name + ".started")
             deadline = time.monotonic() + 120
@@ -234,7 +299,9 @@ def settle_two(net: Net, tmp_path: Path, cluster: Cluster, during: str = "") -> 
 
 @pytest.mark.slow
 @pytest.mark.chain
-def test_worker_on_a_two_node_cluster_settles_jobs_proved_on_both_nodes(chain_snapshot: Net, cluster: Cluster, tmp_path: Path) -> None:
+def test_worker_on_a_two_node_cluster_settles_jobs_proved_on_both_nodes(
+    chain_snapshot: Net, cluster: Cluster, tmp_path: Path
+) -> None:
     _, worker_dir = settle_two(chain_snapshot, tmp_path, cluster)
     nodes = {note.removeprefix("proved on node ") for _, step, note in journal_notes(worker_dir) if step == "proved"}
     assert len(nodes) == 2, f"the journal says the proofs ran on {nodes}"
@@ -247,8 +314,9 @@ def test_worker_on_a_two_node_cluster_settles_jobs_proved_on_both_nodes(chain_sn
 
 @pytest.mark.slow
 @pytest.mark.chain
-def test_worker_killed_while_proving_on_the_cluster_rejoins_and_settles_once(chain_snapshot: Net, cluster: Cluster,
-                                                                            tmp_path: Path) -> None:
+def test_worker_killed_while_proving_on_the_cluster_rejoins_and_settles_once(
+    chain_snapshot: Net, cluster: Cluster, tmp_path: Path
+) -> None:
     net, worker_dir = chain_snapshot, tmp_path / "worker"
     crashed = start_worker(net, worker_dir, "--ray", cluster.address, NGX_ZK_FAULT_CRASH_AT="proving")
     job = post(net, tmp_path / "consumer", "consumer")
@@ -272,7 +340,9 @@ def test_worker_killed_while_proving_on_the_cluster_rejoins_and_settles_once(cha
 
 @pytest.mark.slow
 @pytest.mark.chain
-def test_node_killed_mid_proof_the_job_is_proved_again_and_settles_once(chain_snapshot: Net, cluster: Cluster, tmp_path: Path) -> None:
+def test_node_killed_mid_proof_the_job_is_proved_again_and_settles_once(
+    chain_snapshot: Net, cluster: Cluster, tmp_path: Path
+) -> None:
     """Last in this module: it kills the second node."""
     cluster.slow_file.write_text("120")
     try:

@@ -55,8 +55,16 @@ def test_cli_output_and_errors_never_show_the_key(chain_snapshot: Net, tmp_path:
         ngx_zk(chain_snapshot, tmp_path, "provider", "status", "--json", NGX_ZK_PRIVATE_KEY=key),
         ngx_zk(chain_snapshot, tmp_path, "withdraw", "--json", NGX_ZK_PRIVATE_KEY=key),  # nothing to withdraw: an error
         ngx_zk(chain_snapshot, tmp_path, "provider", "register", "--json", NGX_ZK_PRIVATE_KEY=key),  # already registered
-        ngx_zk(chain_snapshot, tmp_path, "prove-job", "mlp", "--input", str(tmp_path / "missing.json"), "--json",
-               NGX_ZK_PRIVATE_KEY=key),
+        ngx_zk(
+            chain_snapshot,
+            tmp_path,
+            "prove-job",
+            "mlp",
+            "--input",
+            str(tmp_path / "missing.json"),
+            "--json",
+            NGX_ZK_PRIVATE_KEY=key,
+        ),
         ngx_zk(chain_snapshot, tmp_path, "provider", "status", NGX_ZK_PRIVATE_KEY="0x" + "zz" * 32),  # malformed key
     ]
     assert json.loads(runs[0].stdout)["provider"] == devnet.dev_address("provider")

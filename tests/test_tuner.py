@@ -50,13 +50,28 @@ def fake_clock(seconds: dict[int, float]) -> tuple[tuner.Timer, list[int]]:
     return timer, log
 
 
-def run(tmp_path: Path, tiny: tuple[Path, Path], seconds: dict[int, float], errors: dict[int, float] | None = None,
-        budget_s: float = tuner.TIMING_BUDGET_S) -> tuple[tuner.Tuning, list[int]]:
+def run(
+    tmp_path: Path,
+    tiny: tuple[Path, Path],
+    seconds: dict[int, float],
+    errors: dict[int, float] | None = None,
+    budget_s: float = tuner.TIMING_BUDGET_S,
+) -> tuple[tuner.Tuning, list[int]]:
     timer, log = fake_clock(seconds)
     errors = errors or {1: 0.001, 2: 0.001, 4: 0.001}
-    chosen = tuner.tune(tmp_path, tiny[0], tiny[1], VISIBILITY, max_logrows=16, tolerance=0.05,
-                        measure=lambda s, c: errors[cols(s)], candidates=(DEFAULT, ONE_COL, FOUR_COLS),
-                        timer=timer, knobs=False, budget_s=budget_s)
+    chosen = tuner.tune(
+        tmp_path,
+        tiny[0],
+        tiny[1],
+        VISIBILITY,
+        max_logrows=16,
+        tolerance=0.05,
+        measure=lambda s, c: errors[cols(s)],
+        candidates=(DEFAULT, ONE_COL, FOUR_COLS),
+        timer=timer,
+        knobs=False,
+        budget_s=budget_s,
+    )
     return chosen, log
 
 
@@ -106,16 +121,35 @@ def test_a_finalist_that_fails_to_prove_is_dropped_and_the_rest_still_compete(tm
             raise ProvingError("proving failed: out of memory")
         return {2: 1.0, 4: 0.5}[cols(settings)]
 
-    chosen = tuner.tune(tmp_path, tiny[0], tiny[1], VISIBILITY, max_logrows=16, tolerance=0.05, measure=lambda s, c: 0.001,
-                        candidates=(DEFAULT, ONE_COL, FOUR_COLS), timer=timer, knobs=False)
+    chosen = tuner.tune(
+        tmp_path,
+        tiny[0],
+        tiny[1],
+        VISIBILITY,
+        max_logrows=16,
+        tolerance=0.05,
+        measure=lambda s, c: 0.001,
+        candidates=(DEFAULT, ONE_COL, FOUR_COLS),
+        timer=timer,
+        knobs=False,
+    )
     assert chosen.candidate == FOUR_COLS
     one = next(t for t in chosen.tried if t["label"] == ONE_COL.label)
     assert "out of memory" in one["timing_note"] and "prove_s" not in one
 
 
 def test_without_a_clock_the_modelled_cost_decides(tmp_path: Path, tiny: tuple[Path, Path]) -> None:
-    chosen = tuner.tune(tmp_path, tiny[0], tiny[1], VISIBILITY, max_logrows=16, tolerance=0.05, measure=lambda s, c: 0.001,
-                        candidates=(DEFAULT, ONE_COL, FOUR_COLS), knobs=False)
+    chosen = tuner.tune(
+        tmp_path,
+        tiny[0],
+        tiny[1],
+        VISIBILITY,
+        max_logrows=16,
+        tolerance=0.05,
+        measure=lambda s, c: 0.001,
+        candidates=(DEFAULT, ONE_COL, FOUR_COLS),
+        knobs=False,
+    )
     assert chosen.candidate == ONE_COL and chosen.timing is None and chosen.default_error == 0.001
 
 

@@ -38,8 +38,16 @@ def test_an_unsound_switch_is_refused_before_any_work() -> None:
     unsound = tuner.Candidate(512, 2, ignore_range_check_inputs_outputs=True)
     args = {"input_visibility": "hashed", "param_visibility": "fixed", "output_visibility": "public"}
     with pytest.raises(ValueError, match="unsound for hashed inputs / public outputs"):
-        tuner.tune(Path("/nonexistent"), Path("x.onnx"), Path("c.json"), args, max_logrows=20, tolerance=1.0,
-                   measure=lambda s, c: 0.0, candidates=(unsound,))
+        tuner.tune(
+            Path("/nonexistent"),
+            Path("x.onnx"),
+            Path("c.json"),
+            args,
+            max_logrows=20,
+            tolerance=1.0,
+            measure=lambda s, c: 0.0,
+            candidates=(unsound,),
+        )
     with pytest.raises(ValueError, match="unknown knob"):
         tuner.knob_rule("check_mode", "hashed", "hashed")
 
@@ -61,7 +69,9 @@ def _calibration(folder: Path) -> Path:
 
 def _build(folder: Path, graph: Path, tag: str, **args: object) -> tuple[Path, Path, Path, Path]:
     settings, compiled = folder / f"{tag}.json", folder / f"{tag}.compiled"
-    _ezkl.gen_settings(CircuitError, graph, settings, _ezkl.run_args(param_visibility="fixed", decomp_base=512, decomp_legs=2, **args))
+    _ezkl.gen_settings(
+        CircuitError, graph, settings, _ezkl.run_args(param_visibility="fixed", decomp_base=512, decomp_legs=2, **args)
+    )
     _ezkl.calibrate(CircuitError, _calibration(folder), graph, settings, margin=2.0, max_logrows=12, scales=[10])
     _ezkl.compile_circuit(CircuitError, graph, compiled, settings)
     logrows = json.loads(settings.read_text())["run_args"]["logrows"]
@@ -78,8 +88,14 @@ def test_a_hashed_input_is_not_range_checked_in_the_circuit_so_the_switch_remove
     binds the input, so switching the check off for hashed inputs weakens nothing."""
     graph = _salted_linear(tmp_path)
     checked = _build(tmp_path, graph, "checked", input_visibility="hashed", output_visibility="hashed")
-    unchecked = _build(tmp_path, graph, "unchecked", input_visibility="hashed", output_visibility="hashed",
-                       ignore_range_check_inputs_outputs=True)
+    unchecked = _build(
+        tmp_path,
+        graph,
+        "unchecked",
+        input_visibility="hashed",
+        output_visibility="hashed",
+        ignore_range_check_inputs_outputs=True,
+    )
     data = tmp_path / "input.json"
     scale = json.loads(checked[0].read_text())["run_args"]["input_scale"]
     data.write_text(json.dumps({"input_data": [[0.5, -0.25, 0.125, 1.0, float(1 << 40) / (1 << scale)] + [0.0] * 7]}))
@@ -100,8 +116,17 @@ def test_with_public_outputs_the_switch_drops_a_real_range_check(tmp_path: Path)
     for out in ("public", "hashed"):
         for off in (False, True):
             settings = tmp_path / f"{out}-{off}.json"
-            _ezkl.gen_settings(CircuitError, graph, settings, _ezkl.run_args(
-                input_visibility="hashed", param_visibility="fixed", output_visibility=out, ignore_range_check_inputs_outputs=off))
+            _ezkl.gen_settings(
+                CircuitError,
+                graph,
+                settings,
+                _ezkl.run_args(
+                    input_visibility="hashed",
+                    param_visibility="fixed",
+                    output_visibility=out,
+                    ignore_range_check_inputs_outputs=off,
+                ),
+            )
             rows[out, off] = json.loads(settings.read_text())["total_assignments"]
     # the input check (2 legs x 12 values) is gone either way; for public outputs the output and instance checks too
     assert rows["public", False] - rows["public", True] > rows["hashed", False] - rows["hashed", True] > 0
@@ -112,20 +137,36 @@ def test_switches_are_tried_only_where_sound_and_where_they_change_the_circuit(t
     variants; a linear model never gets Freivalds variants (no batched product)."""
     w = numpy_helper.from_array(np.full((4, 2), 0.5, dtype=np.float32), "w")
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Sigmoid", ["h"], ["s"]),
-         helper.make_node("Log", ["s"], ["y"])],
-        "lognet", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [w])
+        [
+            helper.make_node("MatMul", ["x", "w"], ["h"]),
+            helper.make_node("Sigmoid", ["h"], ["s"]),
+            helper.make_node("Log", ["s"], ["y"]),
+        ],
+        "lognet",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        [w],
+    )
     path = onnx_factory.save(graph, tmp_path / "log.onnx")
     cal = tmp_path / "cal.json"
     cal.write_text(json.dumps({"input_data": [[((k * 5) % 9 - 4) / 4 for k in range(24)]]}))
     base = tuner.Candidate(512, 2, scale=10)
-    for vis_out, expected in (("public", {(), ("bounded_log_lookup",)}),
-                              ("hashed", {(), ("bounded_log_lookup",), ("ignore_range_check_inputs_outputs",),
-                                          ("bounded_log_lookup", "ignore_range_check_inputs_outputs")})):
+    for vis_out, expected in (
+        ("public", {(), ("bounded_log_lookup",)}),
+        (
+            "hashed",
+            {
+                (),
+                ("bounded_log_lookup",),
+                ("ignore_range_check_inputs_outputs",),
+                ("bounded_log_lookup", "ignore_range_check_inputs_outputs"),
+            },
+        ),
+    ):
         args = {"input_visibility": "hashed", "param_visibility": "fixed", "output_visibility": vis_out}
-        chosen = tuner.tune(tmp_path, path, cal, args, max_logrows=16, tolerance=10.0, measure=lambda s, c: 0.0,
-                            candidates=(base,))
+        chosen = tuner.tune(
+            tmp_path, path, cal, args, max_logrows=16, tolerance=10.0, measure=lambda s, c: 0.0, candidates=(base,)
+        )
         tried = {tuple(k for k in tuner.KNOBS if t[k]) for t in chosen.tried}
         assert tried == expected, vis_out
         # every variant went through the same gates as the plain layout: sized, then calibrated or skipped

@@ -35,8 +35,13 @@ T = TypeVar("T")
 @pytest.fixture
 def worker(chain_snapshot: Net, tmp_path: Path) -> Iterator[Worker]:
     net = chain_snapshot
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
-                                  "NGX_ZK_STATE_DIR": str(tmp_path / "worker")})
+    settings = ngx.load_settings(
+        {
+            "NGX_ZK_HOME": str(net.home),
+            "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir),
+            "NGX_ZK_STATE_DIR": str(tmp_path / "worker"),
+        }
+    )
     w = Worker(settings, net.market, net.signer("provider"), [net.circuit], poll_s=0.05)
     w._provers.wait_ready()
     yield w
@@ -47,8 +52,10 @@ def rounds(w: Worker, until: Callable[[], T], timeout: float = 60) -> T:
     """Run the worker's loop (scan + one step per job) until ``until()`` is truthy."""
     deadline = time.monotonic() + timeout
     while not (value := until()):
-        assert time.monotonic() < deadline, f"the worker did not get there in time: {[(r.job_id, r.step.value) for r in w.journal.all()]}, " \
+        assert time.monotonic() < deadline, (
+            f"the worker did not get there in time: {[(r.job_id, r.step.value) for r in w.journal.all()]}, "
             f"history {[w.journal.history(r.job_id) for r in w.journal.all()]}"
+        )
         w.offers.tend(w.lifecycle.proofs)
         w._scan()
         w._advance()
@@ -64,15 +71,25 @@ def step_of(w: Worker, job_id: int) -> Step | None:
 def post(net: Net, *, prove_window: int = 60) -> JobRecord:
     settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir)})
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
-    return post_job(settings, net.market, net.signer("consumer"), net.circuit, data, price=10 * NGX, claim_window=300,
-                    prove_window=prove_window, min_reputation=0)
+    return post_job(
+        settings,
+        net.market,
+        net.signer("consumer"),
+        net.circuit,
+        data,
+        price=10 * NGX,
+        claim_window=300,
+        prove_window=prove_window,
+        min_reputation=0,
+    )
 
 
 def test_a_consumer_who_withholds_its_input_gains_nothing_and_the_provider_declines_for_free(
-        chain_snapshot: Net, worker: Worker) -> None:
+    chain_snapshot: Net, worker: Worker
+) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     provider, consumer = net.signer("provider").address, net.signer("consumer").address
-    stake, refund_before = m.provider(provider)["staked"], m.claimable(consumer)
+    stake, refund_before = m.provider(provider).staked, m.claimable(consumer)
     record = post(net)
     rounds(worker, lambda: step_of(worker, record.job_id) is Step.CLAIMED)
     rounds(worker, lambda: True)
@@ -82,7 +99,7 @@ def test_a_consumer_who_withholds_its_input_gains_nothing_and_the_provider_decli
     rounds(worker, lambda: step_of(worker, record.job_id) is Step.DECLINED)
     assert m.job(record.job_id).status is JobStatus.CANCELLED
     assert m.claimable(consumer) - refund_before == 10 * NGX, "the consumer gets its price back, nothing more"
-    assert m.provider(provider)["staked"] == stake and m.provider(provider)["locked"] == 0, "the honest provider loses nothing"
+    assert m.provider(provider).staked == stake and m.provider(provider).locked == 0, "the honest provider loses nothing"
     assert m.facts(provider)["free_declines"] == 1 and m.facts(provider)["costly_declines"] == 0
     assert m.consumer_facts(consumer)["inputs_withheld"] == 1
     assert m.consumer_score(consumer) < 100, "the consumer's own record shows it"
@@ -91,7 +108,7 @@ def test_a_consumer_who_withholds_its_input_gains_nothing_and_the_provider_decli
 def test_a_pause_after_the_claim_neither_slashes_the_provider_nor_makes_it_burn_gas(chain_snapshot: Net, worker: Worker) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     provider = net.signer("provider").address
-    stake, misses = m.provider(provider)["staked"], m.facts(provider)["missed"]
+    stake, misses = m.provider(provider).staked, m.facts(provider)["missed"]
     record = post(net)
     rounds(worker, lambda: step_of(worker, record.job_id) is Step.CLAIMED)
     nonce_after_claim = m.chain.w3.eth.get_transaction_count(provider)
@@ -106,7 +123,7 @@ def test_a_pause_after_the_claim_neither_slashes_the_provider_nor_makes_it_burn_
     rounds(worker, lambda: step_of(worker, record.job_id) is Step.LOST)
     assert m.chain.w3.eth.get_transaction_count(provider) == nonce_after_claim, "no transaction after the claim"
     m.expire(net.signer("consumer2"), record.job_id)  # anyone may expire
-    assert m.provider(provider)["staked"] == stake and m.provider(provider)["locked"] == 0, "no slash for a pause"
+    assert m.provider(provider).staked == stake and m.provider(provider).locked == 0, "no slash for a pause"
     assert m.facts(provider)["missed"] == misses, "and no miss on its record"
 
 
@@ -126,7 +143,9 @@ POISON = {
 def test_poisoned_offers_are_refused_and_journaled_and_the_worker_goes_on(chain_snapshot: Net, worker: Worker) -> None:
     stranger = "0x" + "ab" * 20  # a fresh key: no funds, no transaction
     for i, body in enumerate(POISON.values()):
-        assert worker.offers.take(Offer(stranger, next(iter(worker.served)), 1000 + i, _sealed(worker, body, 0, "offer"), time.time()))
+        assert worker.offers.take(
+            Offer(stranger, next(iter(worker.served)), 1000 + i, _sealed(worker, body, 0, "offer"), time.time())
+        )
         worker.offers.tend(worker.lifecycle.proofs)  # must not raise, let alone kill the process
     refused = worker.journal.refusals()
     assert [r.source for r in refused] == ["offer"] * len(POISON)
@@ -136,16 +155,17 @@ def test_poisoned_offers_are_refused_and_journaled_and_the_worker_goes_on(chain_
 
 @pytest.mark.parametrize("poison", ["1e300", "nested"])
 def test_a_poisoned_upload_for_a_claimed_job_is_declined_and_does_not_crash_loop(
-        chain_snapshot: Net, worker: Worker, poison: str, tmp_path: Path) -> None:
+    chain_snapshot: Net, worker: Worker, poison: str, tmp_path: Path
+) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     provider = net.signer("provider").address
-    stake = m.provider(provider)["staked"]
+    stake = m.provider(provider).staked
     record = post(net)
     rounds(worker, lambda: step_of(worker, record.job_id) is Step.CLAIMED)
     worker.mailbox.put(record.job_id, "input", _sealed(worker, POISON[poison], record.job_id, "input"))
     rounds(worker, lambda: step_of(worker, record.job_id) is Step.DECLINED)
     assert m.job(record.job_id).status is JobStatus.CANCELLED
-    assert m.provider(provider)["staked"] == stake, "an invalid input is declined for free"
+    assert m.provider(provider).staked == stake, "an invalid input is declined for free"
     assert m.consumer_facts(net.signer("consumer").address)["inputs_invalid"] == 1
     assert worker.mailbox.get(record.job_id, "input") is None, "the poisoned mail is dropped"
     restarted = Worker(worker.settings, m, net.signer("provider"), [net.circuit], poll_s=0.05)

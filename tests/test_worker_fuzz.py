@@ -28,11 +28,17 @@ from .test_offers import library_worker, set_endpoint
 
 pytestmark = pytest.mark.chain
 
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-                    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([1e300, -1e300, 1e-300, 2**63, -(2**64)]),
-                    st.text(max_size=20))
-JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                    max_leaves=40)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1e300, -1e300, 1e-300, 2**63, -(2**64)]),
+    st.text(max_size=20),
+)
+JSON = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=40
+)
 
 
 @st.composite
@@ -42,8 +48,13 @@ def hostile_bodies(draw: st.DrawFn) -> tuple[str, bytes]:
     if kind == "json":
         return kind, json.dumps({"input": draw(JSON), "reply_to": draw(st.text(max_size=70))}).encode()
     if kind == "input-shaped":
-        values = draw(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(10**20), 10**20)),
-                               min_size=0, max_size=12))
+        values = draw(
+            st.lists(
+                st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(10**20), 10**20)),
+                min_size=0,
+                max_size=12,
+            )
+        )
         salt = draw(st.lists(st.integers(-(2**40), 2**40), max_size=10))
         return kind, json.dumps({"input": {"input_data": [values], "salt": [salt]}}).encode()
     if kind == "deep":
@@ -66,8 +77,9 @@ def live(net: Net, tmp_path_factory: pytest.TempPathFactory) -> Any:
     set_endpoint(net, "provider", "")  # later tests start from the session's provider profile
 
 
-def _send(worker: Worker, net: Net, signer: Signer, model_id: int, commitment: int, body: bytes, *, seal: bool,
-          tamper: str) -> int | None:
+def _send(
+    worker: Worker, net: Net, signer: Signer, model_id: int, commitment: int, body: bytes, *, seal: bool, tamper: str
+) -> int | None:
     """PUT one offer; the HTTP status (None when the endpoint answered 200)."""
     m = net.market
     payload = body
@@ -91,10 +103,15 @@ def _send(worker: Worker, net: Net, signer: Signer, model_id: int, commitment: i
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(body=hostile_bodies(), seal=st.booleans(), tamper=st.sampled_from(["none", "none", "body", "signature", "someone-else"]),
-       commitment=st.integers(0, 2**256 - 1))
-def test_the_worker_survives_hostile_offers_and_journals_each_refusal(live: Worker, net: Net, body: tuple[str, bytes], seal: bool,
-                                                                       tamper: str, commitment: int) -> None:
+@given(
+    body=hostile_bodies(),
+    seal=st.booleans(),
+    tamper=st.sampled_from(["none", "none", "body", "signature", "someone-else"]),
+    commitment=st.integers(0, 2**256 - 1),
+)
+def test_the_worker_survives_hostile_offers_and_journals_each_refusal(
+    live: Worker, net: Net, body: tuple[str, bytes], seal: bool, tamper: str, commitment: int
+) -> None:
     worker = live
     before = len(worker.journal.refusals())
     status = _send(worker, net, stranger(), net.model_id, commitment, body[1], seal=seal, tamper=tamper)

@@ -57,7 +57,9 @@ class Deployment:
         try:
             return self.contracts[name]
         except KeyError:
-            raise DeploymentError(f"{name} is not in the deployment for chain {self.chain_id}", "redeploy: ngx-zk deploy") from None
+            raise DeploymentError(
+                f"{name} is not in the deployment for chain {self.chain_id}", "redeploy: ngx-zk deploy"
+            ) from None
 
 
 def path_for(settings: Settings, chain_id: int) -> Path:
@@ -105,7 +107,15 @@ def deploy_all(chain: Chain, deployer: Signer, roles: Roles, *, dev: bool, progr
     deploy("ModelRegistry", a["ProtocolConfig"])
     deploy("ProviderStaking", a["NGXToken"], a["ProtocolConfig"])
     deploy("Reputation", a["ProviderStaking"], a["ProtocolConfig"])
-    deploy("JobMarket", a["NGXToken"], a["ProtocolConfig"], a["ModelRegistry"], a["ProviderStaking"], a["Reputation"], a["RewardsPool"])
+    deploy(
+        "JobMarket",
+        a["NGXToken"],
+        a["ProtocolConfig"],
+        a["ModelRegistry"],
+        a["ProviderStaking"],
+        a["Reputation"],
+        a["RewardsPool"],
+    )
     deploy("Halo2VerifierReusable")
 
     progress("wiring contracts")
@@ -113,11 +123,19 @@ def deploy_all(chain: Chain, deployer: Signer, roles: Roles, *, dev: bool, progr
         # The shared EZKL verifier is trusted code: its jobs earn rewards and reputation.
         runtime = chain.w3.eth.get_code(to_checksum_address(a["Halo2VerifierReusable"]))
         config = chain.contract("ProtocolConfig", a["ProtocolConfig"])
-        chain.send(config.functions.setVerifierCodeAllowed(keccak(bytes(runtime)), True), deployer, what="allow-list the reusable verifier")
+        chain.send(
+            config.functions.setVerifierCodeAllowed(keccak(bytes(runtime)), True),
+            deployer,
+            what="allow-list the reusable verifier",
+        )
     market = a["JobMarket"]
-    chain.send(chain.contract("ProviderStaking", a["ProviderStaking"]).functions.bindMarket(market), deployer, what="bind staking")
+    chain.send(
+        chain.contract("ProviderStaking", a["ProviderStaking"]).functions.bindMarket(market), deployer, what="bind staking"
+    )
     chain.send(chain.contract("Reputation", a["Reputation"]).functions.bindMarket(market), deployer, what="bind reputation")
-    chain.send(chain.contract("RewardsPool", a["RewardsPool"]).functions.initialize(a["NGXToken"], market), deployer, what="init rewards")
+    chain.send(
+        chain.contract("RewardsPool", a["RewardsPool"]).functions.initialize(a["NGXToken"], market), deployer, what="init rewards"
+    )
     timelock = chain.contract("NGXTimelock", a["NGXTimelock"])
     for role in ("PROPOSER_ROLE", "CANCELLER_ROLE"):
         role_id = chain.call(getattr(timelock.functions, role)())

@@ -87,9 +87,23 @@ def up(settings: Settings, *, port: int = 8545, fresh: bool = False) -> DevnetSt
     log_path = settings.devnet_dir / "anvil.log"
     offset = log_path.stat().st_size if log_path.exists() else 0
     cmd = [
-        str(anvil_binary(settings)), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(DEV_CHAIN_ID),
-        "--mnemonic", DEV_MNEMONIC, "--accounts", str(len(ROLES)), "--balance", "10000",
-        "--state", str(state), "--state-interval", "1",
+        str(anvil_binary(settings)),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(DEV_CHAIN_ID),
+        "--mnemonic",
+        DEV_MNEMONIC,
+        "--accounts",
+        str(len(ROLES)),
+        "--balance",
+        "10000",
+        "--state",
+        str(state),
+        "--state-interval",
+        "1",
     ]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -98,7 +112,9 @@ def up(settings: Settings, *, port: int = 8545, fresh: bool = False) -> DevnetSt
     while url is None:
         if proc.poll() is not None:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-            raise ChainError(f"anvil exited at start (code {proc.returncode}): {' | '.join(tail)}", f"is port {port} already in use?")
+            raise ChainError(
+                f"anvil exited at start (code {proc.returncode}): {' | '.join(tail)}", f"is port {port} already in use?"
+            )
         url = _listening_url(log_path, offset)
         if url is None:
             if time.monotonic() > deadline:
@@ -223,8 +239,14 @@ def dev_address(role: str) -> str:
 DEV_FUNDED_ROLES = ("consumer", "consumer2", "provider", "provider2", "auditor")
 
 
-def deploy_dev(settings: Settings, chain: Chain, *, fund: tuple[str, ...] = DEV_FUNDED_ROLES, amount: int = 100_000 * 10**18,
-               progress: Callable[[str], None] = lambda _: None) -> Marketplace:
+def deploy_dev(
+    settings: Settings,
+    chain: Chain,
+    *,
+    fund: tuple[str, ...] = DEV_FUNDED_ROLES,
+    amount: int = 100_000 * 10**18,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Marketplace:
     """Deploy every contract on the local dev chain with the dev accounts in their roles, record the
     deployment, and fund the ``fund`` roles from the ecosystem allocation. The one setup shared by
     ``ngx-zk deploy``, the test fixtures and the benchmarks."""

@@ -6,19 +6,22 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3.contract import Contract
-from web3.logs import DISCARD
 
 from ..errors import ChainError
 from .deployment import Deployment
 from .signer import Signer
-from .tx import Chain
+from .tx import Chain, Mined
+
+if TYPE_CHECKING:
+    from .orders import Order, Permit, SignedOrder
 
 LOG_CHUNK = 2_000
+ZERO = "0x0000000000000000000000000000000000000000"
 PERMIT_TTL_S = 3_600
 
 
@@ -43,9 +46,10 @@ class JobStatus(StrEnum):
 
 TRANSITIONS = {
     JobStatus.OPEN: {JobStatus.CLAIMED, JobStatus.CANCELLED, JobStatus.EXPIRED},
-    JobStatus.CLAIMED: {JobStatus.SETTLED, JobStatus.EXPIRED, JobStatus.CANCELLED},
+    JobStatus.CLAIMED: {JobStatus.SETTLED, JobStatus.EXPIRED, JobStatus.CANCELLED, JobStatus.OPEN},
 }
-"""The lifecycle the contract enforces (Claimed -> Cancelled is a provider's decline)."""
+"""The lifecycle the contract enforces (Claimed -> Cancelled is a provider's decline; Claimed -> Open is a
+missed job reopened once for a second prover)."""
 
 
 class ModelStatus(StrEnum):
@@ -83,6 +87,12 @@ FLAG_NO_REWARD = 1
 """Job flag: its commitments were posted before for this model (a replay); it earns no reward or NRS."""
 FLAG_INPUT_ON_CHAIN = 2
 """Job flag: the consumer delivered the input on chain (``deliverInput``) for this claim."""
+FLAG_AUCTION = 4
+"""Job flag: a reverse Dutch auction whose price is not locked yet (``price`` is the escrowed maximum)."""
+FLAG_REOPENED = 8
+"""Job flag: its first provider missed it; it was reopened for a second prover, with a bounty."""
+FLAG_DELIVERER = 16
+"""Job flag: a deliverer besides the consumer may hand over the input."""
 
 
 @dataclass(frozen=True)
@@ -101,10 +111,25 @@ class Job:
     rating: int
     commitments_hash: bytes
     flags: int = 0
+    callback_gas_limit: int = 0
+    """Gas the market gives the consumer's ``onInferenceResult`` at settlement (0: no callback)."""
 
     @property
     def no_reward(self) -> bool:
         return bool(self.flags & FLAG_NO_REWARD)
+
+    @property
+    def auction(self) -> bool:
+        """An auction not claimed yet: the claim locks :meth:`Marketplace.price_at`, not ``price``."""
+        return bool(self.flags & FLAG_AUCTION)
+
+    @property
+    def reopened(self) -> bool:
+        return bool(self.flags & FLAG_REOPENED)
+
+    @property
+    def has_deliverer(self) -> bool:
+        return bool(self.flags & FLAG_DELIVERER)
 
     @property
     def input_on_chain(self) -> bool:
@@ -114,6 +139,73 @@ class Job:
     def input_deadline(self) -> int:
         """The consumer must have handed over a valid input before this (0 while unclaimed)."""
         return self.prove_deadline - self.prove_window // 2 if self.prove_deadline else 0
+
+
+@dataclass(frozen=True)
+class JobTerms:
+    """``IJobMarket.JobTerms``: a job's price (fixed, or a reverse Dutch auction) and its contract-consumer options.
+
+    An auction's price rises linearly from ``min_price`` (until ``ramp_delay`` seconds after posting) to
+    ``max_price`` (``ramp_length`` seconds later); ``max_price`` is escrowed and what a claim does not lock
+    comes back to the consumer. Prices are in the token's smallest unit."""
+
+    model_id: int
+    min_price: int
+    max_price: int
+    claim_window: int
+    prove_window: int
+    min_reputation: int = 0
+    ramp_delay: int = 0
+    ramp_length: int = 0
+    deliverer: str = ZERO
+    callback_gas_limit: int = 0
+
+    @classmethod
+    def fixed(cls, model_id: int, price: int, claim_window: int, prove_window: int, min_reputation: int = 0) -> JobTerms:
+        return cls(model_id, price, price, claim_window, prove_window, min_reputation)
+
+    @property
+    def auction(self) -> bool:
+        return self.min_price != self.max_price
+
+    def price_at(self, seconds_after_post: float) -> int:
+        """The price a claim this long after posting locks (the contract's formula, rounded down)."""
+        start = self.ramp_delay
+        if not self.auction or seconds_after_post <= start:
+            return self.min_price
+        elapsed = int(seconds_after_post - start)
+        if elapsed >= self.ramp_length:
+            return self.max_price
+        return self.min_price + (self.max_price - self.min_price) * elapsed // self.ramp_length
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ABI tuple, in ``IJobMarket.JobTerms`` field order (pinned by tests/test_chain_types.py)."""
+        return (
+            self.model_id,
+            self.min_price,
+            self.max_price,
+            self.ramp_delay,
+            self.ramp_length,
+            self.claim_window,
+            self.prove_window,
+            self.min_reputation,
+            to_checksum_address(self.deliverer),
+            self.callback_gas_limit,
+        )
+
+
+@dataclass(frozen=True)
+class JobExtras:
+    """``IJobMarket.JobExtras``: what only some jobs have (zeros otherwise)."""
+
+    min_price: int
+    ramp_start: int
+    ramp_length: int
+    deliverer: str | None
+    missed_by: str | None
+    """The provider that missed the job before it was reopened."""
+    bounty: int
+    """Held for the provider that finishes a reopened job (0 once paid or burned)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +228,25 @@ class ModelEntry:
     last_unpaused_at: int = 0
 
 
+@dataclass(frozen=True)
+class ProviderProfile:
+    """A provider's stake and profile, as ``IProviderStaking.getProvider`` returns it (fields by ABI name).
+    An address that never registered reads as zeros with ``registered`` False."""
+
+    address: str
+    staked: int
+    locked: int
+    """Collateral held for live jobs (part of ``staked``)."""
+    unbonding: int
+    unbonding_release_at: int
+    registered_at: int
+    registered: bool
+    encryption_pub_key: bytes
+    """The X25519 key consumers seal job inputs to."""
+    endpoint_uri: str
+    """The data-plane endpoint ("" when none is registered)."""
+
+
 def commitments_hash(commitments: Sequence[int]) -> bytes:
     """``keccak256(abi.encodePacked(uint256[]))`` of a job's input commitments, as ``Job.commitmentsHash`` stores it."""
     return keccak(b"".join(int(c).to_bytes(32, "big") for c in commitments))
@@ -156,12 +267,11 @@ def decode_struct(contract: Contract, function: str, value: Sequence[Any]) -> di
     components = outputs[0].get("components") if len(outputs) == 1 else outputs
     names = [_snake(str(c["name"])) for c in components]
     if len(names) != len(value):
-        raise ChainError(f"{function} returned {len(value)} fields, the ABI names {len(names)}",
-                         "the contract artifacts and the deployed contracts differ: redeploy or update ngx-zk")
+        raise ChainError(
+            f"{function} returned {len(value)} fields, the ABI names {len(names)}",
+            "the contract artifacts and the deployed contracts differ: redeploy or update ngx-zk",
+        )
     return dict(zip(names, value, strict=True))
-
-
-ZERO = "0x0000000000000000000000000000000000000000"
 
 
 class Marketplace:
@@ -183,24 +293,36 @@ class Marketplace:
     def balance(self, address: str) -> int:
         return int(self.chain.call(self.token.functions.balanceOf(to_checksum_address(address))))
 
-    def transfer(self, signer: Signer, to: str, amount: int) -> dict[str, Any]:
+    def transfer(self, signer: Signer, to: str, amount: int) -> Mined:
         return self.chain.send(self.token.functions.transfer(to_checksum_address(to), amount), signer, what="transfer NGX")
 
+    def allowance(self, owner: str, spender: str | None = None) -> int:
+        """NGX ``owner`` lets ``spender`` (default: the market) pull."""
+        spender = self.market.address if spender is None else to_checksum_address(spender)
+        return int(self.chain.call(self.token.functions.allowance(to_checksum_address(owner), spender)))
+
     def ensure_allowance(self, signer: Signer, spender: str, amount: int) -> None:
-        current = int(self.chain.call(self.token.functions.allowance(signer.address, spender)))
+        current = self.allowance(signer.address, spender)
         if current < amount:
             self.chain.send(self.token.functions.approve(spender, amount), signer, what="approve NGX")
 
     # --- registry ------------------------------------------------------------------------------
-    def register_model(self, signer: Signer, spec: dict[str, Any], vka: bytes = b"") -> tuple[int, dict[str, Any]]:
+    def register_model(self, signer: Signer, spec: dict[str, Any], vka: bytes = b"") -> tuple[int, Mined]:
         fields = (
-            spec["onnx_hash"], spec["settings_hash"], spec["vk_digest"], to_checksum_address(spec["verifier"]),
-            int(spec["kind"]), spec["input_commitment_count"], spec["output_count"], spec["royalty_bps"],
-            spec["insecure_test_srs"], spec["metadata_uri"], spec["artifacts_hash"],
+            spec["onnx_hash"],
+            spec["settings_hash"],
+            spec["vk_digest"],
+            to_checksum_address(spec["verifier"]),
+            int(spec["kind"]),
+            spec["input_commitment_count"],
+            spec["output_count"],
+            spec["royalty_bps"],
+            spec["insecure_test_srs"],
+            spec["metadata_uri"],
+            spec["artifacts_hash"],
         )
         receipt = self.chain.send(self.registry.functions.registerModel(fields, vka), signer, what="register model")
-        event = self.registry.events.ModelRegistered().process_receipt(receipt, errors=DISCARD)
-        return int(event[0]["args"]["modelId"]), receipt
+        return int(self.chain.events_in(receipt, self.registry, "ModelRegistered")[0]["modelId"]), receipt
 
     def model(self, model_id: int) -> ModelEntry:
         m = decode_struct(self.registry, "getModel", self.chain.call(self.registry.functions.getModel(model_id)))
@@ -208,10 +330,22 @@ class Marketplace:
         if status is ModelStatus.NONE:
             raise ChainError(f"no model with id {model_id} in the registry", "publish the model first: ngx-zk model publish NAME")
         return ModelEntry(
-            model_id, bytes(m["onnx_hash"]), bytes(m["settings_hash"]), bytes(m["vk_digest"]), str(m["verifier"]),
-            VerifierKind(int(m["kind"])), int(m["input_commitment_count"]), int(m["output_count"]), int(m["royalty_bps"]),
-            status, bool(m["insecure_test_srs"]), str(m["owner"]), str(m["metadata_uri"]),
-            bytes(m.get("verifier_code_hash", b"")), bytes(m.get("artifacts_hash", b"")), int(m.get("last_unpaused_at", 0)),
+            model_id,
+            bytes(m["onnx_hash"]),
+            bytes(m["settings_hash"]),
+            bytes(m["vk_digest"]),
+            str(m["verifier"]),
+            VerifierKind(int(m["kind"])),
+            int(m["input_commitment_count"]),
+            int(m["output_count"]),
+            int(m["royalty_bps"]),
+            status,
+            bool(m["insecure_test_srs"]),
+            str(m["owner"]),
+            str(m["metadata_uri"]),
+            bytes(m.get("verifier_code_hash", b"")),
+            bytes(m.get("artifacts_hash", b"")),
+            int(m.get("last_unpaused_at", 0)),
         )
 
     def code(self, address: str) -> bytes:
@@ -226,10 +360,13 @@ class Marketplace:
         """Is this verifier code on governance's allow-list (the only verifiers that earn rewards and NRS)?"""
         return bool(self.chain.call(self.config.functions.isVerifierCodeAllowed(code_hash)))
 
-    def allow_verifier_code(self, signer: Signer, code_hash: bytes, allowed: bool = True) -> dict[str, Any]:
+    def allow_verifier_code(self, signer: Signer, code_hash: bytes, allowed: bool = True) -> Mined:
         """Add (or remove) verifier code on the allow-list: only the config's owner or its verifier curator may."""
-        return self.chain.send(self.config.functions.setVerifierCodeAllowed(code_hash, allowed), signer,
-                               what="allow-list verifier code" if allowed else "remove verifier code from the allow-list")
+        return self.chain.send(
+            self.config.functions.setVerifierCodeAllowed(code_hash, allowed),
+            signer,
+            what="allow-list verifier code" if allowed else "remove verifier code from the allow-list",
+        )
 
     def verifier_curator(self) -> str:
         return str(self.chain.call(self.config.functions.verifierCurator()))
@@ -238,25 +375,35 @@ class Marketplace:
         return int(self.chain.call(self.registry.functions.modelCount()))
 
     # --- staking -------------------------------------------------------------------------------
-    def provider(self, address: str) -> dict[str, Any]:
-        p = self.chain.call(self.staking.functions.getProvider(to_checksum_address(address)))
-        keys = ("staked", "locked", "unbonding", "unbonding_release_at", "registered_at", "registered", "encryption_pubkey", "endpoint")
-        return dict(zip(keys, p, strict=True))
+    def provider(self, address: str) -> ProviderProfile:
+        who = to_checksum_address(address)
+        p = decode_struct(self.staking, "getProvider", self.chain.call(self.staking.functions.getProvider(who)))
+        return ProviderProfile(
+            who,
+            int(p["staked"]),
+            int(p["locked"]),
+            int(p["unbonding"]),
+            int(p["unbonding_release_at"]),
+            int(p["registered_at"]),
+            bool(p["registered"]),
+            bytes(p["encryption_pub_key"]),
+            str(p["endpoint_uri"]),
+        )
 
-    def register_provider(self, signer: Signer, pubkey: bytes, endpoint: str) -> dict[str, Any]:
+    def register_provider(self, signer: Signer, pubkey: bytes, endpoint: str) -> Mined:
         return self.chain.send(self.staking.functions.register(pubkey, endpoint), signer, what="register provider")
 
-    def update_provider(self, signer: Signer, pubkey: bytes, endpoint: str) -> dict[str, Any]:
+    def update_provider(self, signer: Signer, pubkey: bytes, endpoint: str) -> Mined:
         return self.chain.send(self.staking.functions.updateProfile(pubkey, endpoint), signer, what="update provider profile")
 
-    def stake(self, signer: Signer, amount: int) -> dict[str, Any]:
+    def stake(self, signer: Signer, amount: int) -> Mined:
         self.ensure_allowance(signer, self.staking.address, amount)
         return self.chain.send(self.staking.functions.stake(amount), signer, what="stake")
 
-    def request_unstake(self, signer: Signer, amount: int) -> dict[str, Any]:
+    def request_unstake(self, signer: Signer, amount: int) -> Mined:
         return self.chain.send(self.staking.functions.requestUnstake(amount), signer, what="request unstake")
 
-    def withdraw_stake(self, signer: Signer) -> dict[str, Any]:
+    def withdraw_stake(self, signer: Signer) -> Mined:
         return self.chain.send(self.staking.functions.withdraw(), signer, what="withdraw stake")
 
     def min_stake(self) -> int:
@@ -265,7 +412,9 @@ class Marketplace:
     # --- reputation ----------------------------------------------------------------------------
     def nrs(self, address: str) -> tuple[int, tuple[int, int, int, int]]:
         who = to_checksum_address(address)
-        return int(self.chain.call(self.reputation.functions.nrs(who))), tuple(self.chain.call(self.reputation.functions.components(who)))
+        return int(self.chain.call(self.reputation.functions.nrs(who))), tuple(
+            self.chain.call(self.reputation.functions.components(who))
+        )
 
     def facts(self, address: str) -> dict[str, int]:
         """The provider's recorded facts (completed, missed, declines, ratings, ...), keyed by ABI name."""
@@ -285,70 +434,171 @@ class Marketplace:
         return int(self.chain.call(self.reputation.functions.freeDeclinesLeft(to_checksum_address(address))))
 
     # --- jobs ----------------------------------------------------------------------------------
-    def post_job(self, signer: Signer, model_id: int, commitments: Sequence[int], price: int, claim_window: int,
-                 prove_window: int, min_reputation: int) -> tuple[int, dict[str, Any]]:
+    def post_job(
+        self,
+        signer: Signer,
+        model_id: int,
+        commitments: Sequence[int],
+        price: int,
+        claim_window: int,
+        prove_window: int,
+        min_reputation: int,
+    ) -> tuple[int, Mined]:
         self.ensure_allowance(signer, self.market.address, price)
         fn = self.market.functions.postJob(model_id, list(commitments), price, claim_window, prove_window, min_reputation)
         receipt = self.chain.send(fn, signer, what="post job")
-        return int(self.market.events.JobPosted().process_receipt(receipt, errors=DISCARD)[0]["args"]["jobId"]), receipt
+        return self._posted_id(receipt), receipt
 
-    def post_job_with_permit(self, signer: Signer, model_id: int, commitments: Sequence[int], price: int, claim_window: int,
-                             prove_window: int, min_reputation: int) -> tuple[int, dict[str, Any]]:
+    def post_job_with_permit(
+        self,
+        signer: Signer,
+        model_id: int,
+        commitments: Sequence[int],
+        price: int,
+        claim_window: int,
+        prove_window: int,
+        min_reputation: int,
+    ) -> tuple[int, Mined]:
         """``postJob`` in one transaction: an EIP-2612 permit signed off chain replaces the approve."""
-        deadline = self.chain.timestamp() + PERMIT_TTL_S
+        permit = self.sign_permit(signer, price, self.chain.timestamp() + PERMIT_TTL_S)
+        fn = self.market.functions.postJobWithPermit(
+            model_id, list(commitments), price, claim_window, prove_window, min_reputation, *permit.as_tuple()
+        )
+        receipt = self.chain.send(fn, signer, what="post job (permit)")
+        return self._posted_id(receipt), receipt
+
+    def _posted_id(self, receipt: Mined) -> int:
+        return int(self.chain.events_in(receipt, self.market, "JobPosted")[0]["jobId"])
+
+    def sign_permit(self, signer: Signer, value: int, deadline: int) -> Permit:
+        """An EIP-2612 permit (signed off chain, no gas) letting the market pull ``value`` NGX from ``signer``."""
+        from .orders import Permit, permit_typed_data
+
         nonce = int(self.chain.call(self.token.functions.nonces(signer.address)))
         if self._token_name is None:  # immutable: part of the token's EIP-712 domain
             self._token_name = str(self.chain.call(self.token.functions.name()))
-        name = self._token_name
-        signed = signer.sign_typed_data({
-            "types": {
-                "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                                 {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-                "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-                           {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-                           {"name": "deadline", "type": "uint256"}],
-            },
-            "primaryType": "Permit",
-            "domain": {"name": name, "version": "1", "chainId": self.chain.chain_id, "verifyingContract": self.token.address},
-            "message": {"owner": signer.address, "spender": self.market.address, "value": price, "nonce": nonce, "deadline": deadline},
-        })
-        fn = self.market.functions.postJobWithPermit(model_id, list(commitments), price, claim_window, prove_window, min_reputation,
-                                                     deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"))
-        receipt = self.chain.send(fn, signer, what="post job (permit)")
-        return int(self.market.events.JobPosted().process_receipt(receipt, errors=DISCARD)[0]["args"]["jobId"]), receipt
+        signed = signer.sign_typed_data(
+            permit_typed_data(
+                self._token_name,
+                self.chain.chain_id,
+                self.token.address,
+                signer.address,
+                self.market.address,
+                value,
+                nonce,
+                deadline,
+            )
+        )
+        return Permit(deadline, int(signed.v), int(signed.r).to_bytes(32, "big"), int(signed.s).to_bytes(32, "big"))
+
+    # --- gasless orders (see :mod:`ngx_zk.chain.orders`) -----------------------------------------------
+    def fill_order(self, signer: Signer, signed: SignedOrder, on_sent: Callable[[str], None] | None = None) -> tuple[int, Mined]:
+        """``fillOrder``: post the consumer's signed order and claim it for ``signer`` in one transaction."""
+        fn = self.market.functions.fillOrder(
+            signed.order.as_tuple(), list(signed.order.commitments), signed.signature, signed.permit.as_tuple()
+        )
+        receipt = self.chain.send(fn, signer, what=f"fill order {signed.order.nonce} of {signed.order.consumer}", on_sent=on_sent)
+        return self._posted_id(receipt), receipt
+
+    def cancel_order(self, signer: Signer, nonce: int) -> Mined:
+        """``cancelOrder``: burn one of ``signer``'s order nonces, so an order signed with it never fills."""
+        return self.chain.send(self.market.functions.cancelOrder(nonce), signer, what=f"cancel order {nonce}")
+
+    def order_nonce_used(self, consumer: str, nonce: int) -> bool:
+        return bool(self.chain.call(self.market.functions.orderNonceUsed(to_checksum_address(consumer), nonce)))
+
+    def order_digest(self, order: Order) -> bytes:
+        """The EIP-712 digest the market computes for ``order`` (the consumer signs it)."""
+        return bytes(self.chain.call(self.market.functions.orderDigest(order.as_tuple(), list(order.commitments))))
+
+    def order_filled(self, consumer: str, nonce: int, from_block: int) -> int | None:
+        """The job id an order (``consumer``, ``nonce``) became, from its OrderFilled event; None while unfilled."""
+        found = self.events("OrderFilled", from_block, consumer=to_checksum_address(consumer), nonce=nonce)
+        return int(found[-1]["jobId"]) if found else None
 
     def job(self, job_id: int) -> Job:
         j = decode_struct(self.market, "getJob", self.chain.call(self.market.functions.getJob(job_id)))
         status = JobStatus.from_index(int(j["status"]))
         if status is JobStatus.NONE:
             raise ChainError(f"no job with id {job_id} on chain {self.chain.chain_id}", "list jobs with ngx-zk jobs")
-        return Job(job_id=job_id, consumer=str(j["consumer"]), claim_deadline=int(j["claim_deadline"]),
-                   prove_window=int(j["prove_window"]), min_reputation=int(j["min_reputation"]), status=status,
-                   rating=int(j["rating"]), provider=None if j["provider"] == ZERO else str(j["provider"]),
-                   prove_deadline=int(j["prove_deadline"]), price=int(j["price"]), collateral=int(j["collateral"]),
-                   model_id=int(j["model_id"]), commitments_hash=bytes(j["commitments_hash"]), flags=int(j.get("flags", 0)))
+        return Job(
+            job_id=job_id,
+            consumer=str(j["consumer"]),
+            claim_deadline=int(j["claim_deadline"]),
+            prove_window=int(j["prove_window"]),
+            min_reputation=int(j["min_reputation"]),
+            status=status,
+            rating=int(j["rating"]),
+            provider=None if j["provider"] == ZERO else str(j["provider"]),
+            prove_deadline=int(j["prove_deadline"]),
+            price=int(j["price"]),
+            collateral=int(j["collateral"]),
+            model_id=int(j["model_id"]),
+            commitments_hash=bytes(j["commitments_hash"]),
+            flags=int(j.get("flags", 0)),
+            callback_gas_limit=int(j.get("callback_gas_limit", 0)),
+        )
+
+    def job_extras(self, job_id: int) -> JobExtras:
+        e = decode_struct(self.market, "getJobExtras", self.chain.call(self.market.functions.getJobExtras(job_id)))
+        return JobExtras(
+            min_price=int(e["min_price"]),
+            ramp_start=int(e["ramp_start"]),
+            ramp_length=int(e["ramp_length"]),
+            deliverer=None if e["deliverer"] == ZERO else str(e["deliverer"]),
+            missed_by=None if e["missed_by"] == ZERO else str(e["missed_by"]),
+            bounty=int(e["bounty"]),
+        )
+
+    def price_at(self, job_id: int, timestamp: int) -> int:
+        """What a claim of ``job_id`` at chain time ``timestamp`` would lock (an auction's price rises)."""
+        return int(self.chain.call(self.market.functions.priceAt(job_id, timestamp)))
+
+    def post_job_with_terms(self, signer: Signer, terms: JobTerms, commitments: Sequence[int]) -> tuple[int, Mined]:
+        """``postJobWithTerms``: an auction, a deliverer or a callback (the signer pays ``max_price``)."""
+        self.ensure_allowance(signer, self.market.address, terms.max_price)
+        fn = self.market.functions.postJobWithTerms(terms.as_tuple(), list(commitments))
+        receipt = self.chain.send(fn, signer, what="post job")
+        return self._posted_id(receipt), receipt
 
     def job_count(self) -> int:
         return int(self.chain.call(self.market.functions.jobCount()))
 
-    def claim(self, signer: Signer, job_id: int, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
+    def claim(self, signer: Signer, job_id: int, on_sent: Callable[[str], None] | None = None) -> Mined:
         return self.chain.send(self.market.functions.claimJob(job_id), signer, what=f"claim job {job_id}", on_sent=on_sent)
 
-    def deliver_input(self, signer: Signer, job_id: int, payload: bytes) -> dict[str, Any]:
+    def deliver_input(self, signer: Signer, job_id: int, payload: bytes) -> Mined:
         return self.chain.send(self.market.functions.deliverInput(job_id, payload), signer, what=f"deliver input of job {job_id}")
 
     def submit_fn(self, job_id: int, proof: bytes, instances: Sequence[int]) -> Any:
         return self.market.functions.submitResult(job_id, proof, list(instances))
 
-    def submit(self, signer: Signer, job_id: int, proof: bytes, instances: Sequence[int],
-               on_sent: Callable[[str], None] | None = None, gas: int | None = None, dry_run: bool = True) -> dict[str, Any]:
-        return self.chain.send(self.submit_fn(job_id, proof, instances), signer, what=f"submit proof for job {job_id}",
-                               on_sent=on_sent, gas=gas, dry_run=dry_run)
+    def submit(
+        self,
+        signer: Signer,
+        job_id: int,
+        proof: bytes,
+        instances: Sequence[int],
+        on_sent: Callable[[str], None] | None = None,
+        gas: int | None = None,
+        dry_run: bool = True,
+    ) -> Mined:
+        return self.chain.send(
+            self.submit_fn(job_id, proof, instances),
+            signer,
+            what=f"submit proof for job {job_id}",
+            on_sent=on_sent,
+            gas=gas,
+            dry_run=dry_run,
+        )
 
-    def decline(self, signer: Signer, job_id: int, reason: DeclineReason,
-                on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
-        return self.chain.send(self.market.functions.declineJob(job_id, int(reason)), signer,
-                               what=f"decline job {job_id} ({reason.name.lower().replace('_', ' ')})", on_sent=on_sent)
+    def decline(self, signer: Signer, job_id: int, reason: DeclineReason, on_sent: Callable[[str], None] | None = None) -> Mined:
+        return self.chain.send(
+            self.market.functions.declineJob(job_id, int(reason)),
+            signer,
+            what=f"decline job {job_id} ({reason.name.lower().replace('_', ' ')})",
+            on_sent=on_sent,
+        )
 
     def collateral_for(self, price: int, nrs: int) -> int:
         return int(self.chain.call(self.config.functions.collateralFor(price, nrs)))
@@ -356,19 +606,19 @@ class Marketplace:
     def free_stake(self, address: str) -> int:
         return int(self.chain.call(self.staking.functions.freeStake(to_checksum_address(address))))
 
-    def cancel(self, signer: Signer, job_id: int) -> dict[str, Any]:
+    def cancel(self, signer: Signer, job_id: int) -> Mined:
         return self.chain.send(self.market.functions.cancelJob(job_id), signer, what=f"cancel job {job_id}")
 
-    def expire(self, signer: Signer, job_id: int) -> dict[str, Any]:
+    def expire(self, signer: Signer, job_id: int) -> Mined:
         return self.chain.send(self.market.functions.expireJob(job_id), signer, what=f"expire job {job_id}")
 
-    def rate(self, signer: Signer, job_id: int, rating: int) -> dict[str, Any]:
+    def rate(self, signer: Signer, job_id: int, rating: int) -> Mined:
         return self.chain.send(self.market.functions.rateJob(job_id, rating), signer, what=f"rate job {job_id}")
 
     def claimable(self, address: str) -> int:
         return int(self.chain.call(self.market.functions.claimable(to_checksum_address(address))))
 
-    def withdraw(self, signer: Signer) -> dict[str, Any]:
+    def withdraw(self, signer: Signer) -> Mined:
         return self.chain.send(self.market.functions.withdraw(), signer, what="withdraw earnings")
 
     def outputs_hash(self, job_id: int) -> bytes:
@@ -386,9 +636,11 @@ class Marketplace:
         stored = self.outputs_hash(job_id)
         backed = [e for e in found if outputs_hash([int(v) for v in e["outputs"]]) == stored]
         if not backed:
-            raise ChainError(f"job {job_id}: the outputs in the JobSettled log from {self.chain.provider.url} do not hash to the "
-                             f"market's stored outputsHashOf 0x{stored.hex()}",
-                             "the node served a log the chain does not back; query another RPC node")
+            raise ChainError(
+                f"job {job_id}: the outputs in the JobSettled log from {self.chain.provider.url} do not hash to the "
+                f"market's stored outputsHashOf 0x{stored.hex()}",
+                "the node served a log the chain does not back; query another RPC node",
+            )
         return backed[-1]
 
     def outputs(self, job_id: int) -> list[int]:
@@ -406,9 +658,11 @@ class Marketplace:
             raise ChainError(f"settlement transaction of job {job_id} is not a direct submitResult call")
         instances = [int(v) for v in args["instances"]]
         outputs = [int(v) for v in event["outputs"]]
-        if len(outputs) > len(instances) or instances[len(instances) - len(outputs):] != outputs:
-            raise ChainError(f"settlement transaction of job {job_id} does not carry the outputs the market stored",
-                             "the node served a transaction the chain does not back; query another RPC node")
+        if len(outputs) > len(instances) or instances[len(instances) - len(outputs) :] != outputs:
+            raise ChainError(
+                f"settlement transaction of job {job_id} does not carry the outputs the market stored",
+                "the node served a transaction the chain does not back; query another RPC node",
+            )
         return bytes(args["proof"]), instances, event
 
     def posted(self, job_id: int) -> dict[str, Any]:
@@ -424,8 +678,9 @@ class Marketplace:
         seen = self.events("ProviderRegistered", self.deployment.block, contract=self.staking)
         return list(dict.fromkeys(str(e["provider"]) for e in seen))
 
-    def events(self, name: str, from_block: int, to_block: int | None = None, *, contract: Contract | None = None,
-               **filters: Any) -> list[dict[str, Any]]:
+    def events(
+        self, name: str, from_block: int, to_block: int | None = None, *, contract: Contract | None = None, **filters: Any
+    ) -> list[dict[str, Any]]:
         """Decoded events of one type (of JobMarket unless ``contract`` is given), fetched in chunks."""
         end = self.chain.block_number() if to_block is None else to_block
         found: list[dict[str, Any]] = []
@@ -434,7 +689,13 @@ class Marketplace:
         while start <= end:
             stop = min(start + LOG_CHUNK - 1, end)
             logs = event.get_logs(from_block=start, to_block=stop, argument_filters=filters or None)
-            found.extend({**dict(log["args"]), "blockNumber": log["blockNumber"], "transactionHash": "0x" + bytes(log["transactionHash"]).hex()}
-                         for log in logs)
+            found.extend(
+                {
+                    **dict(log["args"]),
+                    "blockNumber": log["blockNumber"],
+                    "transactionHash": "0x" + bytes(log["transactionHash"]).hex(),
+                }
+                for log in logs
+            )
             start = stop + 1
         return found

@@ -41,15 +41,21 @@ class FailoverProvider(HTTPProvider):
     connection errors, timeouts, HTTP 5xx and 429 (honouring Retry-After); then the next node takes
     over, for this request and the ones after it, once it has shown the same chain id."""
 
-    def __init__(self, urls: Sequence[str], *, timeout_s: float = RPC_TIMEOUT_S, tries: int = RPC_TRIES,
-                 backoff_s: float = RPC_BACKOFF_S) -> None:
+    def __init__(
+        self, urls: Sequence[str], *, timeout_s: float = RPC_TIMEOUT_S, tries: int = RPC_TRIES, backoff_s: float = RPC_BACKOFF_S
+    ) -> None:
         if not urls:
             raise RpcError("no RPC URL configured", "set --rpc-url or NGX_ZK_RPC_URL")
         # web3 asks eth_chainId before every call and transaction it validates (14 round trips per
         # posted job, measured); every node here must serve one chain id, so one answer is kept
-        super().__init__(urls[0], request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None,
-                         cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")},
-                         request_cache_validation_threshold=None)
+        super().__init__(
+            urls[0],
+            request_kwargs={"timeout": timeout_s},
+            exception_retry_configuration=None,
+            cache_allowed_requests=True,
+            cacheable_requests={RPCEndpoint("eth_chainId")},
+            request_cache_validation_threshold=None,
+        )
         self.urls = list(urls)
         self.timeout_s, self.tries, self.backoff_s = timeout_s, max(1, tries), backoff_s
         self.chain_id: int | None = None
@@ -75,7 +81,9 @@ class FailoverProvider(HTTPProvider):
             if fault is None:
                 for attempt in range(self.tries if repeatable else 1):
                     try:
-                        return self._request_session_manager.make_post_request(URI(url), request_data, **self.get_request_kwargs())
+                        return self._request_session_manager.make_post_request(
+                            URI(url), request_data, **self.get_request_kwargs()
+                        )
                     except (requests.RequestException, OSError) as exc:
                         fault, pause = self._describe(exc), self.backoff_s * 2**attempt
                         retry_after = _retry_after(exc)
@@ -89,8 +97,10 @@ class FailoverProvider(HTTPProvider):
             self._fail_over(url)
             if not repeatable:
                 break  # may have reached the node: the caller decides; later requests use the next node
-        raise RpcError(f"{method} failed on every RPC node ({'; '.join(failures)})",
-                       "check the node(s) in --rpc-url / NGX_ZK_RPC_URL; list several, comma-separated, to fail over")
+        raise RpcError(
+            f"{method} failed on every RPC node ({'; '.join(failures)})",
+            "check the node(s) in --rpc-url / NGX_ZK_RPC_URL; list several, comma-separated, to fail over",
+        )
 
     def _fail_over(self, url: str) -> None:
         with self._lock:
@@ -103,7 +113,8 @@ class FailoverProvider(HTTPProvider):
             return None
         try:
             raw = self._request_session_manager.make_post_request(
-                URI(url), self.encode_rpc_request(RPCEndpoint("eth_chainId"), []), **self.get_request_kwargs())
+                URI(url), self.encode_rpc_request(RPCEndpoint("eth_chainId"), []), **self.get_request_kwargs()
+            )
             chain_id = int(str(self.decode_rpc_response(raw)["result"]), 16)
         except (requests.RequestException, OSError, KeyError, ValueError) as exc:
             return self._describe(exc)

@@ -43,6 +43,14 @@ class Signer:
         return bytes(self._account.key)
 
 
+def recover_text_signer(text: str, signature: str) -> str | None:
+    """The address whose EIP-191 signature of ``text`` this is (:meth:`Signer.sign_text`); None if malformed."""
+    try:
+        return str(Account.recover_message(encode_defunct(text=text), signature=signature))
+    except Exception:  # any malformed signature is simply not a signature
+        return None
+
+
 def from_settings(settings: Settings, keystore: Path | None = None) -> Signer:
     """The signer configured by ``--keystore`` / NGX_ZK_KEYSTORE (+ password) or NGX_ZK_PRIVATE_KEY."""
     path = keystore or settings.keystore

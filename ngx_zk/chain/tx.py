@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -27,10 +27,12 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception, Web3RPCError
+from web3.logs import DISCARD
 from web3.types import TxParams
 
 from ..errors import ContractRevert, RpcError, TransactionError, WrongChainError
 from .abi import abi, artifact, decode_revert
+from .history import ChainHistory
 from .rpc import RPC_BACKOFF_S, RPC_TIMEOUT_S, RPC_TRIES, FailoverProvider
 from .signer import Signer
 
@@ -70,21 +72,50 @@ REVERT_HINTS = {
 }
 
 
-class Chain:
+@dataclass(frozen=True)
+class Mined:
+    """The receipt of a mined transaction: the hash that got mined (of the fee-bumped versions sent
+    under one nonce, the one that landed), its block, the gas it used and its status (1: success).
+    ``raw`` is the node's receipt, kept for decoding the events in it (:meth:`Chain.events_in`)."""
+
+    tx: str
+    block_number: int
+    gas_used: int
+    status: int
+    contract_address: str | None
+    """The contract a deployment created; None for a call."""
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 1
+
+
+class Chain(ChainHistory):
     """A JSON-RPC connection to one chain over one or more nodes (failover), with the chain id checked.
 
     ``expected_chain_id`` refuses a node that serves another chain. The fault-handling knobs are
-    attributes, defaulted from the module constants (tests make them small)."""
+    attributes, defaulted from the module constants (tests make them small). Typed reads of past
+    blocks, logs, transactions and receipts come from :class:`~ngx_zk.chain.history.ChainHistory`."""
 
-    def __init__(self, urls: Sequence[str], *, expected_chain_id: int | None = None, timeout_s: float = RPC_TIMEOUT_S,
-                 tries: int = RPC_TRIES, backoff_s: float = RPC_BACKOFF_S) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        expected_chain_id: int | None = None,
+        timeout_s: float = RPC_TIMEOUT_S,
+        tries: int = RPC_TRIES,
+        backoff_s: float = RPC_BACKOFF_S,
+    ) -> None:
         self.provider = FailoverProvider(urls, timeout_s=timeout_s, tries=tries, backoff_s=backoff_s)
         self.w3 = Web3(self.provider)
         try:
             chain_id = int(self.w3.eth.chain_id)
         except (RpcError, Web3RPCError, ValueError) as exc:
-            raise RpcError(f"no chain node answers at {', '.join(urls)} ({getattr(exc, 'message', exc)})",
-                           "start one with `ngx-zk devnet up`, or point --rpc-url / NGX_ZK_RPC_URL at a node") from None
+            raise RpcError(
+                f"no chain node answers at {', '.join(urls)} ({getattr(exc, 'message', exc)})",
+                "start one with `ngx-zk devnet up`, or point --rpc-url / NGX_ZK_RPC_URL at a node",
+            ) from None
         if expected_chain_id is not None and chain_id != expected_chain_id:
             raise WrongChainError(expected_chain_id, chain_id, self.provider.url)
         self.chain_id = chain_id
@@ -120,12 +151,21 @@ class Chain:
     def timestamp(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
-    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+    def receipt(self, tx_hash: str) -> Mined | None:
         """The receipt of a transaction, or None while it is pending or unknown."""
         try:
-            return dict(self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+            raw = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
             return None
+        created = raw.get("contractAddress")
+        return Mined(
+            tx=tx_hash,
+            block_number=int(raw["blockNumber"]),
+            gas_used=int(raw["gasUsed"]),
+            status=int(raw["status"]),
+            contract_address=str(created) if created else None,
+            raw=raw,
+        )
 
     def transaction_known(self, tx_hash: str) -> bool:
         """Does the node hold this transaction (mined or in its mempool)?"""
@@ -143,12 +183,25 @@ class Chain:
         except (requests.RequestException, Web3RPCError) as exc:
             raise RpcError(f"gas estimate failed: {exc}") from None
 
+    @staticmethod
+    def events_in(receipt: Mined, contract: Contract, name: str) -> list[dict[str, Any]]:
+        """The ``name`` events ``contract`` emitted in a transaction (its arguments by name; other logs skipped)."""
+        return [dict(e["args"]) for e in contract.events[name]().process_receipt(receipt.raw, errors=DISCARD)]
+
     def has_code(self, address: str) -> bool:
         return len(self.w3.eth.get_code(to_checksum_address(address))) > 0
 
     # --- writing -----------------------------------------------------------------------------
-    def send(self, fn: ContractFunction, signer: Signer, *, what: str, on_sent: Callable[[str], None] | None = None,
-             gas: int | None = None, dry_run: bool = True) -> dict[str, Any]:
+    def send(
+        self,
+        fn: ContractFunction,
+        signer: Signer,
+        *,
+        what: str,
+        on_sent: Callable[[str], None] | None = None,
+        gas: int | None = None,
+        dry_run: bool = True,
+    ) -> Mined:
         """Dry-run (decoding any revert), then sign, send and wait for the receipt.
 
         The node's gas estimate is the dry run: it executes the call and reverts as eth_call would.
@@ -180,36 +233,44 @@ class Chain:
             except ContractLogicError as exc:
                 raise revert_error(exc) from None
             receipt = self._submit(dict(tx), signer, what)
-        return str(receipt["contractAddress"])
+        if receipt.contract_address is None:
+            raise TransactionError(f"{what}: transaction {receipt.tx} created no contract")
+        return receipt.contract_address
 
     def _tx_params(self, signer: Signer) -> TxParams:
         sender = to_checksum_address(signer.address)
         return {"from": sender, "nonce": self.w3.eth.get_transaction_count(sender, "pending"), "chainId": self.chain_id}
 
-    def _submit(self, tx: dict[str, Any], signer: Signer, what: str, on_sent: Callable[[str], None] | None = None) -> dict[str, Any]:
+    def _submit(self, tx: dict[str, Any], signer: Signer, what: str, on_sent: Callable[[str], None] | None = None) -> Mined:
         """Send ``tx`` and return the receipt of whichever of its versions (same nonce) gets mined.
 
         The steps: broadcast a version and classify the node's answer (:meth:`_send_version`); wait
         for a receipt of any version sent, for ``replace_after_s`` while a replacement is allowed;
         otherwise raise the fees (:meth:`_bump`) and broadcast again; at the end, check the receipt."""
-        sending = _Sending(tx, nonce=int(tx["nonce"]), sender=to_checksum_address(signer.address),
-                           cap=self.max_fee_per_gas or FEE_CAP_MULTIPLE * int(tx.get("maxFeePerGas", tx.get("gasPrice", 0))),
-                           deadline=time.monotonic() + self.receipt_timeout_s)
+        sending = _Sending(
+            tx,
+            nonce=int(tx["nonce"]),
+            sender=to_checksum_address(signer.address),
+            cap=self.max_fee_per_gas or FEE_CAP_MULTIPLE * int(tx.get("maxFeePerGas", tx.get("gasPrice", 0))),
+            deadline=time.monotonic() + self.receipt_timeout_s,
+        )
         while True:
             verdict, detail = self._send_version(sending, signer, what, on_sent)
             receipt = self._wait_or_replace(sending, verdict, detail, what)
             if receipt is not None:
                 return self._checked(receipt, sending, what)
 
-    def _send_version(self, sending: _Sending, signer: Signer, what: str,
-                      on_sent: Callable[[str], None] | None) -> tuple[Verdict, str]:
+    def _send_version(
+        self, sending: _Sending, signer: Signer, what: str, on_sent: Callable[[str], None] | None
+    ) -> tuple[Verdict, str]:
         """Sign and broadcast the current version; keep its hash if a node may hold it."""
         raw = signer.sign_transaction(sending.tx)
         tx_hash = "0x" + keccak(raw).hex()
         verdict, detail = self._broadcast(raw)
         # "nonce too low" may mean this very transaction was mined (an earlier attempt whose answer was lost)
         ours = verdict in (Verdict.ACCEPTED, Verdict.KNOWN, Verdict.UNSURE) or (
-            verdict is Verdict.NONCE_USED and self.receipt(tx_hash) is not None)
+            verdict is Verdict.NONCE_USED and self.receipt(tx_hash) is not None
+        )
         if ours and tx_hash not in sending.sent:
             sending.sent.append(tx_hash)
             if on_sent is not None:
@@ -218,12 +279,14 @@ class Chain:
             raise TransactionError(f"{what}: the node refused the transaction: {detail}")
         return verdict, detail
 
-    def _wait_or_replace(self, sending: _Sending, verdict: Verdict, detail: str, what: str) -> dict[str, Any] | None:
+    def _wait_or_replace(self, sending: _Sending, verdict: Verdict, detail: str, what: str) -> Mined | None:
         """A receipt of any version sent; or None after raising the fees (the caller broadcasts again)."""
         can_replace = sending.replacements < self.max_replacements and verdict is not Verdict.REFUSED
         if not sending.sent and verdict is Verdict.UNDERPRICED and not can_replace:
-            raise TransactionError(f"{what}: the node refused the fee ({detail}) after {sending.replacements} raises",
-                                   "wait for lower fees, or raise Chain.max_replacements / max_fee_per_gas")
+            raise TransactionError(
+                f"{what}: the node refused the fee ({detail}) after {sending.replacements} raises",
+                "wait for lower fees, or raise Chain.max_replacements / max_fee_per_gas",
+            )
         # a fee the node refused outright is raised at once; a pending one gets replace_after_s to land
         wait = 0.0 if verdict is Verdict.UNDERPRICED and not sending.sent else self.replace_after_s
         until = min(sending.deadline, time.monotonic() + wait) if can_replace else sending.deadline
@@ -235,19 +298,23 @@ class Chain:
             sending.tx, sending.replacements = bumped, sending.replacements + 1
             return None
         if not sending.sent:
-            raise TransactionError(f"{what}: the node refused the fee ({detail}) and a higher one would pass the cap",
-                                   "wait for lower fees, or raise Chain.max_fee_per_gas")
+            raise TransactionError(
+                f"{what}: the node refused the fee ({detail}) and a higher one would pass the cap",
+                "wait for lower fees, or raise Chain.max_fee_per_gas",
+            )
         receipt = self._first_receipt(sending.sent, sending.sender, sending.nonce, sending.deadline, what)  # no higher fee: wait
         return receipt if receipt is not None else self._no_receipt(sending, what)
 
-    def _no_receipt(self, sending: _Sending, what: str) -> dict[str, Any]:
-        raise TransactionError(f"{what}: not mined within {self.receipt_timeout_s:g}s (sent {', '.join(sending.sent)})",
-                               "one of these may still be mined: check them before sending again")
+    def _no_receipt(self, sending: _Sending, what: str) -> Mined:
+        raise TransactionError(
+            f"{what}: not mined within {self.receipt_timeout_s:g}s (sent {', '.join(sending.sent)})",
+            "one of these may still be mined: check them before sending again",
+        )
 
     @staticmethod
-    def _checked(receipt: dict[str, Any], sending: _Sending, what: str) -> dict[str, Any]:
-        if receipt.get("status") != 1:
-            raise TransactionError(f"{what}: transaction {receipt['tx']} reverted")
+    def _checked(receipt: Mined, sending: _Sending, what: str) -> Mined:
+        if not receipt.ok:
+            raise TransactionError(f"{what}: transaction {receipt.tx} reverted")
         return receipt
 
     def _broadcast(self, raw: bytes) -> tuple[Verdict, str]:
@@ -265,7 +332,7 @@ class Chain:
             return Verdict.UNSURE, str(exc)  # the node may have it: wait for its receipt all the same
         return Verdict.ACCEPTED, ""
 
-    def _first_receipt(self, sent: list[str], sender: str, nonce: int, until: float, what: str) -> dict[str, Any] | None:
+    def _first_receipt(self, sent: list[str], sender: str, nonce: int, until: float, what: str) -> Mined | None:
         """Poll the receipts of ``sent`` until ``until``; fail once the nonce is used by a transaction not ours."""
         try:
             while True:
@@ -279,7 +346,8 @@ class Chain:
                     raise TransactionError(
                         f"{what}: nonce {nonce} of {sender} was used by another transaction; none of ours was mined"
                         + (f" ({', '.join(sent)})" if sent else ""),
-                        "is another program signing with this key? Nothing was spent by this call")
+                        "is another program signing with this key? Nothing was spent by this call",
+                    )
                 if time.monotonic() >= until:
                     return None
                 time.sleep(self.poll_s)
@@ -288,7 +356,7 @@ class Chain:
                 raise
             raise RpcError(f"{what}: {exc.message}; sent {', '.join(sent)}, which may still be mined", exc.hint) from None
 
-    def _receipt_after_lag(self, hashes: list[str]) -> dict[str, Any] | None:
+    def _receipt_after_lag(self, hashes: list[str]) -> Mined | None:
         """The nonce is used: a receipt of ours, if one shows within ``RECEIPT_LAG_S``."""
         until = time.monotonic() + RECEIPT_LAG_S
         while True:
@@ -297,11 +365,10 @@ class Chain:
                 return found
             time.sleep(min(self.poll_s, 0.05))
 
-    def _any_receipt(self, hashes: list[str]) -> dict[str, Any] | None:
+    def _any_receipt(self, hashes: list[str]) -> Mined | None:
         for tx_hash in hashes:
             receipt = self.receipt(tx_hash)
             if receipt is not None:
-                receipt["tx"] = tx_hash
                 return receipt
         return None
 
@@ -321,7 +388,6 @@ class Chain:
         price = int(tx["gasPrice"])
         new_price = max(-(-price * num // den), price + 1, int(self.w3.eth.gas_price))
         return None if new_price > cap else {**tx, "gasPrice": new_price}
-
 
     def _next_base_fee(self) -> int:
         try:
@@ -356,11 +422,32 @@ class Verdict(Enum):
 
 
 NODE_ANSWERS: tuple[tuple[Verdict, tuple[str, ...]], ...] = (
-    (Verdict.KNOWN, ("already known", "already imported", "alreadyknown", "known transaction", "already exists",
-                     "already in mempool", "already in the mempool")),
+    (
+        Verdict.KNOWN,
+        (
+            "already known",
+            "already imported",
+            "alreadyknown",
+            "known transaction",
+            "already exists",
+            "already in mempool",
+            "already in the mempool",
+        ),
+    ),
     (Verdict.NONCE_USED, ("nonce too low", "oldnonce", "nonce has already been used", "nonce is too low")),
-    (Verdict.UNDERPRICED, ("underpriced", "fee too low", "feetoolow", "less than block base fee", "less than base fee",
-                           "max fee per gas less than", "gas price too low", "fee cap less than")),
+    (
+        Verdict.UNDERPRICED,
+        (
+            "underpriced",
+            "fee too low",
+            "feetoolow",
+            "less than block base fee",
+            "less than base fee",
+            "max fee per gas less than",
+            "gas price too low",
+            "fee cap less than",
+        ),
+    ),
 )
 """The wording of geth, anvil, reth, erigon and nethermind. These node errors carry no ABI selector and
 their codes differ between clients, so their text is the only signal there is."""

@@ -57,20 +57,29 @@ class LazyGroup(click.Group):
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(cls=LazyGroup, context_settings=CONTEXT, lazy={
-    "bench": ("bench:bench_cmd", "Measure ngx-zk against bare EZKL: prove time per example model, job latency, gas, throughput."),
-    "commit": ("pipeline:commit_cmd", "Compute the Poseidon commitment a proof on INPUT will carry."),
-    "deploy": ("market:deploy_cmd", "Deploy and wire all marketplace contracts; write deployments/<chain id>.json."),
-    "explorer": ("explorer:explorer_cmd", "Index the market's events and serve the JSON API and the web pages."),
-    "jobs": ("market:jobs_cmd", "List the most recent jobs and their state."),
-    "prove": ("pipeline:prove_cmd", "Prove the model's output on an input, locally (no chain)."),
-    "prove-job": ("market:prove_job", "Post a job for MODEL on an input, pay into escrow, and get back a verified output."),
-    "reputation": ("market:reputation_cmd",
-                   "Show NRS = 0.4 Performance + 0.3 Reliability + 0.2 Longevity + 0.1 Peer rating, per provider."),
-    "verify": ("pipeline:verify_cmd", "Verify a proof offline, or audit a past job from chain data."),
-    "withdraw": ("market:withdraw_cmd", "Withdraw what the market credited you: provider pay, royalties, refunds."),
-    "worker": ("worker:worker_cmd", "Serve jobs as a provider: claim, prove, submit, get paid."),
-})
+@click.group(
+    cls=LazyGroup,
+    context_settings=CONTEXT,
+    lazy={
+        "bench": (
+            "bench:bench_cmd",
+            "Measure ngx-zk against bare EZKL: prove time per example model, job latency, gas, throughput.",
+        ),
+        "commit": ("pipeline:commit_cmd", "Compute the Poseidon commitment a proof on INPUT will carry."),
+        "deploy": ("market:deploy_cmd", "Deploy and wire all marketplace contracts; write deployments/<chain id>.json."),
+        "explorer": ("explorer:explorer_cmd", "Index the market's events and serve the JSON API and the web pages."),
+        "jobs": ("market:jobs_cmd", "List the most recent jobs and their state."),
+        "prove": ("pipeline:prove_cmd", "Prove the model's output on an input, locally (no chain)."),
+        "prove-job": ("market:prove_job", "Post a job for MODEL on an input, pay into escrow, and get back a verified output."),
+        "reputation": (
+            "market:reputation_cmd",
+            "Show NRS = 0.4 Performance + 0.3 Reliability + 0.2 Longevity + 0.1 Peer rating, per provider.",
+        ),
+        "verify": ("pipeline:verify_cmd", "Verify a proof offline, or audit a past job from chain data."),
+        "withdraw": ("market:withdraw_cmd", "Withdraw what the market credited you: provider pay, royalties, refunds."),
+        "worker": ("worker:worker_cmd", "Serve jobs as a provider: claim, prove, submit, get paid."),
+    },
+)
 @click.version_option(__version__, prog_name="ngx-zk")
 def main() -> None:
     """ngx-zk: verifiable AI inference for the NeuroGrid GPU marketplace.
@@ -96,17 +105,25 @@ def main() -> None:
     """
 
 
-@main.group("model", cls=LazyGroup, lazy={
-    "build": ("pipeline:model_build", "Compile MODEL (a model folder or an .onnx file) into an EZKL circuit."),
-    "bundle": ("models:model_bundle",
-               "Pack a built circuit (manifest, settings, compiled circuit, vk, circuit ONNX; no proving key) as a tar.gz."),
-    "export": ("pipeline:model_export", "Export a PyTorch model to a model folder that `model build` takes."),
-    "list": ("pipeline:model_list", "List the built circuits."),
-    "publish": ("market:model_publish",
-                "Publish a built circuit: deploy its verifier (or register its VKA), then its registry entry."),
-    "pull": ("models:model_pull", "Install registry model ID on this chain: fetch its bundle, check it, record the id."),
-    "show": ("pipeline:model_show", "Show a built circuit's manifest and check its files against it."),
-})
+@main.group(
+    "model",
+    cls=LazyGroup,
+    lazy={
+        "build": ("pipeline:model_build", "Compile MODEL (a model folder or an .onnx file) into an EZKL circuit."),
+        "bundle": (
+            "models:model_bundle",
+            "Pack a built circuit (manifest, settings, compiled circuit, vk, circuit ONNX; no proving key) as a tar.gz.",
+        ),
+        "export": ("pipeline:model_export", "Export a PyTorch model to a model folder that `model build` takes."),
+        "list": ("pipeline:model_list", "List the built circuits."),
+        "publish": (
+            "market:model_publish",
+            "Publish a built circuit: deploy its verifier (or register its VKA), then its registry entry.",
+        ),
+        "pull": ("models:model_pull", "Install registry model ID on this chain: fetch its bundle, check it, record the id."),
+        "show": ("pipeline:model_show", "Show a built circuit's manifest and check its files against it."),
+    },
+)
 def model_group() -> None:
     """Build, inspect, publish and install model circuits.
 
@@ -116,11 +133,18 @@ def model_group() -> None:
     """
 
 
-@main.group("devnet", cls=LazyGroup, lazy={
-    "down": ("devnet:devnet_down", "Stop the devnet; its state is saved and comes back with the next `up`."),
-    "status": ("devnet:devnet_status", "Show whether the devnet runs, its URL, chain id, block and dev accounts (addresses only)."),
-    "up": ("devnet:devnet_up", "Start anvil in the background (pinned npm build), with funded dev accounts."),
-})
+@main.group(
+    "devnet",
+    cls=LazyGroup,
+    lazy={
+        "down": ("devnet:devnet_down", "Stop the devnet; its state is saved and comes back with the next `up`."),
+        "status": (
+            "devnet:devnet_status",
+            "Show whether the devnet runs, its URL, chain id, block and dev accounts (addresses only).",
+        ),
+        "up": ("devnet:devnet_up", "Start anvil in the background (pinned npm build), with funded dev accounts."),
+    },
+)
 def devnet_group() -> None:
     """A local anvil chain for development, its state kept across restarts.
 
@@ -130,14 +154,23 @@ def devnet_group() -> None:
     """
 
 
-@main.group("provider", cls=LazyGroup, lazy={
-    "register": ("market:provider_register", "Register as a provider with an X25519 encryption key derived from the signing key."),
-    "stake": ("market:provider_stake", "Stake AMOUNT NGX (approves the staking contract as needed)."),
-    "status": ("market:provider_status", "Show a provider's stake, locked collateral, unbonding, earnings and NRS."),
-    "unstake": ("market:provider_unstake",
-                "Request to unstake AMOUNT NGX; withdraw it after the unbonding delay with `provider withdraw`."),
-    "withdraw": ("market:provider_withdraw", "Withdraw stake whose unbonding delay has passed."),
-})
+@main.group(
+    "provider",
+    cls=LazyGroup,
+    lazy={
+        "register": (
+            "market:provider_register",
+            "Register as a provider with an X25519 encryption key derived from the signing key.",
+        ),
+        "stake": ("market:provider_stake", "Stake AMOUNT NGX (approves the staking contract as needed)."),
+        "status": ("market:provider_status", "Show a provider's stake, locked collateral, unbonding, earnings and NRS."),
+        "unstake": (
+            "market:provider_unstake",
+            "Request to unstake AMOUNT NGX; withdraw it after the unbonding delay with `provider withdraw`.",
+        ),
+        "withdraw": ("market:provider_withdraw", "Withdraw stake whose unbonding delay has passed."),
+    },
+)
 def provider_group() -> None:
     """Register, stake and unstake as a provider.
 
@@ -147,11 +180,16 @@ def provider_group() -> None:
     """
 
 
-@main.group("job", cls=LazyGroup, lazy={
-    "disclose": ("market:job_disclose", "Write a file that shows one inference of your settled job to a third party."),
-    "show": ("market:job_show", "Show a job's state on chain."),
-    "wait": ("market:job_wait", "Wait for one of your jobs to settle, delivering its input once claimed."),
-})
+@main.group(
+    "job",
+    cls=LazyGroup,
+    lazy={
+        "disclose": ("market:job_disclose", "Write a file that shows one inference of your settled job to a third party."),
+        "deliver": ("market:job_deliver", "Hand over the input of a job a contract consumer posted, naming you its deliverer."),
+        "show": ("market:job_show", "Show a job's state on chain."),
+        "wait": ("market:job_wait", "Wait for one of your jobs to settle, delivering its input once claimed."),
+    },
+)
 def job_group() -> None:
     """Follow a job: show its state, or wait for it (delivering the input once claimed).
 

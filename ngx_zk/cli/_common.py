@@ -91,8 +91,15 @@ class ChainAccess:
     The signer: ``--account`` / ``--keystore``, else NGX_ZK_KEYSTORE / NGX_ZK_PRIVATE_KEY, else
     ``dev_account`` on the local dev chain for the commands that document one (``deploy``)."""
 
-    def __init__(self, settings: Settings, rpc_url: str | None, *, account: str | None = None, keystore: Path | None = None,
-                 dev_account: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        rpc_url: str | None,
+        *,
+        account: str | None = None,
+        keystore: Path | None = None,
+        dev_account: str | None = None,
+    ) -> None:
         self.settings = settings
         self.rpc_url = rpc_url
         self.account = account
@@ -146,8 +153,9 @@ class ChainAccess:
         return f"pass {real}"
 
 
-def chain_command(*, signer: bool, dev_account: str | None = None
-                  ) -> Callable[[Callable[Concatenate[ChainAccess, P], R]], Callable[..., R]]:
+def chain_command(
+    *, signer: bool, dev_account: str | None = None
+) -> Callable[[Callable[Concatenate[ChainAccess, P], R]], Callable[..., R]]:
     """Decorate a command that talks to the chain: adds --rpc-url (and --keystore/--account when it
     signs), hands the command a :class:`ChainAccess` as its first argument, and turns library errors
     into one-line messages. Put it below ``@click.command`` and the command's own options."""
@@ -158,22 +166,30 @@ def chain_command(*, signer: bool, dev_account: str | None = None
             rpc_url: str | None = kwargs.pop("rpc_url", None)  # type: ignore[assignment]
             keystore: Path | None = kwargs.pop("keystore", None)  # type: ignore[assignment]
             account: str | None = kwargs.pop("account", None)  # type: ignore[assignment]
-            access = ChainAccess(settings_from(click.get_current_context()), rpc_url, account=account, keystore=keystore,
-                                 dev_account=dev_account)
+            access = ChainAccess(
+                settings_from(click.get_current_context()), rpc_url, account=account, keystore=keystore, dev_account=dev_account
+            )
             return fn(access, *args, **kwargs)
 
         command: Callable[..., R] = handle_errors(wrapper)
         if signer:
-            command = click.option("--account", metavar="ROLE",
-                                   help="A dev-chain account by role (consumer, provider, deployer, ...). Dev chain only.")(command)
             command = click.option(
-                "--keystore", type=click.Path(dir_okay=False, path_type=Path),
-                help="Encrypted JSON keystore (password from NGX_ZK_KEYSTORE_PASSWORD[_FILE]). "
-                     "Default: NGX_ZK_KEYSTORE or NGX_ZK_PRIVATE_KEY.",
+                "--account",
+                metavar="ROLE",
+                help="A dev-chain account by role (consumer, provider, deployer, ...). Dev chain only.",
             )(command)
-        return click.option("--rpc-url", metavar="URL[,URL...]",
-                            help="JSON-RPC URL(s), comma-separated. Default: NGX_ZK_RPC_URL, else the running devnet, "
-                                 "else http://127.0.0.1:8545.")(command)
+            command = click.option(
+                "--keystore",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Encrypted JSON keystore (password from NGX_ZK_KEYSTORE_PASSWORD[_FILE]). "
+                "Default: NGX_ZK_KEYSTORE or NGX_ZK_PRIVATE_KEY.",
+            )(command)
+        return click.option(
+            "--rpc-url",
+            metavar="URL[,URL...]",
+            help="JSON-RPC URL(s), comma-separated. Default: NGX_ZK_RPC_URL, else the running devnet, "
+            "else http://127.0.0.1:8545.",
+        )(command)
 
     return decorate
 
@@ -198,5 +214,15 @@ def address_arg(_ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
-__all__ = ["ChainAccess", "chain_command", "check_output_file", "emit", "fmt_ngx", "handle_errors", "json_option",
-           "parse_ngx", "settings_from", "warn_insecure"]
+__all__ = [
+    "ChainAccess",
+    "chain_command",
+    "check_output_file",
+    "emit",
+    "fmt_ngx",
+    "handle_errors",
+    "json_option",
+    "parse_ngx",
+    "settings_from",
+    "warn_insecure",
+]

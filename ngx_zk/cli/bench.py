@@ -29,8 +29,10 @@ def bench_cmd(args: tuple[str, ...]) -> None:
       ngx-zk bench --quick
     """
     if not SCRIPT.is_file():
-        raise NgxZkError("ngx-zk bench needs a source checkout (benchmarks/run.py is not installed with the package)",
-                         "clone the repository and run: make bench")
+        raise NgxZkError(
+            "ngx-zk bench needs a source checkout (benchmarks/run.py is not installed with the package)",
+            "clone the repository and run: make bench",
+        )
     code = subprocess.call([sys.executable, str(SCRIPT), *args])
     if code:
         sys.exit(code)

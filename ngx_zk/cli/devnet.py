@@ -32,19 +32,27 @@ def devnet_up(ctx: click.Context, port: int | None, fresh: bool, as_json: bool) 
     if running.running:
         running_port = int(running.url.rsplit(":", 1)[1])
         if port is not None and port != running_port:
-            raise click.ClickException(f"a devnet already runs at {running.url}, not on port {port} "
-                                       "(stop it first: ngx-zk devnet down)")
+            raise click.ClickException(
+                f"a devnet already runs at {running.url}, not on port {port} (stop it first: ngx-zk devnet down)"
+            )
         if fresh:
-            raise click.ClickException(f"a devnet already runs at {running.url}: --fresh needs it stopped first "
-                                       "(ngx-zk devnet down, then ngx-zk devnet up --fresh)")
-        emit(as_json, running.__dict__, f"devnet already running at {running.url} (chain {running.chain_id}, block {running.block}, "
-             f"pid {running.pid})")
+            raise click.ClickException(
+                f"a devnet already runs at {running.url}: --fresh needs it stopped first "
+                "(ngx-zk devnet down, then ngx-zk devnet up --fresh)"
+            )
+        emit(
+            as_json,
+            running.__dict__,
+            f"devnet already running at {running.url} (chain {running.chain_id}, block {running.block}, pid {running.pid})",
+        )
         return
     st = devnet.up(settings, port=8545 if port is None else port, fresh=fresh)
     text = f"devnet running at {st.url} (chain {st.chain_id}, block {st.block}, pid {st.pid})"
     if st.discarded_deployment:
-        text += (f"\nthe old deployment is gone with the old chain: its file was moved to {st.discarded_deployment}; "
-                 "deploy again: ngx-zk deploy")
+        text += (
+            f"\nthe old deployment is gone with the old chain: its file was moved to {st.discarded_deployment}; "
+            "deploy again: ngx-zk deploy"
+        )
     emit(as_json, st.__dict__, text)
 
 
@@ -80,7 +88,9 @@ def devnet_status(ctx: click.Context, as_json: bool) -> None:
 
     st = devnet.status(settings_from(ctx))
     accounts = {role: devnet.dev_address(role) for role in devnet.ROLES}
-    text = (f"devnet running at {st.url}: chain {st.chain_id}, block {st.block}, pid {st.pid}" if st.running else "devnet not running")
+    text = (
+        f"devnet running at {st.url}: chain {st.chain_id}, block {st.block}, pid {st.pid}" if st.running else "devnet not running"
+    )
     if st.running:
         text += "\n" + "\n".join(f"  {role:<10} {addr}" for role, addr in accounts.items())
     emit(as_json, {**st.__dict__, "accounts": accounts}, text)

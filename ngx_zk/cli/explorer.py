@@ -12,17 +12,42 @@ from ._common import handle_errors, settings_from
 
 @click.command("explorer")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on (0: any free port).")
-@click.option("--db", "db_url", metavar="PATH|URL",
-              help="SQLite file, or postgresql://user@host/dbname. Default: $NGX_ZK_HOME/explorer/<chain id>.sqlite.")
-@click.option("--rpc-url", "--rpc", "rpc_url", metavar="URL[,URL...]",
-              help="JSON-RPC URL(s). Default: NGX_ZK_RPC_URL, else the running devnet, else http://127.0.0.1:8545.")
-@click.option("--confirmations", type=click.IntRange(0, 1000), help="Index a block once this many sit on top (default: 0 on the devnet, 12 elsewhere).")
-@click.option("--poll", "poll_s", type=click.FloatRange(0.05, 600), default=1.0, show_default=True, help="Seconds between looks for new blocks.")
-@click.option("--no-index", is_flag=True, help="Serve what the database holds; do not follow the chain (no live figures, no re-verify).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on (0: any free port)."
+)
+@click.option(
+    "--db",
+    "db_url",
+    metavar="PATH|URL",
+    help="SQLite file, or postgresql://user@host/dbname. Default: $NGX_ZK_HOME/explorer/<chain id>.sqlite.",
+)
+@click.option(
+    "--rpc-url",
+    "--rpc",
+    "rpc_url",
+    metavar="URL[,URL...]",
+    help="JSON-RPC URL(s). Default: NGX_ZK_RPC_URL, else the running devnet, else http://127.0.0.1:8545.",
+)
+@click.option(
+    "--confirmations",
+    type=click.IntRange(0, 1000),
+    help="Index a block once this many sit on top (default: 0 on the devnet, 12 elsewhere).",
+)
+@click.option(
+    "--poll",
+    "poll_s",
+    type=click.FloatRange(0.05, 600),
+    default=1.0,
+    show_default=True,
+    help="Seconds between looks for new blocks.",
+)
+@click.option(
+    "--no-index", is_flag=True, help="Serve what the database holds; do not follow the chain (no live figures, no re-verify)."
+)
 @handle_errors
-def explorer_cmd(host: str, port: int, db_url: str | None, rpc_url: str | None, confirmations: int | None, poll_s: float,
-                 no_index: bool) -> None:
+def explorer_cmd(
+    host: str, port: int, db_url: str | None, rpc_url: str | None, confirmations: int | None, poll_s: float, no_index: bool
+) -> None:
     """Index the market's events and serve the JSON API and the web pages.
 
     The indexer resumes where it stopped, rewinds on a reorg, and indexes only confirmed blocks;
@@ -50,7 +75,9 @@ def explorer_cmd(host: str, port: int, db_url: str | None, rpc_url: str | None, 
         db = Database(db_url or str(settings.home / "explorer" / f"{chain.chain_id}.sqlite"))
         indexer = Indexer(chain, market.deployment, db, confirmations=confirmations)
         first = indexer.sync()
-        click.echo(f"indexed chain {chain.chain_id} to block {first.indexed_to} (head {first.head}) into {db.describe()}", err=True)
+        click.echo(
+            f"indexed chain {chain.chain_id} to block {first.indexed_to} (head {first.head}) into {db.describe()}", err=True
+        )
         app = Explorer(db, indexer, market, settings, head=first.head)
     server = ExplorerServer(app, host, port, poll_s=poll_s)
     server.start()

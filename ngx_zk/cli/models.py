@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from ..publish import PublishedModel
     from ..pull import PulledModel
 
-NOT_ALLOWED = ("verifier code {code} is not on governance's allow-list: jobs on this model settle and pay, but earn no "
-               "NGX rewards or NRS until governance allow-lists that code hash (ProtocolConfig.setVerifierCodeAllowed)")
+NOT_ALLOWED = (
+    "verifier code {code} is not on governance's allow-list: jobs on this model settle and pay, but earn no "
+    "NGX rewards or NRS until governance allow-lists that code hash (ProtocolConfig.setVerifierCodeAllowed)"
+)
 
 
 def report_publish(published: PublishedModel) -> None:
@@ -23,8 +25,10 @@ def report_publish(published: PublishedModel) -> None:
     for warning in published.warnings:
         console.warn(warning)
     for other in published.others:
-        console.warn(f"model {other['model_id']} (owner {other['owner']}, royalty {other['royalty_bps']} bps) carries the same "
-                     "artifacts: tell your users which id is yours")
+        console.warn(
+            f"model {other['model_id']} (owner {other['owner']}, royalty {other['royalty_bps']} bps) carries the same "
+            "artifacts: tell your users which id is yours"
+        )
     if published.allow_listed_now:
         console.stderr().print(f"allow-listed verifier code {published.verifier_code_hash} (dev chain, you are its curator)")
     elif not published.verifier_allowed:
@@ -52,22 +56,40 @@ def model_bundle(ctx: click.Context, name: str, out: Path, as_json: bool) -> Non
 
     check_output_file(out)
     info = make_bundle(load_circuit(name, settings_from(ctx)), out)
-    emit(as_json, {"name": info.name, "path": str(info.path), "sha256": info.sha256, "size": info.size, "files": list(info.files)},
-         f"bundled {info.name} -> {info.path} ({info.size:,} bytes, sha256 {info.sha256})")
+    emit(
+        as_json,
+        {"name": info.name, "path": str(info.path), "sha256": info.sha256, "size": info.size, "files": list(info.files)},
+        f"bundled {info.name} -> {info.path} ({info.size:,} bytes, sha256 {info.sha256})",
+    )
 
 
 @click.command("pull")
 @click.argument("model_id", type=click.IntRange(1, None), metavar="ID")
-@click.option("--bundle", "bundle_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="A bundle file you already have (default: fetch the URI the registry entry names).")
+@click.option(
+    "--bundle",
+    "bundle_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A bundle file you already have (default: fetch the URI the registry entry names).",
+)
 @click.option("--accept-copy", is_flag=True, help="Use this id even though an earlier entry carries the same artifacts.")
 @click.option("--replace", is_flag=True, help="Replace a different local circuit of the same name.")
-@click.option("--srs", "srs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The public KZG ceremony SRS file the model needs, if not cached yet (kzg<k>.srs).")
+@click.option(
+    "--srs",
+    "srs_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The public KZG ceremony SRS file the model needs, if not cached yet (kzg<k>.srs).",
+)
 @json_option
 @chain_command(signer=False)
-def model_pull(access: ChainAccess, model_id: int, bundle_file: Path | None, accept_copy: bool, replace: bool,
-               srs_file: Path | None, as_json: bool) -> None:
+def model_pull(
+    access: ChainAccess,
+    model_id: int,
+    bundle_file: Path | None,
+    accept_copy: bool,
+    replace: bool,
+    srs_file: Path | None,
+    as_json: bool,
+) -> None:
     """Install registry model ID on this chain: fetch its bundle, check it, record the id.
 
     Every hash is checked against the entry (artifacts hash = sha256 of manifest.json, ONNX,
@@ -84,12 +106,24 @@ def model_pull(access: ChainAccess, model_id: int, bundle_file: Path | None, acc
 
     settings, market = access.settings, access.market
     with console.progress(f"pulling model {model_id}", quiet=as_json) as step:
-        pulled = pull_model(settings, market, model_id, bundle=bundle_file, accept_copy=accept_copy, replace=replace,
-                            srs_file=srs_file, progress=step)
+        pulled = pull_model(
+            settings,
+            market,
+            model_id,
+            bundle=bundle_file,
+            accept_copy=accept_copy,
+            replace=replace,
+            srs_file=srs_file,
+            progress=step,
+        )
     _report_pull(pulled)
     data: dict[str, Any] = {**pulled.__dict__, "copies": list(pulled.copies)}
-    emit(as_json, data, f"pulled model {pulled.model_id} on chain {pulled.chain_id} as {pulled.name!r} -> {pulled.path} "
-         f"(owner {pulled.owner}, royalty {pulled.royalty_bps} bps, verifier code {pulled.verifier_code_hash})")
+    emit(
+        as_json,
+        data,
+        f"pulled model {pulled.model_id} on chain {pulled.chain_id} as {pulled.name!r} -> {pulled.path} "
+        f"(owner {pulled.owner}, royalty {pulled.royalty_bps} bps, verifier code {pulled.verifier_code_hash})",
+    )
 
 
 def _report_pull(pulled: PulledModel) -> None:
@@ -99,7 +133,11 @@ def _report_pull(pulled: PulledModel) -> None:
         console.warn(NOT_ALLOWED.format(code=pulled.verifier_code_hash))
     for copy in pulled.copies:
         when = "earlier" if copy["earlier"] else "later"
-        console.warn(f"{when} model {copy['model_id']} (owner {copy['owner']}, royalty {copy['royalty_bps']} bps) carries the "
-                     "same artifacts; this circuit now resolves to the id you pulled only")
+        console.warn(
+            f"{when} model {copy['model_id']} (owner {copy['owner']}, royalty {copy['royalty_bps']} bps) carries the "
+            "same artifacts; this circuit now resolves to the id you pulled only"
+        )
     if pulled.previous_id is not None:
-        console.warn(f"{pulled.name!r} was recorded as model {pulled.previous_id} on this chain; it is now model {pulled.model_id}")
+        console.warn(
+            f"{pulled.name!r} was recorded as model {pulled.previous_id} on this chain; it is now model {pulled.model_id}"
+        )

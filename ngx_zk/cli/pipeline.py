@@ -51,7 +51,10 @@ VERIFY_VALID, VERIFY_INVALID, VERIFY_PENDING, VERIFY_NO_PROOF = 0, 1, 3, 4
     help="A public KZG ceremony SRS file (kzg<k>.srs). Without it a local, INSECURE test SRS is used.",
 )
 @click.option(
-    "--tune/--no-tune", default=True, show_default=True, help="Search the circuit layout (range checks, columns, rescaling, scale) for the smallest accurate circuit."
+    "--tune/--no-tune",
+    default=True,
+    show_default=True,
+    help="Search the circuit layout (range checks, columns, rescaling, scale) for the smallest accurate circuit.",
 )
 @click.option("--salt/--no-salt", default=True, show_default=True, help="Add 128 bits of secret salt to each input commitment.")
 @click.option(
@@ -64,8 +67,13 @@ VERIFY_VALID, VERIFY_INVALID, VERIFY_PENDING, VERIFY_NO_PROOF = 0, 1, 3, 4
     show_default=True,
     help="Max output error allowed, relative to the output range.",
 )
-@click.option("--batch", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Inferences per proof: a batch circuit proves N inputs at once, each with its own commitment (default name MODEL_bN).")
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Inferences per proof: a batch circuit proves N inputs at once, each with its own commitment (default name MODEL_bN).",
+)
 @json_option
 @click.pass_context
 @handle_errors
@@ -110,9 +118,20 @@ def model_build(
         # a user-supplied model may need unbounded memory or time: build it in a limited child process
         try:
             built = run_limited(
-                build_circuit, model_path, settings, name=name, visibility=vis, srs_file=srs_file, tune=tune, salt=salt,
-                max_logrows=max_logrows, tolerance=tolerance, batch=batch, progress=step,
-                memory_mb=settings.build_memory_mb, timeout_s=settings.build_timeout_s,
+                build_circuit,
+                model_path,
+                settings,
+                name=name,
+                visibility=vis,
+                srs_file=srs_file,
+                tune=tune,
+                salt=salt,
+                max_logrows=max_logrows,
+                tolerance=tolerance,
+                batch=batch,
+                progress=step,
+                memory_mb=settings.build_memory_mb,
+                timeout_s=settings.build_timeout_s,
             )
         except (ResourceLimitError, KeyboardInterrupt):
             for folder in staging_folders(settings) - before:  # the killed child could not clean up
@@ -190,21 +209,40 @@ def _input_shape(_ctx: click.Context, param: click.Parameter, values: tuple[str,
 
 @click.command("export")
 @click.argument("source", metavar="FILE.py:NAME")
-@click.option("--input-shape", "shapes", multiple=True, required=True, callback=_input_shape,
-              help="One per model input, batch first: 1,8 (floats), 1,16:int (token ids, range read from the "
-                   "model's embedding) or 1,16:int:100 (ids in [0, 100)).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="The model folder to write (default: models/<FILE's name>).")
-@click.option("--samples", type=click.IntRange(1, 100_000),
-              help="Random calibration samples to draw (default 16; floats from [-1, 1]).")
-@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
-              help='Calibration samples instead: {"input_data": [[...], ...]}, samples concatenated per input.')
+@click.option(
+    "--input-shape",
+    "shapes",
+    multiple=True,
+    required=True,
+    callback=_input_shape,
+    help="One per model input, batch first: 1,8 (floats), 1,16:int (token ids, range read from the "
+    "model's embedding) or 1,16:int:100 (ids in [0, 100)).",
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="The model folder to write (default: models/<FILE's name>)."
+)
+@click.option(
+    "--samples", type=click.IntRange(1, 100_000), help="Random calibration samples to draw (default 16; floats from [-1, 1])."
+)
+@click.option(
+    "--calibration",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='Calibration samples instead: {"input_data": [[...], ...]}, samples concatenated per input.',
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random sample and calibration data.")
 @click.option("--force", is_flag=True, help="Replace the model files already in --out.")
 @json_option
 @handle_errors
-def model_export(source: str, shapes: list[InputShape], out: Path | None, samples: int | None, calibration: Path | None, seed: int,
-                 force: bool, as_json: bool) -> None:
+def model_export(
+    source: str,
+    shapes: list[InputShape],
+    out: Path | None,
+    samples: int | None,
+    calibration: Path | None,
+    seed: int,
+    force: bool,
+    as_json: bool,
+) -> None:
     """Export a PyTorch model to a model folder that `model build` takes.
 
     FILE.py:NAME names a torch.nn.Module class, a factory function taking no arguments, or a module
@@ -226,12 +264,16 @@ def model_export(source: str, shapes: list[InputShape], out: Path | None, sample
     folder = out or Path("models") / Path(source.rpartition(":")[0]).stem
     with console.progress(f"exporting {source}", quiet=as_json) as step:
         step("loading the model and exporting to ONNX")
-        exported = export_from_file(source, shapes, folder, calibration=calibration, samples=samples or DEFAULT_SAMPLES,
-                                    seed=seed, overwrite=force)
+        exported = export_from_file(
+            source, shapes, folder, calibration=calibration, samples=samples or DEFAULT_SAMPLES, seed=seed, overwrite=force
+        )
     ins = ", ".join(f"{i.name}{list(i.shape)} {i.dtype}" for i in exported.inputs)
-    emit(as_json, exported.to_json(),
-         f"exported {source} -> {exported.path} (inputs {ins}; {exported.calibration_samples} calibration samples; "
-         f"onnxruntime matches PyTorch within {exported.max_abs_diff:.2g})\nnext: ngx-zk model build {exported.path}")
+    emit(
+        as_json,
+        exported.to_json(),
+        f"exported {source} -> {exported.path} (inputs {ins}; {exported.calibration_samples} calibration samples; "
+        f"onnxruntime matches PyTorch within {exported.max_abs_diff:.2g})\nnext: ngx-zk model build {exported.path}",
+    )
 
 
 @click.command("commit")
@@ -327,12 +369,17 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
 @click.argument("proof_file", metavar="[PROOF]", required=False, type=click.Path(path_type=Path))
 @click.option("--model", "model_ref", required=True, help="Circuit name or folder the proof claims to be for.")
 @click.option("--job", "job_id", type=click.IntRange(1, None), help="Audit job ID from chain data instead of a proof file.")
-@click.option("--disclosure", "disclosure_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Check one disclosed inference (from `ngx-zk job disclose`) against its job on chain.")
+@click.option(
+    "--disclosure",
+    "disclosure_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Check one disclosed inference (from `ngx-zk job disclose`) against its job on chain.",
+)
 @json_option
 @chain_command(signer=False)
-def verify_cmd(access: ChainAccess, proof_file: Path | None, model_ref: str, job_id: int | None, disclosure_file: Path | None,
-               as_json: bool) -> None:
+def verify_cmd(
+    access: ChainAccess, proof_file: Path | None, model_ref: str, job_id: int | None, disclosure_file: Path | None, as_json: bool
+) -> None:
     """Verify a proof offline, or audit a past job from chain data.
 
     With --job, the proof is read from the job's settlement transaction and checked against the
@@ -370,8 +417,11 @@ def verify_cmd(access: ChainAccess, proof_file: Path | None, model_ref: str, job
         return
     assert proof_file is not None
     proof = verify(proof_file, circuit, settings)
-    emit(as_json, {"valid": True, **_proof_json(proof)},
-         f"valid: proof {proof_file} verifies for circuit {circuit.name!r}\noutput {list(proof.outputs)}")
+    emit(
+        as_json,
+        {"valid": True, **_proof_json(proof)},
+        f"valid: proof {proof_file} verifies for circuit {circuit.name!r}\noutput {list(proof.outputs)}",
+    )
 
 
 def _audit(access: ChainAccess, circuit: Circuit, job_id: int, as_json: bool) -> None:
@@ -384,17 +434,28 @@ def _audit(access: ChainAccess, circuit: Circuit, job_id: int, as_json: bool) ->
         raise ChainError(f"no job {job_id} on chain {market.chain.chain_id}", "list the jobs with: ngx-zk jobs")
     status = market.job(job_id).status
     if status in (JobStatus.OPEN, JobStatus.CLAIMED):
-        emit(as_json, {"job_id": job_id, "valid": None, "status": status.value, "pending": True},
-             f"job {job_id}: PENDING ({status.value}, not settled yet): nothing to audit until a proof settles it; "
-             f"follow it with: ngx-zk job show {job_id}")
+        emit(
+            as_json,
+            {"job_id": job_id, "valid": None, "status": status.value, "pending": True},
+            f"job {job_id}: PENDING ({status.value}, not settled yet): nothing to audit until a proof settles it; "
+            f"follow it with: ngx-zk job show {job_id}",
+        )
         raise click.exceptions.Exit(VERIFY_PENDING)
     if status is not JobStatus.SETTLED:
-        emit(as_json, {"job_id": job_id, "valid": None, "status": status.value, "pending": False},
-             f"job {job_id}: NO PROOF (it ended {status.value} without a settlement): nothing to audit")
+        emit(
+            as_json,
+            {"job_id": job_id, "valid": None, "status": status.value, "pending": False},
+            f"job {job_id}: NO PROOF (it ended {status.value} without a settlement): nothing to audit",
+        )
         raise click.exceptions.Exit(VERIFY_NO_PROOF)
     verdict = audit_job(access.settings, market, circuit, job_id)
-    data = {"job_id": job_id, "valid": verdict.valid, "status": status.value, "outputs": list(verdict.outputs),
-            "checks": [c.__dict__ for c in verdict.checks]}
+    data = {
+        "job_id": job_id,
+        "valid": verdict.valid,
+        "status": status.value,
+        "outputs": list(verdict.outputs),
+        "checks": [c.__dict__ for c in verdict.checks],
+    }
     lines = _check_lines(verdict)
     head = f"job {job_id}: {'VALID' if verdict.valid else 'INVALID'}"
     m = circuit.manifest
@@ -423,8 +484,14 @@ def _check_disclosure(access: ChainAccess, circuit: Circuit, path: Path, as_json
         raise InputError(f"{path} is larger than {disclosure.MAX_BYTES:,} bytes: not a disclosure")
     d = disclosure.load(path.read_bytes(), circuit)
     verdict = disclosure.check(access.settings, access.market, circuit, d)
-    data = {"job_id": d.job_id, "inference": d.index + 1, "valid": verdict.valid, "input_data": [list(v) for v in d.input.values],
-            "outputs": list(verdict.outputs), "checks": [c.__dict__ for c in verdict.checks]}
+    data = {
+        "job_id": d.job_id,
+        "inference": d.index + 1,
+        "valid": verdict.valid,
+        "input_data": [list(v) for v in d.input.values],
+        "outputs": list(verdict.outputs),
+        "checks": [c.__dict__ for c in verdict.checks],
+    }
     lines = _check_lines(verdict)
     head = f"job {d.job_id}, inference {d.index + 1}: {'VALID' if verdict.valid else 'INVALID'}"
     tail = [f"  input  {[list(v) for v in d.input.values]}", f"  output {list(verdict.outputs)}"] if verdict.valid else []
@@ -449,4 +516,3 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
     from ..files import write_private
 
     write_private(path, json.dumps(data).encode())
-

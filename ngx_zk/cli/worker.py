@@ -40,27 +40,96 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="Jobs proved at the same time.")
 @click.option("--max-jobs", type=click.IntRange(1, None), help="Exit after finishing this many jobs.")
 @click.option("--burst", is_flag=True, help="Process what is there, then exit.")
-@click.option("--poll", "poll_s", type=click.FloatRange(0.05, 60), default=0.25, show_default=True,
-              help="Seconds between chain polls (new blocks also wake the worker, when the node has a WebSocket).")
+@click.option(
+    "--poll",
+    "poll_s",
+    type=click.FloatRange(0.05, 60),
+    default=0.25,
+    show_default=True,
+    help="Seconds between chain polls (new blocks also wake the worker, when the node has a WebSocket).",
+)
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
 @click.option("--log-file", type=click.Path(path_type=Path), help="Write JSON-lines logs here instead of stderr.")
-@click.option("--listen", metavar="HOST:PORT", help="Serve the data-plane endpoint (register it with `provider register --endpoint`).")
-@click.option("--offers/--no-offers", default=True, show_default=True,
-              help="With --listen: take jobs offered before they are posted (`prove-job --provider`) and prove them at once.")
-@click.option("--min-price", "min_prices", multiple=True, metavar="[MODEL=]NGX",
-              help="Claim no job paying less (all models, or one model with MODEL=NGX; repeatable).")
+@click.option(
+    "--listen", metavar="HOST:PORT", help="Serve the data-plane endpoint (register it with `provider register --endpoint`)."
+)
+@click.option(
+    "--offers/--no-offers",
+    default=True,
+    show_default=True,
+    help="With --listen: take jobs offered before they are posted (`prove-job --provider`) and prove them at once.",
+)
+@click.option(
+    "--min-price",
+    "min_prices",
+    multiple=True,
+    metavar="[MODEL=]NGX",
+    help="Claim no job paying less (all models, or one model with MODEL=NGX; repeatable).",
+)
+@click.option(
+    "--price-per-second",
+    metavar="NGX",
+    default="0",
+    show_default=True,
+    help="Claim no job paying less than this per second of proving, as measured on this machine (a floor next to --min-price).",
+)
+@click.option(
+    "--max-callback-gas",
+    type=click.IntRange(0, 2_000_000),
+    default=500_000,
+    show_default=True,
+    help="Claim no job whose contract consumer asks for a larger callback gas limit (the provider pays that gas).",
+)
 @click.option("--max-claimed", type=click.IntRange(1, None), help="Hold at most this many claimed, unfinished jobs at once.")
-@click.option("--min-consumer-score", type=click.IntRange(0, 100), default=0, show_default=True,
-              help="Refuse jobs of consumers whose on-chain record (inputs withheld or invalid) scores below this.")
-@click.option("--ray", "ray_address", metavar="ADDRESS",
-              help="Prove on a Ray cluster (a proving fleet): its address, or `auto` to join the local one (started if none runs).")
-@click.option("--cpus-per-proof", type=click.IntRange(1, 1024), default=1, show_default=True,
-              help="With --ray on nodes without GPUs: cores each proof takes (one proof per GPU where the cluster has GPUs).")
+@click.option(
+    "--expire-overdue/--no-expire-overdue",
+    default=True,
+    show_default=True,
+    help="Expire other providers' claims past their prove deadline (the job reopens with a bounty this worker may earn).",
+)
+@click.option(
+    "--min-consumer-score",
+    type=click.IntRange(0, 100),
+    default=0,
+    show_default=True,
+    help="Refuse jobs of consumers whose on-chain record (inputs withheld or invalid) scores below this.",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    help="Prove on a Ray cluster (a proving fleet): its address, or `auto` to join the local one (started if none runs).",
+)
+@click.option(
+    "--cpus-per-proof",
+    type=click.IntRange(1, 1024),
+    default=1,
+    show_default=True,
+    help="With --ray on nodes without GPUs: cores each proof takes (one proof per GPU where the cluster has GPUs).",
+)
 @json_option
 @chain_command(signer=True)
-def worker_cmd(access: ChainAccess, models: tuple[str, ...], concurrency: int, max_jobs: int | None, burst: bool, poll_s: float,
-               metrics_port: int | None, log_file: Path | None, listen: str | None, offers: bool, min_prices: tuple[str, ...],
-               max_claimed: int | None, min_consumer_score: int, ray_address: str | None, cpus_per_proof: int, as_json: bool) -> None:
+def worker_cmd(
+    access: ChainAccess,
+    models: tuple[str, ...],
+    concurrency: int,
+    max_jobs: int | None,
+    burst: bool,
+    poll_s: float,
+    metrics_port: int | None,
+    log_file: Path | None,
+    listen: str | None,
+    offers: bool,
+    min_prices: tuple[str, ...],
+    price_per_second: str,
+    max_callback_gas: int,
+    max_claimed: int | None,
+    expire_overdue: bool,
+    min_consumer_score: int,
+    ray_address: str | None,
+    cpus_per_proof: int,
+    as_json: bool,
+) -> None:
     """Serve jobs as a provider: claim, prove, submit, get paid.
 
     Watches the chain for jobs on the served models, claims those it is eligible for, decrypts the
@@ -80,11 +149,19 @@ def worker_cmd(access: ChainAccess, models: tuple[str, ...], concurrency: int, m
     its job is not posted within 2 minutes (--no-offers turns them off).
 
     \b
-    Before claiming, the worker checks its own terms: --min-price, --max-claimed,
-    --min-consumer-score, and that the prove window leaves time, after the consumer's input deadline
-    (half the window), for a proof at this machine's measured speed plus a submission margin. A
-    job whose input is missing at the input deadline, invalid, or too late is declined (free within
-    the market's allowance); a submission that cannot succeed is given back before its deadline.
+    Before claiming, the worker checks its own terms: --min-price, --price-per-second,
+    --max-claimed, --min-consumer-score, --max-callback-gas, and that the prove window leaves time,
+    after the consumer's input deadline (half the window), for a proof at this machine's measured
+    speed plus a submission margin. A job whose input is missing at the input deadline, invalid, or
+    too late is declined (free within the market's allowance); a submission that cannot succeed is
+    given back before its deadline.
+
+    \b
+    Auctions and second rounds: an auction job's price rises while it is open; below this worker's
+    floor now, it is claimed the moment its price reaches the floor (so the cheapest worker wins).
+    A job whose provider missed its deadline is reopened for a second prover, paying its price plus
+    a bounty out of the first provider's slash; the worker claims it like a new job, and expires
+    such overdue claims of served models itself (--no-expire-overdue: leave that to others).
 
     With --ray, the worker stays the one process with the key, the chain and the journal; proofs run
     as Ray tasks on the cluster's nodes (one per GPU, or per --cpus-per-proof cores). Artifacts and
@@ -96,6 +173,7 @@ def worker_cmd(access: ChainAccess, models: tuple[str, ...], concurrency: int, m
       ngx-zk worker --model mlp --account provider --metrics-port 9464
       ngx-zk worker --model mlp --account provider --ray auto --concurrency 4
       ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070 --min-price 2 --max-claimed 4
+      ngx-zk worker --model mlp --account provider --min-price mlp=5 --price-per-second 0.5
     """
     from ..circuit import load_circuit
     from ..config import drop_secrets_from_environ
@@ -106,6 +184,10 @@ def worker_cmd(access: ChainAccess, models: tuple[str, ...], concurrency: int, m
     settings = access.settings
     circuits = [load_circuit(m, settings) for m in models]
     floor, by_name = _min_prices(min_prices)
+    try:
+        per_second = parse_ngx(price_per_second)
+    except click.BadParameter as exc:
+        raise click.BadParameter(exc.message, param_hint="--price-per-second") from None
     unknown = set(by_name) - {c.name for c in circuits}
     if unknown:
         raise click.BadParameter(f"{', '.join(sorted(unknown))} is not served (--model)", param_hint="--min-price")
@@ -116,10 +198,28 @@ def worker_cmd(access: ChainAccess, models: tuple[str, ...], concurrency: int, m
     stream = log_file.open("a") if log_file else console.stderr().file
     log = JsonLog(stream, worker=signer.address)
     metrics = Metrics()
-    worker = Worker(settings, market, signer, circuits, concurrency=concurrency, poll_s=poll_s, log=log, metrics=metrics,
-                    listen=_host_port(listen) if listen else None, offers=offers,
-                    policy=ClaimPolicy(min_price=floor, max_claimed=max_claimed, min_consumer_score=min_consumer_score),
-                    ray=ray_address, cpus_per_proof=cpus_per_proof)
+    worker = Worker(
+        settings,
+        market,
+        signer,
+        circuits,
+        concurrency=concurrency,
+        poll_s=poll_s,
+        log=log,
+        metrics=metrics,
+        listen=_host_port(listen) if listen else None,
+        offers=offers,
+        policy=ClaimPolicy(
+            min_price=floor,
+            max_claimed=max_claimed,
+            min_consumer_score=min_consumer_score,
+            price_per_second=per_second,
+            max_callback_gas=max_callback_gas,
+        ),
+        ray=ray_address,
+        cpus_per_proof=cpus_per_proof,
+        expire_overdue=expire_overdue,
+    )
     for served in worker.served.values():
         if served.circuit.name in by_name:
             worker.lifecycle.policy.min_price_by_model[served.entry.model_id] = by_name[served.circuit.name]
@@ -133,11 +233,22 @@ def worker_cmd(access: ChainAccess, models: tuple[str, ...], concurrency: int, m
         worker.close()
     stops = worker._stop_requests
     stats = worker.stats
-    summary = {"provider": signer.address, "chain_id": market.chain.chain_id, "claimed": len(stats.claimed_ids),
-               "resumed": stats.resumed, "completed": stats.completed, "declined": stats.declined, "lost": stats.lost,
-               "stopped": "cold" if stops >= 2 else "signal" if stops else "done"}
-    emit(as_json, summary, f"worker {signer.address} stopped ({summary['stopped']}): {stats.completed} completed, "
-         f"{stats.declined} declined, {stats.lost} lost")
+    summary = {
+        "provider": signer.address,
+        "chain_id": market.chain.chain_id,
+        "claimed": len(stats.claimed_ids),
+        "resumed": stats.resumed,
+        "completed": stats.completed,
+        "declined": stats.declined,
+        "lost": stats.lost,
+        "stopped": "cold" if stops >= 2 else "signal" if stops else "done",
+    }
+    emit(
+        as_json,
+        summary,
+        f"worker {signer.address} stopped ({summary['stopped']}): {stats.completed} completed, "
+        f"{stats.declined} declined, {stats.lost} lost",
+    )
     if stops >= 2:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -71,8 +71,10 @@ class Database:
             if found is None:
                 self.set_meta("schema_version", SCHEMA_VERSION)
             elif found != SCHEMA_VERSION:
-                raise ExplorerError(f"database {self.describe()} has explorer schema {found}, this ngx-zk writes {SCHEMA_VERSION}",
-                                    "point --db at a new database; the indexer rebuilds it from the chain")
+                raise ExplorerError(
+                    f"database {self.describe()} has explorer schema {found}, this ngx-zk writes {SCHEMA_VERSION}",
+                    "point --db at a new database; the indexer rebuilds it from the chain",
+                )
 
     def describe(self) -> str:
         """The URL without a password."""
@@ -99,8 +101,9 @@ class Database:
             try:
                 return psycopg.connect(self.url)
             except psycopg.Error as exc:
-                raise ExplorerError(f"cannot connect to {self.describe()}: {str(exc).strip()}",
-                                    "check the --db URL and that the server runs") from None
+                raise ExplorerError(
+                    f"cannot connect to {self.describe()}: {str(exc).strip()}", "check the --db URL and that the server runs"
+                ) from None
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")

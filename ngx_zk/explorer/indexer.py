@@ -17,16 +17,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-from hexbytes import HexBytes
-from web3.contract import Contract
-
-from ..chain.abi import abi
 from ..chain.deployment import Deployment
+from ..chain.history import Transaction
 from ..chain.tx import Chain
 from .db import Database
 
@@ -36,18 +32,23 @@ CONTRACTS = ("JobMarket", "ModelRegistry", "ProviderStaking", "Reputation", "Rew
 """The contracts the explorer follows (by artifact and deployment name)."""
 BATCH_BLOCKS = 2_000
 """Most blocks one ``eth_getLogs`` call asks for."""
-BATCH_CALLS = 200
-"""Most requests (block headers, transactions, receipts) sent in one JSON-RPC batch."""
 DEV_CONFIRMATIONS = 0
 """A local anvil devnet has no competing miners: index its head at once (a reorg there is still rewound)."""
 CONFIRMATIONS = 12
 """Anywhere else: index a block once this many blocks sit on top of it."""
 
-JOB_STATUS_BY_EVENT = {"JobPosted": "Open", "JobClaimed": "Claimed", "JobSettled": "Settled", "JobExpired": "Expired",
-                       "JobCancelled": "Cancelled", "JobDeclined": "Cancelled"}
+JOB_STATUS_BY_EVENT = {
+    "JobPosted": "Open",
+    "JobClaimed": "Claimed",
+    "JobSettled": "Settled",
+    "JobExpired": "Expired",
+    "JobCancelled": "Cancelled",
+    "JobDeclined": "Cancelled",
+    "JobReopened": "Open",
+}
 """The status each lifecycle event leaves a job in, as ``IJobMarket.JobStatus`` names it (a decline cancels)."""
 OUTCOME_BY_EVENT = {"JobSettled": "settled", "JobExpired": "expired", "JobCancelled": "cancelled", "JobDeclined": "declined"}
-ACCOUNT_FIELDS = ("provider", "consumer", "account", "owner")
+ACCOUNT_FIELDS = ("provider", "consumer", "account", "owner", "missedBy")
 """The first of these an event carries fills its ``account`` column."""
 
 
@@ -67,7 +68,7 @@ class SyncResult:
 
 def jsonable(value: Any) -> Any:
     """Event arguments as JSON: bytes as 0x hex, addresses checksummed, big ints kept exact."""
-    if isinstance(value, bytes | bytearray | HexBytes):
+    if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
@@ -79,26 +80,22 @@ def jsonable(value: Any) -> Any:
 class Indexer:
     """Indexes the deployment's contracts from ``deployment.block`` into ``db``."""
 
-    def __init__(self, chain: Chain, deployment: Deployment, db: Database, *, confirmations: int | None = None,
-                 batch_blocks: int = BATCH_BLOCKS) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        deployment: Deployment,
+        db: Database,
+        *,
+        confirmations: int | None = None,
+        batch_blocks: int = BATCH_BLOCKS,
+    ) -> None:
         self.chain, self.deployment, self.db = chain, deployment, db
         dev = chain.chain_id == 31337
         self.confirmations = (DEV_CONFIRMATIONS if dev else CONFIRMATIONS) if confirmations is None else confirmations
         self.batch_blocks = batch_blocks
-        self._batches = True
-        self.contracts: dict[str, tuple[str, Contract]] = {}
-        self.topics: dict[tuple[str, bytes], str] = {}
-        """(lower-case address, topic0) -> event name."""
-        for name in CONTRACTS:
-            address = deployment.contracts.get(name)
-            if address is None:
-                continue
-            contract = chain.contract(name, address)
-            self.contracts[address.lower()] = (name, contract)
-            for entry in abi(name):  # the exported artifact, read at run time
-                if entry.get("type") == "event" and not entry.get("anonymous"):
-                    topic = bytes(HexBytes(contract.events[str(entry["name"])]().topic))
-                    self.topics[(address.lower(), topic)] = str(entry["name"])
+        self.events = chain.contract_events(
+            {name: deployment.contracts[name] for name in CONTRACTS if name in deployment.contracts}
+        )
         self._check_database()
 
     def _check_database(self) -> None:
@@ -111,8 +108,10 @@ class Indexer:
             elif found != chain_key:
                 from . import ExplorerError
 
-                raise ExplorerError(f"database {self.db.describe()} indexes another deployment ({found}), not {chain_key}",
-                                    "point --db at a new database for this chain")
+                raise ExplorerError(
+                    f"database {self.db.describe()} indexes another deployment ({found}), not {chain_key}",
+                    "point --db at a new database for this chain",
+                )
 
     # --- progress --------------------------------------------------------------------------------
     @property
@@ -160,11 +159,8 @@ class Indexer:
 
     # --- reorgs ----------------------------------------------------------------------------------
     def _chain_hash(self, number: int) -> str | None:
-        try:
-            block = self.chain.w3.eth.get_block(number)
-        except Exception:  # web3 raises BlockNotFound past the head
-            return None
-        return "0x" + bytes(block["hash"]).hex()
+        block = self.chain.block(number)
+        return None if block is None else block.hash
 
     def _fork_point(self) -> int | None:
         """None if the last indexed block is still on the chain; else the newest stored block that is."""
@@ -180,8 +176,12 @@ class Indexer:
     def _rewind(self, fork: int) -> set[int]:
         log.info("indexer: reorg, rewinding to block %d", fork)
         with self.db.transaction():
-            jobs = {int(r["job_id"]) for r in self.db.query(
-                "SELECT DISTINCT job_id FROM events WHERE block_number > ? AND job_id IS NOT NULL", (fork,))}
+            jobs = {
+                int(r["job_id"])
+                for r in self.db.query(
+                    "SELECT DISTINCT job_id FROM events WHERE block_number > ? AND job_id IS NOT NULL", (fork,)
+                )
+            }
             for table in ("events", "txs"):
                 self.db.execute(f"DELETE FROM {table} WHERE block_number > ?", (fork,))
             self.db.execute("DELETE FROM blocks WHERE number > ?", (fork,))
@@ -191,88 +191,70 @@ class Indexer:
 
     # --- indexing --------------------------------------------------------------------------------
     def _index_range(self, start: int, stop: int) -> tuple[int, set[int]] | None:
-        logs = self.chain.w3.eth.get_logs({"fromBlock": start, "toBlock": stop,
-                                           "address": [to_checksum_address(a) for a in self.contracts]})
-        numbers = sorted({int(entry["blockNumber"]) for entry in logs} | {stop})
-        headers = self._fetch(self.chain.w3.eth.get_block, numbers)
-        hashes = {n: "0x" + bytes(h["hash"]).hex() for n, h in headers.items()}
+        logs = self.chain.logs(start, stop, self.events.addresses)
+        numbers = sorted({entry.block_number for entry in logs} | {stop})
+        headers = self.chain.blocks(numbers)
         rows, jobs, txs = [], set(), {}
         for entry in logs:
-            n = int(entry["blockNumber"])
-            if "0x" + bytes(entry["blockHash"]).hex() != hashes[n]:
+            n = entry.block_number
+            if entry.block_hash != headers[n].hash:
                 return None
-            decoded = self._decode(entry)
+            decoded = self.events.decode(entry)
             if decoded is None:
                 continue
-            contract, name, args = decoded
+            args = dict(jsonable(decoded.args))
             job_id = args.get("jobId")
             if job_id is not None:
                 jobs.add(int(job_id))
             account = next((str(args[k]).lower() for k in ACCOUNT_FIELDS if isinstance(args.get(k), str)), None)
-            tx_hash = "0x" + bytes(entry["transactionHash"]).hex()
-            txs[tx_hash] = n
-            rows.append((n, int(entry["logIndex"]), hashes[n], tx_hash, contract, name,
-                         None if job_id is None else int(job_id), None if args.get("modelId") is None else int(args["modelId"]),
-                         account, json.dumps(args)))
-        receipts = self._fetch(self.chain.w3.eth.get_transaction_receipt, [HexBytes(h) for h in txs])
-        sent = self._fetch(self.chain.w3.eth.get_transaction, [HexBytes(h) for h in txs])
-        calls = {h: self._call(sent[HexBytes(h)]) for h in txs}
-        receipts = {"0x" + bytes(h).hex(): r for h, r in receipts.items()}
+            txs[entry.tx_hash] = n
+            rows.append(
+                (
+                    n,
+                    entry.log_index,
+                    headers[n].hash,
+                    entry.tx_hash,
+                    decoded.contract,
+                    decoded.name,
+                    None if job_id is None else int(job_id),
+                    None if args.get("modelId") is None else int(args["modelId"]),
+                    account,
+                    json.dumps(args),
+                )
+            )
+        receipts = self.chain.receipts(list(txs))
+        sent = self.chain.transactions(list(txs))
+        calls = {h: self._call(sent[h]) for h in txs}
         with self.db.transaction():
             for row in rows:
-                self.db.execute("INSERT INTO events (block_number, log_index, block_hash, tx_hash, contract, name, job_id, model_id, "
-                                "account, args) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                self.db.execute(
+                    "INSERT INTO events (block_number, log_index, block_hash, tx_hash, contract, name, job_id, model_id, "
+                    "account, args) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
             for tx_hash, receipt in receipts.items():
-                self.db.execute("INSERT INTO txs (tx_hash, block_number, sender, gas_used, method, proof_bytes) VALUES (?, ?, ?, ?, ?, ?)",
-                                (tx_hash, txs[tx_hash], str(receipt["from"]).lower(), int(receipt["gasUsed"]), *calls[tx_hash]))
+                self.db.execute(
+                    "INSERT INTO txs (tx_hash, block_number, sender, gas_used, method, proof_bytes) VALUES (?, ?, ?, ?, ?, ?)",
+                    (tx_hash, txs[tx_hash], receipt.sender, receipt.gas_used, *calls[tx_hash]),
+                )
             for n in numbers:
                 self.db.execute("DELETE FROM blocks WHERE number = ?", (n,))
-                self.db.execute("INSERT INTO blocks (number, hash, time) VALUES (?, ?, ?)", (n, hashes[n], int(headers[n]["timestamp"])))
+                self.db.execute(
+                    "INSERT INTO blocks (number, hash, time) VALUES (?, ?, ?)", (n, headers[n].hash, headers[n].timestamp)
+                )
             self._refold(jobs)
             self.db.set_meta("cursor", str(stop))
         return len(rows), jobs
 
-    def _fetch(self, get: Callable[[Any], Any], keys: Sequence[Any]) -> dict[Any, Any]:
-        """``{key: get(key)}``, asked in JSON-RPC batches (one round trip per BATCH_CALLS), one by one
-        where the node refuses batches."""
-        found: dict[Any, Any] = {}
-        for i in range(0, len(keys), BATCH_CALLS):
-            chunk = keys[i:i + BATCH_CALLS]
-            if self._batches:
-                try:
-                    with self.chain.w3.batch_requests() as batch:
-                        for key in chunk:
-                            batch.add(get(key))
-                        found.update(zip(chunk, batch.execute(), strict=True))
-                    continue
-                except Exception as exc:  # a node or proxy without batch support
-                    log.info("indexer: JSON-RPC batches refused (%s): one request at a time", exc)
-                    self._batches = False
-            found.update((key, get(key)) for key in chunk)
-        return found
-
-    def _call(self, tx: Mapping[str, Any]) -> tuple[str | None, int | None]:
+    def _call(self, tx: Transaction) -> tuple[str | None, int | None]:
         """The contract function a transaction called (when it called a followed contract directly) and,
         for ``submitResult``, the proof's size in bytes."""
-        to = str(tx.get("to") or "").lower()
-        if to not in self.contracts:
+        called = self.events.decode_call(tx)
+        if called is None:
             return None, None
-        try:
-            fn, args = self.contracts[to][1].decode_function_input(tx["input"])
-        except ValueError:
-            return None, None
+        fn, args = called
         proof = args.get("proof")
-        return str(fn.fn_name), len(proof) if isinstance(proof, bytes | bytearray) else None
-
-    def _decode(self, entry: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
-        address = str(entry["address"]).lower()
-        topics = entry["topics"]
-        name = self.topics.get((address, bytes(topics[0]))) if topics else None
-        if name is None:
-            return None
-        contract_name, contract = self.contracts[address]
-        event = contract.events[name]().process_log(entry)
-        return contract_name, name, dict(jsonable(dict(event["args"])))
+        return fn, len(proof) if isinstance(proof, bytes | bytearray) else None
 
     # --- the job table ---------------------------------------------------------------------------
     def _refold(self, job_ids: Iterable[int]) -> None:
@@ -280,16 +262,23 @@ class Indexer:
             self.db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
             events = self.db.query(
                 "SELECT e.name, e.args, e.tx_hash, e.block_number, b.time FROM events e JOIN blocks b ON b.number = e.block_number "
-                "WHERE e.job_id = ? ORDER BY e.block_number, e.log_index", (job_id,))
+                "WHERE e.job_id = ? ORDER BY e.block_number, e.log_index",
+                (job_id,),
+            )
             row = fold_job(job_id, events)
             if row is None:
                 continue
             row["proof_bytes"] = self.db.scalar(
                 "SELECT MAX(proof_bytes) FROM txs WHERE tx_hash IN (SELECT tx_hash FROM events WHERE job_id = ? AND name = 'JobSettled')",
-                (job_id,))
-            row["gas_used"] = int(self.db.scalar(
-                "SELECT COALESCE(SUM(gas_used), 0) FROM txs WHERE tx_hash IN (SELECT DISTINCT tx_hash FROM events WHERE job_id = ?)",
-                (job_id,)) or 0)
+                (job_id,),
+            )
+            row["gas_used"] = int(
+                self.db.scalar(
+                    "SELECT COALESCE(SUM(gas_used), 0) FROM txs WHERE tx_hash IN (SELECT DISTINCT tx_hash FROM events WHERE job_id = ?)",
+                    (job_id,),
+                )
+                or 0
+            )
             self.db.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values()))
 
 
@@ -300,10 +289,24 @@ def fold_job(job_id: int, events: list[dict[str, Any]]) -> dict[str, Any] | None
     for event in events:
         name, args = str(event["name"]), json.loads(event["args"])
         if name == "JobPosted":
-            job = {"job_id": job_id, "consumer": str(args["consumer"]).lower(), "provider": None, "model_id": int(args["modelId"]),
-                   "status": "Open", "outcome": "open", "price": str(args["price"]), "posted_block": int(event["block_number"]), "posted_time": int(event["time"]),
-                   "ended_time": None, "provider_pay": None, "royalty": None, "fee": None, "reward": None, "proof_bytes": None,
-                   "inferences": max(1, len(args.get("inputCommitments") or ()))}  # a batch job commits to each input
+            job = {
+                "job_id": job_id,
+                "consumer": str(args["consumer"]).lower(),
+                "provider": None,
+                "model_id": int(args["modelId"]),
+                "status": "Open",
+                "outcome": "open",
+                "price": str(args["price"]),
+                "posted_block": int(event["block_number"]),
+                "posted_time": int(event["time"]),
+                "ended_time": None,
+                "provider_pay": None,
+                "royalty": None,
+                "fee": None,
+                "reward": None,
+                "proof_bytes": None,
+                "inferences": max(1, len(args.get("inputCommitments") or ())),
+            }  # a batch job commits to each input
             continue
         if job is None:
             continue
@@ -314,6 +317,10 @@ def fold_job(job_id: int, events: list[dict[str, Any]]) -> dict[str, Any] | None
             job["outcome"] = OUTCOME_BY_EVENT.get(name, job["status"].lower())
         if name in OUTCOME_BY_EVENT:
             job["ended_time"] = int(event["time"])
+        if name == "JobReopened":  # its provider missed it: open again for a second prover
+            job["provider"], job["outcome"] = None, "reopened"
+        if name == "JobPriceLocked":  # an auction's claim: the price paid, not the escrowed maximum
+            job["price"] = str(args["price"])
         if name == "JobSettled":
             for key, column in (("providerPay", "provider_pay"), ("royalty", "royalty"), ("fee", "fee"), ("reward", "reward")):
                 if key in args:

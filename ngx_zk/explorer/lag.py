@@ -30,9 +30,11 @@ class LagReport:
     """Events indexed per second of syncing."""
 
     def line(self) -> str:
-        return (f"indexer lag: max {self.max_lag_blocks} blocks (median {self.median_lag_blocks:g}) over {self.syncs} syncs, "
-                f"sync median {self.median_sync_s * 1000:.0f} ms / max {self.max_sync_s * 1000:.0f} ms, "
-                f"caught up {self.catch_up_s:.2f} s after the load, {self.events_per_s:.0f} events/s")
+        return (
+            f"indexer lag: max {self.max_lag_blocks} blocks (median {self.median_lag_blocks:g}) over {self.syncs} syncs, "
+            f"sync median {self.median_sync_s * 1000:.0f} ms / max {self.max_sync_s * 1000:.0f} ms, "
+            f"caught up {self.catch_up_s:.2f} s after the load, {self.events_per_s:.0f} events/s"
+        )
 
 
 @dataclass
@@ -74,9 +76,16 @@ class LagProbe:
             self._thread.join(timeout=30)
         lags, secs, events = zip(*self._samples, strict=True) if self._samples else ((0,), (0.0,), (0,))
         busy = sum(s for s, e in zip(secs, events, strict=True) if e)
-        return LagReport(syncs=len(self._samples), events=sum(events), max_lag_blocks=max(lags),
-                         median_lag_blocks=statistics.median(lags), median_sync_s=statistics.median(secs), max_sync_s=max(secs),
-                         catch_up_s=caught, events_per_s=sum(events) / busy if busy else 0.0)
+        return LagReport(
+            syncs=len(self._samples),
+            events=sum(events),
+            max_lag_blocks=max(lags),
+            median_lag_blocks=statistics.median(lags),
+            median_sync_s=statistics.median(secs),
+            max_sync_s=max(secs),
+            catch_up_s=caught,
+            events_per_s=sum(events) / busy if busy else 0.0,
+        )
 
 
 __all__ = ["LagProbe", "LagReport"]

@@ -31,9 +31,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-                ".svg": "image/svg+xml"}
-PAGES = re.compile(r"^/(?:|jobs|jobs/\d+|providers|providers/0x[0-9a-fA-F]{40}|models|models/\d+|consumers|consumers/0x[0-9a-fA-F]{40})$")
+STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+PAGES = re.compile(
+    r"^/(?:|jobs|jobs/\d+|providers|providers/0x[0-9a-fA-F]{40}|models|models/\d+|consumers|consumers/0x[0-9a-fA-F]{40})$"
+)
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
@@ -106,8 +112,10 @@ class Explorer:
             raise ApiError(409, f"job {job_id} is {job['status']}: only a settled job carries a proof to verify")
         name = self.model_names().get(int(job["model_id"]))
         if name is None:
-            raise ApiError(409, f"model {job['model_id']} has no local circuit on this server: "
-                                f"`ngx-zk model pull {job['model_id']}` installs it")
+            raise ApiError(
+                409,
+                f"model {job['model_id']} has no local circuit on this server: `ngx-zk model pull {job['model_id']}` installs it",
+            )
         try:
             circuit = load_circuit(name, self.settings)
             with self.verify_lock:  # proving-system work is CPU-bound: one at a time
@@ -146,8 +154,11 @@ def _address(value: str | None, name: str) -> str | None:
     return value.lower()
 
 
-KNOWN_PARAMS = {"jobs": {"status", "outcome", "provider", "consumer", "model", "limit", "offset"}, "providers/": {"bucket"},
-                "stats": {"bucket"}}
+KNOWN_PARAMS = {
+    "jobs": {"status", "outcome", "provider", "consumer", "model", "limit", "offset"},
+    "providers/": {"bucket"},
+    "stats": {"bucket"},
+}
 
 
 def route(app: Explorer, method: str, path: str, query: dict[str, list[str]]) -> Any:
@@ -161,19 +172,26 @@ def route(app: Explorer, method: str, path: str, query: dict[str, list[str]]) ->
     if method == "POST":
         if len(parts) == 3 and head == "jobs" and parts[2] == "verify" and parts[1].isdigit():
             verdict = app.reverify(int(parts[1]))
-            return {"job_id": verdict.job_id, "model": verdict.model, "valid": verdict.valid,
-                    "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in verdict.checks],
-                    "outputs": list(verdict.outputs)}
+            return {
+                "job_id": verdict.job_id,
+                "model": verdict.model,
+                "valid": verdict.valid,
+                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in verdict.checks],
+                "outputs": list(verdict.outputs),
+            }
         raise ApiError(405 if _known_get(parts) else 404, f"POST {path} is not an API action")
     if parts == ["openapi.json"]:
         return openapi.document()
     if parts == ["status"]:
         return status(app)
     if parts == ["jobs"]:
-        where = views.JobFilter(status=_choice(query, "status", views.STATUSES), outcome=_choice(query, "outcome", views.OUTCOMES),
-                                provider=_address(query.get("provider", [None])[-1], "provider"),
-                                consumer=_address(query.get("consumer", [None])[-1], "consumer"),
-                                model_id=_int(query, "model", None, 1))
+        where = views.JobFilter(
+            status=_choice(query, "status", views.STATUSES),
+            outcome=_choice(query, "outcome", views.OUTCOMES),
+            provider=_address(query.get("provider", [None])[-1], "provider"),
+            consumer=_address(query.get("consumer", [None])[-1], "consumer"),
+            model_id=_int(query, "model", None, 1),
+        )
         return views.list_jobs(app.db, where, _int(query, "limit", 50, 1, 500) or 50, _int(query, "offset", 0, 0) or 0)
     if head == "jobs" and len(parts) == 2:
         job = views.get_job(app.db, _path_int(parts[1], "job id"))
@@ -223,12 +241,18 @@ def status(app: Explorer) -> dict[str, Any]:
     indexed = int(app.db.get_meta("cursor") or 0)
     head = app.head
     if app.indexer is not None:
-        contracts = {name: address for address, (name, _) in app.indexer.contracts.items()}
+        contracts = app.indexer.events.contracts
         chain_id, confirmations = app.indexer.chain.chain_id, app.indexer.confirmations
     else:
         contracts, chain_id, confirmations = {}, int((app.db.get_meta("deployment") or "0:").split(":")[0]), 0
-    return {"chain_id": chain_id, "indexed_block": indexed, "head": head, "lag_blocks": None if head is None else max(0, head - indexed),
-            "confirmations": confirmations, "contracts": contracts}
+    return {
+        "chain_id": chain_id,
+        "indexed_block": indexed,
+        "head": head,
+        "lag_blocks": None if head is None else max(0, head - indexed),
+        "confirmations": confirmations,
+        "contracts": contracts,
+    }
 
 
 def make_handler(app: Explorer) -> type[BaseHTTPRequestHandler]:
@@ -283,7 +307,9 @@ def make_handler(app: Explorer) -> type[BaseHTTPRequestHandler]:
             elif PAGES.match(url.path):
                 self._send(200, static.joinpath("index.html").read_bytes(), STATIC_TYPES[".html"])
                 return
-            self._send(404, b"<!doctype html><title>not found</title><p>Not found. <a href='/'>Overview</a>", STATIC_TYPES[".html"])
+            self._send(
+                404, b"<!doctype html><title>not found</title><p>Not found. <a href='/'>Overview</a>", STATIC_TYPES[".html"]
+            )
 
         def _json(self, status: int, data: Any) -> None:
             self._send(status, json.dumps(data).encode(), "application/json")
@@ -319,13 +345,21 @@ class ExplorerServer:
     def start(self, on_sync: Callable[[Any], None] | None = None) -> None:
         indexer = self.app.indexer
         if indexer is not None:
+
             def synced(result: Any) -> None:
                 self.app.head = result.head
                 if on_sync is not None:
                     on_sync(result)
 
-            self._threads.append(threading.Thread(target=indexer.follow, args=(self._stop,),
-                                                  kwargs={"poll_s": self.poll_s, "on_sync": synced}, name="indexer", daemon=True))
+            self._threads.append(
+                threading.Thread(
+                    target=indexer.follow,
+                    args=(self._stop,),
+                    kwargs={"poll_s": self.poll_s, "on_sync": synced},
+                    name="indexer",
+                    daemon=True,
+                )
+            )
         self._threads.append(threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True))
         for thread in self._threads:
             thread.start()

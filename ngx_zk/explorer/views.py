@@ -20,9 +20,26 @@ if TYPE_CHECKING:
     from ..chain.market import Marketplace
 
 STATUSES = ("Open", "Claimed", "Settled", "Expired", "Cancelled")
-OUTCOMES = ("open", "claimed", "settled", "expired", "cancelled", "declined")
-JOB_COLUMNS = ("job_id", "consumer", "provider", "model_id", "status", "outcome", "price", "posted_block", "posted_time",
-               "ended_time", "provider_pay", "royalty", "fee", "reward", "gas_used", "proof_bytes", "inferences")
+OUTCOMES = ("open", "claimed", "settled", "expired", "cancelled", "declined", "reopened")
+JOB_COLUMNS = (
+    "job_id",
+    "consumer",
+    "provider",
+    "model_id",
+    "status",
+    "outcome",
+    "price",
+    "posted_block",
+    "posted_time",
+    "ended_time",
+    "provider_pay",
+    "royalty",
+    "fee",
+    "reward",
+    "gas_used",
+    "proof_bytes",
+    "inferences",
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +55,9 @@ def _job(row: dict[str, Any]) -> dict[str, Any]:
     job = {k: row[k] for k in JOB_COLUMNS}
     for k in ("job_id", "model_id", "posted_block", "posted_time", "ended_time", "gas_used", "proof_bytes", "inferences"):
         job[k] = None if job[k] is None else int(job[k])
-    job["latency_s"] = job["ended_time"] - job["posted_time"] if job["status"] == "Settled" and job["ended_time"] is not None else None
+    job["latency_s"] = (
+        job["ended_time"] - job["posted_time"] if job["status"] == "Settled" and job["ended_time"] is not None else None
+    )
     return job
 
 
@@ -52,8 +71,13 @@ def _sum(values: Any) -> str:
 
 def list_jobs(db: Database, where: JobFilter, limit: int, offset: int) -> dict[str, Any]:
     clauses, params = [], []
-    for column, value in (("status", where.status), ("outcome", where.outcome), ("provider", where.provider),
-                          ("consumer", where.consumer), ("model_id", where.model_id)):
+    for column, value in (
+        ("status", where.status),
+        ("outcome", where.outcome),
+        ("provider", where.provider),
+        ("consumer", where.consumer),
+        ("model_id", where.model_id),
+    ):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
@@ -68,27 +92,49 @@ def get_job(db: Database, job_id: int) -> dict[str, Any] | None:
     if not rows:
         return None
     job = _job(rows[0])
-    events = db.query("SELECT e.name, e.args, e.tx_hash, e.block_number, e.log_index, b.time, t.gas_used, t.method FROM events e "
-                      "JOIN blocks b ON b.number = e.block_number LEFT JOIN txs t ON t.tx_hash = e.tx_hash "
-                      "WHERE e.job_id = ? ORDER BY e.block_number, e.log_index", (job_id,))
+    events = db.query(
+        "SELECT e.name, e.args, e.tx_hash, e.block_number, e.log_index, b.time, t.gas_used, t.method FROM events e "
+        "JOIN blocks b ON b.number = e.block_number LEFT JOIN txs t ON t.tx_hash = e.tx_hash "
+        "WHERE e.job_id = ? ORDER BY e.block_number, e.log_index",
+        (job_id,),
+    )
     timeline = []
     commitments: list[str] = []
     outputs: list[str] | None = None
     for e in events:
         args = _args(e)
-        timeline.append({"event": e["name"], "block": int(e["block_number"]), "time": int(e["time"]), "tx_hash": e["tx_hash"],
-                         "method": e["method"], "gas_used": None if e["gas_used"] is None else int(e["gas_used"]),
-                         "args": _stringify(args)})
+        timeline.append(
+            {
+                "event": e["name"],
+                "block": int(e["block_number"]),
+                "time": int(e["time"]),
+                "tx_hash": e["tx_hash"],
+                "method": e["method"],
+                "gas_used": None if e["gas_used"] is None else int(e["gas_used"]),
+                "args": _stringify(args),
+            }
+        )
         if e["name"] == "JobPosted":
             commitments = [str(c) for c in args.get("inputCommitments", [])]
         if e["name"] == "JobSettled" and "outputs" in args:
             outputs = [str(v) for v in args["outputs"]]
     parts = {k: job[k] for k in ("provider_pay", "royalty", "fee")}
-    split = {**{k: v or "0" for k, v in parts.items()}, "reward": job["reward"] or "0", "price": job["price"],
-             "adds_up": job["status"] != "Settled" or _sum(parts.values()) == job["price"]}
+    split = {
+        **{k: v or "0" for k, v in parts.items()},
+        "reward": job["reward"] or "0",
+        "price": job["price"],
+        "adds_up": job["status"] != "Settled" or _sum(parts.values()) == job["price"],
+    }
     model = get_model_row(db, job["model_id"])
-    return {**job, "timeline": timeline, "commitments": commitments, "outputs": outputs, "split": split,
-            "verifier": model["verifier"] if model else None, "verifier_kind": model["kind"] if model else None}
+    return {
+        **job,
+        "timeline": timeline,
+        "commitments": commitments,
+        "outputs": outputs,
+        "split": split,
+        "verifier": model["verifier"] if model else None,
+        "verifier_kind": model["kind"] if model else None,
+    }
 
 
 def _stringify(value: Any) -> Any:
@@ -106,16 +152,21 @@ def _stringify(value: Any) -> Any:
 
 # --- providers ----------------------------------------------------------------------------------
 def _provider_addresses(db: Database) -> list[str]:
-    rows = db.query("SELECT DISTINCT account FROM events WHERE name = 'ProviderRegistered' AND account IS NOT NULL "
-                    "UNION SELECT DISTINCT provider AS account FROM jobs WHERE provider IS NOT NULL")
+    rows = db.query(
+        "SELECT DISTINCT account FROM events WHERE name = 'ProviderRegistered' AND account IS NOT NULL "
+        "UNION SELECT DISTINCT provider AS account FROM jobs WHERE provider IS NOT NULL"
+    )
     return sorted({str(r["account"]) for r in rows})
 
 
 def provider_summary(db: Database, address: str, market: Marketplace | None = None) -> dict[str, Any]:
     address = address.lower()
-    events = db.query("SELECT e.name, e.args, e.block_number, b.time FROM events e JOIN blocks b ON b.number = e.block_number "
-                      "WHERE e.account = ? ORDER BY e.block_number, e.log_index", (address,))
-    registered_at, endpoint, credited, withdrawn, slashed, rewards = None, None, 0, 0, 0, 0
+    events = db.query(
+        "SELECT e.name, e.args, e.block_number, b.time FROM events e JOIN blocks b ON b.number = e.block_number "
+        "WHERE e.account = ? ORDER BY e.block_number, e.log_index",
+        (address,),
+    )
+    registered_at, endpoint, credited, withdrawn, slashed, rewards, reopened = None, None, 0, 0, 0, 0, 0
     for e in events:
         args = _args(e)
         if e["name"] in ("ProviderRegistered", "ProviderProfileUpdated"):
@@ -129,16 +180,30 @@ def provider_summary(db: Database, address: str, market: Marketplace | None = No
             slashed += int(args.get("amount", 0))
         elif e["name"] == "RewardPaid":
             rewards += int(args.get("amount", 0))
+        elif e["name"] == "JobReopened":  # a miss that reopened the job: it is another provider's now, but the miss is ours
+            reopened += 1
     jobs = db.query("SELECT status, outcome, provider_pay, reward FROM jobs WHERE provider = ?", (address,))
     count: defaultdict[str, int] = defaultdict(int)
     for j in jobs:
         count[j["outcome"]] += 1
     summary: dict[str, Any] = {
-        "address": address, "registered_at": registered_at, "endpoint": endpoint,
-        "jobs": {"settled": count["settled"], "expired": count["expired"], "declined": count["declined"],
-                 "claimed": count["claimed"], "total": len(jobs)},
-        "earnings": _sum(j["provider_pay"] for j in jobs), "rewards": str(rewards), "credited": str(credited),
-        "withdrawn": str(withdrawn), "claimable": str(credited - withdrawn), "slashed": str(slashed), "live": None,
+        "address": address,
+        "registered_at": registered_at,
+        "endpoint": endpoint,
+        "jobs": {
+            "settled": count["settled"],
+            "expired": count["expired"] + reopened,
+            "declined": count["declined"],
+            "claimed": count["claimed"],
+            "total": len(jobs),
+        },
+        "earnings": _sum(j["provider_pay"] for j in jobs),
+        "rewards": str(rewards),
+        "credited": str(credited),
+        "withdrawn": str(withdrawn),
+        "claimable": str(credited - withdrawn),
+        "slashed": str(slashed),
+        "live": None,
     }
     if market is not None:
         summary["live"] = provider_live(market, address)
@@ -155,9 +220,14 @@ def provider_live(market: Marketplace, address: str) -> dict[str, Any] | None:
         collateral: str | None = str(market.collateral_for(10 * 10**18, nrs))
     except Exception:
         collateral = None
-    return {"nrs": nrs, "components": {"performance": performance, "reliability": reliability, "longevity": longevity, "peer": peer},
-            "staked": str(info["staked"]), "locked": str(info["locked"]), "unbonding": str(info["unbonding"]),
-            "collateral_per_10_ngx": collateral}
+    return {
+        "nrs": nrs,
+        "components": {"performance": performance, "reliability": reliability, "longevity": longevity, "peer": peer},
+        "staked": str(info.staked),
+        "locked": str(info.locked),
+        "unbonding": str(info.unbonding),
+        "collateral_per_10_ngx": collateral,
+    }
 
 
 def list_providers(db: Database, market: Marketplace | None = None) -> dict[str, Any]:
@@ -179,18 +249,30 @@ def provider_detail(db: Database, address: str, market: Marketplace | None, buck
 
 # --- models ---------------------------------------------------------------------------------------
 def get_model_row(db: Database, model_id: int) -> dict[str, Any] | None:
-    rows = db.query("SELECT e.args, b.time FROM events e JOIN blocks b ON b.number = e.block_number "
-                    "WHERE e.name = 'ModelRegistered' AND e.model_id = ?", (model_id,))
+    rows = db.query(
+        "SELECT e.args, b.time FROM events e JOIN blocks b ON b.number = e.block_number "
+        "WHERE e.name = 'ModelRegistered' AND e.model_id = ?",
+        (model_id,),
+    )
     if not rows:
         return None
     args = _args(rows[0])
-    return {"model_id": model_id, "owner": str(args.get("owner", "")).lower(), "verifier": str(args.get("verifier", "")),
-            "kind": {0: "dedicated", 1: "reusable"}.get(int(args.get("kind", -1)), "unknown"),
-            "onnx_hash": args.get("onnxHash"), "settings_hash": args.get("settingsHash"), "vk_digest": args.get("vkDigest"),
-            "insecure_test_srs": bool(args.get("insecureTestSrs", False)), "registered_at": int(rows[0]["time"])}
+    return {
+        "model_id": model_id,
+        "owner": str(args.get("owner", "")).lower(),
+        "verifier": str(args.get("verifier", "")),
+        "kind": {0: "dedicated", 1: "reusable"}.get(int(args.get("kind", -1)), "unknown"),
+        "onnx_hash": args.get("onnxHash"),
+        "settings_hash": args.get("settingsHash"),
+        "vk_digest": args.get("vkDigest"),
+        "insecure_test_srs": bool(args.get("insecureTestSrs", False)),
+        "registered_at": int(rows[0]["time"]),
+    }
 
 
-def model_summary(db: Database, model_id: int, market: Marketplace | None, local: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+def model_summary(
+    db: Database, model_id: int, market: Marketplace | None, local: dict[int, dict[str, Any]]
+) -> dict[str, Any] | None:
     """A registry entry with its jobs and royalties; ``local`` (id -> name, logrows, batch) describes the
     circuits this server has built or pulled."""
     model = get_model_row(db, model_id)
@@ -198,9 +280,14 @@ def model_summary(db: Database, model_id: int, market: Marketplace | None, local
         return None
     jobs = db.query("SELECT status, royalty FROM jobs WHERE model_id = ?", (model_id,))
     circuit = local.get(model_id)
-    model.update(name=circuit["name"] if circuit else None,
-                 circuit={k: circuit[k] for k in ("logrows", "batch")} if circuit and "logrows" in circuit else None, jobs=len(jobs), settled=sum(1 for j in jobs if j["status"] == "Settled"),
-                 royalties=_sum(j["royalty"] for j in jobs), live=None)
+    model.update(
+        name=circuit["name"] if circuit else None,
+        circuit={k: circuit[k] for k in ("logrows", "batch")} if circuit and "logrows" in circuit else None,
+        jobs=len(jobs),
+        settled=sum(1 for j in jobs if j["status"] == "Settled"),
+        royalties=_sum(j["royalty"] for j in jobs),
+        live=None,
+    )
     if market is not None:
         model["live"] = model_live(market, model_id)
     return model
@@ -213,10 +300,15 @@ def model_live(market: Marketplace, model_id: int) -> dict[str, Any] | None:
         allowed = market.verifier_code_allowed(entry.verifier_code_hash) if entry.verifier_code_hash else False
     except Exception:
         return None
-    return {"status": entry.status.value, "royalty_bps": entry.royalty_bps, "metadata_uri": entry.metadata_uri,
-            "input_commitments": entry.input_commitment_count, "outputs": entry.output_count,
-            "verifier_code_hash": "0x" + entry.verifier_code_hash.hex(),
-            "provenance": {"code_matches_pin": on_chain == entry.verifier_code_hash, "allow_listed": allowed}}
+    return {
+        "status": entry.status.value,
+        "royalty_bps": entry.royalty_bps,
+        "metadata_uri": entry.metadata_uri,
+        "input_commitments": entry.input_commitment_count,
+        "outputs": entry.output_count,
+        "verifier_code_hash": "0x" + entry.verifier_code_hash.hex(),
+        "provenance": {"code_matches_pin": on_chain == entry.verifier_code_hash, "allow_listed": allowed},
+    }
 
 
 def list_models(db: Database, market: Marketplace | None, local: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -230,13 +322,20 @@ def consumer_summary(db: Database, address: str) -> dict[str, Any]:
     count: defaultdict[str, int] = defaultdict(int)
     for j in jobs:
         count[j["outcome"]] += 1
-    return {"address": address, "jobs": len(jobs), **{o: count[o] for o in OUTCOMES},
-            "spent": _sum(j["price"] for j in jobs if j["outcome"] == "settled")}
+    return {
+        "address": address,
+        "jobs": len(jobs),
+        **{o: count[o] for o in OUTCOMES},
+        "spent": _sum(j["price"] for j in jobs if j["outcome"] == "settled"),
+    }
 
 
 def list_consumers(db: Database) -> dict[str, Any]:
-    return {"consumers": [consumer_summary(db, str(r["consumer"]))
-                          for r in db.query("SELECT DISTINCT consumer FROM jobs ORDER BY consumer")]}
+    return {
+        "consumers": [
+            consumer_summary(db, str(r["consumer"])) for r in db.query("SELECT DISTINCT consumer FROM jobs ORDER BY consumer")
+        ]
+    }
 
 
 def consumer_detail(db: Database, address: str, market: Marketplace | None = None) -> dict[str, Any] | None:
@@ -269,8 +368,21 @@ def stats(db: Database, bucket_s: int | None = None) -> dict[str, Any]:
 
     def bucket(t: int) -> dict[str, Any]:
         key = t // bucket_s * bucket_s
-        return buckets.setdefault(key, {"t": key, "posted": 0, **{o: 0 for o in OUTCOMES}, "volume": 0, "fees": 0, "royalties": 0,
-                                        "rewards": 0, "latencies": [], "gas": [], "inferences": 0})
+        return buckets.setdefault(
+            key,
+            {
+                "t": key,
+                "posted": 0,
+                **{o: 0 for o in OUTCOMES},
+                "volume": 0,
+                "fees": 0,
+                "royalties": 0,
+                "rewards": 0,
+                "latencies": [],
+                "gas": [],
+                "inferences": 0,
+            },
+        )
 
     for j in rows:
         bucket(int(j["posted_time"]))["posted"] += 1
@@ -291,16 +403,38 @@ def stats(db: Database, bucket_s: int | None = None) -> dict[str, Any]:
     for key in sorted(buckets):
         b = buckets[key]
         lat, gas, inferences = b.pop("latencies"), b.pop("gas"), b.pop("inferences")
-        series.append({**b, "volume": str(b["volume"]), "fees": str(b["fees"]), "royalties": str(b["royalties"]),
-                       "rewards": str(b["rewards"]), "proofs_verified": b["settled"],
-                       "median_latency_s": statistics.median(lat) if lat else None,
-                       "gas_per_job": round(statistics.mean(gas)) if gas else None,
-                       "gas_per_inference": round(sum(gas) / inferences) if gas else None})
-    totals = {"jobs": len(rows), **{o: sum(1 for j in rows if j["outcome"] == o) for o in OUTCOMES},
-              "volume": _sum(j["price"] for j in rows if j["status"] == "Settled"), "fees": _sum(j["fee"] for j in rows),
-              "royalties": _sum(j["royalty"] for j in rows)}
+        series.append(
+            {
+                **b,
+                "volume": str(b["volume"]),
+                "fees": str(b["fees"]),
+                "royalties": str(b["royalties"]),
+                "rewards": str(b["rewards"]),
+                "proofs_verified": b["settled"],
+                "median_latency_s": statistics.median(lat) if lat else None,
+                "gas_per_job": round(statistics.mean(gas)) if gas else None,
+                "gas_per_inference": round(sum(gas) / inferences) if gas else None,
+            }
+        )
+    totals = {
+        "jobs": len(rows),
+        **{o: sum(1 for j in rows if j["outcome"] == o) for o in OUTCOMES},
+        "volume": _sum(j["price"] for j in rows if j["status"] == "Settled"),
+        "fees": _sum(j["fee"] for j in rows),
+        "royalties": _sum(j["royalty"] for j in rows),
+    }
     return {"bucket_s": bucket_s, "totals": totals, "series": series}
 
 
-__all__ = ["JobFilter", "consumer_detail", "get_job", "list_consumers", "list_jobs", "list_models", "list_providers",
-           "model_summary", "provider_detail", "stats"]
+__all__ = [
+    "JobFilter",
+    "consumer_detail",
+    "get_job",
+    "list_consumers",
+    "list_jobs",
+    "list_models",
+    "list_providers",
+    "model_summary",
+    "provider_detail",
+    "stats",
+]

@@ -49,16 +49,18 @@ class InputOpener:
     def context(self, job_id: int, model_id: int, direction: str) -> crypto.JobContext:
         return crypto.JobContext(self.chain_id, self.market, job_id, model_id, direction)
 
-    def open(self, payload: bytes, ctx: crypto.JobContext, model_id: int,
-             commitments: tuple[int, ...] | list[int]) -> tuple[InputData, bytes] | str:
+    def open(
+        self, payload: bytes, ctx: crypto.JobContext, model_id: int, commitments: tuple[int, ...] | list[int]
+    ) -> tuple[InputData, bytes] | str:
         """(salted input, the consumer's reply key) if ``payload`` opens ``commitments``; else why not."""
         served = self.served.get(model_id)
         if served is None:
             return f"model {model_id} is not served here"
         manifest = served.circuit.manifest
         try:
-            message = safejson.loads(crypto.open_sealed(self.enc_key, payload, ctx), what="sealed input",
-                                     max_bytes=MAX_SEALED_JSON_BYTES)
+            message = safejson.loads(
+                crypto.open_sealed(self.enc_key, payload, ctx), what="sealed input", max_bytes=MAX_SEALED_JSON_BYTES
+            )
             if not isinstance(message, dict):
                 return "input unusable: not a JSON object"
             salted = parse(message.get("input"), manifest, source=f"{ctx.direction} input", limit=served.input_limit)

@@ -74,8 +74,10 @@ class IllegalTransition(NgxZkError):
     """A job was about to be journaled at a step its current step does not lead to (a bug, never a user error)."""
 
     def __init__(self, job_id: int, current: Step, new: Step) -> None:
-        super().__init__(f"job {job_id}: the journal refuses {current.value} -> {new.value}",
-                         "this is a bug in the worker's lifecycle: please report it with the worker log")
+        super().__init__(
+            f"job {job_id}: the journal refuses {current.value} -> {new.value}",
+            "this is a bug in the worker's lifecycle: please report it with the worker log",
+        )
         self.job_id, self.current, self.new = job_id, current, new
 
 
@@ -103,6 +105,8 @@ class JobRecord:
     errors: int = 0
     """Consecutive unexpected errors in this job's steps; too many and the job is given back."""
     offered: bool = False
+    reopened: bool = False
+    """Seen again after its first provider missed it (a second-prover round; there is at most one)."""
 
     def with_step(self, step: Step, **changes: Any) -> JobRecord:
         return dataclasses.replace(self, step=step, **changes)
@@ -116,7 +120,7 @@ class Refusal:
     """One thing refused from a stranger: where it came from, who sent it (if known) and why."""
 
     at: float
-    source: str  # "offer", "upload", "input"
+    source: str  # "offer", "upload", "input", "order"
     sender: str
     model_id: int | None
     job_id: int | None
@@ -164,8 +168,11 @@ class Journal:
             current = self._get(job_id)
             if current is not None and step not in TRANSITIONS[current.step]:
                 raise IllegalTransition(job_id, current.step, step)
-            base = current if current is not None and not (current.step.final and step is Step.SEEN) \
+            base = (
+                current
+                if current is not None and not (current.step.final and step is Step.SEEN)
                 else JobRecord(job_id, model_id, step)
+            )
             now = time.time()
             if step is not base.step:
                 fields.setdefault("errors", 0)  # errors count per step: progress resets them
@@ -209,14 +216,18 @@ class Journal:
 
     def set_cursor(self, name: str, block: int) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO cursor VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET block = excluded.block", (name, block))
+            self._db.execute(
+                "INSERT INTO cursor VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET block = excluded.block", (name, block)
+            )
 
-    def refuse(self, source: str, reason: str, *, sender: str = "", model_id: int | None = None,
-               job_id: int | None = None) -> None:
+    def refuse(
+        self, source: str, reason: str, *, sender: str = "", model_id: int | None = None, job_id: int | None = None
+    ) -> None:
         """Keep a record of something refused from a stranger (an offer, an upload, a sealed input)."""
         with self._lock:
-            self._db.execute("INSERT INTO refusals VALUES (?, ?, ?, ?, ?, ?)",
-                             (time.time(), source, sender, model_id, job_id, reason[:500]))
+            self._db.execute(
+                "INSERT INTO refusals VALUES (?, ?, ?, ?, ?, ?)", (time.time(), source, sender, model_id, job_id, reason[:500])
+            )
 
     def refusals(self) -> list[Refusal]:
         with self._lock:

@@ -3,8 +3,12 @@
 ::
 
     SEEN        eligible? (price, window vs. proving time, held jobs, consumer score, NRS, stake,
-                model active) -> claim -> CLAIMED                      not eligible -> SKIPPED
-    CLAIMING    (after a crash mid-claim) the chain says whether the claim landed
+                model active, callback gas) -> claim -> CLAIMED        not eligible -> SKIPPED
+                an auction below the floor that rises to it in time -> SEEN, looked at again then
+                (a job reopened after its provider missed it comes back here: JobReopened)
+    ORDER       (no record yet) a gasless order offered with its input: checked, filled (post + claim in
+                one transaction) -> CLAIMED; refused -> journaled refusal (worker/orders.py)
+    CLAIMING    (after a crash mid-claim, or mid-fill) the chain says whether the claim landed
     CLAIMED     input (offer, endpoint, or on chain) opens the commitment? -> PROVING
                 invalid -> DECLINING (input invalid); none by the input deadline, or too late
                 to prove -> DECLINING (input missing)
@@ -41,7 +45,7 @@ from .jobfiles import InputOpener, Served
 from .journal import JobRecord, Journal, Step
 from .observe import Metrics
 from .offers import OfferBook
-from .policy import ClaimPolicy
+from .policy import CLAIM_MARGIN_S, ClaimPolicy
 from .provers import ProofRun, ProverLost
 
 GONE = "no longer on chain: a reorg dropped its JobPosted event"
@@ -53,10 +57,19 @@ RETRY_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Waits between dry runs of a submission that reverted for a reason that may clear (a pause)."""
 MAY_CLEAR = {"EnforcedPause", "JobMarket__ModelPaused", "JobMarket__InputDeadlineNotReached"}
 """Reverts that time can clear: retried (dry runs cost nothing) until the prove deadline."""
-HOPELESS = {"JobMarket__InvalidProof", "JobMarket__CommitmentMismatch", "JobMarket__InstanceCountMismatch",
-            "JobMarket__InstanceOutOfField", "JobMarket__VerifierCodeChanged", "JobMarket__VerifierHasNoCode",
-            "JobMarket__VkaDigestMismatch"}
+HOPELESS = {
+    "JobMarket__InvalidProof",
+    "JobMarket__CommitmentMismatch",
+    "JobMarket__InstanceCountMismatch",
+    "JobMarket__InstanceOutOfField",
+    "JobMarket__VerifierCodeChanged",
+    "JobMarket__VerifierHasNoCode",
+    "JobMarket__VkaDigestMismatch",
+}
 """Reverts of a submission that no retry clears: the job is given back at once."""
+AUCTION_RECHECK_S = 5.0
+"""Longest wait before an auction below this worker's floor is looked at again (chain time may run ahead of
+the wall clock: the price is re-read rather than trusted to rise on schedule)."""
 
 
 class Provers(Protocol):
@@ -82,17 +95,32 @@ class Stats:
     def taken(self) -> int:
         """This run's jobs: those it claimed plus those it resumed (old finished jobs do not count)."""
         return len(self.claimed_ids) + self.resumed
+
     prove_seconds: list[float] = field(default_factory=list)
 
 
 class Lifecycle:
     """Moves journaled jobs along; the worker's loop calls :meth:`advance` for each unfinished one."""
 
-    def __init__(self, *, market: Marketplace, signer: Signer, journal: Journal, served: Mapping[int, Served],
-                 opener: InputOpener, offers: OfferBook, provers: Provers, policy: ClaimPolicy, mailbox: Mailbox,
-                 wake: threading.Event, log: Callable[..., None], metrics: Metrics, crash_point: Callable[[str], None] = lambda _: None,
-                 calldata: Callable[[Path], tuple[bytes, list[int]]] = read_calldata,
-                 discard_mail: Callable[[int], None] = lambda _: None) -> None:
+    def __init__(
+        self,
+        *,
+        market: Marketplace,
+        signer: Signer,
+        journal: Journal,
+        served: Mapping[int, Served],
+        opener: InputOpener,
+        offers: OfferBook,
+        provers: Provers,
+        policy: ClaimPolicy,
+        mailbox: Mailbox,
+        wake: threading.Event,
+        log: Callable[..., None],
+        metrics: Metrics,
+        crash_point: Callable[[str], None] = lambda _: None,
+        calldata: Callable[[Path], tuple[bytes, list[int]]] = read_calldata,
+        discard_mail: Callable[[int], None] = lambda _: None,
+    ) -> None:
         self.market, self.signer, self.journal, self.served = market, signer, journal, served
         self.opener, self.offers, self.provers, self.policy, self.mailbox = opener, offers, provers, policy, mailbox
         self.wake = wake
@@ -136,8 +164,9 @@ class Lifecycle:
 
     # --- SEEN: decide, claim -----------------------------------------------------------------------
     def claim(self, record: JobRecord) -> bool:
-        if self.stopping or (self.max_jobs is not None and self.stats.taken >= self.max_jobs
-                             and record.job_id not in self.stats.claimed_ids):
+        if self.stopping or (
+            self.max_jobs is not None and self.stats.taken >= self.max_jobs and record.job_id not in self.stats.claimed_ids
+        ):
             return False
         job = self.job_as_seen(record)
         if job is None:
@@ -146,9 +175,32 @@ class Lifecycle:
             adopted = self.offers.adopt(record.job_id, record.model_id, job.consumer, record.commitments)
             if adopted is not None:
                 path = self.opener.save_input(record.job_id, adopted.salted)
-                record = self.journal.record(record.job_id, record.model_id, Step.SEEN, note="offered", input_path=str(path),
-                                             reply_to=adopted.reply_to.hex(), offered=True)
+                record = self.journal.record(
+                    record.job_id,
+                    record.model_id,
+                    Step.SEEN,
+                    note="offered",
+                    input_path=str(path),
+                    reply_to=adopted.reply_to.hex(),
+                    offered=True,
+                )
                 self.log("job.offered", job_id=record.job_id, proving_early=adopted.proof is not None)
+        if job.status is JobStatus.CLAIMED and self.mine(job):  # an order this worker filled, its record lost in a crash
+            self.journal.record(record.job_id, record.model_id, Step.CLAIMING, note="claimed by this worker (an order)")
+            self.stats.claimed_ids.add(record.job_id)
+            return True  # CLAIMING's handler finds the claim on chain
+        wait_s = self.auction_wait(record, job)
+        if wait_s:  # an auction below this worker's floor now, at it later: look again then
+            self._retry_at[record.job_id] = (time.monotonic() + wait_s, 0)
+            self.log(
+                "job.waiting",
+                job_id=record.job_id,
+                price_now=self.market.price_at(record.job_id, int(self.now())),
+                floor=self.policy.floor(record.model_id, self.served[record.model_id].circuit),
+                wait_s=round(wait_s, 1),
+            )
+            return False
+        self._retry_at.pop(record.job_id, None)
         reason = self.refusal(record, job)
         if reason:
             return self._finish(record, Step.SKIPPED, reason, log_as="job.skipped")
@@ -159,12 +211,12 @@ class Lifecycle:
             self.journal.record(record.job_id, record.model_id, Step.CLAIMING, claim_tx=tx_hash)
 
         receipt = self.market.claim(self.signer, record.job_id, on_sent=sent)
-        claim_block = int(receipt["blockNumber"])
+        claim_block = receipt.block_number
         record = self.journal.record(record.job_id, record.model_id, Step.CLAIMED, claim_block=claim_block)
         self.crash_point("claimed")
         self.stats.claimed_ids.add(record.job_id)
         self.metrics.inc("ngx_worker_claims_total")
-        self.log("job.claimed", job_id=record.job_id, tx=receipt["tx"])
+        self.log("job.claimed", job_id=record.job_id, tx=receipt.tx)
         if record.input_path or self.mailbox.get(record.job_id, "input") is not None:  # offered or uploaded: go on now
             self.await_input(record, claimed=self.market.job(record.job_id))
         return True
@@ -173,29 +225,75 @@ class Lifecycle:
         """Why this worker does not claim ``job`` (None: it does)."""
         if job.status is not JobStatus.OPEN:
             return f"job is {job.status.value}"
-        me = self.signer.address.lower()
-        if job.consumer.lower() == me:
-            return "own job"
-        served = self.served[record.model_id]
         now = self.now()
-        reason = self.policy.refusal(model_id=record.model_id, circuit=served.circuit, price=job.price,
-                                     prove_window=job.prove_window, claim_left=job.claim_deadline - now,
-                                     held=self.holding, consumer_score=None)
+        price = self.market.price_at(record.job_id, int(now)) if job.auction else job.price
+        if job.reopened and (self.market.job_extras(record.job_id).missed_by or "").lower() == self.signer.address.lower():
+            return "this provider missed the job before it was reopened"
+        return self.terms_refusal(
+            model_id=record.model_id,
+            consumer=job.consumer,
+            price=price,
+            prove_window=job.prove_window,
+            claim_left=job.claim_deadline - now,
+            min_reputation=job.min_reputation,
+            callback_gas=job.callback_gas_limit,
+        )
+
+    def terms_refusal(
+        self,
+        *,
+        model_id: int,
+        consumer: str,
+        price: int,
+        prove_window: int,
+        claim_left: float,
+        min_reputation: int,
+        callback_gas: int,
+    ) -> str | None:
+        """Why this worker would not take a job on these terms, posted or ordered (None: it would)."""
+        if consumer.lower() == self.signer.address.lower():
+            return "own job"
+        reason = self.policy.refusal(
+            model_id=model_id,
+            circuit=self.served[model_id].circuit,
+            price=price,
+            prove_window=prove_window,
+            claim_left=claim_left,
+            held=self.holding,
+            consumer_score=None,
+            callback_gas=callback_gas,
+        )
         if reason:
             return reason
-        status = self.market.model(record.model_id).status  # fresh: a guardian may have paused it since start
+        status = self.market.model(model_id).status  # fresh: a guardian may have paused it since start
         if status is not ModelStatus.ACTIVE:
-            return f"model {record.model_id} is {status.value}"
+            return f"model {model_id} is {status.value}"
         if self.policy.min_consumer_score:
-            score = self.market.consumer_score(job.consumer)
+            score = self.market.consumer_score(consumer)
             if score < self.policy.min_consumer_score:
                 return f"consumer score {score} below this worker's minimum {self.policy.min_consumer_score}"
         nrs, _ = self.market.nrs(self.signer.address)
-        if nrs < job.min_reputation:
-            return f"NRS {nrs} below the job's minimum {job.min_reputation}"
-        if self.market.free_stake(self.signer.address) < self.market.collateral_for(job.price, nrs):
+        if nrs < min_reputation:
+            return f"NRS {nrs} below the job's minimum {min_reputation}"
+        if self.market.free_stake(self.signer.address) < self.market.collateral_for(price, nrs):
             return "not enough free stake for the collateral"
         return None
+
+    def auction_wait(self, record: JobRecord, job: Job) -> float:
+        """Seconds until an open auction's rising price reaches this worker's floor; 0 when it is there already,
+        or never gets there before the claim window closes (then :meth:`refusal` says why)."""
+        if job.status is not JobStatus.OPEN or not job.auction:
+            return 0.0
+        floor = self.policy.floor(record.model_id, self.served[record.model_id].circuit)
+        now = self.now()
+        if floor > job.price or self.market.price_at(record.job_id, int(now)) >= floor:
+            return 0.0
+        extras = self.market.job_extras(record.job_id)
+        span = job.price - extras.min_price
+        reach = extras.ramp_start + -(-(floor - extras.min_price) * extras.ramp_length // span)  # ceil
+        if reach >= job.claim_deadline - CLAIM_MARGIN_S:
+            return 0.0
+        return float(min(AUCTION_RECHECK_S, max(1, reach - now)))
 
     def _prove_upload_early(self, record: JobRecord, job: Job) -> None:
         """The consumer uploaded this open job's input: start proving it now, if it opens the commitment
@@ -203,8 +301,9 @@ class Lifecycle:
         payload = self.mailbox.get(record.job_id, "input")
         if payload is None or record.input_path or record.job_id in self.offers.early:
             return
-        opened = self.opener.open(payload, self.opener.context(record.job_id, record.model_id, "input"),
-                                  record.model_id, record.commitments)
+        opened = self.opener.open(
+            payload, self.opener.context(record.job_id, record.model_id, "input"), record.model_id, record.commitments
+        )
         if isinstance(opened, str):
             return  # the claimed job's usual path declines it
         if self.offers.prove_early(record.job_id, record.model_id, opened[0], [*self._running()]):
@@ -216,8 +315,13 @@ class Lifecycle:
         if job is None:
             return self._finish(record, Step.LOST, GONE)
         if job.status is JobStatus.CLAIMED and self.mine(job):
-            self.journal.record(record.job_id, record.model_id, Step.CLAIMED, note="claim found on chain",
-                                claim_block=self.market.deployment.block)
+            self.journal.record(
+                record.job_id,
+                record.model_id,
+                Step.CLAIMED,
+                note="claim found on chain",
+                claim_block=self.market.deployment.block,
+            )
             return True
         if job.status is JobStatus.OPEN:
             self.journal.record(record.job_id, record.model_id, Step.SEEN, note="claim not on chain; retrying")
@@ -235,16 +339,21 @@ class Lifecycle:
             return self._start_proof(record, job, via="offer")
         payload, via = self.mailbox.get(record.job_id, "input"), "endpoint"
         if payload is None:
-            deliveries = self.market.events("InputDelivered", record.claim_block or self.market.deployment.block,
-                                            jobId=record.job_id, provider=self.signer.address)
+            deliveries = self.market.events(
+                "InputDelivered",
+                record.claim_block or self.market.deployment.block,
+                jobId=record.job_id,
+                provider=self.signer.address,
+            )
             if deliveries:
                 payload, via = bytes(deliveries[-1]["payload"]), "chain"
         if payload is None:
             if now >= job.input_deadline:
                 return self._give_back(record, DeclineReason.INPUT_MISSING, "no input by the input deadline")
             return False
-        opened = self.opener.open(payload, self.opener.context(record.job_id, record.model_id, "input"),
-                                  record.model_id, record.commitments)
+        opened = self.opener.open(
+            payload, self.opener.context(record.job_id, record.model_id, "input"), record.model_id, record.commitments
+        )
         if isinstance(opened, str):
             self.journal.refuse("input", opened, sender=job.consumer, model_id=record.model_id, job_id=record.job_id)
             self.discard_mail(record.job_id)
@@ -255,11 +364,15 @@ class Lifecycle:
 
     def _start_proof(self, record: JobRecord, job: Job, via: str, **inputs: str) -> bool:
         served = self.served[record.model_id]
-        if record.job_id not in self.offers.early and not self.policy.can_finish(record.model_id, served.circuit, self.now(),
-                                                                                 job.prove_deadline):
+        if record.job_id not in self.offers.early and not self.policy.can_finish(
+            record.model_id, served.circuit, self.now(), job.prove_deadline
+        ):
             late = self.now() >= job.input_deadline and not job.input_on_chain
-            return self._give_back(record, DeclineReason.INPUT_MISSING if late else DeclineReason.OTHER,
-                                   "the input came too late to prove before the deadline")
+            return self._give_back(
+                record,
+                DeclineReason.INPUT_MISSING if late else DeclineReason.OTHER,
+                "the input came too late to prove before the deadline",
+            )
         record = self.journal.record(record.job_id, record.model_id, Step.PROVING, **inputs)
         self.crash_point("proving")
         self.log("job.input", job_id=record.job_id, via=via, commitment_ok=True)
@@ -294,16 +407,25 @@ class Lifecycle:
         reply_to = bytes.fromhex(record.reply_to)
         if len(reply_to) == 32 and self.served[record.model_id].circuit.manifest.visibility.output == "hashed":
             ctx = self.opener.context(record.job_id, record.model_id, "output")
-            body = ("{\"output_felts\": [" + ", ".join(f'"{v}"' for v in done.proof.output_felts) + "]}").encode()
+            body = ('{"output_felts": [' + ", ".join(f'"{v}"' for v in done.proof.output_felts) + "]}").encode()
             self.mailbox.put(record.job_id, "output", crypto.seal(reply_to, body, ctx))  # public outputs are on chain
         self.policy.measured(record.model_id, done.proof.prove_seconds)
         self.stats.prove_seconds.append(done.proof.prove_seconds)
         self.metrics.inc("ngx_worker_prove_seconds_sum", done.proof.prove_seconds)
         self.metrics.inc("ngx_worker_prove_seconds_count")
-        self.journal.record(record.job_id, record.model_id, Step.PROVED, proof_path=str(done.path), note=f"proved on node {done.node}")
+        self.journal.record(
+            record.job_id, record.model_id, Step.PROVED, proof_path=str(done.path), note=f"proved on node {done.node}"
+        )
         self.crash_point("proved")
-        self.log("job.proved", job_id=record.job_id, prove_s=round(done.proof.prove_seconds, 3),
-                 inference_s=round(done.inference_s, 4), provider=done.runtime, output_drift=round(done.drift, 6), node=done.node)
+        self.log(
+            "job.proved",
+            job_id=record.job_id,
+            prove_s=round(done.proof.prove_seconds, 3),
+            inference_s=round(done.inference_s, 4),
+            provider=done.runtime,
+            output_drift=round(done.drift, 6),
+            node=done.node,
+        )
         fresh = self.journal.get(record.job_id)
         return self.submit(fresh) if fresh is not None else True
 
@@ -316,7 +438,9 @@ class Lifecycle:
         if self.policy.can_finish(record.model_id, self.served[record.model_id].circuit, self.now(), job.prove_deadline):
             self.metrics.inc("ngx_worker_reproofs_total")
             self.log("job.reprove", level="warning", job_id=record.job_id, lost_node=lost.node)
-            fresh = self.journal.record(record.job_id, record.model_id, Step.PROVING, note=f"prover lost (node {lost.node}): proving again")
+            fresh = self.journal.record(
+                record.job_id, record.model_id, Step.PROVING, note=f"prover lost (node {lost.node}): proving again"
+            )
             return self.prove(fresh)
         return self._give_back(record, DeclineReason.OTHER, "the prover node was lost and too little time is left to prove again")
 
@@ -330,17 +454,21 @@ class Lifecycle:
         # result, the instances carry its commitments, and the model's own verifier accepts the
         # proof. A revert here costs nothing; after_revert reads what happened.
         self.market.chain.call(fn, sender=self.signer.address)
-        if record.model_id not in self._submit_gas:  # verification gas is the same for every proof of a circuit
-            self._submit_gas[record.model_id] = self.market.chain.estimate_gas(fn, self.signer.address) * 5 // 4
+        job = self.market.job(record.job_id)
+        if job.callback_gas_limit:  # a contract consumer's callback: its gas is the job's own
+            gas = self.market.chain.estimate_gas(fn, self.signer.address) * 5 // 4
+        else:  # verification gas is the same for every proof of a circuit
+            if record.model_id not in self._submit_gas:
+                self._submit_gas[record.model_id] = self.market.chain.estimate_gas(fn, self.signer.address) * 5 // 4
+            gas = self._submit_gas[record.model_id]
         self.journal.record(record.job_id, record.model_id, Step.SUBMITTING, submit_sends=record.submit_sends + 1)
 
         def sent(tx_hash: str) -> None:
             self.journal.record(record.job_id, record.model_id, Step.SUBMITTING, submit_tx=tx_hash)
             self.crash_point("submit-sent")
 
-        receipt = self.market.submit(self.signer, record.job_id, proof, instances, on_sent=sent,
-                                     gas=self._submit_gas[record.model_id], dry_run=False)
-        self._done(record, receipt["tx"])
+        receipt = self.market.submit(self.signer, record.job_id, proof, instances, on_sent=sent, gas=gas, dry_run=False)
+        self._done(record, receipt.tx)
         return True
 
     def resume_submit(self, record: JobRecord) -> bool:
@@ -350,8 +478,11 @@ class Lifecycle:
             self._done(record, record.submit_tx, note="settlement found on chain")
             return True
         if job.status is JobStatus.CLAIMED and self.mine(job):
-            if record.submit_tx and self.market.chain.receipt(record.submit_tx) is None \
-                    and self.market.chain.transaction_known(record.submit_tx):
+            if (
+                record.submit_tx
+                and self.market.chain.receipt(record.submit_tx) is None
+                and self.market.chain.transaction_known(record.submit_tx)
+            ):
                 return False  # still in the mempool: wait for it rather than send a second one
             if self.now() >= job.prove_deadline:
                 return self._finish(record, Step.LOST, "prove deadline passed before the submission landed")
@@ -392,8 +523,13 @@ class Lifecycle:
         elif self.now() >= job.prove_deadline:
             self._finish(record, Step.LOST, f"{exc.name}: the prove deadline passed")
         elif record.step is Step.DECLINING and exc.name == "JobMarket__InputWasDelivered":
-            self.journal.record(record.job_id, record.model_id, Step.DECLINING, decline_reason=int(DeclineReason.OTHER),
-                                note="input was delivered on chain: declining without the free reason")
+            self.journal.record(
+                record.job_id,
+                record.model_id,
+                Step.DECLINING,
+                decline_reason=int(DeclineReason.OTHER),
+                note="input was delivered on chain: declining without the free reason",
+            )
         elif exc.name in MAY_CLEAR:
             _, attempts = self._retry_at.get(record.job_id, (0.0, 0))
             wait = RETRY_BACKOFF_S[min(attempts, len(RETRY_BACKOFF_S) - 1)]
@@ -413,7 +549,9 @@ class Lifecycle:
         if record.job_id > self.market.job_count():
             return None
         job = self.market.job(record.job_id)
-        if job.model_id != record.model_id or (record.commitments and job.commitments_hash != commitments_hash(record.commitments)):
+        if job.model_id != record.model_id or (
+            record.commitments and job.commitments_hash != commitments_hash(record.commitments)
+        ):
             return None
         return job
 
@@ -486,11 +624,19 @@ class Lifecycle:
     def _contain(self, record: JobRecord, exc: BaseException) -> None:
         """An unexpected error in one job's step: count it; give the job back (or drop it) after a few."""
         errors = record.errors + 1
-        self.log("job.error", level="error", job_id=record.job_id, step=record.step.value,
-                 error=f"{type(exc).__name__}: {str(exc)[:300]}", errors=errors)
+        self.log(
+            "job.error",
+            level="error",
+            job_id=record.job_id,
+            step=record.step.value,
+            error=f"{type(exc).__name__}: {str(exc)[:300]}",
+            errors=errors,
+        )
         try:
             if errors < MAX_STEP_ERRORS:
-                self.journal.record(record.job_id, record.model_id, record.step, note=f"error {errors}: {exc}"[:300], errors=errors)
+                self.journal.record(
+                    record.job_id, record.model_id, record.step, note=f"error {errors}: {exc}"[:300], errors=errors
+                )
             elif record.step is Step.SEEN:
                 self._finish(record, Step.SKIPPED, f"gave up after {errors} errors: {exc}"[:300], log_as="job.skipped")
             elif record.step in (Step.CLAIMED, Step.PROVING, Step.PROVED, Step.SUBMITTING):

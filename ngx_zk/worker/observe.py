@@ -101,12 +101,15 @@ def fleet_snapshot(metrics: Metrics) -> dict[str, Any]:
     """A proving fleet's figures from the worker's metrics: nodes, queue depth, proofs, fetches and failures per node."""
     with metrics._lock:
         gauges = dict(metrics.gauges)
-    return {"updated": round(time.time(), 3), "nodes": int(gauges.get("ngx_worker_fleet_nodes", 0)),
-            "queue": int(gauges.get("ngx_worker_proof_queue", 0)),
-            "proofs_per_node": metrics.by_label("ngx_worker_proofs_total", "node"),
-            "artifact_fetches_per_node": metrics.by_label("ngx_worker_artifact_fetches_total", "node"),
-            "node_failures": metrics.by_label("ngx_worker_node_failures_total", "node"),
-            "reproofs": sum(metrics.by_label("ngx_worker_reproofs_total", "").values())}
+    return {
+        "updated": round(time.time(), 3),
+        "nodes": int(gauges.get("ngx_worker_fleet_nodes", 0)),
+        "queue": int(gauges.get("ngx_worker_proof_queue", 0)),
+        "proofs_per_node": metrics.by_label("ngx_worker_proofs_total", "node"),
+        "artifact_fetches_per_node": metrics.by_label("ngx_worker_artifact_fetches_total", "node"),
+        "node_failures": metrics.by_label("ngx_worker_node_failures_total", "node"),
+        "reproofs": sum(metrics.by_label("ngx_worker_reproofs_total", "").values()),
+    }
 
 
 def write_fleet(path: Path, metrics: Metrics) -> None:

@@ -38,6 +38,8 @@ class Offered:
     reply_to: bytes
     received: float
     proof: Future[ProofRun] | None = None
+    order: str = ""
+    """A gasless order sent with the offer (unparsed): the lifecycle fills it instead of waiting for a post."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,17 @@ class Adopted:
 
 
 class OfferBook:
-    def __init__(self, opener: InputOpener, provers: ProverPool, journal: Journal, *, concurrency: int,
-                 log: Callable[..., None], wake: threading.Event, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        opener: InputOpener,
+        provers: ProverPool,
+        journal: Journal,
+        *,
+        concurrency: int,
+        log: Callable[..., None],
+        wake: threading.Event,
+        enabled: bool = True,
+    ) -> None:
         self.opener, self.provers, self.journal, self.log, self.wake = opener, provers, journal, log, wake
         self.concurrency, self.enabled = concurrency, enabled
         self.stopping = False
@@ -63,8 +74,12 @@ class OfferBook:
     # --- the endpoint's thread -----------------------------------------------------------------
     def take(self, offer: Offer) -> bool:
         """Queue an offer for the loop, if this worker can take it (the endpoint answers 429 otherwise)."""
-        if not self.enabled or self.stopping or offer.model_id not in self.opener.served \
-                or len(self._offered) + self._incoming.qsize() >= MAX_PENDING_OFFERS:
+        if (
+            not self.enabled
+            or self.stopping
+            or offer.model_id not in self.opener.served
+            or len(self._offered) + self._incoming.qsize() >= MAX_PENDING_OFFERS
+        ):
             return False
         self._incoming.put(offer)
         self.wake.set()
@@ -90,15 +105,18 @@ class OfferBook:
                 self.journal.refuse("offer", opened, sender=offer.consumer, model_id=offer.model_id)
                 self.log("offer.refused", level="warning", model_id=offer.model_id, reason=opened)
                 continue
-            self._offered[offer.commitment] = Offered(offer.consumer, offer.model_id, opened[0], opened[1], offer.received)
+            self._offered[offer.commitment] = Offered(
+                offer.consumer, offer.model_id, opened[0], opened[1], offer.received, order=offer.order
+            )
         for commitment, offered in list(self._offered.items()):
             if time.time() - offered.received > OFFER_TTL_S:
                 del self._offered[commitment]
                 self.log("offer.expired", model_id=offered.model_id, consumer=offered.consumer)
             elif offered.proof is None and self.running(inflight) < self.concurrency:
                 circuit = self.opener.served[offered.model_id].circuit
-                offered.proof = self.provers.submit(circuit, offered.salted,
-                                                    self.opener.home / "proofs" / f"offer-{commitment:064x}.json")
+                offered.proof = self.provers.submit(
+                    circuit, offered.salted, self.opener.home / "proofs" / f"offer-{commitment:064x}.json"
+                )
                 offered.proof.add_done_callback(lambda _: self.wake.set())
                 self.log("offer.proving", model_id=offered.model_id, consumer=offered.consumer)
 
@@ -111,6 +129,14 @@ class OfferBook:
         if offered.proof is not None:
             self.early[job_id] = offered.proof
         return Adopted(offered.salted, offered.reply_to, offered.proof)
+
+    def orders(self) -> list[tuple[int, Offered]]:
+        """Opened offers that carry a gasless order (by input commitment): the lifecycle fills or refuses each."""
+        return [(commitment, offered) for commitment, offered in self._offered.items() if offered.order]
+
+    def drop(self, commitment: int) -> None:
+        """Forget an offer whose order was refused (its early proof, if any, is left to finish unused)."""
+        self._offered.pop(commitment, None)
 
     def prove_early(self, job_id: int, model_id: int, salted: InputData, inflight: Sequence[Future[Any]]) -> bool:
         """Start proving an uploaded input of an open job this worker is about to claim, if a prover is free."""

@@ -53,8 +53,10 @@ class ProverLost(ProofError):
     itself did not fail, and may be run again elsewhere if the job's deadline allows."""
 
     def __init__(self, node: str, detail: str) -> None:
-        super().__init__(f"the prover running this proof was lost (node {node[:12]}): {detail}",
-                         "the job is proved again on another node if its deadline allows, else declined")
+        super().__init__(
+            f"the prover running this proof was lost (node {node[:12]}): {detail}",
+            "the job is proved again on another node if its deadline allows, else declined",
+        )
         self.node, self.detail = node, detail
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -77,6 +79,8 @@ def without_secrets() -> Iterator[None]:
             yield
         finally:
             os.environ.update(saved)
+
+
 _runners: dict[Path, OnnxRunner] = {}
 
 
@@ -127,7 +131,9 @@ def prove_input(circuit: Circuit, settings: Settings, salted: InputData, out: Pa
     floats = runner.run(rows, [(1, len(r)) for r in rows])
     inference_s = time.perf_counter() - started
     proof = prover.prove(circuit, salted, out, settings)
-    drift = float(np.max(np.abs(np.concatenate([f.reshape(-1) for f in floats]) - np.array(proof.outputs)))) if proof.outputs else 0.0
+    drift = (
+        float(np.max(np.abs(np.concatenate([f.reshape(-1) for f in floats]) - np.array(proof.outputs)))) if proof.outputs else 0.0
+    )
     return ProofRun(proof, out, inference_s, drift, runner.provider)
 
 
@@ -139,7 +145,9 @@ class ProverPool:
         context = multiprocessing.get_context("spawn")  # fork after native threads can deadlock
         threads = max(1, (os.cpu_count() or 1) // processes)
         with without_secrets():  # spawned children copy the environment: keep keys and passwords out of it
-            self._pool = context.Pool(processes, initializer=_warm, initargs=([c.circuit_onnx for c in circuits], threads, os.getpid()))
+            self._pool = context.Pool(
+                processes, initializer=_warm, initargs=([c.circuit_onnx for c in circuits], threads, os.getpid())
+            )
         self.threads_per_proof = threads
         self._processes = processes
         self._closed = False
@@ -149,14 +157,17 @@ class ProverPool:
         try:
             self._pool.map_async(_started, range(self._processes), chunksize=1).get(timeout=timeout_s)
         except multiprocessing.TimeoutError:
-            raise NgxZkError(f"the worker's proving processes did not start within {timeout_s:.0f}s",
-                             "check that `python -c 'import ezkl, onnxruntime'` works in this environment") from None
+            raise NgxZkError(
+                f"the worker's proving processes did not start within {timeout_s:.0f}s",
+                "check that `python -c 'import ezkl, onnxruntime'` works in this environment",
+            ) from None
 
     def submit(self, circuit: Circuit, salted: InputData, out: Path) -> Future[ProofRun]:
         future: Future[ProofRun] = Future()
         future.set_running_or_notify_cancel()
-        self._pool.apply_async(prove_input, (circuit, self.settings, salted, out),
-                               callback=future.set_result, error_callback=future.set_exception)
+        self._pool.apply_async(
+            prove_input, (circuit, self.settings, salted, out), callback=future.set_result, error_callback=future.set_exception
+        )
         return future
 
     def close(self, *, wait: bool) -> None:

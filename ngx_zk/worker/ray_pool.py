@@ -97,12 +97,20 @@ def _materialize(root: Path, shipment: Shipment, settings: Settings) -> tuple[Ci
         os.replace(tmp, path)
         fetched.append(role)
     m = shipment.circuit.manifest
-    node = dataclasses.replace(settings, home=root, cache_dir=root / "cache", circuits_dir=root / "circuits", state_override=root / "state")
+    node = dataclasses.replace(
+        settings, home=root, cache_dir=root / "cache", circuits_dir=root / "circuits", state_override=root / "state"
+    )
     local = Circuit(path=root / "circuits" / f"{m.name}-{m.compiled_sha256[:16]}", manifest=m)
     srs_file = node.srs_dir / ("public" if m.srs.kind == "public" else "test") / f"kzg{m.srs.logrows}.srs"
     pk_file = keys.key_dir(node, m.name, m.compiled_sha256, m.srs.sha256) / keys.PK
-    places = {"settings": local.settings, "compiled": local.compiled, "vk": local.vk, "circuit_onnx": local.circuit_onnx,
-              "srs": srs_file, "pk": pk_file}
+    places = {
+        "settings": local.settings,
+        "compiled": local.compiled,
+        "vk": local.vk,
+        "circuit_onnx": local.circuit_onnx,
+        "srs": srs_file,
+        "pk": pk_file,
+    }
     for role, place in places.items():
         target = cas / shipment.blobs[role].sha256
         if place.is_symlink() and place.resolve() == target:
@@ -171,9 +179,18 @@ class RayProverPool:
     ``ngx_worker_artifact_fetches_total{node}`` and the gauges ``ngx_worker_proof_queue`` (submitted,
     not finished) and ``ngx_worker_fleet_nodes`` (alive nodes)."""
 
-    def __init__(self, address: str, circuits: Sequence[Circuit], settings: Settings, *, cpus_per_proof: int = 1,
-                 node_cache: Path | None = None, metrics: Metrics | None = None, log: Log = null_log,
-                 snapshot: Path | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        circuits: Sequence[Circuit],
+        settings: Settings,
+        *,
+        cpus_per_proof: int = 1,
+        node_cache: Path | None = None,
+        metrics: Metrics | None = None,
+        log: Log = null_log,
+        snapshot: Path | None = None,
+    ) -> None:
         try:
             import ray
         except ImportError:
@@ -182,24 +199,35 @@ class RayProverPool:
         try:
             self._started_cluster = _connect(address)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise NgxZkError(f"cannot join the Ray cluster at {address}: {exc}",
-                             "start one with `ray start --head`, or pass --ray auto") from None
+            raise NgxZkError(
+                f"cannot join the Ray cluster at {address}: {exc}", "start one with `ray start --head`, or pass --ray auto"
+            ) from None
         self.settings = node_settings(settings)
         self.metrics, self.log, self.snapshot = metrics or Metrics(), log, snapshot
         self.node_cache = str(node_cache or Path(tempfile.gettempdir()) / "ngx-zk-fleet")
         gpus = ray.cluster_resources().get("GPU", 0)  # type: ignore[no-untyped-call]
         self.threads_per_proof = max(1, cpus_per_proof)
-        self._options: dict[str, Any] = {"num_cpus": 1 if gpus else self.threads_per_proof, "num_gpus": 1 if gpus else 0,
-                                         "max_retries": 0, "retry_exceptions": False,
-                                         "scheduling_strategy": "SPREAD"}  # one proof per slot, across the nodes
+        self._options: dict[str, Any] = {
+            "num_cpus": 1 if gpus else self.threads_per_proof,
+            "num_gpus": 1 if gpus else 0,
+            "max_retries": 0,
+            "retry_exceptions": False,
+            "scheduling_strategy": "SPREAD",
+        }  # one proof per slot, across the nodes
         self._task = ray.remote(_prove_on_node)
         self._shipments = {c.circuit_onnx: self._ship(c, settings) for c in circuits}
         self._lock = threading.Lock()
         self._running: dict[Any, Future[ProofRun]] = {}
         self._closed = False
         self.slots = self._slots()
-        log("fleet.joined", address=address, nodes=len(self.nodes()), slots=self.slots, gpu=bool(gpus),
-            started_cluster=self._started_cluster)
+        log(
+            "fleet.joined",
+            address=address,
+            nodes=len(self.nodes()),
+            slots=self.slots,
+            gpu=bool(gpus),
+            started_cluster=self._started_cluster,
+        )
 
     def _ship(self, circuit: Circuit, settings: Settings) -> Shipment:
         """Put each of the circuit's files in the object store once (checked against the manifest first)."""
@@ -207,10 +235,17 @@ class RayProverPool:
         m = circuit.manifest
         srs_path = srs.locate(settings, m.srs)
         pk = keys.proving_key(settings, circuit, srs_path)
-        files = {"settings": (circuit.settings, m.settings_sha256), "compiled": (circuit.compiled, m.compiled_sha256),
-                 "vk": (circuit.vk, m.vk_sha256), "circuit_onnx": (circuit.circuit_onnx, m.circuit_onnx_sha256),
-                 "srs": (srs_path, m.srs.sha256), "pk": (pk, sha256_file(pk))}
-        return Shipment(circuit, {role: Blob(digest, [self._ray.put(path.read_bytes())]) for role, (path, digest) in files.items()})
+        files = {
+            "settings": (circuit.settings, m.settings_sha256),
+            "compiled": (circuit.compiled, m.compiled_sha256),
+            "vk": (circuit.vk, m.vk_sha256),
+            "circuit_onnx": (circuit.circuit_onnx, m.circuit_onnx_sha256),
+            "srs": (srs_path, m.srs.sha256),
+            "pk": (pk, sha256_file(pk)),
+        }
+        return Shipment(
+            circuit, {role: Blob(digest, [self._ray.put(path.read_bytes())]) for role, (path, digest) in files.items()}
+        )
 
     def nodes(self) -> list[dict[str, Any]]:
         return [n for n in self._ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
@@ -225,8 +260,10 @@ class RayProverPool:
         try:
             self._ray.get(probe.remote([]), timeout=timeout_s)
         except Exception as exc:
-            raise NgxZkError(f"the Ray cluster ran no task within {timeout_s:.0f}s: {type(exc).__name__}",
-                             "check `ray status`, and that every node has ngx-zk installed") from None
+            raise NgxZkError(
+                f"the Ray cluster ran no task within {timeout_s:.0f}s: {type(exc).__name__}",
+                "check `ray status`, and that every node has ngx-zk installed",
+            ) from None
         self.metrics.set("ngx_worker_fleet_nodes", len(self.nodes()))
         self._write_snapshot()
 
@@ -241,8 +278,12 @@ class RayProverPool:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         probe = self._ray.remote(_probe)
-        refs = [probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(list(names))
-                for n in self.nodes()]
+        refs = [
+            probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(
+                list(names)
+            )
+            for n in self.nodes()
+        ]
         return list(self._ray.get(refs, timeout=START_TIMEOUT_S))
 
     def submit(self, circuit: Circuit, salted: InputData, out: Path) -> Future[ProofRun]:

@@ -41,6 +41,9 @@ CONTRACTS = [
     ("IProtocolConfig.sol", "IProtocolConfig"),
     ("IHalo2Verifier.sol", "IHalo2Verifier"),
     ("IHalo2Verifier.sol", "IHalo2VerifierReusable"),
+    ("INgxConsumer.sol", "INgxConsumer"),
+    ("LoanGate.sol", "LoanGate"),
+    ("ClassifierMarket.sol", "ClassifierMarket"),
 ]
 
 EIP170_LIMIT = 24_576

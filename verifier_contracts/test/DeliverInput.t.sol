@@ -96,7 +96,9 @@ contract DeliverInputTest is Base {
 
     function test_RevertWhen_DeliveredBeforeClaim() public {
         uint256 jobId = _post(dedicatedModel);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Open));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Open)
+        );
         _deliver(jobId, hex"01");
     }
 
@@ -108,7 +110,9 @@ contract DeliverInputTest is Base {
     function test_RevertWhen_DeliveredAfterSettle() public {
         uint256 jobId = _postAndClaim(dedicatedModel);
         _submit(jobId);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Settled));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Settled)
+        );
         _deliver(jobId, hex"01");
     }
 
@@ -116,13 +120,25 @@ contract DeliverInputTest is Base {
         uint256 declined = _postAndClaim(dedicatedModel);
         vm.prank(provider);
         market.declineJob(declined, IJobMarket.DeclineReason.InputInvalid);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, declined, IJobMarket.JobStatus.Cancelled));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.JobMarket__InvalidStatus.selector, declined, IJobMarket.JobStatus.Cancelled
+            )
+        );
         _deliver(declined, hex"01");
 
         uint256 expired = _postAndClaim(dedicatedModel);
         vm.warp(market.getJob(expired).proveDeadline);
+        market.expireJob(expired); // reopened
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, expired, IJobMarket.JobStatus.Open)
+        );
+        _deliver(expired, hex"01");
+        vm.warp(market.getJob(expired).claimDeadline);
         market.expireJob(expired);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, expired, IJobMarket.JobStatus.Expired));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, expired, IJobMarket.JobStatus.Expired)
+        );
         _deliver(expired, hex"01");
     }
 

@@ -15,6 +15,7 @@ contract MarketHandler {
     JobMarket internal market;
     address internal consumer;
     address internal provider;
+    address internal provider2;
     uint256 internal modelId;
     uint256[] internal commitments;
     bytes internal proof;
@@ -31,8 +32,12 @@ contract MarketHandler {
         uint256[] memory instances_
     ) {
         (market, consumer, provider, modelId, proof, instances) =
-            (market_, consumer_, provider_, modelId_, proof_, instances_);
+        (market_, consumer_, provider_, modelId_, proof_, instances_);
         commitments.push(instances_[0]);
+    }
+
+    function setSecondProvider(address provider2_) external {
+        provider2 = provider2_;
     }
 
     function post(uint96 price) external {
@@ -41,14 +46,26 @@ contract MarketHandler {
         market.postJob(modelId, commitments, price, 1 hours, 30 minutes, 0);
     }
 
+    /// A reverse Dutch auction (issue #16): the claim locks a price between `low` and `low + span`.
+    function postAuction(uint96 low, uint96 span, uint32 ramp) external {
+        IJobMarket.JobTerms memory t;
+        t.modelId = modelId;
+        t.minPrice = uint96(0.1 ether + low % 200 ether);
+        t.maxPrice = t.minPrice + 1 + span % 300 ether;
+        t.rampLength = 1 + ramp % 1 hours;
+        (t.claimWindow, t.proveWindow) = (1 hours, 30 minutes);
+        vm.prank(consumer);
+        market.postJobWithTerms(t, commitments);
+    }
+
     function claim(uint256 seed) external {
-        vm.prank(provider);
+        vm.prank(seed % 2 == 0 ? provider : provider2); // the second one can finish jobs the first one missed
         try market.claimJob(_job(seed)) {} catch {}
     }
 
     function submit(uint256 seed) external {
         uint256 jobId = _job(seed);
-        vm.prank(provider);
+        vm.prank(market.getJob(jobId).provider);
         try market.submitResult(jobId, proof, instances) {
             settledTimes[jobId] += 1;
             settlements += 1;
@@ -61,7 +78,7 @@ contract MarketHandler {
     }
 
     function decline(uint256 seed) external {
-        vm.prank(provider);
+        vm.prank(market.getJob(_job(seed)).provider);
         try market.declineJob(_job(seed), IJobMarket.DeclineReason(seed % 3)) {} catch {}
     }
 
@@ -87,6 +104,8 @@ contract InvariantsTest is Base {
     function setUp() public override {
         super.setUp();
         handler = new MarketHandler(market, consumer, provider, dedicatedModel, proof, instances);
+        _registerAndStake(provider2, STAKE);
+        handler.setSecondProvider(provider2);
     }
 
     function targetContracts() public view returns (address[] memory targets) {
@@ -102,6 +121,7 @@ contract InvariantsTest is Base {
     /// Collateral never exceeds stake.
     function invariant_CollateralWithinStake() public view {
         assertLe(staking.getProvider(provider).locked, staking.stakedOf(provider), "locked <= staked");
+        assertLe(staking.getProvider(provider2).locked, staking.stakedOf(provider2), "locked <= staked (2)");
     }
 
     /// A job is paid at most once, and only Settled jobs were paid.

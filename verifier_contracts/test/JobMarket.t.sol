@@ -25,7 +25,9 @@ contract JobMarketTest is Base {
         assertEq(market.outputsHashOf(first), expected, "first job");
         assertEq(market.outputsHashOf(replay), bytes32(0), "a claimed replay has no outputs yet");
         assertEq(market.outputsHashOf(pending), bytes32(0), "an open replay has no outputs yet");
-        assertTrue(market.commitmentsPosted(dedicatedModel, keccak256(abi.encodePacked(_commitments()))), "still marked");
+        assertTrue(
+            market.commitmentsPosted(dedicatedModel, keccak256(abi.encodePacked(_commitments()))), "still marked"
+        );
         _submit(replay);
         assertEq(market.outputsHashOf(replay), expected, "replay");
         assertEq(market.outputsHashOf(first), expected, "the replay did not touch the first job's hash");
@@ -59,7 +61,9 @@ contract JobMarketTest is Base {
         assertEq(reputation.factsOf(provider).completed, 1, "completion recorded");
 
         // paid once: the same proof again is refused
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Settled));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Settled)
+        );
         _submit(jobId);
 
         vm.prank(provider);
@@ -200,19 +204,29 @@ contract JobMarketTest is Base {
         uint256 treasuryBefore = token.balanceOf(treasury);
         vm.warp(job.proveDeadline + 1);
         vm.expectEmit(true, true, false, true, address(market));
-        emit IJobMarket.JobExpired(jobId, provider, PRICE, collateral / 2, collateral / 4);
+        emit IJobMarket.JobReopened(jobId, provider, collateral / 2, collateral / 4, block.timestamp + PROVE_WINDOW);
         vm.prank(stranger);
         market.expireJob(jobId);
+        assertEq(supplyBefore - token.totalSupply(), collateral / 4, "half the slash burned at once");
+        assertTrue(market.getJob(jobId).status == IJobMarket.JobStatus.Open, "reopened for a second prover");
 
+        vm.warp(market.getJob(jobId).claimDeadline);
+        vm.expectEmit(true, true, false, true, address(market));
+        emit IJobMarket.JobExpired(jobId, address(0), PRICE, 0, collateral / 4);
+        vm.prank(stranger);
+        market.expireJob(jobId);
         assertEq(market.claimable(consumer), PRICE, "price refunded");
         assertEq(token.balanceOf(consumer), consumerBefore, "the consumer gets no slash share");
-        assertEq(token.balanceOf(treasury) - treasuryBefore, collateral / 4, "slash share to the treasury");
-        assertEq(supplyBefore - token.totalSupply(), collateral / 4, "slash share burned");
+        assertEq(token.balanceOf(treasury), treasuryBefore, "nothing to the treasury");
+        assertEq(supplyBefore - token.totalSupply(), collateral / 2, "the unpaid bounty burned too");
+        assertEq(market.totalLiabilities(), PRICE, "only the refund is owed");
         IProviderStaking.Provider memory p = staking.getProvider(provider);
         assertEq(p.locked, 0, "collateral unlocked");
         assertEq(p.staked, STAKE - collateral / 2, "stake reduced by the slash");
         assertEq(reputation.factsOf(provider).missed, 1, "miss recorded");
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Expired));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Expired)
+        );
         market.expireJob(jobId);
     }
 
@@ -237,7 +251,9 @@ contract JobMarketTest is Base {
         market.cancelJob(jobId);
         vm.prank(provider);
         market.claimJob(jobId);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Claimed));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Claimed)
+        );
         vm.prank(consumer);
         market.cancelJob(jobId);
     }
@@ -254,7 +270,9 @@ contract JobMarketTest is Base {
 
     function test_RateOnceAfterSettlement() public {
         uint256 jobId = _postAndClaim(dedicatedModel);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Claimed));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, jobId, IJobMarket.JobStatus.Claimed)
+        );
         vm.prank(consumer);
         market.rateJob(jobId, 5);
         _submit(jobId);
@@ -280,7 +298,9 @@ contract JobMarketTest is Base {
         vm.prank(provider2);
         market.claimJob(jobId);
         _registerAndStake(provider2, 500 ether);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__StakeBelowMinimum.selector, provider2, 500 ether, 1_000 ether));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__StakeBelowMinimum.selector, provider2, 500 ether, 1_000 ether)
+        );
         vm.prank(provider2);
         market.claimJob(jobId);
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__ConsumerCannotClaim.selector, jobId));
@@ -303,7 +323,9 @@ contract JobMarketTest is Base {
         market.postJob(dedicatedModel, c, 0, CLAIM_WINDOW, PROVE_WINDOW, 0);
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__ClaimWindowOutOfBounds.selector, 59, 60, 7 days));
         market.postJob(dedicatedModel, c, PRICE, 59, PROVE_WINDOW, 0);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__ProveWindowOutOfBounds.selector, 1 days + 1, 60, 1 days));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__ProveWindowOutOfBounds.selector, 1 days + 1, 60, 1 days)
+        );
         market.postJob(dedicatedModel, c, PRICE, CLAIM_WINDOW, 1 days + 1, 0);
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidMinReputation.selector, 101));
         market.postJob(dedicatedModel, c, PRICE, CLAIM_WINDOW, PROVE_WINDOW, 101);

@@ -54,7 +54,7 @@ const JOB_COLS = [
 ];
 
 // --- charts: inline SVG -----------------------------------------------------------------------
-const COLORS = { settled: "#1e8e3e", expired: "#d93025", declined: "#f29900", cancelled: "#9aa0a6", claimed: "#4285f4", open: "#a8c7fa" };
+const COLORS = { settled: "#1e8e3e", expired: "#d93025", declined: "#f29900", cancelled: "#9aa0a6", claimed: "#4285f4", open: "#a8c7fa", reopened: "#c58af9" };
 
 function chart(title, series, { stacked = null, value = null, fmt = (v) => v.toLocaleString() } = {}) {
   const W = 320, H = 140, P = 4, n = series.length;
@@ -88,7 +88,7 @@ async function overview() {
     <div class="cards">${card("Jobs", t.jobs)}${card("Settled", t.settled, "total-settled")}${card("Expired", t.expired)}
       ${card("Declined", t.declined)}${card("NGX volume", ngx(t.volume))}${card("Fees", ngx(t.fees))}${card("Royalties", ngx(t.royalties))}</div>
     <h2>Over time <span class="muted">(per ${s.bucket_s >= 3600 ? s.bucket_s / 3600 + " h" : s.bucket_s / 60 + " min"})</span></h2><div class="charts">
-      ${chart("Jobs by outcome", series, { stacked: ["settled", "expired", "declined", "cancelled", "claimed", "open"] })}
+      ${chart("Jobs by outcome", series, { stacked: ["settled", "expired", "declined", "cancelled", "claimed", "open", "reopened"] })}
       ${chart("NGX volume (settled)", series, { value: (b) => ngxNum(b.volume), fmt: (v) => v.toFixed(2) + " NGX" })}
       ${chart("Fees to treasury", series, { value: (b) => ngxNum(b.fees), fmt: (v) => v.toFixed(3) + " NGX" })}
       ${chart("Median post-to-settle latency", series, { value: (b) => b.median_latency_s, fmt: (v) => v.toFixed(1) + " s" })}
@@ -104,7 +104,7 @@ async function jobsPage() {
   app.innerHTML = `<h1>Jobs</h1>
     <form class="filters" id="filters">
       <select name="status"><option value="">any status</option>${["Open", "Claimed", "Settled", "Expired", "Cancelled"].map((s) => `<option${q.get("status") === s ? " selected" : ""}>${s}</option>`).join("")}</select>
-      <select name="outcome"><option value="">any outcome</option>${["open", "claimed", "settled", "expired", "cancelled", "declined"].map((s) => `<option${q.get("outcome") === s ? " selected" : ""}>${s}</option>`).join("")}</select>
+      <select name="outcome"><option value="">any outcome</option>${["open", "claimed", "settled", "expired", "cancelled", "declined", "reopened"].map((s) => `<option${q.get("outcome") === s ? " selected" : ""}>${s}</option>`).join("")}</select>
       <input name="provider" placeholder="provider 0x…" value="${esc(q.get("provider") || "")}">
       <input name="consumer" placeholder="consumer 0x…" value="${esc(q.get("consumer") || "")}">
       <input name="model" placeholder="model id" size="6" style="min-width:5rem;flex:0" value="${esc(q.get("model") || "")}">

@@ -7,6 +7,13 @@ pragma solidity ^0.8.24;
 ///      Open --claimJob (t < claimDeadline)--> Claimed --submitResult (t < proveDeadline)--> Settled
 ///      Open --cancelJob (consumer)--> Cancelled            Claimed --declineJob (provider)--> Cancelled
 ///      Open --expireJob (t >= claimDeadline)--> Expired    Claimed --expireJob (t >= proveDeadline)--> Expired
+///      Claimed --expireJob (t >= proveDeadline, provider at fault, first miss)--> Open again (a second prover):
+///        part of the slash is kept as a bounty for whoever finishes the job, the rest burned; the job reopens
+///        for its claim window (FLAG_REOPENED), and if it ends Cancelled or Expired the bounty is burned.
+///      An auction job (FLAG_AUCTION) locks its price at the claim (`priceAt`); a job with a callback has the
+///      market call the consumer's `INgxConsumer.onInferenceResult` after settling, with bounded gas.
+///      `fillOrder` posts a consumer's EIP-712 signed Order and claims it for the caller in one transaction
+///      (Open and Claimed at once; the consumer pays by permit or allowance and sends no transaction).
 ///      While Claimed (t < proveDeadline) the consumer hands the provider the encrypted input with
 ///      `deliverInput` (an event; it also sets FLAG_INPUT_ON_CHAIN). The consumer must have handed over a
 ///      valid input before `inputDeadline` (the middle of the prove window).
@@ -46,11 +53,68 @@ interface IJobMarket {
         uint8 rating; // 0 = unrated, else 1..5
         address provider; // zero until claimed
         uint40 proveDeadline; // proofs accepted while block.timestamp < proveDeadline
-        uint8 flags; // FLAG_NO_REWARD | FLAG_INPUT_ON_CHAIN
-        uint96 price; // escrowed payment token amount
+        uint8 flags; // FLAG_NO_REWARD | FLAG_INPUT_ON_CHAIN | FLAG_AUCTION | FLAG_REOPENED | FLAG_DELIVERER
+        uint32 callbackGasLimit; // gas for the consumer's onInferenceResult at settlement; 0 = no callback
+        uint96 price; // escrowed payment token amount (an auction job: the maximum until claimed, then the price)
         uint96 collateral; // provider stake locked while Claimed
         uint64 modelId;
         bytes32 commitmentsHash; // keccak256(abi.encodePacked(inputCommitments))
+    }
+
+    /// @notice What `postJobWithTerms` takes besides the input commitments.
+    /// @dev A reverse Dutch auction: the price a claim locks rises linearly from `minPrice` (until
+    ///      posting + `rampDelay`) to `maxPrice` (from posting + `rampDelay` + `rampLength` on). `maxPrice` is
+    ///      escrowed; the difference to the locked price is credited back at the claim. A fixed price is
+    ///      `minPrice == maxPrice` (then `rampDelay` and `rampLength` must be 0).
+    struct JobTerms {
+        uint256 modelId;
+        uint96 minPrice;
+        uint96 maxPrice;
+        uint32 rampDelay;
+        uint32 rampLength;
+        uint32 claimWindow;
+        uint32 proveWindow;
+        uint8 minReputation;
+        /// @dev Who else may `deliverInput` (and, off chain, hand the provider the input): e.g. the party a
+        ///      contract consumer trusts for the input behind the commitments it posted. Zero: the consumer only.
+        address deliverer;
+        /// @dev Gas the market forwards to `INgxConsumer(consumer).onInferenceResult` after settling; 0: no
+        ///      call. At most MAX_CALLBACK_GAS. The provider pays for it (it sees the limit before claiming).
+        uint32 callbackGasLimit;
+    }
+
+    /// @notice A consumer's signed job order (EIP-712, see JobMarket.ORDER_TYPEHASH); filled by a provider with
+    ///         `fillOrder`, which posts the job for the consumer and claims it for the provider in one transaction
+    ///         (the consumer needs no ETH and sends no transaction).
+    /// @dev The signed message also carries the input commitments (`fillOrder`'s second argument), hashed as
+    ///      `keccak256(abi.encodePacked(inputCommitments))` (the job's `commitmentsHash`).
+    struct Order {
+        address consumer; // signer of the order; pays terms.maxPrice into escrow
+        JobTerms terms; // as for postJobWithTerms
+        address provider; // zero: any eligible provider may fill it; else only this provider
+        uint256 nonce; // each (consumer, nonce) fills at most once; cancelOrder burns a nonce
+        uint40 signedAt; // an auction's ramp starts at signedAt + rampDelay (not the fill's time); not in the future
+        uint40 deadline; // the order fills only while block.timestamp < deadline
+    }
+
+    /// @notice An EIP-2612 permit of the consumer for (owner=consumer, spender=JobMarket, value=terms.maxPrice,
+    ///         deadline); v == 0: none, the allowance is used.
+    struct Permit {
+        uint256 deadline;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
+    /// @notice The parts of a job that only some jobs have (zero otherwise): its auction, its deliverer, and
+    ///         after a reopening the provider that missed it and the bounty waiting for the one that finishes.
+    struct JobExtras {
+        uint96 minPrice;
+        uint40 rampStart;
+        uint32 rampLength;
+        address deliverer;
+        address missedBy;
+        uint96 bounty;
     }
 
     event JobPosted(
@@ -91,6 +155,32 @@ interface IJobMarket {
     ///         (`burned` of it burned, the rest to the treasury); `slashed` is 0 when the provider was not at
     ///         fault (market or model paused during its window, verifier changed or not allow-listed).
     event JobExpired(uint256 indexed jobId, address indexed provider, uint256 refund, uint256 slashed, uint256 burned);
+    /// @notice Extra terms of a job posted with `postJobWithTerms` (emitted right after its JobPosted, whose
+    ///         `price` is then the escrowed maximum).
+    event JobTermsSet(
+        uint256 indexed jobId,
+        uint256 minPrice,
+        uint256 rampStart,
+        uint256 rampLength,
+        address deliverer,
+        uint256 callbackGasLimit
+    );
+    /// @notice An auction job was claimed at `price`; `refund` (escrow above it) was credited to the consumer.
+    event JobPriceLocked(uint256 indexed jobId, uint256 price, uint256 refund);
+    /// @notice The assigned provider missed the prove deadline: `slashed` of its collateral was taken, `bounty`
+    ///         of it waits in the market for the provider that finishes the job (the rest was burned), and the
+    ///         job is Open again until `claimDeadline`. The provider that missed it cannot claim it again.
+    event JobReopened(
+        uint256 indexed jobId, address indexed missedBy, uint256 slashed, uint256 bounty, uint256 claimDeadline
+    );
+    /// @notice The market called the consumer's `onInferenceResult` after settling; `success` false means it
+    ///         reverted or ran out of its gas limit (the settlement stands either way).
+    event CallbackResult(uint256 indexed jobId, address indexed consumer, bool success);
+    /// @notice A provider filled a consumer's signed order: job `jobId` was posted for `consumer` (JobPosted) and
+    ///         claimed by `provider` (JobClaimed) in the same transaction; `nonce` is now used.
+    event OrderFilled(uint256 indexed jobId, address indexed consumer, uint256 indexed nonce, address provider);
+    /// @notice `consumer` burned `nonce`: no order it signed with that nonce can be filled any more.
+    event OrderCancelled(address indexed consumer, uint256 indexed nonce);
     event JobRated(uint256 indexed jobId, address indexed provider, uint8 rating);
     event Credited(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
@@ -133,6 +223,27 @@ interface IJobMarket {
     error JobMarket__InputDeadlineNotReached(uint256 jobId, uint256 deadline);
     /// @notice An InputMissing decline although the consumer delivered the input on chain.
     error JobMarket__InputWasDelivered(uint256 jobId);
+    /// @notice Auction terms out of order: need minPrice <= maxPrice, and a ramp only when they differ.
+    error JobMarket__InvalidAuction(uint256 minPrice, uint256 maxPrice, uint256 rampLength);
+    /// @notice A callback gas limit above MAX_CALLBACK_GAS.
+    error JobMarket__CallbackGasTooHigh(uint256 limit, uint256 max);
+    /// @notice The settlement transaction carries too little gas to give the callback its full limit.
+    error JobMarket__CallbackGasTooLow(uint256 needed, uint256 left);
+    /// @notice The provider that missed a job cannot claim it again after its reopening.
+    error JobMarket__MissedBefore(uint256 jobId, address provider);
+    /// @notice The deliverer is the consumer, or the consumer is a deliverer of itself.
+    error JobMarket__InvalidDeliverer(address deliverer);
+
+    /// @notice `fillOrder` at or after the order's deadline.
+    error JobMarket__OrderExpired(uint256 deadline);
+    /// @notice `fillOrder` of an order whose `signedAt` is still in the future.
+    error JobMarket__OrderNotYetValid(uint256 signedAt);
+    /// @notice The consumer's order nonce was filled or cancelled before.
+    error JobMarket__OrderNonceUsed(address consumer, uint256 nonce);
+    /// @notice The order's signature is malformed, malleable (high s) or not the consumer's over this order.
+    error JobMarket__BadOrderSignature();
+    /// @notice The order names another provider than the caller.
+    error JobMarket__OrderForAnotherProvider(address provider);
 
     /// @notice Post a job and escrow `price` (transferFrom the caller; approve first). `price` must be at least
     ///         `config.minJobPrice()`. If the same commitments were posted before for this model, the job is
@@ -165,6 +276,37 @@ interface IJobMarket {
         bytes32 r,
         bytes32 s
     ) external returns (uint256 jobId);
+
+    /// @notice Post a job with the full terms: a price that rises over time (reverse Dutch auction), a trusted
+    ///         deliverer of the input, and a callback to the consumer (a contract) when the proof settles.
+    /// @dev The caller is the consumer and pays `maxPrice` (transferFrom; approve first). A contract consumer
+    ///      implements `INgxConsumer` when it asks for a callback. Emits JobPosted then JobTermsSet.
+    function postJobWithTerms(JobTerms calldata terms, uint256[] calldata inputCommitments)
+        external
+        returns (uint256 jobId);
+
+    /// @notice A provider fills a consumer's signed order (gasless for the consumer): posts the job exactly as
+    ///         `postJobWithTerms` would with `order.consumer` as its consumer (who pays `terms.maxPrice` into
+    ///         escrow by `transferFrom`), then claims it for the caller exactly as `claimJob` would.
+    /// @dev Checks `block.timestamp < order.deadline`, `order.signedAt <= block.timestamp`, `order.provider` zero or
+    ///      the caller, and `signature` (65 bytes r||s||v, low s) by `order.consumer` over
+    ///      `orderDigest(order, inputCommitments)`; then uses the nonce (JobMarket__OrderNonceUsed if it was filled
+    ///      or cancelled before), before any external call. A `permit` with v != 0 is tried
+    ///      first and a failed one ignored (a front-run permit leaves its allowance). An auction's ramp starts at
+    ///      `signedAt + rampDelay`, and the claim locks its price at `block.timestamp` (the escrow above it is
+    ///      credited back to the consumer). Emits JobPosted, [JobTermsSet, JobPriceLocked,] JobClaimed, OrderFilled.
+    /// @param inputCommitments The commitments the consumer signed (part of the EIP-712 message).
+    /// @param signature The consumer's EIP-712 signature over the order, 65 bytes r||s||v (v 27 or 28).
+    /// @param permit The consumer's EIP-2612 permit of `terms.maxPrice` to this market; v == 0: none.
+    function fillOrder(
+        Order calldata order,
+        uint256[] calldata inputCommitments,
+        bytes calldata signature,
+        Permit calldata permit
+    ) external returns (uint256 jobId);
+
+    /// @notice The caller burns its own order nonce: an order it signed with that nonce can never fill.
+    function cancelOrder(uint256 nonce) external;
 
     /// @notice Consumer withdraws an unclaimed job; the price is credited back.
     function cancelJob(uint256 jobId) external;
@@ -216,6 +358,10 @@ interface IJobMarket {
     function unpause() external;
 
     function getJob(uint256 jobId) external view returns (Job memory);
+    /// @notice A job's auction, deliverer and reopening details (all zero for a plain job).
+    function getJobExtras(uint256 jobId) external view returns (JobExtras memory);
+    /// @notice The price a claim of Open job `jobId` would lock at `timestamp` (the price itself once claimed).
+    function priceAt(uint256 jobId, uint256 timestamp) external view returns (uint256);
     /// @notice `proveDeadline - proveWindow / 2` of a claimed job (0 when never claimed): the consumer must
     ///         have handed over a valid input before it.
     function inputDeadline(uint256 jobId) external view returns (uint256);
@@ -228,4 +374,9 @@ interface IJobMarket {
     function jobCount() external view returns (uint256);
     /// @notice Tokens the market must hold: escrowed prices of live jobs plus all unclaimed credits.
     function totalLiabilities() external view returns (uint256);
+    /// @notice Whether `consumer`'s order nonce was filled or cancelled.
+    function orderNonceUsed(address consumer, uint256 nonce) external view returns (bool);
+    /// @notice The EIP-712 digest the consumer signs for `order` with `inputCommitments` (domain "NeuroGrid
+    ///         JobMarket", version "1", this chain, this market).
+    function orderDigest(Order calldata order, uint256[] calldata inputCommitments) external view returns (bytes32);
 }

@@ -13,8 +13,7 @@ interface Vm {
     function expectRevert(bytes4 revertData) external;
     function expectRevert(bytes calldata revertData) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
-    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter)
-        external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter) external;
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     function parseJsonBytes32(string calldata json, string calldata key) external pure returns (bytes32);
@@ -28,6 +27,8 @@ interface Vm {
     function startBroadcast() external;
     function stopBroadcast() external;
     function envOr(string calldata name, address defaultValue) external view returns (address);
+    function chainId(uint256 newChainId) external;
+    function getNonce(address account) external view returns (uint64);
 }
 
 /// @notice Minimal test base: the cheatcode handle, assertions, and `bound` for fuzz inputs.
