@@ -239,10 +239,11 @@ def order_job(
     offer(market, signer, entry.model_id, commitment.values, salted, provider, progress=progress, order=signed.to_wire())
     progress(f"signed a gasless order (nonce {order.nonce}); waiting for {order.provider} to fill it")
     while True:
+        expired = market.chain.timestamp() >= order.deadline  # read first: a fill mined before it is seen below
         job_id = market.order_filled(signer.address, order.nonce, start_block)
         if job_id is not None:
             break
-        if market.chain.timestamp() >= order.deadline:
+        if expired:
             raise NgxZkError(
                 f"{order.provider} did not fill the order within {ttl_s}s: no job was posted and nothing was paid",
                 "try another --provider, or post the job yourself (drop --gasless)",

@@ -106,6 +106,15 @@ def test_example_models_are_reproduced_byte_for_byte_by_the_export_library(tmp_p
         shutil.copy(MODELS / name / "model.py", folder / "model.py")
         models_build.build(folder)
         for file in FILES:
+            if file == "expected_output.json":
+                # PyTorch's output on this CPU: its sums may round differently on another instruction set
+                # (seen: -0.7728615 printed as ...861 on one machine and ...862 on another), so one unit in
+                # the last printed digit is allowed; everything the build draws or serializes is exact.
+                got = json.loads((folder / file).read_text())["output_data"]
+                want = json.loads((MODELS / name / file).read_text())["output_data"]
+                assert np.array(got).shape == np.array(want).shape, f"{name}/{file}"
+                assert np.allclose(got, want, rtol=0, atol=1.01e-6), f"{name}/{file}: {got} != {want}"
+                continue
             assert (folder / file).read_bytes() == (MODELS / name / file).read_bytes(), f"{name}/{file}"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ngx_zk.chain.market import DeclineReason, Job, JobStatus, ModelStatus, commitments_hash
+from ngx_zk.chain.tx import Mined
 from ngx_zk.errors import ContractRevert, InputError
 from ngx_zk.inputs import InputData
 from ngx_zk.worker.journal import IllegalTransition, Journal, Step
@@ -115,13 +116,13 @@ class MarketFake:
     def collateral_for(self, price: int, nrs: int) -> int:
         return price
 
-    def claim(self, signer: Any, job_id: int, on_sent: Any = None) -> dict[str, Any]:
+    def claim(self, signer: Any, job_id: int, on_sent: Any = None) -> Mined:
         assert self.jobs[job_id].status is JobStatus.OPEN, "claimed twice"
         self.claims.append(job_id)
         self._set(
             job_id, status=JobStatus.CLAIMED, provider=ME, prove_deadline=int(self.chain.now) + self.jobs[job_id].prove_window
         )
-        return {"blockNumber": 7, "tx": f"0xclaim{job_id}"}
+        return mined(f"0xclaim{job_id}")
 
     def events(self, name: str, from_block: int, **filters: Any) -> list[dict[str, Any]]:
         job_id = filters["jobId"]
@@ -130,22 +131,27 @@ class MarketFake:
     def submit_fn(self, job_id: int, proof: bytes, instances: list[int]) -> Any:
         return ("submit", job_id)
 
-    def submit(self, signer: Any, job_id: int, proof: bytes, instances: list[int], **_: Any) -> dict[str, Any]:
+    def submit(self, signer: Any, job_id: int, proof: bytes, instances: list[int], **_: Any) -> Mined:
         self.submits.append(job_id)
         if self.revert_send:
             raise ContractRevert(self.revert_send, {})
         assert self.jobs[job_id].status is JobStatus.CLAIMED, "submitted twice"
         self._set(job_id, status=JobStatus.SETTLED)
-        return {"tx": f"0xsubmit{job_id}"}
+        return mined(f"0xsubmit{job_id}")
 
-    def decline(self, signer: Any, job_id: int, reason: DeclineReason, on_sent: Any = None) -> dict[str, Any]:
+    def decline(self, signer: Any, job_id: int, reason: DeclineReason, on_sent: Any = None) -> Mined:
         job = self.jobs[job_id]
         assert job.status is JobStatus.CLAIMED and self.chain.now < job.prove_deadline
         if reason is DeclineReason.INPUT_MISSING and self.chain.now < job.input_deadline:
             raise ContractRevert("JobMarket__InputDeadlineNotReached", {})
         self.declines.append((job_id, reason))
         self._set(job_id, status=JobStatus.CANCELLED)
-        return {"tx": f"0xdecline{job_id}"}
+        return mined(f"0xdecline{job_id}")
+
+
+def mined(tx: str) -> Mined:
+    """A receipt as the fake market's writes return it (block 7, success)."""
+    return Mined(tx, block_number=7, gas_used=21_000, status=1, contract_address=None, raw={})
 
 
 class OpenerFake:
