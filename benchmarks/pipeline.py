@@ -27,6 +27,8 @@ import onnxruntime as ort
 import ngx_zk as ngx
 from ngx_zk import keys
 from ngx_zk._ezkl import _native_output_captured
+from ngx_zk.artifacts import Visibility
+from ngx_zk.commitment import kzg_key
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "models"
@@ -159,12 +161,15 @@ class RawEzkl:
 
 
 class Tuned:
-    """The same model through ngx-zk: ``build_circuit`` (tuner on), ``commit``, ``prove``, ``verify``."""
+    """The same model through ngx-zk: ``build_circuit`` (tuner on), ``commit``, ``prove``, ``verify``.
 
-    side = "tuned"
+    ``polycommit`` builds it with a KZG-committed input (``polycommit/fixed/public``) instead of the
+    hashed one: the same binding to the consumer's input, without Poseidon in the circuit."""
 
-    def __init__(self, model_dir: Path, settings: ngx.Settings, workdir: Path) -> None:
+    def __init__(self, model_dir: Path, settings: ngx.Settings, workdir: Path, *, polycommit: bool = False) -> None:
         self.model_dir, self.settings, self.dir = model_dir, settings, workdir
+        self.polycommit = polycommit
+        self.side = "polycommit" if polycommit else "tuned"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.proof = self.dir / "proof.json"
         self.prove_s: list[float] = []
@@ -177,7 +182,11 @@ class Tuned:
         stamps: list[tuple[str, float]] = []
         started = time.perf_counter()
         self.circuit = ngx.build_circuit(
-            self.model_dir, self.settings, progress=lambda msg: stamps.append((msg, time.perf_counter()))
+            self.model_dir,
+            self.settings,
+            name=f"{self.model_dir.name}_kzg" if self.polycommit else None,
+            visibility=Visibility.parse("polycommit/fixed/public") if self.polycommit else Visibility(),
+            progress=lambda msg: stamps.append((msg, time.perf_counter())),
         )
         build_s = time.perf_counter() - started
 
@@ -187,7 +196,7 @@ class Tuned:
         m = self.circuit.manifest
         pk = keys.key_dir(self.settings, m.name, m.compiled_sha256, m.srs.sha256) / keys.PK
         data = ngx.load_input(self.model_dir / "input.json", m)
-        self.salted = ngx.commit(m, data)[1]
+        self.salted = ngx.commit(m, data, kzg=kzg_key(self.circuit, self.settings))[1]
         tuning = m.tuning or {}
         self.info = {
             "logrows": m.logrows,
@@ -226,22 +235,28 @@ def bench_model(name: str, workdir: Path, repeats: int, log: Log = lambda _: Non
     settings = ngx.load_settings({"NGX_ZK_HOME": str(workdir / "ngx-home"), "NGX_ZK_CACHE_DIR": str(workdir / "ngx-cache")})
     raw = RawEzkl(model_dir, workdir / "raw" / name, workdir / "raw-srs")
     tuned = Tuned(model_dir, settings, workdir / "tuned" / name)
+    kzg = Tuned(model_dir, settings, workdir / "polycommit" / name, polycommit=True)
     log(f"{name}: raw EZKL build (calibrate, compile, SRS, setup)")
     raw.build()
-    log(f"{name}: raw logrows {raw.info['logrows']}, setup {raw.info['setup_s']:.1f}s; ngx-zk tuned build")
+    log(f"{name}: raw logrows {raw.info['logrows']}, setup {raw.info['setup_s']:.1f}s; ngx-zk tuned builds (hashed, polycommit)")
     tuned.build()
-    log(f"{name}: tuned logrows {tuned.info['logrows']}, setup {tuned.info['setup_s']:.1f}s; proving x{repeats}")
+    kzg.build()
+    log(f"{name}: tuned logrows {tuned.info['logrows']} (polycommit {kzg.info['logrows']}); proving x{repeats}")
+    sides: tuple[RawEzkl | Tuned, ...] = (raw, tuned, kzg)
     for r in range(repeats):
-        order: tuple[RawEzkl | Tuned, ...] = (raw, tuned) if r % 2 == 0 else (tuned, raw)
+        order = sides[r % 3 :] + sides[: r % 3]  # each side goes first in turn
         for side in order:
             side.prove_once()
         for side in order:
             side.verify_once()
-        log(f"{name}: repeat {r + 1}/{repeats}: raw {raw.prove_s[-1]:.2f}s, tuned {tuned.prove_s[-1]:.2f}s")
+        log(
+            f"{name}: repeat {r + 1}/{repeats}: raw {raw.prove_s[-1]:.2f}s, tuned {tuned.prove_s[-1]:.2f}s, "
+            f"polycommit {kzg.prove_s[-1]:.2f}s"
+        )
 
     ort_ref, torch_ref = float_reference(model_dir), torch_reference(model_dir)
     row: dict[str, Any] = {"model": name, "repeats": repeats}
-    for side in (raw, tuned):
+    for side in sides:
         row[side.side] = {
             **side.info,
             "prove_s": median(side.prove_s),
@@ -255,6 +270,7 @@ def bench_model(name: str, workdir: Path, repeats: int, log: Log = lambda _: Non
     row["prove_ratio"] = row["tuned"]["prove_s"] / row["raw"]["prove_s"]
     row["error_ratio"] = row["tuned"]["max_abs_error"] / row["raw"]["max_abs_error"] if row["raw"]["max_abs_error"] else None
     row["prove_core_ratio"] = row["tuned"]["prove_core_s"] / row["raw"]["prove_core_s"]
+    row["polycommit_prove_ratio"] = row["polycommit"]["prove_s"] / row["raw"]["prove_s"]
     return row
 
 
@@ -268,5 +284,6 @@ def run(models: list[str], workdir: Path, repeats: int, log: Log = lambda _: Non
         "models": rows,
         "geomean_prove_ratio": geomean([r["prove_ratio"] for r in rows]),
         "geomean_prove_core_ratio": geomean([r["prove_core_ratio"] for r in rows]),
+        "geomean_polycommit_prove_ratio": geomean([r["polycommit_prove_ratio"] for r in rows]),
         "worst_prove_ratio": max((r["prove_ratio"] for r in rows), default=float("nan")),
     }

@@ -53,6 +53,19 @@ def markdown(results: dict[str, Any]) -> str:
             "Raw prove = gen_witness + prove; tuned prove = one `ngx_zk.prove` call. "
             "Error: max |circuit output - onnxruntime float output| on the model's input.json.",
             "",
+            "With a KZG-committed input (`--visibility polycommit/fixed/public`: no Poseidon in the circuit):",
+            "",
+            "| model | logrows | prove s | prove ratio vs raw | max abs error |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {r['model']} | {r['polycommit']['logrows']} | {_f(r['polycommit']['prove_s'])} "
+                f"| **{r['polycommit_prove_ratio']:.3f}** | {_f(r['polycommit']['max_abs_error'], 5)} |"
+                for r in a["models"]
+                if "polycommit" in r
+            ),
+            "",
+            f"Geometric mean (polycommit / raw): **{_f(a.get('geomean_polycommit_prove_ratio'), 3)}**.",
+            "",
         ]
     m = results.get("market")
     if m:

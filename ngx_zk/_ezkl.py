@@ -204,6 +204,14 @@ def poseidon(felts: Sequence[int]) -> int:
     return felt_to_int(ezkl.poseidon_hash([int_to_felt(f) for f in felts])[0])
 
 
+def kzg_commit(felts: Sequence[int], vk: Path, settings: Path, srs: Path) -> list[tuple[int, int]]:
+    """The KZG commitments (G1 points, as integer coordinates) EZKL makes of a ``polycommit`` input
+    column holding ``felts``: one point per advice column the values fill."""
+    points = ezkl.kzg_commit([int_to_felt(f) for f in felts], str(vk), str(settings), str(srs))
+    # EZKL's stubs do not declare the coordinates; each prints as little-endian hex, like a felt
+    return [(felt_to_int(str(p.x)), felt_to_int(str(p.y))) for p in points]  # type: ignore[attr-defined]
+
+
 def evm_calldata(error: type[E], proof: Path, calldata: Path) -> bytes:
     return bytes(_call(error, "encoding EVM calldata", ezkl.encode_evm_calldata, str(proof), str(calldata), addr_vk=None))
 

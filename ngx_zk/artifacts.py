@@ -108,6 +108,9 @@ class Manifest:
     batch: int = 1
     """Inferences per proof: a batch circuit runs the model ``batch`` times side by side. ``inputs`` and
     ``outputs`` then list every inference's tensors in order (``<name>__0``, ..., ``<name>__<batch-1>``)."""
+    commitment_points: int = 0
+    """A ``polycommit`` input's KZG commitments: G1 points at the front of the proof bytes (one per
+    advice column the input fills), posted on chain as two words each, (x, y)."""
     schema: int = MANIFEST_SCHEMA
 
     @property
@@ -135,8 +138,22 @@ class Manifest:
         return [list(values[k * step : (k + 1) * step]) for k in range(self.batch)]
 
     @property
+    def polycommit(self) -> bool:
+        """The input is KZG-committed: its commitment is in the proof bytes, not among the proof's instances."""
+        return self.visibility.input == "polycommit"
+
+    @property
     def commitment_count(self) -> int:
+        """Input commitment words a job posts and a submission's instances start with."""
+        if self.polycommit:
+            return 2 * self.commitment_points
         return len(self.inputs) if self.visibility.input == "hashed" else 0
+
+    @property
+    def proof_instance_count(self) -> int:
+        """Instances in the EZKL proof file: the market's instances less a polycommit input's points,
+        which the market reads from the proof bytes instead."""
+        return self.instance_count - (self.commitment_count if self.polycommit else 0)
 
     @property
     def output_instance_count(self) -> int:
@@ -183,6 +200,7 @@ class Manifest:
             srs=SrsInfo(**data["srs"]),
             tuning=dict(data.get("tuning", {})),
             batch=int(data.get("batch", 1)),
+            commitment_points=int(data.get("commitment_points", 0)),
         )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from . import prover
 from .artifacts import Circuit
 from .chain.market import JobStatus, Marketplace, commitments_hash
+from .commitment import proof_points
 from .config import Settings
 from .errors import NgxZkError
 from .provenance import check_verifier
@@ -81,9 +82,15 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
         instances[:k] == posted and commitments_hash(posted) == job.commitments_hash,
         "commitments match JobPosted and the on-chain hash",
     )
+    if circuit.manifest.polycommit:
+        try:
+            starts = list(proof_points(proof, circuit.manifest.commitment_points)) == posted
+        except NgxZkError:
+            starts = False
+        verdict.add("proof starts with the job's KZG input commitment", starts, "the point(s) the binding checked on chain")
     verdict.add("outputs match what the market recorded", instances[k:] == market.outputs(job_id))
     with tempfile.TemporaryDirectory(prefix="ngx-audit-") as tmp:
-        path = prover.write_proof_from_calldata(proof, instances, Path(tmp) / "proof.json")
+        path = prover.write_proof_from_calldata(proof, instances, Path(tmp) / "proof.json", circuit.manifest)
         try:
             checked = prover.verify(path, circuit, settings)
             verdict.outputs = checked.outputs

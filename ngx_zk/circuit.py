@@ -51,7 +51,11 @@ from .onnx_model import (
 
 Progress = Callable[[str], None]
 
-VISIBILITIES = {"input": ("hashed", "public", "private"), "params": ("fixed",), "output": ("public", "hashed", "private")}
+VISIBILITIES = {
+    "input": ("hashed", "polycommit", "public", "private"),
+    "params": ("fixed",),
+    "output": ("public", "hashed", "private"),
+}
 MAX_ACCURACY_SAMPLES = 8
 
 
@@ -78,7 +82,13 @@ def build_circuit(
     progress("checking the model")
     source = resolve(model)
     name = _check_name(name or (f"{source.name}_b{batch}" if batch > 1 else source.name))
-    salt_elements = -(-defaults.SALT_BITS_TARGET // defaults.SALT_ELEMENT_BITS) if salt and visibility.input == "hashed" else 0
+    salt_elements = _salt_elements(visibility, salt)
+    if visibility.input == "polycommit" and (batch > 1 or len(source.inputs) != 1):
+        raise NgxZkError(
+            f"a polycommit input needs a model with one input tensor and --batch 1 ({source.name} has "
+            f"{len(source.inputs)} input(s), batch {batch})",
+            "use --visibility hashed/fixed/public for this model",
+        )
 
     settings.circuits_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=settings.circuits_dir))
@@ -127,6 +137,7 @@ def build_circuit(
         srs_path, srs_info = srs.public_srs(settings, srs_file, logrows) if srs_file else srs.test_srs(settings, logrows)
         progress("generating keys (setup)")
         keys.setup(settings, name, staging / COMPILED, srs_path, srs_info.sha256, staging / VK)
+        points = _kzg_points(staging, srs_path, samples[0][0], salt_elements) if visibility.input == "polycommit" else 0
 
         manifest = Manifest(
             name=name,
@@ -143,6 +154,7 @@ def build_circuit(
             srs=srs_info,
             tuning={**chosen.to_json(), "tuned": tune, "calibration_samples": len(samples)},
             batch=batch,
+            commitment_points=points,
         )
         for scratch in staging.iterdir():
             if scratch.name not in (SETTINGS, COMPILED, VK, CIRCUIT_ONNX):
@@ -227,6 +239,20 @@ def _circuits(settings: Settings) -> list[Circuit]:
 
 def _same_model(a: Manifest, b: Manifest) -> bool:
     return a.onnx_sha256 == b.onnx_sha256 and a.visibility == b.visibility
+
+
+def _salt_elements(visibility: Visibility, salt: bool) -> int:
+    """Salt slots per input: 128 bits for a hashed input, 256 for a KZG-committed one, none otherwise."""
+    bits = {"hashed": defaults.SALT_BITS_TARGET, "polycommit": defaults.KZG_SALT_BITS_TARGET}.get(visibility.input, 0)
+    return -(-bits // defaults.SALT_ELEMENT_BITS) if salt else 0
+
+
+def _kzg_points(staging: Path, srs_path: Path, sample: list[float], salt_elements: int) -> int:
+    """How many G1 points EZKL commits a polycommit input to (one per advice column it fills)."""
+    spec = json.loads((staging / SETTINGS).read_text())["run_args"]
+    scale = int(spec.get("input_scale", 0))
+    values = [_ezkl.float_to_felt(v, scale) for v in [*sample, *([0.0] * salt_elements)]]
+    return len(_ezkl.kzg_commit(values, staging / VK, staging / SETTINGS, srs_path))
 
 
 def _check_visibility(v: Visibility) -> None:

@@ -27,7 +27,7 @@ from .chain.heads import NewHeads, ws_url_for
 from .chain.market import ZERO, Job, JobStatus, JobTerms, Marketplace
 from .chain.orders import Order, SignedOrder
 from .chain.signer import Signer
-from .commitment import commit
+from .commitment import commit, kzg_key
 from .config import Settings
 from .errors import ChainError, ContractRevert, InvalidProofError, NgxZkError
 from .files import write_private
@@ -142,7 +142,7 @@ def post_job(
             price=price, claim_window=claim_window, prove_window=prove_window, min_reputation=min_reputation,
             min_price=min_price, ramp=ramp, ramp_delay=ramp_delay, progress=progress,
         )  # fmt: skip
-    commitment, salted = commit(circuit.manifest, data, new_salt=True)
+    commitment, salted = commit(circuit.manifest, data, new_salt=True, kzg=kzg_key(circuit, settings))
     offered, known = "", market.deployment.models.get(circuit.name)
     if offer_to is not None:  # first, so the provider proves while the checks and the post below run
         model_id = int(known["model_id"]) if known else resolve_model(settings, market, circuit).model_id
@@ -202,7 +202,7 @@ def order_job(
     Only calls, no transaction: the account needs NGX for the escrow and no ETH. The order names the
     provider (only it can fill; it alone has the input) and dies at ``ttl_s`` seconds of chain time; an
     unfilled order costs nothing. An auction order's price rises from the moment it is signed."""
-    commitment, salted = commit(circuit.manifest, data, new_salt=True)
+    commitment, salted = commit(circuit.manifest, data, new_salt=True, kzg=kzg_key(circuit, settings))
     if len(commitment.values) != 1:
         raise NgxZkError(
             f"model {circuit.name!r} has {len(commitment.values)} input commitments: gasless orders carry one",
@@ -292,7 +292,7 @@ def adopt_as_deliverer(
         )
     if salted.salt is None:
         raise NgxZkError("the input has no salt: give the salted input whose commitments were posted (ngx-zk commit --out)")
-    commitment, _ = commit(circuit.manifest, salted, new_salt=False)
+    commitment, _ = commit(circuit.manifest, salted, new_salt=False, kzg=kzg_key(circuit, settings))
     event = market.posted(job_id)
     if list(commitment.values) != [int(c) for c in event["inputCommitments"]]:
         raise NgxZkError(
@@ -597,6 +597,6 @@ def verify_settled(
     if [f"0x{v:064x}" for v in instances[:k]] != commitments:
         raise InvalidProofError(f"job {job_id} was settled with a proof for another input commitment")
     with tempfile.TemporaryDirectory(prefix="ngx-job-") as tmp:
-        path = prover.write_proof_from_calldata(proof, instances, Path(tmp) / "proof.json")
+        path = prover.write_proof_from_calldata(proof, instances, Path(tmp) / "proof.json", circuit.manifest)
         checked = prover.verify(path, circuit, settings)
     return checked.outputs, str(event["transactionHash"])

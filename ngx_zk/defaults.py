@@ -20,6 +20,11 @@ MAX_GRAPH_NODES = 5_000
 SALT_BITS_TARGET = 128
 """Entropy a salted commitment adds, so a low-entropy input cannot be recovered from its hash."""
 
+KZG_SALT_BITS_TARGET = 256
+"""Salt of a ``polycommit`` input. Its KZG commitment is unblinded and linear in the values, so a
+search over a b-bit salt splits into two halves that meet in the middle (2^(b/2) work per guessed
+input): 256 bits keep that at 2^128 (docs/security.md)."""
+
 SALT_ELEMENT_BITS = 16
 """Bits one salt element carries. EZKL range-checks inputs, so every tuner candidate keeps a range
 of at least 2^(SALT_ELEMENT_BITS + 2); 16 bits also stay exact through EZKL's f32 input path."""

@@ -24,7 +24,7 @@ from . import prover, safejson
 from .artifacts import Circuit
 from .auditor import Verdict, audit_job
 from .chain.market import JobStatus, Marketplace
-from .commitment import commit
+from .commitment import commit, kzg_key
 from .config import Settings
 from .errors import InputError, NgxZkError
 from .inputs import InputData, parse, split_batch
@@ -132,7 +132,7 @@ def check(settings: Settings, market: Marketplace, circuit: Circuit, d: Disclosu
     single = m.single()
     _, instances, _ = market.submitted_result(d.job_id)
     k = single.commitment_count
-    commitment, _ = commit(single, d.input)
+    commitment, _ = commit(single, d.input, kzg=kzg_key(circuit, settings))
     verdict.add(
         "input and salt hash to the inference's commitment",
         list(commitment.values) == instances[d.index * k : (d.index + 1) * k],

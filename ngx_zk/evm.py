@@ -21,6 +21,7 @@ from eth_utils.crypto import keccak
 
 from . import _ezkl, srs
 from .artifacts import Circuit
+from .commitment import proof_points
 from .config import Settings
 from .errors import CircuitError, InvalidProofError
 from .tools import node_tool
@@ -170,12 +171,16 @@ def registered_vka_slot(vka: bytes) -> bytes:
     return keccak(keccak(vka) + REGISTERED_VKAS_SLOT.to_bytes(32, "big"))
 
 
-def calldata(proof_file: Path) -> tuple[bytes, list[int]]:
-    """What ``submitResult`` takes: the proof bytes and the public instances as uint256."""
+def calldata(proof_file: Path, points: int = 0) -> tuple[bytes, list[int]]:
+    """What ``submitResult`` takes: the proof bytes and the public instances as uint256.
+
+    A polycommit circuit's submission starts with its input's commitment words, which the proof file
+    holds in its bytes (its first ``points`` G1 points), not among its instances: pass ``points``
+    (``manifest.commitment_points``) to get them in front. The verifier itself takes the file's own."""
     try:
         data = json.loads(proof_file.read_text())
         proof = bytes.fromhex(str(data["hex_proof"]).removeprefix("0x"))
         instances = [_ezkl.felt_to_int(str(f)) for group in data["instances"] for f in group]
     except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError):
         raise InvalidProofError(f"{proof_file} is not an EZKL proof file") from None
-    return proof, instances
+    return proof, [*proof_points(proof, points), *instances]

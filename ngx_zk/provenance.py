@@ -10,6 +10,10 @@ local circuit and compares it with the pinned hash and with the code at the veri
   solcjs compiles it (:func:`ngx_zk.evm.dedicated_verifier`); keccak256 of its runtime is the hash.
 - **reusable**: one contract serves every model, so the code must be the deployment's
   ``Halo2VerifierReusable``; the model's key is its VKA, whose digest the entry must pin.
+- **polycommit input** (either kind): the entry's verifier is a ``PolycommitBinding`` that checks
+  the proof starts with the posted KZG commitment, then calls the verifier above. Its code must be
+  exactly what ``PolycommitBinding(inner, points)`` deploys for the circuit's number of points, and
+  the code at ``inner`` must be the rendered (or the reusable) verifier.
 
 Publishers, ``model pull``, consumers, workers and the auditor all call the same function.
 """
@@ -93,7 +97,9 @@ def check_verifier(settings: Settings, market: Marketplace, entry: ModelEntry, c
     source = (
         "EZKL renders from the local vk" if entry.kind is VerifierKind.DEDICATED else f"the deployment's {REUSABLE_VERIFIER} has"
     )
-    problems = []
+    problems: list[str] = []
+    if circuit.manifest.polycommit:
+        expected, source = _binding_expected(market, entry, circuit, expected, source, problems)
     if pinned != expected:
         problems.append(f"the entry pins {_hex(pinned)}, the code {source} hashes to {_hex(expected)}")
     if onchain != pinned:
@@ -101,6 +107,27 @@ def check_verifier(settings: Settings, market: Marketplace, entry: ModelEntry, c
     if entry.kind is VerifierKind.REUSABLE and entry.vk_digest != keccak(evm.vka_words(settings, circuit)):
         problems.append("the entry's VKA digest is not the local circuit's")
     return VerifierCheck(entry.model_id, entry.kind, entry.verifier, expected, pinned, onchain, tuple(problems))
+
+
+def _binding_expected(
+    market: Marketplace, entry: ModelEntry, circuit: Circuit, inner_expected: bytes, inner_source: str, problems: list[str]
+) -> tuple[bytes, str]:
+    """For a polycommit circuit: the code hash its ``PolycommitBinding`` must have, noting in ``problems``
+    what is wrong with the binding's own inner verifier."""
+    points = circuit.manifest.commitment_points
+    found = market.binding_of(entry.verifier)
+    if found is None:
+        problems.append(f"the verifier at {entry.verifier} is not a PolycommitBinding (the circuit's input is KZG-committed)")
+        return b"", "a PolycommitBinding has"
+    inner, their_points = found
+    if their_points != points:
+        problems.append(f"the binding checks {their_points} commitment point(s), the circuit has {points}")
+    inner_onchain = market.code_hash(inner)
+    if inner_onchain != inner_expected:
+        problems.append(
+            f"the binding's verifier {inner} hashes to {_hex(inner_onchain)}, the code {inner_source} to {_hex(inner_expected)}"
+        )
+    return keccak(market.binding_code(inner, points)), f"PolycommitBinding({inner}, {points}) has"
 
 
 def require_verifier(settings: Settings, market: Marketplace, entry: ModelEntry, circuit: Circuit) -> VerifierCheck:

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import _ezkl, defaults, keys, srs
 from .artifacts import Circuit, Manifest, Proof
+from .commitment import proof_points
 from .config import Settings
 from .errors import InputError, InvalidProofError, ProvingError
 from .inputs import InputData, write_witness_input
@@ -85,11 +86,13 @@ def _read(path: Path, circuit: Circuit, seconds: float = 0.0) -> Proof:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InvalidProofError(f"{path} is not a proof file (not JSON)") from None
     instances = _instances(path, data)
-    if len(instances) != m.instance_count:
+    if len(instances) != m.proof_instance_count:
         raise InvalidProofError(
-            f"proof {path} has {len(instances)} public instances; circuit {m.name!r} has {m.instance_count}",
+            f"proof {path} has {len(instances)} public instances; circuit {m.name!r} has {m.proof_instance_count}",
             "the proof was made for another model",
         )
+    if m.polycommit:  # the market's instances: the input's KZG commitment (from the proof bytes), then the file's
+        instances = [*proof_points(bytes(data["proof"]), m.commitment_points), *instances]
     return Proof(
         path=path,
         circuit_name=m.name,
@@ -127,9 +130,11 @@ def output_values(m: Manifest, instances: list[int]) -> tuple[float, ...]:
     return tuple(out)
 
 
-def write_proof_from_calldata(proof: bytes, instances: list[int], path: Path) -> Path:
-    """An EZKL proof file rebuilt from on-chain calldata, so it can be verified offline."""
-    path.write_text(json.dumps({"proof": list(proof), "instances": [[_ezkl.int_to_felt(v) for v in instances]]}))
+def write_proof_from_calldata(proof: bytes, instances: list[int], path: Path, m: Manifest) -> Path:
+    """An EZKL proof file rebuilt from on-chain calldata (a submission's instances), so it can be verified
+    offline. A polycommit input's commitment words are left out: EZKL reads them from the proof bytes."""
+    own = instances[m.commitment_count :] if m.polycommit else instances
+    path.write_text(json.dumps({"proof": list(proof), "instances": [[_ezkl.int_to_felt(v) for v in own]]}))
     return path
 
 

@@ -38,9 +38,9 @@ from .chain import simulate
 from .chain.devnet import DEV_CHAIN_ID
 from .chain.market import Marketplace, ModelEntry, ModelStatus, VerifierKind
 from .chain.signer import Signer
-from .commitment import commit
+from .commitment import commit, kzg_key, proof_points
 from .config import Settings
-from .errors import ChainError
+from .errors import ChainError, CircuitError
 from .inputs import InputData
 from .provenance import REUSABLE_VERIFIER, VerifierProvenanceError, artifacts_hash, require_verifier
 from .prover import prove
@@ -282,10 +282,10 @@ def publish(
             f"circuit {m.name!r} was built on a local TEST SRS and cannot be published on chain {market.chain.chain_id}",
             "rebuild it with --srs (the public KZG ceremony file); test-SRS circuits are for a local dev chain only",
         )
-    if m.visibility.input != "hashed":
+    if m.visibility.input not in ("hashed", "polycommit"):
         raise ChainError(
-            f"circuit {m.name!r} does not hash its input",
-            "jobs bind proofs by input commitment: build with --visibility hashed/fixed/...",
+            f"circuit {m.name!r} does not commit to its input (input visibility: {m.visibility.input})",
+            "jobs bind proofs by input commitment: build with --visibility hashed/fixed/... or polycommit/fixed/...",
         )
     if not 0 <= royalty_bps <= MAX_ROYALTY_BPS:
         raise ChainError(f"royalty {royalty_bps} bps is out of range", f"use 0..{MAX_ROYALTY_BPS}")
@@ -346,6 +346,11 @@ def publish(
     else:
         vka = evm.vka_words(settings, circuit)
         verifier_addr = market.deployment.address("Halo2VerifierReusable")
+    if m.polycommit:
+        progress(f"deploying the PolycommitBinding ({m.commitment_points} KZG point(s) in front of the verifier)")
+        verifier_addr = market.deploy_binding(
+            signer, verifier_addr, m.commitment_points, what=f"deploy the polycommit binding for {m.name}"
+        )
     digest = expected_digest(settings, circuit, chosen)
 
     progress("registering the model")
@@ -423,8 +428,15 @@ def dry_run_settlement(
     m = circuit.manifest
     progress("proving a sample input for the settlement dry run")
     with tempfile.TemporaryDirectory(prefix="ngx-dry-run-") as tmp:
-        _, salted = commit(m, sample or sample_input(m))
+        commitment, salted = commit(m, sample or sample_input(m), kzg=kzg_key(circuit, settings))
+        # the verifier's own instances: a polycommit input's points (checked by the binding) are in the proof
         proof, instances = evm.calldata(prove(circuit, salted, Path(tmp) / "proof.json", settings).path)
+    if m.polycommit and proof_points(proof, m.commitment_points) != commitment.values:
+        raise CircuitError(
+            f"a proof of circuit {m.name!r} does not start with its input's KZG commitment: the binding on chain "
+            "would compare the job's commitment with another column, so it is not published",
+            "build the model with --visibility hashed/fixed/public",
+        )
     limit = simulate.block_gas_limit(market.chain)
     name = kind.name.lower()
     if kind is VerifierKind.DEDICATED:

@@ -135,6 +135,8 @@ def knob_rule(knob: str, input_visibility: str, output_visibility: str) -> str |
         raise ValueError(f"unknown knob {knob!r}")
     if knob != "ignore_range_check_inputs_outputs":
         return None
+    if input_visibility == "polycommit":
+        return "polycommit inputs keep their range check (the switch is argued sound only for hashed inputs)"
     if input_visibility != "hashed":
         return (
             f"{input_visibility} inputs are range-checked in the circuit; the check bounds "

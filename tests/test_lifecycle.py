@@ -201,7 +201,7 @@ class ProversFake:
 def rig() -> SimpleNamespace:
     market = MarketFake()
     journal = Journal(":memory:")
-    circuit = SimpleNamespace(manifest=SimpleNamespace(logrows=10, visibility=SimpleNamespace(output="public")))
+    circuit = SimpleNamespace(manifest=SimpleNamespace(logrows=10, visibility=SimpleNamespace(output="public"), polycommit=False))
     served = {1: SimpleNamespace(circuit=circuit)}
     opener, provers, mailbox = OpenerFake(served), ProversFake(), {}
     wake = threading.Event()
@@ -219,7 +219,7 @@ def rig() -> SimpleNamespace:
         mailbox=SimpleNamespace(get=lambda j, k: mailbox.get((j, k)), put=lambda j, k, d: mailbox.__setitem__((j, k), d)),
         log=lambda *a, **k: None,
         metrics=Metrics(),
-        calldata=lambda path: (b"proof", [COMMITMENTS[0], 7]),
+        calldata=lambda path, points: (b"proof", [COMMITMENTS[0], 7]),
     )
     return SimpleNamespace(market=market, journal=journal, life=life, mailbox=mailbox, provers=provers, opener=opener)
 

@@ -42,7 +42,7 @@ VERIFY_VALID, VERIFY_INVALID, VERIFY_PENDING, VERIFY_NO_PROOF = 0, 1, 3, 4
     "--visibility",
     default=str(Visibility()),
     show_default=True,
-    help="input/params/output visibility: input hashed|public|private, params fixed, output public|hashed|private.",
+    help="input/params/output visibility: input hashed|polycommit|public|private, params fixed, output public|hashed|private.",
 )
 @click.option(
     "--srs",
@@ -295,14 +295,14 @@ def commit_cmd(ctx: click.Context, input_file: Path, model_ref: str, out: Path |
       ngx-zk commit models/mlp/input.json --model mlp --out salted.json
     """
     from ..circuit import load_circuit
-    from ..commitment import commit
+    from ..commitment import commit, kzg_key
     from ..inputs import load as load_input
 
     if out is not None:
         check_output_file(out)
     circuit = load_circuit(model_ref, settings_from(ctx))
     data = load_input(input_file, circuit.manifest)
-    commitment, salted = commit(circuit.manifest, data, new_salt=new_salt)
+    commitment, salted = commit(circuit.manifest, data, new_salt=new_salt, kzg=kzg_key(circuit, settings_from(ctx)))
     if salted.salt is not None and salted is not data and out is None:
         raise click.UsageError(
             "a fresh salt was drawn: pass --out FILE to keep the salted input (without it the commitment cannot be proved)"
@@ -339,7 +339,7 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
       ngx-zk prove --model mlp --input salted.json --out proof.json
     """
     from ..circuit import load_circuit
-    from ..commitment import commit
+    from ..commitment import commit, kzg_key
     from ..inputs import load as load_input
     from ..prover import prove
 
@@ -349,7 +349,7 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
     warn_insecure(circuit, as_json)
     data = load_input(input_file, circuit.manifest)
     if circuit.manifest.commitment_count and data.salt is None and any(s.salt_elements for s in circuit.manifest.inputs):
-        _, data = commit(circuit.manifest, data)
+        _, data = commit(circuit.manifest, data, kzg=kzg_key(circuit, settings))
         if not as_json:
             console.warn(
                 "the input has no salt: a fresh one was drawn; use `ngx-zk commit --out` first to prove a commitment you posted"

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from .. import crypto, safejson
 from ..artifacts import Circuit
 from ..chain.market import ModelEntry
-from ..commitment import commit
+from ..commitment import KzgKey, commit
 from ..errors import NgxZkError
 from ..files import write_private
 from ..inputs import InputData, parse
@@ -38,6 +38,12 @@ class Served:
     srs_path: Path
     pk_path: Path
     input_limit: int
+
+    @property
+    def kzg(self) -> KzgKey | None:
+        """What opening a polycommit input takes (None for a hashed one)."""
+        m = self.circuit.manifest
+        return KzgKey(self.circuit.vk, self.circuit.settings, self.srs_path) if m.polycommit else None
 
 
 class InputOpener:
@@ -67,7 +73,7 @@ class InputOpener:
             reply_to = bytes.fromhex(str(message.get("reply_to", "")))
             if reply_to and len(reply_to) != 32:
                 return "input unusable: reply_to is not a 32-byte key"
-            commitment, _ = commit(manifest, salted)
+            commitment, _ = commit(manifest, salted, kzg=served.kzg)
         except NgxZkError as exc:
             return f"input unusable: {exc.message}"
         except Exception as exc:  # a stranger's bytes: whatever EZKL or the decoder raises, refuse, never crash

@@ -118,7 +118,7 @@ class Lifecycle:
         log: Callable[..., None],
         metrics: Metrics,
         crash_point: Callable[[str], None] = lambda _: None,
-        calldata: Callable[[Path], tuple[bytes, list[int]]] = read_calldata,
+        calldata: Callable[[Path, int], tuple[bytes, list[int]]] = read_calldata,
         discard_mail: Callable[[int], None] = lambda _: None,
     ) -> None:
         self.market, self.signer, self.journal, self.served = market, signer, journal, served
@@ -448,7 +448,8 @@ class Lifecycle:
     def submit(self, record: JobRecord) -> bool:
         if record.submit_sends >= MAX_SUBMIT_SENDS:
             return self._give_back(record, DeclineReason.OTHER, f"{record.submit_sends} submissions failed on chain")
-        proof, instances = self.calldata(Path(record.proof_path))
+        m = self.served[record.model_id].circuit.manifest  # a polycommit input's commitment comes from the proof bytes
+        proof, instances = self.calldata(Path(record.proof_path), m.commitment_points if m.polycommit else 0)
         fn = self.market.submit_fn(record.job_id, proof, instances)
         # the dry run checks everything the transaction will: the job is still ours and open to a
         # result, the instances carry its commitments, and the model's own verifier accepts the

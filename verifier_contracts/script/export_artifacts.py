@@ -33,6 +33,7 @@ CONTRACTS = [
     ("NGXGovernor.sol", "NGXGovernor"),
     ("NGXTimelock.sol", "NGXTimelock"),
     ("Halo2VerifierReusable.sol", "Halo2VerifierReusable"),
+    ("PolycommitBinding.sol", "PolycommitBinding"),
     ("IJobMarket.sol", "IJobMarket"),
     ("IModelRegistry.sol", "IModelRegistry"),
     ("IProviderStaking.sol", "IProviderStaking"),
