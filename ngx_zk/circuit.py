@@ -242,7 +242,7 @@ def _same_model(a: Manifest, b: Manifest) -> bool:
 
 
 def _salt_elements(visibility: Visibility, salt: bool) -> int:
-    """Salt slots per input: 128 bits for a hashed input, 256 for a KZG-committed one, none otherwise."""
+    """Salt slots per input: 128 bits for a hashed input, 1,536 for a KZG-committed one, none otherwise."""
     bits = {"hashed": defaults.SALT_BITS_TARGET, "polycommit": defaults.KZG_SALT_BITS_TARGET}.get(visibility.input, 0)
     return -(-bits // defaults.SALT_ELEMENT_BITS) if salt else 0
 

@@ -7,7 +7,7 @@ G1 point(s) of the proof bytes, posted as (x, y) words, and ``PolycommitBinding`
 the proof starts with them. Either covers the input's values followed by its salt slots (see
 :func:`ngx_zk.onnx_model.with_salt_slots`), so a low-entropy input (a yes/no answer, a small
 integer) cannot be recovered by committing to guesses: the salt adds 128 secret bits to a hash and
-256 to a KZG commitment (it is linear in the values: see ``defaults.KZG_SALT_BITS_TARGET``).
+1,536 to a KZG commitment (unblinded and linear in the values: see ``defaults.KZG_SALT_BITS_TARGET``).
 
 A float value enters the hash as EZKL quantizes it (``round(x * 2^scale)`` as a field element); an
 integer input (token ids) has scale 0 in EZKL, so its field element is the integer itself (mod p).

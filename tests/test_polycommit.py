@@ -47,12 +47,12 @@ def salted(circuit: Circuit, settings: ngx.Settings) -> tuple[tuple[int, ...], n
 
 
 # --- local: the circuit, the commitment, the proof ------------------------------------------------------
-def test_a_polycommit_circuit_salts_256_bits_and_posts_one_point_as_two_words(local: tuple[ngx.Settings, Circuit]) -> None:
+def test_a_polycommit_circuit_salts_1536_bits_and_posts_one_point_as_two_words(local: tuple[ngx.Settings, Circuit]) -> None:
     _, circuit = local
     m = circuit.manifest
     (spec,) = m.inputs
     assert m.polycommit and m.commitment_points == 1 and m.commitment_count == 2
-    assert spec.salt_elements * spec.salt_bits == defaults.KZG_SALT_BITS_TARGET == 256
+    assert spec.salt_elements * spec.salt_bits == defaults.KZG_SALT_BITS_TARGET == 1536
     assert m.proof_instance_count == m.output_instance_count == 4, "no input hash among the proof's instances"
     assert json.loads((circuit.path / "manifest.json").read_text())["commitment_points"] == 1
 
