@@ -269,6 +269,26 @@ def test_job_deliver_refuses_a_stranger_and_a_wrong_input_before_sending_anythin
     assert m.job(job_id).status is JobStatus.OPEN
 
 
+def test_an_auction_on_an_idle_chain_is_claimed_when_wall_time_brings_it_to_the_floor(
+    chain_snapshot: Net, two_workers: tuple[Worker, Worker]
+) -> None:
+    """A chain that mines only on demand (anvil) keeps its latest timestamp while nobody sends a
+    transaction; the price still rises for the block that will include a claim. No block is mined here
+    between the post and the claim (the demo's auction once waited forever at its start price)."""
+    net, m = chain_snapshot, chain_snapshot.market
+    pricey, cheap = two_workers
+    data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
+    record = post_job(
+        _settings(net, net.home / "consumer"), m, net.signer("consumer"), net.circuit, data,
+        price=10 * NGX, claim_window=300, prove_window=120, min_reputation=0, min_price=2 * NGX, ramp=20,
+    )  # fmt: skip
+    posted_block = m.chain.block_number()
+    rounds((pricey, cheap), lambda: m.job(record.job_id).status is JobStatus.CLAIMED, timeout=40)
+    job = m.job(record.job_id)
+    assert m.chain.block_number() == posted_block + 1, "the claim is the first block after the post"
+    assert job.provider == net.signer("provider2").address and 4 * NGX <= job.price < 8 * NGX, job.price / NGX
+
+
 def test_prove_job_auction_options_are_checked_before_any_escrow(chain_snapshot: Net, tmp_path: Path) -> None:
     net, m = chain_snapshot, chain_snapshot.market
     inp = str(MODELS / "mlp" / "input.json")

@@ -132,6 +132,7 @@ class Lifecycle:
         self.stopping = False
         self._submit_gas: dict[int, int] = {}
         self._retry_at: dict[int, tuple[float, int]] = {}  # job id -> (next dry run, attempts so far)
+        self._block_seen: tuple[int, float] = (-1, 0.0)  # latest block timestamp, and when (monotonic) it was first seen
 
     # --- the entry point ---------------------------------------------------------------------------
     def advance(self, record: JobRecord) -> bool:
@@ -578,9 +579,16 @@ class Lifecycle:
         return job.provider is not None and job.provider.lower() == self.signer.address.lower()
 
     def now(self) -> float:
-        """Chain time: the latest block's timestamp. Deadlines are chain time; the wall clock is not
-        (a node's clock may lag or lead it, e.g. a devnet reverted to a snapshot or moved forward)."""
-        return float(self.market.chain.timestamp())
+        """Chain time as the next block will see it, at least: the latest block's timestamp plus the wall
+        time since this worker first saw that timestamp. Deadlines and auction prices are chain time, not
+        the wall clock (a node's clock may lag or lead it, e.g. a devnet reverted to a snapshot or moved
+        forward); but a chain that mines only on demand (anvil) keeps its latest timestamp while no
+        transaction comes, and a rising auction price read at it would never reach this worker's floor."""
+        latest = self.market.chain.timestamp()
+        seen_ts, seen_at = self._block_seen
+        if latest != seen_ts:
+            self._block_seen = seen_ts, seen_at = latest, time.monotonic()
+        return float(latest) + (time.monotonic() - seen_at)
 
     # --- endings ---------------------------------------------------------------------------------------
     def _running(self) -> list[Future[ProofRun]]:
