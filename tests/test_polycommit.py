@@ -86,6 +86,31 @@ def test_committing_needs_the_circuit_and_a_polycommit_model_needs_one_input_and
         proof_points(b"\x01" * 63, 1)
 
 
+def test_the_worker_refuses_an_input_that_does_not_open_the_posted_point(
+    local: tuple[ngx.Settings, Circuit], tmp_path: Path
+) -> None:
+    """A consumer that posts one point and hands over another input (or the same values under another
+    salt) gets a refusal before any proof; the lifecycle then declines the job as input invalid."""
+    from ngx_zk import crypto, srs
+    from ngx_zk.worker.jobfiles import InputOpener, Served
+
+    settings, circuit = local
+    served = Served(circuit, None, srs.locate(settings, circuit.manifest.srs), tmp_path / "pk", 1 << 20)  # type: ignore[arg-type]
+    key = crypto.derive_key(b"worker")
+    opener = InputOpener(key, 31337, "0x" + "ab" * 20, {1: served}, tmp_path)
+    posted, data = salted(circuit, settings)
+    _, other = salted(circuit, settings)
+    ctx = opener.context(7, 1, "deliver")
+
+    def sealed(d: ngx.InputData) -> bytes:
+        return crypto.seal(crypto.public_bytes(key), json.dumps({"input": d.to_json()}).encode(), ctx)
+
+    opened = opener.open(sealed(data), ctx, 1, posted)
+    assert not isinstance(opened, str) and opened[0] == data
+    assert opener.open(sealed(other), ctx, 1, posted) == "input does not open the job's commitment"
+    assert opener.open(sealed(data), ctx, 1, (posted[1], posted[0])) == "input does not open the job's commitment"
+
+
 def test_the_cli_commits_proves_and_verifies_a_polycommit_input(local: tuple[ngx.Settings, Circuit], tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -358,14 +358,17 @@ class Marketplace:
         return keccak(self.code(address))
 
     # --- polycommit inputs: the PolycommitBinding in front of a verifier -------------------------
+    def _binding_constructor(self, inner: str, points: int) -> Any:
+        factory = self.chain.w3.eth.contract(abi=abi("PolycommitBinding"), bytecode=artifact("PolycommitBinding")["bytecode"])
+        return factory.constructor(to_checksum_address(inner), points)
+
     def deploy_binding(self, signer: Signer, inner: str, points: int, *, what: str) -> str:
         """Deploy a ``PolycommitBinding`` over the verifier ``inner`` for proofs starting with ``points`` G1 points."""
-        factory = self.chain.w3.eth.contract(abi=abi("PolycommitBinding"), bytecode=artifact("PolycommitBinding")["bytecode"])
-        return self.chain.deploy_bytecode(factory.constructor(to_checksum_address(inner), points), signer, what=what)
+        return self.chain.deploy_bytecode(self._binding_constructor(inner, points), signer, what=what)
 
     def binding_of(self, address: str) -> tuple[str, int] | None:
         """(inner verifier, points) of the ``PolycommitBinding`` at ``address``; None if it does not answer as one."""
-        binding = self.chain.w3.eth.contract(address=to_checksum_address(address), abi=abi("PolycommitBinding"))
+        binding = self.chain.contract("PolycommitBinding", address)
         try:
             return str(self.chain.call(binding.functions.inner())), int(self.chain.call(binding.functions.points()))
         except (ChainError, ValueError, TypeError):  # no code, or another contract's answer
@@ -373,9 +376,7 @@ class Marketplace:
 
     def binding_code(self, inner: str, points: int) -> bytes:
         """The runtime code ``PolycommitBinding(inner, points)`` deploys, from its creation code run by ``eth_call``."""
-        factory = self.chain.w3.eth.contract(abi=abi("PolycommitBinding"), bytecode=artifact("PolycommitBinding")["bytecode"])
-        creation = factory.constructor(to_checksum_address(inner), points).data_in_transaction
-        return bytes(self.chain.w3.eth.call({"data": creation}))
+        return bytes(self.chain.w3.eth.call({"data": self._binding_constructor(inner, points).data_in_transaction}))
 
     def verifier_code_allowed(self, code_hash: bytes) -> bool:
         """Is this verifier code on governance's allow-list (the only verifiers that earn rewards and NRS)?"""
