@@ -218,6 +218,8 @@ class RayProverPool:
         self._shipments = {c.circuit_onnx: self._ship(c, settings) for c in circuits}
         self._lock = threading.Lock()
         self._running: dict[Any, Future[ProofRun]] = {}
+        self._placed: dict[Any, str] = {}  # task -> the node it was sent to
+        self._last_sent: dict[str, float] = {}  # node -> when it last got a proof (monotonic)
         self._closed = False
         self.slots = self._slots()
         log(
@@ -292,16 +294,38 @@ class RayProverPool:
         shipment = self._shipments.get(circuit.circuit_onnx)
         if shipment is None:  # not served at start: ship it now
             shipment = self._shipments[circuit.circuit_onnx] = self._ship(circuit, self.settings)
-        ref = self._task.options(**self._options).remote(shipment, self.settings, salted, self.node_cache, self.threads_per_proof)
         with self._lock:
+            node = self._pick_node()
+            options = dict(self._options)
+            if node is not None:
+                from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+                options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
+            ref = self._task.options(**options).remote(shipment, self.settings, salted, self.node_cache, self.threads_per_proof)
+            if node is not None:
+                self._placed[ref], self._last_sent[node] = node, time.monotonic()
             self._running[ref] = future
             self.metrics.set("ngx_worker_proof_queue", len(self._running))
         self.metrics.set("ngx_worker_fleet_nodes", len(self.nodes()))
         ref.future().add_done_callback(lambda done: self._finished(ref, done, out))
         return future
 
+    def _pick_node(self) -> str | None:
+        """The alive node with the fewest proofs in flight, the one idle longest among equals (so the
+        fleet's nodes take turns, as Ray's own SPREAD does only best effort). Soft: Ray runs the task
+        elsewhere if that node cannot. Called with the lock held."""
+        alive = [str(n["NodeID"]) for n in self.nodes() if n.get("NodeID")]
+        if not alive:
+            return None
+        load = {node: 0 for node in alive}
+        for node in self._placed.values():
+            if node in load:
+                load[node] += 1
+        return min(alive, key=lambda node: (load[node], self._last_sent.get(node, 0.0)))
+
     def _finished(self, ref: Any, done: Future[Any], out: Path) -> None:
         with self._lock:
+            self._placed.pop(ref, None)
             future = self._running.pop(ref, None)
             self.metrics.set("ngx_worker_proof_queue", len(self._running))
         if future is None:
