@@ -410,11 +410,20 @@ def deliver_input(
             )
             return f"sealed, via {endpoint}"
         except dataplane.DataPlaneError as exc:
-            if exc.status is not None and exc.status < 500:
+            busy = exc.status == 429  # the provider's mailbox holds its quota of this consumer's inputs
+            if exc.status is not None and exc.status < 500 and not busy:
                 raise
             if len(payload) > MAX_ONCHAIN_PAYLOAD:
+                if busy:
+                    raise dataplane.DataPlaneError(
+                        f"{job.provider} refused job {record.job_id}'s input for now: {exc.message}",
+                        429,
+                        f"the input is too large to deliver on chain; wait for your other jobs with this provider to "
+                        f"settle, then run `ngx-zk job wait {record.job_id}` to deliver it again (before the input deadline)",
+                    ) from None
                 raise
-            progress(f"provider endpoint unreachable ({exc.message}); delivering on chain instead")
+            why = "is busy" if busy else "is unreachable"
+            progress(f"provider endpoint {why} ({exc.message}); delivering on chain instead")
     if len(payload) > MAX_ONCHAIN_PAYLOAD:
         raise ChainError(
             f"the sealed input is {len(payload):,} bytes, above the {MAX_ONCHAIN_PAYLOAD:,}-byte on-chain limit",

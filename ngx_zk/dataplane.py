@@ -265,6 +265,21 @@ class Mailbox:
     def unfetched_outputs(self, job_ids: list[int]) -> list[int]:
         return [j for j in job_ids if self._path(j, "output").is_file() and not self._path(j, "fetched").is_file()]
 
+    def release_input(self, job_id: int) -> None:
+        """Drop the job's input and its quota entry, keeping an output that waits for its consumer.
+
+        Call when the job is final: a settled job's input must not count against its consumer's
+        quota (the consumer keeps the input it committed to; a disclosure needs nothing from here)."""
+        with self._lock:
+            for kind in ("input", "owner"):
+                self._path(job_id, kind).unlink(missing_ok=True)
+            self._inputs.pop(job_id, None)
+
+    def inputs_held(self) -> list[int]:
+        """Ids of the jobs whose input the mailbox holds."""
+        with self._lock:
+            return list(self._inputs)
+
     def discard(self, job_id: int) -> None:
         """Remove the job's input, output and marks (call when the job is final and its output fetched or not needed)."""
         with self._lock:

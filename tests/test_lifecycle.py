@@ -216,7 +216,11 @@ def rig() -> SimpleNamespace:
         provers=provers,
         policy=ClaimPolicy(),
         wake=wake,
-        mailbox=SimpleNamespace(get=lambda j, k: mailbox.get((j, k)), put=lambda j, k, d: mailbox.__setitem__((j, k), d)),
+        mailbox=SimpleNamespace(
+            get=lambda j, k: mailbox.get((j, k)),
+            put=lambda j, k, d: mailbox.__setitem__((j, k), d),
+            release_input=lambda j: mailbox.pop((j, "input"), None),
+        ),
         log=lambda *a, **k: None,
         metrics=Metrics(),
         calldata=lambda path, points: (b"proof", [COMMITMENTS[0], 7]),
@@ -245,6 +249,7 @@ def test_a_job_with_a_good_input_settles_with_one_claim_one_proof_one_submission
     assert run(rig) is Step.DONE
     assert rig.market.claims == [1] and rig.market.submits == [1] and rig.provers.runs == 1
     assert [s for s, _, _ in rig.journal.history(1)] == ["seen", "claiming", "claimed", "proving", "proved", "submitting", "done"]
+    assert (1, "input") not in rig.mailbox, "a settled job's input leaves the mailbox (and its consumer's quota) at once"
 
 
 @pytest.mark.parametrize("step", [Step.CLAIMED, Step.PROVING, Step.PROVED, Step.SUBMITTING])

@@ -79,6 +79,7 @@ class Provers(Protocol):
 class Mailbox(Protocol):
     def get(self, job_id: int, kind: str) -> bytes | None: ...
     def put(self, job_id: int, kind: str, data: bytes) -> None: ...
+    def release_input(self, job_id: int) -> None: ...
 
 
 @dataclass
@@ -612,7 +613,9 @@ class Lifecycle:
         self.offers.forget(record.job_id)
         self.inflight.pop(record.job_id, None)
         self._retry_at.pop(record.job_id, None)
-        if step is not Step.DONE:  # a settled private job's sealed output waits for its consumer
+        if step is Step.DONE:  # a settled private job's sealed output waits for its consumer; its input goes
+            self.mailbox.release_input(record.job_id)
+        else:
             self.discard_mail(record.job_id)
         if step is Step.LOST:
             self.stats.lost += 1

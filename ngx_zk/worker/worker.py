@@ -124,6 +124,10 @@ class Worker:
                 snapshot=self.home / FLEET_FILE,
             )
         self.mailbox = Mailbox(self.home / "mailbox")
+        for job_id in self.mailbox.inputs_held():  # inputs of jobs that ended before a restart leave the quota
+            held = self.journal.get(job_id)
+            if held is not None and held.step.final:
+                self.mailbox.release_input(job_id)
         self.opener = InputOpener(
             crypto.derive_key(signer.encryption_key_material()),
             market.chain.chain_id,
