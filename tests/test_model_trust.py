@@ -39,9 +39,11 @@ OWNER = devnet.dev_address("deployer")
 ATTACKER = "consumer2"
 ALWAYS_TRUE = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
-/// Answers "valid" (abi-encoded true) to any call: what a malicious model owner would register.
+/// Answers "valid" (abi-encoded true) to any call: what a malicious model owner would register. It does not
+/// answer `points()`: the registry checks a KZG binding's commitment count, and a cheat simply is not one.
 contract AlwaysTrueVerifierFake {
-    fallback(bytes calldata) external returns (bytes memory) {
+    fallback(bytes calldata data) external returns (bytes memory) {
+        require(data.length < 4 || bytes4(data[:4]) != bytes4(keccak256("points()")), "not a KZG binding");
         return abi.encode(true);
     }
 }

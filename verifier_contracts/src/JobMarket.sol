@@ -45,7 +45,8 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     /// @notice Largest `deliverInput` payload in bytes (32 KiB of ciphertext). Bounds the event's calldata
     ///         and log cost; larger inputs belong off chain.
     uint256 public constant MAX_INPUT_PAYLOAD = 32 * 1024;
-    /// @notice Job flag: the model already had a job with these commitments; no reward and no NRS.
+    /// @notice Job flag, set at settlement: no reward, NRS or rating (a replay of a statement already settled, or a
+    ///         verifier whose code is not allow-listed).
     uint8 public constant FLAG_NO_REWARD = 1;
     /// @notice Job flag: the consumer called `deliverInput` for this claim.
     uint8 public constant FLAG_INPUT_ON_CHAIN = 2;
@@ -77,7 +78,6 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     /// @dev Gas kept back beyond a callback's limit for the call itself and the CallbackResult event.
     uint256 internal constant CALLBACK_OVERHEAD = 10_000;
     uint256 internal constant BPS = 10_000;
-    bytes32 internal constant POSTED = bytes32(uint256(1));
 
     IERC20 private immutable _token;
     IProtocolConfig private immutable _config;
@@ -94,11 +94,10 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     uint40 private _lastUnpausedAt;
     bool private _paused;
     mapping(uint256 jobId => Job) private _jobs;
-    /// @dev Per keccak256(abi.encode(modelId, commitmentsHash)): zero until a job with these commitments is
-    ///      posted for the model, then POSTED; once that first job settles, its outputs hash (slot reuse: a
-    ///      non-zero to non-zero write instead of a fresh slot per job).
-    mapping(bytes32 modelCommitments => bytes32) private _commitmentsPosted;
-    /// @dev keccak256(abi.encodePacked(outputs)) of a settled replay job (whose commitments' slot belongs to the
+    /// @dev Per statement (`_statementOf`: what a proof proves, whatever the model id): zero until a job settles it,
+    ///      then that first job's outputs hash. Only a settlement writes it, so posting or cancelling marks nothing.
+    mapping(bytes32 statement => bytes32 outputsHash) private _settledStatements;
+    /// @dev keccak256(abi.encodePacked(outputs)) of a settled replay job (whose statement's slot belongs to the
     ///      first job). The outputs themselves are in JobSettled.
     mapping(uint256 jobId => bytes32) private _replayOutputsHash;
     mapping(address account => uint256) private _claimable;
@@ -279,8 +278,9 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobMarket
-    /// @dev One flag write and no external calls, hence no nonReentrant guard; no whenNotPaused: delivery
-    ///      finishes a job already in flight.
+    /// @dev One flag write and one view call to the registry, hence no nonReentrant guard; no whenNotPaused:
+    ///      delivery finishes a job already in flight. A delivery at or after the input deadline does not count:
+    ///      it would turn the provider's free InputMissing decline into a costly one (issue #23, item 4).
     function deliverInput(uint256 jobId, bytes calldata payload) external {
         Job storage job = _jobs[jobId];
         _requireStatus(jobId, job.status, JobStatus.Claimed);
@@ -288,8 +288,8 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         if (msg.sender != job.consumer && (flags & FLAG_DELIVERER == 0 || msg.sender != _deliverers[jobId])) {
             revert JobMarket__NotConsumer(jobId, msg.sender);
         }
-        uint256 proveDeadline = job.proveDeadline;
-        if (block.timestamp >= proveDeadline) revert JobMarket__ProveWindowClosed(jobId, proveDeadline);
+        uint256 deadline = _inputDeadline(job, _proveDeadline(job));
+        if (block.timestamp >= deadline) revert JobMarket__InputDeadlinePassed(jobId, deadline);
         if (payload.length == 0) revert JobMarket__EmptyPayload();
         if (payload.length > MAX_INPUT_PAYLOAD) revert JobMarket__PayloadTooLarge(payload.length, MAX_INPUT_PAYLOAD);
         if (flags & FLAG_INPUT_ON_CHAIN == 0) job.flags = flags | FLAG_INPUT_ON_CHAIN;
@@ -308,10 +308,10 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         Job storage job = _jobs[jobId];
         _requireStatus(jobId, job.status, JobStatus.Claimed);
         if (msg.sender != job.provider) revert JobMarket__NotAssignedProvider(jobId, msg.sender);
-        uint256 proveDeadline = job.proveDeadline;
+        uint256 proveDeadline = _proveDeadline(job);
         if (block.timestamp >= proveDeadline) revert JobMarket__ProveWindowClosed(jobId, proveDeadline);
         if (reason == DeclineReason.InputMissing) {
-            uint256 deadline = proveDeadline - job.proveWindow / 2;
+            uint256 deadline = _inputDeadline(job, proveDeadline);
             if (block.timestamp < deadline) revert JobMarket__InputDeadlineNotReached(jobId, deadline);
             if (job.flags & FLAG_INPUT_ON_CHAIN != 0) revert JobMarket__InputWasDelivered(jobId);
         }
@@ -335,9 +335,12 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         Job memory job = _jobs[jobId];
         _requireStatus(jobId, job.status, JobStatus.Claimed);
         if (msg.sender != job.provider) revert JobMarket__NotAssignedProvider(jobId, msg.sender);
-        if (block.timestamp >= job.proveDeadline) revert JobMarket__ProveWindowClosed(jobId, job.proveDeadline);
 
         IModelRegistry.Verification memory model = _registry.settlementOf(job.modelId);
+        {
+            uint256 proveDeadline = _movedDeadline(job.proveDeadline, job.proveWindow, model.lastUnpausedAt);
+            if (block.timestamp >= proveDeadline) revert JobMarket__ProveWindowClosed(jobId, proveDeadline);
+        }
         if (model.status == IModelRegistry.ModelStatus.Paused) revert JobMarket__ModelPaused(job.modelId);
         // Provenance: the code that judges this proof is the code pinned when the model was registered.
         bytes32 codeHash = model.verifier.codehash;
@@ -374,10 +377,11 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
             _refund(consumer, price);
             if (!reopened) _reputation.recordConsumerExpiredUnclaimed(consumer);
         } else if (status == JobStatus.Claimed) {
-            uint256 proveDeadline = job.proveDeadline;
+            IModelRegistry.Verification memory model = _registry.verificationOf(job.modelId);
+            uint256 proveDeadline = _movedDeadline(job.proveDeadline, job.proveWindow, model.lastUnpausedAt);
             if (block.timestamp < proveDeadline) revert JobMarket__NotExpired(jobId, proveDeadline);
             uint256 collateral = job.collateral;
-            bool atFault = _providerAtFault(job.modelId, proveDeadline - job.proveWindow);
+            bool atFault = _providerAtFault(model);
             uint256 slashed = atFault ? collateral * _config.slashBps() / BPS : 0;
             if (atFault && !reopened) {
                 _reopen(jobId, job, provider, collateral, slashed);
@@ -432,8 +436,9 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IJobMarket
-    function getJob(uint256 jobId) external view returns (Job memory) {
-        return _jobs[jobId];
+    function getJob(uint256 jobId) external view returns (Job memory job) {
+        job = _jobs[jobId];
+        if (job.status == JobStatus.Claimed) job.proveDeadline = uint40(_proveDeadline(_jobs[jobId]));
     }
 
     /// @inheritdoc IJobMarket
@@ -460,8 +465,8 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     /// @inheritdoc IJobMarket
     function inputDeadline(uint256 jobId) external view returns (uint256) {
         Job storage job = _jobs[jobId];
-        uint256 proveDeadline = job.proveDeadline;
-        return proveDeadline == 0 ? 0 : proveDeadline - job.proveWindow / 2;
+        if (job.proveDeadline == 0) return 0;
+        return _inputDeadline(job, _proveDeadline(job));
     }
 
     /// @dev onlyGuardian's check as one function (not copied into pause and unpause).
@@ -484,17 +489,14 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         return _lastUnpausedAt;
     }
 
-    /// @notice Whether a job with `commitmentsHash` was already posted for `modelId` (the next one is a replay).
-    function commitmentsPosted(uint256 modelId, bytes32 commitmentsHash) external view returns (bool) {
-        return _commitmentsPosted[keccak256(abi.encode(modelId, commitmentsHash))] != 0;
-    }
-
     /// @inheritdoc IJobMarket
     function outputsHashOf(uint256 jobId) external view returns (bytes32 hash) {
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.Settled) return 0;
         hash = _replayOutputsHash[jobId];
-        if (hash == 0) hash = _commitmentsPosted[keccak256(abi.encode(uint256(job.modelId), job.commitmentsHash))];
+        if (hash == 0) {
+            hash = _settledStatements[_statementOf(_registry.settlementOf(job.modelId), job.commitmentsHash)];
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -640,7 +642,7 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
             rating: 0,
             provider: address(0),
             proveDeadline: 0,
-            flags: flags | _markCommitments(terms.modelId, commitmentsHash),
+            flags: flags,
             callbackGasLimit: terms.callbackGasLimit,
             price: terms.maxPrice,
             collateral: 0,
@@ -797,11 +799,35 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Records that `modelId` had a job with these commitments; returns FLAG_NO_REWARD for a replay.
-    function _markCommitments(uint256 modelId, bytes32 commitmentsHash) private returns (uint8 flags) {
-        bytes32 key = keccak256(abi.encode(modelId, commitmentsHash));
-        if (_commitmentsPosted[key] != 0) return FLAG_NO_REWARD;
-        _commitmentsPosted[key] = POSTED;
+    /// @dev What a proof proves, whatever the model id (issue #23, item 3): the verifier code (a dedicated EZKL
+    ///      verifier embeds its vk), the VKA digest for a reusable one (`settlementOf` leaves it zero for a dedicated
+    ///      model, whose registered vkDigest nobody checks), and the input commitments (the outputs follow from them).
+    function _statementOf(IModelRegistry.Verification memory model, bytes32 commitmentsHash)
+        private
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(model.verifierCodeHash, model.vkDigest, commitmentsHash));
+    }
+
+    /// @dev A claimed job's prove deadline: a guardian unpause (market or model) after the claim gives the provider
+    ///      a whole prove window from then on (issue #23, item 10), so a pause neither slashes it for time it could
+    ///      not use nor lets it walk away from a claim unslashed. `unpausedAt + window > proveDeadline` is exactly
+    ///      "unpaused after the claim".
+    function _proveDeadline(Job storage job) private view returns (uint256) {
+        return _movedDeadline(job.proveDeadline, job.proveWindow, _registry.lastUnpausedAtOf(job.modelId));
+    }
+
+    function _movedDeadline(uint256 deadline, uint256 window, uint256 modelUnpausedAt) private view returns (uint256) {
+        uint256 unpausedAt = _lastUnpausedAt;
+        if (modelUnpausedAt > unpausedAt) unpausedAt = modelUnpausedAt;
+        uint256 moved = unpausedAt + window;
+        return moved > deadline ? moved : deadline;
+    }
+
+    /// @dev The middle of the (possibly moved) prove window: the consumer must have delivered before it.
+    function _inputDeadline(Job storage job, uint256 proveDeadline) private view returns (uint256) {
+        return proveDeadline - job.proveWindow / 2;
     }
 
     /// @dev Effects and interactions of a valid proof: the job is paid exactly once (Settled is terminal).
@@ -817,10 +843,9 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         uint256[3] memory split; // the provider's pay (price share plus any bounty), the royalty, the fee
         {
             (bool allowed, uint256 feeBps, address treasury) = _config.settlementTerms(model.verifierCodeHash);
-            rewarded = job.flags & FLAG_NO_REWARD == 0 && allowed;
+            rewarded = _recordOutputs(jobId, _statementOf(model, job.commitmentsHash), _packedHash(outputs)) && allowed;
             _jobs[jobId].status = JobStatus.Settled;
             if (!rewarded) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
-            _recordOutputs(jobId, job, _packedHash(outputs));
             split[2] = job.price * feeBps / BPS;
             split[0] = _split(job.price, split[2], model, treasury);
             split[1] = job.price - split[2] - split[0];
@@ -864,14 +889,12 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         emit CallbackResult(jobId, consumer, ok);
     }
 
-    /// @dev Stores a settled job's outputs hash. Before settlement FLAG_NO_REWARD is set only by `_post`, for a
-    ///      replay; any other job was the first with its commitments and owns their slot, which now takes the hash.
-    function _recordOutputs(uint256 jobId, Job memory job, bytes32 hash) private {
-        if (job.flags & FLAG_NO_REWARD != 0) {
-            _replayOutputsHash[jobId] = hash;
-        } else {
-            _commitmentsPosted[keccak256(abi.encode(uint256(job.modelId), job.commitmentsHash))] = hash;
-        }
+    /// @dev Stores a settled job's outputs hash: the first settlement of a statement owns its slot; a later one
+    ///      is a replay (returns false: no reward, NRS or rating) and keeps its hash under its job id.
+    function _recordOutputs(uint256 jobId, bytes32 statement, bytes32 hash) private returns (bool first) {
+        first = _settledStatements[statement] == 0;
+        if (first) _settledStatements[statement] = hash;
+        else _replayOutputsHash[jobId] = hash;
     }
 
     /// @dev Credits a settled job's price: `fee` to the treasury, the royalty to the model owner, the rest to the
@@ -888,12 +911,11 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     }
 
     /// @dev A provider who misses a job is at fault unless it could not use its whole window: the market or
-    ///      the model is paused now or was unpaused after the claim, or the judge is not the trusted code
-    ///      (changed since registration, or not allow-listed: e.g. an owner's proxy it can switch off).
-    function _providerAtFault(uint256 modelId, uint256 claimedAt) private view returns (bool) {
-        if (paused() || _lastUnpausedAt > claimedAt) return false;
-        IModelRegistry.Verification memory model = _registry.verificationOf(modelId);
-        if (model.status == IModelRegistry.ModelStatus.Paused || model.lastUnpausedAt > claimedAt) return false;
+    ///      the model is paused now (an unpause after the claim moved the deadline instead, see `_proveDeadline`),
+    ///      or the judge is not the trusted code (changed since registration, or not allow-listed: e.g. an owner's
+    ///      proxy it can switch off).
+    function _providerAtFault(IModelRegistry.Verification memory model) private view returns (bool) {
+        if (paused() || model.status == IModelRegistry.ModelStatus.Paused) return false;
         if (model.verifier.codehash != model.verifierCodeHash) return false;
         return _config.isVerifierCodeAllowed(model.verifierCodeHash);
     }

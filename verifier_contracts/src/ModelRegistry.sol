@@ -14,6 +14,8 @@ contract ModelRegistry is IModelRegistry {
     uint16 public constant MAX_ROYALTY_BPS = 2_000;
     /// @notice Largest VKA in bytes: the data contract's runtime (0x00 ++ vka) must fit EIP-170's 24,576.
     uint256 public constant MAX_VKA_BYTES = 24_575;
+    /// @dev `points()` of PolycommitBinding (a KZG binding's number of G1 points).
+    bytes4 private constant POINTS_SELECTOR = bytes4(keccak256("points()"));
 
     /// @dev Storage layout of a model: `Model` reordered so the fields JobMarket reads share slots.
     struct Entry {
@@ -53,6 +55,7 @@ contract ModelRegistry is IModelRegistry {
         if (spec.onnxHash == 0 || spec.settingsHash == 0 || spec.vkDigest == 0 || spec.artifactsHash == 0) {
             revert ModelRegistry__ZeroHash();
         }
+        _checkBindingCount(spec.verifier, spec.inputCommitmentCount);
 
         address pointer;
         if (spec.kind == VerifierKind.Reusable) {
@@ -193,6 +196,11 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
+    function lastUnpausedAtOf(uint256 modelId) external view returns (uint256) {
+        return _models[modelId].lastUnpausedAt;
+    }
+
+    /// @inheritdoc IModelRegistry
     function modelStatus(uint256 modelId) external view returns (ModelStatus) {
         return _models[modelId].status;
     }
@@ -221,6 +229,19 @@ contract ModelRegistry is IModelRegistry {
     function _existingAsGuardian(uint256 modelId) private view returns (Entry storage) {
         if (msg.sender != _config.guardian()) revert ModelRegistry__NotGuardian(msg.sender);
         return _existing(modelId);
+    }
+
+    /// @dev A KZG binding (PolycommitBinding: it answers `points()`) compares the first `2 * points` instances with
+    ///      the proof's points, and JobMarket the first `inputCommitmentCount` with the job's commitments; unless the
+    ///      two counts agree, part of a point is not posted (a proof for the negated point, another input, settles)
+    ///      or an output is taken for a commitment. A verifier without `points()` (a plain EZKL one) reverts here.
+    function _checkBindingCount(address verifier, uint16 inputCommitmentCount) private view {
+        (bool ok, bytes memory ret) = verifier.staticcall(abi.encodeWithSelector(POINTS_SELECTOR));
+        if (!ok || ret.length != 32) return;
+        uint256 expected = 2 * abi.decode(ret, (uint256));
+        if (inputCommitmentCount != expected) {
+            revert ModelRegistry__CommitmentCountMismatch(inputCommitmentCount, expected);
+        }
     }
 
     function _toWords(bytes calldata data) private pure returns (bytes32[] memory words) {

@@ -16,6 +16,8 @@ import {AlwaysTrueVerifierFake} from "./fakes/VerifierFakes.sol";
 /// listed; the fixture proof settles their fixture-commitment jobs) or on an always-true fake (not allow-
 /// listed), post, claim, deliver, decline with any reason, submit, expire, cancel, rate, deprecate, withdraw.
 /// The honest provider claims only jobs it can prove and proves them at once; the honest consumer posts.
+/// Issue #23 adds fresh sybil consumers replaying the public proof on fresh models, deliveries after the input
+/// deadline, and one-second guardian pauses (market and model) between any two steps.
 contract CoalitionHandler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
     uint256 internal constant MAX_MODELS = 12;
@@ -44,6 +46,13 @@ contract CoalitionHandler {
     /// the only NGX it may end up with beyond its start.
     uint256 public honestEarned;
     uint256 public washSettlements;
+    /// Settlements of the fixture statement (real verifier code, fixture commitment) that earned a reward or NRS:
+    /// one statement, so at most one, whoever posts it on whichever model id.
+    uint256 public rewardedFixtureSettlements;
+    /// Deliveries that landed at or after their job's input deadline (must stay zero).
+    uint256 public lateDeliveries;
+    address internal guardian;
+    uint256 internal sybils;
 
     constructor(
         JobMarket market_,
@@ -53,7 +62,8 @@ contract CoalitionHandler {
         IModelRegistry.ModelSpec memory spec_,
         bytes memory proof_,
         uint256[] memory instances_,
-        uint256 honestModel
+        uint256 honestModel,
+        address guardian_
     ) {
         (market, registry) = (market_, registry_);
         (IERC20 token_,,,,, IRewardsPool rewards_) = market_.wiring();
@@ -64,6 +74,7 @@ contract CoalitionHandler {
         spec = spec_;
         (proof, instances) = (proof_, instances_);
         models.push(honestModel);
+        guardian = guardian_;
     }
 
     // ------------------------------------------------------------ coalition
@@ -115,12 +126,86 @@ contract CoalitionHandler {
         uint256[] memory cs = new uint256[](1);
         cs[0] = instances[0];
         vm.prank(c);
-        uint256 jobId = market.postJob(models[models.length - 1], cs, 0.1 ether + price % 200 ether, 1 hours, 30 minutes, 0);
+        uint256 jobId =
+            market.postJob(models[models.length - 1], cs, 0.1 ether + price % 200 ether, 1 hours, 30 minutes, 0);
         commitmentOf[jobId] = cs[0];
         vm.prank(p);
         market.claimJob(jobId);
         _submitAs(p, jobId);
         washSettlements += 1;
+    }
+
+    /// A fresh sybil consumer (funded by the coalition consumer, so its NGX stays the coalition's) replays the
+    /// public fixture proof on a fresh model of the real verifier, settled by the coalition provider.
+    function sybilReplay(uint96 price) external {
+        if (models.length >= MAX_MODELS) return;
+        address sybil = address(uint160(uint256(keccak256(abi.encode("sybil", ++sybils)))));
+        uint256 amount = 0.1 ether + price % 200 ether;
+        if (token.balanceOf(c) < amount) return;
+        vm.prank(c);
+        if (!token.transfer(sybil, amount)) return;
+        vm.prank(sybil);
+        token.approve(address(market), amount);
+        this.registerModel(false);
+        uint256[] memory cs = new uint256[](1);
+        cs[0] = instances[0];
+        vm.prank(sybil);
+        uint256 jobId = market.postJob(models[models.length - 1], cs, amount, 1 hours, 30 minutes, 0);
+        commitmentOf[jobId] = cs[0];
+        vm.prank(p);
+        try market.claimJob(jobId) {}
+        catch {
+            return;
+        }
+        _submitAs(p, jobId);
+        vm.prank(sybil);
+        try market.withdraw() {} catch {}
+        vm.prank(sybil);
+        token.transfer(c, token.balanceOf(sybil));
+    }
+
+    /// The coalition consumer tries a delivery after the input deadline (to make a free decline costly).
+    function deliverLate(uint256 seed, uint32 dt) external {
+        uint256 n = market.jobCount();
+        uint256 jobId;
+        for (uint256 i; i < n && jobId == 0; ++i) {
+            uint256 id = 1 + (seed + i) % n;
+            IJobMarket.Job memory job = market.getJob(id);
+            if (job.consumer == c && job.status == IJobMarket.JobStatus.Claimed) jobId = id;
+        }
+        if (jobId == 0) {
+            _post(c, seed, uint96(seed));
+            jobId = market.jobCount();
+            vm.prank(p);
+            try market.claimJob(jobId) {}
+            catch {
+                return;
+            }
+        }
+        uint256 deadline = market.inputDeadline(jobId);
+        if (block.timestamp < deadline) vm.warp(deadline + dt % 10 minutes);
+        vm.prank(c);
+        try market.deliverInput(jobId, hex"6a756e6b") {
+            lateDeliveries += 1;
+        } catch {}
+    }
+
+    /// A one-second guardian pause of the market or of a model.
+    function pauseBlip(uint256 seed, bool wholeMarket) external {
+        vm.startPrank(guardian);
+        if (wholeMarket) {
+            try market.pause() {
+                vm.warp(block.timestamp + 1);
+                market.unpause();
+            } catch {}
+        } else {
+            uint256 modelId = _model(seed);
+            try registry.pauseModel(modelId) {
+                vm.warp(block.timestamp + 1);
+                registry.unpauseModel(modelId);
+            } catch {}
+        }
+        vm.stopPrank();
     }
 
     function rate(uint256 seed, uint8 rating) external {
@@ -157,7 +242,8 @@ contract CoalitionHandler {
         IJobMarket.Job memory job = market.getJob(jobId);
         if (!isFake[job.modelId] && commitmentOf[jobId] != instances[0]) return;
         vm.prank(honestProvider);
-        try market.claimJob(jobId) {} catch {
+        try market.claimJob(jobId) {}
+        catch {
             return;
         }
         _submitAs(honestProvider, jobId);
@@ -170,6 +256,8 @@ contract CoalitionHandler {
         uint256 before = _coalitionLiquid();
         vm.prank(who);
         try market.submitResult(jobId, proof, _instancesFor(jobId)) {
+            bool fixture = !isFake[job.modelId] && commitmentOf[jobId] == instances[0];
+            if (fixture && market.getJob(jobId).flags & 1 == 0) rewardedFixtureSettlements += 1;
             if (job.consumer == honestConsumer) {
                 honestSettledPrice += job.price;
                 honestEarned += _coalitionLiquid() - before;
@@ -179,8 +267,8 @@ contract CoalitionHandler {
 
     /// Wallets, market credits and owed rewards of the coalition (what a settlement can change).
     function _coalitionLiquid() private view returns (uint256) {
-        return token.balanceOf(c) + token.balanceOf(p) + token.balanceOf(o) + market.claimable(c)
-            + market.claimable(p) + market.claimable(o) + rewards.owedTo(c) + rewards.owedTo(p) + rewards.owedTo(o);
+        return token.balanceOf(c) + token.balanceOf(p) + token.balanceOf(o) + market.claimable(c) + market.claimable(p)
+            + market.claimable(o) + rewards.owedTo(c) + rewards.owedTo(p) + rewards.owedTo(o);
     }
 
     function _post(address who, uint256 seed, uint96 price) private {
@@ -238,7 +326,8 @@ contract CoalitionInvariantsTest is Base {
             _spec(address(dedicatedVerifier), IModelRegistry.VerifierKind.Dedicated),
             proof,
             instances,
-            dedicatedModel
+            dedicatedModel,
+            guardian
         );
         coalitionStart = _coalitionValue();
         honestProviderStart = _value(provider2);
@@ -260,7 +349,9 @@ contract CoalitionInvariantsTest is Base {
         for (uint256 id = 1; id <= n; ++id) {
             IJobMarket.Job memory job = market.getJob(id);
             if (job.consumer != who) continue;
-            if (job.status == IJobMarket.JobStatus.Open || job.status == IJobMarket.JobStatus.Claimed) sum += job.price;
+            if (job.status == IJobMarket.JobStatus.Open || job.status == IJobMarket.JobStatus.Claimed) {
+                sum += job.price;
+            }
         }
     }
 
@@ -283,6 +374,17 @@ contract CoalitionInvariantsTest is Base {
     /// The honest consumer only ever pays for jobs that settled with a proof.
     function invariant_HonestConsumerPaysOnlyForResults() public view {
         assertEq(_value(consumer) + handler.honestSettledPrice(), honestConsumerStart, "honest consumer");
+    }
+
+    /// One statement earns once: the public fixture proof, replayed by sybils on fresh model ids, earns nothing
+    /// after its first settlement (issue #23, item 3), and posting it first marks nothing (item 7).
+    function invariant_OneStatementEarnsOnce() public view {
+        assertLe(handler.rewardedFixtureSettlements(), 1, "a replayed statement earned");
+    }
+
+    /// A delivery never lands at or after its job's input deadline (issue #23, item 4).
+    function invariant_NoLateDelivery() public view {
+        assertEq(handler.lateDeliveries(), 0, "late delivery accepted");
     }
 
     function invariant_MarketSolvent() public view {

@@ -65,9 +65,9 @@ contract DeliverInputTest is Base {
         _deliver(jobId, big);
     }
 
-    function test_DeliversOneSecondBeforeProveDeadline() public {
+    function test_DeliversOneSecondBeforeInputDeadline() public {
         uint256 jobId = _postAndClaim(dedicatedModel);
-        vm.warp(market.getJob(jobId).proveDeadline - 1);
+        vm.warp(market.inputDeadline(jobId) - 1);
         bytes memory payload = _payload(32);
         _expectDelivered(jobId, payload);
         _deliver(jobId, payload);
@@ -142,14 +142,15 @@ contract DeliverInputTest is Base {
         _deliver(expired, hex"01");
     }
 
-    function test_RevertWhen_DeliveredAtOrAfterProveDeadline() public {
+    /// A delivery counts only before the input deadline (issue #23, item 4; TrustIII.t.sol plays the front-run).
+    function test_RevertWhen_DeliveredAtOrAfterInputDeadline() public {
         uint256 jobId = _postAndClaim(dedicatedModel);
-        uint256 deadline = market.getJob(jobId).proveDeadline;
+        uint256 deadline = market.inputDeadline(jobId);
         vm.warp(deadline);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__ProveWindowClosed.selector, jobId, deadline));
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InputDeadlinePassed.selector, jobId, deadline));
         _deliver(jobId, hex"01");
-        vm.warp(deadline + 1);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__ProveWindowClosed.selector, jobId, deadline));
+        vm.warp(market.getJob(jobId).proveDeadline);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InputDeadlinePassed.selector, jobId, deadline));
         _deliver(jobId, hex"01");
     }
 

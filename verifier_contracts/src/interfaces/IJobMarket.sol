@@ -223,6 +223,9 @@ interface IJobMarket {
     error JobMarket__InputDeadlineNotReached(uint256 jobId, uint256 deadline);
     /// @notice An InputMissing decline although the consumer delivered the input on chain.
     error JobMarket__InputWasDelivered(uint256 jobId);
+    /// @notice `deliverInput` at or after the job's input deadline: a late delivery does not count (it would turn
+    ///         the provider's free InputMissing decline into a costly one).
+    error JobMarket__InputDeadlinePassed(uint256 jobId, uint256 deadline);
     /// @notice Auction terms out of order: need minPrice <= maxPrice, and a ramp only when they differ.
     error JobMarket__InvalidAuction(uint256 minPrice, uint256 maxPrice, uint256 rampLength);
     /// @notice A callback gas limit above MAX_CALLBACK_GAS.
@@ -357,12 +360,16 @@ interface IJobMarket {
     function pause() external;
     function unpause() external;
 
+    /// @notice A job as stored, except that a Claimed job's `proveDeadline` is its current deadline: the claim's,
+    ///         or a whole `proveWindow` after the latest guardian unpause (market or model) that came after the
+    ///         claim (issue #23). Submitting, declining and delivering need `t <` it; expiry `t >=` it.
     function getJob(uint256 jobId) external view returns (Job memory);
     /// @notice A job's auction, deliverer and reopening details (all zero for a plain job).
     function getJobExtras(uint256 jobId) external view returns (JobExtras memory);
     /// @notice The price a claim of Open job `jobId` would lock at `timestamp` (the price itself once claimed).
     function priceAt(uint256 jobId, uint256 timestamp) external view returns (uint256);
-    /// @notice `proveDeadline - proveWindow / 2` of a claimed job (0 when never claimed): the consumer must
+    /// @notice `proveDeadline - proveWindow / 2` of a claimed job, with `getJob`'s (possibly moved) `proveDeadline`
+    ///         (0 when never claimed): the consumer must
     ///         have handed over a valid input before it.
     function inputDeadline(uint256 jobId) external view returns (uint256);
     /// @notice Last time the guardian unpaused the market (0 if never).

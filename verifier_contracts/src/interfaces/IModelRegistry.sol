@@ -104,6 +104,9 @@ interface IModelRegistry {
     error ModelRegistry__InvalidStatus(uint256 modelId, ModelStatus status);
     /// @notice A VKA longer than `max` bytes cannot be stored as one data contract (EIP-170: 0x00 ++ vka).
     error ModelRegistry__VkaTooLarge(uint256 length, uint256 max);
+    /// @notice The verifier is a KZG binding of `points` G1 points (it answers `points()`): a model of it must
+    ///         post exactly `expected = 2 * points` input commitments (x and y of each point).
+    error ModelRegistry__CommitmentCountMismatch(uint16 inputCommitmentCount, uint256 expected);
 
     /// @notice Register a model; the caller becomes its owner. Pins `spec.verifier.codehash`.
     /// @dev Reverts ModelRegistry__ZeroHash for a zero onnx/settings/vk/artifacts hash, and
@@ -129,6 +132,9 @@ interface IModelRegistry {
     function settlementOf(uint256 modelId) external view returns (Verification memory);
     /// @notice What `postJob` checks, from one storage slot: the model's status and its input commitment count.
     function postingOf(uint256 modelId) external view returns (ModelStatus status, uint256 inputCommitmentCount);
+    /// @notice A model's last `unpauseModel` time (0 if never; one storage read; 0 for an unknown id). JobMarket
+    ///         gives a claim a whole prove window after it.
+    function lastUnpausedAtOf(uint256 modelId) external view returns (uint256);
     /// @notice Just the status of a model (one storage read; None for an unknown id).
     function modelStatus(uint256 modelId) external view returns (ModelStatus);
     /// @notice The VKA words of a Reusable model (empty for Dedicated).
