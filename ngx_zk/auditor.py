@@ -20,7 +20,8 @@ from pathlib import Path
 
 from . import prover
 from .artifacts import Circuit
-from .chain.market import JobStatus, Marketplace, commitments_hash
+from .chain.market import Marketplace
+from .chain.types import JobStatus, commitments_hash
 from .commitment import proof_points
 from .config import Settings
 from .errors import NgxZkError
@@ -75,7 +76,7 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
         verdict.add("settlement calldata readable", False, str(exc))
         return verdict
     k, n_out = entry.input_commitment_count, entry.output_count
-    posted = [int(c) for c in market.posted(job_id)["inputCommitments"]]
+    posted = list(market.posted(job_id).event.input_commitments)
     verdict.add("instance count", len(instances) == k + n_out, f"{len(instances)} instances, registry says {k}+{n_out}")
     verdict.add(
         "proof commits to the job's input",
@@ -94,7 +95,7 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
         try:
             checked = prover.verify(path, circuit, settings)
             verdict.outputs = checked.outputs
-            verdict.add("proof verifies offline", True, f"tx {event['transactionHash']}")
+            verdict.add("proof verifies offline", True, f"tx {event.meta.tx_hash}")
         except NgxZkError as exc:
             verdict.add("proof verifies offline", False, exc.message)
     return verdict

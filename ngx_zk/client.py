@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,15 +52,16 @@ def resolve_chain(settings: Settings | None = None, rpc_url: str | None = None) 
 def connect(settings: Settings | None = None, rpc_url: str | None = None, *, chain: Chain | None = None) -> Marketplace:
     """The marketplace on the configured chain (``chain`` if already resolved), its recorded deployment
     checked to have code there."""
-    from .chain import deployment, devnet
+    from .chain import deployment
     from .chain.market import Marketplace
+    from .chain.types import is_dev_chain
 
     settings = settings or load_settings()
     chain = chain or resolve_chain(settings, rpc_url)
     deployed = deployment.load(settings, chain.chain_id)
     market_address = deployed.address("JobMarket")
     if not chain.has_code(market_address):
-        fresh = " (the devnet was restarted fresh)" if chain.chain_id == devnet.DEV_CHAIN_ID else ""
+        fresh = " (the devnet was restarted fresh)" if is_dev_chain(chain.chain_id) else ""
         raise DeploymentError(f"no contracts at {market_address} on chain {chain.chain_id}{fresh}", "deploy them: ngx-zk deploy")
     return Marketplace(chain, deployed)
 
@@ -69,10 +70,11 @@ def signer_for(settings: Settings, chain_id: int, *, account: str | None = None,
     """The signer every command uses: a dev account by role (dev chain only), else ``keystore`` /
     NGX_ZK_KEYSTORE (+ password) / NGX_ZK_PRIVATE_KEY."""
     from .chain import devnet, signer
+    from .chain.types import is_dev_chain
     from .errors import SignerError
 
     if account:
-        if chain_id != devnet.DEV_CHAIN_ID:
+        if not is_dev_chain(chain_id):
             raise SignerError(
                 f"--account {account} names a dev-chain account; this is chain {chain_id}",
                 "use --keystore or NGX_ZK_KEYSTORE / NGX_ZK_PRIVATE_KEY on real chains",
@@ -84,18 +86,12 @@ def signer_for(settings: Settings, chain_id: int, *, account: str | None = None,
 def parse_price(price: str | int | Decimal) -> int:
     """An NGX amount (``"12.5"``, ``Decimal``) as base units; an ``int`` is taken as base units already."""
     if isinstance(price, int):
-        amount = price
-    else:
-        try:
-            value = Decimal(str(price))
-        except InvalidOperation:
-            raise InputError(f"{price!r} is not a number of NGX") from None
-        if not value.is_finite():
-            raise InputError(f"{price!r} is not a number of NGX")
-        amount = int(value * WEI)
-    if amount <= 0:
-        raise InputError(f"price {price!r} must be positive")
-    return amount
+        if price <= 0:
+            raise InputError(f"price {price!r} must be positive")
+        return price
+    from .units import parse_ngx
+
+    return parse_ngx(price, positive=True)
 
 
 @dataclass

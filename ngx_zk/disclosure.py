@@ -23,7 +23,8 @@ from typing import Any
 from . import prover, safejson
 from .artifacts import Circuit
 from .auditor import Verdict, audit_job
-from .chain.market import JobStatus, Marketplace
+from .chain.market import Marketplace
+from .chain.types import JobStatus
 from .commitment import commit, kzg_key
 from .config import Settings
 from .errors import InputError, NgxZkError

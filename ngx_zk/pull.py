@@ -26,13 +26,13 @@ from typing import Any
 from . import bundle as bundles
 from . import onnx_model, srs
 from .chain.market import Marketplace
+from .chain.types import ModelStatus
 from .config import Settings
 from .errors import ChainError, CircuitError, LogrowsCapError
 from .provenance import artifacts_hash, require_verifier
 from .publish import (
     AmbiguousModelError,
     describe,
-    is_dev_chain,
     mismatches,
     record_model,
     recorded_id,
@@ -68,7 +68,7 @@ class PulledModel:
     """Whether the verifier's code is on governance's allow-list (only then do jobs earn rewards and NRS)."""
     owner: str
     royalty_bps: int
-    status: str
+    status: ModelStatus
     artifacts_hash: str
     source: str
     replaced_circuit: bool = False
@@ -91,7 +91,7 @@ def pull_model(
 ) -> PulledModel:
     """Fetch, check and install registry model ``model_id``; record its id for this chain. Installs nothing on any failure."""
     entry = market.model(model_id)
-    if entry.insecure_test_srs and not is_dev_chain(market):
+    if entry.insecure_test_srs and not market.dev_chain:
         raise ChainError(
             f"registry model {model_id} was built on a TEST SRS: its proofs are forgeable",
             "test-SRS models are for a local dev chain only",
@@ -144,7 +144,7 @@ def pull_model(
         market.verifier_code_allowed(entry.verifier_code_hash),
         entry.owner,
         entry.royalty_bps,
-        entry.status.value,
+        entry.status,
         "0x" + artifacts_hash(installed).hex(),
         source,
         replaced,

@@ -341,7 +341,7 @@ def test_a_reorg_dropping_a_claimed_jobs_post_marks_it_lost_without_a_crash(
 ) -> None:
     net, m = chain_snapshot, worker.market
     record = post(net, tmp_path)
-    posted_block = int(m.posted(record.job_id)["blockNumber"])
+    posted_block = m.posted(record.job_id).meta.block_number
     running = background(lambda: worker.work(burst=True, max_jobs=1))
     until(lambda: (e := worker.journal.get(record.job_id)) is not None and e.step is Step.CLAIMED, what="the claim")
 
@@ -362,7 +362,7 @@ def test_a_seen_job_whose_post_a_reorg_drops_is_lost_and_its_reused_id_is_seen_a
     worker._scan()
     assert (entry := worker.journal.get(first.job_id)) is not None and entry.step is Step.SEEN
 
-    reorg_from(net, int(m.posted(first.job_id)["blockNumber"]))
+    reorg_from(net, m.posted(first.job_id).meta.block_number)
     worker._scan()
     entry = worker.journal.get(first.job_id)
     assert entry is not None and entry.step is Step.LOST and worker.journal.history(first.job_id)[-1][2] == GONE
@@ -372,7 +372,7 @@ def test_a_seen_job_whose_post_a_reorg_drops_is_lost_and_its_reused_id_is_seen_a
     worker._scan()
     entry = worker.journal.get(second.job_id)
     assert entry is not None and entry.step is Step.SEEN
-    assert list(entry.commitments) == [int(c) for c in m.posted(second.job_id)["inputCommitments"]]
+    assert list(entry.commitments) == list(m.posted(second.job_id).event.input_commitments)
 
 
 # --- RPC faults (issue 6, item 8) ----------------------------------------------------------------

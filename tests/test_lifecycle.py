@@ -8,8 +8,11 @@ test_chain_faults.py (kill-at-each-step).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +21,30 @@ from typing import Any
 
 import pytest
 
-from ngx_zk.chain.market import DeclineReason, Job, JobStatus, ModelStatus, commitments_hash
 from ngx_zk.chain.tx import Mined
+from ngx_zk.chain.types import (
+    FLAG_AUCTION,
+    DeclineReason,
+    InputDelivered,
+    Job,
+    JobExtras,
+    JobStatus,
+    Logged,
+    LogMeta,
+    ModelStatus,
+    commitments_hash,
+)
 from ngx_zk.errors import ContractRevert, InputError
 from ngx_zk.inputs import InputData
+from ngx_zk.worker.jobfiles import InputRejected
 from ngx_zk.worker.journal import IllegalTransition, Journal, Step
-from ngx_zk.worker.lifecycle import MAX_STEP_ERRORS, MAX_SUBMIT_SENDS, Lifecycle
+from ngx_zk.worker.lifecycle import AUCTION_RECHECK_S, MAX_STEP_ERRORS, MAX_SUBMIT_SENDS, Lifecycle
+from ngx_zk.worker.market_view import MarketView
 from ngx_zk.worker.observe import Metrics
 from ngx_zk.worker.offers import OfferBook
 from ngx_zk.worker.policy import ClaimPolicy
+
+from .paths import REPO
 
 ME, CONSUMER = "0x" + "11" * 20, "0x" + "22" * 20
 NGX = 10**18
@@ -44,26 +62,32 @@ class ChainFake:
     def timestamp(self) -> int:
         return int(self.now)
 
-    def call(self, fn: Any, sender: str | None = None) -> None:
+    def call(self, fn: Any, *, sender: str | None = None) -> None:
         if self.revert_dry_run:
             raise ContractRevert(self.revert_dry_run, {})
 
     def estimate_gas(self, fn: Any, sender: str) -> int:
         return 800_000
 
-    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+    def receipt(self, tx_hash: str) -> Mined | None:
         return None
 
     def transaction_known(self, tx_hash: str) -> bool:
         return tx_hash in self.known_txs
 
 
+@dataclass(frozen=True)
+class DeploymentFake:
+    block: int = 0
+
+
 class MarketFake:
-    """FAKE: an in-memory job table with the JobMarket's rules that the lifecycle relies on."""
+    """FAKE: an in-memory job table with the JobMarket's rules that the lifecycle relies on (the shape of
+    ``MarketView``, which mypy checks where the rig hands it to the lifecycle)."""
 
     def __init__(self) -> None:
         self.chain = ChainFake()
-        self.deployment = SimpleNamespace(block=0)
+        self.deployment = DeploymentFake()
         self.jobs: dict[int, Job] = {}
         self.claims: list[int] = []
         self.submits: list[int] = []
@@ -72,8 +96,10 @@ class MarketFake:
         self.model_status = ModelStatus.ACTIVE
         self.score = 100
         self.revert_send: str | None = None
+        self.ramp: JobExtras | None = None
+        """An auction's ramp (``post(auction=True)``): the price rises from ``min_price`` to the job's price."""
 
-    def post(self, job_id: int = 1, price: int = 10 * NGX, prove_window: int = 300) -> Job:
+    def post(self, job_id: int = 1, price: int = 10 * NGX, prove_window: int = 300, auction: bool = False) -> Job:
         job = Job(
             job_id,
             CONSUMER,
@@ -88,7 +114,10 @@ class MarketFake:
             0,
             0,
             commitments_hash(COMMITMENTS),
+            flags=FLAG_AUCTION if auction else 0,
         )
+        if auction:
+            self.ramp = JobExtras(2 * NGX, int(self.chain.now), 100, None, None, 0)
         self.jobs[job_id] = job
         return job
 
@@ -104,10 +133,21 @@ class MarketFake:
     def model(self, model_id: int) -> Any:
         return SimpleNamespace(status=self.model_status)
 
+    def job_extras(self, job_id: int) -> JobExtras:
+        return self.ramp or JobExtras(self.jobs[job_id].price, 0, 0, None, None, 0)
+
+    def price_at(self, job_id: int, timestamp: int) -> int:
+        """The contract's ramp: linear from ``min_price`` at ``ramp_start`` to the job's price ``ramp_length`` later."""
+        job, ramp = self.jobs[job_id], self.ramp
+        if ramp is None or not job.auction:
+            return job.price
+        elapsed = min(max(0, timestamp - ramp.ramp_start), ramp.ramp_length)
+        return ramp.min_price + (job.price - ramp.min_price) * elapsed // ramp.ramp_length
+
     def consumer_score(self, address: str) -> int:
         return self.score
 
-    def nrs(self, address: str) -> tuple[int, tuple[int, ...]]:
+    def nrs(self, address: str) -> tuple[int, tuple[int, int, int, int]]:
         return 50, (50, 50, 0, 50)
 
     def free_stake(self, address: str) -> int:
@@ -124,14 +164,27 @@ class MarketFake:
         )
         return mined(f"0xclaim{job_id}")
 
-    def events(self, name: str, from_block: int, **filters: Any) -> list[dict[str, Any]]:
-        job_id = filters["jobId"]
-        return [{"payload": self.deliveries[job_id]}] if job_id in self.deliveries else []
+    def logs(self, kind: type[Any], from_block: int, to_block: int | None = None, **filters: Any) -> list[Logged[Any]]:
+        assert kind is InputDelivered, "the lifecycle reads only deliveries"
+        job_id = filters["job_id"]
+        if job_id not in self.deliveries:
+            return []
+        delivered = InputDelivered(job_id, CONSUMER, filters["provider"], self.deliveries[job_id])
+        return [Logged(delivered, LogMeta(7, "0xdeliver", 0))]
 
-    def submit_fn(self, job_id: int, proof: bytes, instances: list[int]) -> Any:
+    def submit_fn(self, job_id: int, proof: bytes, instances: Sequence[int]) -> Any:
         return ("submit", job_id)
 
-    def submit(self, signer: Any, job_id: int, proof: bytes, instances: list[int], **_: Any) -> Mined:
+    def submit(
+        self,
+        signer: Any,
+        job_id: int,
+        proof: bytes,
+        instances: Sequence[int],
+        on_sent: Any = None,
+        gas: int | None = None,
+        dry_run: bool = True,
+    ) -> Mined:
         self.submits.append(job_id)
         if self.revert_send:
             raise ContractRevert(self.revert_send, {})
@@ -158,13 +211,16 @@ class OpenerFake:
     """FAKE: opens the payload b"good" as a valid salted input; anything else is refused."""
 
     def __init__(self, served: dict[int, Any]) -> None:
-        self.served, self.home, self.discarded = served, Path("/nonexistent"), []
+        self.served, self.home = served, Path("/nonexistent")
+        self.discarded: list[int] = []
 
     def context(self, job_id: int, model_id: int, direction: str) -> Any:
         return None
 
-    def open(self, payload: bytes, ctx: Any, model_id: int, commitments: Any) -> tuple[InputData, bytes] | str:
-        return (InputData(((0.5,),)), b"") if payload == b"good" else "input does not open the job's commitment"
+    def open(self, payload: bytes, ctx: Any, model_id: int, commitments: Any) -> tuple[InputData, bytes]:
+        if payload != b"good":
+            raise InputRejected("input does not open the job's commitment")
+        return InputData(((0.5,),)), b""
 
     def save_input(self, job_id: int, salted: InputData) -> Path:
         return Path(f"/inputs/{job_id}.json")
@@ -200,17 +256,19 @@ class ProversFake:
 @pytest.fixture()
 def rig() -> SimpleNamespace:
     market = MarketFake()
+    view: MarketView = market  # the fake must keep the shape of what the lifecycle asks of the real market
     journal = Journal(":memory:")
     circuit = SimpleNamespace(manifest=SimpleNamespace(logrows=10, visibility=SimpleNamespace(output="public"), polycommit=False))
     served = {1: SimpleNamespace(circuit=circuit)}
-    opener, provers, mailbox = OpenerFake(served), ProversFake(), {}
+    opener, provers = OpenerFake(served), ProversFake()
+    mailbox: dict[tuple[int, str], bytes] = {}
     wake = threading.Event()
     offers = OfferBook(opener, provers, journal, concurrency=1, log=lambda *a, **k: None, wake=wake)  # type: ignore[arg-type]
     life = Lifecycle(
-        market=market,
-        signer=SimpleNamespace(address=ME),
+        market=view,
+        signer=SimpleNamespace(address=ME),  # type: ignore[arg-type]
         journal=journal,
-        served=served,
+        served=served,  # type: ignore[arg-type]
         opener=opener,  # type: ignore[arg-type]
         offers=offers,
         provers=provers,
@@ -235,7 +293,8 @@ def run(rig: SimpleNamespace, rounds: int = 10) -> Step:
             rig.life.advance(record)
     record = rig.journal.get(1)
     assert record is not None
-    return record.step
+    step: Step = record.step
+    return step
 
 
 def seen(rig: SimpleNamespace, **job: Any) -> None:
@@ -340,7 +399,7 @@ def test_submissions_reverting_on_chain_are_bounded(rig: SimpleNamespace) -> Non
     rig.market.revert_send = "SomethingOdd"
     run(rig, rounds=40)
     assert len(rig.market.submits) <= MAX_SUBMIT_SENDS
-    assert rig.journal.get(1).step in (Step.DECLINED, Step.FAILED)  # type: ignore[union-attr]
+    assert rig.journal.get(1).step in (Step.DECLINED, Step.FAILED)
 
 
 def test_a_paused_market_is_waited_out_with_backoff_but_never_past_the_deadline(rig: SimpleNamespace) -> None:
@@ -415,7 +474,7 @@ def test_max_jobs_counts_this_runs_claims(rig: SimpleNamespace) -> None:
     rig.market.post(job_id=2)
     rig.journal.record(2, 1, Step.SEEN, commitments=COMMITMENTS, seen_block=1)
     run(rig)
-    assert rig.journal.get(2).step is Step.SEEN and rig.market.claims == [1]  # type: ignore[union-attr]
+    assert rig.journal.get(2).step is Step.SEEN and rig.market.claims == [1]
 
 
 def test_max_jobs_counts_jobs_resumed_in_hand_but_not_old_finished_ones(rig: SimpleNamespace) -> None:
@@ -432,3 +491,25 @@ def test_the_lifecycle_runs_in_milliseconds(rig: SimpleNamespace) -> None:
     rig.mailbox[(1, "input")] = b"good"
     assert run(rig) is Step.DONE
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.slow
+def test_the_fake_market_keeps_the_shape_the_lifecycle_asks_of_the_real_one() -> None:
+    """mypy checks ``MarketFake`` against ``MarketView`` (the package's own check holds ``Marketplace`` to it):
+    a method the lifecycle starts to use, or a changed signature, fails here rather than in a fake gone stale."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-error-summary", __file__], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout
+
+
+def test_an_auction_below_the_floor_is_looked_at_again_and_claimed_once_it_rises_there(rig: SimpleNamespace) -> None:
+    """Price 2 NGX rising to 10 over 100 s, floor 6: the price reaches the floor 50 s after the ramp starts
+    (``JobExtras.reaches``); before then the worker waits, it never refuses; then it claims."""
+    rig.life.policy = ClaimPolicy(min_price=6 * NGX)
+    seen(rig, auction=True)
+    assert run(rig) is Step.SEEN and rig.market.claims == []
+    assert 0 < rig.life._retry_at[1][0] - time.monotonic() <= AUCTION_RECHECK_S
+    rig.market.chain.now += 50
+    rig.life._retry_at.clear()
+    assert run(rig) is Step.CLAIMED and rig.market.claims == [1]

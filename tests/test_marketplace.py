@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from ngx_zk import crypto
 from ngx_zk.chain import devnet
 from ngx_zk.chain.market import JobStatus, outputs_hash
 from ngx_zk.chain.tx import Chain
+from ngx_zk.chain.types import JobSettled
 from ngx_zk.consumer import JobRecord, deliver_input, post_job
 from ngx_zk.defaults import BN254_SCALAR_MODULUS
 from ngx_zk.errors import ChainError, ContractRevert, WrongChainError
@@ -80,9 +82,12 @@ def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_pat
     outputs = m.outputs(job_id)
     assert outputs and outputs == instances[len(instances) - len(outputs) :]
     assert m.outputs_hash(job_id) == outputs_hash(outputs)
-    forged = [{**e, "outputs": [(int(e["outputs"][0]) + 1) % BN254_SCALAR_MODULUS, *e["outputs"][1:]]} for e in settled]
+    forged = [
+        replace(e, event=replace(e.event, outputs=((e.event.outputs[0] + 1) % BN254_SCALAR_MODULUS, *e.event.outputs[1:])))
+        for e in m.logs(JobSettled, m.deployment.block, job_id=job_id)
+    ]
     with monkeypatch.context() as patch:
-        patch.setattr(m, "events", lambda *_, **__: forged)
+        patch.setattr(m, "logs", lambda *_, **__: forged)
         with pytest.raises(ChainError, match="do not hash"):
             m.outputs(job_id)
     with pytest.raises(ContractRevert) as again:

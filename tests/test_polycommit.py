@@ -92,7 +92,7 @@ def test_the_worker_refuses_an_input_that_does_not_open_the_posted_point(
     """A consumer that posts one point and hands over another input (or the same values under another
     salt) gets a refusal before any proof; the lifecycle then declines the job as input invalid."""
     from ngx_zk import crypto, srs
-    from ngx_zk.worker.jobfiles import InputOpener, Served
+    from ngx_zk.worker.jobfiles import InputOpener, InputRejected, Served
 
     settings, circuit = local
     served = Served(circuit, None, srs.locate(settings, circuit.manifest.srs), tmp_path / "pk", 1 << 20)  # type: ignore[arg-type]
@@ -105,10 +105,11 @@ def test_the_worker_refuses_an_input_that_does_not_open_the_posted_point(
     def sealed(d: ngx.InputData) -> bytes:
         return crypto.seal(crypto.public_bytes(key), json.dumps({"input": d.to_json()}).encode(), ctx)
 
-    opened = opener.open(sealed(data), ctx, 1, posted)
-    assert not isinstance(opened, str) and opened[0] == data
-    assert opener.open(sealed(other), ctx, 1, posted) == "input does not open the job's commitment"
-    assert opener.open(sealed(data), ctx, 1, (posted[1], posted[0])) == "input does not open the job's commitment"
+    assert opener.open(sealed(data), ctx, 1, posted)[0] == data
+    with pytest.raises(InputRejected, match="input does not open the job's commitment"):
+        opener.open(sealed(other), ctx, 1, posted)
+    with pytest.raises(InputRejected, match="input does not open the job's commitment"):
+        opener.open(sealed(data), ctx, 1, (posted[1], posted[0]))
 
 
 def test_the_cli_commits_proves_and_verifies_a_polycommit_input(local: tuple[ngx.Settings, Circuit], tmp_path: Path) -> None:
@@ -165,7 +166,7 @@ def test_a_polycommit_job_settles_through_the_binding_and_the_auditor_passes_it(
     assert result["status"] == "Settled" and result["proof_valid"] is True
     job_id = int(result["job_id"])
     assert m.job(job_id).status is JobStatus.SETTLED
-    posted = [int(c) for c in m.posted(job_id)["inputCommitments"]]
+    posted = list(m.posted(job_id).event.input_commitments)
     proof, instances, _ = m.submitted_result(job_id)
     assert list(proof_points(proof, 1)) == posted == instances[:2], "settled with the proof that starts with the posted point"
     audit = ngx_zk(net, tmp_path / "auditor", "verify", "--job", str(job_id), "--model", NAME, "--json")

@@ -28,11 +28,12 @@ from ..files import write_private
 from ..tools import node_tool
 from .signer import Signer, from_keystore, write_keystore
 from .tx import Chain
+from .types import DEV_CHAIN_ID as DEV_CHAIN_ID  # re-exported: the data plane and the CLI import it from here
+from .types import is_dev_chain
 
 if TYPE_CHECKING:
     from .market import Marketplace
 
-DEV_CHAIN_ID = 31337
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 """Anvil's public default mnemonic: its keys are known to everyone, so they guard nothing."""
 ROLES = ("deployer", "consumer", "provider", "provider2", "treasury", "guardian", "ecosystem", "team", "auditor", "consumer2")
@@ -262,3 +263,23 @@ def deploy_dev(
         progress(f"funding the dev {role}")
         market.transfer(funder, dev_address(role), amount)
     return market
+
+
+def clock(chain: Chain) -> int:
+    """The chain's time now. anvil mines only on transactions, so on an idle devnet the latest block's time
+    stands still while anvil's own clock (the wall clock, shifted by ``evm_increaseTime`` and snapshot
+    reverts) runs on: there the pending block's timestamp, the time the next block will carry, is the
+    clock. Any other chain: the latest block's time (its blocks keep coming)."""
+    block = chain.w3.eth.get_block("pending" if is_dev_chain(chain.chain_id) else "latest")
+    return int(block["timestamp"])
+
+
+def catch_up(chain: Chain, deadline: int) -> int:
+    """The chain's time, on the local dev chain first moved on once its clock (:func:`clock`) has passed
+    ``deadline``: one empty block (``evm_mine``) brings the chain's time up to it, so a deadline passes
+    on an idle devnet too."""
+    now = chain.timestamp()
+    if now >= deadline or not is_dev_chain(chain.chain_id) or clock(chain) < deadline:
+        return now
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    return chain.timestamp()

@@ -27,8 +27,8 @@ from eth_utils.address import is_address, to_checksum_address
 from eth_utils.crypto import keccak
 
 from ..errors import NgxZkError
-from .market import JobTerms
 from .signer import Signer
+from .types import JobTerms, TermsError
 
 DOMAIN_NAME = "NeuroGrid JobMarket"
 DOMAIN_VERSION = "1"
@@ -226,9 +226,8 @@ class SignedOrder:
         commitments = data.get("commitments")
         if not isinstance(commitments, list) or not 1 <= len(commitments) <= 64:
             raise OrderError("order.commitments must be a list of 1 to 64 field elements")
-        order = Order(
-            consumer=_address(data, "consumer"),
-            terms=JobTerms(
+        try:
+            job_terms = JobTerms(
                 model_id=_uint(terms, "model_id", "uint256"),
                 min_price=_uint(terms, "min_price", "uint96"),
                 max_price=_uint(terms, "max_price", "uint96"),
@@ -239,7 +238,12 @@ class SignedOrder:
                 ramp_length=_uint(terms, "ramp_length", "uint32"),
                 deliverer=_address(terms, "deliverer"),
                 callback_gas_limit=_uint(terms, "callback_gas_limit", "uint32"),
-            ),
+            )
+        except TermsError as exc:
+            raise OrderError(f"order.{exc.message}") from None
+        order = Order(
+            consumer=_address(data, "consumer"),
+            terms=job_terms,
             commitments=tuple(_uint({"commitments": c}, "commitments", "uint256") for c in commitments),
             provider=_address(data, "provider"),
             nonce=_uint(data, "nonce", "uint256"),

@@ -133,6 +133,10 @@ class FailoverProvider(HTTPProvider):
         text = str(exc)
         if "refused" in text.lower():
             return "connection refused"
+        if any(
+            sign in text for sign in ("NameResolutionError", "Name or service not known", "nodename nor servname", "getaddrinfo")
+        ):
+            return "host name not found (DNS)"
         if isinstance(exc, requests.ConnectionError):
             return "connection dropped"
         return type(exc).__name__

@@ -55,6 +55,8 @@ def from_settings(settings: Settings, keystore: Path | None = None) -> Signer:
     """The signer configured by ``--keystore`` / NGX_ZK_KEYSTORE (+ password) or NGX_ZK_PRIVATE_KEY."""
     path = keystore or settings.keystore
     if path is not None:
+        if not path.is_file():  # say so before asking for its password
+            raise SignerError(f"keystore not found: {path}", "check the --keystore / NGX_ZK_KEYSTORE path")
         if settings.keystore_password is None:
             raise SignerError(
                 f"keystore {path} needs a password",
@@ -86,7 +88,7 @@ def from_keystore(path: Path, password: Secret) -> Signer:
         raise SignerError(f"{path} is not a JSON keystore") from None
     try:
         key = Account.decrypt(data, password.reveal())
-    except ValueError:
+    except (ValueError, KeyError, TypeError, AttributeError):  # a wrong password, or JSON that is not a keystore
         raise SignerError(f"cannot open keystore {path}: wrong password or corrupt file") from None
     account: LocalAccount = Account.from_key(key)
     return Signer(account.address, account)

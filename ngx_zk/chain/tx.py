@@ -55,10 +55,12 @@ load-balanced RPCs lag too): a used nonce means "not ours" only once this long p
 
 REVERT_HINTS = {
     "ProviderStaking__NotRegistered": "register first: ngx-zk provider register --endpoint URL",
+    "ProviderStaking__AlreadyRegistered": "this account is registered already: see it with ngx-zk provider status",
     "JobMarket__ModelNotActive": "the model is paused or deprecated: it takes no new jobs",
     "JobMarket__PriceBelowMinimum": "raise --price to at least the market's minimum job price",
     "JobMarket__InputDeadlineNotReached": "a missing input may be declined for free only after the input deadline",
     "JobMarket__InputWasDelivered": "the input was delivered on chain: decline it as invalid, or prove it",
+    "JobMarket__InputDeadlinePassed": "the input deadline has passed: a late delivery does not count; the job will be declined or expire",
     "JobMarket__VerifierCodeChanged": "the code at the model's verifier address is not the code its registry entry pinned",
     "JobMarket__ReputationTooLow": "the provider's NRS is below the job's minimum reputation",
     "JobMarket__StakeBelowMinimum": "stake more NGX: ngx-zk provider stake AMOUNT",
@@ -258,7 +260,7 @@ class Chain(ChainHistory):
             verdict, detail = self._send_version(sending, signer, what, on_sent)
             receipt = self._wait_or_replace(sending, verdict, detail, what)
             if receipt is not None:
-                return self._checked(receipt, sending, what)
+                return _checked(receipt, what)
 
     def _send_version(
         self, sending: _Sending, signer: Signer, what: str, on_sent: Callable[[str], None] | None
@@ -310,12 +312,6 @@ class Chain(ChainHistory):
             f"{what}: not mined within {self.receipt_timeout_s:g}s (sent {', '.join(sending.sent)})",
             "one of these may still be mined: check them before sending again",
         )
-
-    @staticmethod
-    def _checked(receipt: Mined, sending: _Sending, what: str) -> Mined:
-        if not receipt.ok:
-            raise TransactionError(f"{what}: transaction {receipt.tx} reverted")
-        return receipt
 
     def _broadcast(self, raw: bytes) -> tuple[Verdict, str]:
         """Hand a signed transaction to the node and classify its answer."""
@@ -451,6 +447,12 @@ NODE_ANSWERS: tuple[tuple[Verdict, tuple[str, ...]], ...] = (
 )
 """The wording of geth, anvil, reth, erigon and nethermind. These node errors carry no ABI selector and
 their codes differ between clients, so their text is the only signal there is."""
+
+
+def _checked(receipt: Mined, what: str) -> Mined:
+    if not receipt.ok:
+        raise TransactionError(f"{what}: transaction {receipt.tx} reverted")
+    return receipt
 
 
 def _rpc_message(exc: Web3RPCError) -> str:

@@ -3,8 +3,8 @@
 Everything a consumer sends is a stranger's bytes. :meth:`InputOpener.open` decrypts a sealed
 payload, parses it with bounded JSON (:mod:`ngx_zk.safejson`), checks every value against the
 circuit's range *before* EZKL quantizes it, and checks that it opens the job's commitment. Any
-failure, of any kind, comes back as a reason string: one poisoned payload must never take the
-worker down.
+failure, of any kind, raises :class:`InputRejected` with the reason: one poisoned payload must never
+take the worker down.
 """
 
 from __future__ import annotations
@@ -19,14 +19,22 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from .. import crypto, safejson
 from ..artifacts import Circuit
-from ..chain.market import ModelEntry
+from ..chain.types import ModelEntry
 from ..commitment import KzgKey, commit
-from ..errors import NgxZkError
+from ..errors import InputError, NgxZkError
 from ..files import write_private
 from ..inputs import InputData, parse
 
 MAX_SEALED_JSON_BYTES = 4 * 1024 * 1024
 """Largest decrypted input message the worker parses."""
+
+
+class InputRejected(InputError):
+    """A stranger's input the worker will not prove (``reason`` says why; it is journaled as a refusal)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -57,29 +65,32 @@ class InputOpener:
 
     def open(
         self, payload: bytes, ctx: crypto.JobContext, model_id: int, commitments: tuple[int, ...] | list[int]
-    ) -> tuple[InputData, bytes] | str:
-        """(salted input, the consumer's reply key) if ``payload`` opens ``commitments``; else why not."""
+    ) -> tuple[InputData, bytes]:
+        """(salted input, the consumer's reply key) if ``payload`` opens ``commitments``; else
+        :class:`InputRejected` says why not."""
         served = self.served.get(model_id)
         if served is None:
-            return f"model {model_id} is not served here"
+            raise InputRejected(f"model {model_id} is not served here")
         manifest = served.circuit.manifest
         try:
             message = safejson.loads(
                 crypto.open_sealed(self.enc_key, payload, ctx), what="sealed input", max_bytes=MAX_SEALED_JSON_BYTES
             )
             if not isinstance(message, dict):
-                return "input unusable: not a JSON object"
+                raise InputRejected("input unusable: not a JSON object")
             salted = parse(message.get("input"), manifest, source=f"{ctx.direction} input", limit=served.input_limit)
             reply_to = bytes.fromhex(str(message.get("reply_to", "")))
             if reply_to and len(reply_to) != 32:
-                return "input unusable: reply_to is not a 32-byte key"
+                raise InputRejected("input unusable: reply_to is not a 32-byte key")
             commitment, _ = commit(manifest, salted, kzg=served.kzg)
+        except InputRejected:
+            raise
         except NgxZkError as exc:
-            return f"input unusable: {exc.message}"
+            raise InputRejected(f"input unusable: {exc.message}") from None
         except Exception as exc:  # a stranger's bytes: whatever EZKL or the decoder raises, refuse, never crash
-            return f"input unusable: {type(exc).__name__}: {str(exc)[:200]}"
+            raise InputRejected(f"input unusable: {type(exc).__name__}: {str(exc)[:200]}") from None
         if list(commitment.values) != list(commitments):
-            return "input does not open the job's commitment"
+            raise InputRejected("input does not open the job's commitment")
         return salted, reply_to
 
     def input_path(self, job_id: int) -> Path:

@@ -36,13 +36,14 @@ from typing import Any, Protocol
 
 from .. import crypto
 from ..artifacts import Circuit
-from ..chain.market import DeclineReason, Job, JobStatus, Marketplace, ModelStatus, commitments_hash
 from ..chain.signer import Signer
+from ..chain.types import DeclineReason, InputDelivered, Job, JobStatus, ModelStatus, commitments_hash
 from ..errors import ChainError, ContractRevert, InputError, NgxZkError
 from ..evm import calldata as read_calldata
 from ..inputs import InputData
-from .jobfiles import InputOpener, Served
+from .jobfiles import InputOpener, InputRejected, Served
 from .journal import JobRecord, Journal, Step
+from .market_view import MarketView
 from .observe import Metrics
 from .offers import OfferBook
 from .policy import CLAIM_MARGIN_S, ClaimPolicy
@@ -106,7 +107,7 @@ class Lifecycle:
     def __init__(
         self,
         *,
-        market: Marketplace,
+        market: MarketView,
         signer: Signer,
         journal: Journal,
         served: Mapping[int, Served],
@@ -290,10 +291,8 @@ class Lifecycle:
         now = self.now()
         if floor > job.price or self.market.price_at(record.job_id, int(now)) >= floor:
             return 0.0
-        extras = self.market.job_extras(record.job_id)
-        span = job.price - extras.min_price
-        reach = extras.ramp_start + -(-(floor - extras.min_price) * extras.ramp_length // span)  # ceil
-        if reach >= job.claim_deadline - CLAIM_MARGIN_S:
+        reach = self.market.job_extras(record.job_id).reaches(floor, job.price)
+        if reach is None or reach >= job.claim_deadline - CLAIM_MARGIN_S:
             return 0.0
         return float(min(AUCTION_RECHECK_S, max(1, reach - now)))
 
@@ -303,12 +302,13 @@ class Lifecycle:
         payload = self.mailbox.get(record.job_id, "input")
         if payload is None or record.input_path or record.job_id in self.offers.early:
             return
-        opened = self.opener.open(
-            payload, self.opener.context(record.job_id, record.model_id, "input"), record.model_id, record.commitments
-        )
-        if isinstance(opened, str):
+        try:
+            salted, _ = self.opener.open(
+                payload, self.opener.context(record.job_id, record.model_id, "input"), record.model_id, record.commitments
+            )
+        except InputRejected:
             return  # the claimed job's usual path declines it
-        if self.offers.prove_early(record.job_id, record.model_id, opened[0], [*self._running()]):
+        if self.offers.prove_early(record.job_id, record.model_id, salted, [*self._running()]):
             self.log("job.offered", job_id=record.job_id, proving_early=True)
 
     # --- CLAIMING: did the claim land? ----------------------------------------------------------------
@@ -341,28 +341,29 @@ class Lifecycle:
             return self._start_proof(record, job, via="offer")
         payload, via = self.mailbox.get(record.job_id, "input"), "endpoint"
         if payload is None:
-            deliveries = self.market.events(
-                "InputDelivered",
+            deliveries = self.market.logs(
+                InputDelivered,
                 record.claim_block or self.market.deployment.block,
-                jobId=record.job_id,
+                job_id=record.job_id,
                 provider=self.signer.address,
             )
             if deliveries:
-                payload, via = bytes(deliveries[-1]["payload"]), "chain"
+                payload, via = deliveries[-1].event.payload, "chain"
         if payload is None:
             if now >= job.input_deadline:
                 return self._give_back(record, DeclineReason.INPUT_MISSING, "no input by the input deadline")
             return False
-        opened = self.opener.open(
-            payload, self.opener.context(record.job_id, record.model_id, "input"), record.model_id, record.commitments
-        )
-        if isinstance(opened, str):
-            self.journal.refuse("input", opened, sender=job.consumer, model_id=record.model_id, job_id=record.job_id)
+        try:
+            salted, reply_to = self.opener.open(
+                payload, self.opener.context(record.job_id, record.model_id, "input"), record.model_id, record.commitments
+            )
+        except InputRejected as exc:
+            self.journal.refuse("input", exc.reason, sender=job.consumer, model_id=record.model_id, job_id=record.job_id)
             self.discard_mail(record.job_id)
             self.offers.forget(record.job_id)
-            return self._give_back(record, DeclineReason.INPUT_INVALID, opened)
-        path = self.opener.save_input(record.job_id, opened[0])
-        return self._start_proof(record, job, via=via, input_path=str(path), reply_to=opened[1].hex())
+            return self._give_back(record, DeclineReason.INPUT_INVALID, exc.reason)
+        path = self.opener.save_input(record.job_id, salted)
+        return self._start_proof(record, job, via=via, input_path=str(path), reply_to=reply_to.hex())
 
     def _start_proof(self, record: JobRecord, job: Job, via: str, **inputs: str) -> bool:
         served = self.served[record.model_id]

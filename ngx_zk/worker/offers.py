@@ -20,7 +20,7 @@ from typing import Any
 
 from ..dataplane import MAX_PENDING_OFFERS, Offer
 from ..inputs import InputData
-from .jobfiles import InputOpener
+from .jobfiles import InputOpener, InputRejected
 from .journal import Journal
 from .provers import ProofRun, ProverPool
 
@@ -100,13 +100,14 @@ class OfferBook:
             if offer.commitment in self._offered:
                 continue
             ctx = self.opener.context(0, offer.model_id, "offer")
-            opened = self.opener.open(offer.payload, ctx, offer.model_id, [offer.commitment])
-            if isinstance(opened, str):
-                self.journal.refuse("offer", opened, sender=offer.consumer, model_id=offer.model_id)
-                self.log("offer.refused", level="warning", model_id=offer.model_id, reason=opened)
+            try:
+                salted, reply_to = self.opener.open(offer.payload, ctx, offer.model_id, [offer.commitment])
+            except InputRejected as exc:
+                self.journal.refuse("offer", exc.reason, sender=offer.consumer, model_id=offer.model_id)
+                self.log("offer.refused", level="warning", model_id=offer.model_id, reason=exc.reason)
                 continue
             self._offered[offer.commitment] = Offered(
-                offer.consumer, offer.model_id, opened[0], opened[1], offer.received, order=offer.order
+                offer.consumer, offer.model_id, salted, reply_to, offer.received, order=offer.order
             )
         for commitment, offered in list(self._offered.items()):
             if time.time() - offered.received > OFFER_TTL_S:

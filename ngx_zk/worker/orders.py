@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..chain.market import ZERO
 from ..chain.orders import OrderError, SignedOrder
+from ..chain.types import ZERO
 from ..errors import ChainError, ContractRevert
 from .journal import Step
 from .offers import Offered
 
 if TYPE_CHECKING:
+    from ..chain.market import Marketplace
     from .lifecycle import Lifecycle
 
 ORDER_MARGIN_S = 5
@@ -35,8 +36,10 @@ RETRY_REVERTS = {"EnforcedPause"}
 
 
 class OrderFiller:
-    def __init__(self, lifecycle: Lifecycle) -> None:
+    def __init__(self, lifecycle: Lifecycle, market: Marketplace) -> None:
         self.lc = lifecycle
+        self.market = market
+        """The whole market client: filling an order takes more of it than the lifecycle's view."""
 
     def fill_all(self) -> bool:
         """Fill or refuse every offered order; True if a job was taken."""
@@ -61,7 +64,7 @@ class OrderFiller:
             return self._refuse(commitment, offered, reason)
         order = signed.order
         try:
-            job_id, receipt = lc.market.fill_order(lc.signer, signed)
+            job_id, receipt = self.market.fill_order(lc.signer, signed)
         except ContractRevert as exc:
             if exc.name in RETRY_REVERTS:
                 return False
@@ -70,7 +73,7 @@ class OrderFiller:
             lc.log("order.error", level="warning", consumer=offered.consumer, nonce=order.nonce, error=str(exc))
             return False
         adopted = lc.offers.adopt(job_id, order.terms.model_id, order.consumer, order.commitments)
-        job = lc.market.job(job_id)
+        job = self.market.job(job_id)
         fields = dict(
             commitments=order.commitments,
             price=job.price,
@@ -93,7 +96,7 @@ class OrderFiller:
     def refusal(self, signed: SignedOrder, offered: Offered, commitment: int) -> str | None:
         """Why this worker does not fill ``signed`` (None: it does). Off-chain checks first, then reads."""
         lc, order = self.lc, signed.order
-        market, me = lc.market, lc.signer.address.lower()
+        market, me = self.market, lc.signer.address.lower()
         signer = signed.signer(market.chain.chain_id, market.market.address)
         if signer is None or signer.lower() != order.consumer.lower():
             return "the order's signature is not its consumer's (for this market and chain)"

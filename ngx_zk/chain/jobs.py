@@ -1,0 +1,272 @@
+"""Jobs on the ``JobMarket``: post (with an allowance, a permit or a signed order), claim, submit, decline,
+settle, and read back what settled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from ..errors import ChainError
+from . import events
+from .contracts import Contracts, decode_struct
+from .orders import Order, Permit, SignedOrder, permit_typed_data
+from .signer import Signer
+from .tx import Mined
+from .types import (
+    ZERO,
+    DeclineReason,
+    Job,
+    JobExtras,
+    JobPosted,
+    JobSettled,
+    JobStatus,
+    JobTerms,
+    Logged,
+    OrderFilled,
+    outputs_hash,
+)
+
+PERMIT_TTL_S = 3_600
+
+
+class Jobs(Contracts):
+    """One method per job action of the ``JobMarket``, and the reads of a job and its settlement."""
+
+    def post_job(
+        self,
+        signer: Signer,
+        model_id: int,
+        commitments: Sequence[int],
+        price: int,
+        claim_window: int,
+        prove_window: int,
+        min_reputation: int,
+    ) -> tuple[int, Mined]:
+        self.ensure_allowance(signer, self.market.address, price)
+        fn = self.market.functions.postJob(model_id, list(commitments), price, claim_window, prove_window, min_reputation)
+        receipt = self.chain.send(fn, signer, what="post job")
+        return self._posted_id(receipt), receipt
+
+    def post_job_with_permit(
+        self,
+        signer: Signer,
+        model_id: int,
+        commitments: Sequence[int],
+        price: int,
+        claim_window: int,
+        prove_window: int,
+        min_reputation: int,
+    ) -> tuple[int, Mined]:
+        """``postJob`` in one transaction: an EIP-2612 permit signed off chain replaces the approve."""
+        permit = self.sign_permit(signer, price, self.chain.timestamp() + PERMIT_TTL_S)
+        fn = self.market.functions.postJobWithPermit(
+            model_id, list(commitments), price, claim_window, prove_window, min_reputation, *permit.as_tuple()
+        )
+        receipt = self.chain.send(fn, signer, what="post job (permit)")
+        return self._posted_id(receipt), receipt
+
+    def post_job_with_terms(self, signer: Signer, terms: JobTerms, commitments: Sequence[int]) -> tuple[int, Mined]:
+        """``postJobWithTerms``: an auction, a deliverer or a callback (the signer pays ``max_price``)."""
+        self.ensure_allowance(signer, self.market.address, terms.max_price)
+        fn = self.market.functions.postJobWithTerms(terms.as_tuple(), list(commitments))
+        receipt = self.chain.send(fn, signer, what="post job")
+        return self._posted_id(receipt), receipt
+
+    def _posted_id(self, receipt: Mined) -> int:
+        return self.emitted(JobPosted, receipt)[0].job_id
+
+    def sign_permit(self, signer: Signer, value: int, deadline: int) -> Permit:
+        """An EIP-2612 permit (signed off chain, no gas) letting the market pull ``value`` NGX from ``signer``."""
+        nonce = int(self.chain.call(self.token.functions.nonces(signer.address)))
+        if self._token_name is None:  # immutable: part of the token's EIP-712 domain
+            self._token_name = str(self.chain.call(self.token.functions.name()))
+        signed = signer.sign_typed_data(
+            permit_typed_data(
+                self._token_name,
+                self.chain.chain_id,
+                self.token.address,
+                signer.address,
+                self.market.address,
+                value,
+                nonce,
+                deadline,
+            )
+        )
+        return Permit(deadline, int(signed.v), int(signed.r).to_bytes(32, "big"), int(signed.s).to_bytes(32, "big"))
+
+    def job(self, job_id: int) -> Job:
+        j = decode_struct(self.market, "getJob", self.chain.call(self.market.functions.getJob(job_id)))
+        status = JobStatus.from_index(int(j["status"]))
+        if status is JobStatus.NONE:
+            raise ChainError(f"no job with id {job_id} on chain {self.chain.chain_id}", "list jobs with ngx-zk jobs")
+        return Job(
+            job_id=job_id,
+            consumer=str(j["consumer"]),
+            claim_deadline=int(j["claim_deadline"]),
+            prove_window=int(j["prove_window"]),
+            min_reputation=int(j["min_reputation"]),
+            status=status,
+            rating=int(j["rating"]),
+            provider=None if j["provider"] == ZERO else str(j["provider"]),
+            prove_deadline=int(j["prove_deadline"]),
+            price=int(j["price"]),
+            collateral=int(j["collateral"]),
+            model_id=int(j["model_id"]),
+            commitments_hash=bytes(j["commitments_hash"]),
+            flags=int(j.get("flags", 0)),
+            callback_gas_limit=int(j.get("callback_gas_limit", 0)),
+        )
+
+    def job_extras(self, job_id: int) -> JobExtras:
+        e = decode_struct(self.market, "getJobExtras", self.chain.call(self.market.functions.getJobExtras(job_id)))
+        return JobExtras(
+            min_price=int(e["min_price"]),
+            ramp_start=int(e["ramp_start"]),
+            ramp_length=int(e["ramp_length"]),
+            deliverer=None if e["deliverer"] == ZERO else str(e["deliverer"]),
+            missed_by=None if e["missed_by"] == ZERO else str(e["missed_by"]),
+            bounty=int(e["bounty"]),
+        )
+
+    def price_at(self, job_id: int, timestamp: int) -> int:
+        """What a claim of ``job_id`` at chain time ``timestamp`` would lock (an auction's price rises)."""
+        return int(self.chain.call(self.market.functions.priceAt(job_id, timestamp)))
+
+    def job_count(self) -> int:
+        return int(self.chain.call(self.market.functions.jobCount()))
+
+    def claim(self, signer: Signer, job_id: int, on_sent: Callable[[str], None] | None = None) -> Mined:
+        return self.chain.send(self.market.functions.claimJob(job_id), signer, what=f"claim job {job_id}", on_sent=on_sent)
+
+    def deliver_input(self, signer: Signer, job_id: int, payload: bytes) -> Mined:
+        return self.chain.send(self.market.functions.deliverInput(job_id, payload), signer, what=f"deliver input of job {job_id}")
+
+    def submit_fn(self, job_id: int, proof: bytes, instances: Sequence[int]) -> Any:
+        return self.market.functions.submitResult(job_id, proof, list(instances))
+
+    def submit(
+        self,
+        signer: Signer,
+        job_id: int,
+        proof: bytes,
+        instances: Sequence[int],
+        on_sent: Callable[[str], None] | None = None,
+        gas: int | None = None,
+        dry_run: bool = True,
+    ) -> Mined:
+        return self.chain.send(
+            self.submit_fn(job_id, proof, instances),
+            signer,
+            what=f"submit proof for job {job_id}",
+            on_sent=on_sent,
+            gas=gas,
+            dry_run=dry_run,
+        )
+
+    def decline(self, signer: Signer, job_id: int, reason: DeclineReason, on_sent: Callable[[str], None] | None = None) -> Mined:
+        return self.chain.send(
+            self.market.functions.declineJob(job_id, int(reason)),
+            signer,
+            what=f"decline job {job_id} ({reason.name.lower().replace('_', ' ')})",
+            on_sent=on_sent,
+        )
+
+    def cancel(self, signer: Signer, job_id: int) -> Mined:
+        return self.chain.send(self.market.functions.cancelJob(job_id), signer, what=f"cancel job {job_id}")
+
+    def expire(self, signer: Signer, job_id: int) -> Mined:
+        return self.chain.send(self.market.functions.expireJob(job_id), signer, what=f"expire job {job_id}")
+
+    def rate(self, signer: Signer, job_id: int, rating: int) -> Mined:
+        return self.chain.send(self.market.functions.rateJob(job_id, rating), signer, what=f"rate job {job_id}")
+
+    def claimable(self, address: str) -> int:
+        return int(self.chain.call(self.market.functions.claimable(to_checksum_address(address))))
+
+    def rewards_owed(self, address: str) -> int:
+        """NGX rewards the RewardsPool owes ``address``: :meth:`withdraw` pays them too, beside :meth:`claimable`."""
+        pool = self.chain.contract("RewardsPool", self.deployment.address("RewardsPool"))
+        return int(self.chain.call(pool.functions.owedTo(to_checksum_address(address))))
+
+    def withdraw(self, signer: Signer) -> Mined:
+        return self.chain.send(self.market.functions.withdraw(), signer, what="withdraw earnings")
+
+    # --- gasless orders (see :mod:`ngx_zk.chain.orders`) -----------------------------------------------
+    def fill_order(self, signer: Signer, signed: SignedOrder, on_sent: Callable[[str], None] | None = None) -> tuple[int, Mined]:
+        """``fillOrder``: post the consumer's signed order and claim it for ``signer`` in one transaction."""
+        fn = self.market.functions.fillOrder(
+            signed.order.as_tuple(), list(signed.order.commitments), signed.signature, signed.permit.as_tuple()
+        )
+        receipt = self.chain.send(fn, signer, what=f"fill order {signed.order.nonce} of {signed.order.consumer}", on_sent=on_sent)
+        return self._posted_id(receipt), receipt
+
+    def cancel_order(self, signer: Signer, nonce: int) -> Mined:
+        """``cancelOrder``: burn one of ``signer``'s order nonces, so an order signed with it never fills."""
+        return self.chain.send(self.market.functions.cancelOrder(nonce), signer, what=f"cancel order {nonce}")
+
+    def order_nonce_used(self, consumer: str, nonce: int) -> bool:
+        return bool(self.chain.call(self.market.functions.orderNonceUsed(to_checksum_address(consumer), nonce)))
+
+    def order_digest(self, order: Order) -> bytes:
+        """The EIP-712 digest the market computes for ``order`` (the consumer signs it)."""
+        return bytes(self.chain.call(self.market.functions.orderDigest(order.as_tuple(), list(order.commitments))))
+
+    def order_filled(self, consumer: str, nonce: int, from_block: int) -> int | None:
+        """The job id an order (``consumer``, ``nonce``) became, from its OrderFilled event; None while unfilled."""
+        found = self.logs(OrderFilled, from_block, consumer=to_checksum_address(consumer), nonce=nonce)
+        return found[-1].event.job_id if found else None
+
+    # --- results ---------------------------------------------------------------------------------------
+    def outputs_hash(self, job_id: int) -> bytes:
+        """What the market stores for settled job ``job_id``: keccak256 of its outputs (zero bytes before)."""
+        return bytes(self.chain.call(self.market.functions.outputsHashOf(job_id)))
+
+    def settled(self, job_id: int) -> Logged[JobSettled]:
+        """The JobSettled event of ``job_id``, whose outputs hash to what the market stores.
+
+        The market keeps only the outputs' hash in storage; the outputs themselves live in this log. A node
+        that returns a log the chain does not back (forged or altered outputs) is caught here."""
+        found = self.logs(JobSettled, self.deployment.block, job_id=job_id)
+        if not found:
+            raise ChainError(f"job {job_id} has no settlement on chain", "only settled jobs carry a proof")
+        stored = self.outputs_hash(job_id)
+        backed = [e for e in found if outputs_hash(e.event.outputs) == stored]
+        if not backed:
+            raise ChainError(
+                f"job {job_id}: the outputs in the JobSettled log from {self.chain.provider.url} do not hash to the "
+                f"market's stored outputsHashOf 0x{stored.hex()}",
+                "the node served a log the chain does not back; query another RPC node",
+            )
+        return backed[-1]
+
+    def outputs(self, job_id: int) -> list[int]:
+        """The outputs of settled job ``job_id``, from its JobSettled log, checked against the stored hash."""
+        return list(self.settled(job_id).event.outputs)
+
+    def submitted_result(self, job_id: int) -> tuple[bytes, list[int], Logged[JobSettled]]:
+        """The proof and instances of the transaction that settled ``job_id``, read back from chain.
+
+        The instances must end with the outputs the market hashed at settlement (checked against storage)."""
+        settled = self.settled(job_id)
+        tx = self.chain.w3.eth.get_transaction(settled.meta.tx_hash)  # type: ignore[arg-type]
+        fn, raw = self.market.decode_function_input(tx["input"])
+        args = events.call_args(raw)
+        if fn.fn_name != "submitResult" or int(args["job_id"]) != job_id:
+            raise ChainError(f"settlement transaction of job {job_id} is not a direct submitResult call")
+        instances = [int(v) for v in args["instances"]]
+        outputs = list(settled.event.outputs)
+        if len(outputs) > len(instances) or instances[len(instances) - len(outputs) :] != outputs:
+            raise ChainError(
+                f"settlement transaction of job {job_id} does not carry the outputs the market stored",
+                "the node served a transaction the chain does not back; query another RPC node",
+            )
+        return bytes(args["proof"]), instances, settled
+
+    def posted(self, job_id: int) -> Logged[JobPosted]:
+        """The JobPosted event of ``job_id`` (it carries the input commitments in full)."""
+        found = self.logs(JobPosted, self.deployment.block, job_id=job_id)
+        if not found:
+            raise ChainError(f"no JobPosted event for job {job_id}")
+        return found[0]
