@@ -6,14 +6,12 @@ server's own interface to the chain, answered here from a dict (``FakeChain``)."
 
 from __future__ import annotations
 
-import http.client
 import json
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -23,119 +21,27 @@ from click.testing import CliRunner
 
 from ngx_zk import crypto, dataplane
 from ngx_zk.chain.market import JobStatus
-from ngx_zk.chain.signer import Signer, from_key
 from ngx_zk.cli import main
-from ngx_zk.config import Secret
 from ngx_zk.consumer import open_output
-from ngx_zk.dataplane import DataPlaneError, DataPlaneServer, JobFacts, Limits, Mailbox, Offer
+from ngx_zk.dataplane import JobFacts, Limits, Mailbox
 from ngx_zk.endpoint import EndpointError, check_endpoint, resolve
 
-CHAIN = 31337  # the dev chain: the client may dial 127.0.0.1
-OTHER_CHAIN = 8453
-MARKET = "0x" + "11" * 20
-PROVIDER = "0x" + "22" * 20
-OTHER_PROVIDER = "0x" + "33" * 20
-MODEL = 7
+from .dataplane_kit import (
+    CHAIN,
+    MARKET,
+    MODEL,
+    OTHER_CHAIN,
+    OTHER_PROVIDER,
+    PROVIDER,
+    FakeJobRow,
+    make_plane,
+    new_signer,
+    raw,
+    refused,
+    upload,
+)
 
-
-def new_signer() -> Signer:
-    return from_key(Secret("0x" + secrets.token_hex(32)))
-
-
-@dataclass
-class FakeChain:
-    """The jobs the server sees on chain (its ``job_facts`` callback)."""
-
-    jobs: dict[int, JobFacts] = field(default_factory=dict)
-
-    def facts(self, job_id: int) -> JobFacts:
-        return self.jobs.get(job_id, JobFacts("0x" + "00" * 20, None, "None"))
-
-    def claimed(self, job_id: int, consumer: Signer, provider: str = PROVIDER) -> None:
-        self.jobs[job_id] = JobFacts(consumer.address, provider, "Claimed", MODEL, time.time() - 1)
-
-    def open(self, job_id: int, consumer: Signer, model_id: int = MODEL, claim_in_s: float = 300) -> None:
-        self.jobs[job_id] = JobFacts(consumer.address, None, "Open", model_id, time.time() + claim_in_s)
-
-
-@dataclass(frozen=True)
-class FakeJobRow:
-    """The fields of ``ngx_zk.chain.market.Job`` that :meth:`JobFacts.from_job` reads."""
-
-    consumer: str
-    provider: str | None
-    status: JobStatus
-    model_id: int
-    claim_deadline: int
-
-
-@dataclass
-class Plane:
-    server: DataPlaneServer
-    endpoint: str
-    mailbox: Mailbox
-    chain: FakeChain
-    offers: list[Offer]
-    refusals: list[tuple[str, str, str]]
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self.endpoint.removeprefix("http://").split(":")
-        return host, int(port)
-
-
-@pytest.fixture
-def make_plane(tmp_path: Path) -> Iterator[Callable[..., Plane]]:
-    started: list[DataPlaneServer] = []
-
-    def make(limits: Limits | None = None, offers: bool = True, served_models: set[int] | None = None) -> Plane:
-        chain, taken, refusals = FakeChain(), list[Offer](), list[tuple[str, str, str]]()
-
-        def take(offer: Offer) -> bool:
-            taken.append(offer)
-            return True
-
-        mailbox = Mailbox(tmp_path / f"mailbox{len(started)}")
-        server = DataPlaneServer(
-            mailbox,
-            chain_id=CHAIN,
-            market=MARKET,
-            provider=PROVIDER,
-            job_facts=chain.facts,
-            log=lambda *a, **k: None,
-            on_offer=take if offers else None,
-            served_models={MODEL} if served_models is None else served_models,
-            on_refused=lambda *r: refusals.append(r),
-            limits=limits or Limits(header_timeout_s=2, body_timeout_s=2),
-        )
-        started.append(server)
-        return Plane(server, server.serve("127.0.0.1", 0), mailbox, chain, taken, refusals)
-
-    yield make
-    for server in started:
-        server.close()
-
-
-def raw(plane: Plane, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, str]:
-    """A request as a hostile client sends it: no Expect, the body right after the headers."""
-    conn = http.client.HTTPConnection(*plane.address, timeout=5)
-    try:
-        conn.request(method, path, body=body or None, headers=headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read()).get("error", "")
-    finally:
-        conn.close()
-
-
-def upload(plane: Plane, signer: Signer, job_id: int, body: bytes, chain_id: int = CHAIN) -> None:
-    dataplane.upload_input(plane.endpoint, signer, chain_id, MARKET, job_id, body)
-
-
-def refused(call: Callable[[], Any]) -> DataPlaneError:
-    with pytest.raises(DataPlaneError) as info:
-        call()
-    assert "\n" not in str(info.value) and len(str(info.value)) < 400, "one line"
-    return info.value
+__all__ = ["make_plane"]  # the fixture, imported from the kit
 
 
 # --- 7. exhaustion -------------------------------------------------------------------------------
@@ -199,7 +105,7 @@ def test_a_strangers_4mib_body_is_refused_before_it_is_read(make_plane: Any) -> 
     assert time.monotonic() - started < 1.0
 
     # a hostile client that does not wait for 100 Continue: answered and hung up on, body unread
-    headers = dataplane.upload_headers(stranger, CHAIN, MARKET, 1, body)
+    headers = dataplane.upload_headers(stranger, CHAIN, MARKET, 1, body, provider=PROVIDER)
     sock = socket.create_connection(plane.address, timeout=5)
     sock.sendall(
         f"PUT /v1/jobs/1/input HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n".encode()
@@ -228,7 +134,7 @@ def test_a_body_that_does_not_match_its_signed_hash_is_refused_and_not_kept(make
     plane = make_plane()
     consumer = new_signer()
     plane.chain.claimed(1, consumer)
-    headers = dataplane.upload_headers(consumer, CHAIN, MARKET, 1, b"A" * 100)
+    headers = dataplane.upload_headers(consumer, CHAIN, MARKET, 1, b"A" * 100, provider=PROVIDER)
     status, reason = raw(plane, "PUT", "/v1/jobs/1/input", headers, b"B" * 100)
     assert status == 403 and "signed X-NGX-Content-SHA256" in reason
     status, reason = raw(plane, "PUT", "/v1/jobs/1/input", headers, b"A" * 101)
@@ -301,22 +207,22 @@ def test_offers_replayed_expired_or_expiring_too_late_are_refused(make_plane: An
     consumer = new_signer()
     body = b"sealed offer"
     path = f"/v1/offers/{MODEL}/{5:064x}"
-    headers = dataplane.offer_headers(consumer, CHAIN, MARKET, MODEL, 5, body)
+    headers = dataplane.offer_headers(consumer, CHAIN, MARKET, MODEL, 5, body, provider=PROVIDER)
     assert raw(plane, "PUT", path, headers, body) == (200, "")
     status, reason = raw(plane, "PUT", path, headers, body)
     assert status == 409 and "replayed" in reason
 
     now = int(time.time())
     for expires, code, why in [(now - 1, 401, "expired"), (now + 3600, 400, "from now")]:
-        stale = dataplane.offer_headers(consumer, CHAIN, MARKET, MODEL, 5, body, expires=expires)
+        stale = dataplane.offer_headers(consumer, CHAIN, MARKET, MODEL, 5, body, provider=PROVIDER, expires=expires)
         assert raw(plane, "PUT", path, stale, body)[0] == code, why
     for name, value in [("X-NGX-Expires", "nan"), ("X-NGX-Expires", "inf"), ("X-NGX-Expires", "1e400"), ("X-NGX-Nonce", "")]:
         assert raw(plane, "PUT", path, {**headers, name: value}, body)[0] == 400, (name, value)
 
-    other_model = dataplane.offer_headers(consumer, CHAIN, MARKET, MODEL + 1, 5, body)
+    other_model = dataplane.offer_headers(consumer, CHAIN, MARKET, MODEL + 1, 5, body, provider=PROVIDER)
     assert raw(plane, "PUT", f"/v1/offers/{MODEL + 1}/{5:064x}", other_model, body)[0] == 404
-    dataplane.upload_offer(plane.endpoint, consumer, CHAIN, MARKET, MODEL, 6, body)
-    error = refused(lambda: dataplane.upload_offer(plane.endpoint, consumer, CHAIN, MARKET, MODEL, 7, body))
+    dataplane.upload_offer(plane.endpoint, consumer, CHAIN, MARKET, MODEL, 6, body, provider=PROVIDER)
+    error = refused(lambda: dataplane.upload_offer(plane.endpoint, consumer, CHAIN, MARKET, MODEL, 7, body, provider=PROVIDER))
     assert error.status == 429 and "offers in the last" in error.message
     assert [(o.consumer, o.commitment) for o in plane.offers] == [(consumer.address, 5), (consumer.address, 6)]
     assert plane.server.stats["body_bytes"] == 2 * len(body), "no refused offer's body was read"
@@ -328,14 +234,14 @@ def test_a_fetch_timestamp_must_be_finite(make_plane: Any, stamp: str) -> None:
     consumer = new_signer()
     plane.chain.claimed(1, consumer)
     plane.mailbox.put(1, "output", b"sealed output")
-    signature = dataplane.sign(consumer, dataplane.message(CHAIN, MARKET, 1, "output", stamp))
+    signature = dataplane.sign(consumer, dataplane.message(CHAIN, MARKET, 1, "output", stamp, provider=PROVIDER))
     status, reason = raw(plane, "GET", "/v1/jobs/1/output", {"X-NGX-Signature": signature, "X-NGX-Timestamp": stamp})
     assert status == 400 and "finite" in reason
     old = f"{time.time() - 3600:.3f}"
-    signature = dataplane.sign(consumer, dataplane.message(CHAIN, MARKET, 1, "output", old))
+    signature = dataplane.sign(consumer, dataplane.message(CHAIN, MARKET, 1, "output", old, provider=PROVIDER))
     assert raw(plane, "GET", "/v1/jobs/1/output", {"X-NGX-Signature": signature, "X-NGX-Timestamp": old})[0] == 401
     assert not (plane.mailbox.folder / "1.fetched").exists()
-    assert dataplane.fetch_output(plane.endpoint, consumer, CHAIN, MARKET, 1) == b"sealed output"
+    assert dataplane.fetch_output(plane.endpoint, consumer, CHAIN, MARKET, 1, provider=PROVIDER) == b"sealed output"
 
 
 # --- 8. endpoint URLs ----------------------------------------------------------------------------
@@ -395,11 +301,11 @@ def test_the_client_refuses_a_bad_endpoint_before_connecting(make_plane: Any) ->
     plane = make_plane()
     consumer = new_signer()
     plane.chain.claimed(1, consumer)
-    error = refused(lambda: dataplane.upload_input("file:///etc/passwd", consumer, CHAIN, MARKET, 1, b"x"))
+    error = refused(lambda: dataplane.upload_input("file:///etc/passwd", consumer, CHAIN, MARKET, 1, b"x", provider=PROVIDER))
     assert error.status is None and "scheme 'file'" in error.message
     error = refused(lambda: upload(plane, consumer, 1, b"x", chain_id=OTHER_CHAIN))
     assert "127.0.0.1, a private, loopback" in error.message
-    refused(lambda: dataplane.fetch_output(plane.endpoint, consumer, CHAIN, MARKET, 1, dev_chain=False))
+    refused(lambda: dataplane.fetch_output(plane.endpoint, consumer, CHAIN, MARKET, 1, provider=PROVIDER, dev_chain=False))
     assert plane.server.stats["connections"] == 0, "off the dev chain, a loopback endpoint is never dialled"
     upload(plane, consumer, 1, b"x")  # the dev chain allows it
     assert plane.server.stats["connections"] == 1
@@ -461,8 +367,8 @@ def test_a_redirect_is_not_followed(hostile: Any) -> None:
     redirect, redirect_hits = hostile(302, b"", Location=f"{inside}/admin")
     consumer = new_signer()
     for call in (
-        lambda: dataplane.fetch_output(redirect, consumer, CHAIN, MARKET, 1),
-        lambda: dataplane.upload_input(redirect, consumer, CHAIN, MARKET, 1, b"x" * 100_000),
+        lambda: dataplane.fetch_output(redirect, consumer, CHAIN, MARKET, 1, provider=PROVIDER),
+        lambda: dataplane.upload_input(redirect, consumer, CHAIN, MARKET, 1, b"x" * 100_000, provider=PROVIDER),
     ):
         error = refused(call)
         assert error.status == 302 and "redirects are not followed" in error.message
@@ -476,13 +382,13 @@ def test_a_redirect_is_not_followed(hostile: Any) -> None:
 )
 def test_a_hostile_error_body_gives_a_one_line_data_plane_error(hostile: Any, body: bytes) -> None:
     endpoint, _ = hostile(400, body)
-    error = refused(lambda: dataplane.fetch_output(endpoint, new_signer(), CHAIN, MARKET, 1))
+    error = refused(lambda: dataplane.fetch_output(endpoint, new_signer(), CHAIN, MARKET, 1, provider=PROVIDER))
     assert error.status == 400 and error.message.startswith("provider endpoint refused (HTTP 400)")
 
 
 def test_an_oversized_answer_is_refused(hostile: Any) -> None:
     endpoint, _ = hostile(200, b"0" * (dataplane.MAX_RESPONSE_BYTES + 1))
-    error = refused(lambda: dataplane.fetch_output(endpoint, new_signer(), CHAIN, MARKET, 1))
+    error = refused(lambda: dataplane.fetch_output(endpoint, new_signer(), CHAIN, MARKET, 1, provider=PROVIDER))
     assert "above the" in error.message
 
 

@@ -27,10 +27,10 @@ from ngx_zk.chain import deployment
 from ngx_zk.chain.market import DeclineReason
 from ngx_zk.consumer import post_job
 from ngx_zk.explorer import views
+from ngx_zk.explorer.api import openapi_document as document
 from ngx_zk.explorer.db import Database
 from ngx_zk.explorer.indexer import Indexer
 from ngx_zk.explorer.lag import LagProbe
-from ngx_zk.explorer.openapi import document
 from ngx_zk.explorer.server import Explorer, ExplorerServer
 
 from .chain_fixtures import NGX, Net, free_port, ngx_zk, start_worker
@@ -199,6 +199,9 @@ def assert_matches_chain(db: Database, run: Run) -> None:
     for provider in m.providers():
         summary = views.provider_summary(db, provider)
         assert int(summary["claimable"]) == m.claimable(provider), provider
+        assert int(summary["to_withdraw"]) == m.claimable(provider) + m.rewards_owed(provider), (
+            "what withdraw pays, rewards included"
+        )
         facts = m.facts(provider)
         assert (summary["jobs"]["settled"], summary["jobs"]["expired"]) == (facts["completed"], facts["missed"])
     assert len(views.list_models(db, None, {})["models"]) == m.model_count()
@@ -346,7 +349,9 @@ def explorer(run: Run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 
 def call(base: str, path: str, method: str = "GET") -> tuple[int, Any]:
-    request = urllib.request.Request(base + path, method=method, data=b"" if method == "POST" else None)
+    # as the page's script posts: same origin, no form content type (a form's would be refused as cross-site)
+    headers = {"Content-Type": "application/json"} if method == "POST" else {}
+    request = urllib.request.Request(base + path, method=method, data=b"" if method == "POST" else None, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=120) as r:
             return r.status, json.loads(r.read())
@@ -357,6 +362,8 @@ def call(base: str, path: str, method: str = "GET") -> tuple[int, Any]:
 
 def conforms(value: Any, schema: dict[str, Any], doc: dict[str, Any], where: str = "$") -> list[str]:
     """Where ``value`` breaks ``schema`` (the JSON Schema subset the OpenAPI document uses)."""
+    if isinstance(schema, bool):  # additionalProperties: true (anything) or false (nothing)
+        return [] if schema else [f"{where}: not allowed by the schema"]
     if "$ref" in schema:
         return conforms(value, doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]], doc, where)
     if "allOf" in schema:  # object parts: merged, so that a field no part names is still reported
@@ -434,6 +441,9 @@ def test_every_endpoint_answers_as_its_openapi_schema_says(run: Run, explorer: s
     _, declined = call(explorer, "/api/v1/jobs?outcome=declined")
     assert [j["job_id"] for j in declined["jobs"]] == [run.jobs["declined"]]
     _, settled = call(explorer, f"/api/v1/jobs/{run.jobs['settled']}")  # outputs decoded with the local circuit's scales
+    posted = run.net.market.events("JobPosted", run.net.market.deployment.block, jobId=run.jobs["settled"])[0]
+    assert settled["commitments"] == [f"0x{c:064x}" for c in posted["inputCommitments"]], "commitments in hex, as the CLI"
+    assert settled["output_kind"] == "public" and settled["model_name"] == "mlp"
     expected = json.loads((MODELS / "mlp" / "expected_output.json").read_text())["output_data"][0]
     assert len(settled["output_values"]) == 1
     assert all(abs(a - b) < 2e-2 for a, b in zip(settled["output_values"][0], expected, strict=True))
@@ -506,7 +516,7 @@ def test_pages_in_headless_chromium(run: Run, explorer: str, tmp_path: Path) -> 
     provider = run.net.signer("provider").address
     status = ngx_zk(run.net, tmp_path, "provider", "status", provider, "--json")
     assert status.returncode == 0, status.stderr
-    claimable = json.loads(status.stdout)["claimable"]
+    to_withdraw = json.loads(status.stdout)["to_withdraw"]  # what `ngx-zk withdraw` pays: earnings and rewards
     shots = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -542,9 +552,10 @@ def test_pages_in_headless_chromium(run: Run, explorer: str, tmp_path: Path) -> 
 
             page.goto(f"{explorer}/providers/{provider.lower()}")
             expect(page.locator("#provider-settled")).to_have_text("1")
-            whole, _, frac = str(claimable // NGX), None, claimable % NGX
-            shown = page.locator("#provider-claimable").inner_text()
-            assert shown == (f"{whole}.{str(frac).rjust(18, '0')[:4].rstrip('0')} NGX" if frac // 10**14 else f"{whole} NGX")
+            tenths_of_millis = (to_withdraw + 5 * 10**13) // 10**14  # rounded half up to 4 decimals
+            whole, frac = divmod(tenths_of_millis, 10**4)
+            shown = page.locator("#provider-to-withdraw").inner_text()
+            assert shown == (f"{whole}.{str(frac).rjust(4, '0').rstrip('0')} NGX" if frac else f"{whole} NGX")
             expect(page.locator("#provider-nrs")).not_to_be_empty()
             shots["provider"] = page.screenshot(full_page=True)
 

@@ -177,6 +177,7 @@ def test_an_offer_that_does_not_open_its_commitment_or_whose_job_never_comes_is_
             net.model_id,
             other.values[0],
             crypto.seal(pubkey, body, ctx),
+            provider=devnet.dev_address("provider"),
         )
         worker.offers.tend(worker.lifecycle.proofs)
         assert "offer.refused" in logged and not worker.offers._offered, "an input that does not open the offered commitment"
@@ -207,24 +208,37 @@ def test_the_endpoint_takes_an_offer_only_from_the_jobs_consumer_while_it_is_ope
     )
     endpoint = server.serve("127.0.0.1", 0)
     body = b"sealed offer"
+    provider = devnet.dev_address("provider")
     try:
         with pytest.raises(dataplane.DataPlaneError) as stranger:
-            dataplane.upload_input(endpoint, net.signer("consumer2"), m.chain.chain_id, m.market.address, record.job_id, body)
+            dataplane.upload_input(
+                endpoint, net.signer("consumer2"), m.chain.chain_id, m.market.address, record.job_id, body, provider=provider
+            )
         assert stranger.value.status == 403 and woken == []
 
-        dataplane.upload_input(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, record.job_id, body)
+        dataplane.upload_input(
+            endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, record.job_id, body, provider=provider
+        )
         assert mailbox.get(record.job_id, "input") == body and woken == [record.job_id]
 
         m.claim(net.signer("provider2"), record.job_id)
         with pytest.raises(dataplane.DataPlaneError) as taken:
             dataplane.upload_input(
-                endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, record.job_id, body + b"2"
+                endpoint,
+                net.signer("consumer"),
+                m.chain.chain_id,
+                m.market.address,
+                record.job_id,
+                body + b"2",
+                provider=provider,
             )
         assert taken.value.status == 409, "once another provider claimed it, the job is no longer offered here"
         assert mailbox.get(record.job_id, "input") == body
 
         with pytest.raises(dataplane.DataPlaneError) as no_offers:
-            dataplane.upload_offer(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 7, body)
+            dataplane.upload_offer(
+                endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 7, body, provider=provider
+            )
         assert no_offers.value.status == 404, "an endpoint without an offer handler takes none"
     finally:
         server.close()
@@ -241,19 +255,26 @@ def test_the_endpoint_takes_an_offer_only_from_the_jobs_consumer_while_it_is_ope
     )
     endpoint = server.serve("127.0.0.1", 0)
     try:
-        dataplane.upload_offer(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 7, body)
+        dataplane.upload_offer(
+            endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 7, body, provider=provider
+        )
         assert [(o.consumer, o.model_id, o.commitment, o.payload) for o in offers] == [
             (devnet.dev_address("consumer"), net.model_id, 7, body)
         ], "the signature names the consumer the job must come from"
         with pytest.raises(dataplane.DataPlaneError) as full:
-            dataplane.upload_offer(endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 8, body)
+            dataplane.upload_offer(
+                endpoint, net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 8, body, provider=provider
+            )
         assert full.value.status == 429
-        signed = dataplane.offer_headers(net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 9, body)
+        signed = dataplane.offer_headers(
+            net.signer("consumer"), m.chain.chain_id, m.market.address, net.model_id, 9, body, provider=provider
+        )
         moved = urllib.request.Request(f"{endpoint}/v1/offers/{net.model_id}/{10:064x}", data=body, method="PUT", headers=signed)
         offers.clear()
-        urllib.request.urlopen(moved, timeout=5)
-        assert offers[0].consumer != devnet.dev_address("consumer"), (
-            "a signature moved to another commitment names some other address: no job of this consumer adopts it"
+        with pytest.raises(urllib.error.HTTPError) as moved_refused:
+            urllib.request.urlopen(moved, timeout=5)
+        assert moved_refused.value.code == 403 and offers == [], (
+            "a signature moved to another commitment does not recover to X-NGX-Consumer: refused, nothing taken"
         )
     finally:
         server.close()

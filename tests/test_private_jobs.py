@@ -161,12 +161,20 @@ def test_endpoint_rejects_tampered_uploads_and_strangers(chain_snapshot: Net, tm
         log=lambda *a, **k: None,
     )
     endpoint = server.serve("127.0.0.1", 0)
+    provider = devnet.dev_address("provider")
     try:
         consumer = net.signer("consumer")
         body = b"\x01" + b"sealed bytes" * 10
         signature = dataplane.sign(
             consumer,
-            dataplane.message(m.chain.chain_id, m.market.address, record.job_id, "input", hashlib.sha256(body).hexdigest()),
+            dataplane.message(
+                m.chain.chain_id,
+                m.market.address,
+                record.job_id,
+                "input",
+                hashlib.sha256(body).hexdigest(),
+                provider=provider,
+            ),
         )
         tampered = urllib.request.Request(
             f"{endpoint}/v1/jobs/{record.job_id}/input", data=body + b"!", method="PUT", headers={"X-NGX-Signature": signature}
@@ -177,17 +185,22 @@ def test_endpoint_rejects_tampered_uploads_and_strangers(chain_snapshot: Net, tm
         assert mailbox.get(record.job_id, "input") is None, "nothing is kept from a refused upload"
 
         with pytest.raises(dataplane.DataPlaneError) as stranger:
-            dataplane.upload_input(endpoint, net.signer("consumer2"), m.chain.chain_id, m.market.address, record.job_id, body)
+            dataplane.upload_input(
+                endpoint, net.signer("consumer2"), m.chain.chain_id, m.market.address, record.job_id, body, provider=provider
+            )
         assert stranger.value.status == 403
 
-        dataplane.upload_input(endpoint, consumer, m.chain.chain_id, m.market.address, record.job_id, body)
+        dataplane.upload_input(endpoint, consumer, m.chain.chain_id, m.market.address, record.job_id, body, provider=provider)
         assert mailbox.get(record.job_id, "input") == body
 
         mailbox.put(record.job_id, "output", b"sealed output")
         with pytest.raises(dataplane.DataPlaneError) as wrong_key:
-            dataplane.fetch_output(endpoint, net.signer("consumer2"), m.chain.chain_id, m.market.address, record.job_id)
+            dataplane.fetch_output(
+                endpoint, net.signer("consumer2"), m.chain.chain_id, m.market.address, record.job_id, provider=provider
+            )
         assert wrong_key.value.status == 403
-        assert dataplane.fetch_output(endpoint, consumer, m.chain.chain_id, m.market.address, record.job_id) == b"sealed output"
+        fetched = dataplane.fetch_output(endpoint, consumer, m.chain.chain_id, m.market.address, record.job_id, provider=provider)
+        assert fetched == b"sealed output"
 
         host, port = endpoint.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=5)

@@ -86,13 +86,18 @@ def _send(
     if seal:
         key = crypto.public_bytes(worker.opener.enc_key)
         payload = crypto.seal(key, body, worker.opener.context(0, model_id, "offer"))
-    headers = dataplane.offer_headers(signer, m.chain.chain_id, m.market.address, model_id, commitment, payload)
+    provider = worker.signer.address
+    headers = dataplane.offer_headers(
+        signer, m.chain.chain_id, m.market.address, model_id, commitment, payload, provider=provider
+    )
     if tamper == "body":
         payload = payload + b"x"
     elif tamper == "signature":
         headers["X-NGX-Signature"] = "0x" + "11" * 65
     elif tamper == "someone-else":
-        headers = dataplane.offer_headers(stranger(), m.chain.chain_id, m.market.address, model_id, commitment, payload + b"y")
+        headers = dataplane.offer_headers(
+            stranger(), m.chain.chain_id, m.market.address, model_id, commitment, payload + b"y", provider=provider
+        )
     assert worker.endpoint is not None
     try:
         dataplane.exchange(worker.endpoint, "PUT", f"/v1/offers/{model_id}/{commitment:064x}", headers, payload, dev_chain=True)

@@ -2,8 +2,8 @@
 
 Statements are written once, in the SQL both engines share, with ``?`` placeholders (rewritten to
 ``%s`` for psycopg). Amounts are kept as decimal TEXT: 10 NGX in wei (1e19) overflows BIGINT.
-Each thread gets its own connection (the HTTP server answers from several threads while the indexer
-writes from another).
+Each thread gets its own connection (the HTTP server answers from a bounded pool of threads while the
+indexer writes from another).
 """
 
 from __future__ import annotations
@@ -52,6 +52,28 @@ class _Connection(Protocol):
     def close(self) -> None: ...
 
 
+def sqlite_path(url: str) -> Path:
+    """The SQLite file a --db value names; one clear error for another scheme or a folder."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+    elif url.startswith("sqlite:"):
+        raise ExplorerError(
+            f"--db {url!r} is not a SQLite URL",
+            "write sqlite:///path (three slashes) or a plain path; PostgreSQL: postgresql://user@host/dbname",
+        )
+    elif "://" in url:
+        scheme = url.partition(":")[0]
+        raise ExplorerError(
+            f"--db {url!r}: the explorer does not speak {scheme!r}",
+            "pass a SQLite file path, sqlite:///path, or postgresql://user@host/dbname",
+        )
+    else:
+        path = Path(url)
+    if path.is_dir():
+        raise ExplorerError(f"--db {url} is a folder, not a database file", f"name a file in it, e.g. {path / 'explorer.sqlite'}")
+    return path
+
+
 class Database:
     """A database URL (a file path, ``sqlite:///path``, or ``postgresql://...``) and per-thread connections."""
 
@@ -62,8 +84,13 @@ class Database:
         self._all: list[_Connection] = []
         self._lock = threading.Lock()
         if not self.postgres:
-            self.path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path = sqlite_path(url)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ExplorerError(
+                    f"cannot create the folder for {self.path}: {exc.strerror}", "point --db at a writable place"
+                ) from None
         with self.transaction():
             for statement in SCHEMA:
                 self.execute(statement)
@@ -104,9 +131,12 @@ class Database:
                 raise ExplorerError(
                     f"cannot connect to {self.describe()}: {str(exc).strip()}", "check the --db URL and that the server runs"
                 ) from None
-        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=30000")
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.DatabaseError as exc:
+            raise ExplorerError(f"cannot open {self.path} as a SQLite database: {exc}", "point --db at a new file") from None
         return conn
 
     def _sql(self, sql: str) -> str:
@@ -153,7 +183,7 @@ class Database:
         self.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def release(self) -> None:
-        """Close this thread's connection (the HTTP server calls it after each request: its threads are short-lived)."""
+        """Close this thread's connection (for a thread about to end; the server's pooled threads keep theirs)."""
         conn: _Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             return
@@ -172,4 +202,4 @@ class Database:
         self._local = threading.local()
 
 
-__all__ = ["Database"]
+__all__ = ["Database", "sqlite_path"]

@@ -24,6 +24,7 @@ from typing import Any
 from ..chain.deployment import Deployment
 from ..chain.history import Transaction
 from ..chain.tx import Chain
+from ..chain.types import JobStatus, is_dev_chain
 from .db import Database
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,13 @@ CONFIRMATIONS = 12
 """Anywhere else: index a block once this many blocks sit on top of it."""
 
 JOB_STATUS_BY_EVENT = {
-    "JobPosted": "Open",
-    "JobClaimed": "Claimed",
-    "JobSettled": "Settled",
-    "JobExpired": "Expired",
-    "JobCancelled": "Cancelled",
-    "JobDeclined": "Cancelled",
-    "JobReopened": "Open",
+    "JobPosted": JobStatus.OPEN,
+    "JobClaimed": JobStatus.CLAIMED,
+    "JobSettled": JobStatus.SETTLED,
+    "JobExpired": JobStatus.EXPIRED,
+    "JobCancelled": JobStatus.CANCELLED,
+    "JobDeclined": JobStatus.CANCELLED,
+    "JobReopened": JobStatus.OPEN,
 }
 """The status each lifecycle event leaves a job in, as ``IJobMarket.JobStatus`` names it (a decline cancels)."""
 OUTCOME_BY_EVENT = {"JobSettled": "settled", "JobExpired": "expired", "JobCancelled": "cancelled", "JobDeclined": "declined"}
@@ -90,7 +91,7 @@ class Indexer:
         batch_blocks: int = BATCH_BLOCKS,
     ) -> None:
         self.chain, self.deployment, self.db = chain, deployment, db
-        dev = chain.chain_id == 31337
+        dev = is_dev_chain(chain.chain_id)
         self.confirmations = (DEV_CONFIRMATIONS if dev else CONFIRMATIONS) if confirmations is None else confirmations
         self.batch_blocks = batch_blocks
         self.events = chain.contract_events(
@@ -294,7 +295,7 @@ def fold_job(job_id: int, events: list[dict[str, Any]]) -> dict[str, Any] | None
                 "consumer": str(args["consumer"]).lower(),
                 "provider": None,
                 "model_id": int(args["modelId"]),
-                "status": "Open",
+                "status": JobStatus.OPEN,
                 "outcome": "open",
                 "price": str(args["price"]),
                 "posted_block": int(event["block_number"]),

@@ -1,25 +1,27 @@
 """What the API serves, derived from the indexed events by event and field names.
 
 Amounts are wei as decimal strings (JSON numbers lose precision above 2**53); addresses are lower
-case. Live figures that no event carries (NRS and its components, current stake, a model's royalty
-and status) come from the chain through ``market`` when the server has one, under ``live``.
+case; input commitments are 0x hex (as the CLI prints them). Live figures that no event carries (NRS
+and its components, current stake, a model's royalty and status) come from the chain through
+:class:`~.live.Live` (cached) when the server has one, under ``live``. Every list is paged.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..chain.types import JobStatus
 from .db import Database
 
 if TYPE_CHECKING:
-    from ..chain.market import Marketplace
+    from .live import Live
 
-STATUSES = ("Open", "Claimed", "Settled", "Expired", "Cancelled")
+STATUSES = tuple(s.value for s in JobStatus if s is not JobStatus.NONE)
 OUTCOMES = ("open", "claimed", "settled", "expired", "cancelled", "declined", "reopened")
 JOB_COLUMNS = (
     "job_id",
@@ -40,6 +42,7 @@ JOB_COLUMNS = (
     "proof_bytes",
     "inferences",
 )
+NO_NAMES: Mapping[int, str] = {}
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,14 @@ class JobFilter:
     model_id: int | None = None
 
 
-def _job(row: dict[str, Any]) -> dict[str, Any]:
+def _job(row: dict[str, Any], names: Mapping[int, str]) -> dict[str, Any]:
     job = {k: row[k] for k in JOB_COLUMNS}
     for k in ("job_id", "model_id", "posted_block", "posted_time", "ended_time", "gas_used", "proof_bytes", "inferences"):
         job[k] = None if job[k] is None else int(job[k])
     job["latency_s"] = (
-        job["ended_time"] - job["posted_time"] if job["status"] == "Settled" and job["ended_time"] is not None else None
+        job["ended_time"] - job["posted_time"] if job["status"] == JobStatus.SETTLED and job["ended_time"] is not None else None
     )
+    job["model_name"] = names.get(job["model_id"])
     return job
 
 
@@ -69,7 +73,8 @@ def _sum(values: Any) -> str:
     return str(sum(int(v) for v in values if v is not None))
 
 
-def list_jobs(db: Database, where: JobFilter, limit: int, offset: int) -> dict[str, Any]:
+def list_jobs(db: Database, where: JobFilter, limit: int, offset: int, names: Mapping[int, str] = NO_NAMES) -> dict[str, Any]:
+    """Jobs, newest first; ``names`` (registry id -> local circuit name) labels their models."""
     clauses, params = [], []
     for column, value in (
         ("status", where.status),
@@ -84,14 +89,14 @@ def list_jobs(db: Database, where: JobFilter, limit: int, offset: int) -> dict[s
     condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     total = int(db.scalar(f"SELECT COUNT(*) FROM jobs{condition}", params) or 0)
     rows = db.query(f"SELECT * FROM jobs{condition} ORDER BY job_id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
-    return {"total": total, "limit": limit, "offset": offset, "jobs": [_job(r) for r in rows]}
+    return {"total": total, "limit": limit, "offset": offset, "jobs": [_job(r, names) for r in rows]}
 
 
-def get_job(db: Database, job_id: int) -> dict[str, Any] | None:
+def get_job(db: Database, job_id: int, names: Mapping[int, str] = NO_NAMES) -> dict[str, Any] | None:
     rows = db.query("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
     if not rows:
         return None
-    job = _job(rows[0])
+    job = _job(rows[0], names)
     events = db.query(
         "SELECT e.name, e.args, e.tx_hash, e.block_number, e.log_index, b.time, t.gas_used, t.method FROM events e "
         "JOIN blocks b ON b.number = e.block_number LEFT JOIN txs t ON t.tx_hash = e.tx_hash "
@@ -115,7 +120,7 @@ def get_job(db: Database, job_id: int) -> dict[str, Any] | None:
             }
         )
         if e["name"] == "JobPosted":
-            commitments = [str(c) for c in args.get("inputCommitments", [])]
+            commitments = [f"0x{int(c):064x}" for c in args.get("inputCommitments", [])]
         if e["name"] == "JobSettled" and "outputs" in args:
             outputs = [str(v) for v in args["outputs"]]
     parts = {k: job[k] for k in ("provider_pay", "royalty", "fee")}
@@ -123,7 +128,7 @@ def get_job(db: Database, job_id: int) -> dict[str, Any] | None:
         **{k: v or "0" for k, v in parts.items()},
         "reward": job["reward"] or "0",
         "price": job["price"],
-        "adds_up": job["status"] != "Settled" or _sum(parts.values()) == job["price"],
+        "adds_up": job["status"] != JobStatus.SETTLED or _sum(parts.values()) == job["price"],
     }
     model = get_model_row(db, job["model_id"])
     return {
@@ -151,22 +156,24 @@ def _stringify(value: Any) -> Any:
 
 
 # --- providers ----------------------------------------------------------------------------------
-def _provider_addresses(db: Database) -> list[str]:
-    rows = db.query(
-        "SELECT DISTINCT account FROM events WHERE name = 'ProviderRegistered' AND account IS NOT NULL "
-        "UNION SELECT DISTINCT provider AS account FROM jobs WHERE provider IS NOT NULL"
-    )
-    return sorted({str(r["account"]) for r in rows})
+PROVIDERS_SQL = (
+    "SELECT account FROM events WHERE name = 'ProviderRegistered' AND account IS NOT NULL "
+    "UNION SELECT provider AS account FROM jobs WHERE provider IS NOT NULL"
+)
 
 
-def provider_summary(db: Database, address: str, market: Marketplace | None = None) -> dict[str, Any]:
+def _is_provider(db: Database, address: str) -> bool:
+    return bool(db.scalar(f"SELECT COUNT(*) FROM ({PROVIDERS_SQL}) p WHERE account = ?", (address,)))
+
+
+def provider_summary(db: Database, address: str, live: Live | None = None) -> dict[str, Any]:
     address = address.lower()
     events = db.query(
         "SELECT e.name, e.args, e.block_number, b.time FROM events e JOIN blocks b ON b.number = e.block_number "
         "WHERE e.account = ? ORDER BY e.block_number, e.log_index",
         (address,),
     )
-    registered_at, endpoint, credited, withdrawn, slashed, rewards, reopened = None, None, 0, 0, 0, 0, 0
+    registered_at, endpoint, credited, withdrawn, slashed, rewards, rewards_claimed, reopened = None, None, 0, 0, 0, 0, 0, 0
     for e in events:
         args = _args(e)
         if e["name"] in ("ProviderRegistered", "ProviderProfileUpdated"):
@@ -180,13 +187,15 @@ def provider_summary(db: Database, address: str, market: Marketplace | None = No
             slashed += int(args.get("amount", 0))
         elif e["name"] == "RewardPaid":
             rewards += int(args.get("amount", 0))
+        elif e["name"] == "RewardsClaimed":  # JobMarket.withdraw pays the pool's rewards too
+            rewards_claimed += int(args.get("amount", 0))
         elif e["name"] == "JobReopened":  # a miss that reopened the job: it is another provider's now, but the miss is ours
             reopened += 1
     jobs = db.query("SELECT status, outcome, provider_pay, reward FROM jobs WHERE provider = ?", (address,))
     count: defaultdict[str, int] = defaultdict(int)
     for j in jobs:
         count[j["outcome"]] += 1
-    summary: dict[str, Any] = {
+    return {
         "address": address,
         "registered_at": registered_at,
         "endpoint": endpoint,
@@ -202,48 +211,37 @@ def provider_summary(db: Database, address: str, market: Marketplace | None = No
         "credited": str(credited),
         "withdrawn": str(withdrawn),
         "claimable": str(credited - withdrawn),
+        "rewards_owed": str(rewards - rewards_claimed),
+        "to_withdraw": str(credited - withdrawn + rewards - rewards_claimed),
         "slashed": str(slashed),
-        "live": None,
+        "live": None if live is None else live.provider(address),
     }
-    if market is not None:
-        summary["live"] = provider_live(market, address)
-    return summary
 
 
-def provider_live(market: Marketplace, address: str) -> dict[str, Any] | None:
-    try:
-        info = market.provider(address)
-        nrs, (performance, reliability, longevity, peer) = market.nrs(address)
-    except Exception:  # the node may be down: the indexed part still serves
-        return None
-    try:
-        collateral: str | None = str(market.collateral_for(10 * 10**18, nrs))
-    except Exception:
-        collateral = None
+def list_providers(db: Database, live: Live | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    total = int(db.scalar(f"SELECT COUNT(*) FROM ({PROVIDERS_SQL}) p") or 0)
+    rows = db.query(f"SELECT account FROM ({PROVIDERS_SQL}) p ORDER BY account LIMIT ? OFFSET ?", (limit, offset))
     return {
-        "nrs": nrs,
-        "components": {"performance": performance, "reliability": reliability, "longevity": longevity, "peer": peer},
-        "staked": str(info.staked),
-        "locked": str(info.locked),
-        "unbonding": str(info.unbonding),
-        "collateral_per_10_ngx": collateral,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "providers": [provider_summary(db, str(r["account"]), live) for r in rows],
     }
 
 
-def list_providers(db: Database, market: Marketplace | None = None) -> dict[str, Any]:
-    return {"providers": [provider_summary(db, a, market) for a in _provider_addresses(db)]}
-
-
-def provider_detail(db: Database, address: str, market: Marketplace | None, bucket_s: int) -> dict[str, Any] | None:
+def provider_detail(
+    db: Database, address: str, live: Live | None, bucket_s: int, names: Mapping[int, str] = NO_NAMES
+) -> dict[str, Any] | None:
     address = address.lower()
-    if address not in _provider_addresses(db):
+    if not _is_provider(db, address):
         return None
-    summary = provider_summary(db, address, market)
+    summary = provider_summary(db, address, live)
     series: dict[int, int] = defaultdict(int)
-    for j in db.query("SELECT ended_time, provider_pay FROM jobs WHERE provider = ? AND status = 'Settled'", (address,)):
+    settled = (address, JobStatus.SETTLED)
+    for j in db.query("SELECT ended_time, provider_pay FROM jobs WHERE provider = ? AND status = ?", settled):
         series[int(j["ended_time"]) // bucket_s * bucket_s] += int(j["provider_pay"] or 0)
     summary["earnings_over_time"] = [{"t": t, "earnings": str(v)} for t, v in sorted(series.items())]
-    summary["recent_jobs"] = list_jobs(db, JobFilter(provider=address), 50, 0)["jobs"]
+    summary["recent_jobs"] = list_jobs(db, JobFilter(provider=address), 50, 0, names)["jobs"]
     return summary
 
 
@@ -270,9 +268,7 @@ def get_model_row(db: Database, model_id: int) -> dict[str, Any] | None:
     }
 
 
-def model_summary(
-    db: Database, model_id: int, market: Marketplace | None, local: dict[int, dict[str, Any]]
-) -> dict[str, Any] | None:
+def model_summary(db: Database, model_id: int, live: Live | None, local: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
     """A registry entry with its jobs and royalties; ``local`` (id -> name, logrows, batch) describes the
     circuits this server has built or pulled."""
     model = get_model_row(db, model_id)
@@ -284,36 +280,25 @@ def model_summary(
         name=circuit["name"] if circuit else None,
         circuit={k: circuit[k] for k in ("logrows", "batch")} if circuit and "logrows" in circuit else None,
         jobs=len(jobs),
-        settled=sum(1 for j in jobs if j["status"] == "Settled"),
+        settled=sum(1 for j in jobs if j["status"] == JobStatus.SETTLED),
         royalties=_sum(j["royalty"] for j in jobs),
-        live=None,
+        live=None if live is None else live.model(model_id),
     )
-    if market is not None:
-        model["live"] = model_live(market, model_id)
     return model
 
 
-def model_live(market: Marketplace, model_id: int) -> dict[str, Any] | None:
-    try:
-        entry = market.model(model_id)
-        on_chain = market.code_hash(entry.verifier)
-        allowed = market.verifier_code_allowed(entry.verifier_code_hash) if entry.verifier_code_hash else False
-    except Exception:
-        return None
-    return {
-        "status": entry.status.value,
-        "royalty_bps": entry.royalty_bps,
-        "metadata_uri": entry.metadata_uri,
-        "input_commitments": entry.input_commitment_count,
-        "outputs": entry.output_count,
-        "verifier_code_hash": "0x" + entry.verifier_code_hash.hex(),
-        "provenance": {"code_matches_pin": on_chain == entry.verifier_code_hash, "allow_listed": allowed},
-    }
-
-
-def list_models(db: Database, market: Marketplace | None, local: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    ids = [int(r["model_id"]) for r in db.query("SELECT model_id FROM events WHERE name = 'ModelRegistered' ORDER BY model_id")]
-    return {"models": [m for i in ids if (m := model_summary(db, i, market, local)) is not None]}
+def list_models(
+    db: Database, live: Live | None, local: dict[int, dict[str, Any]], limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    total = int(db.scalar("SELECT COUNT(*) FROM events WHERE name = 'ModelRegistered'") or 0)
+    ids = [
+        int(r["model_id"])
+        for r in db.query(
+            "SELECT model_id FROM events WHERE name = 'ModelRegistered' ORDER BY model_id LIMIT ? OFFSET ?", (limit, offset)
+        )
+    ]
+    models = [m for i in ids if (m := model_summary(db, i, live, local)) is not None]
+    return {"total": total, "limit": limit, "offset": offset, "models": models}
 
 
 # --- consumers ------------------------------------------------------------------------------------
@@ -330,24 +315,26 @@ def consumer_summary(db: Database, address: str) -> dict[str, Any]:
     }
 
 
-def list_consumers(db: Database) -> dict[str, Any]:
+def list_consumers(db: Database, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    total = int(db.scalar("SELECT COUNT(DISTINCT consumer) FROM jobs") or 0)
+    rows = db.query("SELECT DISTINCT consumer FROM jobs ORDER BY consumer LIMIT ? OFFSET ?", (limit, offset))
     return {
-        "consumers": [
-            consumer_summary(db, str(r["consumer"])) for r in db.query("SELECT DISTINCT consumer FROM jobs ORDER BY consumer")
-        ]
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "consumers": [consumer_summary(db, str(r["consumer"])) for r in rows],
     }
 
 
-def consumer_detail(db: Database, address: str, market: Marketplace | None = None) -> dict[str, Any] | None:
+def consumer_detail(
+    db: Database, address: str, live: Live | None = None, names: Mapping[int, str] = NO_NAMES
+) -> dict[str, Any] | None:
     address = address.lower()
     summary = consumer_summary(db, address)
     if not summary["jobs"]:
         return None
-    summary["live"] = None
-    if market is not None:
-        with contextlib.suppress(Exception):  # the node may be down: the indexed part still serves
-            summary["live"] = {"score": market.consumer_score(address), "facts": market.consumer_facts(address)}
-    summary["recent_jobs"] = list_jobs(db, JobFilter(consumer=address), 50, 0)["jobs"]
+    summary["live"] = None if live is None else live.consumer(address)
+    summary["recent_jobs"] = list_jobs(db, JobFilter(consumer=address), 50, 0, names)["jobs"]
     return summary
 
 
@@ -388,7 +375,7 @@ def stats(db: Database, bucket_s: int | None = None) -> dict[str, Any]:
         bucket(int(j["posted_time"]))["posted"] += 1
         b = bucket(int(j["ended_time"] if j["ended_time"] is not None else j["posted_time"]))
         b[j["outcome"]] += 1
-        if j["status"] == "Settled":
+        if j["status"] == JobStatus.SETTLED:
             b["volume"] += int(j["price"])
             b["fees"] += int(j["fee"] or 0)
             b["royalties"] += int(j["royalty"] or 0)
@@ -419,7 +406,7 @@ def stats(db: Database, bucket_s: int | None = None) -> dict[str, Any]:
     totals = {
         "jobs": len(rows),
         **{o: sum(1 for j in rows if j["outcome"] == o) for o in OUTCOMES},
-        "volume": _sum(j["price"] for j in rows if j["status"] == "Settled"),
+        "volume": _sum(j["price"] for j in rows if j["status"] == JobStatus.SETTLED),
         "fees": _sum(j["fee"] for j in rows),
         "royalties": _sum(j["royalty"] for j in rows),
     }

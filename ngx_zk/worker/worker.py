@@ -24,10 +24,13 @@ from typing import TYPE_CHECKING, Any, cast
 from .. import crypto, keys, srs
 from ..artifacts import Circuit
 from ..chain.heads import NewHeads, ws_url_for
-from ..chain.market import JobStatus, Marketplace
+from ..chain.market import Marketplace
 from ..chain.signer import Signer
+from ..chain.types import JobClaimed, JobPosted, JobReopened, JobStatus
 from ..config import Settings
-from ..dataplane import DataPlaneServer, JobFacts, Mailbox
+from ..dataplane.admission import JobFacts
+from ..dataplane.mailbox import Mailbox
+from ..dataplane.server import DataPlaneServer
 from ..errors import ChainError, ContractRevert, NgxZkError
 from ..publish import resolve_model
 from .jobfiles import InputOpener, Served
@@ -155,7 +158,7 @@ class Worker:
             crash_point=self.crash_point,
             discard_mail=self._discard_mail,
         )
-        self.orders = OrderFiller(self.lifecycle)
+        self.orders = OrderFiller(self.lifecycle, market)
         self.dataplane: DataPlaneServer | None = None
         self.endpoint: str | None = None
         if listen is not None:
@@ -304,10 +307,9 @@ class Worker:
             head = self.market.chain.block_number()
             cursor = self.journal.cursor("posted", self.market.deployment.block)
             start = max(self.market.deployment.block, cursor - self.reorg_window)
-            events = self.market.events("JobPosted", start, head) if start <= head else []
-            for event in events:
-                model_id, job_id = int(event["modelId"]), int(event["jobId"])
-                commitments = tuple(int(c) for c in event["inputCommitments"])
+            for posted in self.market.logs(JobPosted, start, head) if start <= head else []:
+                event = posted.event
+                model_id, job_id, commitments = event.model_id, event.job_id, event.input_commitments
                 known = self.journal.get(job_id)
                 if model_id not in self.served or (
                     known is not None and not (known.step.final and known.commitments != commitments)
@@ -318,10 +320,10 @@ class Worker:
                     model_id,
                     Step.SEEN,
                     commitments=commitments,
-                    price=int(event["price"]),
-                    seen_block=int(event["blockNumber"]),
+                    price=event.price,
+                    seen_block=posted.meta.block_number,
                 )
-                self.log("job.seen", job_id=job_id, model_id=model_id, price=int(event["price"]))
+                self.log("job.seen", job_id=job_id, model_id=model_id, price=event.price)
             self.journal.set_cursor("posted", head + 1)
             self._scan_reopened(head)
             self._expire_overdue(head)
@@ -342,8 +344,9 @@ class Worker:
         """Journal jobs of served models reopened for a second prover (JobReopened) as SEEN again, once each."""
         cursor = self.journal.cursor("reopened", self.market.deployment.block)
         start = max(self.market.deployment.block, cursor - self.reorg_window)
-        for event in self.market.events("JobReopened", start, head) if start <= head else []:
-            job_id = int(event["jobId"])
+        for reopened in self.market.logs(JobReopened, start, head) if start <= head else []:
+            event = reopened.event
+            job_id = event.job_id
             known = self.journal.get(job_id)
             if known is not None and (known.reopened or not known.step.final):
                 continue  # seen this round already, or still in hand (the lifecycle finds it is not ours)
@@ -351,7 +354,7 @@ class Worker:
                 job = self.market.job(job_id)
                 if job.model_id not in self.served:
                     continue
-                commitments = tuple(int(c) for c in self.market.posted(job_id)["inputCommitments"])
+                commitments = self.market.posted(job_id).event.input_commitments
                 model_id, price = job.model_id, job.price
             else:
                 model_id, commitments, price = known.model_id, known.commitments, known.price
@@ -362,13 +365,11 @@ class Worker:
                 commitments=commitments,
                 price=price,
                 reopened=True,
-                seen_block=int(event["blockNumber"]),
-                note=f"reopened: {event['missedBy']} missed it",
+                seen_block=reopened.meta.block_number,
+                note=f"reopened: {event.missed_by} missed it",
                 **FRESH_ROUND,
             )
-            self.log(
-                "job.reopened", job_id=job_id, model_id=model_id, missed_by=str(event["missedBy"]), bounty=int(event["bounty"])
-            )
+            self.log("job.reopened", job_id=job_id, model_id=model_id, missed_by=event.missed_by, bounty=event.bounty)
         self.journal.set_cursor("reopened", head + 1)
 
     def _expire_overdue(self, head: int) -> None:
@@ -378,10 +379,11 @@ class Worker:
         cursor = self.journal.cursor("claimed", self.market.deployment.block)
         start = max(self.market.deployment.block, cursor - self.reorg_window)
         me = self.signer.address.lower()
-        for event in self.market.events("JobClaimed", start, head) if start <= head else []:
-            known = self.journal.get(int(event["jobId"]))
-            if known is not None and known.model_id in self.served and str(event["provider"]).lower() != me:
-                self._overdue[known.job_id] = int(event["proveDeadline"])
+        for claimed in self.market.logs(JobClaimed, start, head) if start <= head else []:
+            event = claimed.event
+            known = self.journal.get(event.job_id)
+            if known is not None and known.model_id in self.served and event.provider.lower() != me:
+                self._overdue[known.job_id] = event.prove_deadline
         self.journal.set_cursor("claimed", head + 1)
         if not self.expire_overdue or not self._overdue:
             return

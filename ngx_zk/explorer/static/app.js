@@ -4,17 +4,23 @@
 const API = "/api/v1";
 const app = document.getElementById("app");
 let timer = null; // the current page's refresh loop
-let modelNames = {}; // registry id -> local circuit name, where the server knows one
 
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const short = (a) => (a ? `${a.slice(0, 8)}…${a.slice(-4)}` : "—");
 const time = (t) => (t ? new Date(t * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "—");
 
-// wei (decimal string) -> "12.3456 NGX", exact (BigInt), at most 4 decimals
+// wei (decimal string) -> "12.3456 NGX", exact (BigInt), rounded half up to at most 4 decimals
 function ngx(wei, unit = true) {
   if (wei === null || wei === undefined) return "—";
-  const w = BigInt(wei), whole = w / 10n ** 18n, frac = (w % 10n ** 18n).toString().padStart(18, "0").slice(0, 4).replace(/0+$/, "");
+  const step = 10n ** 14n, w = (BigInt(wei) + step / 2n) / step; // in units of 0.0001 NGX
+  const whole = w / 10000n, frac = (w % 10000n).toString().padStart(4, "0").replace(/0+$/, "");
   return `${whole}${frac ? "." + frac : ""}${unit ? " NGX" : ""}`;
+}
+// what a job's public instances after its inputs are: outputs, or the hash of a private output
+function outputsLabel(kind) {
+  if (kind === "hashed") return "Output hash (Poseidon; the output itself stays private)";
+  if (kind === "public") return "Public outputs (field elements)";
+  return "Public instances after the inputs (outputs, or an output hash)";
 }
 const ngxNum = (wei) => Number(BigInt(wei ?? "0") / 10n ** 12n) / 1e6;
 
@@ -29,7 +35,7 @@ const link = {
   job: (id) => `<a href="/jobs/${id}">#${id}</a>`,
   provider: (a) => (a ? `<a class="mono" href="/providers/${a}" title="${esc(a)}">${short(a)}</a>` : "—"),
   consumer: (a) => `<a class="mono" href="/consumers/${a}" title="${esc(a)}">${short(a)}</a>`,
-  model: (id, name) => `<a href="/models/${id}">${esc(name || modelNames[id] || "model " + id)}</a>`,
+  model: (id, name) => `<a href="/models/${id}">${esc(name || "model " + id)}</a>`,
 };
 const badge = (s) => `<span class="badge ${esc(s)}">${esc(s)}</span>`;
 const card = (k, v, id) => `<div class="card"><div class="k">${esc(k)}</div><div class="v"${id ? ` id="${id}"` : ""}>${v}</div></div>`;
@@ -45,7 +51,7 @@ function table(cols, rows, empty = "Nothing indexed yet.") {
 const JOB_COLS = [
   { h: "Job", f: (j) => link.job(j.job_id) },
   { h: "Status", f: (j) => badge(j.outcome === "declined" ? "Declined" : j.status) },
-  { h: "Model", f: (j) => link.model(j.model_id) },
+  { h: "Model", f: (j) => link.model(j.model_id, j.model_name) },
   { h: "Price", cls: "num", f: (j) => ngx(j.price) },
   { h: "Provider", f: (j) => link.provider(j.provider) },
   { h: "Consumer", cls: "hide-sm", f: (j) => link.consumer(j.consumer) },
@@ -151,7 +157,7 @@ async function jobPage(id) {
        <p id="split-check" class="${s.adds_up ? "ok" : "bad"}">${s.adds_up ? "✓ the split adds up to the price" : "✗ the split does not add up to the price"}</p>`
     : `<p class="muted">No payment split: the job is ${esc(j.status)}.</p>`;
   app.innerHTML = `<h1>Job #${j.job_id} <span id="job-status">${badge(j.outcome === "declined" ? "Declined" : j.status)}</span></h1>
-    ${kv([["Status on chain", esc(j.status)], ["Model", link.model(j.model_id)], ["Consumer", link.consumer(j.consumer)],
+    ${kv([["Status on chain", esc(j.status)], ["Model", link.model(j.model_id, j.model_name)], ["Consumer", link.consumer(j.consumer)],
         ["Provider", link.provider(j.provider)], ["Price", ngx(j.price)], ["Posted", `${time(j.posted_time)} (block ${j.posted_block})`],
         ["Post-to-settle latency", j.latency_s === null ? "—" : `${j.latency_s} s`], ["Gas (all its transactions)", j.gas_used.toLocaleString()],
         ["Inferences", j.inferences], ["Proof size", j.proof_bytes ? `${j.proof_bytes.toLocaleString()} bytes` : "—"],
@@ -162,10 +168,10 @@ async function jobPage(id) {
       { h: "Transaction", f: (e) => `<span class="mono" title="${esc(e.tx_hash)}">${short(e.tx_hash)}</span>` },
       { h: "Call", cls: "hide-sm", f: (e) => esc(e.method || "—") }, { h: "Gas", cls: "num hide-sm", f: (e) => (e.gas_used ?? 0).toLocaleString() }], j.timeline)}
     <h2>Commitments and outputs</h2>
-    ${kv([["Input commitments (Poseidon)", j.commitments.map((c) => `<div class="mono">${esc(c)}</div>`).join("") || "—"],
-        ["Outputs (decoded with the local circuit)", j.output_values ? j.output_values.map((o, k) =>
-          `<div class="mono">${j.output_values.length > 1 ? `#${k + 1}: ` : ""}${esc(o.map((v) => v.toFixed(6)).join(", "))}</div>`).join("") : "—"],
-        ["Public outputs (field elements)", j.outputs ? j.outputs.map((c) => `<div class="mono">${esc(c)}</div>`).join("") || "none (hashed)" : "—"]])}
+    ${kv([["Input commitments", j.commitments.map((c) => `<div class="mono">${esc(c)}</div>`).join("") || "—"],
+        ...(j.output_kind === "hashed" ? [] : [["Outputs (decoded with the local circuit)", j.output_values ? j.output_values.map((o, k) =>
+          `<div class="mono">${j.output_values.length > 1 ? `#${k + 1}: ` : ""}${esc(o.map((v) => v.toFixed(6)).join(", "))}</div>`).join("") : "—"]]),
+        [outputsLabel(j.output_kind), j.outputs ? j.outputs.map((c) => `<div class="mono">${esc(c)}</div>`).join("") || "none" : "—"]])}
     <h2>Re-verify</h2>
     <p class="muted">Runs the auditor on the server (<code>ngx-zk verify --job ${j.job_id}</code>): rebuilds the statement from chain data and checks the proof offline.</p>
     <button id="reverify"${settled ? "" : " disabled"}>Re-verify this job</button><div id="verdict"></div>`;
@@ -196,21 +202,37 @@ function nrsBars(live) {
     ["Collateral tier", live.collateral_per_10_ngx === null ? "—" : `${ngx(live.collateral_per_10_ngx)} locked per 10 NGX job at this NRS`]]);
 }
 
-async function providersPage() {
-  const r = await get("/providers");
-  app.innerHTML = `<h1>Providers</h1>${table([
-    { h: "Provider", f: (p) => link.provider(p.address) }, { h: "NRS", cls: "num", f: (p) => (p.live ? p.live.nrs : "—") },
-    { h: "Stake", cls: "num", f: (p) => (p.live ? ngx(p.live.staked) : "—") }, { h: "Settled", cls: "num", f: (p) => p.jobs.settled },
-    { h: "Missed", cls: "num", f: (p) => p.jobs.expired }, { h: "Declined", cls: "num", f: (p) => p.jobs.declined },
-    { h: "Earnings", cls: "num", f: (p) => ngx(p.earnings) }, { h: "Endpoint", cls: "hide-sm", f: (p) => esc(p.endpoint || "—") }], r.providers)}`;
+// one page of a paged list endpoint (the server caps a page at 500 rows), with previous/next buttons
+async function pagedList(title, path, key, cols) {
+  let offset = Number(new URLSearchParams(location.search).get("offset") || 0);
+  const limit = 50;
+  app.innerHTML = `<h1>${esc(title)}</h1><div id="list"></div>
+    <div class="pager"><button id="prev">← previous</button><span id="page" class="muted"></span><button id="next">next →</button></div>`;
+  const show = async () => {
+    const r = await get(`${path}?limit=${limit}&offset=${offset}`);
+    document.getElementById("list").innerHTML = table(cols, r[key]);
+    document.getElementById("page").textContent = r.total ? `${offset + 1}–${Math.min(offset + limit, r.total)} of ${r.total}` : "";
+    document.getElementById("prev").disabled = offset === 0;
+    document.getElementById("next").disabled = offset + limit >= r.total;
+    history.replaceState(null, "", location.pathname + (offset ? `?offset=${offset}` : ""));
+  };
+  document.getElementById("prev").onclick = () => { offset = Math.max(0, offset - limit); show(); };
+  document.getElementById("next").onclick = () => { offset += limit; show(); };
+  await show();
 }
+
+const providersPage = () => pagedList("Providers", "/providers", "providers", [
+  { h: "Provider", f: (p) => link.provider(p.address) }, { h: "NRS", cls: "num", f: (p) => (p.live ? p.live.nrs : "—") },
+  { h: "Stake", cls: "num", f: (p) => (p.live ? ngx(p.live.staked) : "—") }, { h: "Settled", cls: "num", f: (p) => p.jobs.settled },
+  { h: "Missed", cls: "num", f: (p) => p.jobs.expired }, { h: "Declined", cls: "num", f: (p) => p.jobs.declined },
+  { h: "Earnings", cls: "num", f: (p) => ngx(p.earnings) }, { h: "Endpoint", cls: "hide-sm", f: (p) => esc(p.endpoint || "—") }]);
 
 async function providerPage(address) {
   const p = await get(`/providers/${address}`);
   app.innerHTML = `<h1>Provider <span class="mono">${esc(p.address)}</span></h1>
     <div class="cards">${card("Jobs settled", p.jobs.settled, "provider-settled")}${card("Missed (expired)", p.jobs.expired)}${card("Declined", p.jobs.declined)}
       ${card("Earnings (provider pay)", ngx(p.earnings), "provider-earnings")}${card("Rewards", ngx(p.rewards))}
-      ${card("To withdraw (credited − withdrawn)", ngx(p.claimable), "provider-claimable")}${card("Slashed", ngx(p.slashed))}</div>
+      ${card("To withdraw (earnings " + ngx(p.claimable) + " + rewards " + ngx(p.rewards_owed) + ")", ngx(p.to_withdraw), "provider-to-withdraw")}${card("Slashed", ngx(p.slashed))}</div>
     <h2>Reputation and stake (live)</h2>${nrsBars(p.live)}
     ${kv([["Registered", time(p.registered_at)], ["Endpoint", esc(p.endpoint || "—")]])}
     <h2>Earnings over time</h2><div class="charts">${chart("Provider pay per hour", p.earnings_over_time, { value: (b) => ngxNum(b.earnings), fmt: (v) => v.toFixed(2) + " NGX" })}</div>
@@ -231,13 +253,10 @@ function modelRows(m) {
     ["Jobs", `${m.jobs} (${m.settled} settled)`], ["Royalties earned", `<span id="model-royalties">${ngx(m.royalties)}</span>`]];
 }
 
-async function modelsPage() {
-  const r = await get("/models");
-  app.innerHTML = `<h1>Models</h1>${table([
-    { h: "Model", f: (m) => link.model(m.model_id, m.name ? `${m.name} (#${m.model_id})` : null) }, { h: "Kind", f: (m) => esc(m.kind) },
-    { h: "Royalty", cls: "num", f: (m) => (m.live ? `${m.live.royalty_bps / 100}%` : "—") }, { h: "Jobs", cls: "num", f: (m) => m.jobs },
-    { h: "Royalties earned", cls: "num", f: (m) => ngx(m.royalties) }, { h: "Owner", cls: "hide-sm", f: (m) => `<span class="mono">${short(m.owner)}</span>` }], r.models)}`;
-}
+const modelsPage = () => pagedList("Models", "/models", "models", [
+  { h: "Model", f: (m) => link.model(m.model_id, m.name ? `${m.name} (#${m.model_id})` : null) }, { h: "Kind", f: (m) => esc(m.kind) },
+  { h: "Royalty", cls: "num", f: (m) => (m.live ? `${m.live.royalty_bps / 100}%` : "—") }, { h: "Jobs", cls: "num", f: (m) => m.jobs },
+  { h: "Royalties earned", cls: "num", f: (m) => ngx(m.royalties) }, { h: "Owner", cls: "hide-sm", f: (m) => `<span class="mono">${short(m.owner)}</span>` }]);
 
 async function modelPage(id) {
   const m = await get(`/models/${id}`);
@@ -245,13 +264,10 @@ async function modelPage(id) {
   app.innerHTML = `<h1>Model #${m.model_id}${m.name ? " " + esc(m.name) : ""}</h1>${kv(modelRows(m))}<h2>Jobs</h2>${table(JOB_COLS, jobs.jobs)}`;
 }
 
-async function consumersPage() {
-  const r = await get("/consumers");
-  app.innerHTML = `<h1>Consumers</h1>${table([
-    { h: "Consumer", f: (c) => link.consumer(c.address) }, { h: "Jobs", cls: "num", f: (c) => c.jobs }, { h: "Settled", cls: "num", f: (c) => c.settled },
-    { h: "Expired", cls: "num", f: (c) => c.expired }, { h: "Cancelled", cls: "num", f: (c) => c.cancelled }, { h: "Declined", cls: "num", f: (c) => c.declined },
-    { h: "Spent", cls: "num", f: (c) => ngx(c.spent) }], r.consumers)}`;
-}
+const consumersPage = () => pagedList("Consumers", "/consumers", "consumers", [
+  { h: "Consumer", f: (c) => link.consumer(c.address) }, { h: "Jobs", cls: "num", f: (c) => c.jobs }, { h: "Settled", cls: "num", f: (c) => c.settled },
+  { h: "Expired", cls: "num", f: (c) => c.expired }, { h: "Cancelled", cls: "num", f: (c) => c.cancelled }, { h: "Declined", cls: "num", f: (c) => c.declined },
+  { h: "Spent", cls: "num", f: (c) => ngx(c.spent) }]);
 
 async function consumerPage(address) {
   const c = await get(`/consumers/${address}`);
@@ -280,11 +296,6 @@ const ROUTES = [
 
 async function render() {
   clearInterval(timer);
-  try {
-    modelNames = Object.fromEntries((await get("/models")).models.filter((m) => m.name).map((m) => [m.model_id, m.name]));
-  } catch (e) {
-    modelNames = {};
-  }
   for (const [re, page] of ROUTES) {
     const m = location.pathname.match(re);
     if (m) {
