@@ -17,6 +17,8 @@ NGX_ZK_KEYSTORE_PASSWORD / NGX_ZK_KEYSTORE_PASSWORD_FILE          unset
 NGX_ZK_STATE_DIR       consumer job records, worker journal        $NGX_ZK_HOME/state
 NGX_ZK_BUILD_MEMORY_MB memory limit of `model build` (a child)      16384
 NGX_ZK_BUILD_TIMEOUT_S time limit of `model build`                  3600
+NGX_ZK_DEBUG           1: a failure the CLI did not expect shows   unset (one line and a
+                       its Python traceback                        hint, no traceback)
 NGX_ZK_FAULT_CRASH_AT  FAULT INJECTION for tests: the worker exits  unset
                        abruptly at this step (see worker.crash_point)
 =====================  ==========================================  ===========================
@@ -111,10 +113,19 @@ class Settings:
         return self.cache_dir / "keys"
 
 
+def debug_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """NGX_ZK_DEBUG is set (and not 0): show the traceback of an unexpected failure."""
+    return (os.environ if env is None else env).get("NGX_ZK_DEBUG", "") not in ("", "0")
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment (``os.environ`` unless ``env`` is given)."""
     env = os.environ if env is None else env
     home = Path(env.get("NGX_ZK_HOME") or Path.cwd())
+    if home.exists() and not home.is_dir():
+        raise ConfigError(
+            f"NGX_ZK_HOME={str(home)!r} is not a folder", "point NGX_ZK_HOME at a folder (it is created if missing)"
+        )
     return Settings(
         home=home,
         circuits_dir=Path(env.get("NGX_ZK_CIRCUITS_DIR") or home / "circuits"),

@@ -25,6 +25,10 @@ to do, and the values it was built from are kept as attributes for programs::
         ├── SignerError              no key configured, bad keystore or password
         ├── TransactionError         a transaction failed or was dropped
         └── ContractRevert           a contract reverted: ``name`` and ``args`` of its custom error
+    Interrupted                      Ctrl-C: what was done so far and how to resume
+
+Each class carries ``code``, a stable short string per family that ``--json`` error objects carry
+(``{"error": ..., "hint": ..., "code": ...}``): scripts branch on it, never on the message.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ from pathlib import Path
 
 class NgxZkError(Exception):
     """Root of all ngx-zk errors. ``hint`` says what the user can do about it."""
+
+    code: str = "error"
+    """The family, for programs (``--json`` error objects); subclasses inherit their family's."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -47,12 +54,18 @@ class NgxZkError(Exception):
 class ConfigError(NgxZkError):
     """A setting or environment variable has an invalid value."""
 
+    code: str = "config"
+
 
 class ModelError(NgxZkError):
     """The model cannot be used."""
 
+    code: str = "model"
+
 
 class ModelNotFoundError(ModelError):
+    code: str = "not_found"
+
     def __init__(self, path: Path | str) -> None:
         super().__init__(
             f"model not found: {path}",
@@ -71,8 +84,12 @@ class InvalidModelError(ModelError):
 class CircuitError(NgxZkError):
     """Building or loading a circuit failed."""
 
+    code: str = "circuit"
+
 
 class CircuitNotBuiltError(CircuitError):
+    code: str = "not_found"
+
     def __init__(self, name: str, where: Path) -> None:
         super().__init__(
             f"no circuit named {name!r} in {where}",
@@ -83,10 +100,10 @@ class CircuitNotBuiltError(CircuitError):
 
 
 class LogrowsCapError(CircuitError):
-    def __init__(self, logrows: int, cap: int) -> None:
+    def __init__(self, logrows: int, cap: int, why: str = "") -> None:
         super().__init__(
-            f"the circuit needs 2^{logrows} rows, above the cap of 2^{cap}",
-            "use a smaller model, or raise the cap with --max-logrows / NGX_ZK_MAX_LOGROWS",
+            f"the circuit needs 2^{logrows} rows{f' ({why})' if why else ''}, above the cap of 2^{cap}",
+            f"use a smaller model, or raise the cap with --max-logrows {logrows} / NGX_ZK_MAX_LOGROWS={logrows}",
         )
         self.logrows = logrows
         self.cap = cap
@@ -111,9 +128,13 @@ class SrsError(CircuitError):
 class InputError(NgxZkError):
     """An input file cannot be used with this model."""
 
+    code: str = "input"
+
 
 class ProofError(NgxZkError):
     """Proving or verifying failed."""
+
+    code: str = "proof"
 
 
 class ProvingError(ProofError):
@@ -123,16 +144,24 @@ class ProvingError(ProofError):
 class InvalidProofError(ProofError):
     """The proof does not verify against the circuit's verification key."""
 
+    code: str = "invalid_proof"
+
 
 class ChainError(NgxZkError):
     """Talking to the chain failed."""
+
+    code: str = "chain"
 
 
 class RpcError(ChainError):
     """The node could not be reached or answered with an error."""
 
+    code: str = "rpc"
+
 
 class WrongChainError(ChainError):
+    code: str = "wrong_chain"
+
     def __init__(self, expected: int, actual: int, url: str) -> None:
         super().__init__(
             f"{url} serves chain id {actual}, expected {expected}",
@@ -145,23 +174,42 @@ class WrongChainError(ChainError):
 class DeploymentError(ChainError):
     """Contracts are not deployed on this chain, or the deployments file is broken."""
 
+    code: str = "deployment"
+
 
 class SignerError(ChainError):
     """No signing key is configured, or the keystore cannot be opened."""
+
+    code: str = "signer"
 
 
 class TransactionError(ChainError):
     """A transaction was not mined or failed without a decodable reason."""
 
+    code: str = "transaction"
+
 
 class ContractRevert(ChainError):
     """A contract call reverted with a custom error, decoded from its selector with the ABI."""
+
+    code: str = "revert"
 
     def __init__(self, name: str, args: dict[str, object], hint: str | None = None) -> None:
         shown = ", ".join(f"{k}={_short(v)}" for k, v in args.items())
         super().__init__(f"the contract refused: {name}({shown})", hint)
         self.name = name
         self.args_by_name = args
+
+
+class Interrupted(NgxZkError):
+    """The user pressed Ctrl-C; the message says what was done so far, the hint how to resume."""
+
+    code: str = "interrupted"
+
+    def __init__(self, message: str, hint: str | None = None, **details: object) -> None:
+        super().__init__(message, hint)
+        self.details = details
+        """Values a program needs to resume (a job id), carried into the --json error object."""
 
 
 def _short(value: object) -> str:

@@ -41,6 +41,8 @@ FLOAT_RANGE = (-1.0, 1.0)
 """Where random float calibration samples are drawn from (the default build calibrates on [-1, 1] too)."""
 MAX_DIFF = 1e-3
 """onnxruntime and PyTorch must agree this closely (relative to the output's magnitude) on the sample."""
+MAX_INPUT_ELEMENTS = 1 << 24
+"""Largest input tensor ``--input-shape`` takes (16M elements; a provable input is far smaller)."""
 TORCH_HINT = "install it with: pip install torch==2.13.0 (CPU build), or pip install 'ngx-zk[torch]'"
 
 
@@ -67,6 +69,11 @@ class InputShape:
             raise ValueError(f"{text!r}: expected comma-separated sizes such as 1,8 (or 1,16:int for token ids)") from None
         if not shape or any(d <= 0 for d in shape):
             raise ValueError(f"{text!r}: every size must be a positive integer")
+        if math.prod(shape) > MAX_INPUT_ELEMENTS:  # refused before PyTorch tries to allocate it
+            raise ValueError(
+                f"{text!r}: {math.prod(shape):,} elements per input is above the limit of {MAX_INPUT_ELEMENTS:,} "
+                "(no circuit proves an input that large)"
+            )
         if kind not in ("", "int", "float"):
             raise ValueError(f"{text!r}: the element type after ':' must be int or float")
         if high and kind != "int":
@@ -159,7 +166,7 @@ def _export(
         raise ExportError(f"value_ranges has {len(value_ranges)} entries for {len(inputs)} inputs")
     written = [ONNX_FILE, SAMPLE_INPUT_FILE, CALIBRATION_FILE, EXPECTED_OUTPUT_FILE]
     if not overwrite and (clash := [f for f in written if (out / f).exists()]):
-        raise ExportError(f"{out} already holds {', '.join(clash)}", "pass overwrite=True (--force) to replace them")
+        raise ExportError(f"{out} already holds {', '.join(clash)}", "replace them with: ngx-zk model export ... --force")
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out} exists and is not a folder")
     model.eval()

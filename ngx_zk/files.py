@@ -17,3 +17,23 @@ def write_private(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_bounded(path: Path, max_bytes: int, *, what: str = "file", hint: str | None = None) -> bytes:
+    """Read at most ``max_bytes`` of a file the user named, refusing more: a pipe or a device
+    (``/dev/zero``, ``/proc/self/mem``) must not be read without end, and a read error is an
+    :class:`~ngx_zk.errors.InputError` naming the path, not a traceback."""
+    from .errors import InputError
+
+    if not path.exists():
+        raise InputError(f"{what} not found: {path}", hint)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a file", hint)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}", hint) from None
+    if len(data) > max_bytes:
+        raise InputError(f"{path} is larger than {max_bytes:,} bytes", hint)
+    return data

@@ -19,6 +19,7 @@ from typing import Any
 from . import safejson
 from .artifacts import Manifest, TensorSpec
 from .errors import InputError
+from .files import read_bounded
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 
@@ -52,12 +53,9 @@ class InputData:
 
 def load(path: Path, manifest: Manifest) -> InputData:
     """Read and validate an input file for the circuit described by ``manifest``."""
-    if not path.is_file():
-        raise InputError(f"input file not found: {path}", "pass a JSON file like models/mlp/input.json")
-    if path.stat().st_size > MAX_INPUT_BYTES:
-        raise InputError(f"{path} is larger than {MAX_INPUT_BYTES:,} bytes")
+    raw = read_bounded(path, MAX_INPUT_BYTES, what="input file", hint="pass a JSON file like models/mlp/input.json")
     try:
-        data = safejson.loads(path.read_bytes(), what=str(path), max_bytes=MAX_INPUT_BYTES)
+        data = safejson.loads(raw, what=str(path), max_bytes=MAX_INPUT_BYTES)
     except InputError as exc:
         raise InputError(exc.message, 'expected {"input_data": [[...]]} with finite numbers') from None
     return parse(data, manifest, source=str(path))
@@ -69,12 +67,11 @@ MAX_QUANTIZED = 1 << 63
 
 def read_lines(path: Path) -> list[Any]:
     """A JSON Lines input file for a batch job: one input object per non-empty line, in order."""
-    if not path.is_file():
-        raise InputError(f"input file not found: {path}", 'pass a file with one {"input_data": [[...]]} object per line')
-    if path.stat().st_size > MAX_INPUT_BYTES:
-        raise InputError(f"{path} is larger than {MAX_INPUT_BYTES:,} bytes")
+    raw = read_bounded(
+        path, MAX_INPUT_BYTES, what="input file", hint='pass a file with one {"input_data": [[...]]} object per line'
+    )
     objects = []
-    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+    for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -139,11 +136,12 @@ def _tensor(source: str, item: Any, spec: TensorSpec, limit: int) -> tuple[float
     for pos, v in enumerate(flat):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise InputError(f"{source}: input {spec.name!r} value {pos} is {v!r}, not a number")
-        if not math.isfinite(v):
+        if isinstance(v, float) and not math.isfinite(v):
             raise InputError(f"{source}: input {spec.name!r} value {pos} is {v}", "replace NaN/Infinity with finite numbers")
-        if abs(float(v)) * (1 << spec.scale) >= limit:
+        if abs(v) * (1 << spec.scale) >= limit:  # exact for an int of any size (float() of 10**400 overflows)
+            shown = f"{v:.6g}" if isinstance(v, float) or abs(v) < 10**15 else f"an integer of {len(str(abs(v)))} digits"
             raise InputError(
-                f"{source}: input {spec.name!r} value {pos} ({v:.6g}) is outside the circuit's range "
+                f"{source}: input {spec.name!r} value {pos} ({shown}) is outside the circuit's range "
                 f"(|value| < {limit / (1 << spec.scale):.6g} at input scale {spec.scale})",
                 "values this large cannot be proved by this circuit",
             )

@@ -25,8 +25,8 @@ def pinned_public_hashes() -> dict[int, str]:
     return {int(k): v for k, v in json.loads(text)["sha256"].items()}
 
 
-def public_srs(settings: Settings, srs_file: Path, logrows: int) -> tuple[Path, SrsInfo]:
-    """Check a user-supplied ceremony SRS file and install it in the cache."""
+def identify_public(srs_file: Path) -> tuple[int, str]:
+    """``(k, sha256)`` of a public KZG ceremony SRS file; anything else is refused (checked before any build work)."""
     if not srs_file.is_file():
         raise SrsError(f"SRS file not found: {srs_file}", "pass the path of a kzg<k>.srs file from the KZG ceremony")
     digest = sha256_file(srs_file)
@@ -37,6 +37,12 @@ def public_srs(settings: Settings, srs_file: Path, logrows: int) -> tuple[Path, 
             f"{srs_file} is not a public KZG ceremony SRS (its sha256 {digest[:16]}... matches no pinned hash)",
             "download kzg<k>.srs from the ceremony set EZKL uses, or omit --srs for a local test SRS",
         )
+    return k, digest
+
+
+def public_srs(settings: Settings, srs_file: Path, logrows: int) -> tuple[Path, SrsInfo]:
+    """Check a user-supplied ceremony SRS file and install it in the cache."""
+    k, digest = identify_public(srs_file)
     if k < logrows:
         raise SrsError(
             f"{srs_file} is the k={k} SRS, too small for a circuit of 2^{logrows} rows", f"use kzg{logrows}.srs or larger"

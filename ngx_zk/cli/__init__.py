@@ -1,17 +1,23 @@
 """The ``ngx-zk`` command line: a thin skin over the library.
 
 Each command parses its options, calls one library function, and prints a line or, with ``--json``,
-one JSON object on stdout. Library errors (:class:`NgxZkError`) become one-line messages and exit 1.
+one JSON object on stdout. Failures are not the command's business: the root group's ``main`` runs
+every command under :func:`._errors.run`, which turns any failure into one line on stderr, an exit
+status and, with ``--json``, a JSON error object on stdout (see :mod:`._errors`).
 
 Commands are registered here by name (``"module:function"`` plus the one-line help shown in
 listings) and imported only when invoked, so ``ngx-zk --help`` starts without loading EZKL,
-onnxruntime or web3. They live in :mod:`.pipeline` (local proving), :mod:`.models` (bundle, pull),
-:mod:`.devnet`, :mod:`.market` (chain), :mod:`.worker` and :mod:`.bench`.
+onnxruntime or web3. They live in :mod:`.pipeline` (local proving), :mod:`.models` (publish, bundle, pull),
+:mod:`.devnet`, :mod:`.deploy`, :mod:`.provider`, :mod:`.prove_job` and :mod:`.job` (chain),
+:mod:`.worker` and :mod:`.bench`.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -54,11 +60,31 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+class RootGroup(LazyGroup):
+    """The ``ngx-zk`` group: its ``main`` owns every command's failure path (:mod:`._errors`)."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:  # a caller that handles failures itself
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        from ._errors import run
+
+        argv = list(sys.argv[1:] if args is None else args)
+        sys.exit(run(lambda: super(RootGroup, self).main(argv, prog_name, complete_var, standalone_mode=False, **extra), argv))
+
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.group(
-    cls=LazyGroup,
+    "ngx-zk",
+    cls=RootGroup,
     context_settings=CONTEXT,
     lazy={
         "bench": (
@@ -66,17 +92,20 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
             "Measure ngx-zk against bare EZKL: prove time per example model, job latency, gas, throughput.",
         ),
         "commit": ("pipeline:commit_cmd", "Compute the Poseidon commitment a proof on INPUT will carry."),
-        "deploy": ("market:deploy_cmd", "Deploy and wire all marketplace contracts; write deployments/<chain id>.json."),
+        "deploy": ("deploy:deploy_cmd", "Deploy and wire all marketplace contracts; write deployments/<chain id>.json."),
         "explorer": ("explorer:explorer_cmd", "Index the market's events and serve the JSON API and the web pages."),
-        "jobs": ("market:jobs_cmd", "List the most recent jobs and their state."),
+        "jobs": ("job:jobs_cmd", "List the most recent jobs and their state."),
         "prove": ("pipeline:prove_cmd", "Prove the model's output on an input, locally (no chain)."),
-        "prove-job": ("market:prove_job", "Post a job for MODEL on an input, pay into escrow, and get back a verified output."),
+        "prove-job": (
+            "prove_job:prove_job",
+            "Post a job for MODEL on an input, pay into escrow, and get back a verified output.",
+        ),
         "reputation": (
-            "market:reputation_cmd",
+            "provider:reputation_cmd",
             "Show NRS = 0.4 Performance + 0.3 Reliability + 0.2 Longevity + 0.1 Peer rating, per provider.",
         ),
         "verify": ("pipeline:verify_cmd", "Verify a proof offline, or audit a past job from chain data."),
-        "withdraw": ("market:withdraw_cmd", "Withdraw what the market credited you: provider pay, royalties, refunds."),
+        "withdraw": ("provider:withdraw_cmd", "Withdraw what the market credited you: provider pay, royalties, refunds."),
         "worker": ("worker:worker_cmd", "Serve jobs as a provider: claim, prove, submit, get paid."),
     },
 )
@@ -117,7 +146,7 @@ def main() -> None:
         "export": ("pipeline:model_export", "Export a PyTorch model to a model folder that `model build` takes."),
         "list": ("pipeline:model_list", "List the built circuits."),
         "publish": (
-            "market:model_publish",
+            "models:model_publish",
             "Publish a built circuit: deploy its verifier (or register its VKA), then its registry entry.",
         ),
         "pull": ("models:model_pull", "Install registry model ID on this chain: fetch its bundle, check it, record the id."),
@@ -159,16 +188,16 @@ def devnet_group() -> None:
     cls=LazyGroup,
     lazy={
         "register": (
-            "market:provider_register",
+            "provider:provider_register",
             "Register as a provider with an X25519 encryption key derived from the signing key.",
         ),
-        "stake": ("market:provider_stake", "Stake AMOUNT NGX (approves the staking contract as needed)."),
-        "status": ("market:provider_status", "Show a provider's stake, locked collateral, unbonding, earnings and NRS."),
+        "stake": ("provider:provider_stake", "Stake AMOUNT NGX (approves the staking contract as needed)."),
+        "status": ("provider:provider_status", "Show a provider's stake, locked collateral, unbonding, earnings and NRS."),
         "unstake": (
-            "market:provider_unstake",
+            "provider:provider_unstake",
             "Request to unstake AMOUNT NGX; withdraw it after the unbonding delay with `provider withdraw`.",
         ),
-        "withdraw": ("market:provider_withdraw", "Withdraw stake whose unbonding delay has passed."),
+        "withdraw": ("provider:provider_withdraw", "Withdraw stake whose unbonding delay has passed."),
     },
 )
 def provider_group() -> None:
@@ -184,10 +213,14 @@ def provider_group() -> None:
     "job",
     cls=LazyGroup,
     lazy={
-        "disclose": ("market:job_disclose", "Write a file that shows one inference of your settled job to a third party."),
-        "deliver": ("market:job_deliver", "Hand over the input of a job a contract consumer posted, naming you its deliverer."),
-        "show": ("market:job_show", "Show a job's state on chain."),
-        "wait": ("market:job_wait", "Wait for one of your jobs to settle, delivering its input once claimed."),
+        "disclose": ("job:job_disclose", "Write a file that shows one inference of your settled job to a third party."),
+        "deliver": ("job:job_deliver", "Hand over the input of a job a contract consumer posted, naming you its deliverer."),
+        "expire": (
+            "job:job_expire",
+            "Expire a job past its deadline: refund its consumer, or reopen a missed claim for a second prover.",
+        ),
+        "show": ("job:job_show", "Show a job's state on chain."),
+        "wait": ("job:job_wait", "Wait for one of your jobs to settle, delivering its input once claimed."),
     },
 )
 def job_group() -> None:
@@ -199,4 +232,4 @@ def job_group() -> None:
     """
 
 
-__all__ = ["LazyGroup", "main"]
+__all__ = ["LazyGroup", "RootGroup", "main"]

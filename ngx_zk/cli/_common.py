@@ -1,21 +1,21 @@
-"""Shared pieces of the CLI: error handling, --json output, settings, output paths, and
+"""Shared pieces of the CLI: --json output, settings, output paths, and
 :func:`chain_command`, the one way a command reaches the chain and its signer."""
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
 from ..config import Settings, load_settings
-from ..errors import NgxZkError, SignerError
-from ..units import WEI, fmt_ngx
+from ..errors import SignerError
+from ..units import fmt_ngx
 
 if TYPE_CHECKING:
     from ..artifacts import Circuit
@@ -28,24 +28,12 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 INSECURE_NOTE = "circuit {name!r} was built on a local TEST SRS: its proofs are forgeable; use it on a dev chain only"
-INTERRUPTED = 130
-"""Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
 
 
 def handle_errors(fn: F) -> F:
-    """Turn library errors into a clean one-line message and exit status 1; Ctrl-C into exit 130."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except NgxZkError as exc:
-            raise click.ClickException(str(exc)) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            raise click.exceptions.Exit(INTERRUPTED) from None
-
-    return wrapper  # type: ignore[return-value]
+    """Nothing to do any more: the root group's ``main`` turns every failure into a one-line error
+    (and a JSON error object with --json); see :mod:`._errors`. Kept so older command modules import."""
+    return fn
 
 
 def json_option(fn: F) -> F:
@@ -80,6 +68,13 @@ def check_output_file(path: Path, option: str = "--out") -> Path:
         raise click.BadParameter(f"cannot write {path}: {folder} is not a folder", param_hint=option)
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise click.BadParameter(f"cannot write {path}: permission denied", param_hint=option)
+    # os.access says yes to root everywhere, and /proc or a read-only mount refuse anyway: try it
+    probe = folder / f".ngx-zk-write-test-{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint=option) from None
     return path
 
 
@@ -119,9 +114,9 @@ class ChainAccess:
 
     @property
     def is_dev(self) -> bool:
-        from ..chain.devnet import DEV_CHAIN_ID
+        from ..chain.types import is_dev_chain
 
-        return self.chain.chain_id == DEV_CHAIN_ID
+        return is_dev_chain(self.chain.chain_id)
 
     @property
     def market(self) -> Marketplace:
@@ -157,8 +152,7 @@ def chain_command(
     *, signer: bool, dev_account: str | None = None
 ) -> Callable[[Callable[Concatenate[ChainAccess, P], R]], Callable[..., R]]:
     """Decorate a command that talks to the chain: adds --rpc-url (and --keystore/--account when it
-    signs), hands the command a :class:`ChainAccess` as its first argument, and turns library errors
-    into one-line messages. Put it below ``@click.command`` and the command's own options."""
+    signs) and hands the command a :class:`ChainAccess` as its first argument. Put it below ``@click.command`` and the command's own options."""
 
     def decorate(fn: Callable[Concatenate[ChainAccess, P], R]) -> Callable[..., R]:
         @functools.wraps(fn)
@@ -171,7 +165,7 @@ def chain_command(
             )
             return fn(access, *args, **kwargs)
 
-        command: Callable[..., R] = handle_errors(wrapper)
+        command: Callable[..., R] = wrapper
         if signer:
             command = click.option(
                 "--account",
@@ -194,15 +188,33 @@ def chain_command(
     return decorate
 
 
-def parse_ngx(text: str) -> int:
-    """An NGX amount ("12.5") as base units (18 decimals)."""
+def parse_ngx(text: str, *, positive: bool = False) -> int:
+    """An NGX amount ("12.5") as base units (18 decimals), refused as a usage error if it is not one
+    exactly (:func:`ngx_zk.units.parse_ngx`, the one parser)."""
+    from ..errors import InputError
+    from ..units import parse_ngx as parse
+
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise click.BadParameter(f"{text!r} is not a number of NGX") from None
-    if not value.is_finite() or value < 0:
-        raise click.BadParameter(f"{text!r} must be a non-negative amount")
-    return int(value * WEI)
+        return parse(text, positive=positive)
+    except InputError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+UINT32_MAX = 2**32 - 1
+SECONDS = click.IntRange(1, UINT32_MAX)
+"""A job window or ramp in seconds: the contract stores it as a uint32 (refused at parse time, not by web3)."""
+JOB_ID = click.IntRange(1, 2**64 - 1)
+"""A job id as the user types it (the market counts from 1)."""
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option in a range that also refuses ``nan`` and ``inf`` (which every range lets through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        result = super().convert(value, param, ctx)
+        if not math.isfinite(result):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return result
 
 
 def address_arg(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -215,7 +227,10 @@ def address_arg(_ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 __all__ = [
+    "JOB_ID",
+    "SECONDS",
     "ChainAccess",
+    "FiniteFloat",
     "chain_command",
     "check_output_file",
     "emit",

@@ -9,14 +9,12 @@ from pathlib import Path
 import click
 
 from ..errors import NgxZkError
-from ._common import handle_errors
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
 
 
 @click.command("bench", context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@handle_errors
 def bench_cmd(args: tuple[str, ...]) -> None:
     """Measure ngx-zk against bare EZKL: prove time per example model, job latency, gas, throughput.
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit, handle_errors, json_option, settings_from
+from ..errors import ChainError
+from ._common import emit, json_option, settings_from
 
 
 @click.command("up")
@@ -12,7 +13,6 @@ from ._common import emit, handle_errors, json_option, settings_from
 @click.option("--fresh", is_flag=True, help="Discard the saved chain state first (and the deployment recorded for it).")
 @json_option
 @click.pass_context
-@handle_errors
 def devnet_up(ctx: click.Context, port: int | None, fresh: bool, as_json: bool) -> None:
     """Start anvil in the background (pinned npm build), with funded dev accounts.
 
@@ -32,13 +32,11 @@ def devnet_up(ctx: click.Context, port: int | None, fresh: bool, as_json: bool) 
     if running.running:
         running_port = int(running.url.rsplit(":", 1)[1])
         if port is not None and port != running_port:
-            raise click.ClickException(
-                f"a devnet already runs at {running.url}, not on port {port} (stop it first: ngx-zk devnet down)"
-            )
+            raise ChainError(f"a devnet already runs at {running.url}, not on port {port}", "stop it first: ngx-zk devnet down")
         if fresh:
-            raise click.ClickException(
-                f"a devnet already runs at {running.url}: --fresh needs it stopped first "
-                "(ngx-zk devnet down, then ngx-zk devnet up --fresh)"
+            raise ChainError(
+                f"a devnet already runs at {running.url}: --fresh needs it stopped first",
+                "ngx-zk devnet down, then ngx-zk devnet up --fresh",
             )
         emit(
             as_json,
@@ -59,7 +57,6 @@ def devnet_up(ctx: click.Context, port: int | None, fresh: bool, as_json: bool) 
 @click.command("down")
 @json_option
 @click.pass_context
-@handle_errors
 def devnet_down(ctx: click.Context, as_json: bool) -> None:
     """Stop the devnet; its state is saved and comes back with the next `up`.
 
@@ -76,7 +73,6 @@ def devnet_down(ctx: click.Context, as_json: bool) -> None:
 @click.command("status")
 @json_option
 @click.pass_context
-@handle_errors
 def devnet_status(ctx: click.Context, as_json: bool) -> None:
     """Show whether the devnet runs, its URL, chain id, block and dev accounts (addresses only).
 

@@ -7,7 +7,7 @@ import threading
 
 import click
 
-from ._common import handle_errors, settings_from
+from ._common import settings_from
 
 
 @click.command("explorer")
@@ -19,7 +19,8 @@ from ._common import handle_errors, settings_from
     "--db",
     "db_url",
     metavar="PATH|URL",
-    help="SQLite file, or postgresql://user@host/dbname. Default: $NGX_ZK_HOME/explorer/<chain id>.sqlite.",
+    help="SQLite file (a path or sqlite:///path), or postgresql://user@host/dbname. "
+    "Default: $NGX_ZK_HOME/explorer/<chain id>.sqlite.",
 )
 @click.option(
     "--rpc-url",
@@ -44,7 +45,6 @@ from ._common import handle_errors, settings_from
 @click.option(
     "--no-index", is_flag=True, help="Serve what the database holds; do not follow the chain (no live figures, no re-verify)."
 )
-@handle_errors
 def explorer_cmd(
     host: str, port: int, db_url: str | None, rpc_url: str | None, confirmations: int | None, poll_s: float, no_index: bool
 ) -> None:
@@ -59,7 +59,6 @@ def explorer_cmd(
       ngx-zk explorer --db postgresql://explorer@localhost/ngx
     """
     from ..explorer.db import Database
-    from ..explorer.indexer import Indexer
     from ..explorer.server import Explorer, ExplorerServer
 
     settings = settings_from(click.get_current_context())
@@ -67,19 +66,22 @@ def explorer_cmd(
         if db_url is None:
             raise click.UsageError("--no-index needs --db (which database to serve)")
         app = Explorer(Database(db_url))
+        server = ExplorerServer(app, host, port, poll_s=poll_s)
     else:
         from ..client import connect, resolve_chain
+        from ..explorer.indexer import Indexer
 
         chain = resolve_chain(settings, rpc_url)
         market = connect(settings, chain=chain)
         db = Database(db_url or str(settings.home / "explorer" / f"{chain.chain_id}.sqlite"))
         indexer = Indexer(chain, market.deployment, db, confirmations=confirmations)
+        app = Explorer(db, indexer, market, settings)
+        server = ExplorerServer(app, host, port, poll_s=poll_s)  # binds now: a busy port fails before indexing
         first = indexer.sync()
+        app.head = first.head
         click.echo(
             f"indexed chain {chain.chain_id} to block {first.indexed_to} (head {first.head}) into {db.describe()}", err=True
         )
-        app = Explorer(db, indexer, market, settings, head=first.head)
-    server = ExplorerServer(app, host, port, poll_s=poll_s)
     server.start()
     stop = threading.Event()
     # Ctrl-C and a service manager's stop end it the same clean way. SIGINT gets its handler explicitly: a

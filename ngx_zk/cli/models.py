@@ -1,4 +1,5 @@
-"""Model distribution commands: `model bundle` (pack a circuit for others) and `model pull ID` (install one by id)."""
+"""Model distribution commands: `model publish` (registry entry and verifier), `model bundle` (pack a circuit
+for others) and `model pull ID` (install one by id)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import console
-from ._common import ChainAccess, chain_command, check_output_file, emit, handle_errors, json_option, settings_from
+from ..defaults import SAMPLE_PROVE_TIMEOUT_S
+from ..errors import ChainError
+from ._common import ChainAccess, chain_command, check_output_file, emit, json_option, settings_from
 
 if TYPE_CHECKING:
     from ..publish import PublishedModel
@@ -40,7 +43,6 @@ def report_publish(published: PublishedModel) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The tar.gz to write.")
 @json_option
 @click.pass_context
-@handle_errors
 def model_bundle(ctx: click.Context, name: str, out: Path, as_json: bool) -> None:
     """Pack a built circuit (manifest, settings, compiled circuit, vk, circuit ONNX; no proving key) as a tar.gz.
 
@@ -127,7 +129,9 @@ def model_pull(
 
 
 def _report_pull(pulled: PulledModel) -> None:
-    if pulled.status != "Active":
+    from ..chain.types import ModelStatus
+
+    if pulled.status is not ModelStatus.ACTIVE:
         console.warn(f"model {pulled.model_id} is {pulled.status.lower()}: consumers and workers refuse it for new jobs")
     if not pulled.verifier_allowed:
         console.warn(NOT_ALLOWED.format(code=pulled.verifier_code_hash))
@@ -141,3 +145,120 @@ def _report_pull(pulled: PulledModel) -> None:
         console.warn(
             f"{pulled.name!r} was recorded as model {pulled.previous_id} on this chain; it is now model {pulled.model_id}"
         )
+
+
+@click.command("publish")
+@click.argument("name")
+@click.option(
+    "--verifier",
+    "kind",
+    type=click.Choice(["auto", "dedicated", "reusable"]),
+    default="auto",
+    show_default=True,
+    help="auto: a dedicated verifier if it fits EIP-170, else the shared reusable verifier.",
+)
+@click.option(
+    "--royalty-bps", type=click.IntRange(0, 2000), default=0, show_default=True, help="Royalty per job to the model owner."
+)
+@click.option(
+    "--bundle-uri",
+    "--metadata-uri",
+    "bundle_uri",
+    default="",
+    help="Where `ngx-zk model pull` fetches the model's bundle (file:// or https://; see `ngx-zk model bundle`).",
+)
+@click.option(
+    "--allow-unsalted",
+    is_flag=True,
+    help="Publish even though inputs are unsalted (a guessable input can be confirmed from its commitment).",
+)
+@click.option(
+    "--allow-private-output",
+    is_flag=True,
+    help="Publish even though the output is not in the proof (a provider may return any output).",
+)
+@click.option(
+    "--sample",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Input to prove for the settlement dry run (default: the input the build calibrated on, sample.json).",
+)
+@click.option(
+    "--prove-timeout",
+    type=click.FloatRange(1, 86_400),
+    default=SAMPLE_PROVE_TIMEOUT_S,
+    show_default=True,
+    help="Seconds the sample proof may take before publish stops it.",
+)
+@json_option
+@chain_command(signer=True)
+def model_publish(
+    access: ChainAccess,
+    name: str,
+    kind: str,
+    royalty_bps: int,
+    bundle_uri: str,
+    allow_unsalted: bool,
+    allow_private_output: bool,
+    sample: Path | None,
+    prove_timeout: float,
+    as_json: bool,
+) -> None:
+    """Publish a built circuit: deploy its verifier (or register its VKA), then its registry entry.
+
+    The entry pins the verifier's code hash and the circuit's artifacts hash (sha256 of
+    manifest.json); the model id is recorded for this chain, and consumers and workers find the model
+    by that id only. Refused: a test-SRS circuit on any chain but the local devnet; unsalted inputs and
+    private outputs unless --allow-unsalted / --allow-private-output. A verifier earns rewards and
+    NRS only once governance allow-lists its code hash (done here on the devnet by its curator).
+    Before anything is deployed, a sample input is proved and its settlement dry-run: by default the
+    input the build calibrated on; --sample FILE for another (a model whose ops fail on it, say).
+
+    \b
+    Example:
+      ngx-zk model bundle mlp --out mlp.tar.gz
+      ngx-zk model publish mlp --account deployer --royalty-bps 100 --bundle-uri https://example.org/mlp.tar.gz
+      NGX_ZK_KEYSTORE=owner.json ngx-zk model publish mlp --rpc-url https://rollup.example
+      ngx-zk model publish layernorm --account deployer --sample models/layernorm/input.json
+    """
+    from ..circuit import load_circuit
+    from ..inputs import load as load_input
+    from ..publish import publish, publish_warnings
+
+    settings = access.settings
+    circuit = load_circuit(name, settings)
+    sample_data = load_input(sample, circuit.manifest) if sample is not None else None
+    publish_warnings(
+        circuit, allow_unsalted=allow_unsalted, allow_private_output=allow_private_output
+    )  # refuse before any chain work
+    market, signer = access.market, access.signer
+    with console.progress(f"publishing {name}", quiet=as_json) as step:
+        published = publish(
+            settings,
+            market,
+            signer,
+            circuit,
+            kind=kind,
+            royalty_bps=royalty_bps,
+            metadata_uri=bundle_uri,
+            allow_unsalted=allow_unsalted,
+            allow_private_output=allow_private_output,
+            sample=sample_data,
+            prove_timeout_s=prove_timeout,
+            progress=step,
+        )
+    if published.already_published and bundle_uri and bundle_uri != published.metadata_uri:
+        raise ChainError(
+            f"model {published.model_id} is already published with bundle URI {published.metadata_uri!r}, "
+            f"not {bundle_uri!r}; the registry keeps an entry's URI for good",
+            "host the bundle at the published URI, or publish a rebuilt circuit under another --name",
+        )
+    data = {**published.__dict__, "kind": published.kind.name.lower(), "chain_id": market.chain.chain_id}
+    report_publish(published)  # on stderr, with --json too: what an allowance gives up must not go unseen
+    emit(
+        as_json,
+        data,
+        f"{'already published' if published.already_published else 'published'} {name} as model "
+        f"{published.model_id} on chain {market.chain.chain_id} ({data['kind']} verifier {published.verifier}, "
+        f"code hash {published.verifier_code_hash})",
+    )

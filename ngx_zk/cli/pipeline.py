@@ -17,14 +17,15 @@ from .. import console
 from ..artifacts import Circuit, Visibility
 from ._common import (
     ChainAccess,
+    FiniteFloat,
     chain_command,
     check_output_file,
     emit,
-    handle_errors,
     json_option,
     settings_from,
     warn_insecure,
 )
+from ._guards import circuit_name, guard_published_circuit
 
 if TYPE_CHECKING:
     from ..artifacts import Proof
@@ -62,7 +63,7 @@ VERIFY_VALID, VERIFY_INVALID, VERIFY_PENDING, VERIFY_NO_PROOF = 0, 1, 3, 4
 )
 @click.option(
     "--tolerance",
-    type=click.FloatRange(0, None, min_open=True),
+    type=FiniteFloat(0, None, min_open=True),
     default=0.01,
     show_default=True,
     help="Max output error allowed, relative to the output range.",
@@ -74,9 +75,13 @@ VERIFY_VALID, VERIFY_INVALID, VERIFY_PENDING, VERIFY_NO_PROOF = 0, 1, 3, 4
     show_default=True,
     help="Inferences per proof: a batch circuit proves N inputs at once, each with its own commitment (default name MODEL_bN).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rebuild even though the circuit of that name is published (its old folder is kept as circuits/.NAME.replaced-TIME).",
+)
 @json_option
 @click.pass_context
-@handle_errors
 def model_build(
     ctx: click.Context,
     model_path: str,
@@ -88,6 +93,7 @@ def model_build(
     max_logrows: int | None,
     tolerance: float,
     batch: int,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Compile MODEL (a model folder or an .onnx file) into an EZKL circuit.
@@ -98,6 +104,10 @@ def model_build(
     With --batch N the circuit runs the model N times side by side: one job then carries N inputs
     (``prove-job --inputs FILE.jsonl``) and settles with one proof, each input keeping its own salt and
     commitment. Publish each batch size you want to serve; consumers pick one by the number of inputs.
+
+    A circuit that is published (recorded in a deployments file with the same artifacts) is not
+    rebuilt without --force: a rebuild makes new keys that no longer match its registry entry, and
+    jobs on it would fail. Build under another --name instead, or pass --force (the old folder is kept).
 
     \b
     Example:
@@ -112,7 +122,12 @@ def model_build(
         vis = Visibility.parse(visibility)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--visibility") from None
+    if srs_file is not None:
+        from ..srs import identify_public
+
+        identify_public(srs_file)  # a file that is no ceremony SRS is refused now, not after calibration
     settings = settings_from(ctx)
+    replaced = guard_published_circuit(settings, circuit_name(model_path, name, batch), force)
     before = staging_folders(settings)
     with console.progress(f"building {name or model_path}", quiet=as_json) as step:
         # a user-supplied model may need unbounded memory or time: build it in a limited child process
@@ -140,9 +155,11 @@ def model_build(
     circuit = Circuit.load(built.path)
     m = circuit.manifest
     warn_insecure(circuit, as_json)
+    if replaced is not None:
+        console.warn(f"the published circuit {m.name!r} was replaced; its old folder is kept in {replaced}")
     emit(
         as_json,
-        {"circuit": str(circuit.path), **m.to_json()},
+        {"circuit": str(circuit.path), **m.to_json(), "replaced": str(replaced) if replaced else None},
         f"built {m.name}: logrows {m.logrows}, {m.instance_count} public instances, "
         + (f"{m.batch} inferences per proof, " if m.batch > 1 else "")
         + f"visibility {m.visibility}, srs {m.srs.kind} -> {circuit.path}",
@@ -153,7 +170,6 @@ def model_build(
 @click.argument("name")
 @json_option
 @click.pass_context
-@handle_errors
 def model_show(ctx: click.Context, name: str, as_json: bool) -> None:
     """Show a built circuit's manifest and check its files against it.
 
@@ -182,7 +198,6 @@ def model_show(ctx: click.Context, name: str, as_json: bool) -> None:
 @click.command("list")
 @json_option
 @click.pass_context
-@handle_errors
 def model_list(ctx: click.Context, as_json: bool) -> None:
     """List the built circuits.
 
@@ -232,7 +247,6 @@ def _input_shape(_ctx: click.Context, param: click.Parameter, values: tuple[str,
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random sample and calibration data.")
 @click.option("--force", is_flag=True, help="Replace the model files already in --out.")
 @json_option
-@handle_errors
 def model_export(
     source: str,
     shapes: list[InputShape],
@@ -283,7 +297,6 @@ def model_export(
 @click.option("--new-salt", is_flag=True, help="Draw a fresh salt even if INPUT already has one.")
 @json_option
 @click.pass_context
-@handle_errors
 def commit_cmd(ctx: click.Context, input_file: Path, model_ref: str, out: Path | None, new_salt: bool, as_json: bool) -> None:
     """Compute the Poseidon commitment a proof on INPUT will carry.
 
@@ -330,7 +343,6 @@ def commit_cmd(ctx: click.Context, input_file: Path, model_ref: str, out: Path |
 )
 @json_option
 @click.pass_context
-@handle_errors
 def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, as_json: bool) -> None:
     """Prove the model's output on an input, locally (no chain).
 
@@ -367,7 +379,11 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
 
 @click.command("verify")
 @click.argument("proof_file", metavar="[PROOF]", required=False, type=click.Path(path_type=Path))
-@click.option("--model", "model_ref", required=True, help="Circuit name or folder the proof claims to be for.")
+@click.option(
+    "--model",
+    "model_ref",
+    help="Circuit name or folder the proof claims to be for (with --job: default, the circuit recorded for the job's model).",
+)
 @click.option("--job", "job_id", type=click.IntRange(1, None), help="Audit job ID from chain data instead of a proof file.")
 @click.option(
     "--disclosure",
@@ -378,12 +394,19 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
 @json_option
 @chain_command(signer=False)
 def verify_cmd(
-    access: ChainAccess, proof_file: Path | None, model_ref: str, job_id: int | None, disclosure_file: Path | None, as_json: bool
+    access: ChainAccess,
+    proof_file: Path | None,
+    model_ref: str | None,
+    job_id: int | None,
+    disclosure_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Verify a proof offline, or audit a past job from chain data.
 
     With --job, the proof is read from the job's settlement transaction and checked against the
-    job's input commitment, the recorded outputs, the registry entry and the local artifacts.
+    job's input commitment, the recorded outputs, the registry entry and the local artifacts. The
+    circuit is the one recorded for the job's registry model on this chain (by `model publish` or
+    `model pull`) unless --model names one; a --model recorded as another model is refused.
     With --disclosure, the job is audited the same way and the disclosed input, salt and output
     must be those of one inference in its proof (the other inferences stay hidden).
 
@@ -398,7 +421,7 @@ def verify_cmd(
     \b
     Example:
       ngx-zk verify proof.json --model mlp
-      ngx-zk verify --job 1 --model mlp
+      ngx-zk verify --job 1
       ngx-zk verify --disclosure job4-input2.json --model mlp_b4
     """
     from ..circuit import load_circuit
@@ -406,6 +429,10 @@ def verify_cmd(
 
     if sum(x is not None for x in (proof_file, job_id, disclosure_file)) != 1:
         raise click.UsageError("pass one of: a PROOF file, --job ID (audit a job on chain), --disclosure FILE")
+    if job_id is not None:
+        model_ref = _circuit_for_job(access, job_id, model_ref)
+    elif model_ref is None:
+        raise click.UsageError("name the circuit with --model NAME (only --job finds it from the chain)")
     settings = access.settings
     circuit = load_circuit(model_ref, settings)
     warn_insecure(circuit, as_json)
@@ -424,14 +451,39 @@ def verify_cmd(
     )
 
 
-def _audit(access: ChainAccess, circuit: Circuit, job_id: int, as_json: bool) -> None:
-    from ..auditor import audit_job
-    from ..chain.market import JobStatus
+def _circuit_for_job(access: ChainAccess, job_id: int, model_ref: str | None) -> str:
+    """The circuit to audit job ``job_id`` with: ``model_ref`` if it is not recorded as another registry
+    model on this chain, else the one recorded as the job's model (a new user had to guess --model)."""
+    from ..circuit import load_circuit
     from ..errors import ChainError
+    from ..publish import recorded_id
 
     market = access.market
     if job_id > market.job_count():
         raise ChainError(f"no job {job_id} on chain {market.chain.chain_id}", "list the jobs with: ngx-zk jobs")
+    wanted = market.job(job_id).model_id
+    names = sorted(n for n in market.deployment.models if recorded_id(market, n) == wanted)
+    fix = f"--model {names[0]}, or leave --model out" if names else f"install it: ngx-zk model pull {wanted}"
+    if model_ref is None:
+        if not names:
+            raise ChainError(
+                f"job {job_id} is for registry model {wanted}, and no local circuit is recorded as that model on chain "
+                f"{market.chain.chain_id}",
+                f"{fix}, then: ngx-zk verify --job {job_id}",
+            )
+        return names[0]
+    name = load_circuit(model_ref, access.settings).name
+    have = recorded_id(market, name)
+    if have is not None and have != wanted:
+        raise ChainError(f"job {job_id} is for registry model {wanted}; circuit {name!r} is model {have} on this chain", fix)
+    return model_ref
+
+
+def _audit(access: ChainAccess, circuit: Circuit, job_id: int, as_json: bool) -> None:
+    from ..auditor import audit_job
+    from ..chain.types import JobStatus
+
+    market = access.market
     status = market.job(job_id).status
     if status in (JobStatus.OPEN, JobStatus.CLAIMED):
         emit(
@@ -476,13 +528,12 @@ def _check_lines(verdict: Verdict) -> list[str]:
 
 def _check_disclosure(access: ChainAccess, circuit: Circuit, path: Path, as_json: bool) -> None:
     from .. import disclosure
-    from ..errors import InputError
+    from ..files import read_bounded
 
-    if not path.is_file():
-        raise InputError(f"disclosure file not found: {path}", "make one with: ngx-zk job disclose JOB --inference K --out FILE")
-    if path.stat().st_size > disclosure.MAX_BYTES:
-        raise InputError(f"{path} is larger than {disclosure.MAX_BYTES:,} bytes: not a disclosure")
-    d = disclosure.load(path.read_bytes(), circuit)
+    raw = read_bounded(
+        path, disclosure.MAX_BYTES, what="disclosure file", hint="make one with: ngx-zk job disclose JOB --inference K --out FILE"
+    )
+    d = disclosure.load(raw, circuit)
     verdict = disclosure.check(access.settings, access.market, circuit, d)
     data = {
         "job_id": d.job_id,

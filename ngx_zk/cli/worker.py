@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
 import click
 
 from .. import console
-from ._common import ChainAccess, chain_command, emit, json_option, parse_ngx
+from ._common import ChainAccess, chain_command, check_output_file, emit, json_option, parse_ngx
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -17,6 +18,39 @@ def _host_port(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise click.BadParameter(f"{text!r} is not HOST:PORT", param_hint="--listen")
     return host or "127.0.0.1", int(port)
+
+
+RAY_CONNECT_TIMEOUT_S = 5.0
+"""How long the Ray head at ``--ray HOST:PORT`` may take to answer: ray.init itself retries without end."""
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""A gRPC client's first bytes (the connection preface and an empty SETTINGS frame); a gRPC server,
+as Ray's GCS is, answers with a SETTINGS frame (type 4) of its own."""
+
+
+def _check_ray_address(address: str) -> None:
+    """Refuse, in bounded time, a --ray address where no gRPC server (a Ray head) answers
+    (``auto`` starts a local cluster if none runs)."""
+    from ..errors import ConfigError
+
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{address!r} is not HOST:PORT (or ray://HOST:PORT, or auto)", param_hint="--ray")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S) as conn:
+            conn.sendall(HTTP2_PREFACE)
+            head = conn.recv(9)
+    except OSError as exc:
+        why = exc.strerror or str(exc) or type(exc).__name__
+    else:
+        if len(head) >= 4 and head[3] == 4:
+            return
+        why = "it does not speak gRPC"
+    raise ConfigError(
+        f"no Ray cluster answers at {address} ({why})",
+        "start one with `ray start --head` and pass the address it prints, or pass --ray auto",
+    )
 
 
 def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
@@ -49,7 +83,7 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
     help="Seconds between chain polls (new blocks also wake the worker, when the node has a WebSocket).",
 )
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
-@click.option("--log-file", type=click.Path(path_type=Path), help="Write JSON-lines logs here instead of stderr.")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON-lines logs here instead of stderr.")
 @click.option(
     "--listen", metavar="HOST:PORT", help="Serve the data-plane endpoint (register it with `provider register --endpoint`)."
 )
@@ -98,7 +132,8 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
     "--ray",
     "ray_address",
     metavar="ADDRESS",
-    help="Prove on a Ray cluster (a proving fleet): its address, or `auto` to join the local one (started if none runs).",
+    help="Prove on a Ray cluster (a proving fleet): its address, or `auto` to join the local one (started if none runs). "
+    f"An address that accepts no connection within {RAY_CONNECT_TIMEOUT_S:.0f}s is refused.",
 )
 @click.option(
     "--cpus-per-proof",
@@ -181,6 +216,8 @@ def worker_cmd(
     from ..worker.observe import JsonLog, Metrics
     from ..worker.policy import ClaimPolicy
 
+    if ray_address is not None:
+        _check_ray_address(ray_address)
     settings = access.settings
     circuits = [load_circuit(m, settings) for m in models]
     floor, by_name = _min_prices(min_prices)
@@ -192,6 +229,7 @@ def worker_cmd(
     if unknown:
         raise click.BadParameter(f"{', '.join(sorted(unknown))} is not served (--model)", param_hint="--min-price")
     if log_file:
+        check_output_file(log_file, "--log-file")
         log_file.parent.mkdir(parents=True, exist_ok=True)
     market, signer = access.market, access.signer
     drop_secrets_from_environ()  # the signer is loaded: nothing started from here on inherits the key or password

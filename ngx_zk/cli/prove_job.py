@@ -1,0 +1,319 @@
+"""``ngx-zk prove-job``: post a job, escrow its price, deliver the input sealed, and wait for a verified
+output (the waiting and the report are shared with ``job wait`` and ``job deliver``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from .. import console
+from ._common import (
+    SECONDS,
+    UINT32_MAX,
+    ChainAccess,
+    FiniteFloat,
+    address_arg,
+    chain_command,
+    emit,
+    fmt_ngx,
+    json_option,
+    parse_ngx,
+    warn_insecure,
+)
+
+if TYPE_CHECKING:
+    from ..artifacts import Circuit
+    from ..chain.market import Marketplace
+    from ..chain.signer import Signer
+    from ..consumer import JobRecord
+
+
+@click.command("prove-job")
+@click.argument("model")
+@click.option("--input", "input_file", type=click.Path(path_type=Path), help="Input JSON (plain; a fresh salt is drawn).")
+@click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(path_type=Path),
+    help="A batch job: JSON Lines, one input object per line; proved together by the model's circuit for that many inputs.",
+)
+@click.option("--price", default=None, help="Price in NGX, escrowed until the proof settles.  [default: 10]")
+@click.option(
+    "--min-price",
+    help="An auction: the price starts here and rises to --max-price over --ramp seconds; the first claim locks it.",
+)
+@click.option("--max-price", help="An auction's highest price (escrowed; what a claim does not lock comes back).")
+@click.option("--ramp", type=SECONDS, help="An auction: seconds the price takes from --min-price to --max-price.")
+@click.option(
+    "--ramp-delay",
+    type=click.IntRange(0, UINT32_MAX),
+    default=0,
+    show_default=True,
+    help="An auction: seconds after posting during which the price stays at --min-price.",
+)
+@click.option("--claim-window", type=SECONDS, default=300, show_default=True, help="Seconds a provider has to claim.")
+@click.option(
+    "--prove-window",
+    type=SECONDS,
+    default=600,
+    show_default=True,
+    help="Seconds the provider has to prove after claiming.",
+)
+@click.option("--min-reputation", type=click.IntRange(0, 100), default=0, show_default=True, help="Minimum provider NRS.")
+@click.option("--approve", "use_approve", is_flag=True, help="Escrow with an approve transaction instead of an EIP-2612 permit.")
+@click.option(
+    "--private", is_flag=True, help="Require a model with hashed outputs: the output reaches you sealed, never on chain."
+)
+@click.option(
+    "--provider",
+    "offer_to",
+    metavar="ADDRESS",
+    callback=address_arg,
+    help="Offer the job to this provider: its endpoint gets the sealed input at once and proves while it claims.",
+)
+@click.option(
+    "--gasless",
+    is_flag=True,
+    help="Send no transaction: sign an order and a permit; the --provider posts and claims the job in one transaction it pays for.",
+)
+@click.option("--no-wait", is_flag=True, help="Post and return the job id; follow it later with `ngx-zk job wait ID`.")
+@click.option(
+    "--timeout",
+    type=FiniteFloat(0, None, min_open=True),
+    help="Give up waiting after this many seconds (the job stays on chain).",
+)
+@click.option(
+    "--poll",
+    "poll_s",
+    type=click.FloatRange(0.01, 60),
+    default=0.25,
+    show_default=True,
+    help="Seconds between looks at the chain while waiting.",
+)
+@json_option
+@chain_command(signer=True)
+def prove_job(
+    access: ChainAccess,
+    model: str,
+    input_file: Path | None,
+    inputs_file: Path | None,
+    price: str | None,
+    min_price: str | None,
+    max_price: str | None,
+    ramp: int | None,
+    ramp_delay: int,
+    claim_window: int,
+    prove_window: int,
+    min_reputation: int,
+    use_approve: bool,
+    private: bool,
+    offer_to: str | None,
+    gasless: bool,
+    no_wait: bool,
+    timeout: float | None,
+    poll_s: float,
+    as_json: bool,
+) -> None:
+    """Post a job for MODEL on an input, pay into escrow, and get back a verified output.
+
+    Commits to the input with a fresh secret salt, escrows the price, delivers the input encrypted
+    to the provider that claims the job, waits until the job settles (or expires: then it is
+    refunded), and re-verifies the proof before printing the output.
+
+    Deadlines are chain time. At a deadline the job is expired (refund, or a second prover for a
+    missed claim), so the wait always ends. The local devnet mines only on transactions, so its clock
+    stands still while nobody sends one: there, once anvil's own clock (the time its next block would
+    carry) passes the deadline, an empty block is mined to move the chain's time on.
+    Ctrl-C stops waiting, not the job: resume with `ngx-zk job wait ID`, or after its deadline get the
+    refund with `ngx-zk job expire ID`.
+
+    Inputs never travel in the clear: they go sealed to the provider, through its endpoint or as an
+    encrypted on-chain payload. With --private (a model built with hashed outputs) the output too
+    stays off chain: only its Poseidon hash is public, and the provider hands it over sealed.
+
+    With --provider the job is offered to a provider you pick (one with an endpoint) before it is
+    posted: that worker gets the sealed input and proves while the job is posted and claimed, which
+    takes the chain round trips off the job's latency. Any provider may still claim first; the input
+    then goes to whoever claims.
+
+    With --gasless (and --provider) you need NGX but no ETH: you sign an order (EIP-712) and a permit
+    of the escrow (EIP-2612), the provider's endpoint gets them with the sealed input, and the provider
+    posts the job in your name and claims it in one transaction it pays for. An order unfilled after
+    two minutes is void and costs nothing. A missed job is expired by others (workers do it for the
+    second-prover bounty), since expiring takes gas.
+
+    With --inputs FILE.jsonl (one input per line) the job carries all of them and settles with one
+    proof: MODEL must have a published batch circuit for that many inputs (`model build --batch N`).
+    Each input gets its own salt and commitment; one verified output is printed per input.
+
+    With --min-price, --max-price and --ramp the job is a reverse Dutch auction: its price starts at
+    --min-price and rises to --max-price over --ramp seconds (after --ramp-delay); the first provider
+    whose own floor it reaches claims it and locks that price. The maximum is escrowed and the rest
+    comes back at the claim. If the provider that claims misses its prove deadline it is slashed and
+    the job reopens once for a second prover (paid a bounty from that slash); only if nobody finishes
+    is the price refunded.
+
+    \b
+    Example:
+      ngx-zk prove-job mlp --input models/mlp/input.json --price 10 --account consumer
+      ngx-zk prove-job mlp --inputs models/mlp/batch4.jsonl --price 20 --account consumer
+      ngx-zk prove-job mlp_private --private --input models/mlp/input.json --account consumer
+      ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+      ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --min-price 2 --max-price 10 --ramp 120
+      ngx-zk prove-job mlp --input models/mlp/input.json --gasless --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+    """
+    from ..circuit import batch_job, load_circuit
+    from ..consumer import post_job, require_private
+    from ..inputs import load as load_input
+    from ..inputs import read_lines
+
+    if (input_file is None) == (inputs_file is None):
+        raise click.UsageError("give one of --input FILE.json (one input) or --inputs FILE.jsonl (a batch job)")
+    if gasless and offer_to is None:
+        raise click.UsageError("--gasless needs --provider ADDRESS: the provider whose endpoint takes and fills the order")
+    if gasless and (use_approve or inputs_file is not None):
+        raise click.UsageError("--gasless sends no transaction (no --approve) and carries one input (no --inputs)")
+    wei, low = _job_price(price, min_price, max_price, ramp, claim_window, ramp_delay)
+    settings = access.settings
+    if inputs_file is not None:
+        circuit, data = batch_job(
+            model, read_lines(inputs_file), settings, published=set(access.market.deployment.models), source=str(inputs_file)
+        )
+    else:
+        assert input_file is not None
+        circuit = load_circuit(model, settings)
+        if circuit.manifest.batch > 1:
+            raise click.UsageError(
+                f"{circuit.name} proves {circuit.manifest.batch} inputs per job: pass them with --inputs FILE.jsonl"
+            )
+        data = load_input(input_file, circuit.manifest)
+    if private:
+        require_private(circuit)
+    warn_insecure(circuit, as_json)
+    market, signer = access.market, access.signer
+
+    def note(text: str) -> None:
+        if not as_json:
+            console.stderr().print(text)
+
+    record = post_job(
+        settings,
+        market,
+        signer,
+        circuit,
+        data,
+        price=wei,
+        claim_window=claim_window,
+        prove_window=prove_window,
+        min_reputation=min_reputation,
+        permit=not use_approve,
+        offer_to=offer_to,
+        progress=note,
+        min_price=low,
+        ramp=ramp or 0,
+        ramp_delay=ramp_delay,
+        gasless=gasless,
+    )
+    auction = f" (auction: {fmt_ngx(low)} rising to {fmt_ngx(wei)} over {ramp}s)" if low is not None else ""
+    if gasless:
+        note(f"{record.offered_to} filled your order: job {record.job_id} (tx {record.post_tx}); you sent no transaction")
+    else:
+        note(f"posted job {record.job_id} (tx {record.post_tx}); {fmt_ngx(wei)} in escrow{auction}")
+    if no_wait:
+        emit(
+            as_json,
+            {"job_id": record.job_id, "post_tx": record.post_tx, "commitments": record.commitments},
+            f"job {record.job_id} posted; follow it with: ngx-zk job wait {record.job_id}",
+        )
+        return
+    wait_and_report(access, market, signer, circuit, record, timeout, as_json, poll_s)
+
+
+def _job_price(
+    price: str | None, min_price: str | None, max_price: str | None, ramp: int | None, claim_window: int, ramp_delay: int
+) -> tuple[int, int | None]:
+    """(escrowed price, auction start price or None) from prove-job's price options, checked before any work."""
+    auction = (min_price, max_price, ramp)
+    if all(v is None for v in auction):
+        if ramp_delay:
+            raise click.UsageError("--ramp-delay belongs to an auction: give --min-price, --max-price and --ramp too")
+        return parse_ngx(price or "10", positive=True), None
+    if price is not None:
+        raise click.UsageError("give either --price (a fixed price) or --min-price/--max-price/--ramp (an auction), not both")
+    if any(v is None for v in auction):
+        raise click.UsageError("an auction needs all of --min-price, --max-price and --ramp")
+    assert min_price is not None and max_price is not None and ramp is not None
+    low, high = parse_ngx(min_price, positive=True), parse_ngx(max_price, positive=True)
+    if not 0 < low < high:
+        raise click.BadParameter(
+            f"the price must rise: --min-price {min_price} must be above 0 and below --max-price {max_price}",
+            param_hint="--min-price",
+        )
+    if ramp_delay + ramp > claim_window:
+        raise click.BadParameter(
+            f"the ramp ({ramp_delay}s delay + {ramp}s) must end within the claim window ({claim_window}s)", param_hint="--ramp"
+        )
+    return high, low
+
+
+def wait_and_report(
+    access: ChainAccess,
+    market: Marketplace,
+    signer: Signer,
+    circuit: Circuit,
+    record: JobRecord,
+    timeout: float | None,
+    as_json: bool,
+    poll_s: float | None = None,
+) -> None:
+    from ..chain.types import JobStatus
+    from ..consumer import wait_for_result
+    from ..errors import Interrupted
+
+    settings = access.settings
+    already = market.job(record.job_id).status.final  # `job wait` on an old job: nothing was waited for
+    try:
+        with console.progress(f"job {record.job_id}", quiet=as_json) as step:
+            result = wait_for_result(settings, market, signer, circuit, record, progress=step, timeout_s=timeout, poll_s=poll_s)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"stopped waiting for job {record.job_id}",
+            f"the job stays on chain with its escrow: resume with `ngx-zk job wait {record.job_id}`, "
+            f"or once its deadline passed get the refund with `ngx-zk job expire {record.job_id}`",
+            job_id=record.job_id,
+        ) from None
+    batch = circuit.manifest.batch
+    data = {
+        **{k: v for k, v in result.__dict__.items() if k != "by_input"},
+        "status": result.status.value,
+        "model": circuit.name,
+        "batch": batch,
+        "outputs": [list(o) for o in result.by_input] if batch > 1 else list(result.outputs),
+        "seconds": None if already else result.seconds,
+        "already_final": already,
+    }
+    if result.status is not JobStatus.SETTLED:
+        emit(
+            as_json,
+            data,
+            f"job {result.job_id} ended {result.status.value}: {fmt_ngx(result.refund)} refunded "
+            "to your balance in the market (ngx-zk withdraw)",
+        )
+        raise click.exceptions.Exit(1)
+    emit(
+        as_json,
+        data,
+        f"job {result.job_id} {'had settled before this wait' if already else f'settled in {result.seconds:.1f}s'}: "
+        "proof verified on chain and locally\n"
+        + (
+            "".join(f"  output {k + 1:<3} {out}\n" for k, out in enumerate(data["outputs"]))
+            if batch > 1
+            else f"  output   {list(result.outputs)}\n"
+        )
+        + f"  provider {result.provider}\n  paid     {fmt_ngx(result.price)}"
+        + (f" ({fmt_ngx(result.refund)} of the escrow came back)" if result.refund else "")
+        + "\n"
+        + "\n".join(f"  tx {k:<8} {v}" for k, v in result.tx.items()),
+    )
