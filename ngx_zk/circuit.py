@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from .artifacts import (
     CIRCUIT_ONNX,
     COMPILED,
     MANIFEST,
+    SAMPLE,
     SETTINGS,
     VK,
     Circuit,
@@ -100,6 +102,8 @@ def build_circuit(
             samples = _batch_samples(samples, batch)
             onnx.save(graph, str(staging / "batched.onnx"))
         runner = OnnxRunner(staging / "batched.onnx" if batch > 1 else source.onnx_path)
+        if runner.reference != "onnxruntime":
+            progress(f"reference outputs: {runner.reference}")
         circuit_onnx = staging / CIRCUIT_ONNX
         graph = with_salt_slots(graph, source.inputs, salt_elements)
         onnx.save(graph, str(circuit_onnx))
@@ -107,6 +111,7 @@ def build_circuit(
         _write_calibration(calibration, samples, salt_elements, [i.is_int for i in source.inputs])
 
         expected = [runner.run(s, [i.shape for i in source.inputs]) for s in samples[:MAX_ACCURACY_SAMPLES]]
+        source = _outputs_as_computed(source, expected[0])
         base_args = {
             "input_visibility": visibility.input,
             "param_visibility": visibility.params,
@@ -125,6 +130,7 @@ def build_circuit(
             candidates=tuner.CANDIDATES if tune else (tuner.EZKL_DEFAULT,),
             knobs=tune,
             timer=_prove_timer(staging, settings, srs_file, samples[0], salt_elements) if tune else None,
+            memory_mb=settings.build_memory_mb,
             progress=progress,
         )
         for scratch_key in staging.glob(f"*{_TIMING_KEY}"):
@@ -152,12 +158,13 @@ def build_circuit(
             compiled_sha256=sha256_file(staging / COMPILED),
             vk_sha256=sha256_file(staging / VK),
             srs=srs_info,
-            tuning={**chosen.to_json(), "tuned": tune, "calibration_samples": len(samples)},
+            tuning={**chosen.to_json(), "tuned": tune, "calibration_samples": len(samples), "reference": runner.reference},
             batch=batch,
             commitment_points=points,
         )
+        (staging / SAMPLE).write_text(json.dumps({"input_data": samples[0]}) + "\n")
         for scratch in staging.iterdir():
-            if scratch.name not in (SETTINGS, COMPILED, VK, CIRCUIT_ONNX):
+            if scratch.name not in (SETTINGS, COMPILED, VK, CIRCUIT_ONNX, SAMPLE):
                 scratch.unlink()
         (staging / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
         final = settings.circuits_dir / name
@@ -358,6 +365,11 @@ def _accuracy_measure(
             witness = _ezkl.gen_witness(CircuitError, data_file, compiled, workdir / "sample-witness.json", vk=None, srs=None)
             for felts, scale, ref in zip(witness["outputs"], out_scales, reference, strict=True):
                 got = np.array([_ezkl.felt_to_float(f, scale) for f in felts])
+                if got.size != ref.size:
+                    raise CircuitError(
+                        f"EZKL computes {got.size} values for an output where the float reference computes {ref.size}",
+                        "export the model with fixed shapes; the two runtimes read its graph differently",
+                    )
                 worst = max(worst, float(np.max(np.abs(got - ref.reshape(-1)))))
         return worst
 
@@ -397,6 +409,17 @@ def _input_specs(source: ModelSource, circuit_settings: dict[str, Any], salt_ele
         TensorSpec(i.name, i.shape, int(s), salt_elements=salt_elements, salt_bits=bits, dtype=i.dtype, value_range=i.value_range)
         for i, s in zip(source.inputs, scales, strict=True)
     )
+
+
+def _outputs_as_computed(source: ModelSource, computed: Sequence[np.ndarray]) -> ModelSource:
+    """The outputs with the shapes the reference run computed: the graph, not its declaration, decides
+    (:func:`ngx_zk.onnx_model.resolve` already reads the graph; this holds where its inference erred)."""
+    if len(computed) != len(source.outputs):
+        raise InvalidModelError(
+            source.onnx_path, f"the graph declares {len(source.outputs)} outputs but computes {len(computed)}"
+        )
+    outputs = tuple(replace(o, shape=tuple(int(d) for d in c.shape)) for o, c in zip(source.outputs, computed, strict=True))
+    return replace(source, outputs=outputs)
 
 
 def _output_specs(source: ModelSource, circuit_settings: dict[str, Any]) -> tuple[TensorSpec, ...]:

@@ -2,6 +2,11 @@
 
 Uses the CUDA execution provider when onnxruntime-gpu offers it, the CPU otherwise. Each input is fed
 with the element type the graph declares (int64 token ids stay integers).
+
+Some graphs EZKL proves use types onnxruntime has no kernel for (an int8 ``MatMul`` exported by
+hummingbird's decision trees). The reference then runs on a copy where each refused node computes in
+a wider type (int32, or float32 for float16) with its result cast back, which is exact as long as
+the narrow result does not overflow; :attr:`OnnxRunner.reference` says so, and the build records it.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.version_converter
 import onnxruntime as ort
+from onnx import TensorProto, helper
 
 from .errors import InputError, InvalidModelError
 
@@ -31,15 +38,19 @@ def providers() -> list[str]:
 class OnnxRunner:
     """One onnxruntime session, reused across calls.
 
-    Raises :class:`InvalidModelError` naming the node when onnxruntime cannot load the graph."""
+    Raises :class:`InvalidModelError` naming the node when onnxruntime cannot load the graph, even
+    with its refused nodes widened (module docstring)."""
 
     def __init__(self, onnx_path: Path) -> None:
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
+        self.reference = "onnxruntime"
+        """What computes the reference outputs: onnxruntime, and which nodes it runs widened."""
         try:
-            self.session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=providers())
+            self.session = _session(str(onnx_path))
         except Exception as exc:  # onnxruntime raises its own untyped errors, with a multi-part message
-            raise load_error(onnx_path, str(exc)) from None
+            widened = _widened(onnx_path, str(exc))
+            if widened is None:
+                raise load_error(onnx_path, str(exc)) from None
+            self.session, self.reference = widened
         self.inputs = self.session.get_inputs()
 
     @property
@@ -55,6 +66,122 @@ class OnnxRunner:
             return [np.asarray(o) for o in self.session.run(None, feed)]
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise InputError(f"onnxruntime could not run the model on this input: {str(exc).splitlines()[0]}") from None
+
+
+def _session(model: str | bytes) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(model, sess_options=options, providers=providers())
+
+
+_TYPE_REFUSED = re.compile(r"Type 'tensor\((\w+)\)' of input parameter \(([^)]*)\) of operator \((\w+)\) in node \(([^)]*)\)")
+_WIDER = {
+    "int8": TensorProto.INT32,
+    "uint8": TensorProto.INT32,
+    "int16": TensorProto.INT32,
+    "uint16": TensorProto.INT32,
+    "float16": TensorProto.FLOAT,
+    "bfloat16": TensorProto.FLOAT,
+}
+_NARROW = {
+    "int8": TensorProto.INT8,
+    "uint8": TensorProto.UINT8,
+    "int16": TensorProto.INT16,
+    "uint16": TensorProto.UINT16,
+    "float16": TensorProto.FLOAT16,
+    "bfloat16": TensorProto.BFLOAT16,
+}
+MAX_WIDENED = 64
+
+
+def _widened(path: Path, message: str) -> tuple[ort.InferenceSession, str] | None:
+    """A session on a copy of the graph that onnxruntime accepts, and what was changed; None when
+    onnxruntime refuses the graph for another reason than an operand type.
+
+    A node refused for a narrow type computes in a wider one; a type its opset does not allow yet
+    (float ``Equal`` before opset 11) is tried on the graph converted to a newer opset."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # the caller reports onnxruntime's own error
+        return None
+    done: list[str] = []
+    converted = ""
+    for _ in range(MAX_WIDENED):
+        match = _TYPE_REFUSED.search(message)
+        if match is None:
+            return None
+        narrow, _param, op, node_name = match.groups()
+        nodes = [n for n in model.graph.node if n.name == node_name]
+        if narrow in _WIDER and nodes and node_name not in {d.split(" ")[0] for d in done}:
+            _widen(model, nodes[0], _NARROW[narrow], _WIDER[narrow])
+            done.append(f"{node_name} ({op}, {narrow} in {TensorProto.DataType.Name(_WIDER[narrow]).lower()})")
+        elif not converted and (newer := _newer_opset(model)) is not None:
+            model, converted = (
+                newer[0],
+                f"the graph converted to opset {newer[1]} ({op} on {narrow} is refused at the model's opset)",
+            )
+        else:
+            return None
+        try:
+            session = _session(model.SerializeToString())
+        except Exception as exc:  # the next refused node, or another error
+            message = str(exc)
+            continue
+        changes = [f"{', '.join(done)} computed wider" if done else "", converted]
+        return session, "onnxruntime, with " + " and ".join(c for c in changes if c)
+    return None
+
+
+def _newer_opset(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int] | None:
+    current = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    for target in (11, 13, 17):
+        if target > current:
+            try:
+                return onnx.version_converter.convert_version(model, target), target
+            except Exception:  # no adapter for some node: try the next opset
+                continue
+    return None
+
+
+def _widen(model: onnx.ModelProto, node: onnx.NodeProto, narrow: int, wide: int) -> None:
+    """Cast ``node``'s narrow inputs to ``wide`` and its outputs back to ``narrow``, in place."""
+    types = _elem_types(model)
+    casts = []
+    for k, name in enumerate(node.input):
+        if name and types.get(name, narrow) == narrow:
+            cast_name = f"{name}__ngx_wide_{node.name}_{k}"
+            casts.append(helper.make_node("Cast", [name], [cast_name], to=wide, name=f"{cast_name}_cast"))
+            node.input[k] = cast_name
+    backs = []
+    for k, name in enumerate(node.output):
+        if name and types.get(name, narrow) == narrow:
+            wide_name = f"{name}__ngx_wide"
+            backs.append(helper.make_node("Cast", [wide_name], [name], to=narrow, name=f"{wide_name}_back"))
+            node.output[k] = wide_name
+    pos = list(model.graph.node).index(node)
+    for extra in reversed(casts):
+        model.graph.node.insert(pos, extra)
+    for offset, extra in enumerate(backs):
+        model.graph.node.insert(pos + len(casts) + 1 + offset, extra)
+    del model.graph.value_info[:]  # stale types of the renamed tensors
+
+
+def _elem_types(model: onnx.ModelProto) -> dict[str, int]:
+    types = {t.name: t.data_type for t in model.graph.initializer}
+    for v in [*model.graph.input, *model.graph.output, *model.graph.value_info]:
+        types.setdefault(v.name, v.type.tensor_type.elem_type)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:  # best effort: unknown tensors are taken to have the refused type
+        return types
+    for v in inferred.graph.value_info:
+        types.setdefault(v.name, v.type.tensor_type.elem_type)
+    for node in model.graph.node:  # Constant nodes carry their tensors
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    types.setdefault(node.output[0], attr.t.data_type)
+    return types
 
 
 _NODE_NAME = re.compile(r"[Nn]ode \(([^)]*)\)|node with name '([^']*)'|[Nn]ode name: ?'?([\w./:-]+)")

@@ -33,6 +33,35 @@ RLIMIT_AS new arenas fail and every thread fights over the few there are (measur
 at least 2 and at most one per core."""
 
 
+BASE_MB = 400
+"""Memory of the Python process, EZKL and onnxruntime before any circuit work (and the address space
+their threads reserve beyond it)."""
+
+KB_PER_ROW = 16.0
+KB_PER_ROW_PER_INNER_COL = 4.0
+"""Peak memory of EZKL's setup or proof per row of the 2^logrows domain: fixed, and per inner column.
+Measured here with EZKL 23: mnist_cnn (hashed input) at logrows 17 peaked at 1,582 MB in setup with 2
+inner columns and 2,163 MB with 4, and at 2,674 MB proving the 2-column circuit (the proof is the
+larger); a whole lenet_5 build at logrows 18 with 4 columns (setup, a timing proof, setup again in one
+process) peaked at 8,334 MB, 31 KB a row. The figures cover both, rounded up: the estimate guards
+against starting work that cannot finish. At logrows 20 with 2 columns it is about 25 GB: lenet_5's
+default layout, whose timing proof ran a 16 GB build out of memory."""
+
+MEMORY_SHARE = 0.85
+"""The part of the build's memory limit that setup and proving may plan to use (the limit caps the
+address space, which runs ahead of the memory in use)."""
+
+
+def estimate_mb(logrows: int, num_inner_cols: int) -> int:
+    """About the peak memory (MB) of setting up or proving a circuit of 2^logrows rows (see KB_PER_ROW)."""
+    return int(BASE_MB + (1 << logrows) * (KB_PER_ROW + KB_PER_ROW_PER_INNER_COL * num_inner_cols) / 1024)
+
+
+def memory_budget_mb(limit_mb: int) -> int:
+    """What setup and proving may plan to use under a memory limit of ``limit_mb``."""
+    return int(limit_mb * MEMORY_SHARE)
+
+
 @contextlib.contextmanager
 def _child_env(**values: str) -> Iterator[None]:
     """Environment for a child about to be spawned (it inherits the parent's at start)."""
@@ -86,10 +115,12 @@ def run_limited(
             elif kind == "ok":
                 return payload  # type: ignore[no-any-return]
             else:
-                error_type, message, hint = payload
+                error_type, message, hint, code = payload
                 if error_type == "MemoryError":
                     raise ResourceLimitError(f"ran out of its {memory_mb} MB memory limit", "raise NGX_ZK_BUILD_MEMORY_MB")
-                raise NgxZkError(message, hint)
+                relayed = NgxZkError(message, hint)
+                relayed.code = code  # the child's error family, for --json
+                raise relayed
     finally:
         if child.is_alive() and child.pid is not None:
             os.kill(child.pid, signal.SIGKILL)
@@ -114,12 +145,15 @@ def _child(sender: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: d
         result = fn(*args, progress=lambda msg: sender.send(("progress", msg)), **kwargs)
         sender.send(("ok", result))
     except MemoryError:
-        sender.send(("error", ("MemoryError", "", None)))
+        sender.send(("error", ("MemoryError", "", None, "")))
     except NgxZkError as exc:
-        sender.send(("error", (type(exc).__name__, exc.message, exc.hint)))
+        sender.send(("error", (type(exc).__name__, exc.message, exc.hint, exc.code)))
     except Exception as exc:  # an unexpected failure: report it rather than hang the parent
         sender.send(
-            ("error", (type(exc).__name__, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3).splitlines()[-1]))
+            (
+                "error",
+                (type(exc).__name__, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3).splitlines()[-1], "internal"),
+            )
         )
     finally:
         sender.close()

@@ -1,7 +1,9 @@
 """Stage 1 of the pipeline: find, check and prepare an ONNX model for EZKL.
 
 Hostile or unusable files are refused here, before any circuit work: missing files, non-ONNX bytes,
-external data (a path-traversal and exfiltration vector), oversized files and tensors, dynamic shapes.
+external data (a path-traversal and exfiltration vector), oversized files and tensors, inputs with
+dynamic dimensions beyond the batch. Output shapes are read from what the graph computes, not from
+its declaration.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from . import defaults
 from .artifacts import sha256_file
-from .errors import InvalidModelError, ModelNotFoundError
+from .errors import InvalidModelError, ModelNotFoundError, NgxZkError
 
 ONNX_FILE = "network.onnx"
 CALIBRATION_FILE = "calibration.json"
@@ -182,7 +184,66 @@ def _io(path: Path, model: onnx.ModelProto) -> tuple[tuple[TensorInfo, ...], tup
         )
         for v in graph_inputs
     )
-    return inputs, tuple(_tensor_info(path, v, "output") for v in model.graph.output)
+    return inputs, _outputs(path, model, inputs)
+
+
+def _outputs(path: Path, model: onnx.ModelProto, inputs: tuple[TensorInfo, ...]) -> tuple[TensorInfo, ...]:
+    """The graph's outputs with the shapes it computes for one sample, not the shapes it declares.
+
+    Exporters declare symbolic dimensions (``MatMuloutput_dim_1``) and sometimes wrong ones (an
+    LpPool declared ``[batch, 2, 2]`` that yields ``[3, 2, 2]``), while EZKL lays out what the graph
+    computes. ONNX shape inference with the inputs' fixed shapes answers first; where it cannot,
+    onnxruntime runs the graph on zeros (EZKL resolves dimensions the same way, from the input shapes).
+    """
+    inferred = _inferred_output_shapes(model, inputs)
+    ran: dict[str, tuple[int, ...]] | None = None
+    found = []
+    for v in model.graph.output:
+        shape = inferred.get(v.name)
+        if shape is None:
+            if ran is None:
+                ran = graph_output_shapes(path, inputs)
+            shape = ran.get(v.name)
+        found.append(TensorInfo(v.name, shape) if shape is not None else _tensor_info(path, v, "output"))
+    return tuple(found)
+
+
+def _inferred_output_shapes(model: onnx.ModelProto, inputs: tuple[TensorInfo, ...]) -> dict[str, tuple[int, ...]]:
+    concrete = onnx.ModelProto()
+    concrete.CopyFrom(model)
+    fixed = {i.name: i.shape for i in inputs}
+    for v in concrete.graph.input:
+        if v.name in fixed:
+            v.type.tensor_type.ClearField("shape")
+            for d in fixed[v.name]:
+                v.type.tensor_type.shape.dim.add().dim_value = d
+    for v in concrete.graph.output:
+        v.type.tensor_type.ClearField("shape")  # the declaration must not leak into the answer
+    del concrete.graph.value_info[:]
+    try:
+        result = onnx.shape_inference.infer_shapes(concrete, strict_mode=False, data_prop=True)
+    except Exception:  # best effort: onnxruntime answers where inference cannot
+        return {}
+    shapes = {}
+    for v in result.graph.output:
+        t = v.type.tensor_type
+        if t.HasField("shape") and all(d.HasField("dim_value") and d.dim_value > 0 for d in t.shape.dim):
+            shapes[v.name] = tuple(int(d.dim_value) for d in t.shape.dim)
+    return shapes
+
+
+def graph_output_shapes(path: Path, inputs: tuple[TensorInfo, ...]) -> dict[str, tuple[int, ...]]:
+    """Output name -> shape, from one onnxruntime run on zeros (integer inputs at their lowest valid value);
+    empty when onnxruntime cannot run the graph."""
+    from .inference import OnnxRunner  # onnxruntime loads only for graphs shape inference cannot size
+
+    try:
+        runner = OnnxRunner(path)
+        values = [[float(i.value_range[0] if i.value_range else 0)] * i.size for i in inputs]
+        outs = runner.run(values, [i.shape for i in inputs])
+    except NgxZkError:
+        return {}
+    return {meta.name: tuple(int(d) for d in out.shape) for meta, out in zip(runner.session.get_outputs(), outs, strict=True)}
 
 
 _PASS_THROUGH = {"Cast", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"}
@@ -254,9 +315,18 @@ def _tensor_info(path: Path, value: onnx.ValueInfoProto, role: str) -> TensorInf
             dims.append(d.dim_value)
         elif i == 0:
             dims.append(1)  # a symbolic batch dimension: EZKL proves one sample (batch_size = 1)
+        elif role == "output":
+            raise InvalidModelError(
+                path,
+                f"output {value.name!r} has a dynamic dimension {i} ({d.dim_param or 'unnamed'}) that neither ONNX shape "
+                "inference nor an onnxruntime run resolves",
+                "export the model with fixed output shapes",
+            )
         else:
             raise InvalidModelError(
-                path, f"{role} {value.name!r} has a dynamic dimension {i}", "export the model with fixed shapes"
+                path,
+                f"input {value.name!r} has a dynamic dimension {i} ({d.dim_param or 'unnamed'}); EZKL fixes only the batch dimension",
+                "export the model with fixed input shapes (e.g. torch.onnx.export without dynamic_axes beyond the batch)",
             )
     return TensorInfo(value.name, tuple(dims))
 

@@ -49,7 +49,11 @@ Every candidate keeps a range-check range ``decomp_base ** decomp_legs`` of at l
   for every visibility; tried where the model has a ``Log``.
 
 **Search.** ``gen_settings`` (no calibration, fast) gives each layout's row count, so every
-candidate has a lower bound on its logrows: the rows and the range-check table must fit.
+candidate has a lower bound on its logrows: the rows and the range-check table must fit
+(:mod:`ngx_zk.sizing`). A model whose EZKL default layout needs more rows than the cap is refused
+before any calibration, and with the build's memory limit a candidate whose setup and proof are
+estimated to need more memory than the build may use (:func:`ngx_zk.limits.estimate_mb`) is not
+calibrated.
 Candidates are calibrated in order of their lower-bound modelled cost ``(logrows, num_inner_cols)``
 (every column is committed to and evaluated over the whole 2^logrows domain, used or not), and a
 calibrated candidate is accepted only if its witness succeeds on every calibration sample with
@@ -75,6 +79,7 @@ most accurate of them wins. Without a timer the cheapest class by the model wins
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -82,7 +87,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import _ezkl, defaults
+from . import _ezkl, defaults, limits, sizing
 from .errors import CircuitError, LogrowsCapError, NgxZkError
 
 Measure = Callable[[Path, Path], float]
@@ -318,12 +323,16 @@ def tune(
     timer: Timer | None = None,
     knobs: bool = True,
     budget_s: float = TIMING_BUDGET_S,
+    memory_mb: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Tuning:
     """Return the chosen candidate (see the module docstring). Raises if none fits.
 
     ``knobs`` adds the sound switch variants that change this model's circuit; ``timer`` turns on
-    the timing stage (without it the modelled cost decides)."""
+    the timing stage (without it the modelled cost decides). With ``memory_mb`` (the build's memory
+    limit), a layout whose setup and proof are estimated to need more than the build may use
+    (:func:`ngx_zk.limits.estimate_mb`) is rejected before it is calibrated, and again at its
+    calibrated logrows, so neither the timing stage nor the final setup runs out of memory."""
     vis_in, vis_out = str(base_args.get("input_visibility", "hashed")), str(base_args.get("output_visibility", "public"))
     for cand in candidates:
         if cand.range_size < MIN_SALT_RANGE:
@@ -331,13 +340,29 @@ def tune(
         for knob in cand.knobs:
             if (why := knob_rule(knob, vis_in, vis_out)) is not None:
                 raise ValueError(f"{cand.label}: {knob} is unsound for {vis_in} inputs / {vis_out} outputs: {why}")
+    if (
+        over := sizing.over_cap_before_tuning(workdir, circuit_onnx, base_args, candidates, EZKL_DEFAULT, max_logrows)
+    ) is not None:
+        raise over
     notes: dict[str, str] = {}
     if knobs:
         candidates = _with_knob_variants(workdir, circuit_onnx, base_args, list(candidates), vis_in, vis_out, notes)
     records = [cand.to_json() for cand in candidates]
     progress(f"calibrating: sizing {len(candidates)} candidate settings")
-    bounds = _lower_bounds(workdir, circuit_onnx, base_args, candidates, records)
+    bounds = sizing.lower_bounds(workdir, circuit_onnx, base_args, candidates, records)
     order = sorted((i for i in range(len(candidates)) if i in bounds), key=lambda i: (bounds[i], candidates[i].num_inner_cols, i))
+    budget = None if memory_mb is None else limits.memory_budget_mb(memory_mb)
+
+    def over_memory(logrows: int, i: int) -> bool:
+        """Record and say whether candidate i at ``logrows`` would need more memory than the build may use."""
+        need = limits.estimate_mb(logrows, candidates[i].num_inner_cols)
+        if budget is None or need <= budget:
+            return False
+        records[i]["memory_mb"] = need
+        records[i]["rejected"] = (
+            f"needs about {need:,} MB to set up and prove at logrows {logrows}, above {budget:,} MB of the {memory_mb:,} MB build limit"
+        )
+        return True
 
     def build(i: int, reference: bool = False) -> _Built | None:
         """Calibrate, compile and measure candidate i; None (reason recorded) when it does not qualify.
@@ -369,6 +394,8 @@ def tune(
         )
         if logrows > max_logrows:
             record["rejected"] = f"logrows {logrows} above the cap {max_logrows}"
+            return None
+        if over_memory(logrows, i):
             return None
         if not reference and not worth(_class(logrows, cand)):
             record["skipped"] = f"logrows {logrows} cannot beat the {FINALISTS} cheapest accurate classes"
@@ -403,6 +430,8 @@ def tune(
         if bounds[i] > max_logrows:
             record["rejected"] = f"needs logrows >= {bounds[i]}, above the cap {max_logrows}"
             continue
+        if over_memory(bounds[i], i):
+            continue
         floor = _class(bounds[i], cand)
         if not worth(floor):
             record["skipped"] = f"cannot beat the {FINALISTS} cheapest accurate classes (the last {kth()})"
@@ -430,7 +459,7 @@ def tune(
     for key in sorted(classes)[FINALISTS:]:
         records[classes[key].index]["not_finalist"] = f"cost class {key} is not among the {FINALISTS} cheapest"
     if not finalists and default is None:
-        raise _no_choice(records, max_logrows)
+        raise _no_choice(records, max_logrows, memory_mb)
     if timer is None:
         chosen = finalists[0] if finalists else default
         timing = None
@@ -628,47 +657,19 @@ def _signature(workdir: Path, circuit_onnx: Path, base_args: dict[str, Any], can
     )
 
 
-def _lower_bounds(
-    workdir: Path,
-    circuit_onnx: Path,
-    base_args: dict[str, Any],
-    candidates: Sequence[Candidate],
-    records: list[dict[str, Any]],
-) -> dict[int, int]:
-    """Index -> the smallest logrows the candidate could calibrate to (rows and range table must fit).
-
-    Uncalibrated settings (one ``gen_settings`` per layout) give the row count; calibration keeps it
-    and may only add lookup tables, so the bound holds. Candidates whose settings fail are rejected.
-    """
-    rows: dict[tuple[int | bool, ...], int | str] = {}
-    bounds: dict[int, int] = {}
-    for i, cand in enumerate(candidates):
-        if cand.layout not in rows:
-            sized = workdir / f"size-{cand.tag}.json"
-            try:
-                _ezkl.gen_settings(CircuitError, circuit_onnx, sized, _ezkl.run_args(**base_args, **cand.run_args()))
-                rows[cand.layout] = int(json.loads(sized.read_text()).get("num_rows", 0))
-            except CircuitError as exc:
-                rows[cand.layout] = exc.message
-        found = rows[cand.layout]
-        if isinstance(found, str):
-            records[i]["rejected"] = found
-            continue
-        # at least one row is reserved (blinding), so n used rows (or table rows) need 2^k > n
-        bounds[i] = max(_ceil_log2(found + 1), _ceil_log2(cand.decomp_base + 1))
-        records[i]["bound_logrows"] = bounds[i]
-    return bounds
-
-
-def _ceil_log2(n: int) -> int:
-    return max(n - 1, 1).bit_length()
-
-
-def _no_choice(records: list[dict[str, Any]], max_logrows: int) -> CircuitError:
+def _no_choice(records: list[dict[str, Any]], max_logrows: int, memory_mb: int | None = None) -> CircuitError:
     rejected = [r for r in records if "rejected" in r]
     over_cap = [r for r in rejected if "above the cap" in str(r["rejected"])]
+    over_memory = [r for r in rejected if "memory_mb" in r]
     if rejected and len(over_cap) == len(rejected):
         return LogrowsCapError(min(int(r.get("logrows", r.get("bound_logrows", 0))) for r in over_cap), max_logrows)
+    if over_memory and memory_mb is not None and len(over_cap) + len(over_memory) == len(rejected):
+        need = min(int(r["memory_mb"]) for r in over_memory)
+        return CircuitError(
+            f"every circuit layout of this model is estimated to need more memory than the build may use "
+            f"(the smallest about {need:,} MB, {limits.MEMORY_SHARE:.0%} of the {memory_mb:,} MB limit may be planned)",
+            f"raise NGX_ZK_BUILD_MEMORY_MB to at least {math.ceil(need / limits.MEMORY_SHARE):,}",
+        )
     if not any("logrows" in r for r in records):
         reasons = "; ".join(dict.fromkeys(str(r.get("rejected")) for r in rejected))
         return CircuitError(
