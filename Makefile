@@ -14,7 +14,7 @@ DEMO_DATA_PORT ?= 18546
 PYTEST_ARGS ?=
 EXPLORER_PORT ?= 8080
 
-.PHONY: help setup contracts demo test test-fast fuzz lint bench models clean system-deps explorer
+.PHONY: help setup contracts demo test test-fast test-chain fuzz lint bench models clean system-deps explorer
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -111,6 +111,9 @@ fuzz: setup contracts ## Longer fuzz and invariant campaigns on the contracts (C
 
 test-fast: setup ## Python tests without the slow and chain tiers (no anvil needed)
 	$(PY) -m pytest -q -m "not slow and not chain" $(PYTEST_ARGS)
+
+test-chain: setup contracts ## The middle tier: Python tests against anvil that build or prove nothing slow
+	$(PY) -m pytest -q -m "chain and not slow" $(PYTEST_ARGS)
 
 lint: setup ## ruff (lint and format check) and mypy (strict) on the package
 	$(VENV)/bin/ruff check ngx_zk tests models benchmarks examples

@@ -19,6 +19,8 @@ COMPILED = "network.compiled"
 VK = "vk.key"
 MANIFEST = "manifest.json"
 CIRCUIT_ONNX = "circuit.onnx"
+SAMPLE = "sample.json"
+"""An input the build calibrated on (not pinned by the manifest): publish proves it for its settlement dry run."""
 """The graph EZKL compiles: the user's ONNX with salt slots added in front of each input."""
 
 MANIFEST_SCHEMA = 1
@@ -248,6 +250,10 @@ class Circuit:
     @property
     def circuit_onnx(self) -> Path:
         return self.path / CIRCUIT_ONNX
+
+    @property
+    def sample(self) -> Path:
+        return self.path / SAMPLE
 
     @classmethod
     def load(cls, path: Path) -> Circuit:

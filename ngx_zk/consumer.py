@@ -21,18 +21,20 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_utils.address import to_checksum_address
 
-from . import crypto, dataplane, prover, safejson
+from . import crypto, prover, safejson
 from .artifacts import Circuit
+from .chain import devnet
 from .chain.heads import NewHeads, ws_url_for
 from .chain.market import ZERO, Job, JobStatus, JobTerms, Marketplace
 from .chain.orders import Order, SignedOrder
 from .chain.signer import Signer
 from .commitment import commit, kzg_key
 from .config import Settings
+from .dataplane import client as dataplane
 from .errors import ChainError, ContractRevert, InvalidProofError, NgxZkError
 from .files import write_private
 from .inputs import InputData
-from .publish import is_dev_chain, resolve_model
+from .publish import resolve_model
 from .units import fmt_ngx
 
 Progress = Callable[[str], None]
@@ -259,7 +261,7 @@ def order_job(
         commitments=commitment.hex,
         price=price,
         salted_input=salted.to_json(),
-        post_tx=str(event["transactionHash"]),
+        post_tx=event.meta.tx_hash,
         offered_to=order.provider,
         gasless=True,
     )
@@ -294,7 +296,7 @@ def adopt_as_deliverer(
         raise NgxZkError("the input has no salt: give the salted input whose commitments were posted (ngx-zk commit --out)")
     commitment, _ = commit(circuit.manifest, salted, new_salt=False, kzg=kzg_key(circuit, settings))
     event = market.posted(job_id)
-    if list(commitment.values) != [int(c) for c in event["inputCommitments"]]:
+    if list(commitment.values) != list(event.event.input_commitments):
         raise NgxZkError(
             f"this input does not open job {job_id}'s posted commitments: a provider would decline it",
             "give the salted input whose commitments the contract posted",
@@ -306,9 +308,9 @@ def adopt_as_deliverer(
         model_id=entry.model_id,
         consumer=job.consumer,
         commitments=commitment.hex,
-        price=int(event["price"]),
+        price=event.event.price,
         salted_input=salted.to_json(),
-        post_tx=str(event["transactionHash"]),
+        post_tx=event.meta.tx_hash,
         deliverer_for=signer.address,
     )
     save_record(settings, record)
@@ -359,7 +361,8 @@ def offer(
             model_id,
             commitments[0],
             sealed,
-            dev_chain=is_dev_chain(market),
+            provider=provider,
+            dev_chain=market.dev_chain,
             order=order,
         )
     except dataplane.DataPlaneError as exc:
@@ -406,7 +409,8 @@ def deliver_input(
                 market.market.address,
                 record.job_id,
                 payload,
-                dev_chain=is_dev_chain(market),
+                provider=job.provider,
+                dev_chain=market.dev_chain,
             )
             return f"sealed, via {endpoint}"
         except dataplane.DataPlaneError as exc:
@@ -476,13 +480,22 @@ def _follow(
     last = None
     block = -1
     resend_at: float | None = None
+    due = float("inf")  # the job's current deadline (chain time, in unix seconds)
+    head_time, head_seen = 0, time.time()  # the head's chain time, and when it was seen: chain time runs on between blocks
     while True:
         head = market.chain.block_number()
-        if head == block and not (resend_at is not None and time.monotonic() >= resend_at):  # nothing to do yet
+        # nothing to do yet, unless a resend or the deadline is due (an idle devnet mines no block to wake us)
+        if (
+            head == block
+            and not (resend_at is not None and time.monotonic() >= resend_at)
+            and head_time + time.time() - head_seen < due
+        ):
             _check_timeout(record, last, started, timeout_s)
             woken.wait(poll)
             woken.clear()
             continue
+        if head != block:
+            head_time, head_seen = market.chain.timestamp(), time.time()
         block = head
         job = market.job(record.job_id)
         if job.status is not last:
@@ -508,18 +521,19 @@ def _follow(
                 try:
                     record.deliveries[job.provider] = deliver_input(market, signer, record, job, progress=progress)
                 except ContractRevert as exc:
-                    if exc.name not in ("JobMarket__ProveWindowClosed", "JobMarket__InvalidStatus"):
+                    if exc.name not in (
+                        "JobMarket__InputDeadlinePassed",
+                        "JobMarket__ProveWindowClosed",
+                        "JobMarket__InvalidStatus",
+                    ):
                         raise
-                    progress(f"too late to deliver to {job.provider}: its claim ended meanwhile")
+                    progress(f"too late to deliver to {job.provider}: its input deadline passed or its claim ended")
                     continue  # the next look at the job sees what became of it (expiry, reopening)
                 save_record(settings, record)
         if job.status.final:
             break
-        if (
-            expire_when_due
-            and not record.gasless
-            and market.chain.timestamp() >= (job.prove_deadline if job.status is JobStatus.CLAIMED else job.claim_deadline)
-        ):
+        due = job.prove_deadline if job.status is JobStatus.CLAIMED else job.claim_deadline
+        if expire_when_due and not record.gasless and devnet.catch_up(market.chain, due) >= due:
             second_round = job.status is JobStatus.CLAIMED and not job.reopened
             progress(
                 "prove deadline passed: expiring the claim (the job reopens for a second prover if the provider was at fault)"
@@ -554,7 +568,8 @@ def _check_timeout(record: JobRecord, status: JobStatus | None, started: float, 
     if timeout_s is not None and time.monotonic() - started > timeout_s:
         raise NgxZkError(
             f"job {record.job_id} is still {status.value if status else 'open'} after {timeout_s:.0f}s",
-            f"check later with: ngx-zk job show {record.job_id}",
+            f"it stays on chain: follow it with `ngx-zk job wait {record.job_id}`, or once its deadline passed "
+            f"get the refund with `ngx-zk job expire {record.job_id}`",
         )
 
 
@@ -565,7 +580,13 @@ def fetch_private_output(market: Marketplace, signer: Signer, circuit: Circuit, 
     if not endpoint:
         raise ChainError(f"provider {job.provider} has no data-plane endpoint to fetch the private output from")
     sealed = dataplane.fetch_output(
-        endpoint, signer, market.chain.chain_id, market.market.address, record.job_id, dev_chain=is_dev_chain(market)
+        endpoint,
+        signer,
+        market.chain.chain_id,
+        market.market.address,
+        record.job_id,
+        provider=job.provider,
+        dev_chain=market.dev_chain,
     )
     ctx = crypto.JobContext(market.chain.chain_id, market.market.address, record.job_id, record.model_id, "output")
     m = circuit.manifest
@@ -608,4 +629,4 @@ def verify_settled(
     with tempfile.TemporaryDirectory(prefix="ngx-job-") as tmp:
         path = prover.write_proof_from_calldata(proof, instances, Path(tmp) / "proof.json", circuit.manifest)
         checked = prover.verify(path, circuit, settings)
-    return checked.outputs, str(event["transactionHash"])
+    return checked.outputs, event.meta.tx_hash

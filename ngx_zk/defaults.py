@@ -44,3 +44,6 @@ DEFAULT_VISIBILITY = "hashed/fixed/public"
 
 BN254_SCALAR_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 """Every public instance is an element of this field."""
+
+SAMPLE_PROVE_TIMEOUT_S = 900.0
+"""How long ``model publish`` lets its sample proof run before it stops it (EZKL can hang on some inputs)."""

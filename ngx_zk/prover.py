@@ -7,20 +7,25 @@ format, so EZKL's tools read them too.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import multiprocessing
 import os
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from . import _ezkl, defaults, keys, srs
 from .artifacts import Circuit, Manifest, Proof
 from .commitment import proof_points
-from .config import Settings
-from .errors import InputError, InvalidProofError, ProvingError
+from .config import SECRET_ENV_VARS, Settings
+from .errors import InputError, InvalidProofError, NgxZkError, ProvingError
 from .inputs import InputData, write_witness_input
 
 Progress = Callable[[str], None]
@@ -62,6 +67,73 @@ def prove(
         os.replace(proof_tmp, out)
     felts = tuple(_ezkl.felt_to_int(str(f)) for group in witness_data.get("outputs", []) for f in group)
     return replace(_read(out, circuit, seconds), output_felts=felts)
+
+
+_env_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def without_secrets() -> Iterator[None]:
+    """The process environment minus every secret ngx-zk reads, for as long as children are spawned.
+
+    Proving children run untrusted ONNX; they must not inherit ``NGX_ZK_PRIVATE_KEY`` or the
+    keystore password."""
+    with _env_lock:
+        saved = {k: os.environ.pop(k) for k in SECRET_ENV_VARS if k in os.environ}
+        try:
+            yield
+        finally:
+            os.environ.update(saved)
+
+
+def prove_bounded(circuit: Circuit, data: InputData, out: Path, settings: Settings, *, timeout_s: float, what: str) -> Proof:
+    """:func:`prove` in a child process that is killed after ``timeout_s`` seconds.
+
+    EZKL can spin forever on some inputs (seen: an RNN proving an all-zero input); a command that
+    proves on the user's behalf must end. ``what`` names the input in the errors. The child gets
+    no secrets: neither in its settings nor in its environment."""
+    context = multiprocessing.get_context("spawn")  # fork after native threads can deadlock
+    receiver, sender = context.Pipe(duplex=False)
+    clean = dataclasses.replace(settings, private_key=None, keystore_password=None)
+    child = context.Process(target=_prove_child, args=(sender, circuit, data, out, clean), daemon=True)
+    with without_secrets():
+        child.start()
+    sender.close()
+    started = time.perf_counter()
+    try:
+        answer = receiver.recv() if receiver.poll(timeout_s) else None
+    except EOFError:
+        answer = ("crash", f"the proving process died (exit code {child.exitcode})", None)
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receiver.close()
+    if answer is None:
+        raise ProvingError(
+            f"proving {what} did not finish within {timeout_s:g}s (the prover was stopped)",
+            "EZKL can hang on inputs far from the model's calibration data: pass a realistic input, or allow more time",
+        )
+    kind, message, hint = answer
+    if kind == "input":
+        raise InputError(f"{what}: {message}", hint)
+    if kind != "ok":
+        raise ProvingError(f"proving {what} failed: {message}", hint)
+    return _read(out, circuit, time.perf_counter() - started)
+
+
+def _prove_child(conn: Connection, circuit: Circuit, data: InputData, out: Path, settings: Settings) -> None:
+    try:
+        prove(circuit, data, out, settings)
+        conn.send(("ok", "", None))
+    except InputError as exc:
+        conn.send(("input", exc.message, exc.hint))
+    except NgxZkError as exc:
+        conn.send(("error", exc.message, exc.hint))
+    except Exception as exc:  # an EZKL panic surfaces as a plain exception: report it, one line
+        conn.send(("error", f"{type(exc).__name__}: {exc}".splitlines()[0], None))
+    finally:
+        conn.close()
 
 
 def verify(proof_file: Path, circuit: Circuit, settings: Settings) -> Proof:

@@ -35,15 +35,15 @@ from . import defaults, evm
 from .artifacts import Circuit, Manifest
 from .chain import deployment as deployments
 from .chain import simulate
-from .chain.devnet import DEV_CHAIN_ID
 from .chain.market import Marketplace, ModelEntry, ModelStatus, VerifierKind
 from .chain.signer import Signer
 from .commitment import commit, kzg_key, proof_points
 from .config import Settings
 from .errors import ChainError, CircuitError
 from .inputs import InputData
+from .inputs import load as load_input
 from .provenance import REUSABLE_VERIFIER, VerifierProvenanceError, artifacts_hash, require_verifier
-from .prover import prove
+from .prover import prove_bounded
 
 Progress = Callable[[str], None]
 MAX_ROYALTY_BPS = 2_000
@@ -124,10 +124,6 @@ class PublishedModel:
     verification_gas: int | None = None
     """Gas the verifier took on a sample proof in the publish dry run (None: published before it was measured)."""
     block_gas_limit: int | None = None
-
-
-def is_dev_chain(market: Marketplace) -> bool:
-    return market.chain.chain_id == DEV_CHAIN_ID and market.deployment.dev
 
 
 def expected_digest(settings: Settings, circuit: Circuit, kind: VerifierKind) -> bytes:
@@ -268,16 +264,17 @@ def publish(
     allow_private_output: bool = False,
     max_block_fraction: float = MAX_BLOCK_FRACTION,
     sample: InputData | None = None,
+    prove_timeout_s: float = defaults.SAMPLE_PROVE_TIMEOUT_S,
     progress: Progress = lambda _: None,
 ) -> PublishedModel:
     """Deploy the verifier and register ``circuit`` (or find this signer's own entry for it); record its id.
 
-    First proves ``sample`` (default: :func:`sample_input`) and dry-runs its settlement on the chosen
+    First proves ``sample`` (default: :func:`circuit_sample`; stopped after ``prove_timeout_s``) and dry-runs its settlement on the chosen
     verifier; raises :class:`SettlementDryRunError`, having deployed and registered nothing, if that
     fails or needs more than ``max_block_fraction`` of the block gas limit.
     ``metadata_uri`` is where the model's bundle (``ngx-zk model bundle``) can be fetched by ``model pull``."""
     m = circuit.manifest
-    if m.insecure and not is_dev_chain(market):
+    if m.insecure and not market.dev_chain:
         raise ChainError(
             f"circuit {m.name!r} was built on a local TEST SRS and cannot be published on chain {market.chain.chain_id}",
             "rebuild it with --srs (the public KZG ceremony file); test-SRS circuits are for a local dev chain only",
@@ -335,6 +332,7 @@ def publish(
         chosen,
         max_block_fraction=max_block_fraction,
         sample=sample,
+        prove_timeout_s=prove_timeout_s,
         dedicated_size=oversize,
         progress=progress,
     )
@@ -371,7 +369,7 @@ def publish(
     entry = market.model(model_id)
     check_entry(settings, market, entry, circuit)  # what the chain pinned is what we rendered
     allowed, allowed_now = market.verifier_code_allowed(entry.verifier_code_hash), False
-    if not allowed and is_dev_chain(market) and same_address(market.verifier_curator(), signer.address):
+    if not allowed and market.dev_chain and same_address(market.verifier_curator(), signer.address):
         progress("allow-listing the verifier's code hash (dev chain, published by the verifier curator)")
         market.allow_verifier_code(signer, entry.verifier_code_hash)
         allowed = allowed_now = True
@@ -396,6 +394,14 @@ def publish(
     )
 
 
+def circuit_sample(circuit: Circuit) -> tuple[InputData, str]:
+    """The input publish proves, and how to name it: the one the build calibrated on (``sample.json``),
+    else (a circuit from an older build or a bundle) :func:`sample_input`."""
+    if circuit.sample.is_file():
+        return load_input(circuit.sample, circuit.manifest), f"the build's sample input ({circuit.sample})"
+    return sample_input(circuit.manifest), "an all-zero sample input"
+
+
 def sample_input(manifest: Manifest) -> InputData:
     """An input every circuit accepts: zeros for float inputs, the lowest valid id for integer ones."""
     return InputData(
@@ -414,6 +420,7 @@ def dry_run_settlement(
     *,
     max_block_fraction: float = MAX_BLOCK_FRACTION,
     sample: InputData | None = None,
+    prove_timeout_s: float = defaults.SAMPLE_PROVE_TIMEOUT_S,
     dedicated_size: int | None = None,
     progress: Progress = lambda _: None,
 ) -> SettlementCheck:
@@ -426,11 +433,16 @@ def dry_run_settlement(
     VKA's digest) within ``max_block_fraction`` of that limit. ``dedicated_size`` (the dedicated
     verifier's size when it did not fit EIP-170) only improves the advice in the error."""
     m = circuit.manifest
-    progress("proving a sample input for the settlement dry run")
+    if sample is None:
+        sample, what = circuit_sample(circuit)
+    else:
+        what = "the sample input"
+    progress(f"proving {what} for the settlement dry run")
     with tempfile.TemporaryDirectory(prefix="ngx-dry-run-") as tmp:
-        commitment, salted = commit(m, sample or sample_input(m), kzg=kzg_key(circuit, settings))
+        commitment, salted = commit(m, sample, kzg=kzg_key(circuit, settings))
         # the verifier's own instances: a polycommit input's points (checked by the binding) are in the proof
-        proof, instances = evm.calldata(prove(circuit, salted, Path(tmp) / "proof.json", settings).path)
+        proved = prove_bounded(circuit, salted, Path(tmp) / "proof.json", settings, timeout_s=prove_timeout_s, what=what)
+        proof, instances = evm.calldata(proved.path)
     if m.polycommit and proof_points(proof, m.commitment_points) != commitment.values:
         raise CircuitError(
             f"a proof of circuit {m.name!r} does not start with its input's KZG commitment: the binding on chain "

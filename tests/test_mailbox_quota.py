@@ -49,7 +49,15 @@ def test_one_consumer_gets_twenty_jobs_in_a_row_through_one_providers_endpoint(c
     try:
         for n in range(JOBS):
             record = post_job(
-                settings, m, net.signer("consumer"), net.circuit, data, price=NGX, claim_window=300, prove_window=300, min_reputation=0
+                settings,
+                m,
+                net.signer("consumer"),
+                net.circuit,
+                data,
+                price=NGX,
+                claim_window=300,
+                prove_window=300,
+                min_reputation=0,
             )
             result = wait_for_result(settings, m, net.signer("consumer"), net.circuit, record, timeout_s=120)
             assert result.status is JobStatus.SETTLED and result.proof_valid, f"job {n + 1} of {JOBS}"
@@ -95,7 +103,9 @@ def test_a_consumer_refused_for_its_quota_after_paying_delivers_on_chain(
     m.update_provider(provider, crypto.public_bytes(crypto.derive_key(provider.encryption_key_material())), busy_endpoint)
     settings = consumer_settings(net, tmp_path)
     data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
-    record = post_job(settings, m, net.signer("consumer"), net.circuit, data, price=NGX, claim_window=300, prove_window=300, min_reputation=0)
+    record = post_job(
+        settings, m, net.signer("consumer"), net.circuit, data, price=NGX, claim_window=300, prove_window=300, min_reputation=0
+    )
     m.claim(provider, record.job_id)
     notes: list[str] = []
 

@@ -19,9 +19,8 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,11 @@ import numpy as np
 
 from .. import prover
 from ..artifacts import Circuit, Proof
-from ..config import SECRET_ENV_VARS, Settings
+from ..config import Settings
 from ..errors import NgxZkError, ProofError
 from ..inference import OnnxRunner
 from ..inputs import InputData
+from ..prover import without_secrets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,23 +64,6 @@ class ProverLost(ProofError):
 
 
 START_TIMEOUT_S = 120.0
-_env_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def without_secrets() -> Iterator[None]:
-    """The process environment minus every secret ngx-zk reads, for as long as children are spawned.
-
-    Proving children run untrusted ONNX; they must not inherit ``NGX_ZK_PRIVATE_KEY`` or the
-    keystore password. (The worker command also drops them for good once its signer is loaded.)"""
-    with _env_lock:
-        saved = {k: os.environ.pop(k) for k in SECRET_ENV_VARS if k in os.environ}
-        try:
-            yield
-        finally:
-            os.environ.update(saved)
-
-
 _runners: dict[Path, OnnxRunner] = {}
 
 

@@ -38,8 +38,9 @@ from ..artifacts import Circuit, sha256_file
 from ..config import Settings
 from ..errors import ArtifactMismatchError, NgxZkError
 from ..inputs import InputData
+from ..prover import without_secrets
 from .observe import Metrics, null_log, write_fleet
-from .provers import ProofRun, ProverLost, prove_input, without_secrets
+from .provers import ProofRun, ProverLost, prove_input
 
 Log = Callable[..., None]
 START_TIMEOUT_S = 120.0
