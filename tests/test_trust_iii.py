@@ -11,32 +11,16 @@ import pytest
 
 import ngx_zk as ngx
 from ngx_zk.chain.types import DeclineReason
-from ngx_zk.consumer import JobRecord, deliver_input, post_job
+from ngx_zk.consumer import deliver_input
 from ngx_zk.errors import ContractRevert
 from ngx_zk.evm import calldata
 
 from .chain_fixtures import NGX, Net
-from .paths import MODELS
 from .test_model_trust import register_copy
+from .test_worker_attacks import post
 
 pytestmark = pytest.mark.chain
 FLAG_NO_REWARD = 1
-
-
-def post(net: Net, *, prove_window: int = 60) -> JobRecord:
-    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir)})
-    data = ngx.load_input(MODELS / "mlp" / "input.json", net.circuit.manifest)
-    return post_job(
-        settings,
-        net.market,
-        net.signer("consumer"),
-        net.circuit,
-        data,
-        price=10 * NGX,
-        claim_window=300,
-        prove_window=prove_window,
-        min_reputation=0,
-    )
 
 
 def test_a_proof_replayed_on_a_fresh_model_id_earns_no_reward_nor_nrs(chain_snapshot: Net, tmp_path: Path) -> None:
