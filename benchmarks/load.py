@@ -51,6 +51,7 @@ from ngx_zk.chain import devnet
 from ngx_zk.chain.market import JobStatus, Marketplace
 from ngx_zk.chain.signer import Signer, from_key
 from ngx_zk.chain.tx import Chain
+from ngx_zk.chain.types import JobCancelled, JobDeclined, JobExpired, JobSettled
 from ngx_zk.config import Secret
 from ngx_zk.explorer.db import Database
 from ngx_zk.explorer.indexer import Indexer
@@ -65,7 +66,13 @@ STAKE = 2_000 * NGX
 FUND = 1_000 * NGX
 POLL_S = 0.25
 OUTCOMES = ("settle", "decline", "cancel", "expire")
-TERMINAL_EVENTS = {"JobSettled": "settle", "JobDeclined": "decline", "JobCancelled": "cancel", "JobExpired": "expire"}
+Terminal = JobSettled | JobDeclined | JobCancelled | JobExpired
+TERMINAL_EVENTS: dict[type[Terminal], str] = {
+    JobSettled: "settle",
+    JobDeclined: "decline",
+    JobCancelled: "cancel",
+    JobExpired: "expire",
+}
 
 Log = Callable[[str], None]
 
@@ -262,8 +269,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _holders(m: Market) -> set[str]:
     found = {to_checksum_address(a) for a in m.market.deployment.contracts.values()}
-    for event in m.market.events("Transfer", 0, contract=m.market.token):
-        found |= {to_checksum_address(event["from"]), to_checksum_address(event["to"])}
+    for log in m.market.token.events.Transfer().get_logs(from_block=0):  # the ERC-20 event: no ngx-zk record for it
+        found |= {to_checksum_address(log["args"]["from"]), to_checksum_address(log["args"]["to"])}
     found.discard("0x0000000000000000000000000000000000000000")
     return found
 
@@ -374,10 +381,10 @@ def check(
 ) -> list[str]:
     """The exactly-once and conservation checks; each violation as a sentence."""
     chain, bad = m.market, []
-    terminal: dict[int, list[tuple[str, dict[str, Any]]]] = {}
-    for name in TERMINAL_EVENTS:
-        for event in chain.events(name, start_block):
-            terminal.setdefault(int(event["jobId"]), []).append((name, event))
+    terminal: dict[int, list[Terminal]] = {}
+    for kind in TERMINAL_EVENTS:
+        for logged in chain.logs(kind, start_block):
+            terminal.setdefault(logged.event.job_id, []).append(logged.event)
     status_of = {
         "settle": JobStatus.SETTLED,
         "decline": JobStatus.CANCELLED,
@@ -393,23 +400,25 @@ def check(
         ends = terminal.get(plan.job_id, [])
         job = chain.job(plan.job_id)
         if len(ends) != 1:
-            bad.append(f"job {plan.job_id} ({plan.outcome}) has {len(ends)} terminal events: {[n for n, _ in ends]}")
+            bad.append(f"job {plan.job_id} ({plan.outcome}) has {len(ends)} terminal events: {[type(e).__name__ for e in ends]}")
             continue
-        name, event = ends[0]
-        if TERMINAL_EVENTS[name] != plan.outcome or job.status is not status_of[plan.outcome]:
+        event = ends[0]
+        name = type(event).__name__
+        if TERMINAL_EVENTS[type(event)] != plan.outcome or job.status is not status_of[plan.outcome]:
             bad.append(f"job {plan.job_id} planned to {plan.outcome} ended {name} / {job.status.value}")
         buyer = to_checksum_address(job.consumer)
-        if name == "JobSettled":
+        if isinstance(event, JobSettled):
             provider = to_checksum_address(job.provider or "")
-            pay[provider] = pay.get(provider, 0) + int(event["providerPay"])
-            split_total += int(event["providerPay"]) + int(event["royalty"]) + int(event["fee"])
+            pay[provider] = pay.get(provider, 0) + event.provider_pay
+            split_total += event.provider_pay + event.royalty + event.fee
             price_total += job.price
             spent_settled[buyer] = spent_settled.get(buyer, 0) + job.price
         else:
             refunds[buyer] = refunds.get(buyer, 0) + job.price
-            if job.provider and int(event.get("slashed", 0)):
+            cut = event.slashed if isinstance(event, JobDeclined | JobExpired) else 0
+            if job.provider and cut:
                 provider = to_checksum_address(job.provider)
-                slashed[provider] = slashed.get(provider, 0) + int(event["slashed"])
+                slashed[provider] = slashed.get(provider, 0) + cut
     if split_total != price_total:
         bad.append(f"settled jobs cost consumers {price_total} but paid out {split_total} (pay + royalty + fee)")
     for party in provs:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ngx_zk import Client
 from ngx_zk.chain.market import JobTerms
+from ngx_zk.chain.types import CallbackResult
 from ngx_zk.commitment import commit
 from ngx_zk.errors import NgxZkError
 from ngx_zk.inputs import load as load_input
@@ -63,7 +64,7 @@ def run(
         )
     scale = circuit.manifest.outputs[0].scale
     limit = round(threshold * 2**scale)  # the gate compares the output's fixed-point integer
-    terms = JobTerms(int(known["model_id"]), price, price, claim_window=300, prove_window=600, callback_gas_limit=callback_gas)
+    terms = JobTerms(known.model_id, price, price, claim_window=300, prove_window=600, callback_gas_limit=callback_gas)
     gate_address = chain.deploy(
         "LoanGate",
         lend.signer,
@@ -94,14 +95,14 @@ def run(
     settle = chain.receipt(result.tx["settle"])
     assert settle is not None
     decided = chain.events_in(settle, gate, "LoanDecided")
-    callback = chain.events_in(settle, market.market, "CallbackResult")
+    callback = market.emitted(CallbackResult, settle)
     decision: dict[str, object] = {
         "job_id": job_id,
         "gate": gate_address,
         "borrower": borrow.signer.address,
         "provider": result.provider,
         "outputs": list(result.outputs),
-        "callback_ok": bool(callback and callback[0]["success"]),
+        "callback_ok": bool(callback and callback[0].success),
         "score": int(decided[0]["score"]) if decided else None,
         "approved": bool(decided[0]["approved"]) if decided else None,
         "approved_on_chain": bool(chain.call(gate.functions.approved(borrow.signer.address))),

@@ -14,6 +14,7 @@ import ngx_zk as ngx
 from ngx_zk import disclosure, inputs
 from ngx_zk.artifacts import Circuit, Visibility
 from ngx_zk.chain import devnet
+from ngx_zk.chain.types import JobSettled
 from ngx_zk.circuit import batch_circuit
 from ngx_zk.commitment import commit
 from ngx_zk.consumer import load_record
@@ -143,9 +144,9 @@ def test_batch_job_settles_with_one_proof_of_every_input(chain_snapshot: Net, ml
     assert m.job(job_id).model_id == published.model_id
     _, instances, _ = m.submitted_result(job_id)
     assert len(instances) == 4 + 4 * 4, "one proof: 4 commitments and 4 outputs of 4 values"
-    settled = m.events("JobSettled", m.deployment.block, jobId=job_id)
+    settled = m.logs(JobSettled, m.deployment.block, job_id=job_id)
     assert len(settled) == 1
-    assert m.claimable(devnet.dev_address("provider")) - claimable == settled[0]["providerPay"]
+    assert m.claimable(devnet.dev_address("provider")) - claimable == settled[0].event.provider_pay
 
     audit = ngx_zk(net, tmp_path / "auditor", "verify", "--job", str(job_id), "--model", "mlp_b4", "--json")
     assert audit.returncode == 0, audit.stdout + audit.stderr

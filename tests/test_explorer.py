@@ -25,6 +25,7 @@ import pytest
 import ngx_zk as ngx
 from ngx_zk.chain import deployment
 from ngx_zk.chain.market import DeclineReason
+from ngx_zk.chain.types import JobPosted, JobSettled
 from ngx_zk.consumer import post_job
 from ngx_zk.explorer import views
 from ngx_zk.explorer.api import openapi_document as document
@@ -192,8 +193,8 @@ def assert_matches_chain(db: Database, run: Run) -> None:
             assert row["provider"] == chain.provider.lower()
     settled = views.get_job(db, run.jobs["settled"])
     assert settled is not None and settled["split"]["adds_up"]
-    event = m.events("JobSettled", m.deployment.block, jobId=run.jobs["settled"])[0]
-    assert [int(settled[k]) for k in ("provider_pay", "royalty", "fee")] == [event["providerPay"], event["royalty"], event["fee"]]
+    event = m.logs(JobSettled, m.deployment.block, job_id=run.jobs["settled"])[0].event
+    assert [int(settled[k]) for k in ("provider_pay", "royalty", "fee")] == [event.provider_pay, event.royalty, event.fee]
     assert settled["outputs"] == [str(v) for v in m.outputs(run.jobs["settled"])]
     assert settled["proof_bytes"] and settled["proof_bytes"] > 1000
     for provider in m.providers():
@@ -441,8 +442,8 @@ def test_every_endpoint_answers_as_its_openapi_schema_says(run: Run, explorer: s
     _, declined = call(explorer, "/api/v1/jobs?outcome=declined")
     assert [j["job_id"] for j in declined["jobs"]] == [run.jobs["declined"]]
     _, settled = call(explorer, f"/api/v1/jobs/{run.jobs['settled']}")  # outputs decoded with the local circuit's scales
-    posted = run.net.market.events("JobPosted", run.net.market.deployment.block, jobId=run.jobs["settled"])[0]
-    assert settled["commitments"] == [f"0x{c:064x}" for c in posted["inputCommitments"]], "commitments in hex, as the CLI"
+    posted = run.net.market.logs(JobPosted, run.net.market.deployment.block, job_id=run.jobs["settled"])[0].event
+    assert settled["commitments"] == [f"0x{c:064x}" for c in posted.input_commitments], "commitments in hex, as the CLI"
     assert settled["output_kind"] == "public" and settled["model_name"] == "mlp"
     expected = json.loads((MODELS / "mlp" / "expected_output.json").read_text())["output_data"][0]
     assert len(settled["output_values"]) == 1

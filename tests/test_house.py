@@ -214,7 +214,7 @@ def status_literals(path: Path) -> list[str]:
 
 
 def event_key_reads(path: Path, fields: set[str], meta: bool) -> list[str]:
-    """Event fields read by their ABI name: ``x["jobId"]``, ``x.get("jobId")``, ``events(..., jobId=...)``,
+    """Event fields read by their ABI name: ``x["jobId"]``, ``x.get("jobId")``, ``logs(..., jobId=...)``,
     and (with ``meta``) a raw log's ``x["blockNumber"]``."""
     keys = fields | (LOG_META_KEYS if meta else set())
     hits = []
@@ -233,7 +233,8 @@ def event_key_reads(path: Path, fields: set[str], meta: bool) -> list[str]:
 
 
 def raw_event_calls(path: Path) -> list[str]:
-    """``market.events("JobPosted", ...)``: the untyped reader, named by string, outside the chain package."""
+    """An event named by string (``chain.events_in(receipt, c, "JobPosted")``, or a revived dict reader
+    ``market.events("JobPosted", ...)``): untyped dicts, outside the chain package."""
     hits = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if (
@@ -272,18 +273,33 @@ def test_no_event_field_is_read_by_its_abi_name_outside_the_decoding() -> None:
     assert hits == [], "read the typed records of ngx_zk.chain.types (Marketplace.logs):\n" + "\n".join(hits)
 
 
+def test_the_chain_clients_offer_no_untyped_event_reader() -> None:
+    """Events are read as records (``Marketplace.logs(JobSettled, ...)``, ``Marketplace.emitted``); the old
+    ``Marketplace.events("JobSettled", ...)``, which answered ABI-named dicts, is gone and stays gone."""
+    readers = [
+        f"{rel(path)}:{node.lineno} {cls.name}.{node.name}"
+        for path in sorted((PACKAGE / "chain").glob("*.py"))
+        for cls in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(cls, ast.ClassDef)
+        for node in cls.body
+        if isinstance(node, ast.FunctionDef) and node.name == "events"
+    ]
+    assert readers == [], "read events through Marketplace.logs / emitted:\n" + "\n".join(readers)
+
+
 def test_the_scans_catch_what_they_forbid(tmp_path: Path) -> None:
     """Each scan flags a sample of what it forbids (a scan that cannot fail guards nothing)."""
     sample = tmp_path / "sample.py"
     sample.write_text(
         "if job['status'] == 'Settled' or rows == \"SELECT * FROM jobs WHERE status = 'Open'\":\n"
         "    x = event['jobId'] + e.get('proveDeadline') + log['blockNumber']\n"
+        "    chain.events_in(receipt, market, 'JobPosted')\n"
         "    market.events('JobPosted', 0, jobId=1)\n"
     )
     assert len(status_literals(sample)) == 2
     keys = sorted(h.split()[-1] for h in event_key_reads(sample, event_field_names(), meta=True))
     assert keys == ["blockNumber", "jobId", "jobId", "proveDeadline"]
-    assert len(raw_event_calls(sample)) == 1
+    assert len(raw_event_calls(sample)) == 2
 
 
 def _names_the_dev_chain(node: ast.expr) -> bool:
@@ -300,3 +316,43 @@ def test_one_answer_to_is_this_the_dev_chain() -> None:
         if isinstance(node, ast.Compare) and any(_names_the_dev_chain(n) for n in [node.left, *node.comparators])
     ]
     assert hits == [], "call ngx_zk.chain.types.is_dev_chain (or Marketplace.dev_chain):\n" + "\n".join(hits)
+
+
+# --- the rooms' sizes --------------------------------------------------------------------------------
+BIG_MODULE_LINES = 600
+BIG_MODULES_ALLOWED = 2
+BIG_CLASS_LINES = 300
+
+
+def module_lines() -> dict[str, int]:
+    """Lines of every module of the package, by path."""
+    return {rel(p): len(p.read_text().splitlines()) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def class_lines(path: Path) -> list[tuple[str, int]]:
+    """``(file:line Name, lines)`` of every class in ``path``, nested ones too, measured by its AST node."""
+    return [
+        (f"{rel(path)}:{node.lineno} {node.name}", (node.end_lineno or node.lineno) - node.lineno + 1)
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ClassDef)
+    ]
+
+
+def test_at_most_two_big_modules_and_no_big_class() -> None:
+    """Issue 22: a room answers one question. At most two modules over 600 lines, no class over 300."""
+    big = sorted(((n, f) for f, n in module_lines().items() if n > BIG_MODULE_LINES), reverse=True)
+    long = sorted(((n, c) for p in sorted(PACKAGE.rglob("*.py")) for c, n in class_lines(p) if n > BIG_CLASS_LINES), reverse=True)
+    assert len(big) <= BIG_MODULES_ALLOWED and long == [], (
+        f"modules over {BIG_MODULE_LINES} lines (at most {BIG_MODULES_ALLOWED} allowed): "
+        + ", ".join(f"{f} {n}" for n, f in big)
+        + f"; classes over {BIG_CLASS_LINES} lines: "
+        + (", ".join(f"{c} {n}" for n, c in long) or "none")
+    )
+
+
+def test_the_size_scan_measures_a_class_from_its_first_to_its_last_line(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\n\n\nclass Big:\n" + "    x = 1\n" * 300 + "\n\nclass Small:\n    class Inner:\n        pass\n")
+    sizes = {name.split()[-1]: n for name, n in class_lines(sample)}
+    assert sizes == {"Big": 301, "Small": 3, "Inner": 2}
+    assert sum(1 for n in sizes.values() if n > BIG_CLASS_LINES) == 1

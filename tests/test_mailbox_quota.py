@@ -14,6 +14,7 @@ import pytest
 import ngx_zk as ngx
 from ngx_zk import crypto
 from ngx_zk.chain.market import JobStatus
+from ngx_zk.chain.types import InputDelivered
 from ngx_zk.consumer import deliver_input, post_job, wait_for_result
 
 from .chain_fixtures import NGX, Net, free_port, start_worker
@@ -113,5 +114,5 @@ def test_a_consumer_refused_for_its_quota_after_paying_delivers_on_chain(
 
     assert how.startswith("0x"), "delivered by transaction"
     assert any("busy" in note and "on chain" in note for note in notes)
-    delivered = m.events("InputDelivered", m.deployment.block, jobId=record.job_id)
-    assert len(delivered) == 1 and delivered[0]["provider"] == provider.address
+    delivered = m.logs(InputDelivered, m.deployment.block, job_id=record.job_id)
+    assert len(delivered) == 1 and delivered[0].event.provider == provider.address

@@ -21,6 +21,7 @@ from ngx_zk.chain import devnet
 from ngx_zk.chain.market import ZERO, JobStatus, JobTerms
 from ngx_zk.chain.orders import SECP256K1_HALF_N, Order, OrderError, Permit, SignedOrder
 from ngx_zk.chain.signer import Signer, from_key
+from ngx_zk.chain.types import OrderFilled
 from ngx_zk.config import Secret
 from ngx_zk.consumer import offer
 
@@ -170,12 +171,12 @@ def test_a_consumer_without_eth_gets_a_verified_output_through_a_gasless_order(c
     w3 = m.chain.w3
     assert w3.eth.get_balance(consumer.address) == 0 and w3.eth.get_transaction_count(consumer.address) == 0, "no gas, no tx"
     assert m.balance(consumer.address) == 40 * NGX, "the escrow came from the consumer's NGX"
-    filled = m.events("OrderFilled", m.deployment.block, consumer=consumer.address)
-    assert [int(e["jobId"]) for e in filled] == [result["job_id"]] and filled[0]["provider"] == provider
+    filled = [e.event for e in m.logs(OrderFilled, m.deployment.block, consumer=consumer.address)]
+    assert [e.job_id for e in filled] == [result["job_id"]] and filled[0].provider == provider
     assert w3.eth.get_transaction_count(provider) == provider_nonce + 2, "the provider sent the fill and the proof"
     events = [e["event"] for e in log_events(tmp_path / "worker" / "worker.log") if e.get("job_id") in (None, result["job_id"])]
     assert events.index("dataplane.offer") < events.index("job.claimed") < events.index("job.settled"), events
-    assert m.order_nonce_used(consumer.address, int(filled[0]["nonce"]))
+    assert m.order_nonce_used(consumer.address, filled[0].nonce)
 
 
 @pytest.mark.chain
@@ -236,7 +237,7 @@ def test_the_worker_refuses_hostile_orders_and_spends_no_gas_on_them(chain_snaps
     for name, (_, text) in cases.items():
         assert any(text in r for r in reasons), (name, reasons)
     assert m.chain.w3.eth.get_transaction_count(provider) == sent_before, "no transaction for a refused order"
-    assert m.job_count() == jobs_before and m.events("OrderFilled", m.deployment.block) == []
+    assert m.job_count() == jobs_before and m.logs(OrderFilled, m.deployment.block) == []
 
 
 def test_prove_job_gasless_needs_a_provider(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 import ngx_zk as ngx
 from ngx_zk.artifacts import Circuit
+from ngx_zk.chain.types import JobSettled
 from ngx_zk.config import Secret
 from ngx_zk.worker.ray_pool import FAULT_DELAY_ENV, node_settings
 
@@ -293,7 +294,7 @@ def settle_two(net: Net, tmp_path: Path, cluster: Cluster, during: str = "") -> 
                 proc.wait(timeout=10)
     m = net.market
     for job in jobs:
-        assert len(m.events("JobSettled", m.deployment.block, jobId=job)) == 1, f"job {job} settled exactly once"
+        assert len(m.logs(JobSettled, m.deployment.block, job_id=job)) == 1, f"job {job} settled exactly once"
     return jobs, worker_dir
 
 
@@ -333,7 +334,7 @@ def test_worker_killed_while_proving_on_the_cluster_rejoins_and_settles_once(
     assert follow.returncode == 0, err
     assert json.loads(out)["status"] == "Settled"
     m = net.market
-    assert len(m.events("JobSettled", m.deployment.block, jobId=job)) == 1
+    assert len(m.logs(JobSettled, m.deployment.block, job_id=job)) == 1
     steps = [step for job_id, step, _ in journal_notes(worker_dir) if job_id == job]
     assert steps.count("proved") == 1 and steps[-1] == "done", steps
 

@@ -155,9 +155,9 @@ def test_without_a_clock_the_modelled_cost_decides(tmp_path: Path, tiny: tuple[P
 
 def test_a_layout_modelled_far_slower_is_not_timed() -> None:
     """Five fewer logrows outweigh any column count; one fewer does not (4 columns at 14 ~ 2 at 15)."""
-    assert tuner._slowdown_bound((15, 2), (10, 1)) >= 1 / tuner.DOMINATED
-    assert tuner._slowdown_bound((15, 2), (14, 4)) < 1 / tuner.DOMINATED
-    assert tuner._slowdown_bound((15, 1), (14, 4)) < 1 / tuner.DOMINATED
+    assert tuner.timing.slowdown_bound((15, 2), (10, 1)) >= 1 / tuner.DOMINATED
+    assert tuner.timing.slowdown_bound((15, 2), (14, 4)) < 1 / tuner.DOMINATED
+    assert tuner.timing.slowdown_bound((15, 1), (14, 4)) < 1 / tuner.DOMINATED
 
 
 def test_a_real_build_records_its_timings_and_its_error_against_the_default(mlp_circuit: Circuit) -> None:

@@ -1,6 +1,6 @@
 """EZKL 23's switches: the tuner uses each only where it is sound for the circuit's visibility.
 
-The rule and its reasoning are in ``ngx_zk/tuner.py``'s docstring; these tests pin the rule and
+The rule and its reasoning are in ``ngx_zk/tuner/candidates.py``'s docstring; these tests pin the rule and
 the EZKL behaviour it rests on.
 """
 

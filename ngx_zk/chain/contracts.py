@@ -16,6 +16,7 @@ from web3.logs import DISCARD
 from ..errors import ChainError
 from . import events
 from .deployment import Deployment
+from .history import LOG_SPAN_MAX
 from .signer import Signer
 from .tx import Chain, Mined
 from .types import (
@@ -25,7 +26,8 @@ from .types import (
     snake,
 )
 
-LOG_CHUNK = 2_000
+LOG_CHUNK = LOG_SPAN_MAX
+"""Most blocks one ``eth_getLogs`` asks for; the node's limits may make it less (see :class:`~ngx_zk.chain.history.LogSpan`)."""
 E = TypeVar("E", bound=ChainEvent)
 
 
@@ -94,31 +96,12 @@ class Contracts:
         found = getattr(self._emitter(kind).events, kind.__name__)().process_receipt(receipt.raw, errors=DISCARD)
         return [events.decode(kind, e["args"]) for e in found]
 
-    def events(
-        self, name: str, from_block: int, to_block: int | None = None, *, contract: Contract | None = None, **filters: Any
-    ) -> list[dict[str, Any]]:
-        """Events of one type (of JobMarket unless ``contract`` is given) as ABI-named dicts with ``blockNumber``
-        and ``transactionHash``: for tests and tools reading any contract. The package reads typed records
-        through :meth:`logs`."""
-        return [
-            {
-                **dict(log["args"]),
-                "blockNumber": log["blockNumber"],
-                "transactionHash": "0x" + bytes(log["transactionHash"]).hex(),
-            }
-            for log in self._get_logs(name, contract or self.market, from_block, to_block, filters)
-        ]
-
     def _get_logs(
         self, name: str, contract: Contract, from_block: int, to_block: int | None, filters: dict[str, Any]
     ) -> list[Any]:
-        """web3's decoded logs of event ``name`` of ``contract``, fetched in chunks of LOG_CHUNK blocks."""
+        """web3's decoded logs of event ``name`` of ``contract``, fetched in the block spans the node accepts."""
         end = self.chain.block_number() if to_block is None else to_block
-        found: list[Any] = []
         event = getattr(contract.events, name)()
-        start = max(from_block, 0)
-        while start <= end:
-            stop = min(start + LOG_CHUNK - 1, end)
-            found.extend(event.get_logs(from_block=start, to_block=stop, argument_filters=filters or None))
-            start = stop + 1
-        return found
+        return self.chain.chunked_logs(
+            from_block, end, lambda a, b: list(event.get_logs(from_block=a, to_block=b, argument_filters=filters or None))
+        )
