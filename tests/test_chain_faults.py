@@ -21,10 +21,12 @@ from ngx_zk.chain import devnet
 from ngx_zk.chain.heads import CONNECT_TIMEOUT_S, NewHeads, ws_url_for
 from ngx_zk.chain.market import JobStatus, Marketplace
 from ngx_zk.chain.tx import Chain
+from ngx_zk.chain.types import JobClaimed, JobPosted, JobSettled
 from ngx_zk.consumer import JobRecord, deliver_input, post_job
 from ngx_zk.errors import NgxZkError, RpcError, TransactionError, WrongChainError
 from ngx_zk.worker.journal import Step
-from ngx_zk.worker.worker import GONE, Worker
+from ngx_zk.worker.standing import GONE
+from ngx_zk.worker.worker import Worker, WorkerOptions
 
 from .chain_fixtures import NGX, Net, free_port, ngx_zk
 from .conftest import MODELS
@@ -68,8 +70,8 @@ def market_on(net: Net, urls: list[str], **knobs: Any) -> Marketplace:
 
 
 def transfers_to(net: Net, address: str, from_block: int) -> int:
-    m = net.market
-    return len(m.events("Transfer", from_block, contract=m.token, to=address))
+    """NGX transfers to ``address`` from ``from_block`` on (the token's own ERC-20 event: no record of ngx-zk's reads it)."""
+    return len(net.market.token.events.Transfer().get_logs(from_block=from_block, argument_filters={"to": address}))
 
 
 @pytest.fixture
@@ -226,7 +228,7 @@ def worker(chain_snapshot: Net, tmp_path: Path, worker_log: list[dict[str, Any]]
         net.market,
         net.signer("provider"),
         [net.circuit],
-        poll_s=0.05,
+        WorkerOptions(poll_s=0.05),
         log=lambda event, level="info", **fields: worker_log.append({"event": event, "level": level, **fields}),
     )
     try:
@@ -282,8 +284,8 @@ def test_an_event_reincluded_below_the_cursor_is_found_by_the_rescan_window(
     m.ensure_allowance(signer, m.market.address, 10 * NGX)
     for _ in range(3):
         net.rpc("evm_mine")
-    worker.reorg_window = window
-    worker._scan()  # the cursor passes the head
+    worker.monitor.reorg_window = window
+    worker.monitor.scan()  # the cursor passes the head
     fn = m.market.functions.postJob(net.model_id, list(commitment.values), 10 * NGX, 600, 600, 0)
     tx = fn.build_transaction(
         {
@@ -293,12 +295,12 @@ def test_an_event_reincluded_below_the_cursor_is_found_by_the_rescan_window(
         }
     )
     reorg_from(net, m.chain.block_number() - 2, [["0x" + signer.sign_transaction(dict(tx)).hex(), 0]])
-    posted = m.events("JobPosted", m.deployment.block)[-1]
-    assert posted["blockNumber"] < worker.journal.cursor("posted", 0), "the event landed below the cursor"
+    posted = m.logs(JobPosted, m.deployment.block)[-1]
+    assert posted.meta.block_number < worker.journal.cursor("posted", 0), "the event landed below the cursor"
 
-    worker._scan()
+    worker.monitor.scan()
 
-    entry = worker.journal.get(int(posted["jobId"]))
+    entry = worker.journal.get(posted.event.job_id)
     if window:
         assert entry is not None and entry.step is Step.SEEN
     else:
@@ -325,8 +327,8 @@ def test_a_reorg_dropping_the_claim_sends_the_worker_back_to_claiming(
     deliver_input(m, net.signer("consumer"), record, job)
     assert running.result(timeout=90) is True
     assert m.job(record.job_id).status is JobStatus.SETTLED
-    assert len(m.events("JobClaimed", start, jobId=record.job_id)) == 1
-    assert len(m.events("JobSettled", start, jobId=record.job_id)) == 1
+    assert len(m.logs(JobClaimed, start, job_id=record.job_id)) == 1
+    assert len(m.logs(JobSettled, start, job_id=record.job_id)) == 1
     history = steps(worker, record.job_id)
     first_claim = history.index("claimed")
     back = history.index("seen", first_claim)
@@ -359,17 +361,17 @@ def test_a_seen_job_whose_post_a_reorg_drops_is_lost_and_its_reused_id_is_seen_a
 ) -> None:
     net, m = chain_snapshot, worker.market
     first = post(net, tmp_path)
-    worker._scan()
+    worker.monitor.scan()
     assert (entry := worker.journal.get(first.job_id)) is not None and entry.step is Step.SEEN
 
     reorg_from(net, m.posted(first.job_id).meta.block_number)
-    worker._scan()
+    worker.monitor.scan()
     entry = worker.journal.get(first.job_id)
     assert entry is not None and entry.step is Step.LOST and worker.journal.history(first.job_id)[-1][2] == GONE
 
     second = post(net, tmp_path)  # the consumer posts again: the id is free, so it is re-used
     assert second.job_id == first.job_id
-    worker._scan()
+    worker.monitor.scan()
     entry = worker.journal.get(second.job_id)
     assert entry is not None and entry.step is Step.SEEN
     assert list(entry.commitments) == list(m.posted(second.job_id).event.input_commitments)
@@ -453,14 +455,14 @@ def test_the_worker_rides_out_a_node_outage(
 ) -> None:
     net = chain_snapshot
     with FlakyRpcProxyFake(net.url) as proxy:
-        worker.market = Marketplace(Chain([proxy.url], tries=1), net.market.deployment)
+        worker.monitor.market = Marketplace(Chain([proxy.url], tries=1), net.market.deployment)
         record = post(net, tmp_path)
         proxy.fail("503", times=None)
-        worker._scan()
+        worker.monitor.scan()
         assert worker.journal.get(record.job_id) is None
         assert any(e["event"] == "chain.error" and "HTTP 503" in e["error"] for e in worker_log)
         proxy.heal()
-        worker._scan()
+        worker.monitor.scan()
         assert (entry := worker.journal.get(record.job_id)) is not None and entry.step is Step.SEEN
 
 

@@ -36,13 +36,16 @@ from ngx_zk.chain.types import (
 )
 from ngx_zk.errors import ContractRevert, InputError
 from ngx_zk.inputs import InputData
+from ngx_zk.worker.eligibility import AUCTION_RECHECK_S
+from ngx_zk.worker.endings import MAX_STEP_ERRORS
 from ngx_zk.worker.jobfiles import InputRejected
 from ngx_zk.worker.journal import IllegalTransition, Journal, Step
-from ngx_zk.worker.lifecycle import AUCTION_RECHECK_S, MAX_STEP_ERRORS, MAX_SUBMIT_SENDS, Lifecycle
+from ngx_zk.worker.lifecycle import Lifecycle
 from ngx_zk.worker.market_view import MarketView
 from ngx_zk.worker.observe import Metrics
 from ngx_zk.worker.offers import OfferBook
 from ngx_zk.worker.policy import ClaimPolicy
+from ngx_zk.worker.proving import MAX_SUBMIT_SENDS
 
 from .paths import REPO
 
@@ -95,6 +98,10 @@ class MarketFake:
         self.deliveries: dict[int, bytes] = {}
         self.model_status = ModelStatus.ACTIVE
         self.score = 100
+        self.scores: dict[str, int] = {}
+        """Scores of particular addresses (a deliverer's); everyone else scores ``score``."""
+        self.weight = 0
+        """Every consumer's ``settled_weight_milli`` (0: fresh, no rewarded settled job yet)."""
         self.revert_send: str | None = None
         self.ramp: JobExtras | None = None
         """An auction's ramp (``post(auction=True)``): the price rises from ``min_price`` to the job's price."""
@@ -145,7 +152,10 @@ class MarketFake:
         return ramp.min_price + (job.price - ramp.min_price) * elapsed // ramp.ramp_length
 
     def consumer_score(self, address: str) -> int:
-        return self.score
+        return self.scores.get(address, self.score)
+
+    def consumer_facts(self, address: str) -> dict[str, int]:
+        return {"settled_weight_milli": self.weight, "harm_milli": 0}
 
     def nrs(self, address: str) -> tuple[int, tuple[int, int, int, int]]:
         return 50, (50, 50, 0, 50)
@@ -263,6 +273,10 @@ def rig() -> SimpleNamespace:
     opener, provers = OpenerFake(served), ProversFake()
     mailbox: dict[tuple[int, str], bytes] = {}
     wake = threading.Event()
+
+    def discard(job_id: int) -> None:
+        mailbox.pop((job_id, "input"), None)
+
     offers = OfferBook(opener, provers, journal, concurrency=1, log=lambda *a, **k: None, wake=wake)  # type: ignore[arg-type]
     life = Lifecycle(
         market=view,
@@ -282,6 +296,7 @@ def rig() -> SimpleNamespace:
         log=lambda *a, **k: None,
         metrics=Metrics(),
         calldata=lambda path, points: (b"proof", [COMMITMENTS[0], 7]),
+        discard_mail=discard,
     )
     return SimpleNamespace(market=market, journal=journal, life=life, mailbox=mailbox, provers=provers, opener=opener)
 
@@ -357,11 +372,31 @@ def test_an_illegal_transition_raises() -> None:
         journal.record(1, 1, Step.DONE)
 
 
-def test_an_invalid_input_is_declined_for_free_and_its_mail_dropped(rig: SimpleNamespace) -> None:
+def test_junk_sent_off_chain_is_dropped_and_declined_input_missing_only_at_the_input_deadline(rig: SimpleNamespace) -> None:
+    """Junk mail is no evidence anyone else can check: declining it InputInvalid at once would accuse the consumer
+    (and spend one of the provider's free declines) on the provider's word, and leave the consumer no chance to
+    deliver. It is dropped and refused in the journal; at the deadline the chain-checked InputMissing follows."""
     seen(rig)
     rig.mailbox[(1, "input")] = b"poison"
-    assert run(rig) is Step.DECLINED
-    assert rig.market.declines == [(1, DeclineReason.INPUT_INVALID)] and rig.provers.runs == 0
+    assert run(rig) is Step.CLAIMED and rig.market.declines == [] and rig.provers.runs == 0
+    assert (1, "input") not in rig.mailbox, "the junk mail is dropped: a new upload may take its place"
+    assert [r.source for r in rig.journal.refusals()] == ["input"], "refused once, not once per round"
+    rig.market.chain.now += 151  # past half the 300 s prove window
+    assert run(rig) is Step.DECLINED and rig.market.declines == [(1, DeclineReason.INPUT_MISSING)]
+
+
+def test_a_good_input_after_junk_mail_is_proved(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.mailbox[(1, "input")] = b"poison"
+    assert run(rig) is Step.CLAIMED
+    rig.mailbox[(1, "input")] = b"good"
+    assert run(rig) is Step.DONE and rig.market.declines == [] and rig.provers.runs == 1
+
+
+def test_junk_delivered_on_chain_is_declined_input_invalid_at_once(rig: SimpleNamespace) -> None:
+    seen(rig)
+    rig.market.deliveries[1] = b"poison"
+    assert run(rig) is Step.DECLINED and rig.market.declines == [(1, DeclineReason.INPUT_INVALID)] and rig.provers.runs == 0
     assert [r.source for r in rig.journal.refusals()] == ["input"]
 
 
@@ -408,7 +443,7 @@ def test_a_paused_market_is_waited_out_with_backoff_but_never_past_the_deadline(
     rig.market.chain.revert_dry_run = "EnforcedPause"
     assert run(rig, rounds=30) is Step.PROVED and rig.market.submits == [] and rig.market.declines == []
     rig.market.chain.now += 400
-    rig.life._retry_at.clear()
+    rig.life.crew.retry_at.clear()
     assert run(rig) is Step.LOST, "after the prove deadline nothing is sent"
     assert rig.market.submits == []
 
@@ -424,7 +459,7 @@ def test_an_unexpected_error_is_contained_to_its_job_and_given_back(
     def broken(*_: Any) -> Any:
         raise ValueError("a bug")
 
-    monkeypatch.setattr(rig.life, "calldata", broken)
+    monkeypatch.setattr(rig.life.crew, "calldata", broken)
     rig.journal.record(1, 1, Step.PROVED, proof_path="/proofs/1.json")
     for _ in range(MAX_STEP_ERRORS + 1):
         for record in rig.journal.unfinished():
@@ -462,7 +497,7 @@ def test_journaled_jobs_of_models_no_longer_served_are_released(rig: SimpleNames
     rig.market.claim(None, 1)
     rig.journal.record(1, 1, Step.CLAIMING)
     rig.journal.record(1, 1, Step.CLAIMED, claim_block=7)
-    rig.life.served = {}
+    rig.life.crew.served = {}
     assert run(rig) is Step.DECLINED and rig.market.declines == [(1, DeclineReason.OTHER)]
 
 
@@ -509,7 +544,7 @@ def test_an_auction_below_the_floor_is_looked_at_again_and_claimed_once_it_rises
     rig.life.policy = ClaimPolicy(min_price=6 * NGX)
     seen(rig, auction=True)
     assert run(rig) is Step.SEEN and rig.market.claims == []
-    assert 0 < rig.life._retry_at[1][0] - time.monotonic() <= AUCTION_RECHECK_S
+    assert 0 < rig.life.crew.retry_at[1][0] - time.monotonic() <= AUCTION_RECHECK_S
     rig.market.chain.now += 50
-    rig.life._retry_at.clear()
+    rig.life.crew.retry_at.clear()
     assert run(rig) is Step.CLAIMED and rig.market.claims == [1]

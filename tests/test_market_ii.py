@@ -17,9 +17,10 @@ import pytest
 
 import ngx_zk as ngx
 from ngx_zk.chain.market import JobStatus, JobTerms
+from ngx_zk.chain.types import InputDelivered
 from ngx_zk.consumer import adopt_as_deliverer, deliver_input, post_job
 from ngx_zk.errors import NgxZkError
-from ngx_zk.worker import Step, Worker
+from ngx_zk.worker import Step, Worker, WorkerOptions
 from ngx_zk.worker.policy import ClaimPolicy
 
 from .chain_fixtures import NGX, Net, ngx_zk, start_worker
@@ -44,16 +45,14 @@ def two_workers(chain_snapshot: Net, tmp_path: Path) -> Iterator[tuple[Worker, W
         net.market,
         net.signer("provider"),
         [net.circuit],
-        poll_s=0.05,
-        policy=ClaimPolicy(min_price=8 * NGX),
+        WorkerOptions(poll_s=0.05, policy=ClaimPolicy(min_price=8 * NGX)),
     )
     cheap = Worker(
         _settings(net, tmp_path / "b"),
         net.market,
         net.signer("provider2"),
         [net.circuit],
-        poll_s=0.05,
-        policy=ClaimPolicy(min_price=4 * NGX),
+        WorkerOptions(poll_s=0.05, policy=ClaimPolicy(min_price=4 * NGX)),
     )
     yield pricey, cheap
     pricey.close()
@@ -65,7 +64,7 @@ def rounds(workers: tuple[Worker, ...], until: Callable[[], T], timeout: float =
     while not (value := until()):
         assert time.monotonic() < deadline, [[(r.job_id, r.step.value, r.reason) for r in w.journal.all()] for w in workers]
         for w in workers:
-            w._scan()
+            w.monitor.scan()
             w._advance()
         time.sleep(0.05)
     return value
@@ -149,7 +148,7 @@ def test_a_second_worker_finishes_a_job_whose_first_provider_died(chain_snapshot
         collateral = job.collateral
         second_worker = start_worker(net, tmp_path / "second", "--account", "provider2", "--max-jobs", "1")
         deadline = time.monotonic() + 60
-        while not m.events("InputDelivered", m.deployment.block, jobId=1):  # the first provider got its input, then died
+        while not m.logs(InputDelivered, m.deployment.block, job_id=1):  # the first provider got its input, then died
             assert time.monotonic() < deadline and consumer.poll() is None, "prove-job delivered nothing"
             time.sleep(0.2)
         net.travel(61)  # past the prove deadline: prove-job expires the claim and the job reopens
@@ -190,13 +189,13 @@ def test_a_worker_expires_an_overdue_claim_and_finishes_the_job_for_the_bounty(c
     )
     m.claim(net.signer("provider"), record.job_id)  # and then nothing: a dead provider
     collateral = m.job(record.job_id).collateral
-    hunter = Worker(_settings(net, tmp_path / "hunter"), m, net.signer("provider2"), [net.circuit], poll_s=0.05)
+    hunter = Worker(_settings(net, tmp_path / "hunter"), m, net.signer("provider2"), [net.circuit], WorkerOptions(poll_s=0.05))
     try:
         rounds(
             (hunter,),
             lambda: hunter.journal.get(record.job_id) is not None and hunter.journal.get(record.job_id).step is Step.SKIPPED,
         )  # type: ignore[union-attr]
-        assert hunter._overdue == {record.job_id: m.job(record.job_id).prove_deadline}, "it watches the other's claim"
+        assert hunter.monitor.overdue == {record.job_id: m.job(record.job_id).prove_deadline}, "it watches the other's claim"
         net.travel(61)
         rounds((hunter,), lambda: m.job(record.job_id).provider == hunter.signer.address)
         assert m.job(record.job_id).reopened

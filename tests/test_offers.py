@@ -18,11 +18,12 @@ from ngx_zk import crypto, dataplane
 from ngx_zk import worker as worker_pkg
 from ngx_zk.chain import devnet
 from ngx_zk.chain.market import JobStatus
+from ngx_zk.chain.types import InputDelivered
 from ngx_zk.consumer import offer, post_job, wait_for_result
 from ngx_zk.errors import ChainError
 from ngx_zk.worker.journal import Step
 from ngx_zk.worker.provers import ProverPool
-from ngx_zk.worker.worker import Worker
+from ngx_zk.worker.worker import Worker, WorkerOptions
 
 from .chain_fixtures import NGX, Net, free_port, start_worker
 from .paths import MODELS
@@ -70,7 +71,7 @@ def library_worker(net: Net, tmp_path: Path) -> Worker:
             "NGX_ZK_STATE_DIR": str(tmp_path / "worker"),
         }
     )
-    w = Worker(settings, net.market, net.signer("provider"), [net.circuit], poll_s=0.05, listen=("127.0.0.1", 0))
+    w = Worker(settings, net.market, net.signer("provider"), [net.circuit], WorkerOptions(poll_s=0.05, listen=("127.0.0.1", 0)))
     assert w.endpoint is not None
     set_endpoint(net, "provider", w.endpoint)
     return w
@@ -101,7 +102,7 @@ def test_an_offered_job_is_proved_before_it_is_posted_and_settles(chain_snapshot
     finally:
         worker.wait(timeout=120)
     assert result.status is JobStatus.SETTLED and result.proof_valid
-    assert m.events("InputDelivered", m.deployment.block, jobId=record.job_id) == [], "no input went on chain"
+    assert m.logs(InputDelivered, m.deployment.block, job_id=record.job_id) == [], "no input went on chain"
     events = log_events(log)
     names = [e["event"] for e in events if e.get("job_id") in (None, record.job_id)]
     assert (
@@ -140,7 +141,7 @@ def test_an_offered_job_another_provider_claims_first_is_dropped(chain_snapshot:
         assert len(worker.offers._offered) == 1, "the offer is proving"
         m.claim(net.signer("provider2"), record.job_id)  # the race is lost before the worker's next round
 
-        worker._scan()
+        worker.monitor.scan()
         worker._advance()
 
         entry = worker.journal.get(record.job_id)

@@ -45,7 +45,7 @@ class LosesFirstProof(ProversFake):
 
 
 def test_a_proof_lost_with_its_node_is_proved_again_and_settles_once(rig: SimpleNamespace) -> None:  # noqa: F811
-    rig.life.provers = rig.life.offers.provers = rig.provers = LosesFirstProof(rig.market, lost_after_s=5)
+    rig.life.crew.provers = rig.life.crew.offers.provers = rig.provers = LosesFirstProof(rig.market, lost_after_s=5)
     seen(rig)
     rig.mailbox[(1, "input")] = b"good"
     assert run(rig) is Step.DONE
@@ -55,7 +55,7 @@ def test_a_proof_lost_with_its_node_is_proved_again_and_settles_once(rig: Simple
 
 
 def test_a_proof_lost_too_late_to_prove_again_is_declined_before_the_deadline(rig: SimpleNamespace) -> None:  # noqa: F811
-    rig.life.provers = rig.life.offers.provers = rig.provers = LosesFirstProof(
+    rig.life.crew.provers = rig.life.crew.offers.provers = rig.provers = LosesFirstProof(
         rig.market, lost_after_s=290
     )  # of the 300 s prove window
     seen(rig)

@@ -23,7 +23,7 @@ from ngx_zk import crypto
 from ngx_zk.chain.market import JobStatus
 from ngx_zk.consumer import JobRecord, deliver_input, post_job
 from ngx_zk.dataplane import Offer
-from ngx_zk.worker import Step, Worker
+from ngx_zk.worker import Step, Worker, WorkerOptions
 
 from .chain_fixtures import NGX, Net, start_worker
 from .paths import MODELS
@@ -42,7 +42,7 @@ def worker(chain_snapshot: Net, tmp_path: Path) -> Iterator[Worker]:
             "NGX_ZK_STATE_DIR": str(tmp_path / "worker"),
         }
     )
-    w = Worker(settings, net.market, net.signer("provider"), [net.circuit], poll_s=0.05)
+    w = Worker(settings, net.market, net.signer("provider"), [net.circuit], WorkerOptions(poll_s=0.05))
     w._provers.wait_ready()
     yield w
     w.close()
@@ -57,7 +57,7 @@ def rounds(w: Worker, until: Callable[[], T], timeout: float = 60) -> T:
             f"history {[w.journal.history(r.job_id) for r in w.journal.all()]}"
         )
         w.offers.tend(w.lifecycle.proofs)
-        w._scan()
+        w.monitor.scan()
         w._advance()
         time.sleep(0.05)
     return value
@@ -163,12 +163,15 @@ def test_a_poisoned_upload_for_a_claimed_job_is_declined_and_does_not_crash_loop
     record = post(net)
     rounds(worker, lambda: step_of(worker, record.job_id) is Step.CLAIMED)
     worker.mailbox.put(record.job_id, "input", _sealed(worker, POISON[poison], record.job_id, "input"))
+    rounds(worker, lambda: worker.mailbox.get(record.job_id, "input") is None)  # the poisoned mail is dropped
+    assert step_of(worker, record.job_id) is Step.CLAIMED, "off-chain junk is no evidence: the consumer may still deliver"
+    assert [r.source for r in worker.journal.refusals()] == ["input"]
+    net.travel(31)  # past the input deadline (half the 60 s prove window): InputMissing, which the chain checks
     rounds(worker, lambda: step_of(worker, record.job_id) is Step.DECLINED)
     assert m.job(record.job_id).status is JobStatus.CANCELLED
-    assert m.provider(provider).staked == stake, "an invalid input is declined for free"
-    assert m.consumer_facts(net.signer("consumer").address)["inputs_invalid"] == 1
-    assert worker.mailbox.get(record.job_id, "input") is None, "the poisoned mail is dropped"
-    restarted = Worker(worker.settings, m, net.signer("provider"), [net.circuit], poll_s=0.05)
+    assert m.provider(provider).staked == stake, "a missing input is declined for free"
+    assert m.consumer_facts(net.signer("consumer").address)["inputs_withheld"] == 1
+    restarted = Worker(worker.settings, m, net.signer("provider"), [net.circuit], WorkerOptions(poll_s=0.05))
     try:
         restarted._advance()  # nothing left to choke on
         assert step_of(restarted, record.job_id) is Step.DECLINED

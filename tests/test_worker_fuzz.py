@@ -121,7 +121,7 @@ def test_the_worker_survives_hostile_offers_and_journals_each_refusal(
     before = len(worker.journal.refusals())
     status = _send(worker, net, stranger(), net.model_id, commitment, body[1], seal=seal, tamper=tamper)
     worker.offers.tend(worker.lifecycle.proofs)  # opens whatever the endpoint took: must refuse it, never raise
-    worker._scan()
+    worker.monitor.scan()
     worker._advance()
     assert not worker.offers._offered, f"a hostile {body[0]} offer was taken for proving"
     refusals = worker.journal.refusals()[before:]

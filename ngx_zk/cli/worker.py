@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .. import console
-from ._common import ChainAccess, chain_command, check_output_file, emit, json_option, parse_ngx
+from ._common import Client, chain_command, check_output_file, emit, json_option, parse_ngx
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -57,7 +57,9 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
     """``--min-price 2 --min-price mlp=5`` -> (2 NGX in wei, {"mlp": 5 NGX in wei})."""
     floor, by_name = 0, {}
     for text in values:
-        name, _, amount = text.rpartition("=")
+        name, equals, amount = text.rpartition("=")
+        if equals and not name.strip():
+            raise click.BadParameter(f"{text!r} names no model before '='", param_hint="--min-price")
         try:
             wei = parse_ngx(amount)
         except click.BadParameter as exc:
@@ -67,6 +69,14 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
         else:
             floor = wei
     return floor, by_name
+
+
+def _ngx_option(text: str, option: str) -> int:
+    """An NGX amount given to ``option``, in base units (a bad one names the option)."""
+    try:
+        return parse_ngx(text)
+    except click.BadParameter as exc:
+        raise click.BadParameter(exc.message, param_hint=option) from None
 
 
 @click.command("worker")
@@ -114,7 +124,28 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
     show_default=True,
     help="Claim no job whose contract consumer asks for a larger callback gas limit (the provider pays that gas).",
 )
+@click.option(
+    "--price-per-gas",
+    metavar="NGX",
+    default="0",
+    show_default=True,
+    help="NGX per unit of the consumer's callback gas limit, added to the price floor (the provider pays that gas in "
+    "its settlement; 0: callback gas unpriced, --max-callback-gas still caps it).",
+)
 @click.option("--max-claimed", type=click.IntRange(1, None), help="Hold at most this many claimed, unfinished jobs at once.")
+@click.option(
+    "--max-fresh-jobs",
+    type=click.IntRange(0, None),
+    default=2,  # worker.policy.DEFAULT_MAX_FRESH_JOBS (tests/test_eligibility.py checks); not imported: lazy CLI
+    show_default=True,
+    help="Hold at most this many jobs at once of consumers with no rewarded paid history (a swarm of new addresses "
+    "with junk inputs ties up no more; 0: take none of theirs).",
+)
+@click.option(
+    "--max-fresh-collateral",
+    metavar="NGX",
+    help="Lock at most this much collateral at once in jobs of consumers with no rewarded paid history (default: no cap).",
+)
 @click.option(
     "--expire-overdue/--no-expire-overdue",
     default=True,
@@ -124,9 +155,10 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
 @click.option(
     "--min-consumer-score",
     type=click.IntRange(0, 100),
-    default=0,
+    default=60,  # worker.policy.DEFAULT_MIN_CONSUMER_SCORE (tests/test_policy.py checks); not imported: lazy CLI
     show_default=True,
-    help="Refuse jobs of consumers whose on-chain record (inputs withheld or invalid) scores below this.",
+    help="Refuse jobs of consumers whose on-chain record (inputs withheld or invalid) scores below this "
+    "(a new consumer scores 100, one with two withheld inputs and no paid jobs 50; 0: take all).",
 )
 @click.option(
     "--ray",
@@ -145,7 +177,7 @@ def _min_prices(values: tuple[str, ...]) -> tuple[int, dict[str, int]]:
 @json_option
 @chain_command(signer=True)
 def worker_cmd(
-    access: ChainAccess,
+    access: Client,
     models: tuple[str, ...],
     concurrency: int,
     max_jobs: int | None,
@@ -158,7 +190,10 @@ def worker_cmd(
     min_prices: tuple[str, ...],
     price_per_second: str,
     max_callback_gas: int,
+    price_per_gas: str,
     max_claimed: int | None,
+    max_fresh_jobs: int,
+    max_fresh_collateral: str | None,
     expire_overdue: bool,
     min_consumer_score: int,
     ray_address: str | None,
@@ -184,12 +219,15 @@ def worker_cmd(
     its job is not posted within 2 minutes (--no-offers turns them off).
 
     \b
-    Before claiming, the worker checks its own terms: --min-price, --price-per-second,
-    --max-claimed, --min-consumer-score, --max-callback-gas, and that the prove window leaves time,
-    after the consumer's input deadline (half the window), for a proof at this machine's measured
-    speed plus a submission margin. A job whose input is missing at the input deadline, invalid, or
-    too late is declined (free within the market's allowance); a submission that cannot succeed is
-    given back before its deadline.
+    Before claiming, the worker checks its own terms: --min-price, --price-per-second (plus the
+    callback's gas at --price-per-gas), --max-claimed, --min-consumer-score (of the consumer, and of
+    the job's deliverer if it names one), --max-callback-gas, --max-fresh-jobs and
+    --max-fresh-collateral (for consumers with no rewarded paid history), and that the prove window
+    leaves time, after the consumer's input deadline (half the window), for a proof at this
+    machine's measured speed plus a submission margin. A job whose input is missing at the input
+    deadline, invalid on chain, or too late is declined (free within the market's allowance); junk
+    sent off chain is dropped and the consumer may still deliver until the input deadline. A
+    submission that cannot succeed is given back before its deadline.
 
     \b
     Auctions and second rounds: an auction job's price rises while it is open; below this worker's
@@ -209,22 +247,22 @@ def worker_cmd(
       ngx-zk worker --model mlp --account provider --ray auto --concurrency 4
       ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070 --min-price 2 --max-claimed 4
       ngx-zk worker --model mlp --account provider --min-price mlp=5 --price-per-second 0.5
+      ngx-zk worker --model mlp --account provider --price-per-gas 0.000001 --max-fresh-jobs 1 --max-fresh-collateral 20
     """
     from ..circuit import load_circuit
     from ..config import drop_secrets_from_environ
-    from ..worker import Worker
+    from ..worker import Worker, WorkerOptions
     from ..worker.observe import JsonLog, Metrics
     from ..worker.policy import ClaimPolicy
 
+    per_second = _ngx_option(price_per_second, "--price-per-second")
+    per_gas = _ngx_option(price_per_gas, "--price-per-gas")
+    fresh_collateral = None if max_fresh_collateral is None else _ngx_option(max_fresh_collateral, "--max-fresh-collateral")
     if ray_address is not None:
         _check_ray_address(ray_address)
     settings = access.settings
     circuits = [load_circuit(m, settings) for m in models]
     floor, by_name = _min_prices(min_prices)
-    try:
-        per_second = parse_ngx(price_per_second)
-    except click.BadParameter as exc:
-        raise click.BadParameter(exc.message, param_hint="--price-per-second") from None
     unknown = set(by_name) - {c.name for c in circuits}
     if unknown:
         raise click.BadParameter(f"{', '.join(sorted(unknown))} is not served (--model)", param_hint="--min-price")
@@ -236,15 +274,9 @@ def worker_cmd(
     stream = log_file.open("a") if log_file else console.stderr().file
     log = JsonLog(stream, worker=signer.address)
     metrics = Metrics()
-    worker = Worker(
-        settings,
-        market,
-        signer,
-        circuits,
+    options = WorkerOptions(
         concurrency=concurrency,
         poll_s=poll_s,
-        log=log,
-        metrics=metrics,
         listen=_host_port(listen) if listen else None,
         offers=offers,
         policy=ClaimPolicy(
@@ -253,14 +285,16 @@ def worker_cmd(
             min_consumer_score=min_consumer_score,
             price_per_second=per_second,
             max_callback_gas=max_callback_gas,
+            price_per_gas=per_gas,
+            max_fresh_jobs=max_fresh_jobs,
+            max_fresh_collateral=fresh_collateral,
         ),
+        min_price_by_name=by_name,
         ray=ray_address,
         cpus_per_proof=cpus_per_proof,
         expire_overdue=expire_overdue,
     )
-    for served in worker.served.values():
-        if served.circuit.name in by_name:
-            worker.lifecycle.policy.min_price_by_model[served.entry.model_id] = by_name[served.circuit.name]
+    worker = Worker(settings, market, signer, circuits, options, log=log, metrics=metrics)
     if metrics_port is not None:
         bound = metrics.serve(metrics_port)
         log("metrics.serving", url=f"http://127.0.0.1:{bound}/metrics")
@@ -269,7 +303,6 @@ def worker_cmd(
     finally:
         metrics.close()
         worker.close()
-    stops = worker._stop_requests
     stats = worker.stats
     summary = {
         "provider": signer.address,
@@ -279,7 +312,7 @@ def worker_cmd(
         "completed": stats.completed,
         "declined": stats.declined,
         "lost": stats.lost,
-        "stopped": "cold" if stops >= 2 else "signal" if stops else "done",
+        "stopped": worker.stopped_by,
     }
     emit(
         as_json,
@@ -287,7 +320,7 @@ def worker_cmd(
         f"worker {signer.address} stopped ({summary['stopped']}): {stats.completed} completed, "
         f"{stats.declined} declined, {stats.lost} lost",
     )
-    if stops >= 2:
+    if worker.stopped_by == "cold":
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)  # cold shutdown: the journal resumes the jobs in hand

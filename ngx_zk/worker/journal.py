@@ -12,7 +12,9 @@ double-submits, nor loses a job. The steps and the moves allowed between them (a
     a finished job -> seen (a reorg gave its id to another job)
 
 Each job keeps one typed :class:`JobRecord`; the history table keeps every move with its note.
-Things refused from strangers (offers, uploads, sealed inputs) are kept in a table of their own.
+Things refused from strangers (offers, uploads, sealed inputs) are kept in a table of their own; the
+chain monitor's cursors and the logs it acted on inside its reorg window in two more
+(:mod:`ngx_zk.worker.monitor`).
 """
 
 from __future__ import annotations
@@ -107,6 +109,10 @@ class JobRecord:
     offered: bool = False
     reopened: bool = False
     """Seen again after its first provider missed it (a second-prover round; there is at most one)."""
+    fresh: bool = False
+    """Claimed for a consumer with no paid history: counts against ``--max-fresh-jobs`` while held."""
+    collateral: int = 0
+    """The collateral the claim locked (as the worker computed it before claiming)."""
 
     def with_step(self, step: Step, **changes: Any) -> JobRecord:
         return dataclasses.replace(self, step=step, **changes)
@@ -127,6 +133,20 @@ class Refusal:
     reason: str
 
 
+@dataclass(frozen=True)
+class SeenLog:
+    """A chain log the worker acted on, remembered while a reorg could still remove it."""
+
+    tx: str
+    log_index: int
+    block: int
+    job_id: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.tx, self.log_index
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id INTEGER PRIMARY KEY,
@@ -138,6 +158,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS history (job_id INTEGER, step TEXT, at REAL, note TEXT);
 CREATE TABLE IF NOT EXISTS cursor (name TEXT PRIMARY KEY, block INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS refusals (at REAL, source TEXT, sender TEXT, model_id INTEGER, job_id INTEGER, reason TEXT);
+CREATE TABLE IF NOT EXISTS seen_logs (
+    kind TEXT, tx TEXT, log_index INTEGER, block INTEGER NOT NULL, job_id INTEGER NOT NULL,
+    PRIMARY KEY (kind, tx, log_index)
+);
 """
 
 
@@ -219,6 +243,33 @@ class Journal:
             self._db.execute(
                 "INSERT INTO cursor VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET block = excluded.block", (name, block)
             )
+
+    def seen_logs(self, kind: str) -> list[SeenLog]:
+        """The logs of ``kind`` (a cursor's name) acted on and still inside the monitor's reorg window, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT tx, log_index, block, job_id FROM seen_logs WHERE kind = ? ORDER BY block, log_index", (kind,)
+            ).fetchall()
+        return [SeenLog(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    def move_cursor(self, kind: str, block: int, *, seen: list[SeenLog], vanished: list[SeenLog], forget_below: int) -> None:
+        """In one transaction: the cursor ``kind`` to ``block``, the logs just acted on remembered, those a reorg
+        removed and those below the reorg window forgotten."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO cursor VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET block = excluded.block", (kind, block)
+            )
+            self._db.executemany(
+                "DELETE FROM seen_logs WHERE kind = ? AND tx = ? AND log_index = ?",
+                [(kind, v.tx, v.log_index) for v in vanished],
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO seen_logs VALUES (?, ?, ?, ?, ?)",
+                [(kind, s.tx, s.log_index, s.block, s.job_id) for s in seen],
+            )
+            self._db.execute("DELETE FROM seen_logs WHERE kind = ? AND block < ?", (kind, forget_below))
+            self._db.execute("COMMIT")
 
     def refuse(
         self, source: str, reason: str, *, sender: str = "", model_id: int | None = None, job_id: int | None = None

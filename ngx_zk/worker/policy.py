@@ -7,9 +7,16 @@ the prove window leaves room for the consumer's input deadline (half the window)
 machine's measured speed and a submission margin.
 
 A provider's price floor for a model is the largest of ``--min-price`` (per model or for all) and
-``--price-per-second`` times the proving time measured here. An auction's price rises while it is
+``--price-per-second`` times the proving time measured here, plus the gas of the consumer's callback
+at ``price_per_gas`` (the provider pays it in the settlement). An auction's price rises while it is
 open: a job below the floor now but not at its maximum is claimed when its price reaches the floor
 (:meth:`ClaimPolicy.floor` and ``JobTerms.price_at``), so the cheapest provider claims first.
+
+Against griefing (issue #23): a consumer with no rewarded settled history costs nothing to make, and
+its junk input costs the provider a decline (free ones are few, then 10 % of the collateral). So the
+jobs (and the collateral) held at once for such *fresh* consumers are capped, a consumer whose record
+scores below ``DEFAULT_MIN_CONSUMER_SCORE`` is refused by the CLI's default, and a bad input is declined
+with the reason whose evidence the chain checks (:func:`input_decline_reason`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from ..artifacts import Circuit
+from ..chain.types import DeclineReason
 
 SUBMIT_MARGIN_S = 10.0
 """Seconds kept free at the end of a prove window for the submission to be mined."""
@@ -25,6 +33,13 @@ CLAIM_MARGIN_S = 5
 """Do not claim a job whose claim window closes sooner than this (the claim could land too late)."""
 BASE_PROVE_S = 0.5
 """Proving-time estimate for a 2^10-row circuit before any proof was measured on this machine (doubles per logrow)."""
+DEFAULT_MIN_CONSUMER_SCORE = 60
+"""The CLI's ``--min-consumer-score``: refuses a consumer with two chain-checked harms and no paid history (50),
+takes a new one (100), one with a single harm (66), or one whose rewarded jobs outweigh its harms."""
+FRESH_WEIGHT_MILLI = 1_000
+"""A consumer whose rewarded settled jobs weigh less than one full-fee job (``settledWeightMilli``) is fresh."""
+DEFAULT_MAX_FRESH_JOBS = 2
+"""Most jobs held at once for fresh consumers: what a swarm of new addresses with junk inputs can tie up."""
 
 
 @dataclass
@@ -40,6 +55,12 @@ class ClaimPolicy:
     """Price per second of proving measured on this machine (0: no such floor)."""
     max_callback_gas: int = 500_000
     """Largest callback gas limit this worker pays for in a settlement (a contract consumer's job)."""
+    price_per_gas: int = 0
+    """Token units per unit of gas: the floor adds the callback's gas limit at this rate (0: callback gas unpriced)."""
+    max_fresh_jobs: int | None = DEFAULT_MAX_FRESH_JOBS
+    """Most jobs held at once for fresh consumers (rewarded settled weight below FRESH_WEIGHT_MILLI); None: no cap."""
+    max_fresh_collateral: int | None = None
+    """Most collateral (token units) locked at once in jobs of fresh consumers; None: no cap."""
     prove_seconds: dict[int, list[float]] = field(default_factory=dict)
     """Proof times measured on this machine, per model id."""
 
@@ -53,10 +74,32 @@ class ClaimPolicy:
     def measured(self, model_id: int, seconds: float) -> None:
         self.prove_seconds.setdefault(model_id, []).append(seconds)
 
-    def floor(self, model_id: int, circuit: Circuit) -> int:
-        """The lowest price this worker takes for a job of ``model_id``."""
+    def floor(self, model_id: int, circuit: Circuit, callback_gas: int = 0) -> int:
+        """The lowest price this worker takes for a job of ``model_id`` whose consumer asks for ``callback_gas``
+        (the provider pays that gas in the settlement, on top of its price for the work)."""
         by_time = int(self.price_per_second * self.expected_prove_s(model_id, circuit))
-        return max(self.min_price_by_model.get(model_id, self.min_price), by_time)
+        return max(self.min_price_by_model.get(model_id, self.min_price), by_time) + self.price_per_gas * callback_gas
+
+    @staticmethod
+    def is_fresh(consumer_weight_milli: int) -> bool:
+        """A consumer with no rewarded settled history to lose (``ConsumerFacts.settledWeightMilli``)."""
+        return consumer_weight_milli < FRESH_WEIGHT_MILLI
+
+    def exposure_refusal(
+        self, *, consumer_weight_milli: int, fresh_held: int, fresh_collateral: int, collateral: int
+    ) -> str | None:
+        """Why this worker takes no more jobs of a fresh consumer now (None: it may). ``fresh_held`` and
+        ``fresh_collateral``: jobs and collateral it holds now for fresh consumers; ``collateral``: this job's."""
+        if not self.is_fresh(consumer_weight_milli):
+            return None
+        if self.max_fresh_jobs is not None and fresh_held >= self.max_fresh_jobs:
+            return f"already holding {fresh_held} job(s) of consumers with no paid history (cap {self.max_fresh_jobs})"
+        if self.max_fresh_collateral is not None and fresh_collateral + collateral > self.max_fresh_collateral:
+            return (
+                f"collateral {fresh_collateral + collateral} at risk with consumers with no paid history "
+                f"(cap {self.max_fresh_collateral})"
+            )
+        return None
 
     def refusal(
         self,
@@ -69,9 +112,15 @@ class ClaimPolicy:
         held: int,
         consumer_score: int | None,
         callback_gas: int = 0,
+        consumer_weight_milli: int | None = None,
+        fresh_held: int = 0,
+        fresh_collateral: int = 0,
+        collateral: int = 0,
     ) -> str | None:
-        """Why this worker should not claim the job (None: claim it). ``consumer_score`` None: not looked up yet."""
-        floor = self.floor(model_id, circuit)
+        """Why this worker should not claim the job (None: claim it). ``consumer_score`` and
+        ``consumer_weight_milli`` (the consumer's ``settledWeightMilli``) None: not looked up yet; the
+        exposure caps apply once the weight is given (see :meth:`exposure_refusal` for the other three)."""
+        floor = self.floor(model_id, circuit, callback_gas)
         if price < floor:
             return f"price {price} below this worker's minimum {floor}"
         if callback_gas > self.max_callback_gas:
@@ -90,8 +139,29 @@ class ClaimPolicy:
             )
         if consumer_score is not None and consumer_score < self.min_consumer_score:
             return f"consumer score {consumer_score} below this worker's minimum {self.min_consumer_score}"
+        if consumer_weight_milli is not None:
+            return self.exposure_refusal(
+                consumer_weight_milli=consumer_weight_milli,
+                fresh_held=fresh_held,
+                fresh_collateral=fresh_collateral,
+                collateral=collateral,
+            )
         return None
 
     def can_finish(self, model_id: int, circuit: Circuit, now: float, prove_deadline: int) -> bool:
         """Is there still time to prove and submit before ``prove_deadline``?"""
         return now + self.expected_prove_s(model_id, circuit) + SUBMIT_MARGIN_S < prove_deadline
+
+
+def input_decline_reason(*, on_chain: bool, deadline_passed: bool) -> DeclineReason | None:
+    """The decline for a claimed job whose input is missing or does not open its commitment, chosen by the
+    evidence the chain accepts (None: wait, the consumer may still deliver).
+
+    ``on_chain``: something was delivered on chain (``FLAG_INPUT_ON_CHAIN``; then InputMissing reverts).
+    Nothing on chain: wait for the input deadline, then InputMissing, which the chain checks (deadline passed,
+    nothing delivered) and weighs fully on the consumer; an off-chain junk input is no evidence anyone else can
+    check, and declining it early would give the consumer no chance to deliver. Junk on chain: InputInvalid
+    (weighed on the consumer by this provider's paid history). Both are free while free declines last."""
+    if on_chain:
+        return DeclineReason.INPUT_INVALID
+    return DeclineReason.INPUT_MISSING if deadline_passed else None

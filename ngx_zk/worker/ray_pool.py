@@ -10,9 +10,14 @@ What reaches a node:
 * the circuit's files, its SRS and its proving key, **once per node**: each is put in Ray's object
   store once and passed by reference, keyed by its sha256 (the manifest's pins; the proving key's
   hash is taken when the pool starts). A task fetches a file only when the node's content-addressed
-  cache lacks it, and checks the bytes against the hash before using them;
+  cache lacks it, and checks the bytes against the hash before using them. The cache is private
+  (a folder this user owns, mode 0700; a shared or foreign one is never used, a temp folder of the
+  process's own is) and every cached file is checked against its hash before each proof (re-hashed
+  whenever its inode, size or times changed since its last check), so a file planted or damaged there
+  is fetched again, never proved with (issue #23, item 9);
 * the salted input of the job at hand, and settings with every secret removed. Never the key, the
-  keystore or its password: nodes run untrusted ONNX.
+  keystore or its password, nor the RPC or websocket URLs (which often carry an API key): nodes run
+  untrusted ONNX and never talk to the chain.
 
 A task that dies with its node (raylet or worker process killed) is not retried by Ray
 (``max_retries=0``): its future raises :class:`ProverLost`, and the worker's lifecycle decides,
@@ -25,17 +30,18 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from .. import keys, srs
 from ..artifacts import Circuit, sha256_file
-from ..config import Settings
+from ..config import DEFAULT_RPC_URL, Settings
 from ..errors import ArtifactMismatchError, NgxZkError
 from ..inputs import InputData
 from ..prover import without_secrets
@@ -68,34 +74,103 @@ class Shipment:
 
 
 def node_settings(settings: Settings) -> Settings:
-    """The settings a node may see: no private key, keystore or password, no fault of the driver's."""
-    return dataclasses.replace(settings, private_key=None, keystore=None, keystore_password=None, fault_crash_at=None)
+    """The settings a node may see: no private key, keystore or password, no RPC or websocket URL (an
+    API key often rides in one; a node proves, it never talks to the chain), no fault of the driver's."""
+    return dataclasses.replace(
+        settings,
+        private_key=None,
+        keystore=None,
+        keystore_password=None,
+        fault_crash_at=None,
+        rpc_urls=(DEFAULT_RPC_URL,),
+        rpc_from_env=False,
+        ws_url=None,
+    )
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _materialize(root: Path, shipment: Shipment, settings: Settings) -> tuple[Circuit, Settings, list[str]]:
+_checked: dict[Path, tuple[int, ...]] = {}
+"""On a node: cached file -> its (device, inode, size, mtime, ctime) when its hash last matched (a write,
+a replacement or a touch changes one of them; ctime cannot be set back by a user)."""
+_own_root: Path | None = None
+"""On a node: this process's private temp cache, used when the shared one is not private."""
+
+
+def _private_dir(path: Path) -> bool:
+    """``path`` is a real folder this user owns, closed to everyone else (tightened to 0700 if it was open)."""
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        return False
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return True
+
+
+def _node_root(node_cache: str, node_id: str) -> Path:
+    """This node's cache: ``node_cache/<node id>`` when both are private to this user; else (a folder another
+    user made or linked at the predictable path, to plant files there) a temp folder of this process's own."""
+    global _own_root
+    base = Path(node_cache)
+    root = base / node_id[:16]
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if _private_dir(base):
+            root.mkdir(mode=0o700, exist_ok=True)
+            if _private_dir(root):
+                return root
+    except OSError:
+        pass
+    if _own_root is None:
+        _own_root = Path(tempfile.mkdtemp(prefix="ngx-zk-fleet-"))  # 0700, unpredictable
+    return _own_root
+
+
+def _intact(path: Path, sha256: str) -> bool:
+    """Is ``path`` a regular file with this sha256? Hashed again whenever it changed since it last matched."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    seen = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if _checked.get(path) == seen:
+        return True
+    if sha256_file(path) != sha256:
+        return False
+    _checked[path] = seen
+    return True
+
+
+def _materialize(root: Path, shipment: Shipment, settings: Settings) -> tuple[Circuit, Settings, list[str], list[str]]:
     """On the node: every file of ``shipment`` in the node's content-addressed cache (fetched and
-    checked if missing), laid out as a circuit folder and a key/SRS cache. Returns the node's
-    circuit, its settings and the roles it had to fetch."""
+    checked if missing or not matching its hash), laid out as a circuit folder and a key/SRS cache.
+    Returns the node's circuit, its settings, the roles it had to fetch and, of those, the ones whose
+    cached file was there but wrong (planted or damaged)."""
     import ray
 
     cas = root / "cas"
-    cas.mkdir(parents=True, exist_ok=True)
+    cas.mkdir(mode=0o700, parents=True, exist_ok=True)
     fetched: list[str] = []
+    replaced: list[str] = []
     for role, blob in shipment.blobs.items():
         path = cas / blob.sha256
-        if path.is_file():
+        if _intact(path, blob.sha256):
             continue
+        if os.path.lexists(path):
+            replaced.append(role)
         data: bytes = ray.get(blob.ref[0])
         digest = _sha256(data)
         if digest != blob.sha256:
             raise ArtifactMismatchError(f"{role} received from the worker", path, blob.sha256, digest)
         tmp = path.with_name(f".{blob.sha256}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
         tmp.write_bytes(data)
         os.replace(tmp, path)
+        _checked.pop(path, None)
         fetched.append(role)
     m = shipment.circuit.manifest
     node = dataclasses.replace(
@@ -121,7 +196,7 @@ def _materialize(root: Path, shipment: Shipment, settings: Settings) -> tuple[Ci
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(target)
         os.replace(tmp, place)
-    return local, node, fetched
+    return local, node, fetched, replaced
 
 
 def _prove_on_node(shipment: Shipment, settings: Settings, salted: InputData, node_cache: str, threads: int) -> dict[str, Any]:
@@ -130,8 +205,8 @@ def _prove_on_node(shipment: Shipment, settings: Settings, salted: InputData, no
 
     node_id = ray.get_runtime_context().get_node_id()
     os.environ.setdefault("RAYON_NUM_THREADS", str(threads))  # before EZKL's first proof in this process
-    root = Path(node_cache) / node_id[:16]
-    circuit, node, fetched = _materialize(root, shipment, settings)
+    root = _node_root(node_cache, node_id)
+    circuit, node, fetched, replaced = _materialize(root, shipment, settings)
     fault = Path(os.environ.get(FAULT_DELAY_ENV) or "/nonexistent")
     if fault.is_file():
         fault.with_name(fault.name + ".started").write_text(node_id)
@@ -142,7 +217,7 @@ def _prove_on_node(shipment: Shipment, settings: Settings, salted: InputData, no
         body = out.read_bytes()
     finally:
         out.unlink(missing_ok=True)
-    return {"node": node_id, "fetched": fetched, "run": run, "proof": body}
+    return {"node": node_id, "fetched": fetched, "replaced": replaced, "run": run, "proof": body}
 
 
 def _probe(names: Sequence[str]) -> dict[str, Any]:
@@ -162,7 +237,8 @@ def _connect(address: str) -> bool:
     options: dict[str, Any] = {"log_to_driver": False, "logging_level": "WARNING", "configure_logging": False}
     with without_secrets():  # a cluster started from here inherits this environment
         if address != "auto":
-            ray.init(address=address, **options)
+            with _one_gcs_try():
+                ray.init(address=address, **options)
             return False
         try:
             ray.init(address="auto", **options)
@@ -170,6 +246,25 @@ def _connect(address: str) -> bool:
         except ConnectionError:
             ray.init(include_dashboard=False, **options)
             return True
+
+
+GCS_TRIES_ENV = "RAY_gcs_server_port_wait_time_s"
+"""Ray's own knob for how many times (about a second apart) ``ray.init`` tries a head's GCS."""
+
+
+@contextlib.contextmanager
+def _one_gcs_try() -> Iterator[None]:
+    """Let ``ray.init(address=...)`` try the GCS once (about 40 s) instead of 20 times: an address where
+    something answers but no Ray head does (another gRPC or HTTP/2 server) otherwise holds the worker
+    for some 14 minutes. A value the user set is kept."""
+    if GCS_TRIES_ENV in os.environ:
+        yield
+        return
+    os.environ[GCS_TRIES_ENV] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop(GCS_TRIES_ENV, None)
 
 
 class RayProverPool:
@@ -200,8 +295,12 @@ class RayProverPool:
         try:
             self._started_cluster = _connect(address)
         except (ConnectionError, RuntimeError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise NgxZkError(
-                f"cannot join the Ray cluster at {address}: {exc}", "start one with `ray start --head`, or pass --ray auto"
+                f"cannot join the Ray cluster at {address}: {first} (something answers there, but not as a Ray head)"
+                if address != "auto"
+                else f"cannot join or start a local Ray cluster: {first}",
+                "pass the address `ray start --head` printed (HEAD:6379), or pass --ray auto",
             ) from None
         self.settings = node_settings(settings)
         self.metrics, self.log, self.snapshot = metrics or Metrics(), log, snapshot
@@ -352,6 +451,8 @@ class RayProverPool:
         if result["fetched"]:
             self.metrics.inc("ngx_worker_artifact_fetches_total", len(result["fetched"]), node=node[:12])
             self.log("fleet.fetched", node=node[:12], artifacts=result["fetched"])
+        if result.get("replaced"):
+            self.log("fleet.cache_replaced", level="warning", node=node[:12], artifacts=result["replaced"])
         self._write_snapshot()
         future.set_result(run)
 

@@ -323,7 +323,7 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         _refund(consumer, price);
         if (job.flags & FLAG_REOPENED != 0) _burnBounty(jobId);
         _release(msg.sender, collateral, slashed);
-        _reputation.recordDecline(msg.sender, consumer, uint8(reason), free);
+        _reputation.recordDecline(msg.sender, jobId, uint8(reason), free);
     }
 
     /// @inheritdoc IJobMarket

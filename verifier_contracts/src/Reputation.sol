@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IReputation} from "./interfaces/IReputation.sol";
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
 import {IProtocolConfig} from "./interfaces/IProtocolConfig.sol";
+import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {MarketBound} from "./utils/MarketBound.sol";
 
 /// @title Reputation
@@ -18,10 +19,13 @@ contract Reputation is IReputation, MarketBound {
     uint256 public constant LONGEVITY_HORIZON = 180 days;
     /// @notice Protocol fee at or above which a completion has full weight (1000 milli).
     uint256 public constant FULL_WEIGHT_FEE = 0.25 ether;
+    /// @notice Provider completion weight (milli) at which its InputInvalid declines weigh fully on the input party.
+    uint256 public constant DECLINER_FULL_WEIGHT = 10_000;
     uint256 internal constant MILLI = 1_000;
     uint256 internal constant BPS = 10_000;
     uint8 internal constant REASON_INPUT_MISSING = 1;
     uint8 internal constant REASON_INPUT_INVALID = 2;
+    uint8 internal constant FLAG_DELIVERER = 16; // JobMarket.FLAG_DELIVERER
 
     /// @dev `Facts` as stored: what a completion changes shares one slot, so `recordCompletion` writes one
     ///      provider slot; misses, ratings and declines share the other.
@@ -41,6 +45,7 @@ contract Reputation is IReputation, MarketBound {
     mapping(address provider => Record) private _facts;
     mapping(address consumer => ConsumerFacts) private _consumers;
     mapping(address provider => mapping(address consumer => uint256)) private _pairCompletions;
+    mapping(address provider => mapping(address party => uint256)) private _pairInvalidDeclines;
 
     constructor(IProviderStaking staking_, IProtocolConfig config_) {
         _staking = staking_;
@@ -61,6 +66,8 @@ contract Reputation is IReputation, MarketBound {
         f.weightMilli += uint64(weight);
         f.windowUsedBpsSum += uint64(usedBps * weight);
         emit CompletionRecorded(provider, consumer, elapsed, proveWindow, weight);
+        ConsumerFacts storage c = _consumers[consumer];
+        c.settledWeightMilli = _add32(c.settledWeightMilli, weight);
         _recordConsumer(consumer, ConsumerFact.Settled);
     }
 
@@ -80,13 +87,31 @@ contract Reputation is IReputation, MarketBound {
     }
 
     /// @inheritdoc IReputation
-    function recordDecline(address provider, address consumer, uint8 reason, bool free) external onlyMarket {
+    /// @dev Reads the job back from the market (two view calls, only for reasons 1 and 2): JobMarket passes the id,
+    ///      not the parties, so that it stays under EIP-170.
+    function recordDecline(address provider, uint256 jobId, uint8 reason, bool free) external onlyMarket {
         Record storage f = _facts[provider];
         if (free) f.freeDeclines += 1;
         else f.costlyDeclines += 1;
-        emit DeclineRecorded(provider, consumer, reason, free);
-        if (reason == REASON_INPUT_MISSING) _recordConsumer(consumer, ConsumerFact.InputWithheld);
-        else if (reason == REASON_INPUT_INVALID) _recordConsumer(consumer, ConsumerFact.InputInvalid);
+        if (reason != REASON_INPUT_MISSING && reason != REASON_INPUT_INVALID) {
+            emit DeclineRecorded(provider, jobId, address(0), reason, free, 0);
+            return;
+        }
+        IJobMarket.Job memory job = IJobMarket(market()).getJob(jobId);
+        address party =
+            job.flags & FLAG_DELIVERER != 0 ? IJobMarket(market()).getJobExtras(jobId).deliverer : job.consumer;
+        uint256 harm = MILLI;
+        if (reason == REASON_INPUT_INVALID) {
+            uint256 history = f.weightMilli;
+            harm = history >= DECLINER_FULL_WEIGHT ? MILLI : history * MILLI / DECLINER_FULL_WEIGHT;
+            uint256 k = _pairInvalidDeclines[provider][party];
+            harm /= 1 + k;
+            if (harm != 0) _pairInvalidDeclines[provider][party] = k + 1; // a weightless decline writes nothing
+        }
+        emit DeclineRecorded(provider, jobId, party, reason, free, harm);
+        ConsumerFacts storage c = _consumers[party];
+        c.harmMilli = _add32(c.harmMilli, harm);
+        _recordConsumer(party, reason == REASON_INPUT_MISSING ? ConsumerFact.InputWithheld : ConsumerFact.InputInvalid);
     }
 
     /// @inheritdoc IReputation
@@ -171,8 +196,13 @@ contract Reputation is IReputation, MarketBound {
     /// @inheritdoc IReputation
     function consumerScore(address consumer) external view returns (uint256) {
         ConsumerFacts memory c = _consumers[consumer];
-        uint256 harmed = uint256(c.inputsWithheld) + c.inputsInvalid;
-        return (100 * uint256(c.settled) + 100 * PRIOR_WEIGHT) / (uint256(c.settled) + harmed + PRIOR_WEIGHT);
+        uint256 prior = PRIOR_WEIGHT * MILLI;
+        return (100 * (uint256(c.settledWeightMilli) + prior)) / (uint256(c.settledWeightMilli) + c.harmMilli + prior);
+    }
+
+    /// @inheritdoc IReputation
+    function pairInvalidDeclines(address provider, address party) external view returns (uint256) {
+        return _pairInvalidDeclines[provider][party];
     }
 
     function _recordConsumer(address consumer, ConsumerFact what) private {
@@ -183,5 +213,11 @@ contract Reputation is IReputation, MarketBound {
         else if (what == ConsumerFact.InputInvalid) c.inputsInvalid += 1;
         else c.expiredUnclaimed += 1;
         emit ConsumerRecorded(consumer, uint8(what));
+    }
+
+    /// @dev Saturating: a counter at its cap must never make a settlement or a decline revert.
+    function _add32(uint32 a, uint256 b) private pure returns (uint32) {
+        uint256 sum = uint256(a) + b;
+        return sum > type(uint32).max ? type(uint32).max : uint32(sum);
     }
 }

@@ -9,6 +9,7 @@ import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
 import {IRewardsPool} from "../src/interfaces/IRewardsPool.sol";
+import {IReputation} from "../src/interfaces/IReputation.sol";
 import {AlwaysTrueVerifierFake} from "./fakes/VerifierFakes.sol";
 
 /// Random sequences by an attacking coalition (consumer C, provider P, model owner O) next to an honest
@@ -17,7 +18,9 @@ import {AlwaysTrueVerifierFake} from "./fakes/VerifierFakes.sol";
 /// listed), post, claim, deliver, decline with any reason, submit, expire, cancel, rate, deprecate, withdraw.
 /// The honest provider claims only jobs it can prove and proves them at once; the honest consumer posts.
 /// Issue #23 adds fresh sybil consumers replaying the public proof on fresh models, deliveries after the input
-/// deadline, and one-second guardian pauses (market and model) between any two steps.
+/// deadline, and one-second guardian pauses (market and model) between any two steps; items 5 and 6 add the
+/// coalition provider griefing the honest consumer with InputInvalid declines after it delivered, and sybil
+/// consumers laundering a score with self-dealt jobs on the coalition's own (not allow-listed) verifier.
 contract CoalitionHandler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
     uint256 internal constant MAX_MODELS = 12;
@@ -26,6 +29,7 @@ contract CoalitionHandler {
     ModelRegistry internal registry;
     IERC20 internal token;
     IRewardsPool internal rewards;
+    IReputation internal reputation;
     address public immutable c; // coalition consumer
     address public immutable p; // coalition provider
     address public immutable o; // coalition model owner
@@ -53,6 +57,12 @@ contract CoalitionHandler {
     uint256 public lateDeliveries;
     address internal guardian;
     uint256 internal sybils;
+    /// The most the honest consumer's score may have been charged (milli): 1000 per InputMissing decline (the
+    /// chain checked it: nothing delivered by the deadline), and per InputInvalid decline (no evidence) what the
+    /// decliner's own paid history was worth then, min(1000, weightMilli * 1000 / DECLINER_FULL_WEIGHT).
+    uint256 public honestHarmBound;
+    /// Sybil consumers whose only settled jobs are self-dealt on the coalition's own verifier.
+    address[] public launderers;
 
     constructor(
         JobMarket market_,
@@ -66,8 +76,8 @@ contract CoalitionHandler {
         address guardian_
     ) {
         (market, registry) = (market_, registry_);
-        (IERC20 token_,,,,, IRewardsPool rewards_) = market_.wiring();
-        (token, rewards) = (token_, rewards_);
+        (IERC20 token_,,,, IReputation reputation_, IRewardsPool rewards_) = market_.wiring();
+        (token, rewards, reputation) = (token_, rewards_, reputation_);
         (c, p, o, honestConsumer, honestProvider) = (actors[0], actors[1], actors[2], actors[3], actors[4]);
         realVerifier = realVerifier_;
         fakeVerifier = address(new AlwaysTrueVerifierFake());
@@ -110,8 +120,75 @@ contract CoalitionHandler {
     }
 
     function decline(uint256 seed, uint8 reason) external {
+        _declineCharged(_job(seed), IJobMarket.DeclineReason(reason % 3));
+    }
+
+    /// Item 5: the coalition provider claims an honest job, the honest consumer delivers its input on chain, and
+    /// the provider declines it InputInvalid (free while it has free declines).
+    function griefHonest(uint256 seed) external {
+        uint256 jobId = _job(seed);
+        if (jobId == 0 || market.getJob(jobId).consumer != honestConsumer) return;
         vm.prank(p);
-        try market.declineJob(_job(seed), IJobMarket.DeclineReason(reason % 3)) {} catch {}
+        try market.claimJob(jobId) {}
+        catch {
+            return;
+        }
+        vm.prank(honestConsumer);
+        market.deliverInput(jobId, hex"c0ffee");
+        _declineCharged(jobId, IJobMarket.DeclineReason.InputInvalid);
+    }
+
+    /// Item 6: a fresh sybil consumer (funded by the coalition consumer) settles a self-dealt job with the
+    /// coalition provider on the coalition's own always-true verifier, which is not allow-listed.
+    function launder(uint256 seed, uint96 price) external {
+        uint256 modelId;
+        for (uint256 i; i < models.length && modelId == 0; ++i) {
+            if (isFake[models[i]]) modelId = models[i];
+        }
+        if (modelId == 0) {
+            if (models.length >= MAX_MODELS) return;
+            this.registerModel(true);
+            modelId = models[models.length - 1];
+        }
+        address sybil = address(uint160(uint256(keccak256(abi.encode("launderer", ++sybils)))));
+        uint256 amount = 0.1 ether + price % 10 ether;
+        if (token.balanceOf(c) < amount) return;
+        vm.prank(c);
+        if (!token.transfer(sybil, amount)) return;
+        vm.prank(sybil);
+        token.approve(address(market), amount);
+        uint256[] memory cs = new uint256[](1);
+        cs[0] = 1 + seed % 1_000_000;
+        vm.prank(sybil);
+        uint256 jobId = market.postJob(modelId, cs, amount, 1 hours, 30 minutes, 0);
+        commitmentOf[jobId] = cs[0];
+        launderers.push(sybil);
+        vm.prank(p);
+        try market.claimJob(jobId) {
+            _submitAs(p, jobId);
+        } catch {}
+        vm.prank(sybil);
+        try market.withdraw() {} catch {}
+        vm.prank(sybil);
+        token.transfer(c, token.balanceOf(sybil));
+    }
+
+    function launderersCount() external view returns (uint256) {
+        return launderers.length;
+    }
+
+    /// The coalition provider declines `jobId`; a decline of an honest job raises the bound by what it may weigh.
+    function _declineCharged(uint256 jobId, IJobMarket.DeclineReason reason) private {
+        uint256 history = reputation.factsOf(p).weightMilli;
+        bool honest = jobId != 0 && market.getJob(jobId).consumer == honestConsumer;
+        vm.prank(p);
+        try market.declineJob(jobId, reason) {
+            if (!honest) return;
+            if (reason == IJobMarket.DeclineReason.InputMissing) honestHarmBound += 1_000;
+            if (reason == IJobMarket.DeclineReason.InputInvalid) {
+                honestHarmBound += history >= 10_000 ? 1_000 : history / 10;
+            }
+        } catch {}
     }
 
     function submitCoalition(uint256 seed) external {
@@ -385,6 +462,20 @@ contract CoalitionInvariantsTest is Base {
     /// A delivery never lands at or after its job's input deadline (issue #23, item 4).
     function invariant_NoLateDelivery() public view {
         assertEq(handler.lateDeliveries(), 0, "late delivery accepted");
+    }
+
+    /// Items 5 and 6: a decline without evidence the chain checks weighs on the honest consumer only as much as
+    /// the decliner's own paid history; the coalition's free declines alone move no score.
+    function invariant_EvidenceFreeDeclinesWeighByHistory() public view {
+        assertLe(reputation.consumerFactsOf(consumer).harmMilli, handler.honestHarmBound(), "uncharged harm");
+    }
+
+    /// Item 6: self-dealt jobs on one's own verifier settle and show in the facts, but buy no score.
+    function invariant_UnrewardedJobsBuyNoScore() public view {
+        uint256 n = handler.launderersCount();
+        for (uint256 i; i < n; ++i) {
+            assertEq(reputation.consumerFactsOf(handler.launderers(i)).settledWeightMilli, 0, "laundered score");
+        }
     }
 
     function invariant_MarketSolvent() public view {

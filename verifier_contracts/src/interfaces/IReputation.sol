@@ -19,6 +19,16 @@ pragma solidity ^0.8.24;
 ///      jobs with one counterparty barely move the NRS.
 ///      Free declines: a provider may make `freeDeclineBase + weightMilli * freeDeclinePerCompletedBps /
 ///      (1000 * 10000)` free declines in its lifetime (config parameters); later declines are costly.
+///      Consumer score (issue #23, items 5 and 6): what a consumer earns and what it loses are both weighed, in
+///      milli-jobs. Earned: only rewarded completions, each with the provider's completion weight (fee-weighted,
+///      diminishing per provider), so self-dealt unrewarded jobs on one's own verifier add nothing. Lost: a decline
+///      is held against the job's input party (its deliverer if it has one, else its consumer), so one end user
+///      of a contract consumer cannot tank the contract's score for the others. An InputMissing decline, which
+///      the chain checks (input deadline passed, nothing delivered on chain), weighs 1000; an InputInvalid decline,
+///      which carries no evidence, weighs what the decliner's own independent, paid history is worth
+///      (`min(1000, weightMilli * 1000 / DECLINER_FULL_WEIGHT)`), divided by `1 + k`, k the decliner's earlier
+///      InputInvalid declines against the same party that weighed: a provider that only holds the base free
+///      declines lowers no one's score.
 interface IReputation {
     struct Facts {
         uint32 completed; // rewarded jobs settled with a valid proof (unweighted count)
@@ -41,17 +51,28 @@ interface IReputation {
     }
 
     struct ConsumerFacts {
-        uint32 settled; // jobs settled with a proof
+        uint32 settled; // jobs settled with a proof (rewarded or not; see settledWeightMilli)
         uint32 cancelled; // open jobs the consumer cancelled
-        uint32 inputsWithheld; // declines with reason InputMissing
-        uint32 inputsInvalid; // declines with reason InputInvalid
+        uint32 inputsWithheld; // declines with reason InputMissing, as the job's input party
+        uint32 inputsInvalid; // declines with reason InputInvalid, as the job's input party
         uint32 expiredUnclaimed; // open jobs nobody claimed
+        uint32 settledWeightMilli; // sum of the completion weights of rewarded settled jobs, 0..1000 each
+        uint32 harmMilli; // sum of the weights of the declines held against it, 0..1000 each
     }
 
     event CompletionRecorded(address indexed provider, address indexed consumer, uint256 elapsed, uint256 proveWindow, uint256 weightMilli);
     event MissRecorded(address indexed provider);
     event RatingRecorded(address indexed provider, uint8 rating);
-    event DeclineRecorded(address indexed provider, address indexed consumer, uint8 reason, bool free);
+    /// @notice A decline of job `jobId`; `inputParty` (the job's deliverer, else its consumer) is charged
+    ///         `harmMilli` (0 for reason Other).
+    event DeclineRecorded(
+        address indexed provider,
+        uint256 indexed jobId,
+        address indexed inputParty,
+        uint8 reason,
+        bool free,
+        uint256 harmMilli
+    );
     event ConsumerRecorded(address indexed consumer, uint8 what);
 
     error Reputation__InvalidRating(uint8 rating);
@@ -61,15 +82,17 @@ interface IReputation {
     function recordCompletion(address provider, address consumer, uint256 elapsed, uint256 proveWindow, uint256 fee)
         external;
     /// @notice JobMarket records a settled job that earns the provider nothing (replay or a verifier not on the
-    ///         allow-list): only the consumer's settled count moves.
+    ///         allow-list): only the consumer's settled count moves, not its score.
     function recordConsumerSettled(address consumer) external;
     /// @notice JobMarket records a consumer cancelling an open job.
     function recordConsumerCancelled(address consumer) external;
     /// @notice JobMarket records an open job that expired unclaimed.
     function recordConsumerExpiredUnclaimed(address consumer) external;
-    /// @notice JobMarket records a decline. `reason` is IJobMarket.DeclineReason (0 Other, 1 InputMissing,
-    ///         2 InputInvalid); reasons 1 and 2 count against the consumer. `free`: no collateral was slashed.
-    function recordDecline(address provider, address consumer, uint8 reason, bool free) external;
+    /// @notice JobMarket records a decline of job `jobId` (already Cancelled). `reason` is
+    ///         IJobMarket.DeclineReason (0 Other, 1 InputMissing, 2 InputInvalid); reasons 1 and 2 count against the
+    ///         job's input party (its deliverer if it has one, else its consumer), weighed as in the contract
+    ///         NatSpec. `free`: no collateral was slashed.
+    function recordDecline(address provider, uint256 jobId, uint8 reason, bool free) external;
     /// @notice JobMarket records a claimed job that expired by the provider's fault.
     function recordMiss(address provider) external;
     /// @notice JobMarket records a consumer's rating (1..5) of a rewarded settled job.
@@ -88,7 +111,9 @@ interface IReputation {
     /// @notice Earlier rewarded completions of `provider` for `consumer`.
     function pairCompletions(address provider, address consumer) external view returns (uint256);
     function consumerFactsOf(address consumer) external view returns (ConsumerFacts memory);
-    /// @notice 0..100: `(100 * settled + 100 * PRIOR_WEIGHT) / (settled + inputsWithheld + inputsInvalid +
-    ///         PRIOR_WEIGHT)`. A new consumer scores 100 (it has harmed no one).
+    /// @notice 0..100: `(100 * settledWeightMilli + 100 * 1000 * PRIOR_WEIGHT) / (settledWeightMilli + harmMilli +
+    ///         1000 * PRIOR_WEIGHT)`. A new consumer scores 100 (it has harmed no one).
     function consumerScore(address consumer) external view returns (uint256);
+    /// @notice Earlier InputInvalid declines of `provider` that weighed on `party` (the `k` of the decline weight).
+    function pairInvalidDeclines(address provider, address party) external view returns (uint256);
 }
