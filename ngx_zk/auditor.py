@@ -5,7 +5,8 @@ Checks, each reported with its outcome:
 2. the registry entry matches the local circuit (artifacts hash, ONNX, settings, vk digest, instance
    counts, SRS flag) and its verifier is exactly the code EZKL renders from the local key: the code
    hash the entry pinned, the code on chain and the re-rendered code agree
-   (:func:`ngx_zk.provenance.check_verifier`, the same check consumers and workers make);
+   (:func:`ngx_zk.provenance.check_verifier`, the same check consumers and workers make), and its
+   registrant is the publisher the manifest binds (:mod:`ngx_zk.catalog`: not a replayed registration);
 3. the proof's leading instances are the job's input commitments (from ``JobPosted`` and the
    on-chain ``commitmentsHash``);
 4. the proof's output instances equal the outputs the market recorded;
@@ -20,15 +21,16 @@ from pathlib import Path
 
 from . import prover
 from .artifacts import Circuit
+from .catalog import PublishedModel, binding, mismatches
 from .chain.market import Marketplace
 from .chain.types import JobStatus, commitments_hash
 from .commitment import proof_points
 from .config import Settings
 from .errors import NgxZkError
 from .provenance import check_verifier
-from .publish import mismatches
 
 RENDERED_CHECK = "verifier code is what EZKL renders from the local vk"
+PUBLISHER_CHECK = "the entry's registrant is the publisher its manifest binds"
 
 
 @dataclass
@@ -62,6 +64,14 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
     entry = market.model(job.model_id)
     problems = mismatches(settings, entry, circuit)
     verdict.add("registry entry matches the local circuit", not problems, ", ".join(problems) or f"model {entry.model_id}")
+    published = PublishedModel(entry, binding(circuit).publisher)
+    verdict.add(
+        PUBLISHER_CHECK,
+        not published.impostor,
+        f"publisher {published.publisher}, registrant {entry.owner}"
+        if published.publisher
+        else "the manifest binds no publisher (published before binding): not checked",
+    )
     verdict.add("verifier has code", market.chain.has_code(entry.verifier), entry.verifier)
     try:
         check = check_verifier(settings, market, entry, circuit)

@@ -18,13 +18,9 @@ import re
 import shutil
 import tarfile
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from . import safejson
 from .artifacts import CIRCUIT_ONNX, COMPILED, MANIFEST, SETTINGS, VK, Circuit, sha256_file
@@ -78,48 +74,6 @@ def make_bundle(circuit: Circuit, out: Path) -> BundleInfo:
     finally:
         tmp.unlink(missing_ok=True)
     return BundleInfo(out, circuit.name, sha256_file(out), out.stat().st_size, tuple(sorted(BUNDLE_FILES)))
-
-
-def fetch(uri: str, dest: Path, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Path:
-    """Copy the bundle at ``uri`` (``file://`` or ``http(s)://``) to ``dest``, refusing more than ``max_bytes``."""
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme == "file":
-        source = Path(urllib.parse.unquote(parsed.path))
-        try:
-            with source.open("rb") as fh:
-                _bounded_copy(fh, dest, max_bytes, uri)
-        except OSError as exc:
-            raise BundleError(
-                f"cannot read the bundle at {uri}: {exc.strerror or exc}", "check the path, or pass --bundle FILE"
-            ) from None
-        return dest
-    if parsed.scheme not in ("http", "https"):
-        raise BundleError(
-            f"{uri!r} is not a bundle URL (file://, http:// or https://)",
-            "get the bundle from the model's publisher and pass --bundle FILE",
-        )
-    try:
-        with urllib.request.urlopen(
-            urllib.request.Request(uri, headers={"User-Agent": "ngx-zk"}), timeout=FETCH_TIMEOUT_S
-        ) as resp:
-            declared = int(resp.headers.get("Content-Length") or 0)
-            if declared > max_bytes:
-                raise BundleError(f"the bundle at {uri} is {declared:,} bytes, above the {max_bytes:,}-byte limit")
-            _bounded_copy(resp, dest, max_bytes, uri)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise BundleError(f"cannot download the bundle from {uri}: {reason}", "try again later, or pass --bundle FILE") from None
-    return dest
-
-
-def _bounded_copy(src: BinaryIO, dest: Path, max_bytes: int, what: str) -> None:
-    total = 0
-    with dest.open("wb") as out:
-        while chunk := src.read(_CHUNK):
-            total += len(chunk)
-            if total > max_bytes:
-                raise BundleError(f"the bundle at {what} is larger than the {max_bytes:,}-byte limit")
-            out.write(chunk)
 
 
 def unpack(bundle: Path, into: Path, *, max_bytes: int = MAX_BUNDLE_BYTES, max_unpacked: int = MAX_UNPACKED_BYTES) -> Circuit:

@@ -12,12 +12,11 @@ by ``eth_call`` with the latest block's gas limit, and the model is refused unle
 within a safe fraction of that limit. Otherwise a listed model could take jobs that never settle,
 and the provider who claims one would be slashed. The measured gas is recorded with the model.
 
-Registration is permissionless, so anyone can register a copy of a model (same hashes) with an
-always-true verifier or a royalty to itself. A published model is therefore addressed by
-(chain id, model id): :func:`resolve_model` uses only the id recorded in the deployments file (by
-``model publish`` or ``model pull ID``), never a scan of the registry, and refuses an entry that does
-not match the local circuit or whose verifier is not the code EZKL renders. Scans only *report*
-other entries with the same artifacts (:func:`same_artifacts`).
+Before registering, publishing binds its signer into the circuit's ``manifest.json`` as the model's
+publisher (:func:`ngx_zk.catalog.bind_publisher`): the entry's ``artifactsHash`` then names who may
+register it, and a replay of the registration calldata from another address is an impostor that
+``model pull``, consumers and workers refuse. Finding and trusting a published model afterwards is
+:mod:`ngx_zk.catalog`'s work.
 """
 
 from __future__ import annotations
@@ -33,16 +32,29 @@ from eth_utils.crypto import keccak
 
 from . import defaults, evm
 from .artifacts import Circuit, Manifest
-from .chain import deployment as deployments
+from .catalog import (
+    AmbiguousModelError,
+    ModelResolutionError,
+    bind_publisher,
+    binding,
+    check_entry,
+    check_publisher,
+    describe,
+    expected_digest,
+    record_model,
+    recorded_id,
+    same_address,
+    same_artifacts,
+)
 from .chain import simulate
-from .chain.market import Marketplace, ModelEntry, ModelStatus, VerifierKind
+from .chain.market import Marketplace, ModelEntry, VerifierKind
 from .chain.signer import Signer
 from .commitment import commit, kzg_key, proof_points
 from .config import Settings
 from .errors import ChainError, CircuitError
 from .inputs import InputData
 from .inputs import load as load_input
-from .provenance import REUSABLE_VERIFIER, VerifierProvenanceError, artifacts_hash, require_verifier
+from .provenance import REUSABLE_VERIFIER, VerifierProvenanceError
 from .prover import prove_bounded
 
 Progress = Callable[[str], None]
@@ -83,27 +95,10 @@ class SettlementCheck:
     block_gas_limit: int
 
 
-class ModelResolutionError(ChainError):
-    """No usable registry entry for a local circuit: none recorded, or the recorded one does not match."""
-
-    def __init__(
-        self, message: str, hint: str | None = None, *, model_id: int | None = None, problems: tuple[str, ...] = ()
-    ) -> None:
-        super().__init__(message, hint)
-        self.model_id = model_id
-        self.problems = problems
-
-
-class AmbiguousModelError(ChainError):
-    """Several registry entries carry the same artifacts: which is genuine is for a person to decide."""
-
-    def __init__(self, message: str, hint: str | None, entries: list[ModelEntry]) -> None:
-        super().__init__(message, hint)
-        self.entries = entries
-
-
 @dataclass(frozen=True)
-class PublishedModel:
+class PublishResult:
+    """What ``model publish`` did: the entry registered (or found), its verifier, and what to tell users."""
+
     name: str
     model_id: int
     kind: VerifierKind
@@ -124,31 +119,6 @@ class PublishedModel:
     verification_gas: int | None = None
     """Gas the verifier took on a sample proof in the publish dry run (None: published before it was measured)."""
     block_gas_limit: int | None = None
-
-
-def expected_digest(settings: Settings, circuit: Circuit, kind: VerifierKind) -> bytes:
-    if kind is VerifierKind.DEDICATED:
-        return bytes.fromhex(circuit.manifest.vk_sha256)
-    return keccak(evm.vka_words(settings, circuit))
-
-
-def mismatches(settings: Settings, entry: ModelEntry, circuit: Circuit) -> list[str]:
-    """How a registry entry differs from the local circuit's artifacts (empty when they match)."""
-    m = circuit.manifest
-    problems = []
-    if entry.artifacts_hash != artifacts_hash(circuit):
-        problems.append("artifacts hash (sha256 of manifest.json)")
-    if entry.onnx_hash != bytes.fromhex(m.onnx_sha256):
-        problems.append("ONNX hash")
-    if entry.settings_hash != bytes.fromhex(m.settings_sha256):
-        problems.append("settings hash")
-    if entry.vk_digest != expected_digest(settings, circuit, entry.kind):
-        problems.append("verification key digest")
-    if entry.input_commitment_count != m.commitment_count or entry.output_count != m.output_instance_count:
-        problems.append("instance counts")
-    if entry.insecure_test_srs != m.insecure:
-        problems.append("SRS flag")
-    return problems
 
 
 def publish_warnings(circuit: Circuit, *, allow_unsalted: bool = False, allow_private_output: bool = False) -> list[str]:
@@ -184,73 +154,6 @@ def publish_warnings(circuit: Circuit, *, allow_unsalted: bool = False, allow_pr
     return warnings
 
 
-def same_artifacts(market: Marketplace, circuit: Circuit, *, skip: int | None = None) -> list[ModelEntry]:
-    """Every registry entry carrying this circuit's artifacts (same artifacts hash, or same ONNX and settings).
-
-    A scan of the whole registry, oldest first: for reporting copies, never for choosing one."""
-    mine, m = artifacts_hash(circuit), circuit.manifest
-    onnx, settings_hash = bytes.fromhex(m.onnx_sha256), bytes.fromhex(m.settings_sha256)
-    found = []
-    for model_id in range(1, market.model_count() + 1):
-        if model_id == skip:
-            continue
-        entry = market.model(model_id)
-        if entry.artifacts_hash == mine or (entry.onnx_hash, entry.settings_hash) == (onnx, settings_hash):
-            found.append(entry)
-    return found
-
-
-def describe(entries: list[ModelEntry]) -> str:
-    return ", ".join(f"model {e.model_id} (owner {e.owner}, royalty {e.royalty_bps} bps, {e.status.value})" for e in entries)
-
-
-def recorded_id(market: Marketplace, name: str) -> int | None:
-    """The registry id this user recorded for circuit ``name`` on this chain (publish or pull), if any."""
-    known = market.deployment.models.get(name)
-    return int(known["model_id"]) if known and "model_id" in known else None
-
-
-def check_entry(
-    settings: Settings, market: Marketplace, entry: ModelEntry, circuit: Circuit, *, for_new_jobs: bool = True
-) -> None:
-    """Raise unless ``entry`` is ``circuit`` on chain: every hash, and a verifier that re-renders from it.
-
-    With ``for_new_jobs`` a paused or deprecated model is refused too."""
-    problems = mismatches(settings, entry, circuit)
-    if problems:
-        raise ModelResolutionError(
-            f"registry model {entry.model_id} does not match the local circuit {circuit.name!r}: {', '.join(problems)} differ",
-            f"pull the published artifacts: ngx-zk model pull {entry.model_id}",
-            model_id=entry.model_id,
-            problems=tuple(problems),
-        )
-    if for_new_jobs and entry.status is not ModelStatus.ACTIVE:
-        raise ModelResolutionError(
-            f"registry model {entry.model_id} ({circuit.name!r}) is {entry.status.value.lower()}: it takes no new jobs",
-            "ask its owner, or use another model",
-            model_id=entry.model_id,
-            problems=("status",),
-        )
-    require_verifier(settings, market, entry, circuit)
-
-
-def resolve_model(settings: Settings, market: Marketplace, circuit: Circuit) -> ModelEntry:
-    """The registry entry for ``circuit``, by the id recorded for this chain; checked before any job uses it.
-
-    Raises :class:`ModelResolutionError` when no id is recorded or the entry differs from the circuit
-    (naming what differs), or is paused or deprecated; :class:`~ngx_zk.provenance.VerifierProvenanceError`
-    when its verifier is not the code EZKL renders from the circuit's key."""
-    model_id = recorded_id(market, circuit.name)
-    if model_id is None:
-        raise ModelResolutionError(
-            f"no registry id recorded for model {circuit.name!r} on chain {market.chain.chain_id}",
-            f"publish it (ngx-zk model publish {circuit.name}) or pull the published one by its id (ngx-zk model pull ID)",
-        )
-    entry = market.model(model_id)
-    check_entry(settings, market, entry, circuit)
-    return entry
-
-
 def publish(
     settings: Settings,
     market: Marketplace,
@@ -266,8 +169,11 @@ def publish(
     sample: InputData | None = None,
     prove_timeout_s: float = defaults.SAMPLE_PROVE_TIMEOUT_S,
     progress: Progress = lambda _: None,
-) -> PublishedModel:
+) -> PublishResult:
     """Deploy the verifier and register ``circuit`` (or find this signer's own entry for it); record its id.
+
+    A new registration binds the signer into ``circuit``'s manifest as its publisher first (refused,
+    before any chain work, when the manifest binds another: :class:`~ngx_zk.catalog.PublisherBindingError`).
 
     First proves ``sample`` (default: :func:`circuit_sample`; stopped after ``prove_timeout_s``) and dry-runs its settlement on the chosen
     verifier; raises :class:`SettlementDryRunError`, having deployed and registered nothing, if that
@@ -291,10 +197,9 @@ def publish(
     progress("looking for an existing entry")
     existing, others = _existing(settings, market, signer, circuit)
     if existing is not None:
-        record_model(settings, market, circuit, existing)
+        gas = record_model(settings, market, circuit, existing).verification_gas
         allowed = market.verifier_code_allowed(existing.verifier_code_hash)
-        gas = market.deployment.models[circuit.name].get("verification_gas")
-        return PublishedModel(
+        return PublishResult(
             m.name,
             existing.model_id,
             existing.kind,
@@ -309,8 +214,9 @@ def publish(
             existing.metadata_uri,
             warnings,
             others,
-            gas if isinstance(gas, int) else None,
+            gas,
         )
+    check_publisher(circuit, signer.address)  # before any chain work: another's binding makes this entry an impostor
 
     progress("rendering and compiling the verifier")
     chosen, size, verifier_addr, vka = VerifierKind.REUSABLE, None, "", b""
@@ -350,6 +256,8 @@ def publish(
             signer, verifier_addr, m.commitment_points, what=f"deploy the polycommit binding for {m.name}"
         )
     digest = expected_digest(settings, circuit, chosen)
+    progress(f"binding publisher {signer.address} into {m.name}'s manifest")
+    circuit = bind_publisher(circuit, signer.address)
 
     progress("registering the model")
     spec: dict[str, Any] = {
@@ -363,7 +271,7 @@ def publish(
         "royalty_bps": royalty_bps,
         "insecure_test_srs": m.insecure,
         "metadata_uri": metadata_uri or f"ngx-zk:{m.name}",
-        "artifacts_hash": artifacts_hash(circuit),
+        "artifacts_hash": binding(circuit).artifacts_hash,
     }
     model_id, _ = market.register_model(signer, spec, vka)
     entry = market.model(model_id)
@@ -374,7 +282,7 @@ def publish(
         market.allow_verifier_code(signer, entry.verifier_code_hash)
         allowed = allowed_now = True
     record_model(settings, market, circuit, entry, verification_gas=check.gas)
-    return PublishedModel(
+    return PublishResult(
         m.name,
         model_id,
         chosen,
@@ -541,51 +449,14 @@ def _existing(
     return (usable[0] if usable else None), tuple(others)
 
 
-def record_model(
-    settings: Settings, market: Marketplace, circuit: Circuit, entry: ModelEntry, *, verification_gas: int | None = None
-) -> None:
-    """Remember (chain id, model id) for this circuit name: the only way consumers and workers find it.
-
-    ``verification_gas`` (from the publish dry run) is kept across later records of the same entry."""
-    before = market.deployment.models.get(circuit.name) or {}
-    record: dict[str, Any] = {
-        "model_id": entry.model_id,
-        "kind": entry.kind.name.lower(),
-        "verifier": entry.verifier,
-        "vk_digest": "0x" + entry.vk_digest.hex(),
-        "verifier_code_hash": "0x" + entry.verifier_code_hash.hex(),
-        "artifacts_hash": "0x" + entry.artifacts_hash.hex(),
-        "owner": entry.owner,
-    }
-    if verification_gas is None and before.get("model_id") == entry.model_id:
-        verification_gas = before.get("verification_gas")
-    if verification_gas is not None:
-        record["verification_gas"] = verification_gas
-    market.deployment.models[circuit.name] = record
-    deployments.save(settings, market.deployment)
-
-
-def same_address(a: str, b: str) -> bool:
-    """Are two addresses the same account (whatever their letter case)?"""
-    return to_checksum_address(a) == to_checksum_address(b)
-
-
 __all__ = [
-    "AmbiguousModelError",
-    "ModelResolutionError",
     "PublishRefusedError",
-    "PublishedModel",
+    "PublishResult",
     "SettlementCheck",
     "SettlementDryRunError",
-    "check_entry",
+    "circuit_sample",
     "dry_run_settlement",
-    "mismatches",
     "publish",
     "publish_warnings",
-    "record_model",
-    "recorded_id",
-    "resolve_model",
-    "same_address",
-    "same_artifacts",
     "sample_input",
 ]

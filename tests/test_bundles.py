@@ -1,16 +1,14 @@
 """Model bundles as a stranger hands them over, and what `model publish` refuses before any chain work.
 
-No chain here: unpacking hostile bundles, fetching with a size bound, and the publish refusals of
-circuits that give consumers less than the marketplace promises (unsalted inputs, private outputs).
+No chain here: unpacking hostile bundles and the publish refusals of circuits that give consumers less
+than the marketplace promises (unsalted inputs, private outputs). Fetching a bundle from its URI is
+`pull.fetch_bundle`, played against hostile hosts in test_pull_trust.py and test_registry_room.py.
 """
 
 from __future__ import annotations
 
 import io
 import tarfile
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from click.testing import CliRunner
 
 import ngx_zk as ngx
 from ngx_zk.artifacts import Circuit
-from ngx_zk.bundle import BUNDLE_FILES, BundleError, fetch, make_bundle, staging_dir, unpack
+from ngx_zk.bundle import BUNDLE_FILES, BundleError, make_bundle, staging_dir, unpack
 from ngx_zk.cli import main
 from ngx_zk.publish import PublishRefusedError, publish_warnings
 
@@ -115,54 +113,6 @@ def test_a_deeply_nested_manifest_is_refused_without_a_crash(
     evil.write_bytes(tar_gz([*members, (tarfile.TarInfo("manifest.json"), b"[" * 200_000 + b"]" * 200_000)]))
     with pytest.raises(ngx.NgxZkError, match="nested"):
         unpack(evil, staging_dir(settings))
-
-
-@pytest.fixture
-def http_server(tmp_path: Path) -> Iterator[str]:
-    """Serves files from tmp_path/www over HTTP on a free port."""
-    root = tmp_path / "www"
-    root.mkdir()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = root / self.path.lstrip("/")
-            if not path.is_file():
-                self.send_error(404)
-                return
-            body = path.read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_bundles_are_fetched_from_file_and_http_uris_within_a_size_bound(
-    mlp_circuit: Circuit, tmp_path: Path, http_server: str
-) -> None:
-    made = make_bundle(mlp_circuit, tmp_path / "www" / "mlp.tar.gz")
-    got = fetch(f"{http_server}/mlp.tar.gz", tmp_path / "http.tar.gz")
-    assert got.read_bytes() == made.path.read_bytes()
-    assert fetch(made.path.as_uri(), tmp_path / "file.tar.gz").read_bytes() == made.path.read_bytes()
-    with pytest.raises(BundleError, match="above the 1,000-byte limit"):
-        fetch(f"{http_server}/mlp.tar.gz", tmp_path / "big.tar.gz", max_bytes=1_000)
-    with pytest.raises(BundleError, match="larger than the 1,000-byte limit"):
-        fetch(made.path.as_uri(), tmp_path / "big2.tar.gz", max_bytes=1_000)
-    with pytest.raises(BundleError, match="is not a bundle URL"):
-        fetch("ngx-zk:mlp", tmp_path / "x.tar.gz")
-    with pytest.raises(BundleError, match="cannot download"):
-        fetch(f"{http_server}/missing.tar.gz", tmp_path / "missing.tar.gz")
 
 
 # --- publish refusals ---------------------------------------------------------------------------------

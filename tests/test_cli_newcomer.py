@@ -19,6 +19,7 @@ from ngx_zk.cli import main
 
 from .chain_fixtures import Net, ngx_zk
 from .paths import MODELS
+from .test_registry_room import unbound_copy
 
 pytestmark = pytest.mark.chain
 
@@ -114,7 +115,11 @@ def test_publish_signs_with_the_configured_key_and_says_how_to_get_one(chain_sna
     del unrecorded["models"]["mlp"]  # else publishing finds the deployer's recorded entry and signs nothing
     recorded.write_text(json.dumps(unrecorded))
     try:  # the chain snapshot is reverted after the test; the record of this model must go with it
-        done = ngx_zk(net, state, "model", "publish", "mlp", "--json", NGX_ZK_PRIVATE_KEY=PROVIDER2_KEY)
+        own = unbound_copy(net.circuit, tmp_path / "circuits" / "mlp")  # provider2's own build: the session's binds the deployer
+        circuits = str(own.path.parent)
+        done = ngx_zk(
+            net, state, "model", "publish", "mlp", "--json", NGX_ZK_PRIVATE_KEY=PROVIDER2_KEY, NGX_ZK_CIRCUITS_DIR=circuits
+        )
     finally:
         recorded.write_text(before)
     assert done.returncode == 0, done.stderr

@@ -21,14 +21,15 @@ from click.testing import CliRunner
 import ngx_zk as ngx
 from ngx_zk.artifacts import Circuit
 from ngx_zk.bundle import make_bundle
+from ngx_zk.catalog import ModelResolutionError, resolve_model
 from ngx_zk.chain import deployment, devnet
 from ngx_zk.chain.market import Marketplace, ModelEntry
+from ngx_zk.chain.types import JobSettled
 from ngx_zk.cli import main
 from ngx_zk.consumer import post_job
 from ngx_zk.evm import compile_solidity
 from ngx_zk.provenance import VerifierProvenanceError, check_verifier
-from ngx_zk.publish import ModelResolutionError, publish, resolve_model
-from ngx_zk.pull import pull_model
+from ngx_zk.publish import publish
 
 from .chain_fixtures import NGX, Net, ngx_zk, start_worker
 from .paths import MODELS
@@ -221,7 +222,8 @@ def test_a_later_copy_is_ignored_by_resolution_and_reported_by_pull(
     code, out = stranger.cli("model", "pull", str(copy_id), "--bundle", str(bundle_file))
     assert code == 1
     error = error_line(out)
-    assert f"earlier model {net.model_id} (owner {OWNER}" in error and "--accept-copy" in error
+    assert f"registry model {copy_id} is an impostor" in error and f"binds publisher {OWNER}" in error
+    assert f"ngx-zk model pull {net.model_id}" in error
     assert nothing_installed(stranger)
 
     code, out = stranger.cli("model", "pull", str(net.model_id), "--bundle", str(bundle_file), "--json")
@@ -229,9 +231,15 @@ def test_a_later_copy_is_ignored_by_resolution_and_reported_by_pull(
     pulled = json.loads(out)
     assert pulled["model_id"] == net.model_id and pulled["owner"] == OWNER
     assert pulled["copies"] == [
-        {"model_id": copy_id, "owner": devnet.dev_address(ATTACKER), "royalty_bps": 2_000, "status": "Active", "earlier": False}
+        {
+            "model_id": copy_id,
+            "registrant": devnet.dev_address(ATTACKER),
+            "royalty_bps": 2_000,
+            "status": "Active",
+            "relation": "impostor",
+        }
     ]
-    assert stranger.recorded()["mlp"]["model_id"] == net.model_id
+    assert stranger.recorded()["mlp"].model_id == net.model_id
     installed = Circuit.load(stranger.settings.circuits_dir / "mlp")
     assert installed.manifest == net.circuit.manifest
     assert resolve_model(stranger.settings, stranger.reloaded(), installed).model_id == net.model_id
@@ -269,28 +277,13 @@ def test_an_honest_job_settles_on_the_owners_id_and_pays_the_owners_royalty(
     assert done.returncode == 0, done.stderr
     job_id = int(json.loads(done.stdout)["job_id"])
     assert m.job(job_id).model_id == net.model_id
-    settled = m.events("JobSettled", m.deployment.block, jobId=job_id)[0]
-    assert settled["royalty"] == 10 * NGX * 100 // 10_000
-    assert m.claimable(OWNER) - owner_before == settled["royalty"]
+    settled = m.logs(JobSettled, m.deployment.block, job_id=job_id)[0].event
+    assert settled.royalty == 10 * NGX * 100 // 10_000
+    assert m.claimable(OWNER) - owner_before == settled.royalty
     assert m.claimable(devnet.dev_address(ATTACKER)) == attacker_before
 
 
-# --- bundles: pulled by URI, hostile files, a manifest that is not the entry's ------------------------------
-def test_pull_fetches_the_bundle_its_entry_names_and_installs_it(
-    chain_snapshot: Net, stranger: Stranger, bundle_file: Path
-) -> None:
-    net = chain_snapshot
-    by_uri = register_copy(net, "deployer", royalty_bps=100, uri=bundle_file.as_uri())  # the owner re-publishes with a URI
-    pulled = pull_model(stranger.settings, stranger.market, by_uri)
-    assert pulled.source == bundle_file.as_uri() and pulled.name == "mlp"
-    assert [c["model_id"] for c in pulled.copies] == [net.model_id], "the owner's earlier entry is reported, not refused"
-    assert stranger.recorded()["mlp"]["model_id"] == by_uri
-    assert (stranger.settings.circuits_dir / "mlp" / "manifest.json").read_bytes() == (
-        net.circuit.path / "manifest.json"
-    ).read_bytes()
-    assert not list(stranger.settings.circuits_dir.glob(".pull-*")), "no staging folder is left behind"
-
-
+# --- bundles: hostile files, a manifest that is not the entry's (pulled by URI: tests/test_pull_trust.py) ----
 @pytest.mark.parametrize("kind", ["traversal", "symlink"])
 def test_pull_refuses_a_hostile_bundle_and_installs_nothing(
     kind: str, chain_snapshot: Net, stranger: Stranger, tmp_path: Path

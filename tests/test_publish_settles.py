@@ -27,6 +27,7 @@ from ngx_zk.publish import SettlementDryRunError, dry_run_settlement, publish, s
 
 from .chain_fixtures import NGX, Net
 from .paths import MODELS
+from .test_registry_room import unbound_copy
 
 pytestmark = pytest.mark.chain
 
@@ -53,7 +54,7 @@ def home(chain_snapshot: Net, tmp_path: Path) -> Iterator[Home]:
         }
     )
     deployment.save(settings, dataclasses.replace(net.market.deployment, models={}))
-    shutil.copytree(net.circuit.path, settings.circuits_dir / "mlp")
+    unbound_copy(net.circuit, settings.circuits_dir / "mlp")  # its own build: the session's binds the deployer
     shutil.copytree(devnet.keystore_dir(net.settings), devnet.keystore_dir(settings))  # --account ROLE for the CLI
     market = Marketplace(net.market.chain, deployment.load(settings, net.market.chain.chain_id))
     yield Home(settings, market, Circuit.load(settings.circuits_dir / "mlp"))
@@ -71,10 +72,10 @@ def sent_nothing(net: Net, models_before: int, nonce_before: int) -> bool:
 def test_mlp_publish_records_its_measured_verification_gas(chain_snapshot: Net) -> None:
     net = chain_snapshot
     on_disk = deployment.load(net.settings, net.market.chain.chain_id).models["mlp"]
-    assert on_disk["kind"] == "dedicated"
-    assert 300_000 < on_disk["verification_gas"] < 1_500_000, on_disk
+    assert on_disk.kind == "dedicated"
+    assert on_disk.verification_gas is not None and 300_000 < on_disk.verification_gas < 1_500_000, on_disk
     again = publish(net.settings, net.market, net.signer("deployer"), net.circuit)
-    assert again.already_published and again.verification_gas == on_disk["verification_gas"], "a re-publish keeps the measurement"
+    assert again.already_published and again.verification_gas == on_disk.verification_gas, "a re-publish keeps the measurement"
 
 
 def test_publish_refuses_and_registers_nothing_when_verification_needs_too_much_gas(chain_snapshot: Net, home: Home) -> None:
@@ -105,11 +106,11 @@ def test_reusable_mlp_costs_more_gas_and_settles_a_real_job_through_the_verifier
     )
     assert done.returncode == 0, done.stderr
     published = json.loads(done.stdout)
-    dedicated_gas = net.market.deployment.models["mlp"]["verification_gas"]
+    dedicated_gas = net.market.deployment.models["mlp"].verification_gas
     assert published["kind"] == "reusable" and published["verification_gas"] > dedicated_gas
     assert published["block_gas_limit"] == net.market.chain.w3.eth.get_block("latest")["gasLimit"]
     market = Marketplace(net.market.chain, deployment.load(home.settings, net.market.chain.chain_id))
-    assert market.deployment.models["mlp"]["verification_gas"] == published["verification_gas"]
+    assert market.deployment.models["mlp"].verification_gas == published["verification_gas"]
 
     data = ngx.load_input(MODELS / "mlp" / "input.json", home.circuit.manifest)
     record = post_job(

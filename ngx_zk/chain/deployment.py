@@ -1,7 +1,8 @@
 """Deploying the marketplace and finding it again: one deployments file per chain id.
 
 ``$NGX_ZK_HOME/deployments/<chain_id>.json`` holds every contract address, the deployment block and
-the models this user published, so every command finds the contracts by the chain's id.
+the models this user published or pulled (one :class:`RecordedModel` per local circuit name), so every
+command finds the contracts and the models by the chain's id.
 """
 
 from __future__ import annotations
@@ -44,6 +45,51 @@ class Roles:
     curator: str | None = None
 
 
+@dataclass(frozen=True)
+class RecordedModel:
+    """The registry entry this user published or pulled for one local circuit name, on one chain.
+
+    Written by ``model publish`` and ``model pull ID``: the only way consumers and workers find a model
+    (by its id, never by scanning the registry). Files written before a field existed load with its
+    default: the earliest ones hold only ``model_id``, ``kind``, ``verifier`` and ``vk_digest``."""
+
+    model_id: int
+    kind: str = ""
+    """``dedicated`` or ``reusable``."""
+    verifier: str = ""
+    vk_digest: str = ""
+    verifier_code_hash: str = ""
+    artifacts_hash: str = ""
+    """sha256 of the circuit's ``manifest.json`` the entry pins (0x-prefixed)."""
+    owner: str = ""
+    """The entry's registrant (its royalty receiver)."""
+    publisher: str = ""
+    """The publisher the circuit's manifest binds ('' for a manifest that binds none)."""
+    verification_gas: int | None = None
+    """Gas the verifier took on a sample proof in the publish dry run (None: pulled, or published before it was measured)."""
+
+    @classmethod
+    def from_json(cls, data: Any) -> RecordedModel:
+        """Read one record as saved (any release's fields; unknown keys are ignored)."""
+        if isinstance(data, RecordedModel):
+            return data
+        if not isinstance(data, dict) or "model_id" not in data:
+            raise TypeError(f"a recorded model needs a model_id, got {str(data)[:80]}")
+        gas = data.get("verification_gas")
+        return cls(
+            model_id=int(data["model_id"]),
+            **{f: str(data[f]) for f in _TEXT_FIELDS if data.get(f) is not None},
+            verification_gas=int(gas) if gas is not None else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The saved form: empty fields are left out, so older releases read the file as before."""
+        return {k: v for k, v in asdict(self).items() if v not in ("", None)}
+
+
+_TEXT_FIELDS = ("kind", "verifier", "vk_digest", "verifier_code_hash", "artifacts_hash", "owner", "publisher")
+
+
 @dataclass
 class Deployment:
     chain_id: int
@@ -51,7 +97,19 @@ class Deployment:
     block: int
     deployer: str
     dev: bool
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: dict[str, RecordedModel] = field(default_factory=dict)
+    """Local circuit name -> the registry entry recorded for it on this chain."""
+
+    def __post_init__(self) -> None:
+        self.models = {str(name): RecordedModel.from_json(record) for name, record in self.models.items()}
+
+    def model_id(self, name: str) -> int | None:
+        """The registry id recorded for circuit ``name`` on this chain (publish or pull), if any."""
+        record = self.models.get(name)
+        return record.model_id if record is not None else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "models": {name: record.to_json() for name, record in self.models.items()}}
 
     def address(self, name: str) -> str:
         try:
@@ -73,7 +131,7 @@ def load(settings: Settings, chain_id: int) -> Deployment:
         return Deployment(**data)
     except FileNotFoundError:
         raise DeploymentError(f"no contracts deployed on chain {chain_id} (no {path})", "deploy them: ngx-zk deploy") from None
-    except (json.JSONDecodeError, TypeError) as exc:
+    except (json.JSONDecodeError, TypeError, ValueError, AttributeError) as exc:
         raise DeploymentError(f"{path} is corrupt ({exc})", "redeploy with ngx-zk deploy, or restore the file") from None
 
 
@@ -81,7 +139,7 @@ def save(settings: Settings, deployment: Deployment) -> Path:
     path = path_for(settings, deployment.chain_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(deployment), indent=2) + "\n")
+    tmp.write_text(json.dumps(deployment.to_json(), indent=2) + "\n")
     os.replace(tmp, path)
     return path
 

@@ -11,10 +11,10 @@ import click
 from .. import console
 from ..defaults import SAMPLE_PROVE_TIMEOUT_S
 from ..errors import ChainError
-from ._common import ChainAccess, chain_command, check_output_file, emit, json_option, settings_from
+from ._common import Client, chain_command, check_output_file, emit, json_option, settings_from
 
 if TYPE_CHECKING:
-    from ..publish import PublishedModel
+    from ..publish import PublishResult
     from ..pull import PulledModel
 
 NOT_ALLOWED = (
@@ -23,7 +23,7 @@ NOT_ALLOWED = (
 )
 
 
-def report_publish(published: PublishedModel) -> None:
+def report_publish(published: PublishResult) -> None:
     """The loud part of publishing, on stderr: allowances used, copies by others, allow-list state."""
     for warning in published.warnings:
         console.warn(warning)
@@ -46,18 +46,27 @@ def report_publish(published: PublishedModel) -> None:
 def model_bundle(ctx: click.Context, name: str, out: Path, as_json: bool) -> None:
     """Pack a built circuit (manifest, settings, compiled circuit, vk, circuit ONNX; no proving key) as a tar.gz.
 
-    Host the file where users can fetch it and publish with --bundle-uri; others install it with
-    `ngx-zk model pull ID`, which checks every file against the registry entry.
+    Bundle after `model publish`, which binds the publisher into manifest.json (the registry pins
+    that file's hash), then host the file at the --bundle-uri you published with (http(s) on a public
+    host); others install it with `ngx-zk model pull ID`, which checks every file against the entry.
 
     \b
     Example:
+      ngx-zk model publish mlp --account deployer --bundle-uri https://example.org/mlp.tar.gz
       ngx-zk model bundle mlp --out mlp.tar.gz
     """
     from ..bundle import make_bundle
+    from ..catalog import binding
     from ..circuit import load_circuit
 
     check_output_file(out)
-    info = make_bundle(load_circuit(name, settings_from(ctx)), out)
+    circuit = load_circuit(name, settings_from(ctx))
+    if binding(circuit).publisher is None:
+        console.warn(
+            f"circuit {circuit.name!r} binds no publisher yet: `model publish` writes it into manifest.json, so a bundle "
+            "made now will not match the entry; bundle it again after publishing"
+        )
+    info = make_bundle(circuit, out)
     emit(
         as_json,
         {"name": info.name, "path": str(info.path), "sha256": info.sha256, "size": info.size, "files": list(info.files)},
@@ -73,7 +82,11 @@ def model_bundle(ctx: click.Context, name: str, out: Path, as_json: bool) -> Non
     type=click.Path(dir_okay=False, path_type=Path),
     help="A bundle file you already have (default: fetch the URI the registry entry names).",
 )
-@click.option("--accept-copy", is_flag=True, help="Use this id even though an earlier entry carries the same artifacts.")
+@click.option(
+    "--accept-copy",
+    is_flag=True,
+    help="Use this id although its manifest binds no publisher and other registrants carry the same artifacts.",
+)
 @click.option("--replace", is_flag=True, help="Replace a different local circuit of the same name.")
 @click.option(
     "--srs",
@@ -84,7 +97,7 @@ def model_bundle(ctx: click.Context, name: str, out: Path, as_json: bool) -> Non
 @json_option
 @chain_command(signer=False)
 def model_pull(
-    access: ChainAccess,
+    access: Client,
     model_id: int,
     bundle_file: Path | None,
     accept_copy: bool,
@@ -94,10 +107,12 @@ def model_pull(
 ) -> None:
     """Install registry model ID on this chain: fetch its bundle, check it, record the id.
 
-    Every hash is checked against the entry (artifacts hash = sha256 of manifest.json, ONNX,
-    settings, vk digest, instance counts, SRS flag) and the verifier is re-rendered from the key and
-    compared by code hash. An earlier entry with the same artifacts makes ID a probable copy: refused
-    unless --accept-copy. Nothing is installed unless every check passes.
+    The bundle comes from the entry's URI (http(s) to a public host only, no redirects, bounded) or
+    --bundle. Every hash is checked against the entry (artifacts hash = sha256 of manifest.json, ONNX,
+    settings, vk digest, instance counts, SRS flag), the entry's registrant must be the publisher the
+    manifest binds (else ID is an impostor: refused, naming the publisher's entries), and the verifier
+    is re-rendered from the key and compared by code hash. Other entries of the model are reported;
+    impostors by id and registrant. Nothing is installed unless every check passes.
 
     \b
     Example:
@@ -119,7 +134,7 @@ def model_pull(
             progress=step,
         )
     _report_pull(pulled)
-    data: dict[str, Any] = {**pulled.__dict__, "copies": list(pulled.copies)}
+    data: dict[str, Any] = pulled.to_json()
     emit(
         as_json,
         data,
@@ -135,12 +150,16 @@ def _report_pull(pulled: PulledModel) -> None:
         console.warn(f"model {pulled.model_id} is {pulled.status.lower()}: consumers and workers refuse it for new jobs")
     if not pulled.verifier_allowed:
         console.warn(NOT_ALLOWED.format(code=pulled.verifier_code_hash))
+    from ..catalog import Relation
+
+    said = {
+        Relation.IMPOSTOR: f"is an impostor: it replays the registration of publisher {pulled.publisher}",
+        Relation.PUBLISHER: "is another entry of the same publisher",
+        Relation.UNBOUND: "carries the same artifacts (its manifest binds no publisher)",
+        Relation.OTHER_BUILD: "is another build of the same ONNX and settings",
+    }
     for copy in pulled.copies:
-        when = "earlier" if copy["earlier"] else "later"
-        console.warn(
-            f"{when} model {copy['model_id']} (owner {copy['owner']}, royalty {copy['royalty_bps']} bps) carries the "
-            "same artifacts; this circuit now resolves to the id you pulled only"
-        )
+        console.warn(f"{copy} {said[copy.relation]}; this circuit now resolves to model {pulled.model_id} only")
     if pulled.previous_id is not None:
         console.warn(
             f"{pulled.name!r} was recorded as model {pulled.previous_id} on this chain; it is now model {pulled.model_id}"
@@ -165,7 +184,7 @@ def _report_pull(pulled: PulledModel) -> None:
     "--metadata-uri",
     "bundle_uri",
     default="",
-    help="Where `ngx-zk model pull` fetches the model's bundle (file:// or https://; see `ngx-zk model bundle`).",
+    help="Where `ngx-zk model pull` fetches the model's bundle (https:// on a public host; see `ngx-zk model bundle`).",
 )
 @click.option(
     "--allow-unsalted",
@@ -193,7 +212,7 @@ def _report_pull(pulled: PulledModel) -> None:
 @json_option
 @chain_command(signer=True)
 def model_publish(
-    access: ChainAccess,
+    access: Client,
     name: str,
     kind: str,
     royalty_bps: int,
@@ -206,9 +225,11 @@ def model_publish(
 ) -> None:
     """Publish a built circuit: deploy its verifier (or register its VKA), then its registry entry.
 
-    The entry pins the verifier's code hash and the circuit's artifacts hash (sha256 of
+    The signer is bound into manifest.json as the model's publisher (refused if it binds another), and
+    the entry pins the verifier's code hash and the circuit's artifacts hash (sha256 of
     manifest.json); the model id is recorded for this chain, and consumers and workers find the model
-    by that id only. Refused: a test-SRS circuit on any chain but the local devnet; unsalted inputs and
+    by that id only. A replay of the registration from another address is an impostor that pull,
+    consumers and workers refuse. Make the bundle (`model bundle`) after publishing. Refused: a test-SRS circuit on any chain but the local devnet; unsalted inputs and
     private outputs unless --allow-unsalted / --allow-private-output. A verifier earns rewards and
     NRS only once governance allow-lists its code hash (done here on the devnet by its curator).
     Before anything is deployed, a sample input is proved and its settlement dry-run: by default the
@@ -216,8 +237,8 @@ def model_publish(
 
     \b
     Example:
-      ngx-zk model bundle mlp --out mlp.tar.gz
       ngx-zk model publish mlp --account deployer --royalty-bps 100 --bundle-uri https://example.org/mlp.tar.gz
+      ngx-zk model bundle mlp --out mlp.tar.gz
       NGX_ZK_KEYSTORE=owner.json ngx-zk model publish mlp --rpc-url https://rollup.example
       ngx-zk model publish layernorm --account deployer --sample models/layernorm/input.json
     """
