@@ -16,7 +16,6 @@ chain has code there (a restarted devnet without ``deploy`` is named, not a web3
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
     from .chain.market import Marketplace
     from .chain.signer import Signer
     from .chain.tx import Chain
-    from .consumer import JobRecord, JobResult
+    from .consumer import Consumer, JobRecord, JobResult
 
 WEI = 10**18
 
@@ -94,42 +93,87 @@ def parse_price(price: str | int | Decimal) -> int:
     return parse_ngx(price, positive=True)
 
 
-@dataclass
 class Client:
     """One account on one chain: post jobs and wait for verified outputs, check providers, audit jobs.
 
     ``account`` names a dev-chain role (``consumer``, ``provider``, ...); otherwise the signer comes from
-    ``keystore`` or the environment (NGX_ZK_KEYSTORE / NGX_ZK_PRIVATE_KEY). The chain and signer are
-    resolved on first use, so a Client for auditing needs no key."""
+    ``keystore`` or the environment (NGX_ZK_KEYSTORE / NGX_ZK_PRIVATE_KEY); failing both, ``dev_account``
+    on the local dev chain (the CLI's ``deploy`` documents one). The chain, market and signer are resolved
+    on first use, so a Client for auditing needs no key; ``market`` hands it one already connected (the
+    explorer's). Every CLI command that talks to the chain gets one (:func:`ngx_zk.cli._common.chain_command`)."""
 
-    settings: Settings | None = None
-    rpc_url: str | None = None
-    account: str | None = None
-    keystore: Path | None = None
-
-    def __post_init__(self) -> None:
-        self.settings = self.settings or load_settings()
-        self._market: Marketplace | None = None
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        rpc_url: str | None = None,
+        account: str | None = None,
+        keystore: Path | None = None,
+        *,
+        dev_account: str | None = None,
+        market: Marketplace | None = None,
+    ) -> None:
+        self.settings: Settings = settings or load_settings()
+        self.rpc_url, self.account, self.keystore, self.dev_account = rpc_url, account, keystore, dev_account
+        self._market = market
+        self._chain: Chain | None = market.chain if market is not None else None
         self._signer: Signer | None = None
+
+    def __repr__(self) -> str:
+        from .chain.rpc import mask_url  # an API key in the URL stays out of logs and tracebacks
+
+        url = None if self.rpc_url is None else mask_url(self.rpc_url)
+        return f"Client(rpc_url={url!r}, account={self.account!r}, keystore={self.keystore!r})"
+
+    @property
+    def chain(self) -> Chain:
+        """The chain (no deployment needed: ``deploy`` starts from here)."""
+        if self._chain is None:
+            self._chain = resolve_chain(self.settings, self.rpc_url)
+        return self._chain
+
+    @property
+    def is_dev(self) -> bool:
+        """Whether the chain is the local dev chain (anvil)."""
+        from .chain.types import is_dev_chain
+
+        return is_dev_chain(self.chain.chain_id)
 
     @property
     def market(self) -> Marketplace:
         if self._market is None:
-            self._market = connect(self.settings, self.rpc_url)
+            self._market = connect(self.settings, chain=self.chain)
         return self._market
 
     @property
     def signer(self) -> Signer:
         if self._signer is None:
-            assert self.settings is not None
-            self._signer = signer_for(self.settings, self.market.chain.chain_id, account=self.account, keystore=self.keystore)
+            from .errors import SignerError
+
+            account = self.account
+            if account is None and not (self.keystore or self.settings.keystore or self.settings.private_key):
+                if not (self.dev_account and self.is_dev):
+                    raise SignerError("no signing key given", self._signer_hint())
+                account = self.dev_account
+            self._signer = signer_for(self.settings, self.chain.chain_id, account=account, keystore=self.keystore)
         return self._signer
+
+    def _signer_hint(self) -> str:
+        real = "--keystore FILE (password in NGX_ZK_KEYSTORE_PASSWORD[_FILE]), NGX_ZK_KEYSTORE or NGX_ZK_PRIVATE_KEY"
+        if self.is_dev:
+            return f"on this dev chain pass --account ROLE (consumer, provider, deployer, ...), or {real}"
+        return f"pass {real}"
+
+    @property
+    def consumer(self) -> Consumer:
+        """This account as a consumer (:class:`ngx_zk.consumer.Consumer`): post, order, adopt, wait."""
+        from .consumer import Consumer
+
+        return Consumer(self.settings, self.market, self.signer)
 
     def circuit(self, model: str | Circuit) -> Circuit:
         from .artifacts import Circuit
         from .circuit import load_circuit
 
-        assert self.settings is not None
         return model if isinstance(model, Circuit) else load_circuit(model, self.settings)
 
     # --- consumers -----------------------------------------------------------------------------
@@ -154,19 +198,14 @@ class Client:
         ``min_price`` (after ``ramp_delay`` seconds) to ``price`` over ``ramp`` seconds. With ``gasless``
         (and ``provider``) this account sends no transaction: it signs an order and a permit, and the
         provider posts and claims the job in one transaction it pays for."""
-        from . import consumer
         from .inputs import load as load_input
 
-        assert self.settings is not None
         circuit = self.circuit(model)
         data = load_input(Path(input_file), circuit.manifest)
         low = None if min_price is None else parse_price(min_price)
         if low is not None and not (low < parse_price(price) and ramp > 0):
             raise InputError(f"an auction rises: min_price {min_price} must be below price {price}, with ramp > 0 seconds")
-        return consumer.post_job(
-            self.settings,
-            self.market,
-            self.signer,
+        return self.consumer.post(
             circuit,
             data,
             price=parse_price(price),
@@ -194,19 +233,14 @@ class Client:
 
         The model's circuit for ``len(inputs)`` inputs is picked among those published on this chain
         (``model build --batch N``); each input gets its own salt and commitment."""
-        from . import consumer
         from .artifacts import Circuit
         from .circuit import batch_job
         from .inputs import read_lines
 
-        assert self.settings is not None
         objects = read_lines(Path(inputs)) if isinstance(inputs, (str, Path)) else list(inputs)
         name = model.name if isinstance(model, Circuit) else model
         circuit, data = batch_job(name, objects, self.settings, published=set(self.market.deployment.models))
-        return consumer.post_job(
-            self.settings,
-            self.market,
-            self.signer,
+        return self.consumer.post(
             circuit,
             data,
             price=parse_price(price),
@@ -216,13 +250,9 @@ class Client:
         )
 
     def wait(self, record: JobRecord, *, timeout_s: float | None = None, model: str | Circuit | None = None) -> JobResult:
-        """Hand the input to the provider that claims the job and wait until a verified output settles it."""
-        from . import consumer
-
-        assert self.settings is not None
-        return consumer.wait_for_result(
-            self.settings, self.market, self.signer, self.circuit(model or record.model), record, timeout_s=timeout_s
-        )
+        """Hand the input to the provider that claims the job and wait until a verified output settles it.
+        Ctrl-C raises :class:`~ngx_zk.errors.Interrupted` naming the job (it stays on chain: wait again)."""
+        return self.consumer.wait(self.circuit(model or record.model), record, timeout_s=timeout_s)
 
     def run_job(
         self,
@@ -243,15 +273,12 @@ class Client:
         """As the deliverer a contract consumer named: hand the salted input whose commitments the contract
         posted to whoever claims job ``job_id``, and wait for the verified output (the contract gets it too,
         through its callback)."""
-        from . import consumer
         from .inputs import load as load_input
 
-        assert self.settings is not None
         circuit = self.circuit(model)
-        record = consumer.adopt_as_deliverer(
-            self.settings, self.market, self.signer, circuit, job_id, load_input(Path(salted_input), circuit.manifest)
-        )
-        return consumer.wait_for_result(self.settings, self.market, self.signer, circuit, record, timeout_s=timeout_s)
+        consumer = self.consumer
+        record = consumer.adopt(circuit, job_id, load_input(Path(salted_input), circuit.manifest))
+        return consumer.wait(circuit, record, timeout_s=timeout_s)
 
     def run_batch(
         self,
@@ -290,7 +317,6 @@ class Client:
         """Re-check a settled job from chain data and the local circuit, check by check."""
         from .auditor import audit_job
 
-        assert self.settings is not None
         return audit_job(self.settings, self.market, self.circuit(model), job_id)
 
 

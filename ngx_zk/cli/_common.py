@@ -1,5 +1,5 @@
 """Shared pieces of the CLI: --json output, settings, output paths, and
-:func:`chain_command`, the one way a command reaches the chain and its signer."""
+:func:`chain_command`, the one way a command reaches the chain and its signer (an :class:`ngx_zk.Client`)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,12 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
+from ..client import Client
 from ..config import Settings, load_settings
-from ..errors import SignerError
 from ..units import fmt_ngx
 
 if TYPE_CHECKING:
     from ..artifacts import Circuit
-    from ..chain.market import Marketplace
-    from ..chain.signer import Signer
-    from ..chain.tx import Chain
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -79,91 +76,24 @@ def check_output_file(path: Path, option: str = "--out") -> Path:
 
 
 # --- chain ---------------------------------------------------------------------------------------
-class ChainAccess:
-    """What a chain command gets: its settings, the chain, the marketplace and the signer, each
-    resolved on first use, by the library's one order (:func:`ngx_zk.client.connect`, :func:`signer_for`).
-
-    The signer: ``--account`` / ``--keystore``, else NGX_ZK_KEYSTORE / NGX_ZK_PRIVATE_KEY, else
-    ``dev_account`` on the local dev chain for the commands that document one (``deploy``)."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        rpc_url: str | None,
-        *,
-        account: str | None = None,
-        keystore: Path | None = None,
-        dev_account: str | None = None,
-    ) -> None:
-        self.settings = settings
-        self.rpc_url = rpc_url
-        self.account = account
-        self.keystore = keystore
-        self.dev_account = dev_account
-        self._chain: Chain | None = None
-        self._market: Marketplace | None = None
-        self._signer: Signer | None = None
-
-    @property
-    def chain(self) -> Chain:
-        if self._chain is None:
-            from ..client import resolve_chain
-
-            self._chain = resolve_chain(self.settings, self.rpc_url)
-        return self._chain
-
-    @property
-    def is_dev(self) -> bool:
-        from ..chain.types import is_dev_chain
-
-        return is_dev_chain(self.chain.chain_id)
-
-    @property
-    def market(self) -> Marketplace:
-        if self._market is None:
-            from ..client import connect
-
-            self._market = connect(self.settings, chain=self.chain)
-        return self._market
-
-    @property
-    def signer(self) -> Signer:
-        if self._signer is None:
-            from ..client import signer_for
-
-            account = self.account
-            configured = self.keystore or self.settings.keystore or self.settings.private_key
-            if account is None and not configured:
-                if self.dev_account and self.is_dev:
-                    account = self.dev_account
-                else:
-                    raise SignerError("no signing key given", self._signer_hint())
-            self._signer = signer_for(self.settings, self.chain.chain_id, account=account, keystore=self.keystore)
-        return self._signer
-
-    def _signer_hint(self) -> str:
-        real = "--keystore FILE (password in NGX_ZK_KEYSTORE_PASSWORD[_FILE]), NGX_ZK_KEYSTORE or NGX_ZK_PRIVATE_KEY"
-        if self.is_dev:
-            return f"on this dev chain pass --account ROLE (consumer, provider, deployer, ...), or {real}"
-        return f"pass {real}"
-
-
 def chain_command(
     *, signer: bool, dev_account: str | None = None
-) -> Callable[[Callable[Concatenate[ChainAccess, P], R]], Callable[..., R]]:
+) -> Callable[[Callable[Concatenate[Client, P], R]], Callable[..., R]]:
     """Decorate a command that talks to the chain: adds --rpc-url (and --keystore/--account when it
-    signs) and hands the command a :class:`ChainAccess` as its first argument. Put it below ``@click.command`` and the command's own options."""
+    signs) and hands the command a :class:`ngx_zk.Client` (the library's one resolver of chain, market and
+    signer, each on first use) as its first argument. ``dev_account`` is the dev-chain role the command
+    signs as when no key is given (``deploy``). Put it below ``@click.command`` and the command's own options."""
 
-    def decorate(fn: Callable[Concatenate[ChainAccess, P], R]) -> Callable[..., R]:
+    def decorate(fn: Callable[Concatenate[Client, P], R]) -> Callable[..., R]:
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             rpc_url: str | None = kwargs.pop("rpc_url", None)  # type: ignore[assignment]
             keystore: Path | None = kwargs.pop("keystore", None)  # type: ignore[assignment]
             account: str | None = kwargs.pop("account", None)  # type: ignore[assignment]
-            access = ChainAccess(
+            client = Client(
                 settings_from(click.get_current_context()), rpc_url, account=account, keystore=keystore, dev_account=dev_account
             )
-            return fn(access, *args, **kwargs)
+            return fn(client, *args, **kwargs)
 
         command: Callable[..., R] = wrapper
         if signer:
@@ -229,7 +159,7 @@ def address_arg(_ctx: click.Context, param: click.Parameter, value: str | None) 
 __all__ = [
     "JOB_ID",
     "SECONDS",
-    "ChainAccess",
+    "Client",
     "FiniteFloat",
     "chain_command",
     "check_output_file",

@@ -8,7 +8,7 @@ import click
 
 from .. import console
 from ._common import (
-    ChainAccess,
+    Client,
     chain_command,
     emit,
     json_option,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @json_option
 @chain_command(signer=True)
 def deploy_cmd(
-    access: ChainAccess,
+    access: Client,
     treasury: str | None,
     guardian: str | None,
     ecosystem: str | None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -13,7 +12,7 @@ from ..chain.types import JobStatus
 from ..errors import ChainError
 from ._common import (
     JOB_ID,
-    ChainAccess,
+    Client,
     FiniteFloat,
     chain_command,
     check_output_file,
@@ -21,9 +20,6 @@ from ._common import (
     fmt_ngx,
     json_option,
 )
-
-if TYPE_CHECKING:
-    pass
 from .prove_job import wait_and_report
 
 
@@ -31,7 +27,7 @@ from .prove_job import wait_and_report
 @click.argument("job_id", type=JOB_ID)
 @json_option
 @chain_command(signer=False)
-def job_show(access: ChainAccess, job_id: int, as_json: bool) -> None:
+def job_show(client: Client, job_id: int, as_json: bool) -> None:
     """Show a job's state on chain.
 
     \b
@@ -40,7 +36,7 @@ def job_show(access: ChainAccess, job_id: int, as_json: bool) -> None:
     """
     from ..chain import devnet
 
-    market = access.market
+    market = client.market
     job = market.job(job_id)
     data = {**job.__dict__, "status": job.status.value, "commitments_hash": "0x" + job.commitments_hash.hex()}
     if job.status is JobStatus.SETTLED:
@@ -85,7 +81,7 @@ def job_show(access: ChainAccess, job_id: int, as_json: bool) -> None:
 @click.option("--timeout", type=FiniteFloat(0, None, min_open=True), help="Give up waiting after this many seconds.")
 @json_option
 @chain_command(signer=True)
-def job_wait(access: ChainAccess, job_id: int, timeout: float | None, as_json: bool) -> None:
+def job_wait(client: Client, job_id: int, timeout: float | None, as_json: bool) -> None:
     """Wait for one of your jobs to settle, delivering its input once claimed.
 
     It ends at the job's deadline like `prove-job` (see its help for the devnet's clock); a job that
@@ -95,24 +91,20 @@ def job_wait(access: ChainAccess, job_id: int, timeout: float | None, as_json: b
     Example:
       ngx-zk job wait 3 --account consumer
     """
-    from ..circuit import load_circuit
-    from ..consumer import load_record
-
-    settings, market = access.settings, access.market
-    record = load_record(settings, market.chain.chain_id, job_id)
+    record = client.consumer.record(job_id)
     if record is None:
         raise ChainError(
-            f"no local record of job {job_id} on chain {market.chain.chain_id}",
+            f"no local record of job {job_id} on chain {client.chain.chain_id}",
             "only the consumer who posted it (on this machine) holds its secret input",
         )
-    wait_and_report(access, market, access.signer, load_circuit(record.model, settings), record, timeout, as_json)
+    wait_and_report(client, client.circuit(record.model), record, timeout, as_json)
 
 
 @click.command("expire")
 @click.argument("job_id", type=JOB_ID)
 @json_option
 @chain_command(signer=True)
-def job_expire(access: ChainAccess, job_id: int, as_json: bool) -> None:
+def job_expire(client: Client, job_id: int, as_json: bool) -> None:
     """Expire a job past its deadline: refund its consumer, or reopen a missed claim for a second prover.
 
     Anyone may expire an overdue job (it costs one transaction's gas): the consumer whose `prove-job`
@@ -128,7 +120,7 @@ def job_expire(access: ChainAccess, job_id: int, as_json: bool) -> None:
     """
     from ..chain import devnet
 
-    market = access.market
+    market = client.market
     if job_id > market.job_count():
         raise ChainError(f"no job {job_id} on chain {market.chain.chain_id}", "list the jobs with: ngx-zk jobs")
     job = market.job(job_id)
@@ -144,7 +136,7 @@ def job_expire(access: ChainAccess, job_id: int, as_json: bool) -> None:
             f"job {job_id} is {job.status.value} and its {what} deadline is {due - now}s away (chain time {due})",
             f"expire it after that: ngx-zk job expire {job_id}",
         )
-    receipt = market.expire(access.signer, job_id)
+    receipt = market.expire(client.signer, job_id)
     after = market.job(job_id)
     reopened = after.status is JobStatus.OPEN
     emit(
@@ -176,7 +168,7 @@ def job_expire(access: ChainAccess, job_id: int, as_json: bool) -> None:
 )
 @json_option
 @chain_command(signer=True)
-def job_deliver(access: ChainAccess, job_id: int, input_file: Path, model: str, timeout: float | None, as_json: bool) -> None:
+def job_deliver(client: Client, job_id: int, input_file: Path, model: str, timeout: float | None, as_json: bool) -> None:
     """Hand over the input of a job a contract consumer posted, naming you its deliverer.
 
     A contract cannot keep a secret input: it posts the commitments of an input held by a party it
@@ -191,19 +183,16 @@ def job_deliver(access: ChainAccess, job_id: int, input_file: Path, model: str, 
       ngx-zk job deliver 7 --input salted.json --model credit --account consumer2   # dev chain: the borrower's role
       ngx-zk job deliver 7 --input salted.json --model credit --keystore borrower.json  # elsewhere
     """
-    from ..circuit import load_circuit
-    from ..consumer import adopt_as_deliverer
     from ..inputs import load as load_input
 
-    settings, market = access.settings, access.market
-    circuit = load_circuit(model, settings)
-    salted = load_input(input_file, circuit.manifest)
-    record = adopt_as_deliverer(settings, market, access.signer, circuit, job_id, salted)
+    consumer = client.consumer  # the chain and the signer first: a dead node is named before a missing circuit
+    circuit = client.circuit(model)
+    record = consumer.adopt(circuit, job_id, load_input(input_file, circuit.manifest))
     if not as_json:
         console.stderr().print(
             f"job {job_id} (consumer {record.consumer}): the input opens its commitments; delivering it sealed to whoever claims"
         )
-    wait_and_report(access, market, access.signer, circuit, record, timeout, as_json)
+    wait_and_report(client, circuit, record, timeout, as_json)
 
 
 @click.command("disclose")
@@ -219,7 +208,7 @@ def job_deliver(access: ChainAccess, job_id: int, input_file: Path, model: str, 
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The disclosure JSON to write.")
 @json_option
 @chain_command(signer=False)
-def job_disclose(access: ChainAccess, job_id: int, number: int, out: Path, as_json: bool) -> None:
+def job_disclose(client: Client, job_id: int, number: int, out: Path, as_json: bool) -> None:
     """Write a file that shows one inference of your settled job to a third party.
 
     The file holds that inference's input, its salt and its proven output: anyone with the model's
@@ -232,19 +221,18 @@ def job_disclose(access: ChainAccess, job_id: int, number: int, out: Path, as_js
       ngx-zk job disclose 4 --inference 2 --out job4-input2.json
       ngx-zk verify --disclosure job4-input2.json --model mlp_b4
     """
-    from ..circuit import load_circuit
     from ..consumer import load_record
     from ..disclosure import disclose
     from ..files import write_private
 
-    settings, market = access.settings, access.market
-    record = load_record(settings, market.chain.chain_id, job_id)
+    market = client.market
+    record = load_record(client.settings, market.chain.chain_id, job_id)
     if record is None:
         raise ChainError(
             f"no local record of job {job_id} on chain {market.chain.chain_id}",
             "only the consumer who posted it (on this machine) holds its salted input",
         )
-    circuit = load_circuit(record.model, settings)
+    circuit = client.circuit(record.model)
     check_output_file(out)
     d = disclose(market, circuit, job_id, record.salted_input, number - 1, record.output_felts)
     write_private(out, (json.dumps(d.to_json(), indent=2) + "\n").encode())  # it holds an input and its salt
@@ -260,14 +248,14 @@ def job_disclose(access: ChainAccess, job_id: int, number: int, out: Path, as_js
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @json_option
 @chain_command(signer=False)
-def jobs_cmd(access: ChainAccess, limit: int, as_json: bool) -> None:
+def jobs_cmd(client: Client, limit: int, as_json: bool) -> None:
     """List the most recent jobs and their state.
 
     \b
     Example:
       ngx-zk jobs --limit 5
     """
-    market = access.market
+    market = client.market
     count = market.job_count()
     jobs = [market.job(i) for i in range(count, max(count - limit, 0), -1)]
     rows = [

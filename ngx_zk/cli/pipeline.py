@@ -16,7 +16,7 @@ import click
 from .. import console
 from ..artifacts import Circuit, Visibility
 from ._common import (
-    ChainAccess,
+    Client,
     FiniteFloat,
     chain_command,
     check_output_file,
@@ -394,7 +394,7 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
 @json_option
 @chain_command(signer=False)
 def verify_cmd(
-    access: ChainAccess,
+    access: Client,
     proof_file: Path | None,
     model_ref: str | None,
     job_id: int | None,
@@ -451,12 +451,12 @@ def verify_cmd(
     )
 
 
-def _circuit_for_job(access: ChainAccess, job_id: int, model_ref: str | None) -> str:
+def _circuit_for_job(access: Client, job_id: int, model_ref: str | None) -> str:
     """The circuit to audit job ``job_id`` with: ``model_ref`` if it is not recorded as another registry
     model on this chain, else the one recorded as the job's model (a new user had to guess --model)."""
+    from ..catalog import recorded_id
     from ..circuit import load_circuit
     from ..errors import ChainError
-    from ..publish import recorded_id
 
     market = access.market
     if job_id > market.job_count():
@@ -479,8 +479,7 @@ def _circuit_for_job(access: ChainAccess, job_id: int, model_ref: str | None) ->
     return model_ref
 
 
-def _audit(access: ChainAccess, circuit: Circuit, job_id: int, as_json: bool) -> None:
-    from ..auditor import audit_job
+def _audit(access: Client, circuit: Circuit, job_id: int, as_json: bool) -> None:
     from ..chain.types import JobStatus
 
     market = access.market
@@ -500,7 +499,7 @@ def _audit(access: ChainAccess, circuit: Circuit, job_id: int, as_json: bool) ->
             f"job {job_id}: NO PROOF (it ended {status.value} without a settlement): nothing to audit",
         )
         raise click.exceptions.Exit(VERIFY_NO_PROOF)
-    verdict = audit_job(access.settings, market, circuit, job_id)
+    verdict = access.verify_job(job_id, circuit)
     data = {
         "job_id": job_id,
         "valid": verdict.valid,
@@ -526,7 +525,7 @@ def _check_lines(verdict: Verdict) -> list[str]:
     return [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
 
 
-def _check_disclosure(access: ChainAccess, circuit: Circuit, path: Path, as_json: bool) -> None:
+def _check_disclosure(access: Client, circuit: Circuit, path: Path, as_json: bool) -> None:
     from .. import disclosure
     from ..files import read_bounded
 

@@ -12,7 +12,7 @@ from .. import console
 from ._common import (
     SECONDS,
     UINT32_MAX,
-    ChainAccess,
+    Client,
     FiniteFloat,
     address_arg,
     chain_command,
@@ -25,8 +25,6 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ..artifacts import Circuit
-    from ..chain.market import Marketplace
-    from ..chain.signer import Signer
     from ..consumer import JobRecord
 
 
@@ -95,7 +93,7 @@ if TYPE_CHECKING:
 @json_option
 @chain_command(signer=True)
 def prove_job(
-    access: ChainAccess,
+    client: Client,
     model: str,
     input_file: Path | None,
     inputs_file: Path | None,
@@ -164,8 +162,8 @@ def prove_job(
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --min-price 2 --max-price 10 --ramp 120
       ngx-zk prove-job mlp --input models/mlp/input.json --gasless --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
     """
-    from ..circuit import batch_job, load_circuit
-    from ..consumer import post_job, require_private
+    from ..circuit import batch_job
+    from ..consumer import require_private
     from ..inputs import load as load_input
     from ..inputs import read_lines
 
@@ -176,14 +174,12 @@ def prove_job(
     if gasless and (use_approve or inputs_file is not None):
         raise click.UsageError("--gasless sends no transaction (no --approve) and carries one input (no --inputs)")
     wei, low = _job_price(price, min_price, max_price, ramp, claim_window, ramp_delay)
-    settings = access.settings
     if inputs_file is not None:
-        circuit, data = batch_job(
-            model, read_lines(inputs_file), settings, published=set(access.market.deployment.models), source=str(inputs_file)
-        )
+        published = set(client.market.deployment.models)
+        circuit, data = batch_job(model, read_lines(inputs_file), client.settings, published=published, source=str(inputs_file))
     else:
         assert input_file is not None
-        circuit = load_circuit(model, settings)
+        circuit = client.circuit(model)
         if circuit.manifest.batch > 1:
             raise click.UsageError(
                 f"{circuit.name} proves {circuit.manifest.batch} inputs per job: pass them with --inputs FILE.jsonl"
@@ -192,16 +188,12 @@ def prove_job(
     if private:
         require_private(circuit)
     warn_insecure(circuit, as_json)
-    market, signer = access.market, access.signer
 
     def note(text: str) -> None:
         if not as_json:
             console.stderr().print(text)
 
-    record = post_job(
-        settings,
-        market,
-        signer,
+    record = client.consumer.post(
         circuit,
         data,
         price=wei,
@@ -228,7 +220,7 @@ def prove_job(
             f"job {record.job_id} posted; follow it with: ngx-zk job wait {record.job_id}",
         )
         return
-    wait_and_report(access, market, signer, circuit, record, timeout, as_json, poll_s)
+    wait_and_report(client, circuit, record, timeout, as_json, poll_s)
 
 
 def _job_price(
@@ -239,7 +231,7 @@ def _job_price(
     if all(v is None for v in auction):
         if ramp_delay:
             raise click.UsageError("--ramp-delay belongs to an auction: give --min-price, --max-price and --ramp too")
-        return parse_ngx(price or "10", positive=True), None
+        return parse_ngx("10" if price is None else price, positive=True), None  # "" is refused, not 10
     if price is not None:
         raise click.UsageError("give either --price (a fixed price) or --min-price/--max-price/--ramp (an auction), not both")
     if any(v is None for v in auction):
@@ -259,31 +251,14 @@ def _job_price(
 
 
 def wait_and_report(
-    access: ChainAccess,
-    market: Marketplace,
-    signer: Signer,
-    circuit: Circuit,
-    record: JobRecord,
-    timeout: float | None,
-    as_json: bool,
-    poll_s: float | None = None,
+    client: Client, circuit: Circuit, record: JobRecord, timeout: float | None, as_json: bool, poll_s: float | None = None
 ) -> None:
+    """Wait for the job (``Consumer.wait``: Ctrl-C ends it with a message naming the job) and print the result."""
     from ..chain.types import JobStatus
-    from ..consumer import wait_for_result
-    from ..errors import Interrupted
 
-    settings = access.settings
-    already = market.job(record.job_id).status.final  # `job wait` on an old job: nothing was waited for
-    try:
-        with console.progress(f"job {record.job_id}", quiet=as_json) as step:
-            result = wait_for_result(settings, market, signer, circuit, record, progress=step, timeout_s=timeout, poll_s=poll_s)
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"stopped waiting for job {record.job_id}",
-            f"the job stays on chain with its escrow: resume with `ngx-zk job wait {record.job_id}`, "
-            f"or once its deadline passed get the refund with `ngx-zk job expire {record.job_id}`",
-            job_id=record.job_id,
-        ) from None
+    already = client.market.job(record.job_id).status.final  # `job wait` on an old job: nothing was waited for
+    with console.progress(f"job {record.job_id}", quiet=as_json) as step:
+        result = client.consumer.wait(circuit, record, progress=step, timeout_s=timeout, poll_s=poll_s)
     batch = circuit.manifest.batch
     data = {
         **{k: v for k, v in result.__dict__.items() if k != "by_input"},
@@ -295,12 +270,15 @@ def wait_and_report(
         "already_final": already,
     }
     if result.status is not JobStatus.SETTLED:
-        emit(
-            as_json,
-            data,
-            f"job {result.job_id} ended {result.status.value}: {fmt_ngx(result.refund)} refunded "
-            "to your balance in the market (ngx-zk withdraw)",
+        from ._errors import Failure, report
+
+        failure = Failure(
+            f"job {result.job_id} ended {result.status.value} without a settled proof",
+            f"{fmt_ngx(result.refund)} came back to your balance in the market: ngx-zk withdraw; post again with prove-job",
+            "not_settled",
+            details=data,  # a failing --json run: the error object and the result, in one JSON object
         )
+        report(failure, as_json)
         raise click.exceptions.Exit(1)
     emit(
         as_json,

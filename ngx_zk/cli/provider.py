@@ -9,7 +9,7 @@ import click
 
 from ..errors import ChainError
 from ._common import (
-    ChainAccess,
+    Client,
     address_arg,
     chain_command,
     emit,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 @click.option("--endpoint", default="", help="URI where consumers reach this provider (optional).")
 @json_option
 @chain_command(signer=True)
-def provider_register(access: ChainAccess, endpoint: str, as_json: bool) -> None:
+def provider_register(access: Client, endpoint: str, as_json: bool) -> None:
     """Register as a provider with an X25519 encryption key derived from the signing key.
 
     Run again by a registered provider, it updates the profile: the endpoint given (or none) and the key.
@@ -74,7 +74,7 @@ def provider_register(access: ChainAccess, endpoint: str, as_json: bool) -> None
 @click.argument("amount")
 @json_option
 @chain_command(signer=True)
-def provider_stake(access: ChainAccess, amount: str, as_json: bool) -> None:
+def provider_stake(access: Client, amount: str, as_json: bool) -> None:
     """Stake AMOUNT NGX (approves the staking contract as needed).
 
     \b
@@ -96,7 +96,7 @@ def provider_stake(access: ChainAccess, amount: str, as_json: bool) -> None:
 @click.argument("amount")
 @json_option
 @chain_command(signer=True)
-def provider_unstake(access: ChainAccess, amount: str, as_json: bool) -> None:
+def provider_unstake(access: Client, amount: str, as_json: bool) -> None:
     """Request to unstake AMOUNT NGX; withdraw it after the unbonding delay with `provider withdraw`.
 
     \b
@@ -130,7 +130,7 @@ def provider_unstake(access: ChainAccess, amount: str, as_json: bool) -> None:
 @click.command("withdraw")
 @json_option
 @chain_command(signer=True)
-def provider_withdraw(access: ChainAccess, as_json: bool) -> None:
+def provider_withdraw(access: Client, as_json: bool) -> None:
     """Withdraw stake whose unbonding delay has passed.
 
     \b
@@ -145,7 +145,7 @@ def provider_withdraw(access: ChainAccess, as_json: bool) -> None:
 @click.argument("address", required=False, callback=address_arg)
 @json_option
 @chain_command(signer=True)
-def provider_status(access: ChainAccess, address: str | None, as_json: bool) -> None:
+def provider_status(access: Client, address: str | None, as_json: bool) -> None:
     """Show a provider's stake, locked collateral, unbonding, earnings and NRS.
 
     \b
@@ -197,7 +197,7 @@ def provider_status(access: ChainAccess, address: str | None, as_json: bool) -> 
 @click.command("withdraw")
 @json_option
 @chain_command(signer=True)
-def withdraw_cmd(access: ChainAccess, as_json: bool) -> None:
+def withdraw_cmd(access: Client, as_json: bool) -> None:
     """Withdraw what the market credited you: provider pay, royalties, refunds.
 
     The NGX rewards the RewardsPool owes a provider are paid in the same transaction, and shown apart.
@@ -226,7 +226,7 @@ def withdraw_cmd(access: ChainAccess, as_json: bool) -> None:
 @click.argument("address", required=False, callback=address_arg)
 @json_option
 @chain_command(signer=False)
-def reputation_cmd(access: ChainAccess, address: str | None, as_json: bool) -> None:
+def reputation_cmd(access: Client, address: str | None, as_json: bool) -> None:
     """Show NRS = 0.4 Performance + 0.3 Reliability + 0.2 Longevity + 0.1 Peer rating, per provider.
 
     Without ADDRESS, every registered provider is shown.

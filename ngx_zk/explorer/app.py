@@ -73,7 +73,7 @@ class Explorer:
         """Registry id -> the local circuit name this machine published or pulled it as."""
         if self.market is None:
             return {}
-        return {int(r["model_id"]): name for name, r in self.market.deployment.models.items() if "model_id" in r}
+        return {r.model_id: name for name, r in self.market.deployment.models.items()}
 
     def local_circuits(self) -> dict[int, dict[str, Any]]:
         """Registry id -> name, logrows and batch size of the local circuit (name only if it is not built here)."""
@@ -136,8 +136,7 @@ class Explorer:
     def reverify(self, job_id: int) -> dict[str, Any]:
         """Run the auditor on a settled job (blocking; one at a time). Its checks run under the lock too: cheap
         next to the proof, and it keeps every admitted request in one line."""
-        from ..auditor import audit_job
-        from ..circuit import load_circuit
+        from ..client import Client
 
         with self.verify_lock:
             if self.market is None or self.settings is None:
@@ -154,7 +153,7 @@ class Explorer:
                     f"model {job['model_id']} has no local circuit on this server: `ngx-zk model pull {job['model_id']}` installs it",
                 )
             try:
-                verdict = audit_job(self.settings, self.market, load_circuit(name, self.settings), job_id)
+                verdict = Client(self.settings, market=self.market).verify_job(job_id, name)
             except NgxZkError as exc:
                 raise ApiError(409, str(exc)) from None
         return {
