@@ -18,7 +18,7 @@ from ngx_zk import crypto
 from ngx_zk.chain import devnet
 from ngx_zk.chain.market import JobStatus, outputs_hash
 from ngx_zk.chain.tx import Chain
-from ngx_zk.chain.types import JobSettled
+from ngx_zk.chain.types import JobClaimed, JobDeclined, JobPosted, JobSettled
 from ngx_zk.consumer import JobRecord, deliver_input, post_job
 from ngx_zk.defaults import BN254_SCALAR_MODULUS
 from ngx_zk.errors import ChainError, ContractRevert, WrongChainError
@@ -69,9 +69,9 @@ def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_pat
     assert result["provider"] == PROVIDER
     assert all(math.isclose(a, b, abs_tol=1e-2) for a, b in zip(result["outputs"], EXPECTED, strict=True))  # type: ignore[call-overload]
     job_id = int(result["job_id"])  # type: ignore[call-overload]
-    settled = m.events("JobSettled", m.deployment.block, jobId=job_id)
+    settled = m.logs(JobSettled, m.deployment.block, job_id=job_id)
     assert len(settled) == 1
-    pay, royalty, fee = settled[0]["providerPay"], settled[0]["royalty"], settled[0]["fee"]
+    pay, royalty, fee = settled[0].event.provider_pay, settled[0].event.royalty, settled[0].event.fee
     assert pay + royalty + fee == 10 * NGX and royalty == 10 * NGX // 100
     assert m.claimable(PROVIDER) - claimable == pay
     assert consumer_balance - m.balance(CONSUMER) == 10 * NGX
@@ -176,12 +176,12 @@ def test_worker_killed_at_each_step_finishes_the_job_exactly_once(point: str, ch
     assert waiter.returncode == 0, err
     assert json.loads(out)["status"] == "Settled"
 
-    assert len(m.events("JobClaimed", m.deployment.block, jobId=job_id)) == 1
-    assert len(m.events("JobSettled", m.deployment.block, jobId=job_id)) == 1
+    assert len(m.logs(JobClaimed, m.deployment.block, job_id=job_id)) == 1
+    assert len(m.logs(JobSettled, m.deployment.block, job_id=job_id)) == 1
     db = sqlite3.connect(next(worker_dir.glob("worker/*/journal.sqlite")))
     steps = [s for (s,) in db.execute("SELECT step FROM history WHERE job_id = ? ORDER BY rowid", (job_id,))]
     assert steps.count("claimed") == 1 and steps[-1] == "done" and "proving" in steps
-    consumer_balance_paid = m.events("JobPosted", m.deployment.block, jobId=job_id)[0]["price"]
+    consumer_balance_paid = m.logs(JobPosted, m.deployment.block, job_id=job_id)[0].event.price
     assert consumer_balance_paid == 10 * NGX
 
 
@@ -207,7 +207,7 @@ def test_worker_crash_after_submit_sent_does_not_submit_twice(chain_snapshot: Ne
     job_id = json.loads(consumer.stdout)["job_id"]
     restarted = start_worker(net, worker_dir, "--burst")
     assert restarted.wait(timeout=120) == 0
-    assert len(m.events("JobSettled", m.deployment.block, jobId=job_id)) == 1
+    assert len(m.logs(JobSettled, m.deployment.block, job_id=job_id)) == 1
     log = (worker_dir / "worker.log").read_text()
     assert (
         "settlement found on chain"
@@ -246,7 +246,7 @@ def test_provider_declines_an_input_that_does_not_open_the_commitment(chain_snap
     assert worker.wait(timeout=120) == 0
     assert m.job(record.job_id).status is JobStatus.CANCELLED
     assert m.provider(PROVIDER).staked == staked, "declining a bad input must not cost the provider"
-    assert len(m.events("JobDeclined", m.deployment.block, jobId=record.job_id)) == 1
+    assert len(m.logs(JobDeclined, m.deployment.block, job_id=record.job_id)) == 1
 
 
 def test_auditor_flags_local_artifacts_that_do_not_match_the_registry(chain_snapshot: Net, tmp_path: Path) -> None:
@@ -362,5 +362,5 @@ def test_front_run_copy_of_a_valid_proof_is_refused(chain_snapshot: Net, tmp_pat
     assert copied["status"] == 0 and honest["status"] == 1
     assert m.job(record.job_id).status is JobStatus.SETTLED and m.job(record.job_id).provider == PROVIDER
     assert m.claimable(devnet.dev_address("provider2")) == 0
-    assert len(m.events("JobSettled", m.deployment.block, jobId=record.job_id)) == 1
+    assert len(m.logs(JobSettled, m.deployment.block, job_id=record.job_id)) == 1
     assert m.claimable(PROVIDER) > claimable

@@ -2,7 +2,8 @@
 
 ``up`` starts anvil in the background (pid, log and state files in ``$NGX_ZK_HOME/devnet``) with
 ``--state`` and ``--state-interval`` so blocks, transactions and contracts survive a restart and a
-crash loses at most a second. It also writes throw-away keystores for anvil's well-known dev
+crash loses at most a second. ``block_time`` makes it mine on a timer (anvil ``--block-time``), like a
+public chain, instead of one block per transaction. It also writes throw-away keystores for anvil's well-known dev
 accounts, one per role, so every command signs the same way on a dev chain as on a real one.
 """
 
@@ -47,6 +48,8 @@ class DevnetStatus:
     url: str
     chain_id: int | None = None
     block: int | None = None
+    block_time: float | None = None
+    """Seconds between blocks when anvil mines on a timer; None: a block per transaction."""
     discarded_deployment: str | None = None
     """``up(fresh=True)``: where the previous chain's deployments file was moved (its contracts are gone)."""
 
@@ -72,11 +75,14 @@ def _running_pid(settings: Settings) -> int | None:
     return pid
 
 
-def up(settings: Settings, *, port: int = 8545, fresh: bool = False) -> DevnetStatus:
+def up(settings: Settings, *, port: int = 8545, fresh: bool = False, block_time: float | None = None) -> DevnetStatus:
     """Start the devnet (or report the running one). ``fresh`` discards the saved chain state.
 
     ``port=0`` lets anvil pick a free port (read back from its log), which no other process can race for.
+    ``block_time`` (seconds, > 0): interval mining, a block every so often whether or not transactions wait.
     """
+    if block_time is not None and not block_time > 0:
+        raise ChainError(f"block time {block_time} is not a positive number of seconds", "pass e.g. --block-time 2")
     if _running_pid(settings) is not None:
         return status(settings)
     settings.devnet_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +112,8 @@ def up(settings: Settings, *, port: int = 8545, fresh: bool = False) -> DevnetSt
         "--state-interval",
         "1",
     ]
+    if block_time is not None:
+        cmd += ["--block-time", f"{block_time:g}"]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -122,7 +130,9 @@ def up(settings: Settings, *, port: int = 8545, fresh: bool = False) -> DevnetSt
                 proc.kill()
                 raise ChainError(f"anvil did not start listening within {START_TIMEOUT_S:.0f}s (see {log_path})")
             time.sleep(0.05)
-    _pid_file(settings).write_text(json.dumps({"pid": proc.pid, "port": int(url.rsplit(":", 1)[1]), "url": url}))
+    _pid_file(settings).write_text(
+        json.dumps({"pid": proc.pid, "port": int(url.rsplit(":", 1)[1]), "url": url, "block_time": block_time})
+    )
     while True:
         try:
             Chain([url], expected_chain_id=DEV_CHAIN_ID)
@@ -132,7 +142,7 @@ def up(settings: Settings, *, port: int = 8545, fresh: bool = False) -> DevnetSt
                 down(settings)
                 raise ChainError(f"anvil did not answer on {url} within {START_TIMEOUT_S:.0f}s") from None
             time.sleep(0.05)
-    _write_dev_keystores(settings)
+    write_dev_keystores(settings)
     return replace(status(settings), discarded_deployment=str(discarded) if discarded else None)
 
 
@@ -181,16 +191,15 @@ def down(settings: Settings) -> bool:
 
 def status(settings: Settings) -> DevnetStatus:
     pid = _running_pid(settings)
-    url = settings.rpc_url
-    if pid is not None:
-        url = json.loads(_pid_file(settings).read_text()).get("url", url)
     if pid is None:
-        return DevnetStatus(False, None, url)
+        return DevnetStatus(False, None, settings.rpc_url)
+    recorded = json.loads(_pid_file(settings).read_text())
+    url, block_time = recorded.get("url", settings.rpc_url), recorded.get("block_time")
     try:
         chain = Chain([url])
-        return DevnetStatus(True, pid, url, chain.chain_id, chain.block_number())
+        return DevnetStatus(True, pid, url, chain.chain_id, chain.block_number(), block_time)
     except RpcError:
-        return DevnetStatus(True, pid, url)
+        return DevnetStatus(True, pid, url, block_time=block_time)
 
 
 def url(settings: Settings) -> str | None:
@@ -208,7 +217,8 @@ def password_file(settings: Settings) -> Path:
     return keystore_dir(settings) / "password"
 
 
-def _write_dev_keystores(settings: Settings) -> None:
+def write_dev_keystores(settings: Settings) -> None:
+    """Throw-away keystores for the dev accounts (anvil's and Hardhat's default mnemonic), one per role."""
     folder = keystore_dir(settings)
     pw_path = password_file(settings)
     if not pw_path.is_file():
@@ -266,10 +276,11 @@ def deploy_dev(
 
 
 def clock(chain: Chain) -> int:
-    """The chain's time now. anvil mines only on transactions, so on an idle devnet the latest block's time
-    stands still while anvil's own clock (the wall clock, shifted by ``evm_increaseTime`` and snapshot
-    reverts) runs on: there the pending block's timestamp, the time the next block will carry, is the
-    clock. Any other chain: the latest block's time (its blocks keep coming)."""
+    """The chain's time now. anvil mines only on transactions (unless started with a block time), so on an
+    idle devnet the latest block's time stands still while anvil's own clock (the wall clock, shifted by
+    ``evm_increaseTime`` and snapshot reverts) runs on: there the pending block's timestamp, the time the
+    next block will carry, is the clock (with interval mining too: the next block is on its way). Any other
+    chain: the latest block's time (its blocks keep coming)."""
     block = chain.w3.eth.get_block("pending" if is_dev_chain(chain.chain_id) else "latest")
     return int(block["timestamp"])
 
@@ -277,9 +288,33 @@ def clock(chain: Chain) -> int:
 def catch_up(chain: Chain, deadline: int) -> int:
     """The chain's time, on the local dev chain first moved on once its clock (:func:`clock`) has passed
     ``deadline``: one empty block (``evm_mine``) brings the chain's time up to it, so a deadline passes
-    on an idle devnet too."""
+    on an idle devnet too. A devnet that mines on a timer gets no extra block: its next one is awaited
+    (at most one block time), as on a public chain."""
     now = chain.timestamp()
     if now >= deadline or not is_dev_chain(chain.chain_id) or clock(chain) < deadline:
         return now
-    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    return chain.timestamp()
+    interval = mining_interval(chain)
+    if interval is None:
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        return chain.timestamp()
+    until = time.monotonic() + interval + CATCH_UP_SLACK_S
+    while now < deadline and time.monotonic() < until:
+        time.sleep(CATCH_UP_POLL_S)
+        now = chain.timestamp()
+    return now
+
+
+CATCH_UP_SLACK_S = 2.0
+"""Beyond one block time, how long :func:`catch_up` waits for an interval-mined block before giving up."""
+CATCH_UP_POLL_S = 0.1
+
+
+def mining_interval(chain: Chain) -> float | None:
+    """Seconds between blocks if the dev node mines on a timer (0 for a sub-second timer); None when it
+    mines per transaction or on demand, or does not say (a node without ``anvil_getIntervalMining``)."""
+    try:
+        answer = chain.w3.provider.make_request("anvil_getIntervalMining", [])  # type: ignore[arg-type]
+    except (RpcError, OSError, ValueError):
+        return None
+    result = answer.get("result") if isinstance(answer, dict) else None
+    return float(result) if isinstance(result, int | float) and not isinstance(result, bool) else None

@@ -4,28 +4,119 @@
 indexer. Lookups of many blocks, transactions or receipts go in JSON-RPC batches (one round trip per
 ``BATCH_CALLS``), one request at a time where a node or proxy refuses batches. :class:`ContractEvents`
 decodes the logs and calls of named contracts by their exported ABIs.
+
+Every ``eth_getLogs`` of the package goes through :meth:`ChainHistory.chunked_logs`: hosted RPC providers cap
+a query's block range (from a handful of blocks on free tiers to a few thousand) or its result count, each
+with its own error text. :class:`LogSpan` learns the span a node accepts: a range or size refusal halves the
+range and the same blocks are asked again; successes grow it back, never past a span that was refused (that
+memory fades after ``SPAN_FORGET_AFTER`` successes: a result-count cap depends on how dense the logs are).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import BlockNotFound
+from web3.exceptions import BlockNotFound, Web3RPCError
 from web3.types import FilterParams, LogReceipt
 
 from .abi import abi
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BATCH_CALLS = 200
 """Most requests (block headers, transactions, receipts) sent in one JSON-RPC batch."""
+LOG_SPAN_MAX = 2_000
+"""Most blocks one ``eth_getLogs`` call asks for (the span :class:`LogSpan` starts from and grows back to)."""
+SPAN_GROW_AFTER = 4
+"""Successes in a row at the current span before it doubles."""
+SPAN_FORGET_AFTER = 256
+"""Successes after which a refused span may be tried again."""
+LIMIT_CODES = frozenset({-32005, -32602, -32614, -32008})
+"""JSON-RPC error codes providers give an ``eth_getLogs`` over their limits (EIP-1474 "limit exceeded",
+"invalid params", QuickNode's -32614, "response too big"), checked together with the words of the message."""
+_LIMIT_WORDS = re.compile(
+    r"block range|range|too many|more than \d|results|response size|too big|too large|exceed|limit", re.IGNORECASE
+)
+
+
+def is_log_limit(exc: BaseException) -> bool:
+    """Whether a failed ``eth_getLogs`` was refused for its block range or result size (ask less), not broken.
+
+    Alchemy: "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range...";
+    Infura: "query returned more than 10000 results" (-32005) or "range 1000000 exceeds limit of 10000";
+    QuickNode: "eth_getLogs is limited to a 10,000 range" (-32614, over HTTP 413); others alike."""
+    if not isinstance(exc, Web3RPCError | ValueError):
+        return False
+    response = getattr(exc, "rpc_response", None)
+    error = response.get("error") if isinstance(response, Mapping) else None
+    code = error.get("code") if isinstance(error, Mapping) else None
+    text = str(error if error is not None else exc)
+    return bool(_LIMIT_WORDS.search(text)) and (code is None or code in LIMIT_CODES or code == -32000)
+
+
+class LogSpan:
+    """The ``eth_getLogs`` block span one node accepts, learned from its refusals (thread-safe)."""
+
+    def __init__(self, most: int = LOG_SPAN_MAX) -> None:
+        self.most = most
+        self.span = most
+        self.refused: int | None = None
+        """The smallest span refused lately: growth stays below it."""
+        self._streak = 0
+        self._since_refusal = 0
+        self._lock = threading.Lock()
+
+    def shrink(self, asked: int) -> int:
+        """``asked`` blocks were refused: the span to ask next (half of it). Raises nothing: at one block the
+        caller gives up."""
+        with self._lock:
+            self.refused = asked if self.refused is None else min(self.refused, asked)
+            self.span = max(1, min(self.span, asked // 2))
+            self._streak = self._since_refusal = 0
+            return self.span
+
+    def grow(self, asked: int) -> None:
+        """``asked`` blocks were served."""
+        with self._lock:
+            self._since_refusal += 1
+            if self.refused is not None and self._since_refusal >= SPAN_FORGET_AFTER:
+                self.refused = None
+            if asked < self.span:
+                return
+            self._streak += 1
+            if self._streak >= SPAN_GROW_AFTER:
+                ceiling = self.most if self.refused is None else max(1, self.refused - 1)
+                self.span, self._streak = max(self.span, min(2 * self.span, ceiling)), 0
+
+
+def chunked(span: LogSpan, start: int, stop: int, fetch: Callable[[int, int], list[T]]) -> list[T]:
+    """``fetch(a, b)`` over blocks ``start`` to ``stop`` (inclusive) in spans ``span`` allows, in order; a range
+    or size refusal halves the span and asks the same blocks again (see :func:`is_log_limit`)."""
+    found: list[T] = []
+    a = max(start, 0)
+    while a <= stop:
+        b = min(a + span.span - 1, stop)
+        try:
+            part = fetch(a, b)
+        except (Web3RPCError, ValueError) as exc:
+            if b == a or not is_log_limit(exc):
+                raise
+            log.info("eth_getLogs over %d blocks refused (%s): asking for %d", b - a + 1, exc, span.shrink(b - a + 1))
+            continue
+        span.grow(b - a + 1)
+        found.extend(part)
+        a = b + 1
+    return found
 
 
 def _hex(value: bytes) -> str:
@@ -163,6 +254,19 @@ class ChainHistory:
     w3: Web3
     _batches: bool = True
     """False once a node refused a JSON-RPC batch: later lookups go one request at a time."""
+    _log_span: LogSpan | None = None
+
+    @property
+    def log_span(self) -> LogSpan:
+        """The ``eth_getLogs`` span this chain's node accepts, as learned so far."""
+        if self._log_span is None:
+            self._log_span = LogSpan()
+        return self._log_span
+
+    def chunked_logs(self, start: int, stop: int, fetch: Callable[[int, int], list[T]]) -> list[T]:
+        """``fetch(from_block, to_block)`` (one ``eth_getLogs``) over ``start`` to ``stop`` inclusive, in the
+        spans the node accepts: every log query of the package goes through here."""
+        return chunked(self.log_span, start, stop, fetch)
 
     def contract_events(self, contracts: Mapping[str, str]) -> ContractEvents:
         """A decoder of the events and calls of ``{artifact name: address}``."""
@@ -181,8 +285,13 @@ class ChainHistory:
 
     def logs(self, start: int, stop: int, addresses: Iterable[str]) -> list[Log]:
         """The logs the contracts at ``addresses`` emitted in blocks ``start`` to ``stop`` (inclusive), in order."""
-        query: FilterParams = {"fromBlock": start, "toBlock": stop, "address": [to_checksum_address(a) for a in addresses]}
-        return [Log.from_rpc(entry) for entry in self.w3.eth.get_logs(query)]
+        targets = [to_checksum_address(a) for a in addresses]
+
+        def fetch(a: int, b: int) -> list[Log]:
+            query: FilterParams = {"fromBlock": a, "toBlock": b, "address": targets}
+            return [Log.from_rpc(entry) for entry in self.w3.eth.get_logs(query)]
+
+        return self.chunked_logs(start, stop, fetch)
 
     def receipts(self, tx_hashes: Sequence[str]) -> dict[str, Receipt]:
         """The receipts of mined transactions, asked in batches."""
@@ -220,4 +329,17 @@ def _block(header: Mapping[str, Any]) -> Block:
     return Block(int(header["number"]), _hex(header["hash"]), int(header["timestamp"]))
 
 
-__all__ = ["BATCH_CALLS", "Block", "ChainHistory", "ContractEvents", "DecodedEvent", "Log", "Receipt", "Transaction"]
+__all__ = [
+    "BATCH_CALLS",
+    "LOG_SPAN_MAX",
+    "Block",
+    "ChainHistory",
+    "ContractEvents",
+    "DecodedEvent",
+    "Log",
+    "LogSpan",
+    "Receipt",
+    "Transaction",
+    "chunked",
+    "is_log_limit",
+]

@@ -12,6 +12,7 @@ from ..errors import ChainError
 from . import events
 from .contracts import Contracts, decode_struct
 from .orders import Order, Permit, SignedOrder, permit_typed_data
+from .rpc import mask_url
 from .signer import Signer
 from .tx import Mined
 from .types import (
@@ -235,7 +236,7 @@ class Jobs(Contracts):
         backed = [e for e in found if outputs_hash(e.event.outputs) == stored]
         if not backed:
             raise ChainError(
-                f"job {job_id}: the outputs in the JobSettled log from {self.chain.provider.url} do not hash to the "
+                f"job {job_id}: the outputs in the JobSettled log from {mask_url(self.chain.provider.url)} do not hash to the "
                 f"market's stored outputsHashOf 0x{stored.hex()}",
                 "the node served a log the chain does not back; query another RPC node",
             )

@@ -33,7 +33,7 @@ from web3.types import TxParams
 from ..errors import ContractRevert, RpcError, TransactionError, WrongChainError
 from .abi import abi, artifact, decode_revert
 from .history import ChainHistory
-from .rpc import RPC_BACKOFF_S, RPC_TIMEOUT_S, RPC_TRIES, FailoverProvider
+from .rpc import RPC_BACKOFF_S, RPC_TIMEOUT_S, RPC_TRIES, FailoverProvider, mask_url
 from .signer import Signer
 
 RECEIPT_TIMEOUT_S = 120
@@ -71,6 +71,15 @@ REVERT_HINTS = {
     "ERC20InsufficientBalance": "the account holds too few NGX",
     "ERC20InsufficientAllowance": "approve the contract to spend the amount first",
     "ProviderStaking__InsufficientFreeStake": "part of the stake is locked as collateral for live jobs",
+    "ProviderStaking__NothingToWithdraw": "nothing has finished unbonding: ngx-zk provider unstake AMOUNT first, "
+    "then withdraw after the unbonding delay (ngx-zk provider status shows when)",
+    "ModelRegistry__UnknownModel": "no model has this id on this chain: check the id (and --rpc-url)",
+    "SafeCastOverflowedUintDowncast": "the amount is more than the contract can hold: use a smaller one",
+    "JobMarket__ClaimWindowOutOfBounds": "pick a --claim-window between the min and max the error names (seconds)",
+    "JobMarket__ProveWindowOutOfBounds": "pick a --prove-window between the min and max the error names (seconds)",
+    "JobMarket__NothingToWithdraw": "the market holds nothing for this account: see ngx-zk provider status",
+    "JobMarket__UnknownJob": "no job has this id on this chain: ngx-zk jobs lists them",
+    "JobMarket__NotExpired": "its deadline has not passed yet: ngx-zk job show ID says when it does",
 }
 
 
@@ -115,11 +124,11 @@ class Chain(ChainHistory):
             chain_id = int(self.w3.eth.chain_id)
         except (RpcError, Web3RPCError, ValueError) as exc:
             raise RpcError(
-                f"no chain node answers at {', '.join(urls)} ({getattr(exc, 'message', exc)})",
+                f"no chain node answers at {', '.join(mask_url(u) for u in urls)} ({getattr(exc, 'message', exc)})",
                 "start one with `ngx-zk devnet up`, or point --rpc-url / NGX_ZK_RPC_URL at a node",
             ) from None
         if expected_chain_id is not None and chain_id != expected_chain_id:
-            raise WrongChainError(expected_chain_id, chain_id, self.provider.url)
+            raise WrongChainError(expected_chain_id, chain_id, mask_url(self.provider.url))
         self.chain_id = chain_id
         self.provider.pin(chain_id)
         self.receipt_timeout_s: float = RECEIPT_TIMEOUT_S

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 CONTRACTS = ("JobMarket", "ModelRegistry", "ProviderStaking", "Reputation", "RewardsPool")
 """The contracts the explorer follows (by artifact and deployment name)."""
 BATCH_BLOCKS = 2_000
-"""Most blocks one ``eth_getLogs`` call asks for."""
+"""Most blocks one indexing batch covers (the chain layer cuts its ``eth_getLogs`` to the spans the node accepts)."""
 DEV_CONFIRMATIONS = 0
 """A local anvil devnet has no competing miners: index its head at once (a reorg there is still rewound)."""
 CONFIRMATIONS = 12
