@@ -162,6 +162,10 @@ def markdown(results: dict[str, Any]) -> str:
         from benchmarks.load import markdown as load_markdown
 
         lines += load_markdown(results["load"])
+    if results.get("coverage"):
+        from benchmarks.coverage import markdown as coverage_markdown
+
+        lines += coverage_markdown(results["coverage"])
     for failure in results.get("failures", []):
         lines.append(f"FAILED: {failure}")
     return "\n".join(lines).rstrip() + "\n"

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run.py            # full run: ~6-7 min on 2 idle cores (up to ~2x when shared)
     .venv/bin/python benchmarks/run.py --quick    # smoke run, ~1-2 min: 2 models, 1 repeat, fewer jobs
+    .venv/bin/python benchmarks/run.py --only coverage --coverage-dir DIR   # part g on any folder of models
 
 Writes benchmarks/results/latest.{json,md,png} and prints the markdown tables. Everything it
 creates (anvil, worker processes, keys, SRS files) lives in one temporary folder, removed at the end
@@ -26,12 +27,28 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks import batch, market, pipeline, report  # noqa: E402
+from benchmarks import batch, coverage, market, pipeline, report  # noqa: E402
 from ngx_zk import _ezkl  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
-QUICK = {"models": ["mlp", "logistic_sigmoid"], "repeats": 1, "warm_jobs": 2, "throughput_jobs": 3, "gas_jobs": 1}
-FULL = {"models": list(pipeline.EXAMPLES), "repeats": 5, "warm_jobs": 5, "throughput_jobs": 6, "gas_jobs": 2}
+QUICK = {
+    "models": ["mlp", "logistic_sigmoid"],
+    "repeats": 1,
+    "warm_jobs": 2,
+    "throughput_jobs": 3,
+    "gas_jobs": 1,
+    "coverage_models": ["tree", "boosted"],
+    "coverage_repeats": 1,
+}
+FULL = {
+    "models": list(pipeline.EXAMPLES),
+    "repeats": 5,
+    "warm_jobs": 5,
+    "throughput_jobs": 6,
+    "gas_jobs": 2,
+    "coverage_models": [],  # all of them
+    "coverage_repeats": 3,
+}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -44,14 +61,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warm-jobs", type=int, help="warm end-to-end jobs after the cold one (full: 5)")
     p.add_argument("--throughput-jobs", type=int, help="jobs per throughput run (full: 6)")
     p.add_argument("--gas-jobs", type=int, help="jobs per verifier kind for gas (full: 2; the last is reported)")
-    p.add_argument("--only", choices=("pipeline", "market", "batch"), help="run one part only (batch: part e, batch-job cost)")
+    p.add_argument(
+        "--only",
+        choices=("pipeline", "market", "batch", "coverage"),
+        help="run one part only (batch: part e, batch-job cost; coverage: part g, models nobody here wrote vs bare EZKL)",
+    )
+    p.add_argument("--coverage-dir", type=Path, help="part g: a folder of model folders (default: coverage_models.py's)")
+    p.add_argument("--coverage-models", nargs="+", help="part g: only these model folders (full: all)")
+    p.add_argument("--coverage-repeats", type=int, help="part g: proofs per side and model (full: 3)")
+    p.add_argument("--coverage-settle", action="store_true", help="part g: also settle one job per model on a local devnet")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
     p.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     args = p.parse_args(argv)
     for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if min(args.repeats, args.throughput_jobs, args.gas_jobs) < 1 or args.warm_jobs < 0:
+    if min(args.repeats, args.throughput_jobs, args.gas_jobs, args.coverage_repeats) < 1 or args.warm_jobs < 0:
         p.error("repeats and job counts must be at least 1 (warm jobs at least 0)")
     return args
 
@@ -108,6 +133,19 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 traceback.print_exc()
                 failures.append(f"part e: {type(exc).__name__}: {exc}")
+        if args.only in (None, "coverage"):
+            try:
+                results["coverage"] = coverage.run(
+                    workdir / "coverage",
+                    log,
+                    args.coverage_dir,
+                    args.coverage_repeats,
+                    names=args.coverage_models,
+                    with_settle=args.coverage_settle,
+                )
+            except Exception as exc:
+                traceback.print_exc()
+                failures.append(f"part g: {type(exc).__name__}: {exc}")
         if args.only is None:
             try:
                 from benchmarks import load  # part f: the market under load; the fleet against the local pool

@@ -104,6 +104,15 @@ def _widened(path: Path, message: str) -> tuple[ort.InferenceSession, str] | Non
         model = onnx.load(str(path), load_external_data=False)
     except Exception:  # the caller reports onnxruntime's own error
         return None
+    taken = {n.name for n in model.graph.node}
+    unnamed = [(k, n) for k, n in enumerate(model.graph.node) if not n.name]
+    for k, node in unnamed:  # exporters often leave names empty: name them, so a refusal names its node
+        node.name = next(name for name in (f"{node.op_type}_{k}", f"{node.op_type}_{k}_ngx") if name not in taken)
+    if unnamed:
+        try:
+            return _session(model.SerializeToString()), "onnxruntime"
+        except Exception as exc:  # the refusal again, now naming the node
+            message = str(exc)
     done: list[str] = []
     converted = ""
     for _ in range(MAX_WIDENED):
@@ -111,10 +120,20 @@ def _widened(path: Path, message: str) -> tuple[ort.InferenceSession, str] | Non
         if match is None:
             return None
         narrow, _param, op, node_name = match.groups()
-        nodes = [n for n in model.graph.node if n.name == node_name]
-        if narrow in _WIDER and nodes and node_name not in {d.split(" ")[0] for d in done}:
-            _widen(model, nodes[0], _NARROW[narrow], _WIDER[narrow])
-            done.append(f"{node_name} ({op}, {narrow} in {TensorProto.DataType.Name(_WIDER[narrow]).lower()})")
+        refused = next((n for n in model.graph.node if n.name == node_name), None)
+        if narrow in _WIDER and refused is not None and not refused.name.endswith(_WIDENED):
+            # Every node of that operator on that type is refused alike (a forest has hundreds): widen them
+            # all at once rather than one session load per node.
+            types = _elem_types(model)
+            kin = [n for n in model.graph.node if n.op_type == op and any(types.get(i) == _NARROW[narrow] for i in n.input)]
+            for node in kin or [refused]:
+                _widen(model, node, _NARROW[narrow], _WIDER[narrow], types)
+            wide = TensorProto.DataType.Name(_WIDER[narrow]).lower()
+            done.append(
+                f"{node_name} ({op}, {narrow} in {wide})"
+                if len(kin) <= 1
+                else f"{len(kin)} {op} nodes ({narrow} in {wide}, {node_name} the first refused)"
+            )
         elif not converted and (newer := _newer_opset(model)) is not None:
             model, converted = (
                 newer[0],
@@ -143,9 +162,12 @@ def _newer_opset(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int] | None:
     return None
 
 
-def _widen(model: onnx.ModelProto, node: onnx.NodeProto, narrow: int, wide: int) -> None:
-    """Cast ``node``'s narrow inputs to ``wide`` and its outputs back to ``narrow``, in place."""
-    types = _elem_types(model)
+_WIDENED = "__ngx_widened"
+
+
+def _widen(model: onnx.ModelProto, node: onnx.NodeProto, narrow: int, wide: int, types: dict[str, int]) -> None:
+    """Cast ``node``'s narrow inputs to ``wide`` and its outputs back to ``narrow``, in place (``types``: the
+    element type of each tensor before any widening)."""
     casts = []
     for k, name in enumerate(node.input):
         if name and types.get(name, narrow) == narrow:
@@ -163,6 +185,7 @@ def _widen(model: onnx.ModelProto, node: onnx.NodeProto, narrow: int, wide: int)
         model.graph.node.insert(pos, extra)
     for offset, extra in enumerate(backs):
         model.graph.node.insert(pos + len(casts) + 1 + offset, extra)
+    node.name += _WIDENED
     del model.graph.value_info[:]  # stale types of the renamed tensors
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 import ngx_zk as ngx
@@ -48,6 +49,52 @@ def test_an_int8_matmul_gets_a_widened_reference_that_says_so(tmp_path: Path) ->
     paths = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 1]])
     indicators = (np.array([0.0, 0.5, -0.5, 0.25]) < np.array(x)).astype(int)
     assert out.reshape(-1).tolist() == (indicators @ paths).tolist()
+
+
+def test_an_int8_matmul_in_a_graph_of_unnamed_nodes_is_widened_not_another_node(tmp_path: Path) -> None:
+    """Exporters often leave node names empty (onnxruntime then refuses "node ()"): the widening must find
+    the refused MatMul itself, not the first unnamed node of the graph."""
+    path = onnx_factory.int8_matmul(tmp_path / "tree.onnx")
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        node.name = ""
+    onnx.save(model, str(path))
+    runner = OnnxRunner(path)
+    assert "(MatMul, int8 in int32)" in runner.reference
+    (out,) = runner.run([[0.3, -0.2, 0.1, 0.9]], [(1, 4)])
+    assert out.reshape(-1).tolist() == [2, 1, 2]
+
+
+def test_a_forest_of_more_int8_matmuls_than_one_widening_per_retry_allows_gets_its_reference(tmp_path: Path) -> None:
+    """random_forest: 100 trees, 200 int8 MatMuls. Widening them one onnxruntime refusal at a time ran out
+    of retries (and took a session load per node); all nodes of the refused kind are widened at once."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    trees = 70
+    paths = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 1]], dtype=np.int8)
+    nodes = [
+        helper.make_node("Less", ["threshold", "x"], ["above"]),
+        helper.make_node("Cast", ["above"], ["ind"], to=TensorProto.INT8),
+    ]
+    inits = [numpy_helper.from_array(np.array([[0.0, 0.5, -0.5, 0.25]], dtype=np.float32), "threshold")]
+    for t in range(trees):
+        inits.append(numpy_helper.from_array(paths, f"paths_{t}"))
+        nodes += [
+            helper.make_node("MatMul", ["ind", f"paths_{t}"], [f"votes_{t}"], name=f"/trees.{t}/MatMul"),
+            helper.make_node("Cast", [f"votes_{t}"], [f"fvotes_{t}"], to=TensorProto.FLOAT),
+        ]
+    nodes.append(helper.make_node("Sum", [f"fvotes_{t}" for t in range(trees)], ["y"]))
+    graph = helper.make_graph(
+        nodes,
+        "forest",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        inits,
+    )
+    runner = OnnxRunner(onnx_factory.save(graph, tmp_path / "forest.onnx", opset=11))
+    assert f"{trees} MatMul nodes (int8 in int32" in runner.reference
+    (out,) = runner.run([[0.3, -0.2, 0.1, 0.9]], [(1, 4)])
+    assert out.reshape(-1).tolist() == [2.0 * trees, 1.0 * trees, 2.0 * trees]
 
 
 def test_a_float_equal_at_opset_10_runs_on_the_graph_converted_to_opset_11(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ def bench_cmd(args: tuple[str, ...]) -> None:
     """Measure ngx-zk against bare EZKL: prove time per example model, job latency, gas, throughput.
 
     Runs benchmarks/run.py (the same as `make bench`) and passes ARGS on: --quick for a short run,
-    --repeats N, --models NAME..., --only pipeline|market, --keep. Writes benchmarks/results/latest.json,
+    --repeats N, --models NAME..., --only pipeline|market|batch|coverage (coverage: models nobody here
+    wrote, bare EZKL against ngx-zk; --coverage-dir DIR for your own), --keep. Writes benchmarks/results/latest.json,
     latest.md and latest.png, and prints the markdown tables. Needs a source checkout of ngx-zk.
 
     \b
