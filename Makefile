@@ -13,6 +13,7 @@ DEMO_PORT ?= 18545
 DEMO_DATA_PORT ?= 18546
 PYTEST_ARGS ?=
 EXPLORER_PORT ?= 8080
+BLOCK_TIME ?=
 
 .PHONY: help setup contracts demo test test-fast test-chain fuzz lint bench models clean system-deps explorer
 
@@ -46,12 +47,12 @@ contracts: setup ## Build the Solidity contracts and export their ABIs to ngx_zk
 	  cd verifier_contracts && $(FORGE) build --quiet && cd .. && $(PY) verifier_contracts/script/export_artifacts.py; \
 	fi
 
-demo: setup contracts ## Run the marketplace end to end on a local chain: devnet, deploy, publish, worker, prove-job, audit
+demo: setup contracts ## Run the marketplace end to end on a local chain: devnet, deploy, publish, worker, prove-job, audit (BLOCK_TIME=2: a block every 2 s)
 	@rm -rf $(DEMO_HOME) && mkdir -p $(DEMO_HOME)
 	@set -euo pipefail; export NGX_ZK_HOME=$(DEMO_HOME); cd $(DEMO_HOME); \
 	step() { printf '\n\033[1m== %s\033[0m\n' "$$*"; }; \
 	step "start a local chain (anvil) and deploy the contracts"; \
-	$(NGX) devnet up --fresh --port $(DEMO_PORT); \
+	$(NGX) devnet up --fresh --port $(DEMO_PORT)$(if $(BLOCK_TIME), --block-time $(BLOCK_TIME)); \
 	export NGX_ZK_RPC_URL=http://127.0.0.1:$(DEMO_PORT); \
 	trap '$(NGX) devnet down >/dev/null; [ -n "$${WORKER:-}" ] && kill $$WORKER 2>/dev/null; true' EXIT; \
 	$(NGX) deploy; \
@@ -120,7 +121,7 @@ lint: setup ## ruff (lint and format check) and mypy (strict) on the package
 	$(VENV)/bin/ruff format --check ngx_zk tests models benchmarks examples
 	$(VENV)/bin/mypy
 
-bench: setup ## Benchmarks: raw EZKL vs tuned build, job latency, gas, throughput (ARGS="--quick" or "--repeats 5")
+bench: setup ## Benchmarks: raw EZKL vs tuned build, job latency, gas, throughput, coverage of external models (ARGS="--quick" or "--repeats 5")
 	$(PY) benchmarks/run.py $(ARGS)
 
 models: setup ## Re-export the example models (deterministic)

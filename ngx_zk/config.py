@@ -113,6 +113,15 @@ class Settings:
         return self.cache_dir / "keys"
 
 
+def cache_unwritable(settings: Settings, exc: OSError) -> ConfigError:
+    """The error for a cache folder (NGX_ZK_CACHE_DIR) that cannot hold the SRS or the keys."""
+    where = f" {exc.filename}" if exc.filename else ""
+    return ConfigError(
+        f"cannot write the cache NGX_ZK_CACHE_DIR={str(settings.cache_dir)!r} ({exc.strerror or exc}{where})",
+        "point NGX_ZK_CACHE_DIR at a writable folder, or remove what is in the way",
+    )
+
+
 def debug_enabled(env: Mapping[str, str] | None = None) -> bool:
     """NGX_ZK_DEBUG is set (and not 0): show the traceback of an unexpected failure."""
     return (os.environ if env is None else env).get("NGX_ZK_DEBUG", "") not in ("", "0")
@@ -126,10 +135,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"NGX_ZK_HOME={str(home)!r} is not a folder", "point NGX_ZK_HOME at a folder (it is created if missing)"
         )
+    circuits_dir = Path(env.get("NGX_ZK_CIRCUITS_DIR") or home / "circuits")
+    if circuits_dir.exists() and not circuits_dir.is_dir():
+        raise ConfigError(
+            f"NGX_ZK_CIRCUITS_DIR={str(circuits_dir)!r} is not a folder",
+            "point NGX_ZK_CIRCUITS_DIR at a folder (it is created if missing), or unset it for $NGX_ZK_HOME/circuits",
+        )
+    cache_dir = Path(env.get("NGX_ZK_CACHE_DIR") or platformdirs.user_cache_dir("ngx-zk"))
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise ConfigError(
+            f"the cache NGX_ZK_CACHE_DIR={str(cache_dir)!r} is not a folder",
+            "point NGX_ZK_CACHE_DIR at a folder (it is created if missing), or unset it for the platform cache",
+        )
     return Settings(
         home=home,
-        circuits_dir=Path(env.get("NGX_ZK_CIRCUITS_DIR") or home / "circuits"),
-        cache_dir=Path(env.get("NGX_ZK_CACHE_DIR") or platformdirs.user_cache_dir("ngx-zk")),
+        circuits_dir=circuits_dir,
+        cache_dir=cache_dir,
         max_logrows=_int(env, "NGX_ZK_MAX_LOGROWS", defaults.MAX_LOGROWS, low=1, high=26),
         rpc_urls=_urls(env.get("NGX_ZK_RPC_URL") or DEFAULT_RPC_URL),
         private_key=Secret(env["NGX_ZK_PRIVATE_KEY"]) if env.get("NGX_ZK_PRIVATE_KEY") else None,
@@ -175,7 +196,10 @@ def _password(env: Mapping[str, str]) -> Secret | None:
         try:
             return Secret(Path(path).read_text().strip())
         except OSError as exc:
-            raise ConfigError(f"cannot read NGX_ZK_KEYSTORE_PASSWORD_FILE {path}: {exc.strerror}") from None
+            raise ConfigError(
+                f"cannot read NGX_ZK_KEYSTORE_PASSWORD_FILE {path}: {exc.strerror}",
+                "point NGX_ZK_KEYSTORE_PASSWORD_FILE at a readable file holding the password",
+            ) from None
     return None
 
 

@@ -38,7 +38,9 @@ class EndpointError(NgxZkError):
     """A provider endpoint URL is not one a consumer may connect to."""
 
     def __init__(self, url: str, problem: str, hint: str | None = None) -> None:
-        super().__init__(f"endpoint {url[:80]!r} refused: {problem}", hint)
+        super().__init__(
+            f"endpoint {url[:80]!r} refused: {problem}", hint or "give an http(s)://HOST:PORT URL that consumers can reach"
+        )
         self.url, self.problem = url, problem
 
 

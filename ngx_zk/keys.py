@@ -16,8 +16,8 @@ from pathlib import Path
 
 from . import _ezkl
 from .artifacts import Circuit, sha256_file
-from .config import Settings
-from .errors import ArtifactMismatchError, CircuitError
+from .config import Settings, cache_unwritable
+from .errors import ArtifactMismatchError, CircuitError, ConfigError
 
 PK = "pk.key"
 
@@ -29,7 +29,10 @@ def key_dir(settings: Settings, name: str, compiled_sha256: str, srs_sha256: str
 def setup(settings: Settings, name: str, compiled: Path, srs: Path, srs_sha256: str, vk_out: Path) -> Path:
     """Run EZKL setup: the verification key goes to ``vk_out``, the proving key into the cache."""
     folder = key_dir(settings, name, sha256_file(compiled), srs_sha256)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cache_unwritable(settings, exc) from None
     with _locked(folder / ".lock"), tempfile.TemporaryDirectory(dir=folder, prefix=".setup-") as tmp:
         vk, pk = Path(tmp) / "vk.key", Path(tmp) / PK
         _ezkl.setup(CircuitError, compiled, vk, pk, srs)
@@ -45,7 +48,11 @@ def proving_key(settings: Settings, circuit: Circuit, srs: Path) -> Path:
     pk = folder / PK
     if pk.is_file():
         return pk
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".lock").touch()
+    except OSError as exc:
+        raise cache_unwritable(settings, exc) from None
     with _locked(folder / ".lock"):
         if pk.is_file():  # another process finished setup while we waited
             return pk
@@ -57,6 +64,14 @@ def proving_key(settings: Settings, circuit: Circuit, srs: Path) -> Path:
                 raise ArtifactMismatchError("regenerated verification key", circuit.vk, m.vk_sha256, digest)
             os.replace(new_pk, pk)
     return pk
+
+
+def damaged(settings: Settings, pk: Path, detail: str) -> ConfigError:
+    """The error for a proving key in the cache that EZKL cannot load (truncated, junk, another version)."""
+    return ConfigError(
+        f"the proving key {pk} in the cache NGX_ZK_CACHE_DIR={str(settings.cache_dir)!r} is damaged ({detail})",
+        f"delete {pk.parent}: the key is made again from the circuit on the next proof",
+    )
 
 
 @contextlib.contextmanager

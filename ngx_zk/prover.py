@@ -62,7 +62,12 @@ def prove(
             ) from None
         progress("proving")
         started = time.perf_counter()
-        _ezkl.prove(witness, circuit.compiled, pk, proof_tmp, srs_path)
+        try:
+            _ezkl.prove(witness, circuit.compiled, pk, proof_tmp, srs_path)
+        except ProvingError as exc:
+            if "load pk" in exc.message:  # EZKL's words for a key file it cannot read: the cache, not the circuit
+                raise keys.damaged(settings, pk, exc.message.rsplit(": ", 1)[-1]) from None
+            raise
         seconds = time.perf_counter() - started
         os.replace(proof_tmp, out)
     felts = tuple(_ezkl.felt_to_int(str(f)) for group in witness_data.get("outputs", []) for f in group)
@@ -152,11 +157,17 @@ def verify(proof_file: Path, circuit: Circuit, settings: Settings) -> Proof:
 def _read(path: Path, circuit: Circuit, seconds: float = 0.0) -> Proof:
     m = circuit.manifest
     if not path.is_file():
-        raise InvalidProofError(f"proof file not found: {path}")
+        what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else None
+        raise InvalidProofError(
+            f"proof file not found: {path}" if what is None else f"{path} is {what}, not a proof file",
+            "pass the proof file `ngx-zk prove --out` wrote",
+        )
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidProofError(f"{path} is not a proof file (not JSON)") from None
+        raise InvalidProofError(
+            f"{path} is not a proof file (not JSON)", "pass the proof file `ngx-zk prove --out` wrote"
+        ) from None
     instances = _instances(path, data)
     if len(instances) != m.proof_instance_count:
         raise InvalidProofError(

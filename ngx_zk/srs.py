@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import _ezkl
 from .artifacts import SrsInfo, sha256_file
-from .config import Settings
+from .config import Settings, cache_unwritable
 from .errors import SrsError
 
 
@@ -57,7 +57,10 @@ def test_srs(settings: Settings, logrows: int) -> tuple[Path, SrsInfo]:
     """The cached local test SRS for ``logrows``, generated on first use. INSECURE: for dev chains only."""
     target = settings.srs_dir / "test" / f"kzg{logrows}.srs"
     if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise cache_unwritable(settings, exc) from None
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
             _ezkl.gen_test_srs(SrsError, tmp, logrows)
@@ -71,18 +74,22 @@ def locate(settings: Settings, info: SrsInfo) -> Path:
     """The cached SRS a circuit was built on, checked against the hash in its manifest."""
     name = f"kzg{info.logrows}.srs"
     path = settings.srs_dir / ("public" if info.kind == "public" else "test") / name
+    cache = f"the cache NGX_ZK_CACHE_DIR={str(settings.cache_dir)!r}"
     if not path.is_file():
         hint = (
-            "the test SRS this circuit was built on is gone from the cache; rebuild the circuit with ngx-zk model build"
+            "set NGX_ZK_CACHE_DIR back to the cache the circuit was built with, or rebuild the circuit with "
+            "ngx-zk model build (a new test SRS means new keys)"
             if info.insecure
             else f"install it again with ngx-zk model build --srs {name}"
         )
-        raise SrsError(f"SRS not found: {path}", hint)
+        raise SrsError(f"the SRS this circuit was built on ({name}) is not in {cache}: {path}", hint)
     digest = sha256_file(path)
     if digest != info.sha256:
         raise SrsError(
-            f"SRS {path} does not match the circuit's manifest (sha256 {digest[:12]}..., expected {info.sha256[:12]}...)",
-            "rebuild the circuit with ngx-zk model build",
+            f"{path} in {cache} is not the SRS this circuit was built on (sha256 {digest[:12]}..., "
+            f"expected {info.sha256[:12]}...)",
+            "set NGX_ZK_CACHE_DIR back to the cache the circuit was built with, or delete that file and "
+            + ("rebuild the circuit with ngx-zk model build" if info.insecure else f"run ngx-zk model build --srs {name}"),
         )
     return path
 

@@ -27,6 +27,8 @@ def parse_ngx(amount: str | Decimal, *, positive: bool = False) -> int:
     one base unit (``"1e-30"`` would silently become 0), or beyond a uint256."""
     text = str(amount).strip()
     try:
+        if not text.isascii():  # Decimal reads any script's digits ("٣" is 3): an amount is typed in ASCII
+            raise InvalidOperation
         value = Decimal(text)
     except InvalidOperation:
         raise InputError(f"{text!r} is not a number of NGX", "write an amount such as 10 or 2.5") from None

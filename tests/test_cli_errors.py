@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from ngx_zk.cli import main
 from ngx_zk.cli._errors import describe, wants_json
+from ngx_zk.config import Settings
 
 from .test_cli import all_commands
 
@@ -185,3 +186,73 @@ def test_an_internal_error_never_shows_signature_bytes() -> None:
 def test_a_group_alone_shows_its_help_not_an_error(group: tuple[str, ...]) -> None:
     code, out, err = invoke(list(group))
     assert code == 2 and "Commands:" in out + err and "Error" not in out + err
+
+
+CACHES = {
+    # how the cache is bad -> what the user must be told about it
+    "a file": "is not a folder",
+    "an empty folder": "is not in the cache",
+    "a junk SRS": "is not the SRS this circuit was built on",
+    "a junk proving key": "is damaged",
+    "keys/ a file": "cannot write the cache",
+}
+
+
+def bad_cache(kind: str, root: Path, good: Path, circuit: object) -> Path:
+    """A cache folder damaged the way ``kind`` says, next to a copy of the good one's SRS."""
+    import shutil
+
+    from ngx_zk.artifacts import Circuit
+    from ngx_zk.keys import PK, key_dir
+
+    assert isinstance(circuit, Circuit)
+    cache = root / "cache"
+    if kind == "a file":
+        cache.write_text("not a folder")
+        return cache
+    cache.mkdir()
+    if kind == "an empty folder":
+        return cache
+    shutil.copytree(good / "srs", cache / "srs")
+    m = circuit.manifest
+    if kind == "a junk SRS":
+        (cache / "srs" / "test" / f"kzg{m.srs.logrows}.srs").write_bytes(b"junk" * 100)
+    elif kind == "a junk proving key":
+        folder = key_dir(load_settings_for(cache), m.name, m.compiled_sha256, m.srs.sha256)
+        folder.mkdir(parents=True)
+        (folder / PK).write_bytes(b"junk" * 1000)
+    elif kind == "keys/ a file":
+        (cache / "keys").write_text("not a folder")
+    return cache
+
+
+def load_settings_for(cache: Path) -> Settings:
+    from ngx_zk.config import load_settings
+
+    return load_settings({"NGX_ZK_HOME": str(cache.parent), "NGX_ZK_CACHE_DIR": str(cache)})
+
+
+@pytest.mark.parametrize("kind", list(CACHES))
+def test_a_bad_cache_dir_is_named_not_blamed_on_the_circuit(
+    env: Path, cache_dir: Path, mlp_circuit: object, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A cache folder that is a file, empty, or holds junk used to be reported as a circuit to rebuild
+    ("the test SRS this circuit was built on is gone", "proving failed: ... failed to load pk"): the
+    message names the cache folder, NGX_ZK_CACHE_DIR, and what to do about it."""
+    from ngx_zk.artifacts import Circuit
+
+    assert isinstance(mlp_circuit, Circuit)
+    monkeypatch.setenv("NGX_ZK_CIRCUITS_DIR", str(mlp_circuit.path.parent))
+    cache = bad_cache(kind, env, cache_dir, mlp_circuit)
+    input_file = Path(__file__).parents[1] / "models" / "mlp" / "input.json"
+    result = CliRunner().invoke(
+        main,
+        ["prove", "--model", "mlp", "--input", str(input_file), "--out", str(env / "p.json"), "--json"],
+        env={"NGX_ZK_CACHE_DIR": str(cache)},
+    )
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)
+    said = f"{error['error']} ({error['hint']})"
+    assert CACHES[kind] in said and str(cache) in said and "NGX_ZK_CACHE_DIR" in said, said
+    assert "proving failed" not in said and "Traceback" not in result.stderr
+    assert not (env / "p.json").exists()

@@ -89,7 +89,10 @@ def from_keystore(path: Path, password: Secret) -> Signer:
     try:
         key = Account.decrypt(data, password.reveal())
     except (ValueError, KeyError, TypeError, AttributeError):  # a wrong password, or JSON that is not a keystore
-        raise SignerError(f"cannot open keystore {path}: wrong password or corrupt file") from None
+        raise SignerError(
+            f"cannot open keystore {path}: wrong password or corrupt file",
+            "check NGX_ZK_KEYSTORE_PASSWORD (or the file NGX_ZK_KEYSTORE_PASSWORD_FILE names) against this keystore",
+        ) from None
     account: LocalAccount = Account.from_key(key)
     return Signer(account.address, account)
 

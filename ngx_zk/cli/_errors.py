@@ -43,6 +43,26 @@ BYTES = re.compile(r"b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\"|0x[0-9a-fA-F]{64,}
 """Byte strings and long hex (signatures, permits, calldata) that a library's message may carry: never shown."""
 
 
+FAMILY_HINTS = {
+    "input": "check the file against the model: `ngx-zk model show NAME` lists its inputs and shapes",
+    "invalid_proof": "pass a proof file that `ngx-zk prove --out` wrote for this model",
+    "proof": "check the circuit with `ngx-zk model show NAME`, or rebuild it with ngx-zk model build",
+    "not_found": "check the name or path: `ngx-zk model list` shows the built circuits",
+    "model": "pass an ONNX file, or a folder holding network.onnx (`ngx-zk model export` writes one from PyTorch)",
+    "circuit": "check the circuit with `ngx-zk model show NAME`, or rebuild it with ngx-zk model build",
+    "config": "check the NGX_ZK_* settings (README, Configuration)",
+    "rpc": "check --rpc-url / NGX_ZK_RPC_URL, or start a local chain with `ngx-zk devnet up`",
+    "chain": "check --rpc-url / NGX_ZK_RPC_URL and the chain's state (`ngx-zk devnet status`)",
+    "wrong_chain": "point --rpc-url / NGX_ZK_RPC_URL at the chain you meant",
+    "deployment": "run `ngx-zk deploy` on this chain, or point --rpc-url at the chain you deployed to",
+    "signer": "pass --account ROLE (dev chain) or --keystore FILE, or set NGX_ZK_KEYSTORE / NGX_ZK_PRIVATE_KEY",
+    "transaction": "check the account's ETH for gas and the node, then try again",
+    "revert": "check the state it depends on: `ngx-zk job show ID`, `ngx-zk provider status`",
+}
+"""What to do, per family, for an error raised without a hint of its own: every failure says what to do."""
+GENERIC_HINT = "see the command's --help"
+
+
 @dataclass(frozen=True)
 class Failure:
     """What the user is told: the message, what to do, the family code, the exit status."""
@@ -67,7 +87,7 @@ def describe(exc: BaseException) -> Failure:
     if isinstance(exc, Interrupted):
         return Failure(exc.message, exc.hint, exc.code, INTERRUPTED, details=dict(exc.details))
     if isinstance(exc, NgxZkError):
-        return Failure(exc.message, exc.hint, exc.code)
+        return Failure(exc.message, exc.hint or FAMILY_HINTS.get(exc.code, GENERIC_HINT), exc.code)
     if isinstance(exc, click.UsageError):
         ctx = exc.ctx
         path = ctx.command_path if ctx is not None else "ngx-zk"

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
+
 from ..config import Settings
 from ..errors import CircuitError, DeploymentError
 
@@ -24,7 +26,12 @@ def stamp() -> str:
 
 
 def circuit_name(model_path: str, name: str | None, batch: int) -> str:
-    """The circuit name ``model build`` will use (as :func:`ngx_zk.onnx_model.resolve` names it), without loading the model."""
+    """The circuit name ``model build`` will use (as :func:`ngx_zk.onnx_model.resolve` names it), without loading the model.
+
+    An empty ``--name`` is refused: the build read it as "no name" and replaced the default circuit,
+    published or not (an unset shell variable in ``--name "$NAME"``)."""
+    if name is not None and not name.strip():
+        raise click.BadParameter("the circuit name is empty", param_hint="--name")
     if name is None:
         path = Path(model_path)
         if path.suffix == ".onnx" and path.is_file():
