@@ -228,6 +228,21 @@ def test_offers_replayed_expired_or_expiring_too_late_are_refused(make_plane: An
     assert plane.server.stats["body_bytes"] == 2 * len(body), "no refused offer's body was read"
 
 
+def test_an_offer_that_became_a_posted_job_is_given_back_to_its_consumer(make_plane: Any) -> None:
+    """The offer window bounds the proofs made for jobs never posted, not a consumer that keeps its offers."""
+    plane = make_plane(Limits(header_timeout_s=2, body_timeout_s=2, offers_per_consumer=2))
+    consumer, body = new_signer(), b"sealed offer"
+    for commitment in (5, 6):
+        dataplane.upload_offer(plane.endpoint, consumer, CHAIN, MARKET, MODEL, commitment, body, provider=PROVIDER)
+    error = refused(lambda: dataplane.upload_offer(plane.endpoint, consumer, CHAIN, MARKET, MODEL, 7, body, provider=PROVIDER))
+    assert error.status == 429
+    plane.server.admission.offer_kept(consumer.address)  # the worker adopted offer 5 into its posted job
+    dataplane.upload_offer(plane.endpoint, consumer, CHAIN, MARKET, MODEL, 7, body, provider=PROVIDER)
+    assert plane.server.admission.offers_made(consumer.address) == 2
+    error = refused(lambda: dataplane.upload_offer(plane.endpoint, consumer, CHAIN, MARKET, MODEL, 8, body, provider=PROVIDER))
+    assert error.status == 429, "an offer not kept is not given back"
+
+
 @pytest.mark.parametrize("stamp", ["nan", "NaN", "inf", "-inf", "1e400"])
 def test_a_fetch_timestamp_must_be_finite(make_plane: Any, stamp: str) -> None:
     plane = make_plane()

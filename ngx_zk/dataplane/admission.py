@@ -310,6 +310,17 @@ class Admission:
             recent.append(now)
             self._nonces[(who, nonce)] = float(expires)
 
+    def offer_kept(self, consumer: str) -> None:
+        """Give back one offer of ``consumer``'s window: it was kept (its job was posted and adopted).
+
+        The window bounds the proofs a consumer can make a provider run for jobs it never posts; an
+        offer that became a posted job cost the provider nothing it is not paid for, so a consumer
+        that keeps its offers may make one after another."""
+        with self._lock:
+            recent = self._offers.get(consumer.lower())
+            if recent:
+                recent.popleft()
+
     def offers_made(self, consumer: str) -> int:
         """Offers ``consumer`` made in the current window (what a replay would have spent)."""
         with self._lock:

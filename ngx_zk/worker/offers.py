@@ -70,6 +70,8 @@ class OfferBook:
         """Job id -> a proof started before the job was ours (an offer or an upload for an open job)."""
         self._incoming: queue.SimpleQueue[Offer] = queue.SimpleQueue()
         self._offered: dict[int, Offered] = {}  # input commitment -> offer proving before its job is posted
+        self.on_kept: Callable[[str], None] = lambda _consumer: None
+        """Told the consumer of each offer that became a posted job (the endpoint gives its offer back)."""
 
     # --- the endpoint's thread -----------------------------------------------------------------
     def take(self, offer: Offer) -> bool:
@@ -127,6 +129,7 @@ class OfferBook:
         if offered is None or offered.model_id != model_id or offered.consumer.lower() != consumer.lower():
             return None
         del self._offered[commitments[0]]
+        self.on_kept(offered.consumer)
         if offered.proof is not None:
             self.early[job_id] = offered.proof
         return Adopted(offered.salted, offered.reply_to, offered.proof)

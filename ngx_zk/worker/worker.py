@@ -149,6 +149,7 @@ class Worker:
                 served_models=self.served.keys(),
                 on_refused=self._refused,
             )
+            self.offers.on_kept = self.dataplane.admission.offer_kept
             self.endpoint = self.dataplane.serve(*opts.listen)
             log("dataplane.serving", endpoint=self.endpoint)
 
