@@ -4,6 +4,7 @@ snapshot reverted after each test."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -136,3 +137,33 @@ def start_worker(net: Net, state_dir: Path, *args: str, **env: str) -> subproces
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def run_job(
+    net: Net, tmp_path: Path, *worker_args: str, timeout: int = 120, worker_exits_cleanly: bool = False, **worker_env: str
+) -> dict[str, object]:
+    """One mlp job as users run it: a worker process taking one job, ``prove-job --json`` as the consumer.
+    Returns prove-job's JSON; ``worker_exits_cleanly`` also asserts the worker ended with status 0."""
+    worker = start_worker(net, tmp_path / "worker", "--max-jobs", "1", *worker_args, **worker_env)
+    try:
+        done = ngx_zk(
+            net,
+            tmp_path / "consumer",
+            "prove-job",
+            "mlp",
+            "--input",
+            str(MODELS / "mlp" / "input.json"),
+            "--account",
+            "consumer",
+            "--price",
+            "10",
+            "--json",
+            "--timeout",
+            str(timeout),
+        )
+    finally:
+        status = worker.wait(timeout=timeout)
+        if worker_exits_cleanly:
+            assert status == 0, worker.stderr.read() if worker.stderr else ""
+    assert done.returncode == 0, done.stdout + done.stderr
+    return dict(json.loads(done.stdout))

@@ -18,9 +18,8 @@ import pytest
 
 from ngx_zk.chain import deployment, devnet
 
-from .chain_fixtures import NGX, Net, ngx_zk
+from .chain_fixtures import NGX, Net, ngx_zk, run_job
 from .paths import MODELS
-from .test_marketplace import run_job
 
 pytestmark = pytest.mark.chain
 

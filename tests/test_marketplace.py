@@ -24,7 +24,7 @@ from ngx_zk.defaults import BN254_SCALAR_MODULUS
 from ngx_zk.errors import ChainError, ContractRevert, WrongChainError
 from ngx_zk.publish import publish
 
-from .chain_fixtures import NGX, Net, ngx_zk, start_worker
+from .chain_fixtures import NGX, Net, ngx_zk, run_job, start_worker
 from .conftest import MODELS
 
 pytestmark = pytest.mark.chain
@@ -32,30 +32,6 @@ pytestmark = pytest.mark.chain
 PROVIDER = devnet.dev_address("provider")
 CONSUMER = devnet.dev_address("consumer")
 EXPECTED = json.loads((MODELS / "mlp" / "expected_output.json").read_text())["output_data"][0]
-
-
-def run_job(net: Net, tmp_path: Path, *worker_args: str, **worker_env: str) -> dict[str, object]:
-    worker = start_worker(net, tmp_path / "worker", "--max-jobs", "1", *worker_args, **worker_env)
-    try:
-        done = ngx_zk(
-            net,
-            tmp_path / "consumer",
-            "prove-job",
-            "mlp",
-            "--input",
-            str(MODELS / "mlp" / "input.json"),
-            "--account",
-            "consumer",
-            "--price",
-            "10",
-            "--json",
-            "--timeout",
-            "120",
-        )
-    finally:
-        worker.wait(timeout=120)
-    assert done.returncode == 0, done.stderr
-    return dict(json.loads(done.stdout))
 
 
 def test_job_settles_pays_once_and_moves_reputation(chain_snapshot: Net, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

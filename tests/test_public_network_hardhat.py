@@ -26,8 +26,8 @@ from ngx_zk.errors import RpcError
 from ngx_zk.publish import publish
 from ngx_zk.tools import node_tool
 
-from .chain_fixtures import NGX, Net, free_port, ngx_zk, start_worker
-from .paths import MODELS, REPO
+from .chain_fixtures import NGX, Net, free_port, ngx_zk, run_job
+from .paths import REPO
 
 pytestmark = pytest.mark.chain
 CONFIG = REPO / "tests" / "hardhat" / "hardhat.config.js"
@@ -95,27 +95,7 @@ def test_the_devnet_helpers_fall_back_where_hardhat_lacks_anvils_methods(hardhat
 def test_a_plain_job_settles_and_audits_on_hardhats_node(hardhat: Net, tmp_path: Path) -> None:
     net, m = hardhat, hardhat.market
     start = m.chain.block_number()
-    worker = start_worker(net, tmp_path / "worker", "--max-jobs", "1")
-    try:
-        done = ngx_zk(
-            net,
-            tmp_path / "consumer",
-            "prove-job",
-            "mlp",
-            "--input",
-            str(MODELS / "mlp" / "input.json"),
-            "--account",
-            "consumer",
-            "--price",
-            "10",
-            "--json",
-            "--timeout",
-            "150",
-        )
-    finally:
-        assert worker.wait(timeout=150) == 0, worker.stderr.read() if worker.stderr else ""
-    assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads(done.stdout)
+    result = run_job(net, tmp_path, timeout=150, worker_exits_cleanly=True)
     assert result["status"] == "Settled" and result["proof_valid"] is True
     assert result["provider"] == devnet.dev_address("provider")
     assert len(m.logs(JobSettled, start, job_id=int(result["job_id"]))) == 1
