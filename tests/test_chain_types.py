@@ -4,8 +4,10 @@ the terms refuse what the market would revert, and the auction maths matches the
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from enum import Enum
+from pathlib import Path
 
 import pytest
 
@@ -219,3 +221,30 @@ def test_the_status_names_of_typed_schemas_are_the_posted_job_statuses() -> None
     from ngx_zk.chain.types import JobStatusName
 
     assert set(get_args(JobStatusName)) == {s.value for s in JobStatus if s is not JobStatus.NONE}
+
+
+_VECTORS = Path(__file__).resolve().parents[1] / "verifier_contracts" / "test" / "fixtures" / "job_terms_prices.json"
+
+
+def _ramp(row: list[int]) -> JobTerms:
+    low, high, delay, length = row[:4]
+    return JobTerms(
+        model_id=1,
+        min_price=low,
+        max_price=high,
+        claim_window=max(delay + length, 1),
+        prove_window=60,
+        ramp_delay=delay,
+        ramp_length=length,
+    )
+
+
+def test_job_terms_price_maths_match_the_solidity_librarys_vectors() -> None:
+    """The vectors test/JobTermsLib.t.sol checks ``JobTermsLib.priceAt`` and ``secondsToReach`` against."""
+    vectors = json.loads(_VECTORS.read_text())
+    assert len(vectors["prices"]) == vectors["priceCount"] > 20 and len(vectors["reach"]) == vectors["reachCount"] > 20
+    for row in vectors["prices"]:
+        assert _ramp(row).price_at(row[4]) == row[5], row
+    for row in vectors["reach"]:
+        at = _ramp(row).seconds_to_reach(row[4])
+        assert (at is not None, at or 0) == (bool(row[5]), row[6]), row

@@ -165,15 +165,10 @@ def deploy_all(chain: Chain, deployer: Signer, roles: Roles, *, dev: bool, progr
     deploy("ModelRegistry", a["ProtocolConfig"])
     deploy("ProviderStaking", a["NGXToken"], a["ProtocolConfig"])
     deploy("Reputation", a["ProviderStaking"], a["ProtocolConfig"])
-    deploy(
-        "JobMarket",
-        a["NGXToken"],
-        a["ProtocolConfig"],
-        a["ModelRegistry"],
-        a["ProviderStaking"],
-        a["Reputation"],
-        a["RewardsPool"],
-    )
+    wiring = (a["NGXToken"], a["ProtocolConfig"], a["ModelRegistry"], a["ProviderStaking"], a["Reputation"], a["RewardsPool"])
+    # The market runs every settlement in this module's code (DELEGATECALL), so both get the same wiring.
+    deploy("JobSettlement", *wiring)
+    deploy("JobMarket", *wiring, a["JobSettlement"])
     deploy("Halo2VerifierReusable")
 
     progress("wiring contracts")

@@ -10,6 +10,7 @@ import {ProviderStaking} from "../src/ProviderStaking.sol";
 import {Reputation} from "../src/Reputation.sol";
 import {RewardsPool} from "../src/RewardsPool.sol";
 import {JobMarket} from "../src/JobMarket.sol";
+import {JobSettlement} from "../src/JobSettlement.sol";
 import {NGXGovernor} from "../src/governance/NGXGovernor.sol";
 import {NGXTimelock} from "../src/governance/NGXTimelock.sol";
 import {Halo2VerifierReusable} from "../src/generated/Halo2VerifierReusable.sol";
@@ -35,6 +36,7 @@ contract Deploy {
         ModelRegistry registry;
         ProviderStaking staking;
         Reputation reputation;
+        JobSettlement settlement;
         JobMarket market;
         Halo2VerifierReusable reusableVerifier;
     }
@@ -62,7 +64,8 @@ contract Deploy {
         d.registry = new ModelRegistry(d.config);
         d.staking = new ProviderStaking(d.token, d.config);
         d.reputation = new Reputation(d.staking, d.config);
-        d.market = new JobMarket(d.token, d.config, d.registry, d.staking, d.reputation, d.rewards);
+        d.settlement = new JobSettlement(d.token, d.config, d.registry, d.staking, d.reputation, d.rewards);
+        d.market = new JobMarket(d.token, d.config, d.registry, d.staking, d.reputation, d.rewards, address(d.settlement));
         d.reusableVerifier = new Halo2VerifierReusable();
         // The shared EZKL verifier is trusted code: allow-list its runtime (needs the curator = broadcaster).
         if (curator == me) d.config.setVerifierCodeAllowed(address(d.reusableVerifier).codehash, true);

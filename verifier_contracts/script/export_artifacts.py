@@ -29,12 +29,14 @@ CONTRACTS = [
     ("ProviderStaking.sol", "ProviderStaking"),
     ("Reputation.sol", "Reputation"),
     ("RewardsPool.sol", "RewardsPool"),
+    ("JobSettlement.sol", "JobSettlement"),
     ("JobMarket.sol", "JobMarket"),
     ("NGXGovernor.sol", "NGXGovernor"),
     ("NGXTimelock.sol", "NGXTimelock"),
     ("Halo2VerifierReusable.sol", "Halo2VerifierReusable"),
     ("PolycommitBinding.sol", "PolycommitBinding"),
     ("IJobMarket.sol", "IJobMarket"),
+    ("IJobSettlement.sol", "IJobSettlement"),
     ("IModelRegistry.sol", "IModelRegistry"),
     ("IProviderStaking.sol", "IProviderStaking"),
     ("IReputation.sol", "IReputation"),
@@ -49,11 +51,42 @@ CONTRACTS = [
 
 EIP170_LIMIT = 24_576
 
+# The JobMarket runs IJobSettlement's functions (and its events and errors) by DELEGATECALL to the
+# JobSettlement module, so callers see one ABI at the market's address: the market's own entries
+# plus the module's interface entries it does not already have.
+MERGED_ABI = {"JobMarket": ("IJobSettlement.sol", "IJobSettlement")}
+
 
 def _hex(obj: object) -> str:
     raw = obj.get("object", "") if isinstance(obj, dict) else (obj or "")
     raw = str(raw)
     return raw if raw.startswith("0x") else "0x" + raw
+
+
+def _signature(entry: dict) -> tuple[str, str, tuple[str, ...]]:
+    return entry["type"], entry.get("name", ""), tuple(i["type"] for i in entry.get("inputs", []))
+
+
+def _merged(abi: list, extra: tuple[str, str]) -> list:
+    """``abi`` plus the entries of the interface ``extra`` = (source, name) that it lacks."""
+    source, name = extra
+    path = OUT / source / f"{name}.json"
+    if not path.is_file():
+        sys.exit(f"missing forge artifact {path}: did `forge build` succeed?")
+    have = {_signature(e) for e in abi}
+    return abi + [e for e in json.loads(path.read_text())["abi"] if _signature(e) not in have]
+
+
+def _named(abi: list, interfaces: tuple[tuple[str, str], ...]) -> list:
+    """``abi`` with each entry whose inputs are unnamed (``f(uint256, bytes calldata)``: a body that only
+    delegates) replaced by the same-signature entry of one of ``interfaces``, which names them: callers decode
+    calldata by name (``decode_function_input``), and unnamed inputs would collapse into one key."""
+    named = {}
+    for source, name in interfaces:
+        path = OUT / source / f"{name}.json"
+        if path.is_file():
+            named.update({_signature(e): e for e in json.loads(path.read_text())["abi"]})
+    return [named.get(_signature(e), e) if any(not i.get("name") for i in e.get("inputs", [])) else e for e in abi]
 
 
 def export() -> list[Path]:
@@ -74,8 +107,11 @@ def export() -> list[Path]:
             sys.exit(f"{name} runtime is {size} bytes, above the EIP-170 limit of {EIP170_LIMIT}")
         if "__$" in bytecode:
             sys.exit(f"{name} needs library linking, which this exporter does not do")
+        abi = artifact["abi"]
+        if name in MERGED_ABI:
+            abi = _named(_merged(abi, MERGED_ABI[name]), (("IJobMarket.sol", "IJobMarket"), MERGED_ABI[name]))
         target = DEST / f"{name}.json"
-        payload = {"abi": artifact["abi"], "bytecode": bytecode, "deployedBytecodeSize": size}
+        payload = {"abi": abi, "bytecode": bytecode, "deployedBytecodeSize": size}
         text = json.dumps(payload, indent=1, sort_keys=True) + "\n"
         if target.is_file() and target.read_text() == text:
             continue

@@ -2,10 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
@@ -13,8 +11,9 @@ import {IProtocolConfig} from "./interfaces/IProtocolConfig.sol";
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
 import {IReputation} from "./interfaces/IReputation.sol";
 import {IRewardsPool} from "./interfaces/IRewardsPool.sol";
-import {IHalo2Verifier, IHalo2VerifierReusable} from "./interfaces/IHalo2Verifier.sol";
-import {INgxConsumer} from "./interfaces/INgxConsumer.sol";
+import {JobMarketState} from "./JobMarketState.sol";
+import {JobTermsLib} from "./types/JobTermsLib.sol";
+import {OrderLib} from "./types/OrderLib.sol";
 
 /// @title JobMarket
 /// @notice Escrow for verifiable-inference jobs: the consumer's payment is released only when the
@@ -36,110 +35,53 @@ import {INgxConsumer} from "./interfaces/INgxConsumer.sol";
 ///      slash (burned if nobody finishes, so the consumer never profits from a slash).
 ///      Orders: a provider fills a consumer's EIP-712 signed order (`fillOrder`: post for the consumer, who pays by
 ///      permit or allowance and needs no ETH, and claim for the provider, in one transaction; one fill per nonce).
-contract JobMarket is IJobMarket, ReentrancyGuardTransient {
+///      Job terms and orders are struct-plus-library types: the structs are IJobMarket's, their validation, EIP-712
+///      hashing and auction price maths are `types/JobTermsLib.sol` and `types/OrderLib.sol`.
+///      Settlement at market cost (issue #24): every settlement (`submitResult`, and IJobSettlement's eager batches
+///      and optimistic results with challenges) is code of the JobSettlement module, which this market runs by
+///      DELEGATECALL in its own storage (its `fallback`; there is no `receive`). Both inherit JobMarketState, so the
+///      storage layout is one; the module must be wired to the same six contracts (checked at construction).
+contract JobMarket is JobMarketState, IJobMarket {
     using SafeERC20 for IERC20;
+    using JobTermsLib for JobTerms;
 
-    /// @notice The BN254 scalar field modulus; every public instance must be below it.
-    uint256 public constant SNARK_SCALAR_FIELD =
-        21888242871839275222246405745257275088548364400416034343698204186575808495617;
     /// @notice Largest `deliverInput` payload in bytes (32 KiB of ciphertext). Bounds the event's calldata
     ///         and log cost; larger inputs belong off chain.
     uint256 public constant MAX_INPUT_PAYLOAD = 32 * 1024;
-    /// @notice Job flag, set at settlement: no reward, NRS or rating (a replay of a statement already settled, or a
-    ///         verifier whose code is not allow-listed).
-    uint8 public constant FLAG_NO_REWARD = 1;
-    /// @notice Job flag: the consumer called `deliverInput` for this claim.
-    uint8 public constant FLAG_INPUT_ON_CHAIN = 2;
-    /// @notice Job flag: an auction whose price is not locked yet (cleared by the claim).
-    uint8 public constant FLAG_AUCTION = 4;
-    /// @notice Job flag: the first provider missed the job and it was reopened (at most once).
-    uint8 public constant FLAG_REOPENED = 8;
-    /// @notice Job flag: a deliverer besides the consumer may hand over the input.
-    uint8 public constant FLAG_DELIVERER = 16;
-    /// @notice Most gas a job's callback may ask for (the provider pays for it in its settlement).
-    uint32 public constant MAX_CALLBACK_GAS = 2_000_000;
     /// @notice Share of a missed job's slash kept as the bounty for the provider that finishes it (the rest burned).
     uint256 public constant REOPEN_BOUNTY_BPS = 5_000;
     /// @notice EIP-712 type hash of a consumer's signed `Order` (its `inputCommitments` member is the array
     ///         `fillOrder` takes beside the order).
-    bytes32 public constant ORDER_TYPEHASH = keccak256(
-        "Order(address consumer,JobTerms terms,uint256[] inputCommitments,address provider,uint256 nonce,uint40 signedAt,uint40 deadline)JobTerms(uint256 modelId,uint96 minPrice,uint96 maxPrice,uint32 rampDelay,uint32 rampLength,uint32 claimWindow,uint32 proveWindow,uint8 minReputation,address deliverer,uint32 callbackGasLimit)"
-    );
+    bytes32 public constant ORDER_TYPEHASH = OrderLib.TYPEHASH;
     /// @notice EIP-712 type hash of `JobTerms` (an `Order` member).
-    bytes32 public constant JOB_TERMS_TYPEHASH = keccak256(
-        "JobTerms(uint256 modelId,uint96 minPrice,uint96 maxPrice,uint32 rampDelay,uint32 rampLength,uint32 claimWindow,uint32 proveWindow,uint8 minReputation,address deliverer,uint32 callbackGasLimit)"
-    );
+    bytes32 public constant JOB_TERMS_TYPEHASH = JobTermsLib.TYPEHASH;
     /// @dev EIP-712 domain: name "NeuroGrid JobMarket", version "1", block.chainid, this market (computed per call,
     ///      so a fork's chain id is always the current one).
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 internal constant DOMAIN_NAME_HASH = keccak256("NeuroGrid JobMarket");
     bytes32 internal constant DOMAIN_VERSION_HASH = keccak256("1");
-    /// @dev Gas kept back beyond a callback's limit for the call itself and the CallbackResult event.
-    uint256 internal constant CALLBACK_OVERHEAD = 10_000;
-    uint256 internal constant BPS = 10_000;
 
-    IERC20 private immutable _token;
-    IProtocolConfig private immutable _config;
-    IModelRegistry private immutable _registry;
-    IProviderStaking private immutable _staking;
-    IReputation private immutable _reputation;
-    IRewardsPool private immutable _rewards;
+    /// @dev The settlement module (JobSettlement), run by DELEGATECALL for every selector this contract lacks.
+    address private immutable _module;
 
-    // One slot, written once by postJob (count and liabilities) and read by postJob, claimJob and submitResult
-    // (the pause flag). Liabilities (escrowed prices plus credits) only change when tokens come in or go out: a
-    // settlement or refund moves an escrowed price to credits and leaves the total as it is.
-    uint64 private _jobCount;
-    uint144 private _totalLiabilities;
-    uint40 private _lastUnpausedAt;
-    bool private _paused;
-    mapping(uint256 jobId => Job) private _jobs;
-    /// @dev Per statement (`_statementOf`: what a proof proves, whatever the model id): zero until a job settles it,
-    ///      then that first job's outputs hash. Only a settlement writes it, so posting or cancelling marks nothing.
-    mapping(bytes32 statement => bytes32 outputsHash) private _settledStatements;
-    /// @dev keccak256(abi.encodePacked(outputs)) of a settled replay job (whose statement's slot belongs to the
-    ///      first job). The outputs themselves are in JobSettled.
-    mapping(uint256 jobId => bytes32) private _replayOutputsHash;
-    mapping(address account => uint256) private _claimable;
-    /// @dev Only auction jobs (FLAG_AUCTION), until their claim.
-    mapping(uint256 jobId => Auction) private _auctions;
-    /// @dev Only jobs with FLAG_DELIVERER.
-    mapping(uint256 jobId => address) private _deliverers;
-    /// @dev Only reopened jobs (FLAG_REOPENED): who missed it, and the bounty held for whoever finishes it.
-    mapping(uint256 jobId => Reopening) private _reopenings;
-    /// @dev Order nonces filled or cancelled, per consumer.
-    mapping(address consumer => mapping(uint256 nonce => bool)) private _orderNonceUsed;
-
-    struct Auction {
-        uint96 minPrice;
-        uint40 rampStart;
-        uint32 rampLength;
-    }
-
-    struct Reopening {
-        address missedBy;
-        uint96 bounty;
-    }
-
+    /// @param module_ A JobSettlement deployed with the same six addresses (checked here).
     constructor(
         IERC20 token_,
         IProtocolConfig config_,
         IModelRegistry registry_,
         IProviderStaking staking_,
         IReputation reputation_,
-        IRewardsPool rewards_
-    ) {
-        if (
-            address(token_) == address(0) || address(config_) == address(0) || address(registry_) == address(0)
-                || address(staking_) == address(0) || address(reputation_) == address(0)
-                || address(rewards_) == address(0)
-        ) revert JobMarket__ZeroAddress();
-        _token = token_;
-        _config = config_;
-        _registry = registry_;
-        _staking = staking_;
-        _reputation = reputation_;
-        _rewards = rewards_;
+        IRewardsPool rewards_,
+        address module_
+    ) JobMarketState(token_, config_, registry_, staking_, reputation_, rewards_) {
+        if (module_.code.length == 0) revert JobMarket__ModuleMismatch(module_);
+        (IERC20 t, IProtocolConfig c, IModelRegistry g, IProviderStaking st, IReputation r, IRewardsPool w) =
+            JobMarketState(module_).wiring();
+        if (t != token_ || c != config_ || g != registry_ || st != staking_ || r != reputation_ || w != rewards_) {
+            revert JobMarket__ModuleMismatch(module_);
+        }
+        _module = module_;
     }
 
     /// @notice The guardian paused the market (same event as OpenZeppelin's Pausable).
@@ -147,15 +89,8 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     /// @notice The guardian lifted the pause (same event as OpenZeppelin's Pausable).
     event Unpaused(address account);
 
-    /// @notice The market is paused (same error as OpenZeppelin's Pausable).
-    error EnforcedPause();
     /// @notice The market is not paused (same error as OpenZeppelin's Pausable).
     error ExpectedPause();
-
-    modifier whenNotPaused() {
-        _requireNotPaused();
-        _;
-    }
 
     modifier onlyGuardian() {
         _requireGuardian();
@@ -327,38 +262,9 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobMarket
-    function submitResult(uint256 jobId, bytes calldata proof, uint256[] calldata instances)
-        external
-        nonReentrant
-        whenNotPaused
-    {
-        Job memory job = _jobs[jobId];
-        _requireStatus(jobId, job.status, JobStatus.Claimed);
-        if (msg.sender != job.provider) revert JobMarket__NotAssignedProvider(jobId, msg.sender);
-
-        IModelRegistry.Verification memory model = _registry.settlementOf(job.modelId);
-        {
-            uint256 proveDeadline = _movedDeadline(job.proveDeadline, job.proveWindow, model.lastUnpausedAt);
-            if (block.timestamp >= proveDeadline) revert JobMarket__ProveWindowClosed(jobId, proveDeadline);
-        }
-        if (model.status == IModelRegistry.ModelStatus.Paused) revert JobMarket__ModelPaused(job.modelId);
-        // Provenance: the code that judges this proof is the code pinned when the model was registered.
-        bytes32 codeHash = model.verifier.codehash;
-        if (codeHash != model.verifierCodeHash) {
-            revert JobMarket__VerifierCodeChanged(model.verifier, model.verifierCodeHash, codeHash);
-        }
-        uint256 nIn = model.inputCommitmentCount;
-        if (instances.length != nIn + model.outputCount) {
-            revert JobMarket__InstanceCountMismatch(nIn + model.outputCount, instances.length);
-        }
-        if (_packedHash(instances[:nIn]) != job.commitmentsHash) {
-            revert JobMarket__CommitmentMismatch(jobId);
-        }
-        for (uint256 i = nIn; i < instances.length; ++i) {
-            if (instances[i] >= SNARK_SCALAR_FIELD) revert JobMarket__InstanceOutOfField(i, instances[i]);
-        }
-        _verify(jobId, model, proof, instances);
-        _settle(jobId, job, model, instances[nIn:]);
+    /// @dev Runs JobSettlement.submitResult in this market's storage (the module holds every settlement).
+    function submitResult(uint256, bytes calldata, uint256[] calldata) external {
+        _delegate(_module);
     }
 
     // ---------------------------------------------------------------- anyone
@@ -474,14 +380,28 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         if (msg.sender != _config.guardian()) revert JobMarket__NotGuardian(msg.sender);
     }
 
-    /// @dev The modifier's check as one function (not copied into every function that uses it).
-    function _requireNotPaused() private view {
-        if (_paused) revert EnforcedPause();
+    /// @notice The settlement module this market delegates to (IJobSettlement's functions and submitResult).
+    function settlementModule() external view returns (address) {
+        return _module;
     }
 
-    /// @notice Whether the guardian has paused the market.
-    function paused() public view returns (bool) {
-        return _paused;
+    /// @notice Every selector this market lacks runs in the settlement module (IJobSettlement), in this market's
+    ///         storage. Not payable, and there is no `receive`: the market takes no ETH.
+    fallback() external {
+        _delegate(_module);
+    }
+
+    /// @dev OpenZeppelin's `Proxy._delegate` (not inherited: its fallback is payable): runs `module` on this call's
+    ///      calldata by DELEGATECALL and returns or reverts with its return data, straight to the caller.
+    function _delegate(address module) private {
+        assembly {
+            calldatacopy(0x00, 0x00, calldatasize())
+            let result := delegatecall(gas(), module, 0x00, calldatasize(), 0x00, 0x00)
+            returndatacopy(0x00, 0x00, returndatasize())
+            switch result
+            case 0 { revert(0x00, returndatasize()) }
+            default { return(0x00, returndatasize()) }
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -524,56 +444,13 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         return _orderDigest(order, inputCommitments);
     }
 
-    /// @notice The contracts this market is wired to.
-    function wiring()
-        external
-        view
-        returns (
-            IERC20 token,
-            IProtocolConfig config,
-            IModelRegistry registry,
-            IProviderStaking staking,
-            IReputation reputation,
-            IRewardsPool rewards
-        )
-    {
-        return (_token, _config, _registry, _staking, _reputation, _rewards);
-    }
-
     // ---------------------------------------------------------------- internals
 
-    /// @dev EIP-712: keccak256("\x19\x01" || domainSeparator || hashStruct(order)). hashStruct(order) =
-    ///      keccak256(ORDER_TYPEHASH, consumer, hashStruct(terms), keccak256(packed inputCommitments), provider,
-    ///      nonce, signedAt, deadline) and hashStruct(terms) = keccak256(JOB_TERMS_TYPEHASH, its ten members): an
-    ///      Order is a static struct, so its 15 words lie in calldata in member order and are hashed as they are.
-    ///      Hashing raw words is safe: a word with dirty high bits gives a digest no EIP-712 signer produces, and
-    ///      fillOrder reads every member through Solidity (which reverts on dirty bits) anyway.
-    function _orderDigest(Order calldata order, uint256[] calldata inputCommitments)
-        private
-        view
-        returns (bytes32 digest)
-    {
-        bytes32 domain = keccak256(
-            abi.encode(DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, block.chainid, address(this))
-        );
-        bytes32 commitmentsHash = _packedHash(inputCommitments);
-        (bytes32 orderType, bytes32 termsType) = (ORDER_TYPEHASH, JOB_TERMS_TYPEHASH);
-        assembly ("memory-safe") {
-            let m := mload(0x40)
-            mstore(m, termsType)
-            calldatacopy(add(m, 0x20), add(order, 0x20), 0x140) // terms: words 1..10 of the order
-            let termsHash := keccak256(m, 0x160)
-            mstore(m, orderType)
-            mstore(add(m, 0x20), calldataload(order)) // consumer
-            mstore(add(m, 0x40), termsHash)
-            mstore(add(m, 0x60), commitmentsHash)
-            calldatacopy(add(m, 0x80), add(order, 0x160), 0x80) // provider, nonce, signedAt, deadline
-            let structHash := keccak256(m, 0x100)
-            mstore(m, hex"1901")
-            mstore(add(m, 0x02), domain)
-            mstore(add(m, 0x22), structHash)
-            digest := keccak256(m, 0x42)
-        }
+    /// @dev EIP-712 (OrderLib): the digest of `order` with `inputCommitments` under this market's domain.
+    function _orderDigest(Order calldata order, uint256[] calldata inputCommitments) private view returns (bytes32) {
+        bytes32 domain =
+            keccak256(abi.encode(DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, block.chainid, address(this)));
+        return OrderLib.digest(order, _packedHash(inputCommitments), domain);
     }
 
     /// @dev Marks `consumer`'s order nonce used (filled or cancelled); each nonce is used at most once.
@@ -606,7 +483,8 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
             proveWindow: proveWindow,
             minReputation: minReputation,
             deliverer: address(0),
-            callbackGasLimit: 0
+            callbackGasLimit: 0,
+            settlement: 0
         });
     }
 
@@ -626,7 +504,8 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
                 revert JobMarket__InstanceOutOfField(i, inputCommitments[i]);
             }
         }
-        uint8 flags = _checkExtras(consumer, terms);
+        uint8 flags = terms.flagsFor(consumer);
+        if (flags & FLAG_OPTIMISTIC != 0) _requireTrustedJudge(terms.modelId);
         _checkTerms(terms.minPrice, terms.claimWindow, terms.proveWindow);
         if (terms.minReputation > 100) revert JobMarket__InvalidMinReputation(terms.minReputation);
         bytes32 commitmentsHash = _packedHash(inputCommitments);
@@ -706,25 +585,6 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         _staking.lockCollateral(provider, collateral);
     }
 
-    /// @dev Checks the auction, deliverer and callback terms; returns their flags.
-    function _checkExtras(address consumer, JobTerms memory terms) private pure returns (uint8 flags) {
-        (uint256 low, uint256 high) = (terms.minPrice, terms.maxPrice);
-        if (low != high || terms.rampLength != 0 || terms.rampDelay != 0) {
-            if (low >= high || terms.rampLength == 0 || uint256(terms.rampDelay) + terms.rampLength > terms.claimWindow)
-            {
-                revert JobMarket__InvalidAuction(low, high, terms.rampLength);
-            }
-            flags = FLAG_AUCTION;
-        }
-        if (terms.deliverer != address(0)) {
-            if (terms.deliverer == consumer) revert JobMarket__InvalidDeliverer(terms.deliverer);
-            flags |= FLAG_DELIVERER;
-        }
-        if (terms.callbackGasLimit > MAX_CALLBACK_GAS) {
-            revert JobMarket__CallbackGasTooHigh(terms.callbackGasLimit, MAX_CALLBACK_GAS);
-        }
-    }
-
     function _recordExtras(uint256 jobId, uint256 rampStart, JobTerms memory terms, uint8 flags) private {
         if (flags & FLAG_AUCTION != 0) {
             _auctions[jobId] =
@@ -737,17 +597,14 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
             flags & FLAG_AUCTION != 0 ? rampStart : 0,
             terms.rampLength,
             terms.deliverer,
-            terms.callbackGasLimit
+            terms.callbackGasLimit,
+            terms.settlement
         );
     }
 
-    /// @dev The price of an auction at `timestamp`: `minPrice` until the ramp starts, then rising linearly to
-    ///      `maxPrice` at its end (rounded down, so never above what the consumer escrowed).
+    /// @dev The price of an auction at `timestamp` (JobTermsLib's ramp, from the recorded ramp start).
     function _auctionPrice(Auction memory auction, uint256 maxPrice, uint256 timestamp) private pure returns (uint256) {
-        if (timestamp <= auction.rampStart) return auction.minPrice;
-        uint256 elapsed = timestamp - auction.rampStart;
-        if (elapsed >= auction.rampLength) return maxPrice;
-        return auction.minPrice + (maxPrice - auction.minPrice) * elapsed / auction.rampLength;
+        return JobTermsLib.rampPrice(auction.minPrice, maxPrice, auction.rampStart, auction.rampLength, timestamp);
     }
 
     /// @dev An auction's claim: the job's price becomes `price` and the escrow above it the consumer's credit.
@@ -778,13 +635,15 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         _reputation.recordMiss(provider);
     }
 
-    /// @dev A reopened job ended without a result: its bounty is burned (never paid to the consumer).
-    function _burnBounty(uint256 jobId) private returns (uint256 bounty) {
-        bounty = _reopenings[jobId].bounty;
-        if (bounty == 0) return 0;
-        _reopenings[jobId].bounty = 0;
-        _totalLiabilities -= uint144(bounty);
-        ERC20Burnable(address(_token)).burn(bounty);
+    /// @dev Optimistic settlement rests on challenges, and a challenge is only as good as its judge: on verifier
+    ///      code that is not allow-listed (an owner's proxy it can switch off) a provider could not answer, and an
+    ///      unanswered challenge would then slash nobody while the consumer, holding the outputs, is refunded.
+    function _requireTrustedJudge(uint256 modelId) private view {
+        IModelRegistry.Verification memory model = _registry.settlementOf(modelId);
+        bytes32 pinned = model.verifierCodeHash;
+        if (model.verifier.codehash != pinned || !_config.isVerifierCodeAllowed(pinned)) {
+            revert JobMarket__OptimisticNeedsTrustedVerifier(modelId, pinned);
+        }
     }
 
     function _checkTerms(uint256 price, uint32 claimWindow, uint32 proveWindow) private view {
@@ -799,17 +658,6 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev What a proof proves, whatever the model id (issue #23, item 3): the verifier code (a dedicated EZKL
-    ///      verifier embeds its vk), the VKA digest for a reusable one (`settlementOf` leaves it zero for a dedicated
-    ///      model, whose registered vkDigest nobody checks), and the input commitments (the outputs follow from them).
-    function _statementOf(IModelRegistry.Verification memory model, bytes32 commitmentsHash)
-        private
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(model.verifierCodeHash, model.vkDigest, commitmentsHash));
-    }
-
     /// @dev A claimed job's prove deadline: a guardian unpause (market or model) after the claim gives the provider
     ///      a whole prove window from then on (issue #23, item 10), so a pause neither slashes it for time it could
     ///      not use nor lets it walk away from a claim unslashed. `unpausedAt + window > proveDeadline` is exactly
@@ -818,183 +666,8 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         return _movedDeadline(job.proveDeadline, job.proveWindow, _registry.lastUnpausedAtOf(job.modelId));
     }
 
-    function _movedDeadline(uint256 deadline, uint256 window, uint256 modelUnpausedAt) private view returns (uint256) {
-        uint256 unpausedAt = _lastUnpausedAt;
-        if (modelUnpausedAt > unpausedAt) unpausedAt = modelUnpausedAt;
-        uint256 moved = unpausedAt + window;
-        return moved > deadline ? moved : deadline;
-    }
-
     /// @dev The middle of the (possibly moved) prove window: the consumer must have delivered before it.
     function _inputDeadline(Job storage job, uint256 proveDeadline) private view returns (uint256) {
         return proveDeadline - job.proveWindow / 2;
-    }
-
-    /// @dev Effects and interactions of a valid proof: the job is paid exactly once (Settled is terminal).
-    ///      Reward and NRS credit only for allow-listed verifier code and a first-time commitment. Only the
-    ///      outputs' hash is stored (one slot for any number of outputs); the outputs are in JobSettled.
-    function _settle(
-        uint256 jobId,
-        Job memory job,
-        IModelRegistry.Verification memory model,
-        uint256[] calldata outputs
-    ) private {
-        bool rewarded;
-        uint256[3] memory split; // the provider's pay (price share plus any bounty), the royalty, the fee
-        {
-            (bool allowed, uint256 feeBps, address treasury) = _config.settlementTerms(model.verifierCodeHash);
-            rewarded = _recordOutputs(jobId, _statementOf(model, job.commitmentsHash), _packedHash(outputs)) && allowed;
-            _jobs[jobId].status = JobStatus.Settled;
-            if (!rewarded) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
-            split[2] = job.price * feeBps / BPS;
-            split[0] = _split(job.price, split[2], model, treasury);
-            split[1] = job.price - split[2] - split[0];
-        }
-        if (job.flags & FLAG_REOPENED != 0) split[0] += _payBounty(jobId);
-
-        // Interactions with trusted protocol contracts.
-        _staking.unlockCollateral(msg.sender, job.collateral);
-        uint256 reward;
-        if (rewarded) {
-            uint256 elapsed = block.timestamp + job.proveWindow - job.proveDeadline;
-            _reputation.recordCompletion(msg.sender, job.consumer, elapsed, job.proveWindow, split[2]);
-            reward = _rewards.reward(msg.sender, split[2]);
-        } else {
-            _reputation.recordConsumerSettled(job.consumer);
-        }
-        emit JobSettled(jobId, msg.sender, outputs, split[0], split[1], split[2], reward);
-        if (job.callbackGasLimit != 0) _callback(jobId, job.consumer, job.callbackGasLimit, outputs);
-    }
-
-    /// @dev A reopened job's bounty goes to the provider that finished it (the caller).
-    function _payBounty(uint256 jobId) private returns (uint256 bounty) {
-        bounty = _reopenings[jobId].bounty;
-        _reopenings[jobId].bounty = 0;
-        _credit(msg.sender, bounty);
-    }
-
-    /// @dev Calls the consumer's `onInferenceResult` after everything is settled and paid, with exactly
-    ///      `gasLimit` gas and no return data copied (a returndata bomb costs the callee, not the settlement).
-    ///      A revert or out-of-gas only shows in CallbackResult. The market is still inside `submitResult`, so
-    ///      every nonReentrant function reverts for the callee. The transaction must carry enough gas for the
-    ///      full limit (EIP-150 forwards at most 63/64 of what is left): a provider cannot starve the callback.
-    function _callback(uint256 jobId, address consumer, uint256 gasLimit, uint256[] calldata outputs) private {
-        bytes memory data = abi.encodeCall(INgxConsumer.onInferenceResult, (jobId, outputs));
-        uint256 needed = gasLimit + gasLimit / 63 + CALLBACK_OVERHEAD;
-        if (gasleft() < needed) revert JobMarket__CallbackGasTooLow(needed, gasleft());
-        bool ok;
-        assembly ("memory-safe") {
-            ok := call(gasLimit, consumer, 0, add(data, 0x20), mload(data), 0, 0)
-        }
-        emit CallbackResult(jobId, consumer, ok);
-    }
-
-    /// @dev Stores a settled job's outputs hash: the first settlement of a statement owns its slot; a later one
-    ///      is a replay (returns false: no reward, NRS or rating) and keeps its hash under its job id.
-    function _recordOutputs(uint256 jobId, bytes32 statement, bytes32 hash) private returns (bool first) {
-        first = _settledStatements[statement] == 0;
-        if (first) _settledStatements[statement] = hash;
-        else _replayOutputsHash[jobId] = hash;
-    }
-
-    /// @dev Credits a settled job's price: `fee` to the treasury, the royalty to the model owner, the rest to the
-    ///      provider (the caller). Returns the provider's pay.
-    function _split(uint256 price, uint256 fee, IModelRegistry.Verification memory model, address treasury)
-        private
-        returns (uint256 pay)
-    {
-        uint256 royalty = price * model.royaltyBps / BPS;
-        pay = price - fee - royalty;
-        _credit(msg.sender, pay);
-        _credit(model.owner, royalty);
-        _credit(treasury, fee);
-    }
-
-    /// @dev A provider who misses a job is at fault unless it could not use its whole window: the market or
-    ///      the model is paused now (an unpause after the claim moved the deadline instead, see `_proveDeadline`),
-    ///      or the judge is not the trusted code (changed since registration, or not allow-listed: e.g. an owner's
-    ///      proxy it can switch off).
-    function _providerAtFault(IModelRegistry.Verification memory model) private view returns (bool) {
-        if (paused() || model.status == IModelRegistry.ModelStatus.Paused) return false;
-        if (model.verifier.codehash != model.verifierCodeHash) return false;
-        return _config.isVerifierCodeAllowed(model.verifierCodeHash);
-    }
-
-    /// @dev Unlocks a job's collateral; `slashed` of it is taken, its burn share burned and the rest sent to
-    ///      the treasury (never to the consumer, who could otherwise profit from a provider's failure).
-    function _release(address provider, uint256 collateral, uint256 slashed) private {
-        if (slashed == 0) {
-            _staking.unlockCollateral(provider, collateral);
-        } else {
-            uint256 burned = slashed * _config.slashBurnBps() / BPS;
-            _staking.slash(provider, collateral, slashed, burned, _config.treasury());
-        }
-    }
-
-    /// @dev Reverts with JobMarket__InvalidProof unless the model's verifier accepts the proof. The verifier
-    ///      is called with staticcall: it cannot change state or re-enter anything that writes. The caller has
-    ///      checked the verifier's code hash against the pinned one, which also proves it has code.
-    function _verify(
-        uint256 jobId,
-        IModelRegistry.Verification memory model,
-        bytes calldata proof,
-        uint256[] calldata instances
-    ) private view {
-        address verifier = model.verifier;
-        bool ok;
-        bytes memory ret;
-        if (model.kind == IModelRegistry.VerifierKind.Dedicated) {
-            (ok, ret) = verifier.staticcall(abi.encodeCall(IHalo2Verifier.verifyProof, (proof, instances)));
-            if (!ok || ret.length < 32 || _word(ret, 0) != 1) revert JobMarket__InvalidProof(jobId);
-        } else {
-            bytes32[] memory vka = _loadVka(model.vkaPointer);
-            (ok, ret) = verifier.staticcall(abi.encodeCall(IHalo2VerifierReusable.verifyProof, (proof, instances, vka)));
-            // Non-standard return data: words [1, vka_digest, ...]; decode only those two.
-            if (!ok || ret.length < 64 || _word(ret, 0) != 1) revert JobMarket__InvalidProof(jobId);
-            bytes32 reported = bytes32(_word(ret, 1));
-            if (reported != model.vkDigest) revert JobMarket__VkaDigestMismatch(model.vkDigest, reported);
-        }
-    }
-
-    function _loadVka(address pointer) private view returns (bytes32[] memory words) {
-        uint256 n = (pointer.code.length - 1) / 32;
-        words = new bytes32[](n);
-        assembly ("memory-safe") {
-            extcodecopy(pointer, add(words, 0x20), 1, mul(n, 32))
-        }
-    }
-
-    function _word(bytes memory data, uint256 index) private pure returns (uint256 w) {
-        assembly ("memory-safe") {
-            w := mload(add(add(data, 0x20), mul(index, 0x20)))
-        }
-    }
-
-    /// @dev The escrowed price becomes the consumer's credit (total liabilities unchanged).
-    function _refund(address consumer, uint256 price) private {
-        _credit(consumer, price);
-    }
-
-    function _credit(address account, uint256 amount) private {
-        if (amount == 0) return;
-        _claimable[account] += amount;
-        emit Credited(account, amount);
-    }
-
-    /// @dev keccak256(abi.encodePacked(words)): uint256 words need no padding or cleaning, so this hashes their
-    ///      calldata bytes as they are.
-    function _packedHash(uint256[] calldata words) private pure returns (bytes32 hash) {
-        assembly ("memory-safe") {
-            let m := mload(0x40)
-            let size := shl(5, words.length)
-            calldatacopy(m, words.offset, size)
-            hash := keccak256(m, size)
-        }
-    }
-
-    function _requireStatus(uint256 jobId, JobStatus actual, JobStatus expected) private pure {
-        if (actual == expected) return;
-        if (actual == JobStatus.None) revert JobMarket__UnknownJob(jobId);
-        revert JobMarket__InvalidStatus(jobId, actual);
     }
 }

@@ -20,6 +20,10 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     uint16 public constant MAX_DECLINE_SLASH_BPS = 5_000;
     uint8 public constant MAX_FREE_DECLINE_BASE = 20;
     uint16 public constant MAX_FREE_DECLINE_PER_COMPLETED_BPS = 2_000;
+    uint32 public constant MIN_CHALLENGE_WINDOW = 60;
+    uint32 public constant MAX_CHALLENGE_WINDOW = 7 days;
+    uint256 public constant MIN_CHALLENGE_BOND = 1 ether;
+    uint256 public constant MAX_CHALLENGE_BOND = 10_000 ether;
 
     // Storage is grouped by the call that reads it, so each of JobMarket's calls reads one or two slots:
     // settlement (treasury, fee, slash params), posting (min price, windows), claiming (min stake, tiers).
@@ -45,6 +49,11 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     address private _guardian;
     address private _verifierCurator;
     mapping(bytes32 codeHash => bool) private _allowedVerifierCode;
+    // Optimistic settlement (issue #24), one slot read by submitResults, challenge and upholdChallenge.
+    uint32 private _challengeWindow = 1 hours;
+    uint32 private _answerWindow = 1 hours;
+    uint96 private _challengeBond = 10 ether;
+    uint16 private _challengerRewardBps = 5_000;
 
     /// @param initialOwner The TimelockController (or a test account on dev chains).
     /// @param treasury_ Receives protocol fees and the non-burned part of slashes.
@@ -170,6 +179,20 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     }
 
     /// @inheritdoc IProtocolConfig
+    function optimisticTerms()
+        external
+        view
+        returns (uint32 challengeWindow, uint32 answerWindow, uint96 challengeBond, uint16 challengerRewardBps)
+    {
+        return (_challengeWindow, _answerWindow, _challengeBond, _challengerRewardBps);
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function slashTerms() external view returns (uint16 slashBps_, uint16 slashBurnBps_, address treasury_) {
+        return (_slashBps, _slashBurnBps, _treasury);
+    }
+
+    /// @inheritdoc IProtocolConfig
     function collateralTiers()
         external
         view
@@ -202,7 +225,7 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
     {
         if (minClaim == 0 || minClaim > maxClaim) revert ProtocolConfig__InvalidWindowBounds(minClaim, maxClaim);
         if (minProve == 0 || minProve > maxProve) revert ProtocolConfig__InvalidWindowBounds(minProve, maxProve);
-        _checkUnbonding(_unbondingDelay, maxClaim, maxProve);
+        _checkUnbonding(_unbondingDelay, uint256(maxClaim) + _challengeWindow + _answerWindow, maxProve);
         emit ParameterChanged("minClaimWindow", _minClaimWindow, minClaim);
         emit ParameterChanged("maxClaimWindow", _maxClaimWindow, maxClaim);
         emit ParameterChanged("minProveWindow", _minProveWindow, minProve);
@@ -219,7 +242,7 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
 
     /// @inheritdoc IProtocolConfig
     function setUnbondingDelay(uint32 delay) external onlyOwner {
-        _checkUnbonding(delay, _maxClaimWindow, _maxProveWindow);
+        _checkUnbonding(delay, uint256(_maxClaimWindow) + _challengeWindow + _answerWindow, _maxProveWindow);
         emit ParameterChanged("unbondingDelay", _unbondingDelay, delay);
         _unbondingDelay = delay;
     }
@@ -262,6 +285,30 @@ contract ProtocolConfig is IProtocolConfig, Ownable2Step {
         emit ParameterChanged("freeDeclineBase", _freeDeclineBase, base);
         emit ParameterChanged("freeDeclinePerCompletedBps", _freeDeclinePerCompletedBps, perCompletedBps);
         (_freeDeclineBase, _freeDeclinePerCompletedBps) = (base, perCompletedBps);
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setChallengeWindows(uint32 challengeWindow, uint32 answerWindow) external onlyOwner {
+        _checkBounds("challengeWindow", challengeWindow, MIN_CHALLENGE_WINDOW, MAX_CHALLENGE_WINDOW);
+        _checkBounds("answerWindow", answerWindow, MIN_CHALLENGE_WINDOW, MAX_CHALLENGE_WINDOW);
+        _checkUnbonding(_unbondingDelay, uint256(_maxClaimWindow) + challengeWindow + answerWindow, _maxProveWindow);
+        emit ParameterChanged("challengeWindow", _challengeWindow, challengeWindow);
+        emit ParameterChanged("answerWindow", _answerWindow, answerWindow);
+        (_challengeWindow, _answerWindow) = (challengeWindow, answerWindow);
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setChallengeBond(uint256 amount) external onlyOwner {
+        _checkBounds("challengeBond", amount, MIN_CHALLENGE_BOND, MAX_CHALLENGE_BOND);
+        emit ParameterChanged("challengeBond", _challengeBond, amount);
+        _challengeBond = uint96(amount); // at most MAX_CHALLENGE_BOND
+    }
+
+    /// @inheritdoc IProtocolConfig
+    function setChallengerRewardBps(uint16 bps) external onlyOwner {
+        _checkBounds("challengerRewardBps", bps, 0, BPS);
+        emit ParameterChanged("challengerRewardBps", _challengerRewardBps, bps);
+        _challengerRewardBps = bps;
     }
 
     /// @inheritdoc IProtocolConfig

@@ -40,6 +40,16 @@ contract Reputation is IReputation, MarketBound {
         uint32 costlyDeclines;
     }
 
+    /// @dev `recordCompletions`' memory copies: the provider's record, and per distinct consumer its pair counter
+    ///      and facts.
+    struct Pending {
+        address[] consumers;
+        uint256[] pairs;
+        ConsumerFacts[] facts;
+        uint256 distinct;
+        Record record;
+    }
+
     IProviderStaking private immutable _staking;
     IProtocolConfig private immutable _config;
     mapping(address provider => Record) private _facts;
@@ -69,6 +79,59 @@ contract Reputation is IReputation, MarketBound {
         ConsumerFacts storage c = _consumers[consumer];
         c.settledWeightMilli = _add32(c.settledWeightMilli, weight);
         _recordConsumer(consumer, ConsumerFact.Settled);
+    }
+
+    /// @inheritdoc IReputation
+    /// @dev The same facts, weights and events as one `recordCompletion` (or `recordConsumerSettled` for an
+    ///      unrewarded job) per entry in order, with each storage slot written once: the provider's record once,
+    ///      each (provider, consumer) pair counter and each consumer's facts once per distinct consumer.
+    function recordCompletions(address provider, Completion[] calldata done) external onlyMarket {
+        uint256 n = done.length;
+        Pending memory p = Pending({
+            consumers: new address[](n),
+            pairs: new uint256[](n),
+            facts: new ConsumerFacts[](n),
+            distinct: 0,
+            record: _facts[provider]
+        });
+        for (uint256 i; i < n; ++i) {
+            _recordOne(provider, done[i], p);
+        }
+        _facts[provider] = p.record;
+        mapping(address => uint256) storage pairOf = _pairCompletions[provider];
+        for (uint256 j; j < p.distinct; ++j) {
+            address consumer = p.consumers[j];
+            if (p.pairs[j] != pairOf[consumer]) pairOf[consumer] = p.pairs[j];
+            _consumers[consumer] = p.facts[j];
+        }
+    }
+
+    /// @dev One entry of `recordCompletions`, on the memory copies.
+    function _recordOne(address provider, Completion calldata c, Pending memory p) private {
+        address consumer = c.consumer;
+        uint256 at;
+        while (at < p.distinct && p.consumers[at] != consumer) ++at;
+        if (at == p.distinct) {
+            p.consumers[at] = consumer;
+            p.pairs[at] = _pairCompletions[provider][consumer];
+            p.facts[at] = _consumers[consumer];
+            ++p.distinct;
+        }
+        ConsumerFacts memory cf = p.facts[at];
+        if (c.rewarded) {
+            uint256 proveWindow = c.proveWindow;
+            uint256 usedBps = proveWindow == 0 || c.elapsed >= proveWindow ? BPS : uint256(c.elapsed) * BPS / proveWindow;
+            uint256 full = c.fee >= FULL_WEIGHT_FEE ? MILLI : uint256(c.fee) * MILLI / FULL_WEIGHT_FEE;
+            uint256 weight = full / (1 + p.pairs[at]++);
+            Record memory f = p.record;
+            f.completed += 1;
+            f.weightMilli += uint64(weight);
+            f.windowUsedBpsSum += uint64(usedBps * weight);
+            emit CompletionRecorded(provider, consumer, c.elapsed, proveWindow, weight);
+            cf.settledWeightMilli = _add32(cf.settledWeightMilli, weight);
+        }
+        cf.settled += 1;
+        emit ConsumerRecorded(consumer, uint8(ConsumerFact.Settled));
     }
 
     /// @inheritdoc IReputation

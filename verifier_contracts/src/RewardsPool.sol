@@ -80,6 +80,36 @@ contract RewardsPool is IRewardsPool {
     }
 
     /// @inheritdoc IRewardsPool
+    /// @dev Exactly `reward(provider, fees[i])` for each i in order (each grant sees the previous ones), with the
+    ///      provider's tally and the pool's slot written once and one RewardPaid event for the total.
+    function rewardMany(address provider, uint256[] calldata fees) external returns (uint256[] memory paid) {
+        if (msg.sender != _market || msg.sender == address(0)) revert RewardsPool__NotMarket(msg.sender);
+        uint256 epoch = currentEpoch();
+        Tally memory t = _tallies[provider];
+        uint256 already = t.epoch == epoch ? t.paid : 0;
+        uint256 scheduled = rewardForEpoch(epoch);
+        uint256 free = _free;
+        uint256 total;
+        paid = new uint256[](fees.length);
+        for (uint256 i; i < fees.length; ++i) {
+            uint256 amount = scheduled < free ? scheduled : free;
+            uint256 byFee = fees[i] * REWARD_FEE_BPS / BPS;
+            if (byFee < amount) amount = byFee;
+            uint256 capLeft = _providerCapPerEpoch - already;
+            if (capLeft < amount) amount = capLeft;
+            paid[i] = amount;
+            already += amount;
+            free -= amount;
+            total += amount;
+        }
+        if (total == 0) return paid;
+        _tallies[provider] = Tally(uint64(epoch), uint96(already), t.owed + uint96(total));
+        _free = uint128(free);
+        _totalOwed += uint128(total);
+        emit RewardPaid(provider, total, epoch);
+    }
+
+    /// @inheritdoc IRewardsPool
     function sync() external returns (uint256) {
         if (address(_token) == address(0)) return 0;
         _free = uint128(_token.balanceOf(address(this)) - _totalOwed);

@@ -7,6 +7,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {JobMarket} from "../src/JobMarket.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
+import {IJobSettlement} from "../src/interfaces/IJobSettlement.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
 import {IRewardsPool} from "../src/interfaces/IRewardsPool.sol";
 import {IReputation} from "../src/interfaces/IReputation.sol";
@@ -317,6 +318,7 @@ contract CoalitionHandler {
         uint256 jobId = _job(seed);
         if (jobId == 0) return;
         IJobMarket.Job memory job = market.getJob(jobId);
+        if (job.flags & 32 != 0) return; // optimistic: OptimisticHandler settles those
         if (!isFake[job.modelId] && commitmentOf[jobId] != instances[0]) return;
         vm.prank(honestProvider);
         try market.claimJob(jobId) {}
@@ -379,8 +381,262 @@ contract CoalitionHandler {
     }
 }
 
+/// Issue #24: the same coalition and honest parties with optimistic jobs on the real verifier's model. The honest
+/// provider submits correct results and answers every challenge at once; an honest watcher challenges every wrong
+/// result at once (`ngx-zk watch`); the coalition provider submits correct, wrong-output or wrong-proof-hash results,
+/// its consumer (as a challenger) may challenge anything first, it answers or not; anyone upholds or finalizes,
+/// with time moved past the windows. Batches of the coalition provider hold jobs of one consumer class only, so
+/// what a finalization earns the coalition is attributable.
+contract OptimisticHandler {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+    uint8 internal constant CORRECT = 0;
+    uint8 internal constant WRONG_OUTPUTS = 1;
+    uint8 internal constant WRONG_PROOF = 2;
+
+    JobMarket internal market;
+    IJobSettlement internal settlement;
+    IERC20 internal token;
+    IRewardsPool internal rewards;
+    address public immutable c;
+    address public immutable p;
+    address public immutable o;
+    address public immutable honestConsumer;
+    address public immutable honestProvider;
+    address public immutable watcher;
+    uint256 internal modelId;
+    bytes internal proof;
+    uint256[] internal instances;
+
+    uint256[] public batches;
+    mapping(uint256 batchId => uint256[]) internal jobsOf;
+    mapping(uint256 jobId => uint8) public kindOf;
+    uint256 public honestSettledPrice;
+    uint256 public honestEarned;
+    uint256 public rewardedFixtureSettlements;
+    uint256 public unansweredHonest; // challenges of the honest provider's results it failed to answer (must be 0)
+    /// What the run reached: challenges, answers, upholds and finalized jobs.
+    uint256 public challenges;
+    uint256 public answers;
+    uint256 public upholds;
+    uint256 public finalized;
+
+    constructor(
+        JobMarket market_,
+        address[6] memory actors,
+        uint256 modelId_,
+        bytes memory proof_,
+        uint256[] memory inst
+    ) {
+        market = market_;
+        settlement = IJobSettlement(address(market_));
+        (IERC20 token_,,,,, IRewardsPool rewards_) = market_.wiring();
+        (token, rewards) = (token_, rewards_);
+        (c, p, o, honestConsumer, honestProvider, watcher) =
+        (actors[0], actors[1], actors[2], actors[3], actors[4], actors[5]);
+        (modelId, proof, instances) = (modelId_, proof_, inst);
+    }
+
+    function post(uint96 price, bool honest) external {
+        IJobMarket.JobTerms memory t;
+        t.modelId = modelId;
+        t.minPrice = uint96(0.1 ether + price % 200 ether);
+        t.maxPrice = t.minPrice;
+        (t.claimWindow, t.proveWindow, t.settlement) = (1 hours, 30 minutes, 1);
+        uint256[] memory cs = new uint256[](1);
+        cs[0] = instances[0];
+        vm.prank(honest ? honestConsumer : c);
+        try market.postJobWithTerms(t, cs) {} catch {}
+    }
+
+    /// The honest provider claims up to 4 open optimistic jobs and submits their correct results at once.
+    function submitHonest(uint256 seed) external {
+        uint256[] memory ids = _claimOpen(honestProvider, seed, address(0));
+        _submit(honestProvider, ids, 0);
+    }
+
+    /// The coalition provider claims up to 4 open optimistic jobs of one consumer class and submits results of
+    /// the kinds in `kinds`; its sybil (the coalition consumer) may challenge its wrong ones before the watcher.
+    function submitCoalition(uint256 seed, uint256 kinds, bool sybilFirst) external {
+        uint256[] memory ids = _claimOpen(p, seed, seed % 2 == 0 ? honestConsumer : c);
+        uint256 batchId = _submit(p, ids, kinds);
+        if (batchId == 0) return;
+        IJobSettlement.Result[] memory rs = _results(batchId);
+        for (uint256 i; i < rs.length; ++i) {
+            if (kindOf[rs[i].jobId] == CORRECT) continue;
+            if (sybilFirst) {
+                vm.prank(c);
+                try settlement.challenge(batchId, rs, i) {
+                    challenges += 1;
+                } catch {}
+            }
+            vm.prank(watcher); // the watch: every wrong result is challenged within the window
+            try settlement.challenge(batchId, rs, i) {
+                challenges += 1;
+            } catch {}
+        }
+    }
+
+    /// The coalition consumer challenges any submitted job (a valid one: griefing); the honest provider answers.
+    function challengeAny(uint256 seed) external {
+        uint256 batchId = _batch(seed);
+        if (batchId == 0) return;
+        IJobSettlement.Result[] memory rs = _results(batchId);
+        uint256 i = (seed >> 8) % rs.length;
+        vm.prank(c);
+        try settlement.challenge(batchId, rs, i) {
+            challenges += 1;
+        } catch {
+            return;
+        }
+        if (settlement.batchOf(batchId).provider == honestProvider) {
+            _answer(honestProvider, rs[i].jobId);
+            if (market.getJob(rs[i].jobId).status != IJobMarket.JobStatus.Settled) unansweredHonest += 1;
+        }
+    }
+
+    /// The coalition provider answers a challenge of one of its correct results (or tries to).
+    function answerCoalition(uint256 seed) external {
+        uint256 batchId = _batch(seed);
+        if (batchId == 0) return;
+        uint256[] storage ids = jobsOf[batchId];
+        _answer(p, ids[(seed >> 8) % ids.length]);
+    }
+
+    function uphold(uint256 seed) external {
+        uint256 batchId = _batch(seed);
+        if (batchId == 0) return;
+        uint256[] storage ids = jobsOf[batchId];
+        uint256 jobId = ids[(seed >> 8) % ids.length];
+        uint256 deadline = settlement.answerDeadlineOf(jobId);
+        if (deadline == 0) return;
+        if (block.timestamp < deadline) vm.warp(deadline);
+        try settlement.upholdChallenge(jobId) {
+            upholds += 1;
+        } catch {}
+    }
+
+    function finalize(uint256 seed) external {
+        uint256 batchId = _batch(seed);
+        if (batchId == 0) return;
+        IJobSettlement.Batch memory b = settlement.batchOf(batchId);
+        if (b.root == 0) return;
+        if (block.timestamp < b.challengeDeadline) vm.warp(b.challengeDeadline);
+        uint256[] storage ids = jobsOf[batchId];
+        bool[] memory was = new bool[](ids.length);
+        for (uint256 i; i < ids.length; ++i) {
+            was[i] = market.getJob(ids[i]).status == IJobMarket.JobStatus.Submitted;
+        }
+        uint256 before = _coalitionLiquid();
+        try settlement.finalizeBatch(batchId, _results(batchId)) returns (uint256 settled) {
+            finalized += settled;
+        } catch {
+            return;
+        }
+        uint256 gained = _coalitionLiquid() - before;
+        bool honestJobs;
+        for (uint256 i; i < ids.length; ++i) {
+            IJobMarket.Job memory job = market.getJob(ids[i]);
+            if (!was[i] || job.status != IJobMarket.JobStatus.Settled) continue;
+            _settled(ids[i], job);
+            honestJobs = honestJobs || job.consumer == honestConsumer;
+        }
+        if (b.provider == p && honestJobs) honestEarned += gained;
+    }
+
+    // ------------------------------------------------------------ internals
+
+    function _answer(address who, uint256 jobId) private {
+        IJobMarket.Job memory job = market.getJob(jobId);
+        if (job.status != IJobMarket.JobStatus.Challenged || kindOf[jobId] != CORRECT) return;
+        IJobSettlement.Challenge memory ch = settlement.challengeOf(jobId);
+        uint256 before = _coalitionLiquid();
+        vm.prank(who);
+        try settlement.answerChallenge(jobId, proof, instances) {
+            answers += 1;
+            _settled(jobId, job);
+            if (who == p && job.consumer == honestConsumer) {
+                // the bond moves within the coalition when its own consumer challenged
+                uint256 gained = _coalitionLiquid() - before;
+                honestEarned += ch.challenger == c ? gained - ch.bond : gained;
+            }
+        } catch {}
+    }
+
+    function _settled(uint256 jobId, IJobMarket.Job memory job) private {
+        if (job.consumer == honestConsumer) honestSettledPrice += job.price;
+        if (market.getJob(jobId).flags & 1 == 0) rewardedFixtureSettlements += 1; // the fixture statement
+    }
+
+    function _claimOpen(address who, uint256 seed, address only) private returns (uint256[] memory ids) {
+        uint256 n = market.jobCount();
+        ids = new uint256[](4);
+        uint256 k;
+        for (uint256 i; i < n && k < 4; ++i) {
+            uint256 id = 1 + (seed + i) % n;
+            IJobMarket.Job memory job = market.getJob(id);
+            if (job.status != IJobMarket.JobStatus.Open || job.flags & 32 == 0 || job.modelId != modelId) continue;
+            if (only != address(0) && job.consumer != only) continue;
+            vm.prank(who);
+            try market.claimJob(id) {
+                ids[k++] = id;
+            } catch {}
+        }
+        assembly ("memory-safe") {
+            mstore(ids, k)
+        }
+    }
+
+    function _submit(address who, uint256[] memory ids, uint256 kinds) private returns (uint256 batchId) {
+        if (ids.length == 0) return 0;
+        for (uint256 i; i < ids.length; ++i) {
+            kindOf[ids[i]] = who == honestProvider ? CORRECT : uint8((kinds >> (2 * i)) % 3);
+        }
+        uint256 next = settlement.batchCount() + 1;
+        batches.push(next);
+        for (uint256 i; i < ids.length; ++i) {
+            jobsOf[next].push(ids[i]);
+        }
+        vm.prank(who);
+        try settlement.submitResults(_results(next)) returns (uint256 id) {
+            batchId = id;
+        } catch {
+            batches.pop();
+            delete jobsOf[next];
+        }
+    }
+
+    function _results(uint256 batchId) private view returns (IJobSettlement.Result[] memory rs) {
+        uint256[] storage ids = jobsOf[batchId];
+        rs = new IJobSettlement.Result[](ids.length);
+        for (uint256 i; i < ids.length; ++i) {
+            uint8 kind = kindOf[ids[i]];
+            uint256[] memory outputs = new uint256[](instances.length - 1);
+            for (uint256 k = 1; k < instances.length; ++k) {
+                outputs[k - 1] = kind == WRONG_OUTPUTS ? k : instances[k];
+            }
+            rs[i] = IJobSettlement.Result({
+                jobId: ids[i],
+                outputs: outputs,
+                proofHash: kind == WRONG_PROOF ? keccak256("a proof it cannot serve") : keccak256(proof)
+            });
+        }
+    }
+
+    function _batch(uint256 seed) private view returns (uint256) {
+        return batches.length == 0 ? 0 : batches[seed % batches.length];
+    }
+
+    function _coalitionLiquid() private view returns (uint256) {
+        return token.balanceOf(c) + token.balanceOf(p) + token.balanceOf(o) + market.claimable(c) + market.claimable(p)
+            + market.claimable(o) + rewards.owedTo(c) + rewards.owedTo(p) + rewards.owedTo(o);
+    }
+}
+
 contract CoalitionInvariantsTest is Base {
     CoalitionHandler internal handler;
+    OptimisticHandler internal optimistic;
+    address internal watcher = makeAddr("watcher");
+    uint256 internal watcherStart;
     address internal coalitionConsumer = makeAddr("coalitionConsumer");
     address internal coalitionProvider = makeAddr("coalitionProvider");
     address internal coalitionOwner = makeAddr("coalitionOwner");
@@ -406,14 +662,31 @@ contract CoalitionInvariantsTest is Base {
             dedicatedModel,
             guardian
         );
+        _fund(watcher, 10_000 ether);
+        optimistic = new OptimisticHandler(
+            market,
+            [coalitionConsumer, coalitionProvider, coalitionOwner, consumer, provider2, watcher],
+            dedicatedModel,
+            proof,
+            instances
+        );
         coalitionStart = _coalitionValue();
+        watcherStart = _value(watcher);
         honestProviderStart = _value(provider2);
         honestConsumerStart = _value(consumer);
     }
 
     function targetContracts() public view returns (address[] memory targets) {
-        targets = new address[](1);
-        targets[0] = address(handler);
+        targets = new address[](2);
+        (targets[0], targets[1]) = (address(handler), address(optimistic));
+    }
+
+    function _honestSettledPrice() internal view returns (uint256) {
+        return handler.honestSettledPrice() + optimistic.honestSettledPrice();
+    }
+
+    function _honestEarned() internal view returns (uint256) {
+        return handler.honestEarned() + optimistic.honestEarned();
     }
 
     function _value(address who) internal view returns (uint256) {
@@ -421,14 +694,21 @@ contract CoalitionInvariantsTest is Base {
             + staking.getProvider(who).unbonding + _liveEscrow(who);
     }
 
+    /// Prices escrowed for `who`'s unfinished jobs (optimistic Submitted and Challenged ones included) and the
+    /// bonds of its open challenges.
     function _liveEscrow(address who) internal view returns (uint256 sum) {
         uint256 n = market.jobCount();
         for (uint256 id = 1; id <= n; ++id) {
             IJobMarket.Job memory job = market.getJob(id);
-            if (job.consumer != who) continue;
-            if (job.status == IJobMarket.JobStatus.Open || job.status == IJobMarket.JobStatus.Claimed) {
-                sum += job.price;
+            IJobMarket.JobStatus s = job.status;
+            if (s == IJobMarket.JobStatus.Challenged && settlement.challengeOf(id).challenger == who) {
+                sum += settlement.challengeOf(id).bond;
             }
+            if (job.consumer != who) continue;
+            if (
+                s == IJobMarket.JobStatus.Open || s == IJobMarket.JobStatus.Claimed
+                    || s == IJobMarket.JobStatus.Submitted || s == IJobMarket.JobStatus.Challenged
+            ) sum += job.price;
         }
     }
 
@@ -439,8 +719,8 @@ contract CoalitionInvariantsTest is Base {
     /// The coalition never ends with more NGX than it started with plus what it earned settling the honest
     /// consumer's jobs (pay, royalty, reward); and even that is less than those jobs' prices.
     function invariant_CoalitionGainsNothingUnearned() public view {
-        assertLe(_coalitionValue(), coalitionStart + handler.honestEarned(), "coalition profit");
-        assertLe(handler.honestEarned(), handler.honestSettledPrice(), "earned more than the honest jobs paid");
+        assertLe(_coalitionValue(), coalitionStart + _honestEarned(), "coalition profit");
+        assertLe(_honestEarned(), _honestSettledPrice(), "earned more than the honest jobs paid");
     }
 
     /// The honest provider never loses NGX (no slash, no costly decline forced on it).
@@ -450,13 +730,17 @@ contract CoalitionInvariantsTest is Base {
 
     /// The honest consumer only ever pays for jobs that settled with a proof.
     function invariant_HonestConsumerPaysOnlyForResults() public view {
-        assertEq(_value(consumer) + handler.honestSettledPrice(), honestConsumerStart, "honest consumer");
+        assertEq(_value(consumer) + _honestSettledPrice(), honestConsumerStart, "honest consumer");
     }
 
     /// One statement earns once: the public fixture proof, replayed by sybils on fresh model ids, earns nothing
     /// after its first settlement (issue #23, item 3), and posting it first marks nothing (item 7).
     function invariant_OneStatementEarnsOnce() public view {
-        assertLe(handler.rewardedFixtureSettlements(), 1, "a replayed statement earned");
+        assertLe(
+            handler.rewardedFixtureSettlements() + optimistic.rewardedFixtureSettlements(),
+            1,
+            "a replayed statement earned"
+        );
     }
 
     /// A delivery never lands at or after its job's input deadline (issue #23, item 4).
@@ -478,7 +762,46 @@ contract CoalitionInvariantsTest is Base {
         }
     }
 
+    /// Escrowed prices, challenge bonds and credits: the market holds at least what it owes (exactly, here).
+    /// The optimistic handler reaches every path (so its invariants are not vacuous): a scripted run.
+    function test_OptimisticHandlerReachesEveryPath() public {
+        for (uint256 i; i < 6; ++i) {
+            optimistic.post(uint96(i * 1 ether), i % 2 == 0);
+        }
+        optimistic.submitHonest(0); // up to 4 jobs of either consumer
+        optimistic.challengeAny(0); // the coalition griefs: the honest provider answers
+        assertEq(optimistic.answers(), 1, "honest answer");
+        for (uint256 i; i < 4; ++i) {
+            optimistic.post(uint96(i * 1 ether), true);
+            optimistic.post(uint96(i * 1 ether), false);
+        }
+        optimistic.submitCoalition(0, 0x1, false); // honest consumer's jobs, the first wrong: the watcher challenges
+        optimistic.submitCoalition(1, 0x2, true); // coalition's jobs, the first with a wrong proof hash: sybil first
+        assertEq(optimistic.challenges(), 3, "challenges");
+        assertEq(optimistic.batches(2), 3, "third batch");
+        optimistic.uphold(1); // seed % 3 batches: batch 2, (seed >> 8) % 4: job 0
+        optimistic.uphold(2); // batch 3, job 0
+        assertEq(optimistic.upholds(), 2, "upholds");
+        optimistic.finalize(0);
+        optimistic.finalize(1);
+        optimistic.finalize(2);
+        assertGt(optimistic.finalized(), 0, "finalized");
+        invariant_CoalitionGainsNothingUnearned();
+        invariant_HonestConsumerPaysOnlyForResults();
+        invariant_HonestProviderLosesNothing();
+        invariant_HonestWatcherLosesNothingAndHonestResultsAreAnswered();
+        invariant_MarketSolvent();
+    }
+
     function invariant_MarketSolvent() public view {
-        assertEq(IERC20(address(token)).balanceOf(address(market)), market.totalLiabilities(), "solvent");
+        assertLe(market.totalLiabilities(), IERC20(address(token)).balanceOf(address(market)), "solvent");
+        assertEq(IERC20(address(token)).balanceOf(address(market)), market.totalLiabilities(), "nothing stuck");
+    }
+
+    /// Issue #24: the honest watcher, which challenges only wrong results, never loses NGX (bond back plus reward);
+    /// the honest provider answered every challenge of its results.
+    function invariant_HonestWatcherLosesNothingAndHonestResultsAreAnswered() public view {
+        assertLe(watcherStart, _value(watcher), "honest watcher lost NGX");
+        assertEq(optimistic.unansweredHonest(), 0, "an honest result's challenge went unanswered");
     }
 }

@@ -84,7 +84,8 @@ contract ExamplesTest is Base {
             proveWindow: PROVE_WINDOW,
             minReputation: 0,
             deliverer: address(0),
-            callbackGasLimit: callbackGas
+            callbackGasLimit: callbackGas,
+            settlement: 0
         });
     }
 

@@ -110,7 +110,8 @@ contract MarketIITest is Base {
             proveWindow: PROVE_WINDOW,
             minReputation: 0,
             deliverer: address(0),
-            callbackGasLimit: 0
+            callbackGasLimit: 0,
+            settlement: 0
         });
     }
 

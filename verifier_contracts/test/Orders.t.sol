@@ -17,7 +17,7 @@ contract OrdersTest is Base {
 
     // The type strings, written out here independently of the contract.
     bytes internal constant JOB_TERMS_TYPE =
-        "JobTerms(uint256 modelId,uint96 minPrice,uint96 maxPrice,uint32 rampDelay,uint32 rampLength,uint32 claimWindow,uint32 proveWindow,uint8 minReputation,address deliverer,uint32 callbackGasLimit)";
+        "JobTerms(uint256 modelId,uint96 minPrice,uint96 maxPrice,uint32 rampDelay,uint32 rampLength,uint32 claimWindow,uint32 proveWindow,uint8 minReputation,address deliverer,uint32 callbackGasLimit,uint8 settlement)";
     bytes internal constant ORDER_TYPE =
         "Order(address consumer,JobTerms terms,uint256[] inputCommitments,address provider,uint256 nonce,uint40 signedAt,uint40 deadline)";
     bytes internal constant DOMAIN_TYPE =
@@ -59,7 +59,8 @@ contract OrdersTest is Base {
             proveWindow: PROVE_WINDOW,
             minReputation: 0,
             deliverer: address(0),
-            callbackGasLimit: 0
+            callbackGasLimit: 0,
+            settlement: 0
         });
     }
 
@@ -108,7 +109,8 @@ contract OrdersTest is Base {
                 t.proveWindow,
                 t.minReputation,
                 t.deliverer,
-                t.callbackGasLimit
+                t.callbackGasLimit,
+                t.settlement
             )
         );
     }
@@ -309,7 +311,7 @@ contract OrdersTest is Base {
         // Before the ramp starts (signedAt + delay): the minimum.
         vm.warp(t0 + 30);
         vm.expectEmit(true, false, false, true, address(market));
-        emit IJobMarket.JobTermsSet(market.jobCount() + 1, 10 ether, t0 + delay, ramp, address(0), 0);
+        emit IJobMarket.JobTermsSet(market.jobCount() + 1, 10 ether, t0 + delay, ramp, address(0), 0, 0);
         vm.expectEmit(true, false, false, true, address(market));
         emit IJobMarket.JobPriceLocked(market.jobCount() + 1, 10 ether, 60 ether);
         uint256 jobA = _fill(provider, a, sigA, _noPermit());
@@ -369,7 +371,8 @@ contract OrdersTest is Base {
                 proveWindow: 1800,
                 minReputation: 40,
                 deliverer: address(0xdEaD),
-                callbackGasLimit: 300_000
+                callbackGasLimit: 300_000,
+                settlement: 1
             }),
             provider: address(0xB0b),
             nonce: 42,
@@ -378,7 +381,7 @@ contract OrdersTest is Base {
         });
         uint256[] memory c = new uint256[](3);
         (c[0], c[1], c[2]) = (1, 2, 3);
-        bytes32 expected = 0x6763927ea32f74c4980d568117027b305e91e66ed84c019861fbc8e62e06e77f;
+        bytes32 expected = 0xc0965444899618f7cde241e100e52175ff5e9cdac247164208958674d3d972cf;
         vm.etch(address(0xbEEF), address(market).code);
         vm.chainId(31337);
         assertEq(JobMarket(address(0xbEEF)).orderDigest(o, c), expected, "contract == eth_account");
@@ -493,7 +496,7 @@ contract OrdersTest is Base {
     }
 
     function test_RevertWhen_OrderSignedForAnotherMarket() public {
-        JobMarket other = new JobMarket(payToken, config, registry, staking, reputation, rewards);
+        JobMarket other = new JobMarket(payToken, config, registry, staking, reputation, rewards, address(module));
         IJobMarket.Order memory o = _order(1);
         bytes32 otherDigest = _digestFor(o, _commitments(), block.chainid, address(other));
         assertEq(other.orderDigest(o, _commitments()), otherDigest, "the other market's digest");

@@ -9,9 +9,9 @@ contract ProtocolConfigTest is Base {
     function test_RevertWhen_BoundsViolated() public {
         vm.expectRevert(abi.encodeWithSelector(IProtocolConfig.ProtocolConfig__BpsTooHigh.selector, bytes32("protocolFeeBps"), 1_001, 1_000));
         config.setProtocolFeeBps(1_001);
-        vm.expectRevert(abi.encodeWithSelector(IProtocolConfig.ProtocolConfig__UnbondingTooShort.selector, 8 days, 8 days));
+        vm.expectRevert(abi.encodeWithSelector(IProtocolConfig.ProtocolConfig__UnbondingTooShort.selector, 8 days, 8 days + 2 hours));
         config.setUnbondingDelay(8 days);
-        vm.expectRevert(abi.encodeWithSelector(IProtocolConfig.ProtocolConfig__UnbondingTooShort.selector, 14 days, 14 days));
+        vm.expectRevert(abi.encodeWithSelector(IProtocolConfig.ProtocolConfig__UnbondingTooShort.selector, 14 days, 14 days + 2 hours));
         config.setWindowBounds(60, 13 days, 60, 1 days);
         vm.expectRevert(abi.encodeWithSelector(IProtocolConfig.ProtocolConfig__InvalidWindowBounds.selector, 100, 50));
         config.setWindowBounds(100, 50, 60, 1 days);
@@ -77,9 +77,10 @@ contract ProtocolConfigTest is Base {
     }
 
     function test_UnbondingDelayBoundaries() public {
-        vm.expectRevert(abi.encodeWithSelector(IProtocolConfig.ProtocolConfig__UnbondingTooShort.selector, 8 days, 8 days));
-        config.setUnbondingDelay(8 days); // maxClaim 7 days + maxProve 1 day
-        config.setUnbondingDelay(8 days + 1);
+        // maxClaim 7 days + maxProve 1 day + challenge window 1 hour + answer window 1 hour
+        vm.expectRevert(abi.encodeWithSelector(IProtocolConfig.ProtocolConfig__UnbondingTooShort.selector, 8 days + 2 hours, 8 days + 2 hours));
+        config.setUnbondingDelay(8 days + 2 hours);
+        config.setUnbondingDelay(8 days + 2 hours + 1);
         config.setUnbondingDelay(60 days);
         _expectOOB("unbondingDelay", 60 days + 1, 0, 60 days);
         config.setUnbondingDelay(60 days + 1);
@@ -94,8 +95,42 @@ contract ProtocolConfigTest is Base {
         vm.expectRevert(abi.encodeWithSelector(IProtocolConfig.ProtocolConfig__InvalidWindowBounds.selector, 61, 60));
         config.setWindowBounds(60, 60, 61, 60);
         config.setWindowBounds(1, 1, 1, 1);
-        config.setWindowBounds(1, 13 days, 1, 1 days - 1); // 14 days - 1 < unbonding 14 days
+        config.setWindowBounds(1, 13 days, 1, 1 days - 2 hours - 1); // + 2 hours of challenge windows < 14 days
         assertEq(config.maxClaimWindow(), 13 days);
+    }
+
+    /// Issue #24: the optimistic settlement's parameters, their bounds, and the unbonding invariant that covers them.
+    function test_OptimisticTermsBoundaries() public {
+        (uint32 cw, uint32 aw, uint96 bond, uint16 rewardBps) = config.optimisticTerms();
+        assertEq(cw, 1 hours, "challenge window default");
+        assertEq(aw, 1 hours, "answer window default");
+        assertEq(bond, 10 ether, "bond default");
+        assertEq(rewardBps, 5_000, "reward default");
+        _expectOOB("challengeWindow", 59, 60, 7 days);
+        config.setChallengeWindows(59, 60);
+        _expectOOB("answerWindow", 7 days + 1, 60, 7 days);
+        config.setChallengeWindows(60, 7 days + 1);
+        // 7 days + 1 day + 3 days + 3 days = 14 days: not below the 14-day unbonding delay
+        vm.expectRevert(abi.encodeWithSelector(IProtocolConfig.ProtocolConfig__UnbondingTooShort.selector, 14 days, 14 days));
+        config.setChallengeWindows(3 days, 3 days);
+        config.setChallengeWindows(3 days, 3 days - 1);
+        config.setChallengeWindows(60, 60);
+        _expectOOB("challengeBond", 1 ether - 1, 1 ether, 10_000 ether);
+        config.setChallengeBond(1 ether - 1);
+        _expectOOB("challengeBond", 10_000 ether + 1, 1 ether, 10_000 ether);
+        config.setChallengeBond(10_000 ether + 1);
+        config.setChallengeBond(1 ether);
+        _expectOOB("challengerRewardBps", 10_001, 0, 10_000);
+        config.setChallengerRewardBps(10_001);
+        config.setChallengerRewardBps(10_000);
+        (cw, aw, bond, rewardBps) = config.optimisticTerms();
+        assertEq(cw, 60, "challenge window");
+        assertEq(aw, 60, "answer window");
+        assertEq(bond, 1 ether, "bond");
+        assertEq(rewardBps, 10_000, "reward");
+        vm.prank(address(0xBAD));
+        vm.expectRevert();
+        config.setChallengeBond(2 ether);
     }
 
     function test_CollateralTierBoundaries() public {

@@ -197,7 +197,8 @@ contract TrustIIIConsumersTest is Base {
             proveWindow: PROVE_WINDOW,
             minReputation: 0,
             deliverer: address(0),
-            callbackGasLimit: CALLBACK_GAS
+            callbackGasLimit: CALLBACK_GAS,
+            settlement: 0
         });
         gate = new LoanGate(market, payToken, lender, terms, 0, 0);
         vm.prank(treasury);

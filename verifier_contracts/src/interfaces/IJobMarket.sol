@@ -17,6 +17,9 @@ pragma solidity ^0.8.24;
 ///      While Claimed (t < proveDeadline) the consumer hands the provider the encrypted input with
 ///      `deliverInput` (an event; it also sets FLAG_INPUT_ON_CHAIN). The consumer must have handed over a
 ///      valid input before `inputDeadline` (the middle of the prove window).
+///      An optimistic job (`JobTerms.settlement == 1`, FLAG_OPTIMISTIC) is Claimed --submitResults--> Submitted
+///      --finalizeBatch--> Settled, or Challenged on the way (see IJobSettlement, whose functions are reached at
+///      this market's address).
 ///      Money only moves by pull: refunds, provider pay, royalties and fees are credited to `claimable`
 ///      and paid out by `withdraw`. Emission rewards are owed by the RewardsPool and paid out by the same
 ///      `withdraw` (or the pool's `claim`).
@@ -32,7 +35,9 @@ interface IJobMarket {
         Claimed,
         Settled,
         Expired,
-        Cancelled
+        Cancelled,
+        Submitted, // an optimistic result waits for its challenge window (IJobSettlement)
+        Challenged // an optimistic result was challenged; the provider must answer with the proof
     }
 
     /// @notice Why a provider declines a claimed job. InputMissing and InputInvalid may be free (within the
@@ -81,6 +86,10 @@ interface IJobMarket {
         /// @dev Gas the market forwards to `INgxConsumer(consumer).onInferenceResult` after settling; 0: no
         ///      call. At most MAX_CALLBACK_GAS. The provider pays for it (it sees the limit before claiming).
         uint32 callbackGasLimit;
+        /// @dev 0 = Eager (the proof is verified at submission), 1 = Optimistic (results are submitted with a proof
+        ///      hash and finalize after a challenge window; see IJobSettlement). A contract consumer that needs a
+        ///      verified result at once requires 0.
+        uint8 settlement;
     }
 
     /// @notice A consumer's signed job order (EIP-712, see JobMarket.ORDER_TYPEHASH); filled by a provider with
@@ -163,7 +172,8 @@ interface IJobMarket {
         uint256 rampStart,
         uint256 rampLength,
         address deliverer,
-        uint256 callbackGasLimit
+        uint256 callbackGasLimit,
+        uint8 settlement
     );
     /// @notice An auction job was claimed at `price`; `refund` (escrow above it) was credited to the consumer.
     event JobPriceLocked(uint256 indexed jobId, uint256 price, uint256 refund);
@@ -236,6 +246,13 @@ interface IJobMarket {
     error JobMarket__MissedBefore(uint256 jobId, address provider);
     /// @notice The deliverer is the consumer, or the consumer is a deliverer of itself.
     error JobMarket__InvalidDeliverer(address deliverer);
+    /// @notice The settlement module given to the constructor has no code or another wiring than the market.
+    error JobMarket__ModuleMismatch(address module);
+    /// @notice `JobTerms.settlement` is neither 0 (Eager) nor 1 (Optimistic).
+    error JobMarket__InvalidSettlement(uint8 settlement);
+    /// @notice An optimistic job on a model whose verifier code is not allow-listed (or changed since registration):
+    ///         a challenge could not be judged by trusted code, so optimistic settlement is refused (post it eager).
+    error JobMarket__OptimisticNeedsTrustedVerifier(uint256 modelId, bytes32 verifierCodeHash);
 
     /// @notice `fillOrder` at or after the order's deadline.
     error JobMarket__OrderExpired(uint256 deadline);

@@ -5,7 +5,8 @@ pragma solidity ^0.8.24;
 /// @notice Protocol parameters of the NeuroGrid market, owned by the governance timelock.
 /// @dev Every parameter setter is `onlyOwner` (the TimelockController behind NGXGovernor) and bounded, so a
 ///      captured governance cannot set a value that breaks the market (zero slash, 1-wei jobs, ...). The
-///      config keeps one safety invariant on every change: `maxClaimWindow + maxProveWindow < unbondingDelay`,
+///      config keeps one safety invariant on every change: `maxClaimWindow + maxProveWindow + challengeWindow +
+///      answerWindow < unbondingDelay`,
 ///      so a provider can never withdraw stake that a live job may still need to slash.
 ///      It also holds the verifier allow-list: runtime code hashes of verifiers whose proofs are worth
 ///      emission rewards and reputation (EZKL verifiers rendered from a known template and key). The owner
@@ -90,6 +91,18 @@ interface IProtocolConfig {
     /// @notice What `submitResult` needs, in one call: whether `codeHash` is allow-listed, the protocol fee (bps)
     ///         and the treasury (fee and treasury share a storage slot).
     function settlementTerms(bytes32 codeHash) external view returns (bool allowed, uint256 feeBps, address treasury);
+    /// @notice Optimistic settlement (issue #24), one storage slot: seconds a batch of results can be challenged
+    ///         (default 1 hour; 60 s .. 7 days), seconds a provider has to answer a challenge with its proof
+    ///         (default 1 hour; 60 s .. 7 days), the NGX bond a challenger escrows (default 10 NGX; 1 .. 10,000 NGX;
+    ///         it should cover the gas of an answer, which it pays the provider when the result was valid), and the
+    ///         challenger's share of an upheld challenge's slash in bps (default 5,000; capped at the slash minus
+    ///         its burn share).
+    function optimisticTerms()
+        external
+        view
+        returns (uint32 challengeWindow, uint32 answerWindow, uint96 challengeBond, uint16 challengerRewardBps);
+    /// @notice What an upheld challenge needs, in one call: slashBps, slashBurnBps and the treasury.
+    function slashTerms() external view returns (uint16 slashBps, uint16 slashBurnBps, address treasury);
     /// @notice The collateral tier table: thresholds and bps per tier.
     function collateralTiers()
         external
@@ -104,7 +117,7 @@ interface IProtocolConfig {
     function setWindowBounds(uint32 minClaim, uint32 maxClaim, uint32 minProve, uint32 maxProve) external;
     /// @notice Bounds: 1 NGX .. 10,000,000 NGX.
     function setMinStake(uint256 amount) external;
-    /// @notice Bounds: above `maxClaimWindow + maxProveWindow`, at most `MAX_UNBONDING_DELAY` (60 days).
+    /// @notice Bounds: above `maxClaimWindow + maxProveWindow + challengeWindow + answerWindow`, at most `MAX_UNBONDING_DELAY` (60 days).
     function setUnbondingDelay(uint32 delay) external;
     /// @notice Bounds: thresholds 1..100 with `mid < high`; each bps 1000..30000 with `low >= mid >= high`.
     function setCollateralTiers(uint8 highThreshold, uint8 midThreshold, uint16 highBps, uint16 midBps, uint16 lowBps)
@@ -115,6 +128,12 @@ interface IProtocolConfig {
     function setDeclineSlashBps(uint16 bps) external;
     /// @notice Bounds: base 0..20, perCompletedBps 0..2000.
     function setFreeDeclines(uint8 base, uint16 perCompletedBps) external;
+    /// @notice Bounds: each 60 s .. 7 days; `maxClaim + maxProve + challengeWindow + answerWindow < unbondingDelay`.
+    function setChallengeWindows(uint32 challengeWindow, uint32 answerWindow) external;
+    /// @notice Bounds: 1 .. 10,000 NGX.
+    function setChallengeBond(uint256 amount) external;
+    /// @notice Bounds: 0 .. 10,000 bps (the reward is capped at the slash minus its burn share when paid).
+    function setChallengerRewardBps(uint16 bps) external;
     function setTreasury(address treasury_) external;
     function setGuardian(address guardian_) external;
     /// @notice Owner only; zero removes the curator.

@@ -81,6 +81,19 @@ interface IReputation {
     /// @param fee The job's protocol fee, which sets the completion's weight.
     function recordCompletion(address provider, address consumer, uint256 elapsed, uint256 proveWindow, uint256 fee)
         external;
+    /// @notice One settled job for `recordCompletions`: `rewarded` false records only the consumer's settlement
+    ///         (as `recordConsumerSettled`), true a completion (as `recordCompletion`).
+    struct Completion {
+        address consumer;
+        uint32 elapsed;
+        uint32 proveWindow;
+        uint96 fee;
+        bool rewarded;
+    }
+
+    /// @notice JobMarket records many settled jobs of one provider at once (a batch settlement): the same facts
+    ///         and events as one `recordCompletion` or `recordConsumerSettled` per entry, in order.
+    function recordCompletions(address provider, Completion[] calldata done) external;
     /// @notice JobMarket records a settled job that earns the provider nothing (replay or a verifier not on the
     ///         allow-list): only the consumer's settled count moves, not its score.
     function recordConsumerSettled(address consumer) external;

@@ -31,6 +31,9 @@ interface IRewardsPool {
     ///         Only JobMarket. The reward is owed to the provider until claimed (pull payment).
     /// @return paid What was granted (0 when nothing is due; never reverts for an empty pool).
     function reward(address provider, uint256 fee) external returns (uint256 paid);
+    /// @notice Market only: `reward(provider, fees[i])` for each job of a batch settlement, in order; returns each
+    ///         job's grant. One RewardPaid event for the total.
+    function rewardMany(address provider, uint256[] calldata fees) external returns (uint256[] memory paid);
     /// @notice Count NGX sent to the pool after `initialize` (or since the last sync) as grantable; anyone may
     ///         call it. Returns what the pool can grant now. Grants never read the token balance (a settlement
     ///         costs one write here), so deposits wait for this.

@@ -11,6 +11,8 @@ import {ProviderStaking} from "../../src/ProviderStaking.sol";
 import {Reputation} from "../../src/Reputation.sol";
 import {RewardsPool} from "../../src/RewardsPool.sol";
 import {JobMarket} from "../../src/JobMarket.sol";
+import {JobSettlement} from "../../src/JobSettlement.sol";
+import {IJobSettlement} from "../../src/interfaces/IJobSettlement.sol";
 import {IJobMarket} from "../../src/interfaces/IJobMarket.sol";
 import {IModelRegistry} from "../../src/interfaces/IModelRegistry.sol";
 import {Halo2Verifier} from "../../src/generated/Halo2Verifier.sol";
@@ -46,6 +48,9 @@ abstract contract Base is Test {
     Reputation internal reputation;
     RewardsPool internal rewards;
     JobMarket internal market;
+    JobSettlement internal module;
+    /// @dev The market at its IJobSettlement face (the module's functions, reached through the market).
+    IJobSettlement internal settlement;
     IERC20 internal payToken;
 
     Halo2Verifier internal dedicatedVerifier;
@@ -92,7 +97,9 @@ abstract contract Base is Test {
         staking = new ProviderStaking(token, config);
         reputation = new Reputation(staking, config);
         payToken = address(paymentToken) == address(0) ? IERC20(address(token)) : paymentToken;
-        market = new JobMarket(payToken, config, registry, staking, reputation, rewards);
+        module = new JobSettlement(payToken, config, registry, staking, reputation, rewards);
+        market = new JobMarket(payToken, config, registry, staking, reputation, rewards, address(module));
+        settlement = IJobSettlement(address(market));
         staking.bindMarket(address(market));
         reputation.bindMarket(address(market));
         rewards.initialize(address(token), address(market));

@@ -19,6 +19,9 @@ interface Vm {
     function parseJsonBytes32(string calldata json, string calldata key) external pure returns (bytes32);
     function parseJsonStringArray(string calldata json, string calldata key) external pure returns (string[] memory);
     function parseUint(string calldata value) external pure returns (uint256);
+    function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
+    function parseJsonUintArray(string calldata json, string calldata key) external pure returns (uint256[] memory);
+    function toString(uint256 value) external pure returns (string memory);
     function addr(uint256 privateKey) external pure returns (address);
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function label(address account, string calldata newLabel) external;
@@ -29,6 +32,21 @@ interface Vm {
     function envOr(string calldata name, address defaultValue) external view returns (address);
     function chainId(uint256 newChainId) external;
     function getNonce(address account) external view returns (uint64);
+    function deal(address account, uint256 newBalance) external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
+    /// @dev Marks every storage slot of `target` cold again (as at the start of a transaction).
+    function cool(address target) external;
+}
+
+/// @notice Forge's console (the subset these tests use): printed with `forge test -vv`.
+library console {
+    address internal constant CONSOLE = 0x000000000000000000636F6e736F6c652e6c6f67;
+
+    function log(string memory label, uint256 value) internal view {
+        (bool ok,) = CONSOLE.staticcall(abi.encodeWithSignature("log(string,uint256)", label, value));
+        ok;
+    }
 }
 
 /// @notice Minimal test base: the cheatcode handle, assertions, and `bound` for fuzz inputs.

@@ -1,0 +1,672 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {IJobSettlement} from "./interfaces/IJobSettlement.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IProtocolConfig} from "./interfaces/IProtocolConfig.sol";
+import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
+import {IReputation} from "./interfaces/IReputation.sol";
+import {IRewardsPool} from "./interfaces/IRewardsPool.sol";
+import {IHalo2Verifier, IHalo2VerifierReusable} from "./interfaces/IHalo2Verifier.sol";
+import {INgxConsumer} from "./interfaces/INgxConsumer.sol";
+import {JobMarketState} from "./JobMarketState.sol";
+
+/// @title JobSettlement
+/// @notice Every settlement of the JobMarket (issue #24): `submitResult` (eager, one job), `settleResults` (eager,
+///         many jobs), and optimistic settlement (`submitResults`, `challenge`, `answerChallenge`,
+///         `upholdChallenge`, `finalizeBatch`). Reached only through the JobMarket, which DELEGATECALLs it: every
+///         function here runs in the market's storage and reverts when called on the module itself.
+/// @dev A settlement has the effects of issue #11/#16/#23's `submitResult`, whatever the path: the job is paid exactly
+///      once (Settled is terminal), royalty and fee are credited, reward and NRS only for allow-listed verifier code
+///      and a first-time statement, a reopened job's bounty goes to the provider that finished it, the consumer's
+///      callback runs after everything is paid. A batch (`settleResults`, `finalizeBatch`) aggregates what is exact
+///      to aggregate: one credit per account, one collateral unlock, one RewardsPool and one Reputation call for the
+///      batch's provider (both compute each job's share in order, exactly as one call per job would).
+///      Money rules of the optimistic path: a challenger escrows a bond; a valid answer pays it to the provider
+///      (covering the answer's gas), an unanswered challenge slashes the provider (burn share burned, the
+///      challenger's reward, the rest to the treasury, never to the consumer), refunds the consumer in full and
+///      returns the bond. Collateral stays locked until the job is finished.
+contract JobSettlement is JobMarketState, IJobSettlement {
+    using SafeERC20 for IERC20;
+
+    /// @dev Gas kept back beyond a callback's limit for the call itself and the CallbackResult event.
+    uint256 internal constant CALLBACK_OVERHEAD = 10_000;
+
+    /// @dev This module's own address: a call that runs here (not by DELEGATECALL) reverts.
+    address private immutable _self;
+
+    /// @dev What a batch settlement accumulates in memory before its aggregated interactions.
+    struct Run {
+        address provider;
+        address treasury;
+        uint256 n; // jobs settled so far
+        uint256 pay; // the provider's credit (prices' shares and bounties)
+        uint256 fee; // the treasury's credit
+        uint256 collateral; // to unlock
+        uint256 nOwners;
+        uint256 nModels;
+        uint256 nRewarded;
+        address[] owners;
+        uint256[] royalties;
+        uint256[] modelIds;
+        IModelRegistry.Verification[] models;
+        uint256[] feeBps;
+        bool[] allowed;
+        uint256[] rewardFees; // fees of the rewarded jobs, in order
+        IReputation.Completion[] done;
+        Settled[] settled;
+    }
+
+    /// @dev One settled job of a Run, for its JobSettled event and callback after the interactions.
+    struct Settled {
+        uint256 jobId;
+        address consumer;
+        uint32 callbackGasLimit;
+        bool rewarded;
+        uint256 pay;
+        uint256 royalty;
+        uint256 fee;
+        uint256[] outputs;
+    }
+
+    constructor(
+        IERC20 token_,
+        IProtocolConfig config_,
+        IModelRegistry registry_,
+        IProviderStaking staking_,
+        IReputation reputation_,
+        IRewardsPool rewards_
+    ) JobMarketState(token_, config_, registry_, staking_, reputation_, rewards_) {
+        _self = address(this);
+    }
+
+    modifier onlyDelegated() {
+        _onlyDelegated();
+        _;
+    }
+
+    // ---------------------------------------------------------------- eager
+
+    /// @notice IJobMarket.submitResult: the assigned provider submits the proof of an Eager job; on success the job
+    ///         settles and pays out.
+    function submitResult(uint256 jobId, bytes calldata proof, uint256[] calldata instances)
+        external
+        onlyDelegated
+        nonReentrant
+        whenNotPaused
+    {
+        IJobMarket.Job memory job = _jobs[jobId];
+        IModelRegistry.Verification memory model = _registry.settlementOf(job.modelId);
+        _checkClaimed(jobId, job, model, false);
+        uint256 nIn = _checkInstances(jobId, job, model, instances);
+        _verify(jobId, model, proof, instances);
+        _settle(jobId, job, model, instances[nIn:], block.timestamp);
+    }
+
+    /// @inheritdoc IJobSettlement
+    function settleResults(uint256[] calldata jobIds, bytes[] calldata proofs, uint256[][] calldata instances)
+        external
+        onlyDelegated
+        nonReentrant
+        whenNotPaused
+    {
+        uint256 n = jobIds.length;
+        if (n == 0 || n > MAX_BATCH || proofs.length != n || instances.length != n) revert JobMarket__InvalidBatchSize(n);
+        Run memory run = _newRun(msg.sender, n);
+        for (uint256 i; i < n; ++i) {
+            _settleEager(run, jobIds[i], proofs[i], instances[i]);
+        }
+        _finish(run);
+    }
+
+    /// @dev One job of `settleResults`: `submitResult`'s checks and verification, then its effects in the run.
+    function _settleEager(Run memory run, uint256 jobId, bytes calldata proof, uint256[] calldata instances) private {
+        IJobMarket.Job memory job = _jobs[jobId];
+        uint256 m = _modelIndex(run, job.modelId);
+        IModelRegistry.Verification memory model = run.models[m];
+        _checkClaimed(jobId, job, model, false);
+        uint256 nIn = _checkInstances(jobId, job, model, instances);
+        _verify(jobId, model, proof, instances);
+        _settleInRun(run, jobId, job, m, instances[nIn:], block.timestamp);
+    }
+
+    // ---------------------------------------------------------------- optimistic
+
+    /// @inheritdoc IJobSettlement
+    function submitResults(Result[] calldata results)
+        external
+        onlyDelegated
+        nonReentrant
+        whenNotPaused
+        returns (uint256 batchId)
+    {
+        uint256 n = results.length;
+        if (n == 0 || n > MAX_BATCH) revert JobMarket__InvalidBatchSize(n);
+        batchId = ++_batchCount;
+        bytes32[] memory leaves = new bytes32[](n);
+        uint256 cachedModelId;
+        IModelRegistry.Verification memory model;
+        for (uint256 i; i < n; ++i) {
+            Result calldata r = results[i];
+            uint256 jobId = r.jobId;
+            IJobMarket.Job storage job = _jobs[jobId];
+            uint256 modelId = job.modelId;
+            if (modelId != cachedModelId || i == 0) {
+                model = _registry.settlementOf(modelId);
+                cachedModelId = modelId;
+            }
+            _checkSubmission(jobId, job, model);
+            uint256[] calldata outputs = r.outputs;
+            if (outputs.length != model.outputCount) {
+                revert JobMarket__OutputCountMismatch(jobId, model.outputCount, outputs.length);
+            }
+            for (uint256 k; k < outputs.length; ++k) {
+                if (outputs[k] >= SNARK_SCALAR_FIELD) revert IJobMarket.JobMarket__InstanceOutOfField(k, outputs[k]);
+            }
+            job.status = IJobMarket.JobStatus.Submitted;
+            leaves[i] = keccak256(abi.encode(jobId, _packedHash(outputs), r.proofHash));
+            emit JobSubmitted(jobId, batchId, msg.sender, outputs, r.proofHash);
+        }
+        bytes32 root;
+        assembly ("memory-safe") {
+            root := keccak256(add(leaves, 0x20), shl(5, n))
+        }
+        (uint32 window,,,) = _config.optimisticTerms();
+        uint256 challengeDeadline = block.timestamp + window;
+        _batches[batchId] = Batch({
+            root: root,
+            provider: msg.sender,
+            challengeDeadline: uint40(challengeDeadline),
+            count: uint16(n),
+            pending: uint16(n),
+            challengeWindow: uint24(window)
+        });
+        emit ResultsSubmitted(batchId, msg.sender, root, challengeDeadline, n);
+    }
+
+    /// @inheritdoc IJobSettlement
+    /// @dev Not stopped by the guardian pause: a challenge protects the consumer, and the answer deadline moves.
+    function challenge(uint256 batchId, Result[] calldata batch, uint256 index) external onlyDelegated nonReentrant {
+        Batch memory b = _checkedBatch(batchId, batch);
+        if (block.timestamp >= b.challengeDeadline) revert JobMarket__ChallengeWindowClosed(batchId, b.challengeDeadline);
+        if (index >= batch.length) revert JobMarket__InvalidBatchSize(index);
+        uint256 jobId = batch[index].jobId;
+        if (msg.sender == b.provider) revert JobMarket__ProviderCannotChallenge(jobId);
+        IJobMarket.Job storage job = _jobs[jobId];
+        _requireStatus(jobId, job.status, IJobMarket.JobStatus.Submitted);
+        (, uint32 answerWindow, uint96 bond,) = _config.optimisticTerms();
+        job.status = IJobMarket.JobStatus.Challenged;
+        uint256 answerDeadline = block.timestamp + answerWindow;
+        _challenges[jobId] = Challenge({
+            challenger: msg.sender,
+            bond: bond,
+            answerDeadline: uint40(answerDeadline),
+            submittedAt: b.challengeDeadline - b.challengeWindow,
+            leaf: _leaf(batch[index])
+        });
+        _totalLiabilities += bond;
+        emit JobChallenged(jobId, batchId, msg.sender, bond, answerDeadline);
+        _token.safeTransferFrom(msg.sender, address(this), bond);
+    }
+
+    /// @inheritdoc IJobSettlement
+    function answerChallenge(uint256 jobId, bytes calldata proof, uint256[] calldata instances)
+        external
+        onlyDelegated
+        nonReentrant
+        whenNotPaused
+    {
+        IJobMarket.Job memory job = _jobs[jobId];
+        _requireStatus(jobId, job.status, IJobMarket.JobStatus.Challenged);
+        if (msg.sender != job.provider) revert IJobMarket.JobMarket__NotAssignedProvider(jobId, msg.sender);
+        IModelRegistry.Verification memory model = _registry.settlementOf(job.modelId);
+        Challenge memory c = _challenges[jobId];
+        uint256 deadline = _answerDeadline(c, model.lastUnpausedAt);
+        if (block.timestamp >= deadline) revert JobMarket__AnswerWindowClosed(jobId, deadline);
+        if (model.status == IModelRegistry.ModelStatus.Paused) revert IJobMarket.JobMarket__ModelPaused(job.modelId);
+        uint256 nIn = _checkInstances(jobId, job, model, instances);
+        if (keccak256(abi.encode(jobId, _packedHash(instances[nIn:]), keccak256(proof))) != c.leaf) {
+            revert JobMarket__AnswerMismatch(jobId);
+        }
+        _verify(jobId, model, proof, instances);
+        delete _challenges[jobId];
+        emit ChallengeAnswered(jobId, msg.sender, c.challenger, c.bond);
+        _credit(msg.sender, c.bond);
+        _settle(jobId, job, model, instances[nIn:], c.submittedAt);
+    }
+
+    /// @inheritdoc IJobSettlement
+    function upholdChallenge(uint256 jobId) external onlyDelegated nonReentrant whenNotPaused {
+        IJobMarket.Job storage job = _jobs[jobId];
+        _requireStatus(jobId, job.status, IJobMarket.JobStatus.Challenged);
+        IModelRegistry.Verification memory model = _registry.verificationOf(job.modelId);
+        if (model.status == IModelRegistry.ModelStatus.Paused) revert IJobMarket.JobMarket__ModelPaused(job.modelId);
+        Challenge memory c = _challenges[jobId];
+        {
+            uint256 deadline = _answerDeadline(c, model.lastUnpausedAt);
+            if (block.timestamp < deadline) revert JobMarket__AnswerWindowOpen(jobId, deadline);
+        }
+        (address consumer, address provider, uint256 price, uint256 collateral) =
+            (job.consumer, job.provider, job.price, job.collateral);
+        bool atFault = _providerAtFault(model);
+        (uint256 slashed, uint256 burned, uint256 reward) = _slashShares(atFault, collateral);
+        job.status = IJobMarket.JobStatus.Expired;
+        delete _challenges[jobId];
+        // The slash's non-burned part comes into this market: the reward and the treasury's share are credits.
+        _totalLiabilities += uint144(slashed - burned);
+        emit ChallengeUpheld(jobId, provider, c.challenger, slashed, reward, price);
+        _refund(consumer, price);
+        _credit(c.challenger, c.bond + reward);
+        if (slashed - burned != reward) _credit(_config.treasury(), slashed - burned - reward);
+        if (job.flags & FLAG_REOPENED != 0) _burnBounty(jobId);
+        if (slashed == 0) {
+            _staking.unlockCollateral(provider, collateral);
+        } else {
+            _staking.slash(provider, collateral, slashed, burned, address(this));
+        }
+        if (atFault) _reputation.recordMiss(provider);
+    }
+
+    /// @inheritdoc IJobSettlement
+    function finalizeBatch(uint256 batchId, Result[] calldata batch)
+        external
+        onlyDelegated
+        nonReentrant
+        whenNotPaused
+        returns (uint256 settled)
+    {
+        Batch memory b = _checkedBatch(batchId, batch);
+        if (block.timestamp < b.challengeDeadline) revert JobMarket__ChallengeWindowOpen(batchId, b.challengeDeadline);
+        Run memory run = _newRun(b.provider, batch.length);
+        uint256 pending = _settleBatch(run, batch, b.challengeDeadline - b.challengeWindow);
+        settled = run.n;
+        if (pending == 0) delete _batches[batchId];
+        else if (pending != b.pending) _batches[batchId].pending = uint16(pending);
+        emit BatchFinalized(batchId, settled);
+        _finish(run);
+    }
+
+    /// @dev finalizeBatch's loop: settles every Submitted job of a model not paused; returns how many jobs are left
+    ///      (Challenged, or Submitted of a paused model).
+    function _settleBatch(Run memory run, Result[] calldata batch, uint256 submittedAt)
+        private
+        returns (uint256 pending)
+    {
+        for (uint256 i; i < batch.length; ++i) {
+            uint256 jobId = batch[i].jobId;
+            IJobMarket.Job memory job = _jobs[jobId];
+            if (job.status != IJobMarket.JobStatus.Submitted) {
+                if (job.status == IJobMarket.JobStatus.Challenged) ++pending;
+                continue;
+            }
+            uint256 m = _modelIndex(run, job.modelId);
+            if (run.models[m].status == IModelRegistry.ModelStatus.Paused) {
+                ++pending; // waits for the model's unpause and a later finalization
+                continue;
+            }
+            _settleInRun(run, jobId, job, m, batch[i].outputs, submittedAt);
+        }
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IJobSettlement
+    function batchOf(uint256 batchId) external view onlyDelegated returns (Batch memory) {
+        return _batches[batchId];
+    }
+
+    /// @inheritdoc IJobSettlement
+    function challengeOf(uint256 jobId) external view onlyDelegated returns (Challenge memory) {
+        return _challenges[jobId];
+    }
+
+    /// @inheritdoc IJobSettlement
+    function answerDeadlineOf(uint256 jobId) external view onlyDelegated returns (uint256) {
+        Challenge memory c = _challenges[jobId];
+        if (c.answerDeadline == 0) return 0;
+        return _answerDeadline(c, _registry.lastUnpausedAtOf(_jobs[jobId].modelId));
+    }
+
+    /// @inheritdoc IJobSettlement
+    function batchCount() external view onlyDelegated returns (uint256) {
+        return _batchCount;
+    }
+
+    /// @inheritdoc IJobSettlement
+    function leafOf(Result calldata result) external view onlyDelegated returns (bytes32) {
+        return _leaf(result);
+    }
+
+    // ---------------------------------------------------------------- checks
+
+    function _onlyDelegated() private view {
+        if (address(this) == _self) revert JobMarket__NotDelegated();
+    }
+
+    /// @dev A Claimed job of the caller, in the mode asked, before its (moved) prove deadline, of a model not paused.
+    function _checkClaimed(
+        uint256 jobId,
+        IJobMarket.Job memory job,
+        IModelRegistry.Verification memory model,
+        bool optimistic
+    ) private view {
+        _requireStatus(jobId, job.status, IJobMarket.JobStatus.Claimed);
+        if (msg.sender != job.provider) revert IJobMarket.JobMarket__NotAssignedProvider(jobId, msg.sender);
+        if ((job.flags & FLAG_OPTIMISTIC != 0) != optimistic) revert JobMarket__WrongSettlementMode(jobId);
+        uint256 proveDeadline = _movedDeadline(job.proveDeadline, job.proveWindow, model.lastUnpausedAt);
+        if (block.timestamp >= proveDeadline) revert IJobMarket.JobMarket__ProveWindowClosed(jobId, proveDeadline);
+        if (model.status == IModelRegistry.ModelStatus.Paused) revert IJobMarket.JobMarket__ModelPaused(job.modelId);
+    }
+
+    /// @dev `_checkClaimed` for an optimistic submission, reading only the three job slots it needs.
+    function _checkSubmission(uint256 jobId, IJobMarket.Job storage job, IModelRegistry.Verification memory model)
+        private
+        view
+    {
+        IJobMarket.Job memory head;
+        (head.status, head.provider, head.flags, head.proveDeadline, head.proveWindow, head.modelId) =
+            (job.status, job.provider, job.flags, job.proveDeadline, job.proveWindow, job.modelId);
+        _checkClaimed(jobId, head, model, true);
+    }
+
+    /// @dev The proof's judge and public instances: the pinned verifier code, the instance count, the job's input
+    ///      commitments first, every output in the field. Returns the number of input commitments.
+    function _checkInstances(
+        uint256 jobId,
+        IJobMarket.Job memory job,
+        IModelRegistry.Verification memory model,
+        uint256[] calldata instances
+    ) private view returns (uint256 nIn) {
+        // Provenance: the code that judges this proof is the code pinned when the model was registered.
+        bytes32 codeHash = model.verifier.codehash;
+        if (codeHash != model.verifierCodeHash) {
+            revert IJobMarket.JobMarket__VerifierCodeChanged(model.verifier, model.verifierCodeHash, codeHash);
+        }
+        nIn = model.inputCommitmentCount;
+        if (instances.length != nIn + model.outputCount) {
+            revert IJobMarket.JobMarket__InstanceCountMismatch(nIn + model.outputCount, instances.length);
+        }
+        if (_packedHash(instances[:nIn]) != job.commitmentsHash) revert IJobMarket.JobMarket__CommitmentMismatch(jobId);
+        for (uint256 i = nIn; i < instances.length; ++i) {
+            if (instances[i] >= SNARK_SCALAR_FIELD) revert IJobMarket.JobMarket__InstanceOutOfField(i, instances[i]);
+        }
+    }
+
+    /// @dev The stored batch, after checking that `batch` hashes to its root.
+    function _checkedBatch(uint256 batchId, Result[] calldata batch) private view returns (Batch memory b) {
+        b = _batches[batchId];
+        if (b.root == 0) revert JobMarket__UnknownBatch(batchId);
+        uint256 n = batch.length;
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            leaves[i] = _leaf(batch[i]);
+        }
+        bytes32 root;
+        assembly ("memory-safe") {
+            root := keccak256(add(leaves, 0x20), shl(5, n))
+        }
+        if (root != b.root) revert JobMarket__BatchMismatch(batchId);
+    }
+
+    function _leaf(Result calldata r) private pure returns (bytes32) {
+        return keccak256(abi.encode(r.jobId, _packedHash(r.outputs), r.proofHash));
+    }
+
+    /// @dev A challenge's answer deadline, moved by a guardian unpause (market or model) during its window.
+    function _answerDeadline(Challenge memory c, uint256 modelUnpausedAt) private view returns (uint256) {
+        (, uint32 answerWindow,,) = _config.optimisticTerms();
+        return _movedDeadline(c.answerDeadline, answerWindow, modelUnpausedAt);
+    }
+
+    /// @dev An upheld challenge's slash (zero when the provider is not at fault), its burned part, and the
+    ///      challenger's reward: challengerRewardBps of the slash, at most what is left after the burn.
+    function _slashShares(bool atFault, uint256 collateral)
+        private
+        view
+        returns (uint256 slashed, uint256 burned, uint256 reward)
+    {
+        if (!atFault) return (0, 0, 0);
+        (uint16 slashBps, uint16 burnBps,) = _config.slashTerms();
+        (,,, uint16 rewardBps) = _config.optimisticTerms();
+        slashed = collateral * slashBps / BPS;
+        burned = slashed * burnBps / BPS;
+        reward = slashed * rewardBps / BPS;
+        if (reward > slashed - burned) reward = slashed - burned;
+    }
+
+    /// @dev Reverts with JobMarket__InvalidProof unless the model's verifier accepts the proof. The verifier
+    ///      is called with staticcall: it cannot change state or re-enter anything that writes. The caller has
+    ///      checked the verifier's code hash against the pinned one, which also proves it has code.
+    function _verify(
+        uint256 jobId,
+        IModelRegistry.Verification memory model,
+        bytes calldata proof,
+        uint256[] calldata instances
+    ) private view {
+        address verifier = model.verifier;
+        bool ok;
+        bytes memory ret;
+        if (model.kind == IModelRegistry.VerifierKind.Dedicated) {
+            (ok, ret) = verifier.staticcall(abi.encodeCall(IHalo2Verifier.verifyProof, (proof, instances)));
+            if (!ok || ret.length < 32 || _word(ret, 0) != 1) revert IJobMarket.JobMarket__InvalidProof(jobId);
+        } else {
+            bytes32[] memory vka = _loadVka(model.vkaPointer);
+            (ok, ret) = verifier.staticcall(abi.encodeCall(IHalo2VerifierReusable.verifyProof, (proof, instances, vka)));
+            // Non-standard return data: words [1, vka_digest, ...]; decode only those two.
+            if (!ok || ret.length < 64 || _word(ret, 0) != 1) revert IJobMarket.JobMarket__InvalidProof(jobId);
+            bytes32 reported = bytes32(_word(ret, 1));
+            if (reported != model.vkDigest) revert IJobMarket.JobMarket__VkaDigestMismatch(model.vkDigest, reported);
+        }
+    }
+
+    function _loadVka(address pointer) private view returns (bytes32[] memory words) {
+        uint256 n = (pointer.code.length - 1) / 32;
+        words = new bytes32[](n);
+        assembly ("memory-safe") {
+            extcodecopy(pointer, add(words, 0x20), 1, mul(n, 32))
+        }
+    }
+
+    function _word(bytes memory data, uint256 index) private pure returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := mload(add(add(data, 0x20), mul(index, 0x20)))
+        }
+    }
+
+    // ---------------------------------------------------------------- one job
+
+    /// @dev Effects and interactions of one valid result (the caller is its provider): the job is paid exactly once
+    ///      (Settled is terminal). Reward and NRS credit only for allow-listed verifier code and a first-time
+    ///      statement. Only the outputs' hash is stored; the outputs are in JobSettled. `submittedAt`: when the
+    ///      result reached the chain (the NRS completion time).
+    function _settle(
+        uint256 jobId,
+        IJobMarket.Job memory job,
+        IModelRegistry.Verification memory model,
+        uint256[] calldata outputs,
+        uint256 submittedAt
+    ) private {
+        bool rewarded;
+        uint256[3] memory split; // the provider's pay (price share plus any bounty), the royalty, the fee
+        {
+            (bool allowed, uint256 feeBps, address treasury) = _config.settlementTerms(model.verifierCodeHash);
+            rewarded = _recordOutputs(jobId, _statementOf(model, job.commitmentsHash), _packedHash(outputs)) && allowed;
+            _jobs[jobId].status = IJobMarket.JobStatus.Settled;
+            if (!rewarded) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
+            split[2] = job.price * feeBps / BPS;
+            split[1] = job.price * model.royaltyBps / BPS;
+            split[0] = job.price - split[2] - split[1];
+            _credit(msg.sender, split[0]);
+            _credit(model.owner, split[1]);
+            _credit(treasury, split[2]);
+        }
+        if (job.flags & FLAG_REOPENED != 0) split[0] += _payBounty(jobId, msg.sender);
+
+        // Interactions with trusted protocol contracts.
+        _staking.unlockCollateral(msg.sender, job.collateral);
+        uint256 reward;
+        if (rewarded) {
+            uint256 elapsed = submittedAt + job.proveWindow - job.proveDeadline;
+            _reputation.recordCompletion(msg.sender, job.consumer, elapsed, job.proveWindow, split[2]);
+            reward = _rewards.reward(msg.sender, split[2]);
+        } else {
+            _reputation.recordConsumerSettled(job.consumer);
+        }
+        emit IJobMarket.JobSettled(jobId, msg.sender, outputs, split[0], split[1], split[2], reward);
+        if (job.callbackGasLimit != 0) _callback(jobId, job.consumer, job.callbackGasLimit, outputs);
+    }
+
+    /// @dev A reopened job's bounty goes to the provider that finished it.
+    function _payBounty(uint256 jobId, address provider) private returns (uint256 bounty) {
+        bounty = _reopenings[jobId].bounty;
+        _reopenings[jobId].bounty = 0;
+        _credit(provider, bounty);
+    }
+
+    /// @dev Stores a settled job's outputs hash: the first settlement of a statement owns its slot; a later one
+    ///      is a replay (returns false: no reward, NRS or rating) and keeps its hash under its job id.
+    function _recordOutputs(uint256 jobId, bytes32 statement, bytes32 hash) private returns (bool first) {
+        first = _settledStatements[statement] == 0;
+        if (first) _settledStatements[statement] = hash;
+        else _replayOutputsHash[jobId] = hash;
+    }
+
+    /// @dev Calls the consumer's `onInferenceResult` after everything is settled and paid, with exactly
+    ///      `gasLimit` gas and no return data copied (a returndata bomb costs the callee, not the settlement).
+    ///      A revert or out-of-gas only shows in CallbackResult. The market is still inside the settlement, so
+    ///      every nonReentrant function reverts for the callee. The transaction must carry enough gas for the
+    ///      full limit (EIP-150 forwards at most 63/64 of what is left): a provider cannot starve the callback.
+    function _callback(uint256 jobId, address consumer, uint256 gasLimit, uint256[] memory outputs) private {
+        bytes memory data = abi.encodeCall(INgxConsumer.onInferenceResult, (jobId, outputs));
+        uint256 needed = gasLimit + gasLimit / 63 + CALLBACK_OVERHEAD;
+        if (gasleft() < needed) revert IJobMarket.JobMarket__CallbackGasTooLow(needed, gasleft());
+        bool ok;
+        assembly ("memory-safe") {
+            ok := call(gasLimit, consumer, 0, add(data, 0x20), mload(data), 0, 0)
+        }
+        emit IJobMarket.CallbackResult(jobId, consumer, ok);
+    }
+
+    // ---------------------------------------------------------------- many jobs
+
+    function _newRun(address provider, uint256 n) private pure returns (Run memory run) {
+        run.provider = provider;
+        run.owners = new address[](n);
+        run.royalties = new uint256[](n);
+        run.modelIds = new uint256[](n);
+        run.models = new IModelRegistry.Verification[](n);
+        run.feeBps = new uint256[](n);
+        run.allowed = new bool[](n);
+        run.rewardFees = new uint256[](n);
+        run.done = new IReputation.Completion[](n);
+        run.settled = new Settled[](n);
+    }
+
+    /// @dev The index of `modelId` in the run's model cache (its Verification and settlement terms read once).
+    function _modelIndex(Run memory run, uint256 modelId) private view returns (uint256 m) {
+        for (; m < run.nModels; ++m) {
+            if (run.modelIds[m] == modelId) return m;
+        }
+        IModelRegistry.Verification memory model = _registry.settlementOf(modelId);
+        (bool allowed, uint256 feeBps, address treasury) = _config.settlementTerms(model.verifierCodeHash);
+        (run.modelIds[m], run.models[m], run.allowed[m], run.feeBps[m], run.treasury) =
+            (modelId, model, allowed, feeBps, treasury);
+        run.nModels = m + 1;
+    }
+
+    /// @dev `_settle`'s effects for one job of a run (the interactions wait for `_finish`).
+    function _settleInRun(
+        Run memory run,
+        uint256 jobId,
+        IJobMarket.Job memory job,
+        uint256 m,
+        uint256[] calldata outputs,
+        uint256 submittedAt
+    ) private {
+        IModelRegistry.Verification memory model = run.models[m];
+        bool rewarded =
+            _recordOutputs(jobId, _statementOf(model, job.commitmentsHash), _packedHash(outputs)) && run.allowed[m];
+        _jobs[jobId].status = IJobMarket.JobStatus.Settled;
+        if (!rewarded) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
+        uint256 fee = job.price * run.feeBps[m] / BPS;
+        uint256 royalty = job.price * model.royaltyBps / BPS;
+        uint256 pay = job.price - fee - royalty;
+        if (job.flags & FLAG_REOPENED != 0) {
+            uint256 bounty = _reopenings[jobId].bounty;
+            _reopenings[jobId].bounty = 0;
+            pay += bounty;
+            run.pay += bounty;
+        }
+        run.pay += job.price - fee - royalty;
+        run.fee += fee;
+        run.collateral += job.collateral;
+        _addRoyalty(run, model.owner, royalty);
+        uint256 i = run.n++;
+        run.settled[i] = Settled({
+            jobId: jobId,
+            consumer: job.consumer,
+            callbackGasLimit: job.callbackGasLimit,
+            rewarded: rewarded,
+            pay: pay,
+            royalty: royalty,
+            fee: fee,
+            outputs: outputs
+        });
+        uint256 elapsed = submittedAt + job.proveWindow - job.proveDeadline;
+        run.done[i] = IReputation.Completion({
+            consumer: job.consumer,
+            elapsed: elapsed > type(uint32).max ? type(uint32).max : uint32(elapsed),
+            proveWindow: job.proveWindow,
+            fee: uint96(fee),
+            rewarded: rewarded
+        });
+        if (rewarded) run.rewardFees[run.nRewarded++] = fee;
+    }
+
+    function _addRoyalty(Run memory run, address owner, uint256 royalty) private pure {
+        uint256 k;
+        while (k < run.nOwners && run.owners[k] != owner) ++k;
+        if (k == run.nOwners) {
+            run.owners[k] = owner;
+            ++run.nOwners;
+        }
+        run.royalties[k] += royalty;
+    }
+
+    /// @dev A run's aggregated credits and interactions, then each job's JobSettled and callback.
+    function _finish(Run memory run) private {
+        uint256 n = run.n;
+        if (n == 0) return;
+        address provider = run.provider;
+        _credit(provider, run.pay);
+        for (uint256 k; k < run.nOwners; ++k) {
+            _credit(run.owners[k], run.royalties[k]);
+        }
+        _credit(run.treasury, run.fee);
+
+        // Interactions with trusted protocol contracts.
+        _staking.unlockCollateral(provider, run.collateral);
+        IReputation.Completion[] memory done = run.done;
+        uint256[] memory fees = run.rewardFees;
+        uint256 nRewarded = run.nRewarded;
+        assembly ("memory-safe") {
+            mstore(done, n)
+            mstore(fees, nRewarded)
+        }
+        _reputation.recordCompletions(provider, done);
+        uint256[] memory rewards = nRewarded == 0 ? fees : _rewards.rewardMany(provider, fees);
+        uint256 r;
+        for (uint256 i; i < n; ++i) {
+            Settled memory s = run.settled[i];
+            uint256 reward = s.rewarded ? rewards[r++] : 0;
+            emit IJobMarket.JobSettled(s.jobId, provider, s.outputs, s.pay, s.royalty, s.fee, reward);
+        }
+        for (uint256 i; i < n; ++i) {
+            Settled memory s = run.settled[i];
+            if (s.callbackGasLimit != 0) _callback(s.jobId, s.consumer, s.callbackGasLimit, s.outputs);
+        }
+    }
+}

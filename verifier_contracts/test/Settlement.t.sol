@@ -1,0 +1,650 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {SettlementBase} from "./utils/SettlementBase.sol";
+import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
+import {IJobSettlement} from "../src/interfaces/IJobSettlement.sol";
+import {IReputation} from "../src/interfaces/IReputation.sol";
+import {IProviderStaking} from "../src/interfaces/IProviderStaking.sol";
+import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
+import {JobMarket} from "../src/JobMarket.sol";
+import {JobMarketState} from "../src/JobMarketState.sol";
+import {RecordingConsumer, ReentrantConsumerFake} from "./MarketII.t.sol";
+
+/// Issue #24: optimistic settlement (submit, challenge, answer, uphold, finalize) and eager batches, compared with
+/// eager settlement of the same jobs at the same times.
+contract SettlementTest is SettlementBase {
+    uint256 internal constant BAD = 5; // the job of the 16 with a wrong output
+
+    // ------------------------------------------------------------ 16 jobs, one wrong
+
+    /// 16 jobs of 4 consumers on 2 models (jobs i: consumer i % 4, model by i % 2), claimed at the same time.
+    function _sixteen(uint8 mode) internal returns (uint256[] memory ids) {
+        ids = new uint256[](16);
+        for (uint256 i; i < 16; ++i) {
+            ids[i] = _claimedAs(consumers[i % 4], i % 2 == 0 ? dedicatedModel : reusableModel, mode);
+        }
+    }
+
+    function test_SixteenJobsOneWrongIsChallengedUpheldTheOthersPayAsEager() public {
+        uint256 snap = vm.snapshotState();
+        // --- eager: the 15 good jobs settled with their proofs at t0 + 60
+        uint256[] memory ids = _sixteen(0);
+        vm.warp(block.timestamp + 60);
+        for (uint256 i; i < 16; ++i) {
+            if (i != BAD) _submit(ids[i]);
+        }
+        Money memory eager = _money();
+        bool[16] memory eagerNoReward;
+        for (uint256 i; i < 16; ++i) {
+            eagerNoReward[i] = market.getJob(ids[i]).flags & market.FLAG_NO_REWARD() != 0;
+        }
+        vm.revertToState(snap);
+
+        // --- optimistic: the same jobs in one submission at t0 + 60, job BAD with a wrong output
+        ids = _sixteen(1);
+        vm.warp(block.timestamp + 60);
+        IJobSettlement.Result[] memory rs = new IJobSettlement.Result[](16);
+        for (uint256 i; i < 16; ++i) {
+            rs[i] = _resultOf(ids[i], i == BAD ? _wrongOutputs() : _outputs());
+        }
+        uint256 batchId = _submitAs(provider, rs);
+        assertEq(settlement.batchCount(), 1);
+        for (uint256 i; i < 16; ++i) {
+            assertTrue(market.getJob(ids[i]).status == IJobMarket.JobStatus.Submitted, "submitted");
+        }
+        uint256 collateral = market.getJob(ids[BAD]).collateral;
+        uint256 lockedBefore = staking.getProvider(provider).locked;
+        uint256 supplyBefore = token.totalSupply();
+
+        _challengeAs(challenger, batchId, rs, BAD);
+        assertTrue(market.getJob(ids[BAD]).status == IJobMarket.JobStatus.Challenged, "challenged");
+        _assertSolvent();
+        vm.warp(settlement.answerDeadlineOf(ids[BAD]));
+        settlement.upholdChallenge(ids[BAD]);
+
+        uint256 slashed = collateral / 2; // slashBps 5,000
+        uint256 burned = slashed / 2; // slashBurnBps 5,000
+        uint256 reward = slashed - burned; // challengerRewardBps 5,000, capped at what the burn leaves
+        assertTrue(market.getJob(ids[BAD]).status == IJobMarket.JobStatus.Expired, "upheld");
+        assertEq(market.claimable(challenger), BOND + reward, "challenger: bond back plus reward");
+        assertEq(staking.getProvider(provider).locked, lockedBefore - collateral, "its collateral released");
+        assertEq(supplyBefore - token.totalSupply(), burned, "burn share burned");
+        assertEq(reputation.factsOf(provider).missed, 1, "a miss");
+        _assertSolvent();
+
+        assertEq(_finalize(batchId, rs), 15, "the other 15 settle");
+        Money memory opt = _money();
+        // The wrong job's consumer got exactly its price back, nothing else differs from eager settlement.
+        assertEq(opt.consumers[BAD % 4], eager.consumers[BAD % 4] + PRICE, "refund of the wrong job");
+        opt.consumers[BAD % 4] = eager.consumers[BAD % 4];
+        assertEq(opt.staked, eager.staked - slashed, "slashed");
+        opt.staked = eager.staked;
+        // Eager left job BAD claimed (its collateral still locked); the uphold ended it and released it.
+        assertEq(eager.locked - opt.locked, collateral, "the wrong job's collateral no longer locked");
+        opt.locked = eager.locked;
+        _assertSameMoney(opt, eager);
+        _assertSettledAsEagerExceptBad(ids, eagerNoReward);
+        assertEq(settlement.batchOf(batchId).root, bytes32(0), "finished batch deleted");
+        assertEq(settlement.finalizeBatch.selector, IJobSettlement.finalizeBatch.selector);
+        _assertSolvent();
+    }
+
+    /// Every job but BAD settled with the good outputs and the reward flag eager settlement gave it.
+    function _assertSettledAsEagerExceptBad(uint256[] memory ids, bool[16] memory eagerNoReward) internal view {
+        for (uint256 i; i < 16; ++i) {
+            if (i == BAD) continue;
+            IJobMarket.Job memory job = market.getJob(ids[i]);
+            assertTrue(job.status == IJobMarket.JobStatus.Settled, "settled");
+            assertEq(job.flags & market.FLAG_NO_REWARD() != 0, eagerNoReward[i]);
+            assertEq(market.outputsHashOf(ids[i]), keccak256(abi.encodePacked(_outputs())), "outputs");
+        }
+    }
+
+    /// Distinct statements (each job its own commitment): all 16 rewarded, the batched reward and reputation calls
+    /// give what 16 single calls give (checked against the pool's and reputation's own one-job functions).
+    function test_SixteenDistinctJobsAllRewardedAsSingleCallsWould() public {
+        uint256[] memory ids = new uint256[](16);
+        IJobSettlement.Result[] memory rs = new IJobSettlement.Result[](16);
+        for (uint256 i; i < 16; ++i) {
+            ids[i] = _postTermsAs(consumers[i % 4], _termsOf(i % 2 == 0 ? dedicatedModel : reusableModel, 1), 1000 + i);
+            vm.prank(provider);
+            market.claimJob(ids[i]);
+        }
+        vm.warp(block.timestamp + 100);
+        for (uint256 i; i < 16; ++i) {
+            rs[i] = _resultOf(ids[i], _outputs());
+        }
+        uint256 batchId = _submitAs(provider, rs);
+        vm.warp(block.timestamp + WINDOW);
+        uint256 snap = vm.snapshotState();
+        assertEq(settlement.finalizeBatch(batchId, rs), 16);
+        Money memory batched = _money();
+        vm.revertToState(snap);
+        // The same effects, one job at a time, through the contracts' single-job entry points.
+        uint256 fee = PRICE * 250 / 10_000;
+        for (uint256 i; i < 16; ++i) {
+            vm.prank(address(market));
+            rewards.reward(provider, fee);
+            vm.prank(address(market));
+            reputation.recordCompletion(provider, consumers[i % 4], 100, PROVE_WINDOW, fee);
+        }
+        assertEq(rewards.owedTo(provider), batched.owed, "rewards as 16 single grants");
+        assertEq(reputation.factsOf(provider).weightMilli, batched.weight, "weights as 16 single records");
+        assertEq(reputation.factsOf(provider).windowUsedBpsSum, batched.windowUsed, "window use");
+        assertEq(reputation.factsOf(provider).completed, 16);
+        for (uint256 i; i < 4; ++i) {
+            assertEq(reputation.consumerFactsOf(consumers[i]).settledWeightMilli, batched.settledWeight[i]);
+            assertEq(reputation.pairCompletions(provider, consumers[i]), batched.pairs[i]);
+        }
+    }
+
+    // ------------------------------------------------------------ griefing and windows
+
+    function test_ChallengeOfAValidResultIsAnsweredBondToProviderSettlesAsEager() public {
+        uint256 snap = vm.snapshotState();
+        uint256 id = _claimedAs(consumers[0], dedicatedModel, 0);
+        vm.warp(block.timestamp + 60);
+        _submit(id);
+        Money memory eager = _money();
+        vm.revertToState(snap);
+
+        id = _claimedAs(consumers[0], dedicatedModel, 1);
+        vm.warp(block.timestamp + 60);
+        IJobSettlement.Result[] memory rs = _one(_resultOf(id, _outputs()));
+        uint256 batchId = _submitAs(provider, rs);
+        uint256 before = payToken.balanceOf(challenger);
+        _challengeAs(challenger, batchId, rs, 0);
+        assertEq(before - payToken.balanceOf(challenger), BOND, "bond escrowed");
+
+        vm.prank(challenger);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, id, IJobMarket.JobStatus.Challenged)
+        );
+        settlement.challenge(batchId, rs, 0);
+
+        vm.warp(block.timestamp + 30 minutes);
+        vm.prank(provider);
+        settlement.answerChallenge(id, proof, instances);
+        Money memory opt = _money();
+        assertEq(opt.provider, eager.provider + BOND, "the provider is paid as eager plus the bond");
+        opt.provider = eager.provider;
+        _assertSameMoney(opt, eager);
+        assertEq(market.claimable(challenger), 0, "the griefer lost its bond");
+        assertTrue(market.getJob(id).status == IJobMarket.JobStatus.Settled);
+        assertEq(settlement.challengeOf(id).challenger, address(0));
+        // the batch's only job is finished: finalization settles nothing and deletes it
+        vm.warp(settlement.batchOf(batchId).challengeDeadline);
+        assertEq(settlement.finalizeBatch(batchId, rs), 0);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__UnknownBatch.selector, batchId));
+        vm.prank(challenger);
+        settlement.challenge(batchId, rs, 0);
+        _assertSolvent();
+    }
+
+    function test_RevertWhen_ChallengeAfterWindowOrByProviderOrOfFinalizedJob() public {
+        uint256 a = _claimedAs(consumers[0], dedicatedModel, 1);
+        uint256 b = _claimedAs(consumers[1], dedicatedModel, 1);
+        IJobSettlement.Result[] memory rs = new IJobSettlement.Result[](2);
+        (rs[0], rs[1]) = (_resultOf(a, _outputs()), _resultOf(b, _outputs()));
+        uint256 batchId = _submitAs(provider, rs);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__ProviderCannotChallenge.selector, a));
+        settlement.challenge(batchId, rs, 0);
+        _challengeAs(challenger, batchId, rs, 1);
+        uint256 deadline = settlement.batchOf(batchId).challengeDeadline;
+        vm.warp(deadline);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobSettlement.JobMarket__ChallengeWindowClosed.selector, batchId, deadline)
+        );
+        vm.prank(challenger);
+        settlement.challenge(batchId, rs, 0);
+        assertEq(settlement.finalizeBatch(batchId, rs), 1, "the unchallenged job");
+        assertEq(settlement.batchOf(batchId).pending, 1, "the challenged job is pending");
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobSettlement.JobMarket__ChallengeWindowClosed.selector, batchId, deadline)
+        );
+        vm.prank(stranger);
+        settlement.challenge(batchId, rs, 0);
+        assertEq(settlement.finalizeBatch(batchId, rs), 0, "idempotent");
+    }
+
+    function test_RevertWhen_AnswerDoesNotMatchTheCommitment() public {
+        uint256 a = _claimedAs(consumers[0], dedicatedModel, 1);
+        uint256 b = _claimedAs(consumers[1], reusableModel, 1);
+        IJobSettlement.Result[] memory rs = new IJobSettlement.Result[](2);
+        (rs[0], rs[1]) = (_resultOf(a, _outputs()), _resultOf(b, _wrongOutputs()));
+        uint256 batchId = _submitAs(provider, rs);
+        _challengeAs(challenger, batchId, rs, 0);
+        _challengeAs(stranger, batchId, rs, 1);
+
+        bytes memory other = bytes.concat(proof, hex"00"); // another proof than the committed one
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__AnswerMismatch.selector, a));
+        settlement.answerChallenge(a, other, instances);
+
+        // b committed wrong outputs: the true proof does not match them, and a proof of them does not verify
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__AnswerMismatch.selector, b));
+        settlement.answerChallenge(b, proof, instances);
+        uint256[] memory lying = new uint256[](3);
+        (lying[0], lying[1], lying[2]) = (instances[0], 1, 2);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidProof.selector, b));
+        settlement.answerChallenge(b, proof, lying);
+
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__NotAssignedProvider.selector, a, stranger));
+        settlement.answerChallenge(a, proof, instances);
+
+        uint256 deadline = settlement.answerDeadlineOf(a);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__AnswerWindowOpen.selector, a, deadline));
+        settlement.upholdChallenge(a);
+        vm.warp(deadline);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__AnswerWindowClosed.selector, a, deadline));
+        settlement.answerChallenge(a, proof, instances);
+        settlement.upholdChallenge(a);
+        settlement.upholdChallenge(b);
+        assertEq(market.claimable(consumers[0]), PRICE);
+        assertEq(market.claimable(consumers[1]), PRICE);
+        _assertSolvent();
+    }
+
+    function test_RevertWhen_FinalizeEarlyOrTampered() public {
+        uint256 a = _claimedAs(consumers[0], dedicatedModel, 1);
+        IJobSettlement.Result[] memory rs = _one(_resultOf(a, _outputs()));
+        uint256 batchId = _submitAs(provider, rs);
+        uint256 deadline = block.timestamp + WINDOW;
+        vm.warp(deadline - 1);
+        vm.prank(provider);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobSettlement.JobMarket__ChallengeWindowOpen.selector, batchId, deadline)
+        );
+        settlement.finalizeBatch(batchId, rs);
+        vm.warp(deadline);
+        IJobSettlement.Result[] memory tampered = _one(_resultOf(a, _wrongOutputs()));
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__BatchMismatch.selector, batchId));
+        settlement.finalizeBatch(batchId, tampered);
+        tampered[0] = _resultOf(a, _outputs());
+        tampered[0].proofHash = bytes32(uint256(1));
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__BatchMismatch.selector, batchId));
+        settlement.finalizeBatch(batchId, tampered);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__UnknownBatch.selector, 7));
+        settlement.finalizeBatch(7, rs);
+        assertEq(settlement.finalizeBatch(batchId, rs), 1);
+    }
+
+    function test_RevertWhen_SubmissionIsNotTheProvidersOrModeOrDeadlineIsWrong() public {
+        uint256 opt = _claimedAs(consumers[0], dedicatedModel, 1);
+        uint256 eager = _claimedAs(consumers[1], dedicatedModel, 0);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__NotAssignedProvider.selector, opt, stranger));
+        settlement.submitResults(_one(_resultOf(opt, _outputs())));
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__WrongSettlementMode.selector, eager));
+        settlement.submitResults(_one(_resultOf(eager, _outputs())));
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__WrongSettlementMode.selector, opt));
+        market.submitResult(opt, proof, instances);
+        uint256[] memory ids = new uint256[](1);
+        bytes[] memory proofs = new bytes[](1);
+        uint256[][] memory inst = new uint256[][](1);
+        (ids[0], proofs[0], inst[0]) = (opt, proof, instances);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__WrongSettlementMode.selector, opt));
+        settlement.settleResults(ids, proofs, inst);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__OutputCountMismatch.selector, opt, 2, 3));
+        settlement.submitResults(_one(_resultOf(opt, instances)));
+        uint256[] memory big = _outputs();
+        big[1] = market.SNARK_SCALAR_FIELD();
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InstanceOutOfField.selector, 1, big[1]));
+        settlement.submitResults(_one(_resultOf(opt, big)));
+        IJobSettlement.Result[] memory twice = new IJobSettlement.Result[](2);
+        (twice[0], twice[1]) = (_resultOf(opt, _outputs()), _resultOf(opt, _outputs()));
+        vm.prank(provider);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, opt, IJobMarket.JobStatus.Submitted)
+        );
+        settlement.submitResults(twice);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__InvalidBatchSize.selector, 0));
+        settlement.submitResults(new IJobSettlement.Result[](0));
+        uint256 deadline = market.getJob(opt).proveDeadline;
+        vm.warp(deadline);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__ProveWindowClosed.selector, opt, deadline));
+        settlement.submitResults(_one(_resultOf(opt, _outputs())));
+    }
+
+    function test_RevertWhen_ModuleCalledDirectly() public {
+        uint256 opt = _claimedAs(consumers[0], dedicatedModel, 1);
+        IJobSettlement direct = IJobSettlement(address(module));
+        vm.startPrank(provider);
+        vm.expectRevert(IJobSettlement.JobMarket__NotDelegated.selector);
+        direct.submitResults(_one(_resultOf(opt, _outputs())));
+        vm.expectRevert(IJobSettlement.JobMarket__NotDelegated.selector);
+        JobMarket(address(module)).submitResult(opt, proof, instances);
+        vm.expectRevert(IJobSettlement.JobMarket__NotDelegated.selector);
+        direct.finalizeBatch(1, new IJobSettlement.Result[](0));
+        vm.expectRevert(IJobSettlement.JobMarket__NotDelegated.selector);
+        direct.upholdChallenge(opt);
+        vm.expectRevert(IJobSettlement.JobMarket__NotDelegated.selector);
+        direct.batchCount();
+        vm.stopPrank();
+        // the market has no receive and its fallback takes no ETH
+        vm.deal(stranger, 1 ether);
+        vm.prank(stranger);
+        (bool ok,) = address(market).call{value: 1}("");
+        assertFalse(ok);
+    }
+
+    // ------------------------------------------------------------ pauses
+
+    function test_PauseDuringTheAnswerWindowMovesTheDeadlineAndUpholdWaits() public {
+        uint256 a = _claimedAs(consumers[0], dedicatedModel, 1);
+        IJobSettlement.Result[] memory rs = _one(_resultOf(a, _outputs()));
+        uint256 batchId = _submitAs(provider, rs);
+        _challengeAs(challenger, batchId, rs, 0);
+        uint256 original = settlement.answerDeadlineOf(a);
+        vm.warp(block.timestamp + 10 minutes);
+        vm.prank(guardian);
+        market.pause();
+        vm.warp(original); // the provider could not answer: paused
+        vm.prank(provider);
+        vm.expectRevert(JobMarketState.EnforcedPause.selector);
+        settlement.answerChallenge(a, proof, instances);
+        vm.expectRevert(JobMarketState.EnforcedPause.selector);
+        settlement.upholdChallenge(a); // no slash for time it could not use
+        vm.warp(original + 1 hours);
+        vm.prank(guardian);
+        market.unpause();
+        uint256 moved = settlement.answerDeadlineOf(a);
+        assertEq(moved, block.timestamp + WINDOW, "a whole answer window from the unpause");
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__AnswerWindowOpen.selector, a, moved));
+        settlement.upholdChallenge(a);
+        vm.prank(provider);
+        settlement.answerChallenge(a, proof, instances);
+        assertTrue(market.getJob(a).status == IJobMarket.JobStatus.Settled);
+        assertEq(market.claimable(provider), 92.5 ether + BOND);
+    }
+
+    function test_ModelPauseHoldsFinalizationAndUphold() public {
+        uint256 a = _claimedAs(consumers[0], dedicatedModel, 1);
+        uint256 b = _claimedAs(consumers[1], reusableModel, 1);
+        IJobSettlement.Result[] memory rs = new IJobSettlement.Result[](2);
+        (rs[0], rs[1]) = (_resultOf(a, _outputs()), _resultOf(b, _outputs()));
+        uint256 batchId = _submitAs(provider, rs);
+        vm.prank(guardian);
+        registry.pauseModel(dedicatedModel);
+        vm.warp(block.timestamp + WINDOW);
+        assertEq(settlement.finalizeBatch(batchId, rs), 1, "only the unpaused model's job");
+        assertTrue(market.getJob(a).status == IJobMarket.JobStatus.Submitted, "waits");
+        vm.prank(guardian);
+        registry.unpauseModel(dedicatedModel);
+        assertEq(settlement.finalizeBatch(batchId, rs), 1);
+        assertEq(settlement.batchOf(batchId).root, bytes32(0));
+    }
+
+    // ------------------------------------------------------------ reentrancy, unbonding
+
+    function test_ReentrantCallbackDuringFinalizeHitsTheGuard() public {
+        ReentrantConsumerFake c = new ReentrantConsumerFake(market);
+        _fund(address(c), 1_000 ether);
+        c.approve(address(payToken), type(uint256).max);
+        IJobMarket.JobTerms memory t = _termsOf(dedicatedModel, 1);
+        t.callbackGasLimit = 300_000;
+        uint256[] memory cm = new uint256[](1);
+        cm[0] = instances[0];
+        uint256 id = c.post(t, cm);
+        vm.prank(provider);
+        market.claimJob(id);
+        IJobSettlement.Result[] memory rs = _one(_resultOf(id, _outputs()));
+        uint256 batchId = _submitAs(provider, rs);
+        vm.warp(block.timestamp + WINDOW);
+        vm.expectEmit(true, true, false, true, address(market));
+        emit IJobMarket.CallbackResult(id, address(c), false);
+        settlement.finalizeBatch(batchId, rs);
+        assertFalse(c.reentered());
+        assertTrue(market.getJob(id).status == IJobMarket.JobStatus.Settled, "settled anyway");
+        _assertSolvent();
+    }
+
+    function test_CollateralOfSubmittedAndChallengedJobsCannotBeUnstaked() public {
+        uint256 a = _claimedAs(consumers[0], dedicatedModel, 1);
+        uint256 locked = staking.getProvider(provider).locked;
+        assertGt(locked, 0, "locked");
+        IJobSettlement.Result[] memory rs = _one(_resultOf(a, _outputs()));
+        uint256 batchId = _submitAs(provider, rs);
+        vm.prank(provider);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderStaking.ProviderStaking__InsufficientFreeStake.selector,
+                provider,
+                TOTAL_STAKE,
+                TOTAL_STAKE - locked
+            )
+        );
+        staking.requestUnstake(TOTAL_STAKE);
+        _challengeAs(challenger, batchId, rs, 0);
+        vm.prank(provider);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderStaking.ProviderStaking__InsufficientFreeStake.selector,
+                provider,
+                TOTAL_STAKE,
+                TOTAL_STAKE - locked
+            )
+        );
+        staking.requestUnstake(TOTAL_STAKE);
+        vm.prank(provider);
+        settlement.answerChallenge(a, proof, instances);
+        vm.prank(provider);
+        staking.requestUnstake(TOTAL_STAKE);
+    }
+
+    // ------------------------------------------------------------ every feature, optimistic
+
+    function test_OptimisticCallbackJobGetsOutputsAtFinalization() public {
+        RecordingConsumer c = new RecordingConsumer(market);
+        _fund(address(c), 1_000 ether);
+        c.approve(address(payToken), type(uint256).max);
+        IJobMarket.JobTerms memory t = _termsOf(reusableModel, 1);
+        t.callbackGasLimit = 300_000;
+        uint256[] memory cm = new uint256[](1);
+        cm[0] = instances[0];
+        uint256 id = c.post(t, cm);
+        vm.prank(provider);
+        market.claimJob(id);
+        IJobSettlement.Result[] memory rs = _one(_resultOf(id, _outputs()));
+        uint256 batchId = _submitAs(provider, rs);
+        assertEq(c.calls(), 0, "nothing before finalization");
+        _finalize(batchId, rs);
+        assertEq(c.calls(), 1);
+        assertEq(c.outputs(), _outputs());
+    }
+
+    function test_OptimisticAuctionSettlesAtTheLockedPrice() public {
+        IJobMarket.JobTerms memory t = _termsOf(dedicatedModel, 1);
+        (t.minPrice, t.maxPrice, t.rampLength) = (uint96(10 ether), uint96(PRICE), 1000);
+        uint256 id = _postTermsAs(consumers[0], t, instances[0]);
+        vm.warp(block.timestamp + 500);
+        vm.prank(provider);
+        market.claimJob(id);
+        uint256 price = market.getJob(id).price;
+        assertEq(price, 55 ether);
+        IJobSettlement.Result[] memory rs = _one(_resultOf(id, _outputs()));
+        _finalize(_submitAs(provider, rs), rs);
+        uint256 fee = price * 250 / 10_000;
+        uint256 royalty = price * ROYALTY_BPS / 10_000;
+        assertEq(market.claimable(provider), price - fee - royalty);
+        assertEq(market.claimable(consumers[0]), PRICE - price, "the escrow above the locked price");
+    }
+
+    function test_OptimisticOrderFill() public {
+        uint256 key = 0xA11CE;
+        address signer = vm.addr(key);
+        _fund(signer, 1_000 ether);
+        IJobMarket.Order memory o = IJobMarket.Order({
+            consumer: signer,
+            terms: _termsOf(dedicatedModel, 1),
+            provider: address(0),
+            nonce: 1,
+            signedAt: uint40(block.timestamp),
+            deadline: uint40(block.timestamp + 1 hours)
+        });
+        uint256[] memory cm = new uint256[](1);
+        cm[0] = instances[0];
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, market.orderDigest(o, cm));
+        vm.prank(provider);
+        uint256 id = market.fillOrder(o, cm, abi.encodePacked(r, s, v), IJobMarket.Permit(0, 0, 0, 0));
+        assertEq(market.getJob(id).flags & market.FLAG_OPTIMISTIC(), market.FLAG_OPTIMISTIC());
+        IJobSettlement.Result[] memory rs = _one(_resultOf(id, _outputs()));
+        _finalize(_submitAs(provider, rs), rs);
+        assertTrue(market.getJob(id).status == IJobMarket.JobStatus.Settled);
+        assertEq(market.claimable(provider), 92.5 ether);
+    }
+
+    function test_ReopenedOptimisticJobPaysTheBountyAtFinalization() public {
+        _registerAndStake(provider2, STAKE);
+        uint256 id = _claimedAs(consumers[0], dedicatedModel, 1);
+        uint256 collateral = market.getJob(id).collateral;
+        vm.warp(market.getJob(id).proveDeadline);
+        market.expireJob(id);
+        uint256 bounty = market.getJobExtras(id).bounty;
+        assertEq(bounty, collateral / 4);
+        vm.prank(provider2);
+        market.claimJob(id);
+        IJobSettlement.Result[] memory rs = _one(_resultOf(id, _outputs()));
+        uint256 batchId = _submitAs(provider2, rs);
+        assertEq(market.claimable(provider2), 0, "nothing before finalization");
+        _finalize(batchId, rs);
+        assertEq(market.claimable(provider2), 92.5 ether + bounty, "price share plus the bounty");
+        assertEq(market.getJobExtras(id).bounty, 0);
+        _assertSolvent();
+    }
+
+    function test_OptimisticReplayGetsNoReward() public {
+        uint256 a = _claimedAs(consumers[0], dedicatedModel, 1);
+        uint256 b = _claimedAs(consumers[1], dedicatedModel, 1);
+        IJobSettlement.Result[] memory rs = new IJobSettlement.Result[](2);
+        (rs[0], rs[1]) = (_resultOf(a, _outputs()), _resultOf(b, _outputs()));
+        _finalize(_submitAs(provider, rs), rs);
+        assertEq(market.getJob(a).flags & market.FLAG_NO_REWARD(), 0, "first: rewarded");
+        assertEq(market.getJob(b).flags & market.FLAG_NO_REWARD(), market.FLAG_NO_REWARD(), "replay: no reward");
+        assertEq(reputation.factsOf(provider).completed, 1);
+        assertEq(rewards.owedTo(provider), 2 ether, "one reward: 80 % of the first job's 2.5 NGX fee");
+    }
+
+    function test_OptimisticDelivererJob() public {
+        address deliverer = makeAddr("deliverer");
+        IJobMarket.JobTerms memory t = _termsOf(dedicatedModel, 1);
+        t.deliverer = deliverer;
+        uint256 id = _postTermsAs(consumers[0], t, instances[0]);
+        vm.prank(provider);
+        market.claimJob(id);
+        vm.prank(deliverer);
+        market.deliverInput(id, hex"c0ffee");
+        IJobSettlement.Result[] memory rs = _one(_resultOf(id, _outputs()));
+        _finalize(_submitAs(provider, rs), rs);
+        assertTrue(market.getJob(id).status == IJobMarket.JobStatus.Settled);
+        assertEq(market.getJob(id).flags & market.FLAG_INPUT_ON_CHAIN(), market.FLAG_INPUT_ON_CHAIN());
+    }
+
+    function test_RevertWhen_SettlementModeInvalid() public {
+        IJobMarket.JobTerms memory t = _termsOf(dedicatedModel, 2);
+        uint256[] memory cm = new uint256[](1);
+        cm[0] = instances[0];
+        vm.prank(consumers[0]);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidSettlement.selector, 2));
+        market.postJobWithTerms(t, cm);
+    }
+
+    // ------------------------------------------------------------ eager batches
+
+    function test_SettleResultsOfFourPaysAsFourSubmitResults() public {
+        uint256 snap = vm.snapshotState();
+        uint256[] memory ids = new uint256[](4);
+        for (uint256 i; i < 4; ++i) {
+            ids[i] = _claimedAs(consumers[i], i % 2 == 0 ? dedicatedModel : reusableModel, 0);
+        }
+        vm.warp(block.timestamp + 60);
+        for (uint256 i; i < 4; ++i) {
+            _submit(ids[i]);
+        }
+        Money memory single = _money();
+        vm.revertToState(snap);
+        for (uint256 i; i < 4; ++i) {
+            ids[i] = _claimedAs(consumers[i], i % 2 == 0 ? dedicatedModel : reusableModel, 0);
+        }
+        vm.warp(block.timestamp + 60);
+        bytes[] memory proofs = new bytes[](4);
+        uint256[][] memory inst = new uint256[][](4);
+        for (uint256 i; i < 4; ++i) {
+            (proofs[i], inst[i]) = (proof, instances);
+        }
+        vm.prank(provider);
+        settlement.settleResults(ids, proofs, inst);
+        _assertSameMoney(_money(), single);
+        // one bad proof reverts the whole call
+        uint256[] memory more = new uint256[](2);
+        more[0] = _claimedAs(consumers[0], dedicatedModel, 0);
+        more[1] = _claimedAs(consumers[1], dedicatedModel, 0);
+        bytes[] memory p2 = new bytes[](2);
+        uint256[][] memory i2 = new uint256[][](2);
+        (p2[0], p2[1], i2[0], i2[1]) = (proof, bytes.concat(proof, hex"01"), instances, instances);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket__InvalidProof.selector, more[1]));
+        settlement.settleResults(more, p2, i2);
+        assertTrue(market.getJob(more[0]).status == IJobMarket.JobStatus.Claimed, "nothing settled");
+    }
+
+    /// The module refuses an unlisted or tampered verifier exactly as submitResult does.
+    function test_RevertWhen_BatchedEagerVerifierCodeChanged() public {
+        uint256 id = _claimedAs(consumers[0], dedicatedModel, 0);
+        IModelRegistry.Verification memory v = registry.verificationOf(dedicatedModel);
+        vm.etch(address(dedicatedVerifier), hex"00"); // fault injection: the pinned code is gone
+        uint256[] memory ids = new uint256[](1);
+        bytes[] memory proofs = new bytes[](1);
+        uint256[][] memory inst = new uint256[][](1);
+        (ids[0], proofs[0], inst[0]) = (id, proof, instances);
+        vm.prank(provider);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.JobMarket__VerifierCodeChanged.selector, v.verifier, v.verifierCodeHash, keccak256(hex"00")
+            )
+        );
+        settlement.settleResults(ids, proofs, inst);
+    }
+
+    /// Exactness of the batched Reputation call: the same facts as one call per job, on the same state.
+    function testFuzz_RecordCompletionsEqualsOneCallPerJob(uint256 seed) public {
+        IReputation.Completion[] memory done = new IReputation.Completion[](8);
+        for (uint256 i; i < 8; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i)));
+            done[i] = IReputation.Completion({
+                consumer: consumers[r % 4],
+                elapsed: uint32(r >> 8) % 4000,
+                proveWindow: 1800,
+                fee: uint96((r >> 40) % 1 ether),
+                rewarded: (r >> 100) % 3 != 0
+            });
+        }
+        uint256 snap = vm.snapshotState();
+        vm.prank(address(market));
+        reputation.recordCompletions(provider, done);
+        Money memory batched = _money();
+        vm.revertToState(snap);
+        for (uint256 i; i < 8; ++i) {
+            vm.prank(address(market));
+            if (done[i].rewarded) {
+                reputation.recordCompletion(provider, done[i].consumer, done[i].elapsed, 1800, done[i].fee);
+            } else {
+                reputation.recordConsumerSettled(done[i].consumer);
+            }
+        }
+        _assertSameMoney(_money(), batched);
+    }
+}
