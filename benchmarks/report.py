@@ -162,6 +162,14 @@ def markdown(results: dict[str, Any]) -> str:
         from benchmarks.load import markdown as load_markdown
 
         lines += load_markdown(results["load"])
+    if results.get("providers"):
+        from benchmarks.providers import markdown as providers_markdown
+
+        lines += providers_markdown(results["providers"])
+    if results.get("settlement"):
+        from benchmarks.settlement_gas import markdown as settlement_markdown
+
+        lines += settlement_markdown(results["settlement"])
     if results.get("coverage"):
         from benchmarks.coverage import markdown as coverage_markdown
 

@@ -63,8 +63,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gas-jobs", type=int, help="jobs per verifier kind for gas (full: 2; the last is reported)")
     p.add_argument(
         "--only",
-        choices=("pipeline", "market", "batch", "coverage"),
-        help="run one part only (batch: part e, batch-job cost; coverage: part g, models nobody here wrote vs bare EZKL)",
+        choices=("pipeline", "market", "batch", "coverage", "providers", "settlement"),
+        help="run one part only (batch: part e, batch-job cost; coverage: part g, models nobody here wrote vs bare EZKL; "
+        "providers: part h, claim races at 10, 100 (1000 unless --quick) simulated providers, claim spread off and on; "
+        "settlement: part i, gas per job of eager single, eager batched and optimistic settlement at N = 1, 4, 16)",
     )
     p.add_argument("--coverage-dir", type=Path, help="part g: a folder of model folders (default: coverage_models.py's)")
     p.add_argument("--coverage-models", nargs="+", help="part g: only these model folders (full: all)")
@@ -146,6 +148,25 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 traceback.print_exc()
                 failures.append(f"part g: {type(exc).__name__}: {exc}")
+        if args.only in (None, "providers"):
+            try:
+                from benchmarks import providers  # part h: claim races against the number of providers
+
+                with market.local_market(workdir / "providers", workdir / "ngx-cache", log) as net:
+                    sizes = providers.QUICK if args.quick else providers.FULL
+                    results["providers"] = providers.curve(net, workdir / "provider-runs", log=log, **sizes)
+            except Exception as exc:
+                traceback.print_exc()
+                failures.append(f"part h: {type(exc).__name__}: {exc}")
+        if args.only in (None, "settlement"):
+            try:
+                from benchmarks import settlement_gas  # part i: settlement gas per job, three modes side by side
+
+                with market.local_market(workdir / "settlement", workdir / "ngx-cache", log) as net:
+                    results["settlement"] = settlement_gas.run(net, workdir / "settlement-runs", log)
+            except Exception as exc:
+                traceback.print_exc()
+                failures.append(f"part i: {type(exc).__name__}: {exc}")
         if args.only is None:
             try:
                 from benchmarks import load  # part f: the market under load; the fleet against the local pool

@@ -1,7 +1,8 @@
 """The auditor: re-check a past job from chain data alone plus the published circuit artifacts.
 
 Checks, each reported with its outcome:
-1. the job settled and its settlement transaction is a ``submitResult`` call;
+1. the job settled, and its proof is the one in its settling transaction (``submitResult``, ``settleResults`` or
+   ``answerChallenge``), or for an optimistic job finalized unchallenged the committed one its provider serves;
 2. the registry entry matches the local circuit (artifacts hash, ONNX, settings, vk digest, instance
    counts, SRS flag) and its verifier is exactly the code EZKL renders from the local key: the code
    hash the entry pinned, the code on chain and the re-rendered code agree
@@ -15,18 +16,17 @@ Checks, each reported with its outcome:
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import prover
 from .artifacts import Circuit
 from .catalog import PublishedModel, binding, mismatches
 from .chain.market import Marketplace
-from .chain.types import JobStatus, commitments_hash
+from .chain.settlement_types import proof_hash
+from .chain.types import FLAG_OPTIMISTIC, Job, JobStatus, commitments_hash
 from .commitment import proof_points
 from .config import Settings
-from .errors import NgxZkError
+from .errors import ChainError, NgxZkError
 from .provenance import check_verifier
 
 RENDERED_CHECK = "verifier code is what EZKL renders from the local vk"
@@ -81,7 +81,7 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
     except NgxZkError as exc:
         verdict.add(RENDERED_CHECK, False, f"could not re-render the verifier: {exc}")
     try:
-        proof, instances, event = market.submitted_result(job_id)
+        proof, instances, where = settled_proof(market, job)
     except NgxZkError as exc:
         verdict.add("settlement calldata readable", False, str(exc))
         return verdict
@@ -100,12 +100,39 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
             starts = False
         verdict.add("proof starts with the job's KZG input commitment", starts, "the point(s) the binding checked on chain")
     verdict.add("outputs match what the market recorded", instances[k:] == market.outputs(job_id))
-    with tempfile.TemporaryDirectory(prefix="ngx-audit-") as tmp:
-        path = prover.write_proof_from_calldata(proof, instances, Path(tmp) / "proof.json", circuit.manifest)
-        try:
-            checked = prover.verify(path, circuit, settings)
-            verdict.outputs = checked.outputs
-            verdict.add("proof verifies offline", True, f"tx {event.meta.tx_hash}")
-        except NgxZkError as exc:
-            verdict.add("proof verifies offline", False, exc.message)
+    try:
+        verdict.outputs = prover.verify_calldata(settings, circuit, proof, instances).outputs
+        verdict.add("proof verifies offline", True, where)
+    except NgxZkError as exc:
+        verdict.add("proof verifies offline", False, exc.message)
     return verdict
+
+
+def settled_proof(market: Marketplace, job: Job) -> tuple[bytes, list[int], str]:
+    """The proof and instances that settled ``job``, and where they came from. An eager job's (or an answered
+    challenge's) are in the settling transaction's calldata. An optimistic job finalized unchallenged has no proof
+    on chain: its provider serves the committed one (``GET /v1/proofs/{id}``), taken only if its keccak is the
+    committed ``proofHash``, with the job's commitments and the committed outputs as instances."""
+    try:
+        proof, instances, event = market.submitted_result(job.job_id)
+        return proof, instances, f"tx {event.meta.tx_hash}"
+    except ChainError:
+        if not job.flags & FLAG_OPTIMISTIC:
+            raise
+    from .watch.proofs import fetch_proof, http_fetch, sources, submission_of
+
+    sub = submission_of(market, job.job_id)
+    if sub is None:
+        raise ChainError(
+            f"optimistic job {job.job_id} settled but its JobSubmitted event was not found", "query another RPC node"
+        )
+    endpoint = market.provider(sub.provider).endpoint_uri
+    served, failures = fetch_proof(http_fetch(market.dev_chain), sources(endpoint, None), sub)
+    if served is None or proof_hash(served.proof) != sub.proof_hash:
+        raise ChainError(
+            f"job {job.job_id} settled optimistically (its proof is not on chain) and its provider does not serve the "
+            f"committed proof: {'; '.join(failures) or 'no endpoint registered'}",
+            "providers serve it until a day after finalization; an explorer's mirror may still hold it (GET /api/jobs/ID/proof)",
+        )
+    posted = list(market.posted(job.job_id).event.input_commitments)
+    return served.proof, [*posted, *sub.outputs], f"committed proof 0x{sub.proof_hash.hex()[:16]}… served by its provider"

@@ -44,6 +44,9 @@ from .provenance import check_verifier, require_verifier
 
 PUBLISHER_KEY = "publisher"
 """The manifest key ``model publish`` binds the publisher's address under."""
+SETTLEMENT_KEY = "settlement"
+"""The manifest key of a model's default settlement mode (``optimistic``; absent: ``eager``), pinned by the artifacts hash."""
+SETTLEMENTS = ("eager", "optimistic")
 
 
 class ModelResolutionError(ChainError):
@@ -97,12 +100,44 @@ class Binding:
     """sha256 of ``manifest.json``: the registry's ``artifactsHash``."""
     publisher: str | None
     """The checksummed address the manifest binds, or None (built and never published, or published before binding)."""
+    settlement: str = "eager"
+    """The settlement mode jobs of this model take by default (``model publish --settlement``)."""
 
 
 def binding(circuit: Circuit) -> Binding:
-    """The artifacts hash and the bound publisher of ``circuit``, both from the same bytes of its manifest."""
+    """The artifacts hash, the bound publisher and the default settlement of ``circuit``, from the same bytes of its manifest."""
     raw = (circuit.path / MANIFEST).read_bytes()
-    return Binding(hashlib.sha256(raw).digest(), _publisher_in(raw))
+    return Binding(hashlib.sha256(raw).digest(), _publisher_in(raw), _settlement_in(raw))
+
+
+def _settlement_in(raw: bytes) -> str:
+    try:
+        value = json.loads(raw).get(SETTLEMENT_KEY)
+    except (ValueError, AttributeError, TypeError):
+        return "eager"
+    return value if value in SETTLEMENTS else "eager"
+
+
+def bind_settlement(circuit: Circuit, settlement: str) -> Circuit:
+    """Write ``settlement`` as the model's default into ``circuit``'s manifest before it is registered (one atomic
+    rewrite; ``eager`` leaves the key out, so an eager model's artifacts hash is what it always was)."""
+    if settlement not in SETTLEMENTS:
+        raise CircuitError(f"settlement {settlement!r} is neither eager nor optimistic", "pass --settlement eager or optimistic")
+    path = circuit.path / MANIFEST
+    raw = path.read_bytes()
+    if _settlement_in(raw) == settlement:
+        return circuit
+    data = json.loads(raw)
+    data.pop(SETTLEMENT_KEY, None)
+    if settlement != "eager":
+        data[SETTLEMENT_KEY] = settlement
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes((json.dumps(data, indent=2) + "\n").encode())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Circuit.load(circuit.path)
 
 
 def _publisher_in(raw: bytes) -> str | None:
@@ -179,6 +214,8 @@ class PublishedModel:
     entry: ModelEntry
     publisher: str | None
     """The address the entry's manifest binds (None: a manifest from before publisher binding)."""
+    settlement: str = "eager"
+    """The settlement mode the model's manifest names as its jobs' default (``eager`` when it names none)."""
 
     @property
     def model_id(self) -> int:
@@ -296,7 +333,7 @@ def copies_report(market: Marketplace, circuit: Circuit, entry: ModelEntry) -> C
         else:
             relation = Relation.PUBLISHER if same_address(other.owner, bound.publisher) else Relation.IMPOSTOR
         copies.append(Copy(other.model_id, to_checksum_address(other.owner), other.royalty_bps, other.status, relation))
-    return CopiesReport(PublishedModel(entry, bound.publisher), tuple(copies))
+    return CopiesReport(PublishedModel(entry, bound.publisher, bound.settlement), tuple(copies))
 
 
 def describe(entries: list[ModelEntry]) -> str:
@@ -311,7 +348,8 @@ def recorded_id(market: Marketplace, name: str) -> int | None:
 def check_binding(entry: ModelEntry, circuit: Circuit, genuine: tuple[int, ...] = ()) -> PublishedModel:
     """``entry`` as a published model; raises :class:`ImpostorError` when its registrant is not the publisher
     ``circuit``'s manifest (the entry's, once :func:`mismatches` found none) binds."""
-    published = PublishedModel(entry, binding(circuit).publisher)
+    bound = binding(circuit)
+    published = PublishedModel(entry, bound.publisher, bound.settlement)
     if published.impostor:
         raise ImpostorError(entry, str(published.publisher), genuine)
     return published

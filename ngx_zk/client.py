@@ -45,7 +45,9 @@ def resolve_chain(settings: Settings | None = None, rpc_url: str | None = None) 
     if not settings.rpc_from_env:
         running = devnet.url(settings)
         urls = (running,) if running else urls
-    return Chain(urls)
+    chain = Chain(urls)
+    chain.max_fee_per_gas, chain.max_priority_fee_per_gas = settings.max_fee_per_gas, settings.max_priority_fee_per_gas
+    return chain
 
 
 def connect(settings: Settings | None = None, rpc_url: str | None = None, *, chain: Chain | None = None) -> Marketplace:

@@ -221,6 +221,15 @@ def write_proof_from_calldata(proof: bytes, instances: list[int], path: Path, m:
     return path
 
 
+def verify_calldata(settings: Settings, circuit: Circuit, proof: bytes, instances: list[int]) -> Proof:
+    """Check a proof given as the market sees it (proof bytes and instances) against the local verification key,
+    offline; raises :class:`~ngx_zk.errors.InvalidProofError` unless it is valid. The auditor checks a settled
+    job's proof with it, the watchtower (:mod:`ngx_zk.watch`) an optimistic job's served proof before the chain does."""
+    with tempfile.TemporaryDirectory(prefix="ngx-audit-") as tmp:
+        path = write_proof_from_calldata(proof, instances, Path(tmp) / "proof.json", circuit.manifest)
+        return verify(path, circuit, settings)
+
+
 def outputs_from_felts(m: Manifest, felts: list[int]) -> tuple[float, ...]:
     """Output field elements (as the witness holds them) as floats at each output's scale."""
     out: list[float] = []

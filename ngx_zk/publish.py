@@ -33,9 +33,11 @@ from eth_utils.crypto import keccak
 from . import defaults, evm
 from .artifacts import Circuit, Manifest
 from .catalog import (
+    SETTLEMENTS,
     AmbiguousModelError,
     ModelResolutionError,
     bind_publisher,
+    bind_settlement,
     binding,
     check_entry,
     check_publisher,
@@ -119,6 +121,8 @@ class PublishResult:
     verification_gas: int | None = None
     """Gas the verifier took on a sample proof in the publish dry run (None: published before it was measured)."""
     block_gas_limit: int | None = None
+    settlement: str = "eager"
+    """The settlement mode the model's manifest names as its jobs' default (``prove-job`` takes it)."""
 
 
 def publish_warnings(circuit: Circuit, *, allow_unsalted: bool = False, allow_private_output: bool = False) -> list[str]:
@@ -169,6 +173,7 @@ def publish(
     sample: InputData | None = None,
     prove_timeout_s: float = defaults.SAMPLE_PROVE_TIMEOUT_S,
     progress: Progress = lambda _: None,
+    settlement: str | None = None,
 ) -> PublishResult:
     """Deploy the verifier and register ``circuit`` (or find this signer's own entry for it); record its id.
 
@@ -178,8 +183,14 @@ def publish(
     First proves ``sample`` (default: :func:`circuit_sample`; stopped after ``prove_timeout_s``) and dry-runs its settlement on the chosen
     verifier; raises :class:`SettlementDryRunError`, having deployed and registered nothing, if that
     fails or needs more than ``max_block_fraction`` of the block gas limit.
-    ``metadata_uri`` is where the model's bundle (``ngx-zk model bundle``) can be fetched by ``model pull``."""
+    ``metadata_uri`` is where the model's bundle (``ngx-zk model bundle``) can be fetched by ``model pull``.
+    ``settlement`` (``eager`` or ``optimistic``; None: as the manifest says) is written into the manifest as its
+    jobs' default before registration, so the entry's artifacts hash pins it."""
     m = circuit.manifest
+    if settlement is not None and settlement not in SETTLEMENTS:
+        raise PublishRefusedError(
+            f"settlement {settlement!r} is neither eager nor optimistic", "pass --settlement eager or optimistic"
+        )
     if m.insecure and not market.dev_chain:
         raise ChainError(
             f"circuit {m.name!r} was built on a local TEST SRS and cannot be published on chain {market.chain.chain_id}",
@@ -197,6 +208,12 @@ def publish(
     progress("looking for an existing entry")
     existing, others = _existing(settings, market, signer, circuit)
     if existing is not None:
+        if settlement is not None and settlement != binding(circuit).settlement:
+            raise PublishRefusedError(
+                f"model {m.name!r} is registered already (model {existing.model_id}) with {binding(circuit).settlement} "
+                f"settlement as its default; its artifacts hash pins that",
+                "jobs choose their own mode: ngx-zk prove-job --settlement optimistic; or build the model again and publish the new build",
+            )
         gas = record_model(settings, market, circuit, existing).verification_gas
         allowed = market.verifier_code_allowed(existing.verifier_code_hash)
         return PublishResult(
@@ -215,6 +232,7 @@ def publish(
             warnings,
             others,
             gas,
+            settlement=binding(circuit).settlement,
         )
     check_publisher(circuit, signer.address)  # before any chain work: another's binding makes this entry an impostor
 
@@ -256,6 +274,8 @@ def publish(
             signer, verifier_addr, m.commitment_points, what=f"deploy the polycommit binding for {m.name}"
         )
     digest = expected_digest(settings, circuit, chosen)
+    if settlement is not None:
+        circuit = bind_settlement(circuit, settlement)
     progress(f"binding publisher {signer.address} into {m.name}'s manifest")
     circuit = bind_publisher(circuit, signer.address)
 
@@ -299,6 +319,7 @@ def publish(
         others,
         check.gas,
         check.block_gas_limit,
+        binding(circuit).settlement,
     )
 
 

@@ -234,6 +234,9 @@ def test_chain_commands_share_one_option_set() -> None:
         ("job", "expire"),
         ("withdraw",),
         ("worker",),
+        ("watch",),
+        ("account", "show"),
+        ("account", "transfer"),
     }
     reading = {("model", "pull"), ("job", "show"), ("job", "disclose"), ("jobs",), ("reputation",), ("verify",), ("explorer",)}
     for path in all_commands(main):

@@ -61,6 +61,7 @@ FAILURES: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, str], str]] = {
     ("verify",): (("p.json", "--model", "ghost"), {}, "not_found"),
     ("withdraw",): (("--account", "consumer"), {}, "rpc"),
     ("worker",): (("--model", "ghost", "--account", "provider"), {}, "not_found"),
+    ("watch",): (("--once", "--account", "consumer2"), {}, "rpc"),
     ("model", "build"): (("no/such/model",), {}, "not_found"),
     ("model", "bundle"): (("ghost", "--out", "ghost.tar.gz"), {}, "not_found"),
     ("model", "export"): (("m.py:M", "--input-shape", "1,8", "--samples", "2", "--calibration", "c.json"), {}, "usage"),
@@ -81,6 +82,9 @@ FAILURES: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, str], str]] = {
     ("job", "expire"): (("1", "--account", "consumer"), {}, "rpc"),
     ("job", "show"): (("1",), {}, "rpc"),
     ("job", "wait"): (("1", "--account", "consumer"), {}, "rpc"),
+    ("account", "new"): (("k.json",), {"NGX_ZK_KEYSTORE_PASSWORD": "short"}, "signer"),
+    ("account", "show"): (("--account", "consumer"), {}, "rpc"),
+    ("account", "transfer"): (("10", "--to", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "--account", "ecosystem"), {}, "rpc"),
 }
 
 

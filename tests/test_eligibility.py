@@ -17,7 +17,7 @@ from eth_account import Account
 
 from ngx_zk.chain.orders import Order, Permit, SignedOrder
 from ngx_zk.chain.signer import Signer
-from ngx_zk.chain.types import FLAG_DELIVERER, ZERO, JobExtras, JobTerms, ModelStatus
+from ngx_zk.chain.types import FLAG_DELIVERER, FLAG_OPTIMISTIC, ZERO, JobExtras, JobTerms, ModelStatus
 from ngx_zk.cli import main
 from ngx_zk.inputs import InputData
 from ngx_zk.worker.eligibility import Terms
@@ -44,6 +44,7 @@ def order_for(consumer: Signer, now: int, **terms: Any) -> SignedOrder:
         min_reputation=terms.get("min_reputation", 0),
         callback_gas_limit=terms.get("callback_gas", 0),
         deliverer=terms.get("deliverer", ZERO),
+        settlement=1 if terms.get("optimistic") else 0,
     )
     order = Order(consumer.address, t, COMMITMENTS, ZERO, nonce=1, signed_at=now, deadline=now + 300)
     return SignedOrder.sign(consumer, order, Permit.none(), CHAIN_ID, MARKET)
@@ -91,6 +92,12 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
         f"deliverer {DELIVERER} scores 50, below this worker's minimum 60",
     ),
     ("a good deliverer", {"policy": ClaimPolicy(min_consumer_score=60), "deliverer": DELIVERER}, None),
+    (
+        "optimistic job without an endpoint for its proof",
+        {"optimistic": True, "serves_proofs": False},
+        "optimistic job, and no endpoint serves its proof (start the worker with --listen)",
+    ),
+    ("optimistic job with an endpoint", {"optimistic": True}, None),
 ]
 
 
@@ -118,6 +125,7 @@ def test_a_posted_job_and_an_order_on_the_same_terms_get_the_same_answer(
     rig.market.weight = job.get("weight", 0)
     hold_fresh(rig, job.get("fresh_held", 0))
     rig.market.model_status = job.get("model_status", ModelStatus.ACTIVE)
+    rig.life.eligibility.serves_proofs = job.get("serves_proofs", True)
     if "free_stake" in job:
         rig.market.free_stake = lambda address: job["free_stake"]
     seen(rig, prove_window=job.get("prove_window", 300))
@@ -126,7 +134,7 @@ def test_a_posted_job_and_an_order_on_the_same_terms_get_the_same_answer(
         consumer=signer.address,
         min_reputation=job.get("min_reputation", 0),
         callback_gas_limit=job.get("callback_gas", 0),
-        flags=FLAG_DELIVERER if "deliverer" in job else 0,
+        flags=(FLAG_DELIVERER if "deliverer" in job else 0) | (FLAG_OPTIMISTIC if job.get("optimistic") else 0),
     )
     if "deliverer" in job:
         rig.market.ramp = JobExtras(10 * NGX, 0, 0, job["deliverer"], None, 0)

@@ -249,21 +249,35 @@ class Jobs(Contracts):
     def submitted_result(self, job_id: int) -> tuple[bytes, list[int], Logged[JobSettled]]:
         """The proof and instances of the transaction that settled ``job_id``, read back from chain.
 
-        The instances must end with the outputs the market hashed at settlement (checked against storage)."""
+        The proof is in the calldata of ``submitResult``, ``settleResults`` (many eager jobs at once) or
+        ``answerChallenge`` (an optimistic job whose challenge was answered); an optimistic job finalized
+        unchallenged (``finalizeBatch``) has no proof on chain. The instances must end with the outputs the
+        market hashed at settlement (checked against storage)."""
         settled = self.settled(job_id)
         tx = self.chain.w3.eth.get_transaction(settled.meta.tx_hash)  # type: ignore[arg-type]
         fn, raw = self.market.decode_function_input(tx["input"])
         args = events.call_args(raw)
-        if fn.fn_name != "submitResult" or int(args["job_id"]) != job_id:
-            raise ChainError(f"settlement transaction of job {job_id} is not a direct submitResult call")
-        instances = [int(v) for v in args["instances"]]
+        if fn.fn_name in ("submitResult", "answerChallenge") and int(args["job_id"]) == job_id:
+            proof, instances = bytes(args["proof"]), [int(v) for v in args["instances"]]
+        elif fn.fn_name == "settleResults" and job_id in [int(j) for j in args["job_ids"]]:
+            k = [int(j) for j in args["job_ids"]].index(job_id)
+            proof, instances = bytes(args["proofs"][k]), [int(v) for v in args["instances"][k]]
+        elif fn.fn_name == "finalizeBatch":
+            raise ChainError(
+                f"job {job_id} settled optimistically (finalizeBatch, unchallenged): its proof is not on chain",
+                f"its provider serves it at GET /v1/proofs/{job_id} until a day after finalization (an explorer mirrors it)",
+            )
+        else:
+            raise ChainError(
+                f"settlement transaction of job {job_id} is not a submitResult, settleResults or answerChallenge call"
+            )
         outputs = list(settled.event.outputs)
         if len(outputs) > len(instances) or instances[len(instances) - len(outputs) :] != outputs:
             raise ChainError(
                 f"settlement transaction of job {job_id} does not carry the outputs the market stored",
                 "the node served a transaction the chain does not back; query another RPC node",
             )
-        return bytes(args["proof"]), instances, settled
+        return proof, instances, settled
 
     def posted(self, job_id: int) -> Logged[JobPosted]:
         """The JobPosted event of ``job_id`` (it carries the input commitments in full)."""

@@ -65,6 +65,7 @@ TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "minReputation", "type": "uint8"},
         {"name": "deliverer", "type": "address"},
         {"name": "callbackGasLimit", "type": "uint32"},
+        {"name": "settlement", "type": "uint8"},
     ],
 }
 """The EIP-712 types, as ``JobMarket.ORDER_TYPEHASH`` hashes them (pinned by tests/test_orders.py against the contract)."""
@@ -132,6 +133,7 @@ class Order:
                     "minReputation": t.min_reputation,
                     "deliverer": to_checksum_address(t.deliverer),
                     "callbackGasLimit": t.callback_gas_limit,
+                    "settlement": t.settlement,
                 },
                 "inputCommitments": list(self.commitments),
                 "provider": to_checksum_address(self.provider),
@@ -199,6 +201,7 @@ class SignedOrder:
                 "min_reputation": t.min_reputation,
                 "deliverer": t.deliverer,
                 "callback_gas_limit": t.callback_gas_limit,
+                "settlement": t.settlement,
             },
             "commitments": [f"0x{c:064x}" for c in o.commitments],
             "provider": o.provider,
@@ -238,6 +241,7 @@ class SignedOrder:
                 ramp_length=_uint(terms, "ramp_length", "uint32"),
                 deliverer=_address(terms, "deliverer"),
                 callback_gas_limit=_uint(terms, "callback_gas_limit", "uint32"),
+                settlement=_uint(terms, "settlement", "uint8") if "settlement" in terms else 0,
             )
         except TermsError as exc:
             raise OrderError(f"order.{exc.message}") from None

@@ -21,6 +21,7 @@ from enum import Enum, IntEnum, StrEnum
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from ..errors import NgxZkError
+from .chain_event import ChainEvent as ChainEvent  # the base of the records below (and of settlement_types)
 
 ZERO = "0x0000000000000000000000000000000000000000"
 DEV_CHAIN_ID = 31337
@@ -45,6 +46,10 @@ class JobStatus(StrEnum):
     SETTLED = "Settled"
     EXPIRED = "Expired"
     CANCELLED = "Cancelled"
+    SUBMITTED = "Submitted"
+    """An optimistic result waits out its challenge window (IJobSettlement)."""
+    CHALLENGED = "Challenged"
+    """An optimistic result was challenged: its provider must answer with the proof."""
 
     @classmethod
     def from_index(cls, index: int) -> JobStatus:
@@ -55,15 +60,18 @@ class JobStatus(StrEnum):
         return self in (JobStatus.SETTLED, JobStatus.EXPIRED, JobStatus.CANCELLED)
 
 
-JobStatusName = Literal["Open", "Claimed", "Settled", "Expired", "Cancelled"]
+JobStatusName = Literal["Open", "Claimed", "Settled", "Expired", "Cancelled", "Submitted", "Challenged"]
 """A posted job's status as text, for typed schemas (the explorer's API); pinned to :class:`JobStatus` by a test."""
 
 TRANSITIONS = {
     JobStatus.OPEN: {JobStatus.CLAIMED, JobStatus.CANCELLED, JobStatus.EXPIRED},
-    JobStatus.CLAIMED: {JobStatus.SETTLED, JobStatus.EXPIRED, JobStatus.CANCELLED, JobStatus.OPEN},
+    JobStatus.CLAIMED: {JobStatus.SETTLED, JobStatus.EXPIRED, JobStatus.CANCELLED, JobStatus.OPEN, JobStatus.SUBMITTED},
+    JobStatus.SUBMITTED: {JobStatus.SETTLED, JobStatus.CHALLENGED},
+    JobStatus.CHALLENGED: {JobStatus.SETTLED, JobStatus.EXPIRED},
 }
 """The lifecycle the contract enforces (Claimed -> Cancelled is a provider's decline; Claimed -> Open is a
-missed job reopened once for a second prover)."""
+missed job reopened once for a second prover; Claimed -> Submitted -> Settled an optimistic result finalized,
+Submitted -> Challenged -> Settled (answered) or Expired (upheld))."""
 
 
 class ModelStatus(StrEnum):
@@ -108,6 +116,8 @@ FLAG_REOPENED = 8
 """Job flag: its first provider missed it; it was reopened for a second prover, with a bounty."""
 FLAG_DELIVERER = 16
 """Job flag: a deliverer besides the consumer may hand over the input."""
+FLAG_OPTIMISTIC = 32
+"""Job flag: settled optimistically (``JobTerms.settlement == 1``): results in a batch, finalized after a challenge window."""
 
 MAX_CALLBACK_GAS = 2_000_000
 """``JobMarket.MAX_CALLBACK_GAS``: the most gas a job may reserve for its consumer's callback."""
@@ -147,6 +157,11 @@ class Job:
     @property
     def reopened(self) -> bool:
         return bool(self.flags & FLAG_REOPENED)
+
+    @property
+    def optimistic(self) -> bool:
+        """Settled optimistically: the provider commits to a proof it must serve until finalization."""
+        return bool(self.flags & FLAG_OPTIMISTIC)
 
     @property
     def has_deliverer(self) -> bool:
@@ -240,6 +255,7 @@ _UINT_BITS = {
     "prove_window": 32,
     "min_reputation": 8,
     "callback_gas_limit": 32,
+    "settlement": 8,
 }
 
 
@@ -263,6 +279,9 @@ class JobTerms:
     ramp_length: int = 0
     deliverer: str = ZERO
     callback_gas_limit: int = 0
+    settlement: int = 0
+    """0 eager (the proof is verified at submission), 1 optimistic (``IJobSettlement``: results finalize after a
+    challenge window)."""
 
     def __post_init__(self) -> None:
         for name, bits in _UINT_BITS.items():
@@ -283,6 +302,8 @@ class JobTerms:
             raise TermsError(f"job terms: min reputation {self.min_reputation} is above {MAX_MIN_REPUTATION}")
         if self.callback_gas_limit > MAX_CALLBACK_GAS:
             raise TermsError(f"job terms: callback gas {self.callback_gas_limit} is above the market's {MAX_CALLBACK_GAS}")
+        if self.settlement not in (0, 1):
+            raise TermsError(f"job terms: settlement {self.settlement} is neither 0 (eager) nor 1 (optimistic)")
 
     @classmethod
     def fixed(cls, model_id: int, price: int, claim_window: int, prove_window: int, min_reputation: int = 0) -> JobTerms:
@@ -333,6 +354,7 @@ class JobTerms:
             self.min_reputation,
             to_checksum_address(self.deliverer),
             self.callback_gas_limit,
+            self.settlement,
         )
 
 
@@ -376,12 +398,6 @@ class Logged(Generic[E]):
     meta: LogMeta
 
 
-class ChainEvent:
-    """Base of the event records: ``contract`` names the artifact that emits it; the class name is the ABI's."""
-
-    contract: ClassVar[str] = "JobMarket"
-
-
 @dataclass(frozen=True)
 class JobPosted(ChainEvent):
     job_id: int
@@ -402,6 +418,7 @@ class JobTermsSet(ChainEvent):
     ramp_length: int
     deliverer: str
     callback_gas_limit: int
+    settlement: int
 
 
 @dataclass(frozen=True)
@@ -530,6 +547,8 @@ class ModelRegistered(ChainEvent):
     insecure_test_srs: bool
 
 
+from .settlement_types import SETTLEMENT_EVENTS  # noqa: E402  (the settlement records, beside these)
+
 EVENTS: tuple[type[ChainEvent], ...] = (
     JobPosted,
     JobTermsSet,
@@ -548,5 +567,6 @@ EVENTS: tuple[type[ChainEvent], ...] = (
     ProviderRegistered,
     ProviderProfileUpdated,
     ModelRegistered,
+    *SETTLEMENT_EVENTS,
 )
 """Every event record (each pinned to its ABI, field by field, by tests/test_chain_types.py)."""

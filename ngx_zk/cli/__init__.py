@@ -106,6 +106,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
         ),
         "verify": ("pipeline:verify_cmd", "Verify a proof offline, or audit a past job from chain data."),
         "withdraw": ("provider:withdraw_cmd", "Withdraw what the market credited you: provider pay, royalties, refunds."),
+        "watch": (
+            "watch:watch_cmd",
+            "Guard optimistic settlement: check every optimistic result's proof and challenge the bad ones.",
+        ),
         "worker": ("worker:worker_cmd", "Serve jobs as a provider: claim, prove, submit, get paid."),
     },
 )
@@ -159,6 +163,37 @@ def model_group() -> None:
     \b
     Example:
       ngx-zk model build models/mlp && ngx-zk model show mlp
+    """
+
+
+@main.group(
+    "account",
+    cls=LazyGroup,
+    lazy={
+        "address": (
+            "account:account_address",
+            "Print the address of keystore PATH (read from the file: no password, no chain), for scripts.",
+        ),
+        "new": (
+            "account:account_new",
+            "Make a new account: a random key, encrypted into keystore PATH (mode 0600); print its address.",
+        ),
+        "show": (
+            "account:account_show",
+            "Show an account's address, ETH (for gas) and NGX on this chain: ADDRESS, else your own.",
+        ),
+        "transfer": (
+            "account:account_transfer",
+            "Send AMOUNT NGX to --to (e.g. from the ecosystem allocation to a provider or a consumer).",
+        ),
+    },
+)
+def account_group() -> None:
+    """Keystores and NGX of each role on a chain that is not the devnet (where --account ROLE serves).
+
+    \b
+    Example:
+      ngx-zk account new keys/provider.json && ngx-zk account show --keystore keys/provider.json
     """
 
 

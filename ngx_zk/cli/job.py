@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import console
-from ..chain.types import JobStatus
+from ..chain.types import FLAG_OPTIMISTIC, Job, JobStatus
 from ..errors import ChainError
 from ._common import (
     JOB_ID,
@@ -21,6 +22,9 @@ from ._common import (
     json_option,
 )
 from .prove_job import wait_and_report
+
+if TYPE_CHECKING:
+    from ..chain.market import Marketplace
 
 
 @click.command("show")
@@ -63,6 +67,9 @@ def job_show(client: Client, job_id: int, as_json: bool) -> None:
             lines.append(f"  overdue: its deadline passed; anyone may expire it: ngx-zk job expire {job_id}")
     if job.callback_gas_limit:
         lines.append(f"  callback: {job.consumer}.onInferenceResult with {job.callback_gas_limit:,} gas at settlement")
+    settlement, settlement_lines = settlement_view(market, job)
+    data.update(settlement)
+    lines.extend(settlement_lines)
     emit(
         as_json,
         data,
@@ -74,6 +81,54 @@ def job_show(client: Client, job_id: int, as_json: bool) -> None:
             ]
         ),
     )
+
+
+def settlement_view(market: Marketplace, job: Job) -> tuple[dict[str, Any], list[str]]:
+    """``job show``'s settlement fields (``settlement``, ``challenge_deadline``, ``finalized``, an open
+    ``challenge``) and the lines that say them."""
+    from ..chain.settlement import Settlement
+
+    optimistic = bool(job.flags & FLAG_OPTIMISTIC)
+    data: dict[str, Any] = {
+        "settlement": "optimistic" if optimistic else "eager",
+        "challenge_deadline": None,
+        "finalized": job.status is JobStatus.SETTLED,
+    }
+    if not optimistic:
+        return data, []
+    settlement = Settlement(market)
+    submitted = settlement.submitted(job.job_id)
+    lines = []
+    if submitted is None:
+        lines.append("  settlement: optimistic (its result finalizes after a challenge window; not submitted yet)")
+        return data, lines
+    batch_id = submitted.event.batch_id
+    posted = settlement.batch_submitted(batch_id)
+    data["challenge_deadline"] = posted.event.challenge_deadline if posted else settlement.batch(batch_id).challenge_deadline
+    data["batch_id"] = batch_id
+    data["proof_hash"] = "0x" + submitted.event.proof_hash.hex()
+    state = (
+        "finalized"
+        if data["finalized"]
+        else "open to challenges"
+        if job.status is JobStatus.SUBMITTED
+        else job.status.value.lower()
+    )
+    lines.append(
+        f"  settlement: optimistic, batch {batch_id}, challenge window until chain time {data['challenge_deadline']} ({state})"
+    )
+    challenge = settlement.challenge_of(job.job_id) if job.status is JobStatus.CHALLENGED else None
+    if challenge is not None:
+        data["challenge"] = {
+            "challenger": challenge.challenger,
+            "bond": challenge.bond,
+            "answer_deadline": challenge.answer_deadline,
+        }
+        lines.append(
+            f"  challenged by {challenge.challenger} (bond {fmt_ngx(challenge.bond)}): the provider must answer by chain time "
+            f"{challenge.answer_deadline}, else anyone may uphold it (slash and refund)"
+        )
+    return data, lines
 
 
 @click.command("wait")

@@ -209,6 +209,13 @@ def _report_pull(pulled: PulledModel) -> None:
     show_default=True,
     help="Seconds the sample proof may take before publish stops it.",
 )
+@click.option(
+    "--settlement",
+    type=click.Choice(["eager", "optimistic"]),
+    default=None,
+    help="The model's default settlement for jobs that do not choose (written into manifest.json, so the entry pins it): "
+    "eager verifies each proof on chain; optimistic finalizes results after a challenge window.  [default: eager]",
+)
 @json_option
 @chain_command(signer=True)
 def model_publish(
@@ -221,6 +228,7 @@ def model_publish(
     allow_private_output: bool,
     sample: Path | None,
     prove_timeout: float,
+    settlement: str | None,
     as_json: bool,
 ) -> None:
     """Publish a built circuit: deploy its verifier (or register its VKA), then its registry entry.
@@ -234,6 +242,8 @@ def model_publish(
     NRS only once governance allow-lists its code hash (done here on the devnet by its curator).
     Before anything is deployed, a sample input is proved and its settlement dry-run: by default the
     input the build calibrated on; --sample FILE for another (a model whose ops fail on it, say).
+    With --settlement optimistic the model's jobs settle optimistically unless the consumer chooses
+    (`prove-job --settlement`): results finalize after a challenge window, at a fraction of the gas.
 
     \b
     Example:
@@ -241,6 +251,7 @@ def model_publish(
       ngx-zk model bundle mlp --out mlp.tar.gz
       NGX_ZK_KEYSTORE=owner.json ngx-zk model publish mlp --rpc-url https://rollup.example
       ngx-zk model publish layernorm --account deployer --sample models/layernorm/input.json
+      ngx-zk model publish mlp --account deployer --settlement optimistic
     """
     from ..circuit import load_circuit
     from ..inputs import load as load_input
@@ -267,6 +278,7 @@ def model_publish(
             sample=sample_data,
             prove_timeout_s=prove_timeout,
             progress=step,
+            settlement=settlement,
         )
     if published.already_published and bundle_uri and bundle_uri != published.metadata_uri:
         raise ChainError(
@@ -281,5 +293,5 @@ def model_publish(
         data,
         f"{'already published' if published.already_published else 'published'} {name} as model "
         f"{published.model_id} on chain {market.chain.chain_id} ({data['kind']} verifier {published.verifier}, "
-        f"code hash {published.verifier_code_hash})",
+        f"code hash {published.verifier_code_hash}; {published.settlement} settlement by default)",
     )

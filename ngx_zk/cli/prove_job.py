@@ -76,6 +76,18 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Send no transaction: sign an order and a permit; the --provider posts and claims the job in one transaction it pays for.",
 )
+@click.option(
+    "--settlement",
+    type=click.Choice(["eager", "optimistic"]),
+    default=None,
+    help="eager: the proof is verified on chain at submission; optimistic: the result finalizes after a challenge "
+    "window (checked here meanwhile).  [default: the model's manifest, else eager]",
+)
+@click.option(
+    "--explorer",
+    metavar="URL",
+    help="An explorer whose proof mirror is asked when the provider does not serve an optimistic job's proof.",
+)
 @click.option("--no-wait", is_flag=True, help="Post and return the job id; follow it later with `ngx-zk job wait ID`.")
 @click.option(
     "--timeout",
@@ -109,6 +121,8 @@ def prove_job(
     private: bool,
     offer_to: str | None,
     gasless: bool,
+    settlement: str | None,
+    explorer: str | None,
     no_wait: bool,
     timeout: float | None,
     poll_s: float,
@@ -153,6 +167,13 @@ def prove_job(
     the job reopens once for a second prover (paid a bounty from that slash); only if nobody finishes
     is the price refunded.
 
+    With --settlement optimistic the provider commits the output and the hash of its proof instead of
+    verifying the proof on chain (a fraction of the gas); the job pays out when its challenge window
+    closes. Meanwhile this command fetches the proof from the provider (or --explorer's mirror),
+    verifies it locally and challenges a bad or unavailable one (the bond comes from your account and
+    comes back with a reward): an unanswered challenge slashes the provider and refunds you in full.
+    The default is the model's (`model publish --settlement`), else eager.
+
     \b
     Example:
       ngx-zk prove-job mlp --input models/mlp/input.json --price 10 --account consumer
@@ -161,7 +182,9 @@ def prove_job(
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --min-price 2 --max-price 10 --ramp 120
       ngx-zk prove-job mlp --input models/mlp/input.json --gasless --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+      ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --settlement optimistic
     """
+    from ..catalog import binding
     from ..circuit import batch_job
     from ..consumer import require_private
     from ..inputs import load as load_input
@@ -188,6 +211,7 @@ def prove_job(
     if private:
         require_private(circuit)
     warn_insecure(circuit, as_json)
+    optimistic = (settlement or binding(circuit).settlement) == "optimistic"
 
     def note(text: str) -> None:
         if not as_json:
@@ -207,12 +231,14 @@ def prove_job(
         ramp=ramp or 0,
         ramp_delay=ramp_delay,
         gasless=gasless,
+        optimistic=optimistic,
     )
     auction = f" (auction: {fmt_ngx(low)} rising to {fmt_ngx(wei)} over {ramp}s)" if low is not None else ""
     if gasless:
         note(f"{record.offered_to} filled your order: job {record.job_id} (tx {record.post_tx}); you sent no transaction")
     else:
-        note(f"posted job {record.job_id} (tx {record.post_tx}); {fmt_ngx(wei)} in escrow{auction}")
+        mode = "; optimistic settlement" if optimistic else ""
+        note(f"posted job {record.job_id} (tx {record.post_tx}); {fmt_ngx(wei)} in escrow{auction}{mode}")
     if no_wait:
         emit(
             as_json,
@@ -220,7 +246,7 @@ def prove_job(
             f"job {record.job_id} posted; follow it with: ngx-zk job wait {record.job_id}",
         )
         return
-    wait_and_report(client, circuit, record, timeout, as_json, poll_s)
+    wait_and_report(client, circuit, record, timeout, as_json, poll_s, explorer=explorer)
 
 
 def _job_price(
@@ -251,14 +277,20 @@ def _job_price(
 
 
 def wait_and_report(
-    client: Client, circuit: Circuit, record: JobRecord, timeout: float | None, as_json: bool, poll_s: float | None = None
+    client: Client,
+    circuit: Circuit,
+    record: JobRecord,
+    timeout: float | None,
+    as_json: bool,
+    poll_s: float | None = None,
+    explorer: str | None = None,
 ) -> None:
     """Wait for the job (``Consumer.wait``: Ctrl-C ends it with a message naming the job) and print the result."""
     from ..chain.types import JobStatus
 
     already = client.market.job(record.job_id).status.final  # `job wait` on an old job: nothing was waited for
     with console.progress(f"job {record.job_id}", quiet=as_json) as step:
-        result = client.consumer.wait(circuit, record, progress=step, timeout_s=timeout, poll_s=poll_s)
+        result = client.consumer.wait(circuit, record, progress=step, timeout_s=timeout, poll_s=poll_s, explorer=explorer)
     batch = circuit.manifest.batch
     data = {
         **{k: v for k, v in result.__dict__.items() if k != "by_input"},
@@ -284,7 +316,11 @@ def wait_and_report(
         as_json,
         data,
         f"job {result.job_id} {'had settled before this wait' if already else f'settled in {result.seconds:.1f}s'}: "
-        "proof verified on chain and locally\n"
+        + (
+            "committed proof verified locally; finalized unchallenged or answered on chain\n"
+            if result.settlement == "optimistic"
+            else "proof verified on chain and locally\n"
+        )
         + (
             "".join(f"  output {k + 1:<3} {out}\n" for k, out in enumerate(data["outputs"]))
             if batch > 1
@@ -293,5 +329,10 @@ def wait_and_report(
         + f"  provider {result.provider}\n  paid     {fmt_ngx(result.price)}"
         + (f" ({fmt_ngx(result.refund)} of the escrow came back)" if result.refund else "")
         + "\n"
+        + (
+            f"  settled  optimistically: challenge window until chain time {result.challenge_deadline}, finalized\n"
+            if result.settlement == "optimistic"
+            else ""
+        )
         + "\n".join(f"  tx {k:<8} {v}" for k, v in result.tx.items()),
     )

@@ -6,10 +6,15 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import console
+
+if TYPE_CHECKING:
+    from ..chain.fees import FeeModel
+    from ..chain.market import Marketplace
 from ._common import Client, chain_command, check_output_file, emit, json_option, parse_ngx
 
 
@@ -79,6 +84,37 @@ def _ngx_option(text: str, option: str) -> int:
         raise click.BadParameter(exc.message, param_hint=option) from None
 
 
+def _gwei_option(text: str | None, option: str) -> int | None:
+    """A fee in gwei given to ``option`` (or its variable), in wei; None when not given."""
+    from ..chain.fees import parse_gwei
+    from ..errors import ConfigError
+
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_gwei(text, option)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{text!r} is not a positive number of gwei (e.g. {option} 50)", param_hint=option) from exc
+
+
+def _apply_fee_terms(market: Marketplace, fee_cap: int | None, tip_cap: int | None, ngx_per_eth: int) -> FeeModel | None:
+    """Set the operator's fee caps on the chain (over NGX_ZK_MAX_*_GWEI); the fee model when transactions are priced."""
+    from ..chain.fees import FeeModel
+
+    chain = market.chain
+    if fee_cap is not None:
+        chain.max_fee_per_gas = fee_cap
+    if tip_cap is not None:
+        chain.max_priority_fee_per_gas = tip_cap
+    fee, tip = chain.max_fee_per_gas, chain.max_priority_fee_per_gas
+    if fee is not None and tip is not None and tip > fee:
+        raise click.BadParameter(
+            f"the tip cap ({tip / 10**9:g} gwei) is above the fee cap ({fee / 10**9:g} gwei): lower it",
+            param_hint="--max-priority-fee-gwei",
+        )
+    return FeeModel(chain) if ngx_per_eth else None
+
+
 @click.command("worker")
 @click.option("--model", "models", multiple=True, required=True, help="A built and published circuit to serve (repeatable).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="Jobs proved at the same time.")
@@ -132,6 +168,28 @@ def _ngx_option(text: str, option: str) -> int:
     help="NGX per unit of the consumer's callback gas limit, added to the price floor (the provider pays that gas in "
     "its settlement; 0: callback gas unpriced, --max-callback-gas still caps it).",
 )
+@click.option(
+    "--max-fee-gwei",
+    metavar="GWEI",
+    help="Never offer more than this maxFeePerGas (first try and fee-bumped replacements of a stuck transaction). "
+    "While the base fee is above it nothing is sent: the worker waits and logs it once; a claimed job whose prove "
+    "deadline comes first is given back, above the cap, only if that costs less than its slash. "
+    "Default: NGX_ZK_MAX_FEE_GWEI, else no cap (replacements up to 4x the first fee).",
+)
+@click.option(
+    "--max-priority-fee-gwei",
+    metavar="GWEI",
+    help="Never offer a larger tip (maxPriorityFeePerGas). Default: NGX_ZK_MAX_PRIORITY_FEE_GWEI, else the node's suggestion.",
+)
+@click.option(
+    "--ngx-per-eth",
+    metavar="NGX",
+    default="0",
+    show_default=True,
+    help="What 1 unit of the chain's gas token (ETH) is worth in NGX to you: the price floor then adds what a job's "
+    "claim and submission cost now (L2 gas at the next block's fee and, on an OP-stack chain, the L1 data fee from the "
+    "GasPriceOracle predeploy). 0: transaction costs are not in the floor.",
+)
 @click.option("--max-claimed", type=click.IntRange(1, None), help="Hold at most this many claimed, unfinished jobs at once.")
 @click.option(
     "--max-fresh-jobs",
@@ -151,6 +209,15 @@ def _ngx_option(text: str, option: str) -> int:
     default=True,
     show_default=True,
     help="Expire other providers' claims past their prove deadline (the job reopens with a bounty this worker may earn).",
+)
+@click.option(
+    "--claim-spread/--no-claim-spread",
+    default=True,
+    show_default=True,
+    help="Claim a new job at once only if this provider ranks among the first 2 for it (keccak of the job id, its "
+    "salted commitments and the address, among registered providers), else wait 2 s per doubling of rank and look "
+    "again (under 20 s among 1,000 providers): about 2 claims race per job however many providers there are; a lone "
+    "provider, or one holding the job's offered or uploaded input, claims at once.",
 )
 @click.option(
     "--min-consumer-score",
@@ -174,6 +241,23 @@ def _ngx_option(text: str, option: str) -> int:
     show_default=True,
     help="With --ray on nodes without GPUs: cores each proof takes (one proof per GPU where the cluster has GPUs).",
 )
+@click.option(
+    "--settle-batch",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Settle up to N proved jobs in one transaction (eager jobs: settleResults; optimistic jobs: one batch of "
+    "results); 1: each job as soon as it is proved.",
+)
+@click.option(
+    "--settle-wait",
+    metavar="SECONDS",
+    type=click.FloatRange(0, 86_400),
+    default=0,
+    show_default=True,
+    help="With --settle-batch: how long the oldest proved job may wait for others to fill the batch "
+    "(a job near its prove deadline is sent at once).",
+)
 @json_option
 @chain_command(signer=True)
 def worker_cmd(
@@ -191,13 +275,19 @@ def worker_cmd(
     price_per_second: str,
     max_callback_gas: int,
     price_per_gas: str,
+    max_fee_gwei: str | None,
+    max_priority_fee_gwei: str | None,
+    ngx_per_eth: str,
     max_claimed: int | None,
     max_fresh_jobs: int,
     max_fresh_collateral: str | None,
     expire_overdue: bool,
+    claim_spread: bool,
     min_consumer_score: int,
     ray_address: str | None,
     cpus_per_proof: int,
+    settle_batch: int,
+    settle_wait: float,
     as_json: bool,
 ) -> None:
     """Serve jobs as a provider: claim, prove, submit, get paid.
@@ -224,7 +314,8 @@ def worker_cmd(
     the job's deliverer if it names one), --max-callback-gas, --max-fresh-jobs and
     --max-fresh-collateral (for consumers with no rewarded paid history), and that the prove window
     leaves time, after the consumer's input deadline (half the window), for a proof at this
-    machine's measured speed plus a submission margin. A job whose input is missing at the input
+    machine's measured speed plus a submission margin. With --ngx-per-eth the floor also counts the
+    job's claim and submission at today's fees (the L1 data fee too, on an OP-stack chain). A job whose input is missing at the input
     deadline, invalid on chain, or too late is declined (free within the market's allowance); junk
     sent off chain is dropped and the consumer may still deliver until the input deadline. A
     submission that cannot succeed is given back before its deadline.
@@ -236,10 +327,22 @@ def worker_cmd(
     a bounty out of the first provider's slash; the worker claims it like a new job, and expires
     such overdue claims of served models itself (--no-expire-overdue: leave that to others).
 
+    Claim races: with many providers, each new job is claimed at once only by the ~2 that rank first
+    for it (--claim-spread, on by default); the others look again a few seconds later, so losing
+    claims (mined reverts, gas lost) do not grow with the number of providers.
+
     With --ray, the worker stays the one process with the key, the chain and the journal; proofs run
     as Ray tasks on the cluster's nodes (one per GPU, or per --cpus-per-proof cores). Artifacts and
     proving keys reach each node once, checked against their hashes; a node lost mid-proof has the
     proof run again elsewhere if the deadline allows, else the job is given back before it is slashed.
+
+    Settlement at market cost: --settle-batch N settles up to N proved jobs in one transaction, waiting
+    at most --settle-wait seconds for the batch to fill. An optimistic job's result (its outputs and the
+    hash of its proof) is submitted without on-chain verification and finalizes after the challenge
+    window: the worker serves the proof at GET /v1/proofs/ID (with --listen), answers every challenge
+    with it (also after a restart, from its journal), and finalizes its own batches (it is paid then).
+    A warm stop (one SIGTERM) waits until its optimistic results finalized; a second signal exits at once:
+    restart the worker before a challenge's answer deadline, or the provider is slashed.
 
     \b
     Example:
@@ -248,6 +351,9 @@ def worker_cmd(
       ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070 --min-price 2 --max-claimed 4
       ngx-zk worker --model mlp --account provider --min-price mlp=5 --price-per-second 0.5
       ngx-zk worker --model mlp --account provider --price-per-gas 0.000001 --max-fresh-jobs 1 --max-fresh-collateral 20
+      ngx-zk worker --model mlp --account provider --max-fee-gwei 50 --max-priority-fee-gwei 2 --ngx-per-eth 3000
+      ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070 --settle-batch 16 --settle-wait 30
+      ngx-zk worker --model mlp --account provider --no-claim-spread
     """
     from ..circuit import load_circuit
     from ..config import drop_secrets_from_environ
@@ -257,6 +363,11 @@ def worker_cmd(
 
     per_second = _ngx_option(price_per_second, "--price-per-second")
     per_gas = _ngx_option(price_per_gas, "--price-per-gas")
+    per_eth = _ngx_option(ngx_per_eth, "--ngx-per-eth")
+    fee_cap, tip_cap = (
+        _gwei_option(max_fee_gwei, "--max-fee-gwei"),
+        _gwei_option(max_priority_fee_gwei, "--max-priority-fee-gwei"),
+    )
     fresh_collateral = None if max_fresh_collateral is None else _ngx_option(max_fresh_collateral, "--max-fresh-collateral")
     if ray_address is not None:
         _check_ray_address(ray_address)
@@ -270,6 +381,7 @@ def worker_cmd(
         check_output_file(log_file, "--log-file")
         log_file.parent.mkdir(parents=True, exist_ok=True)
     market, signer = access.market, access.signer
+    fee_model = _apply_fee_terms(market, fee_cap, tip_cap, per_eth)
     drop_secrets_from_environ()  # the signer is loaded: nothing started from here on inherits the key or password
     stream = log_file.open("a") if log_file else console.stderr().file
     log = JsonLog(stream, worker=signer.address)
@@ -288,11 +400,18 @@ def worker_cmd(
             price_per_gas=per_gas,
             max_fresh_jobs=max_fresh_jobs,
             max_fresh_collateral=fresh_collateral,
+            fee_model=fee_model,
+            ngx_per_eth=per_eth,
+            slash_bps=int(market.chain.call(market.config.functions.slashBps())),
+            decline_slash_bps=int(market.chain.call(market.config.functions.declineSlashBps())),
         ),
         min_price_by_name=by_name,
         ray=ray_address,
         cpus_per_proof=cpus_per_proof,
         expire_overdue=expire_overdue,
+        claim_spread=claim_spread,
+        settle_batch=settle_batch,
+        settle_wait=settle_wait,
     )
     worker = Worker(settings, market, signer, circuits, options, log=log, metrics=metrics)
     if metrics_port is not None:

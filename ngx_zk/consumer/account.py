@@ -16,7 +16,7 @@ from ..catalog import resolve_model
 from ..chain import devnet
 from ..chain.heads import NewHeads, ws_url_for
 from ..chain.orders import Order, SignedOrder
-from ..chain.types import ZERO, Job, JobStatus, JobTerms
+from ..chain.types import FLAG_OPTIMISTIC, ZERO, Job, JobStatus, JobTerms
 from ..commitment import commit, kzg_key
 from ..config import Settings
 from ..errors import ChainError, NgxZkError
@@ -24,6 +24,7 @@ from ..inputs import InputData
 from ..units import fmt_ngx
 from . import delivery
 from .delivery import Progress
+from .optimistic import Guard, settlement_mode, settlement_terms, verify_optimistic
 from .records import JobRecord, JobResult, load_record, save_record
 from .steps import Ended, Follow, interrupted
 
@@ -74,6 +75,7 @@ class Consumer:
         ramp: int = 0,
         ramp_delay: int = 0,
         gasless: bool = False,
+        optimistic: bool = False,
     ) -> JobRecord:
         """Commit to the input (fresh salt), escrow ``price`` and post the job; keep the secret record.
 
@@ -83,14 +85,14 @@ class Consumer:
         ``price`` over ``ramp`` seconds, and the first provider to claim locks the price of that moment.
 
         With ``gasless`` the consumer sends no transaction: it signs an order and a permit for ``offer_to``,
-        which posts and claims the job in one transaction it pays for (:meth:`order`)."""
+        which posts and claims the job in one transaction it pays for (:meth:`order`). ``optimistic``: see :mod:`.optimistic`."""
         if gasless:
             if offer_to is None:
                 raise NgxZkError("a gasless order goes to one provider's endpoint", "name the provider: --provider ADDRESS")
             return self.order(
                 circuit, data, offer_to,
                 price=price, claim_window=claim_window, prove_window=prove_window, min_reputation=min_reputation,
-                min_price=min_price, ramp=ramp, ramp_delay=ramp_delay, progress=progress,
+                min_price=min_price, ramp=ramp, ramp_delay=ramp_delay, progress=progress, optimistic=optimistic,
             )  # fmt: skip
         market, signer = self.market, self.signer
         commitment, salted = commit(circuit.manifest, data, new_salt=True, kzg=kzg_key(circuit, self.settings))
@@ -103,16 +105,18 @@ class Consumer:
         if offered and entry.model_id != model_id:
             offered = ""  # offered under a stale registry id: the input goes to whoever claims
         self._check_balance(price)
-        if min_price is not None and min_price != price:
+        auction = min_price is not None and min_price != price
+        if auction or optimistic:
             terms = JobTerms(
                 entry.model_id,
-                min_price,
+                min_price if auction and min_price is not None else price,
                 price,
                 claim_window,
                 prove_window,
                 min_reputation,
-                ramp_delay=ramp_delay,
-                ramp_length=ramp,
+                ramp_delay=ramp_delay if auction else 0,
+                ramp_length=ramp if auction else 0,
+                settlement=settlement_mode(optimistic),
             )
             job_id, receipt = market.post_job_with_terms(signer, terms, commitment.values)
         else:
@@ -148,6 +152,7 @@ class Consumer:
         ramp_delay: int = 0,
         progress: Progress = _quiet,
         ttl_s: int = ORDER_TTL_S,
+        optimistic: bool = False,
     ) -> JobRecord:
         """A job without gas: sign an order (EIP-712) and a permit of the escrow (EIP-2612), offer them with
         the sealed input to ``provider``, and wait for it to fill the order (``OrderFilled``).
@@ -174,6 +179,7 @@ class Consumer:
             min_reputation,
             ramp_delay=ramp_delay if auction else 0,
             ramp_length=ramp if auction else 0,
+            settlement=settlement_mode(optimistic),
         )
         now = market.chain.timestamp()
         order = Order(
@@ -278,13 +284,15 @@ class Consumer:
         timeout_s: float | None = None,
         expire_when_due: bool = True,
         poll_s: float | None = None,
+        explorer: str | None = None,
     ) -> JobResult:
         """Follow the job until it is final (:class:`.steps.Follow`: deliver the input once claimed, expire
         it at a deadline), then check the proof. Ctrl-C raises :class:`~ngx_zk.errors.Interrupted` naming the job.
 
         Looks at the chain when the node announces a block (a newHeads subscription, when the node has a
         WebSocket) and at least every ``poll_s`` seconds (default ``POLL_S``): one cheap block-number call,
-        and the job itself only when a new block arrived."""
+        and the job itself only when a new block arrived. An optimistic job's proof is checked once submitted
+        (the provider's endpoint, then the ``explorer`` mirror), a bad one challenged (:mod:`.optimistic`)."""
         poll = POLL_S if poll_s is None else poll_s
         woken = threading.Event()
 
@@ -299,6 +307,7 @@ class Consumer:
                     self.market, self.signer, record,
                     pause=pause, catch_up=lambda due: devnet.catch_up(chain, due), save=self.save,
                     progress=progress, timeout_s=timeout_s, expire_when_due=expire_when_due,
+                    guard=Guard(self.settings, self.market, circuit, explorer),
                 )  # fmt: skip
                 return self.result(circuit, record, follow.run(), progress=progress)
         except KeyboardInterrupt:
@@ -309,19 +318,23 @@ class Consumer:
         (and a private output fetched and checked); else the refund."""
         job, tx = ended.job, dict(ended.tx)
         seconds = time.time() - record.posted_at
+        terms = settlement_terms(self.market, job, ended.submission)
         if job.status is not JobStatus.SETTLED:
-            return JobResult(record.job_id, job.status, job.provider, (), False, record.price, tx, seconds, refund=record.price)
+            return JobResult(record.job_id, job.status, job.provider, (), False, record.price, tx, seconds,
+                             refund=record.price, **terms)  # fmt: skip
         progress("verifying the proof locally")
-        outputs, tx["settle"] = delivery.verify_settled(self.settings, self.market, circuit, record.job_id, record.commitments)
+        if job.flags & FLAG_OPTIMISTIC:  # settled by finalization (no proof on chain) or by an answer
+            outputs, tx["settle"] = verify_optimistic(Guard(self.settings, self.market, circuit), job.job_id, ended.checked)
+        else:
+            outputs, tx["settle"] = delivery.verify_settled(self.settings, self.market, circuit, job.job_id, record.commitments)
         if circuit.manifest.visibility.output == "hashed":
             progress("fetching the private output from the provider")
             outputs = delivery.fetch_private_output(self.market, self.signer, circuit, record, job)
             self.save(record)
         by_input = tuple(tuple(o) for o in circuit.manifest.per_inference(list(outputs)))
         refund = record.price - job.price  # an auction locked a price below the escrowed maximum
-        return JobResult(
-            record.job_id, job.status, job.provider, outputs, True, job.price, tx, seconds, refund=refund, by_input=by_input
-        )
+        return JobResult(record.job_id, job.status, job.provider, outputs, True, job.price, tx, seconds,
+                         refund=refund, by_input=by_input, **terms)  # fmt: skip
 
     def _check_balance(self, price: int) -> None:
         balance = self.market.balance(self.signer.address)

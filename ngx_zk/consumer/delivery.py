@@ -169,8 +169,7 @@ def fetch_private_output(market: Marketplace, signer: Signer, circuit: Circuit, 
     ctx = crypto.JobContext(market.chain.chain_id, market.market.address, record.job_id, record.model_id, "output")
     m = circuit.manifest
     felts = open_output(crypto.derive_key(signer.encryption_key_material()), sealed, ctx, sum(s.size for s in m.outputs))
-    _, instances, _ = market.submitted_result(record.job_id)
-    if prover.output_hashes(m, felts) != instances[m.input_instance_count :]:
+    if prover.output_hashes(m, felts) != market.outputs(record.job_id):  # JobSettled's outputs, checked against storage
         raise InvalidProofError(f"the output the provider sent for job {record.job_id} does not match the proven output hash")
     record.output_felts = [str(f) for f in felts]
     return prover.outputs_from_felts(m, felts)

@@ -49,6 +49,12 @@ class JobResult:
     locked price for an auction."""
     by_input: tuple[tuple[float, ...], ...] = ()
     """The outputs split per input: one entry per inference of a batch job (one for a single job)."""
+    settlement: str = "eager"
+    """``eager`` (verified on chain at submission) or ``optimistic`` (finalized after a challenge window)."""
+    challenge_deadline: int | None = None
+    """An optimistic job's end of the challenge window (chain time, unix seconds); None for an eager job."""
+    finalized: bool = False
+    """The job settled for good (paid out): an eager job at submission, an optimistic one at finalization or answer."""
 
 
 def record_path(settings: Settings, chain_id: int, job_id: int) -> Path:

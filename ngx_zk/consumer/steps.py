@@ -8,11 +8,16 @@
                                       v                 |   reopens once for a second prover
                                     Expired <-----------'   (a second miss: expired)
 
+    an optimistic job:  Claimed --results--> Submitted --window closed: finalize--> Settled
+                                                 |--bad or unavailable proof: challenge--> Challenged
+                                                 Challenged --answered--> Settled; --answer deadline: uphold--> Expired (refund)
+
 Each look at the job (when a block arrives, or an offer resend or a deadline is due: an idle devnet
 mines no block to wake us) finds its status's :class:`Step`: a line when the job enters the status, then
 the step's action (deliver the input to a new claimer, expire the job at its deadline). The loop ends
 when the job is final and returns :class:`Ended`; :meth:`ngx_zk.consumer.Consumer.wait` then checks the
-proof. It reads the chain through :class:`~.view.ConsumerView`, so an in-memory fake drives it in tests.
+proof. It reads the chain through :class:`~.view.ConsumerView` (and an optimistic job's settlement through
+:class:`~.optimistic.OptimisticView`), so an in-memory fake drives it in tests.
 """
 
 from __future__ import annotations
@@ -26,7 +31,11 @@ from typing import TYPE_CHECKING
 from ..chain.types import Job, JobStatus
 from ..errors import ContractRevert, Interrupted, NgxZkError
 from ..units import fmt_ngx
+from ..watch.proofs import Problem, ProofCheck, Submission
+from ..watch.tower import NOT_YET
+from ..watch.tower import TOO_LATE as TOO_LATE_TO_CHALLENGE
 from .delivery import Progress, deliver_input
+from .optimistic import OptimisticView, grace
 from .records import JobRecord
 from .view import ConsumerView
 
@@ -67,6 +76,9 @@ class Ended:
 
     job: Job
     tx: dict[str, str]
+    checked: ProofCheck | None = None
+    """An optimistic job's committed proof as the wait checked it (None: not checked here)."""
+    submission: Submission | None = None
 
 
 def interrupted(job_id: int) -> Interrupted:
@@ -100,8 +112,9 @@ class Follow:
         timeout_s: float | None = None,
         expire_when_due: bool = True,
         now: Callable[[], float] = time.monotonic,
+        guard: OptimisticView | None = None,
     ) -> None:
-        self.market, self.signer, self.record = market, signer, record
+        self.market, self.signer, self.record, self.guard = market, signer, record, guard
         self.pause, self.catch_up, self.save, self.progress, self.now = pause, catch_up, save, progress, now
         self.timeout_s, self.expire_when_due = timeout_s, expire_when_due
         self.tx = {"post": record.post_tx}
@@ -114,6 +127,10 @@ class Follow:
         self.resend_at: float | None = None
         self.too_late: set[str] = set()
         self.started = now()
+        self.sub: Submission | None = None
+        self.checked: ProofCheck | None = None
+        self.grace_at: int | None = None
+        self.said: set[str] = set()
 
     def run(self) -> Ended:
         """Follow the job until it is final (see the module docstring); Ctrl-C raises :class:`Interrupted`
@@ -130,7 +147,7 @@ class Follow:
                     self.last = job.status
                 after = step.act(self, job)
                 if after is Next.DONE:
-                    return Ended(job, self.tx | self._delivered())
+                    return Ended(job, self.tx | self._delivered(), self.checked, self.sub)
                 if after is Next.WAIT:
                     self.idle(job.status)
         except KeyboardInterrupt:
@@ -194,6 +211,86 @@ class Follow:
         self.tx["expire"] = self.market.expire(self.signer, self.record.job_id).tx
         return Next.LOOK
 
+    # --- an optimistic job (see :mod:`.optimistic`) ---------------------------------------------------
+    def submission(self, job_id: int) -> Submission | None:
+        if self.sub is None and self.guard is not None:
+            self.sub = self.guard.submission(job_id)
+        return self.sub
+
+    def once(self, key: str, text: str) -> None:
+        if key not in self.said:
+            self.said.add(key)
+            self.progress(text)
+
+    def check_submitted(self, job: Job) -> Next:
+        """Check the committed proof (until it is served, or the grace point passed: then challenge), then finalize
+        the job once its challenge window closed."""
+        sub = self.submission(job.job_id)
+        if sub is None or self.guard is None:
+            return Next.WAIT
+        if self.checked is None or self.checked.problem is Problem.UNAVAILABLE:
+            if self.grace_at is None:
+                self.grace_at = sub.challenge_deadline - grace(sub.challenge_deadline - self.head_time)
+            self.once("check", "fetching the committed proof and checking it locally")
+            self.checked = self.guard.check(sub)
+            if self.checked.ok:
+                self.progress(f"the committed proof checks out ({self.checked.source}); waiting for the challenge window")
+            elif self.checked.problem is Problem.UNAVAILABLE and self.catch_up(self.grace_at) < self.grace_at:
+                self.once("unavailable", f"the proof is not served yet ({self.checked.detail}); asking again")
+                self.due = self.grace_at
+                return Next.WAIT
+        if not self.checked.ok:
+            return self._challenge(sub, self.checked)
+        return self._finalize(sub)
+
+    def _challenge(self, sub: Submission, checked: ProofCheck) -> Next:
+        assert self.guard is not None and checked.problem is not None
+        if self.record.gasless:
+            self.once("gasless", f"the result is bad ({checked.problem.value}: {checked.detail}); a gasless account cannot "
+                      "challenge it: a watchtower (ngx-zk watch) will, or challenge it from an account with ETH")  # fmt: skip
+            self.due = sub.challenge_deadline
+            return Next.WAIT
+        self.progress(f"challenging the result: {checked.problem.value} ({checked.detail})")
+        try:
+            self.tx["challenge"] = self.guard.challenge(self.signer, sub)[0]
+        except ContractRevert as exc:
+            if exc.name not in TOO_LATE_TO_CHALLENGE:
+                raise
+            self.progress(f"could not challenge ({exc.name}): someone else did, or the window closed")
+        return Next.LOOK
+
+    def _finalize(self, sub: Submission) -> Next:
+        assert self.guard is not None
+        self.due = sub.challenge_deadline
+        if not self.expire_when_due or self.record.gasless or self.catch_up(sub.challenge_deadline) < sub.challenge_deadline:
+            return Next.WAIT
+        self.progress("challenge window closed: finalizing the batch (the provider's worker may do it first)")
+        try:
+            self.tx["finalize"] = self.guard.finalize(self.signer, sub)
+        except ContractRevert as exc:
+            self.once("finalize", f"could not finalize yet ({exc.name}); waiting")
+            self.due = float("inf")
+            return Next.WAIT
+        return Next.LOOK
+
+    def follow_challenge(self, job: Job) -> Next:
+        """Uphold an unanswered challenge at its answer deadline (the refund)."""
+        if self.guard is None:
+            return Next.WAIT
+        due = self.guard.answer_deadline(job.job_id)
+        self.due = due
+        if not self.expire_when_due or self.record.gasless or self.catch_up(due) < due:
+            return Next.WAIT
+        self.progress("the provider did not answer the challenge: upholding it (the provider is slashed, you are refunded)")
+        try:
+            self.tx["uphold"] = self.guard.uphold(self.signer, job.job_id)
+        except ContractRevert as exc:
+            if exc.name not in NOT_YET | {"JobMarket__InvalidStatus"}:
+                raise
+            self.once("uphold", f"cannot uphold yet ({exc.name}); waiting")
+            return Next.WAIT
+        return Next.LOOK
+
     def _delivered(self) -> dict[str, str]:
         return {"deliver": list(self.record.deliveries.values())[-1]} if self.record.deliveries else {}
 
@@ -227,6 +324,25 @@ def _claimed(f: Follow, job: Job) -> Next:
     return f.at_deadline(job, job.prove_deadline)
 
 
+def _enter_submitted(f: Follow, job: Job) -> str:
+    sub = f.submission(job.job_id)
+    where = f" in batch {sub.batch_id}; it finalizes at chain time {sub.challenge_deadline} unless challenged" if sub else ""
+    return f"{job.provider} submitted its result optimistically{where}"
+
+
+def _enter_challenged(f: Follow, job: Job) -> str:
+    by = " by you" if "challenge" in f.tx else ""
+    return f"the result was challenged{by}: the provider must answer with the committed proof, else it is slashed and you are refunded"
+
+
+def _submitted(f: Follow, job: Job) -> Next:
+    return f.check_submitted(job)
+
+
+def _challenged(f: Follow, job: Job) -> Next:
+    return f.follow_challenge(job)
+
+
 def _wait(_f: Follow, _job: Job) -> Next:
     return Next.WAIT
 
@@ -242,5 +358,7 @@ STEPS: dict[JobStatus, Step] = {
     JobStatus.SETTLED: Step(lambda f, job: "settled", _done),
     JobStatus.EXPIRED: Step(lambda f, job: "expired", _done),
     JobStatus.CANCELLED: Step(_enter_cancelled, _done),
+    JobStatus.SUBMITTED: Step(_enter_submitted, _submitted),
+    JobStatus.CHALLENGED: Step(_enter_challenged, _challenged),
 }
 """Every status a job can be in, and the consumer's part in it (a status added without a step fails at import in the test)."""

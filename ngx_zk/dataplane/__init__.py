@@ -12,6 +12,8 @@ The provider's worker serves, at the endpoint it registered on chain::
                                once this provider claimed the job, or earlier, while it is open
                                (claim window running) for a model this provider serves
     GET /v1/jobs/<id>/output   the consumer fetches the output, sealed to the consumer's X25519 key
+    GET /v1/proofs/<id>        anyone fetches an optimistic job's proof (public once its result is on chain;
+                               served until a day after the job finished: :mod:`.proofs`)
 
 Every request is signed by the consumer for this chain, market **and provider**; the server checks
 the signature, the job (or the offer's expiry and nonce), the quotas and the size from the headers

@@ -409,8 +409,9 @@ class Admission:
         facts = self.job_facts(job_id)
         if not facts.speaks_for_consumer(signer):
             raise refuse(403, "signature is not from the job's consumer or its deliverer, for this provider", signer or peer)
-        if facts.status not in (JobStatus.CLAIMED, JobStatus.SETTLED) or (facts.provider or "").lower() != self.provider.lower():
-            raise refuse(409, f"job {job_id} is {facts.status}, not Claimed or Settled by this provider", signer)
+        served = (JobStatus.CLAIMED, JobStatus.SUBMITTED, JobStatus.CHALLENGED, JobStatus.SETTLED)  # Submitted: optimistic
+        if facts.status not in served or (facts.provider or "").lower() != self.provider.lower():
+            raise refuse(409, f"job {job_id} is {facts.status}, not Claimed, Submitted or Settled by this provider", signer)
         data = self.mailbox.get(job_id, "output")
         if data is None:
             raise DataPlaneError(f"no output for job {job_id} yet", 404)

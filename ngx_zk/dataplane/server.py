@@ -43,7 +43,8 @@ from .protocol import MAX_HEADER_BYTES, DataPlaneError, Offer
 
 T = TypeVar("T")
 _ROUTE = re.compile(
-    r"/v1/(?:jobs/(?P<job>[0-9]{1,12})/(?P<kind>input|output)|offers/(?P<model>[0-9]{1,12})/(?P<commitment>[0-9a-fA-F]{1,64}))"
+    r"/v1/(?:jobs/(?P<job>[0-9]{1,12})/(?P<kind>input|output)|offers/(?P<model>[0-9]{1,12})/(?P<commitment>[0-9a-fA-F]{1,64})"
+    r"|proofs/(?P<proof>[0-9]{1,12}))"
 )
 ANSWER_GRACE_S = 1.0
 """Time past ``body_timeout_s`` for the app's own answer (408) before the connection is cut."""
@@ -91,8 +92,11 @@ class DataPlaneServer:
         on_refused: Callable[[str, str, str], None] | None = None,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
+        proofs: Callable[[int], dict[str, Any] | None] | None = None,
     ) -> None:
         self.mailbox, self.limits = mailbox, limits or Limits()
+        self.proofs = proofs
+        """``GET /v1/proofs/<id>``: an optimistic job's kept proof (:class:`~.proofs.ProofStore`); None serves none."""
         self.stats: Counter[str] = Counter()
         """connections, busy (no slot), evicted, timed_out, head_too_large, peer_busy, bodies_busy, slow_bodies, body_bytes, refused, accepted."""
         self.admission = Admission(
@@ -125,6 +129,8 @@ class DataPlaneServer:
 
     async def _respond(self, request: Request, peer: str) -> Response:
         route = _ROUTE.fullmatch(request.scope["path"])  # not request.url: that is rebuilt with the Host header
+        if route is not None and route["proof"] is not None and request.method == "GET":
+            return await self._proof(int(route["proof"]), peer)
         kind = "offer" if route is not None and route["model"] else route["kind"] if route is not None else ""
         if route is None or request.method != ("GET" if kind == "output" else "PUT"):
             return _json(404, {"error": "not found"})
@@ -179,6 +185,30 @@ class DataPlaneServer:
         except NgxZkError as exc:
             return _json(502, {"error": exc.message})
         return Response(data, 200, {"connection": "close"}, "application/octet-stream")
+
+    async def _proof(self, job_id: int, peer: str) -> Response:
+        """An optimistic job's proof: public once its result is on chain, so no signature; bounded like the rest."""
+        if not self.gate.enter(peer):
+            self.stats["peer_busy"] += 1
+            return _json(429, {"error": "too many requests in flight from this address; retry shortly"})
+        try:
+            kept = None
+            if self.proofs is not None:
+                deadline = asyncio.get_running_loop().time() + self.limits.body_timeout_s
+                kept = await self._in_pool(deadline, peer, self.proofs, job_id)
+        except Refused as refused:
+            return _json(refused.error.status or 503, {"error": refused.error.message})
+        finally:
+            self.gate.leave(peer)
+        if kept is None:
+            return _json(
+                404,
+                {
+                    "error": f"this provider serves no proof of job {job_id} (not an optimistic job of its own, "
+                    "not submitted yet, or finished more than a day ago)"
+                },
+            )
+        return _json(200, kept)
 
     async def _read_body(self, receive: Receive, ticket: Ticket, deadline: float) -> bytes:
         """Read exactly the authorized length, within the deadline and above the minimum rate (else 408)."""

@@ -25,6 +25,7 @@ from .. import __version__
 from . import openapi as o
 from . import views
 from .app import ApiError, Explorer
+from .proofs import served_proof
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -200,6 +201,20 @@ def create_app(explorer: Explorer | None) -> FastAPI:
     )
     def job(job_id: int = _id("the job id"), _: None = Depends(_only())) -> dict[str, Any]:
         return ex().job(job_id)
+
+    def proof(job_id: int = _id("the job id"), _: None = Depends(_only())) -> dict[str, Any]:
+        return _found(
+            served_proof(ex().db, job_id),
+            f"no mirrored proof of job {job_id}: only optimistic jobs' proofs are mirrored, once their provider served them",
+        )
+
+    for path in ("/api/jobs/{job_id}/proof", "/api/v1/jobs/{job_id}/proof"):  # the first is the provider's own shape of URL
+        api.get(
+            path,
+            response_model=o.ServedProof,
+            responses=FOUND,
+            summary="An optimistic job's committed proof, mirrored from its provider (what `ngx-zk watch --explorer` asks)",
+        )(proof)
 
     @api.post(
         "/api/v1/jobs/{job_id}/verify",

@@ -42,6 +42,8 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status)",
     "CREATE INDEX IF NOT EXISTS jobs_provider ON jobs (provider)",
     "CREATE INDEX IF NOT EXISTS jobs_consumer ON jobs (consumer)",
+    # optimistic jobs' proofs copied from their providers (checked against the committed hash): the mirror
+    "CREATE TABLE IF NOT EXISTS proofs (job_id BIGINT PRIMARY KEY, proof TEXT NOT NULL, instances TEXT NOT NULL, fetched_time BIGINT NOT NULL)",
 ]
 
 

@@ -25,7 +25,9 @@ from ..chain.deployment import Deployment
 from ..chain.history import Transaction
 from ..chain.tx import Chain
 from ..chain.types import JobStatus, is_dev_chain
+from ..watch.proofs import http_fetch
 from .db import Database
+from .proofs import ProofMirror
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,18 @@ JOB_STATUS_BY_EVENT = {
     "JobCancelled": JobStatus.CANCELLED,
     "JobDeclined": JobStatus.CANCELLED,
     "JobReopened": JobStatus.OPEN,
+    "JobSubmitted": JobStatus.SUBMITTED,
+    "JobChallenged": JobStatus.CHALLENGED,
+    "ChallengeUpheld": JobStatus.EXPIRED,
 }
 """The status each lifecycle event leaves a job in, as ``IJobMarket.JobStatus`` names it (a decline cancels)."""
-OUTCOME_BY_EVENT = {"JobSettled": "settled", "JobExpired": "expired", "JobCancelled": "cancelled", "JobDeclined": "declined"}
+OUTCOME_BY_EVENT = {
+    "JobSettled": "settled", "JobExpired": "expired", "JobCancelled": "cancelled", "JobDeclined": "declined",
+    "ChallengeUpheld": "expired",
+}  # fmt: skip
+IN_FLIGHT = {JobStatus.SUBMITTED: "claimed", JobStatus.CHALLENGED: "claimed"}
+"""An optimistic job submitted or challenged is still in its provider's hands: its outcome (the stats' and filters'
+word) stays ``claimed`` until it settles or is upheld (``expired``); its ``status`` says which step it is at."""
 ACCOUNT_FIELDS = ("provider", "consumer", "account", "owner", "missedBy")
 """The first of these an event carries fills its ``account`` column."""
 
@@ -65,6 +76,8 @@ class SyncResult:
     rewound_to: int | None = None
     """The fork point a reorg rewound to, if one was found."""
     jobs: set[int] = field(default_factory=set)
+    proofs_mirrored: int = 0
+    """Optimistic jobs' proofs copied from their providers in this sync."""
 
 
 def jsonable(value: Any) -> Any:
@@ -89,11 +102,14 @@ class Indexer:
         *,
         confirmations: int | None = None,
         batch_blocks: int = BATCH_BLOCKS,
+        mirror: ProofMirror | None = None,
     ) -> None:
         self.chain, self.deployment, self.db = chain, deployment, db
         dev = is_dev_chain(chain.chain_id)
         self.confirmations = (DEV_CONFIRMATIONS if dev else CONFIRMATIONS) if confirmations is None else confirmations
         self.batch_blocks = batch_blocks
+        self.mirror = ProofMirror(db, http_fetch(dev)) if mirror is None else mirror
+        """Copies optimistic jobs' proofs from their providers after each sync (:mod:`.proofs`)."""
         self.events = chain.contract_events(
             {name: deployment.contracts[name] for name in CONTRACTS if name in deployment.contracts}
         )
@@ -145,6 +161,10 @@ class Indexer:
             result.jobs |= done[1]
             start = stop + 1
         result.indexed_to = self.cursor
+        try:
+            result.proofs_mirrored = self.mirror.run()
+        except Exception as exc:  # a provider or a database hiccup must not stop the indexing
+            log.warning("proof mirror: %s", exc)
         return result
 
     def follow(self, stop: threading.Event, *, poll_s: float = 1.0, on_sync: Callable[[SyncResult], None] | None = None) -> None:
@@ -315,7 +335,7 @@ def fold_job(job_id: int, events: list[dict[str, Any]]) -> dict[str, Any] | None
             job["provider"] = str(args["provider"]).lower()
         if name in JOB_STATUS_BY_EVENT:
             job["status"] = JOB_STATUS_BY_EVENT[name]
-            job["outcome"] = OUTCOME_BY_EVENT.get(name, job["status"].lower())
+            job["outcome"] = OUTCOME_BY_EVENT.get(name, IN_FLIGHT.get(job["status"], job["status"].lower()))
         if name in OUTCOME_BY_EVENT:
             job["ended_time"] = int(event["time"])
         if name == "JobReopened":  # its provider missed it: open again for a second prover

@@ -93,6 +93,33 @@ class Split(Model):
     adds_up: bool
 
 
+class ChallengeRow(Model):
+    challenger: Address
+    bond: Wei
+    answer_deadline: int = Field(description="chain time (unix s) by which the provider must answer with the proof")
+    outcome: Literal["open", "answered", "upheld"]
+    tx_hash: str
+
+
+class Settlement(Model):
+    """How the job settles: eager (verified on chain at submission) or optimistic (finalized after a challenge window)."""
+
+    mode: Literal["eager", "optimistic"]
+    batch_id: int | None
+    proof_hash: Hex32 | None = Field(description="keccak256 of the proof the provider committed to")
+    challenge_deadline: int | None = Field(description="chain time (unix s) until which anyone may challenge the result")
+    proof_mirrored: bool = Field(description="this explorer holds a copy of the committed proof: GET /api/jobs/{id}/proof")
+    challenges: list[ChallengeRow]
+
+
+class ServedProof(Model):
+    """An optimistic job's committed proof, as its provider serves it (the calldata a challenge's answer sends)."""
+
+    job_id: int
+    proof: str = Field(pattern=r"^0x[0-9a-f]*$")
+    instances: list[Hex32]
+
+
 class JobDetail(Job):
     timeline: list[TimelineEvent]
     commitments: list[Hex32]
@@ -104,6 +131,7 @@ class JobDetail(Job):
     split: Split
     verifier: str | None
     verifier_kind: str | None
+    settlement: Settlement
 
 
 class Check(Model):

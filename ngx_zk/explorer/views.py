@@ -139,7 +139,65 @@ def get_job(db: Database, job_id: int, names: Mapping[int, str] = NO_NAMES) -> d
         "split": split,
         "verifier": model["verifier"] if model else None,
         "verifier_kind": model["kind"] if model else None,
+        "settlement": settlement_view(db, job_id, events),
     }
+
+
+# --- optimistic settlement (the proof mirror is :mod:`.proofs`) -------------------------------------
+def settlement_view(db: Database, job_id: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The job page's settlement block from the job's events (oldest first, each with ``name``, ``args`` JSON and
+    ``tx_hash``): mode, batch, committed proof hash, challenge deadline, whether the proof is mirrored, challenges."""
+    view: dict[str, Any] = {
+        "mode": "eager",
+        "batch_id": None,
+        "proof_hash": None,
+        "challenge_deadline": None,
+        "proof_mirrored": False,
+        "challenges": [],
+    }
+    for e in events:
+        name, args = str(e["name"]), json.loads(e["args"])
+        if name == "JobTermsSet" and int(args.get("settlement") or 0) == 1:
+            view["mode"] = "optimistic"
+        elif name == "JobSubmitted":
+            view.update(mode="optimistic", batch_id=int(args["batchId"]), proof_hash=str(args["proofHash"]).lower())
+            batch = db.query(
+                "SELECT args FROM events WHERE tx_hash = ? AND name = 'ResultsSubmitted'", (e["tx_hash"],)
+            )  # emitted by the same submitResults
+            for b in batch:
+                posted = json.loads(b["args"])
+                if int(posted["batchId"]) == view["batch_id"]:
+                    view["challenge_deadline"] = int(posted["challengeDeadline"])
+        elif name == "JobChallenged":
+            view["challenges"].append(
+                {
+                    "challenger": str(args["challenger"]).lower(),
+                    "bond": str(args["bond"]),
+                    "answer_deadline": int(args["answerDeadline"]),
+                    "outcome": "open",
+                    "tx_hash": e["tx_hash"],
+                }
+            )
+        elif name in ("ChallengeAnswered", "ChallengeUpheld") and view["challenges"]:
+            view["challenges"][-1]["outcome"] = "answered" if name == "ChallengeAnswered" else "upheld"
+    view["proof_mirrored"] = bool(db.scalar("SELECT COUNT(*) FROM proofs WHERE job_id = ?", (job_id,)))
+    return view
+
+
+def committed_proof_hash(db: Database, job_id: int) -> str | None:
+    """The ``proofHash`` the last ``JobSubmitted`` of ``job_id`` committed (0x hex), or None."""
+    rows = db.query("SELECT args FROM events WHERE job_id = ? AND name = 'JobSubmitted' ORDER BY block_number DESC", (job_id,))
+    return str(json.loads(rows[0]["args"])["proofHash"]).lower() if rows else None
+
+
+def provider_endpoint(db: Database, provider: str) -> str:
+    """The data-plane endpoint ``provider`` registered last ("" when none)."""
+    rows = db.query(
+        "SELECT args FROM events WHERE account = ? AND name IN ('ProviderRegistered', 'ProviderProfileUpdated') "
+        "ORDER BY block_number DESC, log_index DESC",
+        (provider.lower(),),
+    )
+    return str(json.loads(rows[0]["args"]).get("endpointURI") or "") if rows else ""
 
 
 def _stringify(value: Any) -> Any:

@@ -51,6 +51,8 @@ class Terms:
     callback_gas: int
     deliverer: str | None = None
     """Who besides the consumer may hand over the input (a contract consumer's): a junk input's harm lands there."""
+    optimistic: bool = False
+    """Settled optimistically: the result's proof must be served (``GET /v1/proofs``) until finalization."""
 
     @classmethod
     def posted(cls, job: Job, price: int, now: float, deliverer: str | None = None) -> Terms:
@@ -65,6 +67,7 @@ class Terms:
             job.min_reputation,
             job.callback_gas_limit,
             deliverer,
+            job.optimistic,
         )
 
     @classmethod
@@ -80,6 +83,7 @@ class Terms:
             t.min_reputation,
             t.callback_gas_limit,
             None if t.deliverer.lower() == ZERO else t.deliverer,
+            t.settlement == 1,
         )
 
 
@@ -105,9 +109,12 @@ class Eligibility:
         policy: ClaimPolicy,
         held: Callable[[], int],
         fresh_held: Callable[[], tuple[int, int]] = lambda: (0, 0),
+        serves_proofs: bool = True,
     ) -> None:
         self.market, self.standing, self.served, self.policy, self.held = market, standing, served, policy, held
         self.fresh_held = fresh_held
+        self.serves_proofs = serves_proofs
+        """Whether this worker has an endpoint that serves optimistic jobs' proofs (``--listen``)."""
 
     def floor(self, model_id: int, callback_gas: int = 0) -> int:
         """The lowest price this worker takes for a job of ``model_id`` (its callback's gas priced in)."""
@@ -138,6 +145,9 @@ class Eligibility:
         the chain's answers, the consumer's facts last (only for a job every other check lets through)."""
         if terms.consumer.lower() == self.standing.me:
             return Verdict("own job")
+        if terms.optimistic and not self.serves_proofs:
+            # Unserved, its proof would be challenged as unavailable every time: each answer costs a verification.
+            return Verdict("optimistic job, and no endpoint serves its proof (start the worker with --listen)")
         policy = self.policy
         reason = policy.refusal(
             model_id=terms.model_id,

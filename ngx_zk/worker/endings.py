@@ -128,11 +128,12 @@ class Endings:
         )
         why = f"gave up after {errors} errors: {exc}"[:300]
         try:
-            if errors < MAX_STEP_ERRORS:
+            on_chain = record.step in (Step.SUBMITTED, Step.ANSWERING) or (record.optimistic and record.step is Step.SUBMITTING)
+            if errors < MAX_STEP_ERRORS or on_chain:  # an optimistic result (maybe) on chain is never given up
                 c.journal.record(record.job_id, record.model_id, record.step, note=f"error {errors}: {exc}"[:300], errors=errors)
             elif record.step is Step.SEEN:
                 self.finish(record, Step.SKIPPED, why, log_as="job.skipped")
-            elif record.step in (Step.CLAIMED, Step.PROVING, Step.PROVED, Step.SUBMITTING):
+            elif record.step in (Step.CLAIMED, Step.PROVING, Step.PROVED, Step.QUEUED, Step.SUBMITTING):
                 self.give_back(record, DeclineReason.OTHER, why)
             else:
                 self.finish(record, Step.FAILED, why)

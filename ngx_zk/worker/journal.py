@@ -7,7 +7,10 @@ double-submits, nor loses a job. The steps and the moves allowed between them (a
 
     seen -> claiming -> claimed -> proving -> proved -> submitting -> done
       \\-> skipped   \\-> skipped (claim refused), seen (claim not on chain; a reorg dropped it)
-                         claimed/proving/proved/submitting -> declining -> declined
+                         claimed/proving/proved/queued/submitting -> declining -> declined
+    proved -> queued -> submitting (many jobs per transaction: worker/settling.py) -> done | submitted
+    submitted (optimistic: the challenge window runs) -> done (finalized) | answering (challenged) -> done
+              | proved (a reorg dropped the batch)
     any unfinished -> lost (the chain moved on without us) | failed (could not even decline)
     a finished job -> seen (a reorg gave its id to another job)
 
@@ -38,7 +41,13 @@ class Step(StrEnum):
     CLAIMED = "claimed"
     PROVING = "proving"
     PROVED = "proved"
+    QUEUED = "queued"
+    """Proved, waiting for more jobs to settle in one transaction (``--settle-batch``, ``--settle-wait``)."""
     SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    """An optimistic result is on chain; the job finalizes after its challenge window (or is challenged)."""
+    ANSWERING = "answering"
+    """A challenge of our optimistic result is being answered with the committed proof."""
     DONE = "done"
     DECLINING = "declining"
     DECLINED = "declined"
@@ -55,6 +64,11 @@ class Step(StrEnum):
         """The job is claimed by us (or about to be) and still needs work."""
         return not self.final and self is not Step.SEEN
 
+    @property
+    def waiting(self) -> bool:
+        """Submitted optimistically: no prover or claim capacity is used, only the chain's clock runs."""
+        return self is Step.SUBMITTED
+
 
 FINAL = frozenset({Step.DONE, Step.DECLINED, Step.SKIPPED, Step.FAILED, Step.LOST})
 _OUT = {Step.LOST, Step.FAILED}
@@ -64,8 +78,11 @@ TRANSITIONS: dict[Step, frozenset[Step]] = {
     Step.CLAIMING: frozenset({Step.CLAIMING, Step.CLAIMED, Step.SEEN, Step.SKIPPED} | _OUT),
     Step.CLAIMED: frozenset({Step.CLAIMED, Step.PROVING, Step.SEEN} | _HELD_OUT),
     Step.PROVING: frozenset({Step.PROVING, Step.PROVED, Step.SEEN} | _HELD_OUT),
-    Step.PROVED: frozenset({Step.PROVED, Step.SUBMITTING} | _HELD_OUT),
-    Step.SUBMITTING: frozenset({Step.SUBMITTING, Step.PROVED} | _HELD_OUT),
+    Step.PROVED: frozenset({Step.PROVED, Step.QUEUED, Step.SUBMITTING} | _HELD_OUT),
+    Step.QUEUED: frozenset({Step.QUEUED, Step.PROVED, Step.SUBMITTING} | _HELD_OUT),
+    Step.SUBMITTING: frozenset({Step.SUBMITTING, Step.PROVED, Step.SUBMITTED} | _HELD_OUT),
+    Step.SUBMITTED: frozenset({Step.SUBMITTED, Step.ANSWERING, Step.PROVED, Step.DONE} | _OUT),
+    Step.ANSWERING: frozenset({Step.ANSWERING, Step.SUBMITTED, Step.DONE} | _OUT),
     Step.DECLINING: frozenset({Step.DECLINING, Step.DECLINED, Step.DONE} | _OUT),
     **{final: frozenset({Step.SEEN}) for final in FINAL},
 }
@@ -113,6 +130,17 @@ class JobRecord:
     """Claimed for a consumer with no paid history: counts against ``--max-fresh-jobs`` while held."""
     collateral: int = 0
     """The collateral the claim locked (as the worker computed it before claiming)."""
+    optimistic: bool = False
+    """Settled optimistically (results committed in a batch, finalized after the challenge window)."""
+    prove_deadline: int = 0
+    """The claim's prove deadline, kept while the job waits in the settlement queue."""
+    queued_at: float = 0.0
+    """Wall time the proved job entered the settlement queue."""
+    batch_id: int | None = None
+    """The optimistic batch that carries the job's result."""
+    challenge_deadline: int = 0
+    """Chain time from which the batch may be finalized."""
+    answer_tx: str = ""
 
     def with_step(self, step: Step, **changes: Any) -> JobRecord:
         return dataclasses.replace(self, step=step, **changes)

@@ -5,6 +5,7 @@
     SEEN        eligible? (price, window vs. proving time, held jobs, consumer and deliverer score, NRS,
                 stake, model active, callback gas, jobs held for fresh consumers) -> claim -> CLAIMED
                 not eligible -> SKIPPED
+                (with --claim-spread: not before this provider's turn for the job, worker/claim_spread.py)
                 an auction below the floor that rises to it in time -> SEEN, looked at again then
                 (a job reopened after its provider missed it comes back here: JobReopened)
     ORDER       (no record yet) a gasless order offered with its input: checked, filled (post + claim in
@@ -16,8 +17,11 @@
     PROVING     proof in a child process -> PROVED; the circuit cannot take the input ->
                 DECLINING (input invalid); the proof failed -> DECLINING
     PROVED      dry run (the on-chain verifier) -> send -> DONE; a revert that cannot clear
-                -> DECLINING; a bounded number of sends, never after the prove deadline
+                -> DECLINING; a bounded number of sends, never after the prove deadline;
+                many jobs per transaction, or an optimistic job -> QUEUED
+    QUEUED      sent with others (settleResults / submitResults) when due -> DONE / SUBMITTED
     SUBMITTING  (after a crash mid-submit) settled on chain -> DONE; still ours -> send again
+    SUBMITTED   optimistic: challenged -> ANSWERING -> DONE; challenge window over -> finalize -> DONE
     DECLINING   declineJob(reason) -> DECLINED
 
 :meth:`Lifecycle.advance` contains every failure to the job it happened in: a chain outage is
@@ -27,6 +31,8 @@ counts against the job until it is given back (declined) - the loop goes on.
 
 The rooms: this module takes SEEN and CLAIMING (whether to take a job is
 :mod:`~ngx_zk.worker.eligibility`'s answer); :mod:`~ngx_zk.worker.proving` CLAIMED to SUBMITTING;
+:mod:`~ngx_zk.worker.settle_queue` QUEUED (many jobs per transaction); :mod:`~ngx_zk.worker.challenges`
+SUBMITTED and ANSWERING (optimistic results defended, then finalized; drawn in :mod:`~ngx_zk.worker.settling`);
 :mod:`~ngx_zk.worker.endings` DECLINING and the final steps; :mod:`~ngx_zk.worker.standing` reads
 what the chain says of a job. They share one :class:`~ngx_zk.worker.crew.Crew`.
 """
@@ -39,22 +45,30 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 
+from ..chain.fees import CapNotice, FeeAboveCap, cap_lifted, gwei
 from ..chain.signer import Signer
 from ..chain.types import DeclineReason, JobStatus
 from ..errors import ChainError, ContractRevert
 from ..evm import calldata as read_calldata
+from .challenges import ChallengeWatch
+from .claim_spread import ClaimSpread
 from .crew import Crew, Mailbox, Provers, Stats
 from .eligibility import Eligibility
 from .endings import Endings
 from .jobfiles import InputOpener, Served
 from .journal import JobRecord, Journal, Step
-from .market_view import MarketView
+from .market_view import MarketView, SettlementView
 from .observe import Metrics
 from .offers import OfferBook
-from .policy import ClaimPolicy
+from .policy import SUBMIT_MARGIN_S, ClaimPolicy
 from .provers import ProofRun
 from .proving import Proving
+from .settle_queue import SettleQueue
+from .settling import ProofKeeper, SettleKit
 from .standing import GONE, Standing
+
+FEE_WAIT_S = 2.0
+"""While the base fee is above the operator's cap, a job's next step is tried again after this long."""
 
 __all__ = ["GONE", "HANDLERS", "Lifecycle", "Stats"]
 
@@ -80,6 +94,11 @@ class Lifecycle:
         crash_point: Callable[[str], None] = lambda _: None,
         calldata: Callable[[Path, int], tuple[bytes, list[int]]] = read_calldata,
         discard_mail: Callable[[int], None] = lambda _: None,
+        settlement: SettlementView | None = None,
+        settle_batch: int = 1,
+        settle_wait: float = 0.0,
+        proofs: ProofKeeper | None = None,
+        serves_proofs: bool = True,
     ) -> None:
         self.standing = Standing(market, signer.address)
         self.crew = Crew(
@@ -100,11 +119,26 @@ class Lifecycle:
             calldata=calldata,
             discard_mail=discard_mail,
         )
-        self.eligibility = Eligibility(market, self.standing, served, policy, lambda: self.holding, lambda: self.holding_fresh)
+        self.eligibility = Eligibility(
+            market,
+            self.standing,
+            served,
+            policy,
+            lambda: self.working,
+            lambda: self.holding_fresh,
+            serves_proofs=serves_proofs,
+        )
         self.end = Endings(self.crew)
         self.proving = Proving(self.crew, self.end)
+        kit = SettleKit(self.crew, settlement, proofs, batch=settle_batch)
+        self.settling = SettleQueue(kit, self.end, self.proving, wait_s=settle_wait, stopping=lambda: self.stopping)
+        self.challenges = ChallengeWatch(kit, self.end, self.settling)
+        self.proving.settle = self.settling.take
         self.max_jobs: int | None = None
+        self.spread: ClaimSpread | None = None
+        """Wait for this job's rank before claiming (``--claim-spread``); None: claim at once."""
         self.stopping = False
+        self.fee_notice = CapNotice()
 
     @property
     def stats(self) -> Stats:
@@ -136,12 +170,43 @@ class Lifecycle:
         except ContractRevert as exc:
             self.after_revert(record, exc)
             return False
+        except FeeAboveCap as exc:  # nothing was sent: wait for the base fee to fall below the operator's cap
+            self.fee_capped(record, exc)
+            return False
         except ChainError as exc:  # the node is down or slow: the next round retries
             self.crew.log("job.error", level="warning", job_id=record.job_id, step=record.step.value, error=str(exc))
             return False
         except Exception as exc:
             self.end.contain(record, exc)
             return False
+
+    def fee_capped(self, record: JobRecord, exc: FeeAboveCap) -> None:
+        """The base fee is above ``--max-fee-gwei``: look again in FEE_WAIT_S, logging the wait once. A held job
+        whose prove deadline is too near to wait any longer is given back, above the cap, if that costs less
+        than the slash of letting the deadline pass (:meth:`ClaimPolicy.give_back_saves`)."""
+        c = self.crew
+        c.retry_at[record.job_id] = (time.monotonic() + FEE_WAIT_S, 0)
+        if self.fee_notice.due():
+            c.log(
+                "fees.above_cap",
+                level="warning",
+                job_id=record.job_id,
+                step=record.step.value,
+                base_fee_gwei=gwei(exc.base_fee),
+                cap_gwei=gwei(exc.cap),
+            )
+        job = self.standing.job_as_seen(record) if record.step.holding else None
+        if job is None or not self.standing.mine(job) or self.standing.now() + SUBMIT_MARGIN_S < job.prove_deadline:
+            return
+        free = record.step is Step.DECLINING and record.decline_reason not in (None, int(DeclineReason.OTHER))
+        if not c.policy.give_back_saves(job.collateral, free=free):
+            c.log("job.fee_slash", level="warning", job_id=record.job_id, reason="giving it back costs more than the slash")
+            return
+        with cap_lifted(c.market.chain):  # type: ignore[arg-type]
+            if record.step is Step.DECLINING:
+                self.end.decline(record)
+            else:
+                self.end.give_back(record, DeclineReason.OTHER, "the base fee stayed above --max-fee-gwei until the deadline")
 
     def after_revert(self, record: JobRecord, exc: ContractRevert) -> None:
         """A revert usually means the chain moved on: read what happened, and carry out the verdict."""
@@ -152,6 +217,12 @@ class Lifecycle:
         """Jobs claimed by us (or being claimed) that still need work, and claims a reorg dropped (to make again)."""
         claimed = self.crew.stats.claimed_ids
         return sum(1 for r in self.crew.journal.unfinished() if r.step.holding or r.job_id in claimed)
+
+    @property
+    def working(self) -> int:
+        """Of :attr:`holding`, the jobs that use this worker's capacity (not those waiting out a challenge window)."""
+        claimed = self.crew.stats.claimed_ids
+        return sum(1 for r in self.crew.journal.unfinished() if (r.step.holding or r.job_id in claimed) and not r.step.waiting)
 
     @property
     def holding_fresh(self) -> tuple[int, int]:
@@ -171,6 +242,8 @@ class Lifecycle:
             self.max_jobs is not None and c.stats.taken >= self.max_jobs and record.job_id not in c.stats.claimed_ids
         ):
             return False
+        if self.waits_turn(record):
+            return False  # providers ranked before this one for this job claim first (claim_spread.py): no read yet
         job = self.standing.job_as_seen(record)
         if job is None:
             return self.end.finish(record, Step.LOST, GONE)
@@ -210,6 +283,16 @@ class Lifecycle:
         if record.input_path or c.mailbox.get(record.job_id, "input") is not None:  # offered or uploaded: go on now
             self.proving.await_input(record, claimed=c.market.job(record.job_id))
         return True
+
+    def waits_turn(self, record: JobRecord) -> bool:
+        """With the claim spread, whether others ranked before this provider claim ``record`` first. A job
+        this worker holds the input of (offered to it, or uploaded to its endpoint) never waits."""
+        c = self.crew
+        if self.spread is None or record.step is not Step.SEEN or record.input_path:
+            return False
+        if c.offers.holds(record.model_id, record.commitments) or c.mailbox.get(record.job_id, "input") is not None:
+            return False
+        return self.spread.wait_s(record.job_id, record.commitments) > 0
 
     def _adopt_offer(self, record: JobRecord, consumer: str) -> JobRecord:
         """A job posted for an input offered to this worker: the offer's input (and running proof) become its own."""
@@ -264,8 +347,11 @@ HANDLERS: dict[Step, Callable[[Lifecycle, JobRecord], bool]] = {
     Step.CLAIMING: Lifecycle.resume_claim,
     Step.CLAIMED: lambda lc, r: lc.proving.await_input(r),
     Step.PROVING: lambda lc, r: lc.proving.prove(r),
-    Step.PROVED: lambda lc, r: lc.proving.submit(r),
-    Step.SUBMITTING: lambda lc, r: lc.proving.resume_submit(r),
+    Step.PROVED: lambda lc, r: lc.settling.take(r),
+    Step.QUEUED: lambda lc, r: lc.settling.flush(r),
+    Step.SUBMITTING: lambda lc, r: lc.settling.resume(r),
+    Step.SUBMITTED: lambda lc, r: lc.challenges.watch(r),
+    Step.ANSWERING: lambda lc, r: lc.challenges.resume_answer(r),
     Step.DECLINING: lambda lc, r: lc.end.decline(r),
 }
 """The step table: what the worker does for a job journaled at each unfinished step (after a crash too)."""

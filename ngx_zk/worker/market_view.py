@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ..chain.settlement_types import Batch, ChallengeUpheld, JobChallenged, JobSubmitted, Result
 from ..chain.types import ChainEvent, DeclineReason, Job, JobExtras, JobPosted, Logged, ModelEntry
 
 if TYPE_CHECKING:
@@ -71,6 +72,52 @@ class MarketView(Protocol):
     def decline(
         self, signer: Signer, job_id: int, reason: DeclineReason, on_sent: Callable[[str], None] | None = None
     ) -> Mined: ...
+
+
+class SettlementView(Protocol):
+    """The settlement calls the worker makes (:class:`~ngx_zk.chain.settlement.Settlement` is the real one):
+    many eager jobs per transaction, optimistic batches, answers to challenges, finalization."""
+
+    def settle_fn(self, job_ids: Sequence[int], proofs: Sequence[bytes], instances: Sequence[Sequence[int]]) -> Any: ...
+    def settle_many(
+        self,
+        signer: Signer,
+        job_ids: Sequence[int],
+        proofs: Sequence[bytes],
+        instances: Sequence[Sequence[int]],
+        on_sent: Callable[[str], None] | None = None,
+        gas: int | None = None,
+        dry_run: bool = True,
+    ) -> Mined: ...
+    def submit_fn(self, results: Sequence[Result]) -> Any: ...
+    def submit_results(
+        self,
+        signer: Signer,
+        results: Sequence[Result],
+        on_sent: Callable[[str], None] | None = None,
+        gas: int | None = None,
+        dry_run: bool = True,
+    ) -> tuple[int, Mined]: ...
+    def answer_fn(self, job_id: int, proof: bytes, instances: Sequence[int]) -> Any: ...
+    def answer(
+        self,
+        signer: Signer,
+        job_id: int,
+        proof: bytes,
+        instances: Sequence[int],
+        on_sent: Callable[[str], None] | None = None,
+        gas: int | None = None,
+        dry_run: bool = True,
+    ) -> Mined: ...
+    def finalize(
+        self, signer: Signer, batch_id: int, batch: Sequence[Result], on_sent: Callable[[str], None] | None = None
+    ) -> Mined: ...
+    def batch(self, batch_id: int) -> Batch: ...
+    def batch_results(self, batch_id: int, from_block: int | None = None) -> list[Result]: ...
+    def answer_deadline(self, job_id: int) -> int: ...
+    def submitted(self, job_id: int, from_block: int | None = None) -> Logged[JobSubmitted] | None: ...
+    def upheld(self, job_id: int, from_block: int | None = None) -> Logged[ChallengeUpheld] | None: ...
+    def challenges_since(self, from_block: int) -> tuple[list[Logged[JobChallenged]], int]: ...
 
 
 class HeadView(Protocol):

@@ -134,6 +134,11 @@ class OfferBook:
             self.early[job_id] = offered.proof
         return Adopted(offered.salted, offered.reply_to, offered.proof)
 
+    def holds(self, model_id: int, commitments: tuple[int, ...]) -> bool:
+        """An offer of this model with this commitment is here (its job may be the one just posted)."""
+        offered = self._offered.get(commitments[0]) if len(commitments) == 1 else None
+        return offered is not None and offered.model_id == model_id
+
     def orders(self) -> list[tuple[int, Offered]]:
         """Opened offers that carry a gasless order (by input commitment): the lifecycle fills or refuses each."""
         return [(commitment, offered) for commitment, offered in self._offered.items() if offered.order]

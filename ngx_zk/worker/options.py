@@ -42,3 +42,11 @@ class WorkerOptions:
     """Expire other providers' claims past their prove deadline (the job reopens with a bounty)."""
     reorg_window: int = REORG_WINDOW_BLOCKS
     """Blocks re-read below each event cursor on every poll."""
+    settle_batch: int = 1
+    """Settle up to this many proved jobs in one transaction (``--settle-batch``; 1: each alone, as it is proved)."""
+    settle_wait: float = 0.0
+    """Seconds the oldest proved job may wait for others to fill a batch (``--settle-wait``); a job near its prove
+    deadline never waits."""
+    claim_spread: bool = True
+    """Claim a new job at once only when this provider ranks among the first for it, else wait its turn
+    (``--claim-spread/--no-claim-spread``; :mod:`~ngx_zk.worker.claim_spread`): claim races stay flat as providers grow."""

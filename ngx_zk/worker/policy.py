@@ -8,7 +8,10 @@ machine's measured speed and a submission margin.
 
 A provider's price floor for a model is the largest of ``--min-price`` (per model or for all) and
 ``--price-per-second`` times the proving time measured here, plus the gas of the consumer's callback
-at ``price_per_gas`` (the provider pays it in the settlement). An auction's price rises while it is
+at ``price_per_gas`` (the provider pays it in the settlement), plus, with a fee model and ``ngx_per_eth``
+(``--ngx-per-eth``), what the job's claim and submission cost on chain now: L2 gas at the next block's
+price and, on an OP-stack chain, the L1 data fee of their bytes (:class:`~ngx_zk.chain.fees.FeeModel`;
+the submission's size from the circuit's proof size and instance count). An auction's price rises while it is
 open: a job below the floor now but not at its maximum is claimed when its price reaches the floor
 (:meth:`ClaimPolicy.floor` and ``JobTerms.price_at``), so the cheapest provider claims first.
 
@@ -25,6 +28,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from ..artifacts import Circuit
+from ..chain.fees import DEFAULT_PROOF_BYTES, FeeModel, claim_shape, decline_shape, submit_shape, to_ngx
 from ..chain.types import DeclineReason
 
 SUBMIT_MARGIN_S = 10.0
@@ -63,6 +67,16 @@ class ClaimPolicy:
     """Most collateral (token units) locked at once in jobs of fresh consumers; None: no cap."""
     prove_seconds: dict[int, list[float]] = field(default_factory=dict)
     """Proof times measured on this machine, per model id."""
+    fee_model: FeeModel | None = None
+    """What transactions cost on the chain now; with ``ngx_per_eth``, a job's own transactions join the floor."""
+    ngx_per_eth: int = 0
+    """NGX base units one unit of the chain's gas token (1 ETH) is worth to this provider (0: transactions unpriced)."""
+    submissions: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Per model id: the submission gas (estimated) and proof bytes of this worker's last submission."""
+    slash_bps: int = 5_000
+    """Share of the collateral a missed prove deadline costs (ProtocolConfig.slashBps; the CLI reads the chain's)."""
+    decline_slash_bps: int = 1_000
+    """Share of the collateral a give-back (not free) costs (ProtocolConfig.declineSlashBps)."""
 
     def expected_prove_s(self, model_id: int, circuit: Circuit) -> float:
         """The median measured proving time, or an estimate from the circuit's size until one was measured."""
@@ -76,9 +90,34 @@ class ClaimPolicy:
 
     def floor(self, model_id: int, circuit: Circuit, callback_gas: int = 0) -> int:
         """The lowest price this worker takes for a job of ``model_id`` whose consumer asks for ``callback_gas``
-        (the provider pays that gas in the settlement, on top of its price for the work)."""
+        (the provider pays that gas in the settlement, on top of its price for the work), plus what the job's
+        transactions cost (:meth:`tx_cost`)."""
         by_time = int(self.price_per_second * self.expected_prove_s(model_id, circuit))
-        return max(self.min_price_by_model.get(model_id, self.min_price), by_time) + self.price_per_gas * callback_gas
+        work = max(self.min_price_by_model.get(model_id, self.min_price), by_time)
+        return work + self.price_per_gas * callback_gas + self.tx_cost(model_id, circuit, callback_gas)
+
+    def tx_cost(self, model_id: int, circuit: Circuit, callback_gas: int = 0) -> int:
+        """NGX for the claim and the submission of a job at today's fees (0 without a fee model or ``ngx_per_eth``).
+        The callback's gas is counted here unless ``price_per_gas`` prices it already."""
+        if self.fee_model is None or not self.ngx_per_eth:
+            return 0
+        gas, proof_bytes = self.submissions.get(model_id, (None, DEFAULT_PROOF_BYTES))
+        m = circuit.manifest
+        submit = submit_shape(proof_bytes, m.instance_count, 0 if self.price_per_gas else callback_gas, gas)
+        wei = self.fee_model.cost(claim_shape()) + self.fee_model.cost(submit)
+        return to_ngx(wei, self.ngx_per_eth)
+
+    def submitted(self, model_id: int, gas: int, proof_bytes: int) -> None:
+        """A submission's gas limit and proof size: the floor prices the next job of the model with them."""
+        self.submissions[model_id] = (gas, proof_bytes)
+
+    def give_back_saves(self, collateral: int, free: bool = False) -> bool:
+        """Does giving a job back now (paying the fee the chain asks, above the operator's cap if it must)
+        cost less than the slash of letting its prove deadline pass? ``free``: a free decline (no slash)."""
+        decline = 0 if free else collateral * self.decline_slash_bps // 10_000
+        if self.fee_model is not None and self.ngx_per_eth:
+            decline += to_ngx(self.fee_model.cost(decline_shape()), self.ngx_per_eth)
+        return decline < collateral * self.slash_bps // 10_000
 
     @staticmethod
     def is_fresh(consumer_weight_milli: int) -> bool:

@@ -13,6 +13,7 @@ times, and after a crash mid-submit the chain says whether it landed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -34,6 +35,8 @@ class Proving:
     def __init__(self, crew: Crew, endings: Endings) -> None:
         self.crew, self.end = crew, endings
         self._submit_gas: dict[int, int] = {}  # model id -> gas of a submission without a callback
+        self.settle: Callable[[JobRecord], bool] = self.submit
+        """What a proved job goes on to: :meth:`submit` alone, or the settlement queue (worker/settling.py)."""
 
     def prove_upload_early(self, record: JobRecord) -> None:
         """The consumer uploaded this open job's input: start proving it now, if it opens the commitment
@@ -167,7 +170,7 @@ class Proving:
             node=done.node,
         )
         fresh = c.journal.get(record.job_id)
-        return self.submit(fresh) if fresh is not None else True
+        return self.settle(fresh) if fresh is not None else True
 
     def _prove_again(self, record: JobRecord, lost: ProverLost) -> bool:
         """The node running the proof went away: prove again (elsewhere) if the prove deadline still
@@ -206,6 +209,7 @@ class Proving:
             if record.model_id not in self._submit_gas:
                 self._submit_gas[record.model_id] = c.market.chain.estimate_gas(fn, c.signer.address) * 5 // 4
             gas = self._submit_gas[record.model_id]
+            c.policy.submitted(record.model_id, gas, len(proof))  # the floor prices the model's next jobs with it
         c.journal.record(record.job_id, record.model_id, Step.SUBMITTING, submit_sends=record.submit_sends + 1)
 
         def sent(tx_hash: str) -> None:
@@ -234,5 +238,5 @@ class Proving:
             if c.standing.now() >= job.prove_deadline:
                 return self.end.finish(record, Step.LOST, "prove deadline passed before the submission landed")
             fresh = c.journal.record(record.job_id, record.model_id, Step.PROVED, note="resubmitting")
-            return self.submit(fresh)
+            return self.settle(fresh)
         return self.end.finish(record, Step.LOST, f"job is {job.status.value}")

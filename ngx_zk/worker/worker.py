@@ -27,12 +27,15 @@ from ..artifacts import Circuit
 from ..catalog import resolve_model
 from ..chain.heads import NewHeads, ws_url_for
 from ..chain.market import Marketplace
+from ..chain.settlement import Settlement
 from ..chain.signer import Signer
 from ..config import Settings
 from ..dataplane.admission import JobFacts
 from ..dataplane.mailbox import Mailbox
+from ..dataplane.proofs import ProofStore
 from ..dataplane.server import DataPlaneServer
 from ..errors import NgxZkError
+from .claim_spread import ClaimSpread
 from .crew import Stats
 from .jobfiles import InputOpener, Served
 from .journal import Journal, Step
@@ -94,6 +97,9 @@ class Worker:
             held = self.journal.get(job_id)
             if held is not None and held.step.final:
                 self.mailbox.release_input(job_id)
+        self.proofs = ProofStore(self.home / "served-proofs")
+        """Optimistic jobs' proofs, served at ``GET /v1/proofs/<job id>`` until a day after they finished."""
+        self.proofs.prune()
         self.opener = InputOpener(
             crypto.derive_key(signer.encryption_key_material()),
             market.chain.chain_id,
@@ -120,7 +126,14 @@ class Worker:
             metrics=self.metrics,
             crash_point=self.crash_point,
             discard_mail=self.mailbox.discard,
+            settlement=Settlement(market),
+            settle_batch=opts.settle_batch,
+            settle_wait=opts.settle_wait,
+            proofs=self.proofs,
+            serves_proofs=opts.listen is not None,
         )
+        if opts.claim_spread:
+            self.lifecycle.spread = ClaimSpread(market, signer.address)
         self.orders = OrderFiller(self.lifecycle, market)
         self.monitor = ChainMonitor(
             market,
@@ -148,6 +161,7 @@ class Worker:
                 on_offer=self.offers.take if opts.offers else None,
                 served_models=self.served.keys(),
                 on_refused=self._refused,
+                proofs=self.proofs.get,
             )
             self.offers.on_kept = self.dataplane.admission.offer_kept
             self.endpoint = self.dataplane.serve(*opts.listen)
@@ -252,7 +266,7 @@ class Worker:
                         break
                     if self.stopping and not holding:
                         break
-                    if burst and not busy and not holding:
+                    if burst and not busy and not holding and not self._turn_coming():
                         break
                     self._wake.wait(self.poll_s)
                     self._wake.clear()
@@ -262,6 +276,10 @@ class Worker:
                 self._provers.close(wait=False)  # cold: stop the proofs now; the journal resumes them
             self.log("worker.exit", completed=self.stats.completed, declined=self.stats.declined, lost=self.stats.lost)
         return self.stats.completed > 0
+
+    def _turn_coming(self) -> bool:
+        """A job this worker would look at again once its claim-spread turn comes (burst waits for it)."""
+        return any(self.lifecycle.waits_turn(r) for r in self.journal.unfinished() if r.step is Step.SEEN)
 
     def _advance(self) -> bool:
         busy = False

@@ -163,6 +163,7 @@ async function jobPage(id) {
         ["Inferences", j.inferences], ["Proof size", j.proof_bytes ? `${j.proof_bytes.toLocaleString()} bytes` : "—"],
         ["Verifier", j.verifier ? `<span class="mono">${esc(j.verifier)}</span> (${esc(j.verifier_kind)})` : "—"]])}
     <h2>Price split</h2>${split}
+    <h2>Settlement</h2>${settlementBlock(j)}
     <h2>Timeline</h2>${table([
       { h: "Event", f: (e) => esc(e.event) }, { h: "Block", cls: "num", f: (e) => e.block }, { h: "Time", f: (e) => time(e.time) },
       { h: "Transaction", f: (e) => `<span class="mono" title="${esc(e.tx_hash)}">${short(e.tx_hash)}</span>` },
@@ -191,6 +192,19 @@ async function jobPage(id) {
       ev.target.disabled = false;
     }
   };
+}
+
+function settlementBlock(j) {
+  const t = j.settlement;
+  if (t.mode === "eager") return `<p id="settlement-mode" class="muted">Eager: the proof is verified on chain when the result is submitted.</p>`;
+  const challenges = t.challenges.length ? table([{ h: "Challenger", f: (c) => `<span class="mono" title="${esc(c.challenger)}">${short(c.challenger)}</span>` }, { h: "Bond", cls: "num", f: (c) => ngx(c.bond) },
+    { h: "Answer by", f: (c) => time(c.answer_deadline) }, { h: "Outcome", f: (c) => badge(c.outcome) },
+    { h: "Transaction", f: (c) => `<span class="mono" title="${esc(c.tx_hash)}">${short(c.tx_hash)}</span>` }], t.challenges) : `<p class="muted">No challenge.</p>`;
+  return `${kv([["Mode", `<span id="settlement-mode">optimistic</span> (finalizes after a challenge window)`], ["Batch", t.batch_id ?? "not submitted yet"],
+      ["Committed proof hash", t.proof_hash ? `<span class="mono">${esc(t.proof_hash)}</span>` : "—"],
+      ["Challenge window until", t.challenge_deadline ? time(t.challenge_deadline) : "—"],
+      ["Proof mirrored here", t.proof_mirrored ? `<a id="settlement-proof" href="/api/jobs/${j.job_id}/proof">yes</a>` : "no"]])}
+    <h3>Challenges</h3>${challenges}`;
 }
 
 function nrsBars(live) {
