@@ -11,6 +11,9 @@ NGX_ZK_RPC_URL         the chain's JSON-RPC endpoint(s), comma-    http://127.0.
                        separated for failover
 NGX_ZK_WS_URL          the node's WebSocket, for new-block         the RPC URL as ws(s)://;
                        notifications ("off": poll only)            polling if it does not answer
+NGX_ZK_MAX_FEE_GWEI    never offer a higher maxFeePerGas; while    unset (replacements of a
+                       the base fee is above it, send nothing      stuck transaction: <= 4x)
+NGX_ZK_MAX_PRIORITY_FEE_GWEI   never offer a higher tip           unset (the node's suggestion)
 NGX_ZK_PRIVATE_KEY     signing key (hex); prefer a keystore        unset
 NGX_ZK_KEYSTORE        encrypted JSON keystore file                unset
 NGX_ZK_KEYSTORE_PASSWORD / NGX_ZK_KEYSTORE_PASSWORD_FILE          unset
@@ -86,6 +89,10 @@ class Settings:
     ws_url: str | None = None
     rpc_from_env: bool = False
     """NGX_ZK_RPC_URL was set: it beats a running local devnet (an explicit --rpc-url beats both)."""
+    max_fee_per_gas: int | None = None
+    """NGX_ZK_MAX_FEE_GWEI in wei: the cap on every transaction's maxFeePerGas (None: no cap)."""
+    max_priority_fee_per_gas: int | None = None
+    """NGX_ZK_MAX_PRIORITY_FEE_GWEI in wei: the cap on every transaction's tip."""
 
     @property
     def rpc_url(self) -> str:
@@ -162,7 +169,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fault_crash_at=env.get("NGX_ZK_FAULT_CRASH_AT") or None,
         ws_url=_ws_url(env.get("NGX_ZK_WS_URL")),
         rpc_from_env=bool(env.get("NGX_ZK_RPC_URL")),
+        max_fee_per_gas=_gwei(env, "NGX_ZK_MAX_FEE_GWEI"),
+        max_priority_fee_per_gas=_gwei(env, "NGX_ZK_MAX_PRIORITY_FEE_GWEI"),
     )
+
+
+def _gwei(env: Mapping[str, str], name: str) -> int | None:
+    """A fee cap in gwei (``"30"``, ``"0.05"``) as wei; None when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1e12:
+        raise ConfigError(f"{name}={raw!r} is not a positive number of gwei", f"set it to e.g. {name}=50, or unset it")
+    return max(1, round(value * 10**9))
 
 
 def _ws_url(value: str | None) -> str | None:

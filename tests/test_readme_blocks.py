@@ -35,7 +35,7 @@ from .paths import REPO
 
 SHELLS = ("bash", "sh", "console")
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[a-z]*)\n(?P<body>.*?)^(?P=indent)```$", re.M | re.S)
-MARK = re.compile(r"<!-- test: (?P<what>run|skip: (?P<why>.+?)) -->\s*$")
+MARK = re.compile(r"<!-- test: (?P<what>run|public-l2|skip: (?P<why>.+?)) -->\s*$")
 BLOCK_TIMEOUT_S = 300
 
 
@@ -46,18 +46,35 @@ class Block:
     body: str
     run: bool
     why: str | None
+    public_l2: bool = False
+    """Marked ``<!-- test: public-l2 -->``: run by tests/test_public_l2_readme.py against a non-dev node, not here."""
 
     def commands(self) -> str:
         """The script: a console block's ``$ `` lines, or a bash/sh block as it stands."""
-        lines = [ln.strip() for ln in self.body.splitlines()]
-        if self.lang == "console":
-            return "\n".join(ln[2:] for ln in lines if ln.startswith("$ "))
-        return "\n".join(lines)
+        return "\n".join(self.steps()) if self.lang == "console" else "\n".join(ln.strip() for ln in self.body.splitlines())
+
+    def steps(self) -> list[str]:
+        """A console block's commands, one per ``$ `` line (a line ending in ``\\`` goes on to the next lines)."""
+        return [command for command, _ in self.transcript()]
+
+    def transcript(self) -> list[tuple[str, list[str]]]:
+        """A console block's ``(command, the output lines shown under it)``, in order."""
+        found: list[tuple[str, list[str]]] = []
+        going_on = False
+        for ln in (raw.strip() for raw in self.body.splitlines()):
+            if going_on:
+                command, shown = found[-1]
+                found[-1] = (command + " " + ln.removesuffix("\\").strip(), shown)
+            elif ln.startswith("$ "):
+                found.append((ln[2:].removesuffix("\\").strip(), []))
+            elif ln and found:
+                found[-1][1].append(ln)
+            going_on = (going_on or ln.startswith("$ ")) and ln.endswith("\\")
+        return found
 
     def shown(self) -> list[str]:
         """The output lines a console block shows."""
-        lines = [ln.strip() for ln in self.body.splitlines()]
-        return [ln for ln in lines if ln and not ln.startswith("$ ")] if self.lang == "console" else []
+        return [ln for _, shown in self.transcript() for ln in shown] if self.lang == "console" else []
 
 
 def blocks(text: str) -> list[Block]:
@@ -68,7 +85,8 @@ def blocks(text: str) -> list[Block]:
         line = text.count("\n", 0, fence.start()) + 1
         above = text[: fence.start()].rstrip("\n").rsplit("\n", 1)[-1]
         mark = MARK.search(above)
-        found.append(Block(line, fence["lang"], fence["body"], bool(mark and mark["what"] == "run"), mark and mark["why"]))
+        what = mark["what"] if mark else None
+        found.append(Block(line, fence["lang"], fence["body"], what == "run", mark and mark["why"], what == "public-l2"))
     return found
 
 
@@ -78,7 +96,7 @@ def readme_blocks() -> list[Block]:
 
 def test_every_shell_block_says_whether_it_runs() -> None:
     text = (REPO / "README.md").read_text()
-    unmarked = [b.line for b in blocks(text) if not b.run and not b.why]
+    unmarked = [b.line for b in blocks(text) if not b.run and not b.why and not b.public_l2]
     assert not unmarked, f"README.md blocks at lines {unmarked} need <!-- test: run --> or <!-- test: skip: WHY --> above them"
     assert sum(b.run for b in blocks(text)) >= 2, "the pipeline and the marketplace walk-through are marked to run"
 
@@ -94,6 +112,10 @@ def test_the_marker_rule_reads_what_it_should() -> None:
     assert first.run and first.commands() == "echo a   # a comment" and first.shown() == ["shown"]
     assert not second.run and second.why == "needs Ray" and second.commands() == "ray start --head"
     assert not third.run and third.why is None
+    (l2,) = blocks("<!-- test: public-l2 -->\n```console\n$ deploy \\\n    --team 0x1 \\\n    --x\nok\n$ b\nError: no\n```\n")
+    assert l2.public_l2 and not l2.run and l2.why is None
+    assert l2.transcript() == [("deploy --team 0x1 --x", ["ok"]), ("b", ["Error: no"])]
+    assert l2.commands() == "deploy --team 0x1 --x\nb" and l2.shown() == ["ok", "Error: no"]
 
 
 def run_block(block: Block, home: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,8 @@ Faults a long-running worker meets are handled here, below every caller:
   that it serves the same chain), and gives up with one :class:`RpcError` line naming each node's fault.
 * **Stuck transactions**: :meth:`Chain.send` re-sends the same nonce with higher fees when no receipt
   comes within ``replace_after_s``, keeps every hash it sent, and finishes when any of them is mined.
+  The operator's caps (``max_fee_per_gas``, ``max_priority_fee_per_gas``: :mod:`~ngx_zk.chain.fees`)
+  bound every version; while the base fee is above the cap nothing is sent (:class:`~ngx_zk.chain.fees.FeeAboveCap`).
   The node's "already known", "nonce too low" and "replacement underpriced" answers are settled by
   the receipts of those hashes, so a transaction is never sent twice under two nonces.
 """
@@ -26,12 +28,13 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception, Web3RPCError
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.logs import DISCARD
 from web3.types import TxParams
 
 from ..errors import ContractRevert, RpcError, TransactionError, WrongChainError
 from .abi import abi, artifact, decode_revert
+from .fees import bumped, capped, gwei
 from .history import ChainHistory
 from .rpc import RPC_BACKOFF_S, RPC_TIMEOUT_S, RPC_TRIES, FailoverProvider, mask_url
 from .signer import Signer
@@ -80,6 +83,8 @@ REVERT_HINTS = {
     "JobMarket__NothingToWithdraw": "the market holds nothing for this account: see ngx-zk provider status",
     "JobMarket__UnknownJob": "no job has this id on this chain: ngx-zk jobs lists them",
     "JobMarket__NotExpired": "its deadline has not passed yet: ngx-zk job show ID says when it does",
+    "JobMarket__OptimisticNeedsTrustedVerifier": "this model's verifier code is not allow-listed, so a challenge "
+    "could not be judged: post the job with --settlement eager",
 }
 
 
@@ -135,7 +140,9 @@ class Chain(ChainHistory):
         self.replace_after_s: float = REPLACE_AFTER_S
         self.max_replacements = MAX_REPLACEMENTS
         self.max_fee_per_gas: int | None = None
-        """Cap on the fee of a replacement; None means FEE_CAP_MULTIPLE times the first fee."""
+        """The operator's cap on maxFeePerGas (wei), first try and replacements; None: replacements up to
+        FEE_CAP_MULTIPLE times the first fee. ``max_priority_fee_per_gas`` caps the tip likewise."""
+        self.max_priority_fee_per_gas: int | None = None
         self.poll_s = RECEIPT_POLL_S
         self._send_lock = threading.Lock()
 
@@ -257,7 +264,8 @@ class Chain(ChainHistory):
 
         The steps: broadcast a version and classify the node's answer (:meth:`_send_version`); wait
         for a receipt of any version sent, for ``replace_after_s`` while a replacement is allowed;
-        otherwise raise the fees (:meth:`_bump`) and broadcast again; at the end, check the receipt."""
+        otherwise raise the fees (:func:`~ngx_zk.chain.fees.bumped`) and broadcast again; at the end, check the receipt."""
+        tx = capped(self.w3, tx, self.max_fee_per_gas, self.max_priority_fee_per_gas, what)
         sending = _Sending(
             tx,
             nonce=int(tx["nonce"]),
@@ -296,7 +304,7 @@ class Chain(ChainHistory):
         if not sending.sent and verdict is Verdict.UNDERPRICED and not can_replace:
             raise TransactionError(
                 f"{what}: the node refused the fee ({detail}) after {sending.replacements} raises",
-                "wait for lower fees, or raise Chain.max_replacements / max_fee_per_gas",
+                "wait for lower fees, or raise --max-fee-gwei (NGX_ZK_MAX_FEE_GWEI)",
             )
         # a fee the node refused outright is raised at once; a pending one gets replace_after_s to land
         wait = 0.0 if verdict is Verdict.UNDERPRICED and not sending.sent else self.replace_after_s
@@ -304,22 +312,25 @@ class Chain(ChainHistory):
         receipt = self._first_receipt(sending.sent, sending.sender, sending.nonce, until, what)
         if receipt is not None or not can_replace:
             return receipt if receipt is not None else self._no_receipt(sending, what)
-        bumped = self._bump(sending.tx, sending.cap)
-        if bumped is not None and time.monotonic() < sending.deadline:
-            sending.tx, sending.replacements = bumped, sending.replacements + 1
+        raised = bumped(self.w3, sending.tx, sending.cap, self.max_priority_fee_per_gas, FEE_BUMP)
+        if raised is not None and time.monotonic() < sending.deadline:
+            sending.tx, sending.replacements = raised, sending.replacements + 1
             return None
+        sending.at_cap = raised is None
         if not sending.sent:
             raise TransactionError(
-                f"{what}: the node refused the fee ({detail}) and a higher one would pass the cap",
-                "wait for lower fees, or raise Chain.max_fee_per_gas",
+                f"{what}: the node refused the fee ({detail}) and a higher one would pass the cap of {gwei(sending.cap)} gwei",
+                "wait for lower fees, or raise --max-fee-gwei (NGX_ZK_MAX_FEE_GWEI)",
             )
         receipt = self._first_receipt(sending.sent, sending.sender, sending.nonce, sending.deadline, what)  # no higher fee: wait
         return receipt if receipt is not None else self._no_receipt(sending, what)
 
     def _no_receipt(self, sending: _Sending, what: str) -> Mined:
+        capped_at = f" at the fee cap of {gwei(sending.cap)} gwei" if sending.at_cap else ""
         raise TransactionError(
-            f"{what}: not mined within {self.receipt_timeout_s:g}s (sent {', '.join(sending.sent)})",
-            "one of these may still be mined: check them before sending again",
+            f"{what}: not mined within {self.receipt_timeout_s:g}s{capped_at} (sent {', '.join(sending.sent)})",
+            "one of these may still be mined: check them before sending again"
+            + ("; the base fee rose past the cap: raise --max-fee-gwei, or wait for it to fall" if capped_at else ""),
         )
 
     def _broadcast(self, raw: bytes) -> tuple[Verdict, str]:
@@ -377,30 +388,6 @@ class Chain(ChainHistory):
                 return receipt
         return None
 
-    def _bump(self, tx: dict[str, Any], cap: int) -> dict[str, Any] | None:
-        """``tx`` with fees raised by FEE_BUMP (and to the current price, if higher); None above ``cap``."""
-        num, den = FEE_BUMP
-        if "maxFeePerGas" in tx:
-            fee, tip = int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"])
-            new_tip = max(-(-tip * num // den), tip + 1)
-            base = self._next_base_fee()
-            new_fee = max(-(-fee * num // den), fee + 1, 2 * base + new_tip)
-            if new_fee > cap:
-                return None
-            return {**tx, "maxFeePerGas": new_fee, "maxPriorityFeePerGas": min(new_tip, new_fee)}
-        if "gasPrice" not in tx:
-            return None
-        price = int(tx["gasPrice"])
-        new_price = max(-(-price * num // den), price + 1, int(self.w3.eth.gas_price))
-        return None if new_price > cap else {**tx, "gasPrice": new_price}
-
-    def _next_base_fee(self) -> int:
-        try:
-            block = self.w3.eth.get_block("pending")
-        except (Web3Exception, ValueError):  # not every node serves the pending block
-            block = self.w3.eth.get_block("latest")
-        return int(block.get("baseFeePerGas", 0))
-
 
 @dataclass
 class _Sending:
@@ -413,6 +400,8 @@ class _Sending:
     deadline: float
     sent: list[str] = field(default_factory=list)
     replacements: int = 0
+    at_cap: bool = False
+    """The fees reached the cap: no replacement may offer more."""
 
 
 class Verdict(Enum):
