@@ -11,9 +11,17 @@ EZKL's ``examples/onnx`` that ngx-zk once shut out or had trouble with:
 - ``layernorm``: a LayerNormalization over ``[batch, 4, 4]`` (witness generation fails on zeros);
 - ``gru``: a one-layer GRU as torch exports it, its initial state built by Shape/ConstantOfShape (``gru``).
 
+Written only when named (:data:`ENSEMBLES`, larger: not in the default set nor its slow tier):
+
+- ``forest``: a random forest as sk2torch/hummingbird export it, 40 random trees of the ``tree`` form
+  (80 int8 MatMuls), each voting a float class label, averaged (``random_forest``, whose tuning overran
+  the tuner's time budget).
+
 Every input has a symbolic batch dimension, as exporters write it. Deterministic (fixed seeds):
 
-    .venv/bin/python benchmarks/coverage_models.py /tmp/coverage/models     # writes NAME/network.onnx, input.json
+    .venv/bin/python benchmarks/coverage_models.py /tmp/coverage/models          # writes NAME/network.onnx, input.json
+    .venv/bin/python benchmarks/coverage_models.py /tmp/coverage/forest forest   # only these names
+    .venv/bin/python benchmarks/run.py --only coverage --coverage-dir /tmp/coverage/forest
 """
 
 from __future__ import annotations
@@ -220,6 +228,75 @@ def gru(path: Path, rng: np.random.Generator) -> tuple[int, ...]:
     return (1, 3)
 
 
+def _random_tree(rng: np.random.Generator, leaves: int) -> tuple[np.ndarray, np.ndarray]:
+    """A random binary tree with ``leaves`` leaves: (right, left) int8 ``[nodes, leaves]`` path matrices."""
+    paths: list[list[tuple[int, int]]] = [[]]  # per leaf: (node, 1 right / 0 left) on its path
+    for node in range(leaves - 1):
+        split = int(rng.integers(0, len(paths)))
+        path = paths.pop(split)
+        paths[split:split] = [[*path, (node, 0)], [*path, (node, 1)]]
+    right, left = np.zeros((leaves - 1, leaves), np.int8), np.zeros((leaves - 1, leaves), np.int8)
+    for leaf, path in enumerate(paths):
+        for node, turn in path:
+            (right if turn else left)[node, leaf] = 1
+    return right, left
+
+
+def forest(path: Path, rng: np.random.Generator, trees: int = 40) -> tuple[int, ...]:
+    """EZKL's ``random_forest`` in small: ``trees`` sk2torch-style trees (the ``tree`` graph, 5 to 9 leaves
+    each, iris-sized: 4 features, 3 classes), each voting a float class label, averaged."""
+    nodes: list[onnx.NodeProto] = [_const("zero", np.array(0, np.int64))]
+    inits = [numpy_helper.from_array(np.array([0.0, 1.0, 2.0], np.float32), "classes")]
+    labels = []
+    for t in range(trees):
+        right, left = _random_tree(rng, int(rng.integers(5, 10)))
+        n, leaves = int(right.shape[0]), int(right.shape[1])
+        inits += [
+            numpy_helper.from_array(rng.integers(0, 4, (n,)).astype(np.int64), f"t{t}_feature"),
+            numpy_helper.from_array(rng.uniform(-0.8, 0.8, (n,)).astype(np.float64), f"t{t}_threshold"),
+            numpy_helper.from_array(right, f"t{t}_right"),
+            numpy_helper.from_array(left, f"t{t}_left"),
+            numpy_helper.from_array(right.T.astype(np.int64), f"t{t}_right_count"),
+            numpy_helper.from_array(rng.dirichlet(np.ones(3), size=leaves).reshape(leaves, 1, 3), f"t{t}_value"),
+            numpy_helper.from_array(np.zeros(leaves, np.int64), f"t{t}_none"),
+        ]
+        nodes += [
+            helper.make_node("Gather", ["input", f"t{t}_feature"], [f"t{t}_x"], axis=1),
+            helper.make_node("Cast", [f"t{t}_x"], [f"t{t}_x64"], to=TensorProto.DOUBLE),
+            helper.make_node("Less", [f"t{t}_threshold", f"t{t}_x64"], [f"t{t}_lt"]),
+            helper.make_node("Cast", [f"t{t}_lt"], [f"t{t}_turns"], to=TensorProto.INT8),
+            helper.make_node("MatMul", [f"t{t}_turns", f"t{t}_right"], [f"t{t}_rt"]),
+            helper.make_node("ReduceSum", [f"t{t}_right_count"], [f"t{t}_rn"], axes=[1], keepdims=0),
+            helper.make_node("Cast", [f"t{t}_rt"], [f"t{t}_rt64"], to=TensorProto.INT64),
+            helper.make_node("Equal", [f"t{t}_rt64", f"t{t}_rn"], [f"t{t}_rh"]),
+            helper.make_node("MatMul", [f"t{t}_turns", f"t{t}_left"], [f"t{t}_lft"]),
+            helper.make_node("Cast", [f"t{t}_lft"], [f"t{t}_lft64"], to=TensorProto.INT64),
+            helper.make_node("Equal", [f"t{t}_lft64", f"t{t}_none"], [f"t{t}_lh"]),
+            helper.make_node("And", [f"t{t}_rh", f"t{t}_lh"], [f"t{t}_reached"]),
+            helper.make_node("Cast", [f"t{t}_reached"], [f"t{t}_reached32"], to=TensorProto.INT32),
+            helper.make_node("ArgMax", [f"t{t}_reached32"], [f"t{t}_leaf"], axis=-1, keepdims=0),
+            helper.make_node("Gather", [f"t{t}_value", f"t{t}_leaf"], [f"t{t}_votes3"], axis=0),
+            helper.make_node("Gather", [f"t{t}_votes3", "zero"], [f"t{t}_votes"], axis=1),
+            helper.make_node("ArgMax", [f"t{t}_votes"], [f"t{t}_label"], axis=1, keepdims=0),
+            helper.make_node("Gather", ["classes", f"t{t}_label"], [f"t{t}_out"], axis=0),
+        ]
+        labels.append(f"t{t}_out")
+    nodes += [
+        helper.make_node("Sum", labels, ["votes_sum"]),
+        _const("count", np.array(float(trees), np.float32)),
+        helper.make_node("Div", ["votes_sum", "count"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "forest",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [BATCH, 4])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [BATCH])],
+        inits,
+    )
+    _save(graph, path, 11)
+    return (1, 4)
+
+
 MODELS: dict[str, Callable[[Path, np.random.Generator], tuple[int, ...]]] = {
     "lppool": lppool,
     "tree": tree,
@@ -228,15 +305,21 @@ MODELS: dict[str, Callable[[Path, np.random.Generator], tuple[int, ...]]] = {
     "gru": gru,
 }
 
+ENSEMBLES: dict[str, Callable[[Path, np.random.Generator], tuple[int, ...]]] = {"forest": forest}
+"""Larger models, written only by name (not part of the default set or its slow tier)."""
+
 
 def write(root: Path, names: tuple[str, ...] = tuple(MODELS)) -> list[Path]:
     """Write ``root/NAME/network.onnx`` and ``input.json`` (one sample drawn from [-1, 1]) for each model."""
+    every = {**MODELS, **ENSEMBLES}
+    if unknown := [n for n in names if n not in every]:
+        raise ValueError(f"no model named {', '.join(unknown)} (names: {', '.join(every)})")
     folders = []
     for name in names:
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(SEED + list(MODELS).index(name))  # the same model whichever others are written
-        shape = MODELS[name](folder / "network.onnx", rng)
+        rng = np.random.default_rng(SEED + list(every).index(name))  # the same model whichever others are written
+        shape = every[name](folder / "network.onnx", rng)
         sample = rng.uniform(-1, 1, int(np.prod(shape))).round(4).tolist()
         (folder / "input.json").write_text(json.dumps({"input_data": [sample]}))
         folders.append(folder)
@@ -244,7 +327,13 @@ def write(root: Path, names: tuple[str, ...] = tuple(MODELS)) -> list[Path]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(f"usage: {sys.argv[0]} FOLDER")
-    for folder in write(Path(sys.argv[1])):
+    if len(sys.argv) < 2:
+        sys.exit(
+            f"usage: {sys.argv[0]} FOLDER [NAME ...]   (names: {', '.join([*MODELS, *ENSEMBLES])}; default: {', '.join(MODELS)})"
+        )
+    try:
+        written = write(Path(sys.argv[1]), tuple(sys.argv[2:]) or tuple(MODELS))
+    except ValueError as exc:
+        sys.exit(f"error: {exc}")
+    for folder in written:
         print(folder)

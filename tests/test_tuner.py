@@ -16,6 +16,7 @@ import pytest
 from ngx_zk import tuner
 from ngx_zk.artifacts import Circuit
 from ngx_zk.errors import ProvingError
+from ngx_zk.tuner.calibration import Built
 
 from . import onnx_factory
 
@@ -107,12 +108,118 @@ def test_among_similar_times_the_more_accurate_wins(tmp_path: Path, tiny: tuple[
     assert chosen.to_json()["error_vs_default"] == pytest.approx(2.0)
 
 
-def test_a_spent_budget_still_times_the_default_and_the_cheapest_finalist_once(tmp_path: Path, tiny: tuple[Path, Path]) -> None:
+def test_a_spent_budget_times_only_the_default_and_keeps_it(tmp_path: Path, tiny: tuple[Path, Path]) -> None:
+    """The first call (EZKL's default, the reference) always runs; with nothing left nothing else starts, and
+    an unmeasured finalist never replaces a measured default."""
     chosen, log = run(tmp_path, tiny, {2: 1.0, 1: 0.5, 4: 0.1}, budget_s=0.0)
-    assert sorted(log) == [1, 2]  # four columns would have been faster, but nothing past the budget runs
-    assert chosen.candidate == ONE_COL
-    four = next(t for t in chosen.tried if t["label"] == FOUR_COLS.label)
-    assert "budget" in four["timing_note"] and "prove_s" not in four
+    assert log == [2]
+    assert chosen.candidate == DEFAULT and chosen.timing is not None and "no finalist was timed" in chosen.timing["decision"]
+    for cand in (ONE_COL, FOUR_COLS):
+        record = next(t for t in chosen.tried if t["label"] == cand.label)
+        assert "budget" in record["timing_note"] and "prove_s" not in record
+
+
+class ClockFake:
+    """A FAKE wall clock for the timing stage: it moves only when a FAKE proof says how long its call took."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("budget_s", "calls", "winner"),
+    [
+        (90.0, [2, 1], ONE_COL),  # four columns (estimated 75 s) and both repeats (30 s, 40 s) do not fit in 20 s
+        (120.0, [2, 1, 1, 2], ONE_COL),  # the repeats fit once one is measured (8 s of one column's 30 s first call)
+        (200.0, [2, 1, 4, 4, 2], FOUR_COLS),  # everything fits: the fastest wins
+    ],
+)
+def test_no_call_starts_that_its_estimate_puts_past_the_budget_and_the_best_so_far_wins(
+    tmp_path: Path, tiny: tuple[Path, Path], budget_s: float, calls: list[int], winner: tuner.Candidate
+) -> None:
+    """random_forest: the tuner spent 417 s timing against its 90 s budget, starting calls it had no time
+    for. Here each FAKE call takes scripted wall seconds on a FAKE clock (setup in a layout's first call):
+    the stage never runs past its budget, each call not started says why, and the best layout measured
+    so far is chosen (four columns prove fastest, but win only when there is time to measure them)."""
+    clock = ClockFake()
+    setup, prove, cpu = {2: 30.0, 1: 22.0, 4: 40.0}, {2: 10.0, 1: 8.0, 4: 10.0}, {2: 1.0, 1: 0.5, 4: 0.1}
+    log: list[int] = []
+
+    def timer(settings: Path, compiled: Path) -> float:  # FAKE proof: moves the FAKE clock, reports CPU seconds
+        c = cols(settings)
+        clock.now += (0.0 if c in log else setup[c]) + prove[c]
+        log.append(c)
+        return cpu[c]
+
+    chosen = tuner.tune(
+        tmp_path,
+        tiny[0],
+        tiny[1],
+        VISIBILITY,
+        max_logrows=16,
+        tolerance=0.05,
+        measure=lambda s, c: 0.001,
+        candidates=(DEFAULT, ONE_COL, FOUR_COLS),
+        timer=timer,
+        knobs=False,
+        budget_s=budget_s,
+        clock=clock,
+    )
+    assert log == calls
+    assert chosen.timing is not None and chosen.timing["spent_s"] == clock.now <= budget_s
+    assert chosen.candidate == winner
+    records = {
+        c: next(t for t in chosen.tried if t["label"] == cand.label) for cand, c in ((DEFAULT, 2), (ONE_COL, 1), (FOUR_COLS, 4))
+    }
+    for c, record in records.items():
+        assert len(record.get("prove_s", [])) == log.count(c)
+    if 4 not in log:
+        assert "prove_s" not in records[4] and "not started after 0 proofs: estimated 75.0s" in records[4]["timing_note"]
+    if budget_s == 90.0:  # both deserved a second proof (the race is close): neither started, each says why
+        for c in (2, 1):
+            assert (
+                "not started after 1 proofs" in records[c]["timing_note"]
+                and "20.0s of the 90s budget left" in records[c]["timing_note"]
+            )
+
+
+def test_a_default_that_failed_to_prove_is_not_kept_when_the_budget_stops_the_rest() -> None:
+    """EZKL's default fails to prove (after 40 s of a 50 s budget), so nothing else fits: the cheapest modelled
+    finalist is chosen, never the layout that could not prove. (timed_choice alone, with FAKE layouts: no EZKL.)"""
+    candidates = (DEFAULT, ONE_COL, FOUR_COLS)
+    built = [Built(i, Path(f"settings-{i}"), Path(f"compiled-{i}"), 15, 0.001) for i in range(3)]
+    clock, log = ClockFake(), []
+
+    def timer(settings: Path, compiled: Path) -> float:  # FAKE proof: the default fails after 40 s
+        log.append(settings.name)
+        clock.now += 40.0
+        raise ProvingError("proving failed: out of memory")
+
+    records = [c.to_json() for c in candidates]
+    chosen, timing = tuner.timing.timed_choice(
+        [built[1], built[2]], built[0], candidates, records, timer, 50.0, lambda _: None, clock
+    )
+    assert log == ["settings-0"] and chosen is built[1] and "no timing succeeded" in timing["decision"]
+    assert "out of memory" in records[0]["timing_note"] and "not started" in records[2]["timing_note"]
+
+
+def test_call_estimates_come_from_the_measured_wall_times() -> None:
+    """A first call scales the largest measured first call by the modelled cost (generously: 2^dlogrows up,
+    2^(0.75 dlogrows) down); a repeat (no setup) costs its first call times the repeat/first ratio measured
+    on another layout."""
+    costs = {0: (15, 2), 1: (15, 1), 2: (14, 4), 3: (16, 2)}
+    assert tuner.timing.call_estimate(0, costs, {0: [], 1: []}) is None  # nothing measured: the first call runs
+    walls = {0: [30.0], 1: [], 2: [], 3: []}
+    assert tuner.timing.call_estimate(1, costs, walls) == pytest.approx(30.0 * 2 / 3)
+    assert tuner.timing.call_estimate(2, costs, walls) == pytest.approx(30.0 * 2**-0.75 * 5 / 3)  # down: overheads
+    assert tuner.timing.call_estimate(3, costs, walls) == pytest.approx(60.0)
+    assert tuner.timing.call_estimate(0, costs, walls) == pytest.approx(30.0)  # no repeat measured: setup counted
+    walls[1] = [20.0, 8.0]
+    assert tuner.timing.call_estimate(0, costs, walls) == pytest.approx(12.0)  # 30 s x 8/20
+    assert tuner.timing.call_estimate(1, costs, walls) == pytest.approx(8.0)
 
 
 def test_a_finalist_that_fails_to_prove_is_dropped_and_the_rest_still_compete(tmp_path: Path, tiny: tuple[Path, Path]) -> None:

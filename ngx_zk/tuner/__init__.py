@@ -22,6 +22,7 @@ why) and every measurement is recorded.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,11 +65,13 @@ def tune(
     budget_s: float = TIMING_BUDGET_S,
     memory_mb: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Tuning:
     """Return the chosen candidate (see the module docstring). Raises if none fits.
 
     ``knobs`` adds the sound switch variants that change this model's circuit; ``timer`` turns on
-    the timing stage (without it the modelled cost decides). With ``memory_mb`` (the build's memory
+    the timing stage (without it the modelled cost decides), within ``budget_s`` wall seconds read from
+    ``clock`` (:data:`TIMING_BUDGET_S`'s rule). With ``memory_mb`` (the build's memory
     limit), a layout whose setup and proof are estimated to need more than the build may use
     (:func:`ngx_zk.limits.estimate_mb`) is rejected before it is calibrated, and again at its
     calibrated logrows, so neither the timing stage nor the final setup runs out of memory."""
@@ -96,7 +99,7 @@ def tune(
         chosen = finalists[0] if finalists else default
         stage = None
     else:
-        chosen, stage = timed_choice(finalists, default, candidates, records, timer, budget_s, progress)
+        chosen, stage = timed_choice(finalists, default, candidates, records, timer, budget_s, progress, clock)
     assert chosen is not None
     records[chosen.index]["chosen"] = True
     for i, cand in enumerate(candidates):

@@ -5,11 +5,14 @@
 each finalist and EZKL's default are set up and prove the calibration sample
 :data:`TIMING_ROUNDS` times, interleaved, within :data:`TIMING_BUDGET_S`; the fastest proof of
 each counts. A finalist that the model says is more than twice as slow as the cheapest one is
-not timed (:func:`slowdown_bound`). A finalist is eligible only if it proves at least
-:data:`SPEEDUP_MARGIN` faster than EZKL's default; when none is, the default is kept. Among the
-eligible ones, those within :data:`SIMILAR_COST` of the fastest count as the same cost and the
-most accurate of them wins. Without a timer the cheapest class by the model wins
-(:func:`ngx_zk.tuner.tune`). Every measurement is recorded.
+not timed (:func:`slowdown_bound`), and no call starts that its estimate puts past the budget
+(:data:`TIMING_BUDGET_S`): the best measured so far is chosen from what was timed. A finalist is
+eligible only if it proves at least :data:`SPEEDUP_MARGIN` faster than EZKL's default; when none is,
+the default is kept. Without a measured default (modelled far slower, or it failed to prove) every
+timed finalist is eligible, and when none was timed either the cheapest modelled one that did not fail
+wins. Among the eligible ones, those within :data:`SIMILAR_COST` of the fastest count as the same cost
+and the most accurate of them wins. Without a timer the cheapest class by the model wins
+(:func:`ngx_zk.tuner.tune`). Every measurement is recorded, and every call not started says why.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ TIMING_ROUNDS = 2
 """Proofs per finalist (interleaved); the fastest counts, which is the least disturbed by load."""
 
 TIMING_BUDGET_S = 90.0
-"""Wall-clock budget of the timing stage (setups included). The default and the cheapest finalist
-are always timed once; later proofs are skipped when the budget is spent."""
+"""Wall-clock budget of the timing stage (setups included). **Budget rule.** The first call (the
+default's setup and proof, or the cheapest finalist's when the default is not timed) always runs:
+nothing has been measured yet. Every later call starts only if its estimate (:func:`call_estimate`,
+from the wall times measured so far) fits in what is left, so the stage overruns its budget only by
+what a call takes beyond its estimate."""
 
 SPEEDUP_MARGIN = 0.10
 """A finalist must prove this much faster than EZKL's default to replace it."""
@@ -55,6 +61,37 @@ def slowdown_bound(cost: Cost, cheapest: Cost) -> float:
     return float(2.0 ** (0.75 * (cost[0] - cheapest[0])) * min(1.0, cost[1] / cheapest[1]))
 
 
+def modelled_ratio(cost: Cost, ref: Cost) -> float:
+    """An estimate (not a bound) of seconds(cost) / seconds(ref) for a setup and proof, generous both ways:
+    it sizes calls against the budget, where too high is safe.
+
+    Up (more logrows than ``ref``): 2^dlogrows, though fixed overheads make the larger circuit cheaper than
+    its size says. Down: 2^(0.75 dlogrows), those overheads (:func:`slowdown_bound`). Columns: the
+    (1 + cols) ratio, though a column costs less than a row of every column."""
+    rows = cost[0] - ref[0]
+    return float(2.0 ** (rows if rows > 0 else 0.75 * rows) * (1 + cost[1]) / (1 + ref[1]))
+
+
+def call_estimate(index: int, costs: dict[int, Cost], walls: dict[int, list[float]]) -> float | None:
+    """Wall seconds the next timer call for finalist ``index`` is expected to take, from the calls measured
+    so far (``walls``: wall seconds of each call per finalist, the first one with its setup); None when
+    nothing is measured yet.
+
+    A repeat costs what its own last repeat did, else its first call times the largest repeat/first ratio
+    measured (1 until one is: a repeat has no setup, so this is high). A first call costs the largest
+    measured first call scaled by :func:`modelled_ratio`."""
+    own = walls.get(index) or []
+    if len(own) > 1:
+        return own[-1]
+    if own:
+        ratios = [w[-1] / w[0] for w in walls.values() if len(w) > 1 and w[0] > 0]
+        return own[0] * min(1.0, max(ratios, default=1.0))
+    firsts = [(costs[i], w[0]) for i, w in walls.items() if w]
+    if not firsts:
+        return None
+    return max(seconds * modelled_ratio(costs[index], ref) for ref, seconds in firsts)
+
+
 def timed_choice(
     finalists: list[Built],
     default: Built | None,
@@ -63,11 +100,12 @@ def timed_choice(
     timer: Timer,
     budget_s: float,
     progress: Callable[[str], None],
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[Built, dict[str, Any]]:
-    """Time the finalists and the default; choose by the rule in the module docstring."""
-    pool = list(finalists)
-    if default is not None and all(b.index != default.index for b in pool):
-        pool.insert(0, default)
+    """Time the finalists and the default within ``budget_s`` (:data:`TIMING_BUDGET_S`'s rule, wall
+    seconds read from ``clock``); choose by the rule in the module docstring."""
+    # the default first: the first call always runs (TIMING_BUDGET_S), so the reference is measured
+    pool = ([default] if default is not None else []) + [b for b in finalists if default is None or b.index != default.index]
     cheapest = min((b.cost(candidates) for b in pool), default=(0, 1))
     timed: list[Built] = []
     for b in pool:
@@ -77,9 +115,10 @@ def timed_choice(
         else:
             timed.append(b)
     runs: dict[int, list[float]] = {b.index: [] for b in timed}
+    walls: dict[int, list[float]] = {b.index: [] for b in timed}
+    costs = {b.index: b.cost(candidates) for b in pool}
     failed: set[int] = set()
-    first_rival = next((b for b in timed if b is not default), None)
-    started = time.perf_counter()
+    started = clock()
     for rnd in range(TIMING_ROUNDS):
         if rnd:  # later rounds only for those whose ranking is still in doubt (and the default)
             lead = min((min(r) for r in runs.values() if r), default=0.0)
@@ -87,38 +126,53 @@ def timed_choice(
         for b in timed if rnd % 2 == 0 else reversed(timed):
             if b.index in failed:
                 continue
-            must = rnd == 0 and (b is default or b is first_rival)
-            if time.perf_counter() - started > budget_s and not must:
-                records[b.index].setdefault("timing_note", f"budget of {budget_s:.0f}s spent after {len(runs[b.index])} proofs")
+            left = budget_s - (clock() - started)
+            estimate = call_estimate(b.index, costs, walls)
+            if estimate is not None and estimate > left:
+                records[b.index].setdefault(
+                    "timing_note",
+                    f"not started after {len(runs[b.index])} proofs: estimated {estimate:.1f}s from the timings measured, "
+                    f"{max(left, 0.0):.1f}s of the {budget_s:.0f}s budget left",
+                )
                 continue
             progress(f"timing a proof of {candidates[b.index].label} (logrows {b.logrows}, round {rnd + 1})")
+            called = clock()
             try:
                 runs[b.index].append(timer(b.settings, b.compiled))
             except NgxZkError as exc:  # not a candidate any more: it could not prove the calibration sample
                 records[b.index]["timing_note"] = f"proving failed: {exc.message}"
                 failed.add(b.index)
+            finally:
+                walls[b.index].append(clock() - called)
     best: dict[int, float] = {i: min(r) for i, r in runs.items() if r and i not in failed}
     for i, r in runs.items():
         if r:
             records[i]["prove_s"] = [round(s, 4) for s in r]
+        if walls[i]:
+            records[i]["timing_wall_s"] = [round(s, 2) for s in walls[i]]
     base = best.get(default.index) if default is not None else None
     rivals = [b for b in finalists if b.index in best and (default is None or b.index != default.index)]
-    # without a measured default (not built, or modelled far slower than the cheapest), all rivals qualify
+    # without a measured default (modelled far slower, or it failed to prove), every timed rival qualifies
     eligible = rivals if base is None else [b for b in rivals if best[b.index] <= base * (1 - SPEEDUP_MARGIN)]
+    chosen: Built
     if eligible:
         fastest = min(best[b.index] for b in eligible)
         similar = [b for b in eligible if best[b.index] <= fastest * (1 + SIMILAR_COST)]
         chosen = min(similar, key=lambda b: (b.error, best[b.index]))
         why = "fastest" if best[chosen.index] == fastest else f"most accurate within {SIMILAR_COST:.0%} of the fastest"
         why += "" if base is None else f", {base / best[chosen.index]:.2f}x faster than EZKL's default"
-    elif default is not None:
+    elif default is not None and base is not None and rivals:
         chosen, why = default, f"no finalist proved {SPEEDUP_MARGIN:.0%} faster than EZKL's default"
-    else:
-        chosen, why = finalists[0], "no timing succeeded; the cheapest modelled class"
+    elif default is not None and base is not None:
+        chosen, why = default, "no finalist was timed within the budget (see each one's timing_note); EZKL's default is kept"
+    else:  # nothing measured: the cheapest modelled layout that did not fail to prove (finalists are cheapest first)
+        modelled = [*finalists, *([default] if default is not None else [])]  # never empty: tune() raises first
+        chosen = ([b for b in modelled if b.index not in failed] or modelled)[0]
+        why = "no timing succeeded; the cheapest modelled class"
     timing = {
         "rounds": TIMING_ROUNDS,
         "budget_s": budget_s,
-        "spent_s": round(time.perf_counter() - started, 2),
+        "spent_s": round(clock() - started, 2),
         "margin": SPEEDUP_MARGIN,
         "similar": SIMILAR_COST,
         "default_prove_s": base,
