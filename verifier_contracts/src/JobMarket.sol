@@ -223,8 +223,12 @@ contract JobMarket is JobMarketState, IJobMarket {
         if (msg.sender != job.consumer && (flags & FLAG_DELIVERER == 0 || msg.sender != _deliverers[jobId])) {
             revert JobMarket__NotConsumer(jobId, msg.sender);
         }
-        uint256 deadline = _inputDeadline(job, _proveDeadline(job));
-        if (block.timestamp >= deadline) revert JobMarket__InputDeadlinePassed(jobId, deadline);
+        // A moved prove deadline is never earlier than the stored one, so before the stored input deadline the
+        // registry (the model's last unpause) need not be asked.
+        if (block.timestamp >= _inputDeadline(job, job.proveDeadline)) {
+            uint256 deadline = _inputDeadline(job, _proveDeadline(job));
+            if (block.timestamp >= deadline) revert JobMarket__InputDeadlinePassed(jobId, deadline);
+        }
         if (payload.length == 0) revert JobMarket__EmptyPayload();
         if (payload.length > MAX_INPUT_PAYLOAD) revert JobMarket__PayloadTooLarge(payload.length, MAX_INPUT_PAYLOAD);
         if (flags & FLAG_INPUT_ON_CHAIN == 0) job.flags = flags | FLAG_INPUT_ON_CHAIN;
@@ -494,18 +498,9 @@ contract JobMarket is JobMarketState, IJobMarket {
         private
         returns (uint256 jobId)
     {
-        (IModelRegistry.ModelStatus status, uint256 commitmentCount) = _registry.postingOf(terms.modelId);
-        if (status != IModelRegistry.ModelStatus.Active) revert JobMarket__ModelNotActive(terms.modelId);
-        if (inputCommitments.length != commitmentCount) {
-            revert JobMarket__CommitmentCountMismatch(commitmentCount, inputCommitments.length);
-        }
-        for (uint256 i; i < inputCommitments.length; ++i) {
-            if (inputCommitments[i] >= SNARK_SCALAR_FIELD) {
-                revert JobMarket__InstanceOutOfField(i, inputCommitments[i]);
-            }
-        }
+        IModelRegistry.Verification memory model = _checkModel(terms.modelId, inputCommitments, terms.settlement);
         uint8 flags = terms.flagsFor(consumer);
-        if (flags & FLAG_OPTIMISTIC != 0) _requireTrustedJudge(terms.modelId);
+        if (flags & FLAG_OPTIMISTIC != 0) _requireTrustedJudge(terms.modelId, model);
         _checkTerms(terms.minPrice, terms.claimWindow, terms.proveWindow);
         if (terms.minReputation > 100) revert JobMarket__InvalidMinReputation(terms.minReputation);
         bytes32 commitmentsHash = _packedHash(inputCommitments);
@@ -635,11 +630,38 @@ contract JobMarket is JobMarketState, IJobMarket {
         _reputation.recordMiss(provider);
     }
 
+    /// @dev A post's model checks: the model is Active, the commitments are as many as it takes and in the field.
+    ///      One registry call: `settlementOf` when the terms ask for optimistic settlement (`_requireTrustedJudge`
+    ///      needs it, and it carries the status and commitment count too), the lighter `postingOf` otherwise.
+    function _checkModel(uint256 modelId, uint256[] calldata inputCommitments, uint8 settlement)
+        private
+        view
+        returns (IModelRegistry.Verification memory model)
+    {
+        IModelRegistry.ModelStatus status;
+        uint256 count;
+        if (settlement != JobTermsLib.EAGER) {
+            model = _registry.settlementOf(modelId);
+            (status, count) = (model.status, model.inputCommitmentCount);
+        } else {
+            (status, count) = _registry.postingOf(modelId);
+        }
+        if (status != IModelRegistry.ModelStatus.Active) revert JobMarket__ModelNotActive(modelId);
+        if (inputCommitments.length != count) {
+            revert JobMarket__CommitmentCountMismatch(count, inputCommitments.length);
+        }
+        for (uint256 i; i < inputCommitments.length; ++i) {
+            if (inputCommitments[i] >= SNARK_SCALAR_FIELD) {
+                revert JobMarket__InstanceOutOfField(i, inputCommitments[i]);
+            }
+        }
+    }
+
     /// @dev Optimistic settlement rests on challenges, and a challenge is only as good as its judge: on verifier
     ///      code that is not allow-listed (an owner's proxy it can switch off) a provider could not answer, and an
     ///      unanswered challenge would then slash nobody while the consumer, holding the outputs, is refunded.
-    function _requireTrustedJudge(uint256 modelId) private view {
-        IModelRegistry.Verification memory model = _registry.settlementOf(modelId);
+    ///      `model` is the registry's `settlementOf(modelId)`.
+    function _requireTrustedJudge(uint256 modelId, IModelRegistry.Verification memory model) private view {
         bytes32 pinned = model.verifierCodeHash;
         if (model.verifier.codehash != pinned || !_config.isVerifierCodeAllowed(pinned)) {
             revert JobMarket__OptimisticNeedsTrustedVerifier(modelId, pinned);

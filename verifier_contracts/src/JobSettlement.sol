@@ -149,6 +149,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         bytes32[] memory leaves = new bytes32[](n);
         uint256 cachedModelId;
         IModelRegistry.Verification memory model;
+        IJobMarket.Job memory head; // one buffer for every job's checked fields
         for (uint256 i; i < n; ++i) {
             Result calldata r = results[i];
             uint256 jobId = r.jobId;
@@ -158,7 +159,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
                 model = _registry.settlementOf(modelId);
                 cachedModelId = modelId;
             }
-            _checkSubmission(jobId, job, model);
+            _checkSubmission(jobId, job, model, head);
             uint256[] calldata outputs = r.outputs;
             if (outputs.length != model.outputCount) {
                 revert JobMarket__OutputCountMismatch(jobId, model.outputCount, outputs.length);
@@ -167,7 +168,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
                 if (outputs[k] >= SNARK_SCALAR_FIELD) revert IJobMarket.JobMarket__InstanceOutOfField(k, outputs[k]);
             }
             job.status = IJobMarket.JobStatus.Submitted;
-            leaves[i] = keccak256(abi.encode(jobId, _packedHash(outputs), r.proofHash));
+            leaves[i] = _hash3(bytes32(jobId), _packedHash(outputs), r.proofHash);
             emit JobSubmitted(jobId, batchId, msg.sender, outputs, r.proofHash);
         }
         bytes32 root;
@@ -228,7 +229,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         if (block.timestamp >= deadline) revert JobMarket__AnswerWindowClosed(jobId, deadline);
         if (model.status == IModelRegistry.ModelStatus.Paused) revert IJobMarket.JobMarket__ModelPaused(job.modelId);
         uint256 nIn = _checkInstances(jobId, job, model, instances);
-        if (keccak256(abi.encode(jobId, _packedHash(instances[nIn:]), keccak256(proof))) != c.leaf) {
+        if (_hash3(bytes32(jobId), _packedHash(instances[nIn:]), keccak256(proof)) != c.leaf) {
             revert JobMarket__AnswerMismatch(jobId);
         }
         _verify(jobId, model, proof, instances);
@@ -361,12 +362,14 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         if (model.status == IModelRegistry.ModelStatus.Paused) revert IJobMarket.JobMarket__ModelPaused(job.modelId);
     }
 
-    /// @dev `_checkClaimed` for an optimistic submission, reading only the three job slots it needs.
-    function _checkSubmission(uint256 jobId, IJobMarket.Job storage job, IModelRegistry.Verification memory model)
-        private
-        view
-    {
-        IJobMarket.Job memory head;
+    /// @dev `_checkClaimed` for an optimistic submission, reading only the three job slots it needs into `head`
+    ///      (one buffer for the whole batch: every field `_checkClaimed` reads is set here).
+    function _checkSubmission(
+        uint256 jobId,
+        IJobMarket.Job storage job,
+        IModelRegistry.Verification memory model,
+        IJobMarket.Job memory head
+    ) private view {
         (head.status, head.provider, head.flags, head.proveDeadline, head.proveWindow, head.modelId) =
             (job.status, job.provider, job.flags, job.proveDeadline, job.proveWindow, job.modelId);
         _checkClaimed(jobId, head, model, true);
@@ -412,7 +415,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
     }
 
     function _leaf(Result calldata r) private pure returns (bytes32) {
-        return keccak256(abi.encode(r.jobId, _packedHash(r.outputs), r.proofHash));
+        return _hash3(bytes32(r.jobId), _packedHash(r.outputs), r.proofHash);
     }
 
     /// @dev A challenge's answer deadline, moved by a guardian unpause (market or model) during its window.
@@ -552,17 +555,38 @@ contract JobSettlement is JobMarketState, IJobSettlement {
 
     // ---------------------------------------------------------------- many jobs
 
+    /// @dev The struct arrays (`models`, `done`, `settled`) are arrays of n null pointers, not n zeroed structs:
+    ///      each element is assigned a struct before it is read (`models[m]` for m < nModels, `done[i]` and
+    ///      `settled[i]` for i < n), so allocating and zeroing n structs of each kind would be wasted gas.
     function _newRun(address provider, uint256 n) private pure returns (Run memory run) {
         run.provider = provider;
         run.owners = new address[](n);
         run.royalties = new uint256[](n);
         run.modelIds = new uint256[](n);
-        run.models = new IModelRegistry.Verification[](n);
         run.feeBps = new uint256[](n);
         run.allowed = new bool[](n);
         run.rewardFees = new uint256[](n);
-        run.done = new IReputation.Completion[](n);
-        run.settled = new Settled[](n);
+        (run.models, run.done, run.settled) = _pointerArrays(n);
+    }
+
+    /// @dev Three arrays of n memory pointers, all zero (see `_newRun`).
+    function _pointerArrays(uint256 n)
+        private
+        pure
+        returns (
+            IModelRegistry.Verification[] memory models,
+            IReputation.Completion[] memory done,
+            Settled[] memory settled
+        )
+    {
+        uint256[] memory a = new uint256[](n);
+        uint256[] memory b = new uint256[](n);
+        uint256[] memory c = new uint256[](n);
+        assembly ("memory-safe") {
+            models := a
+            done := b
+            settled := c
+        }
     }
 
     /// @dev The index of `modelId` in the run's model cache (its Verification and settlement terms read once).

@@ -40,16 +40,6 @@ contract Reputation is IReputation, MarketBound {
         uint32 costlyDeclines;
     }
 
-    /// @dev `recordCompletions`' memory copies: the provider's record, and per distinct consumer its pair counter
-    ///      and facts.
-    struct Pending {
-        address[] consumers;
-        uint256[] pairs;
-        ConsumerFacts[] facts;
-        uint256 distinct;
-        Record record;
-    }
-
     IProviderStaking private immutable _staking;
     IProtocolConfig private immutable _config;
     mapping(address provider => Record) private _facts;
@@ -83,54 +73,45 @@ contract Reputation is IReputation, MarketBound {
 
     /// @inheritdoc IReputation
     /// @dev The same facts, weights and events as one `recordCompletion` (or `recordConsumerSettled` for an
-    ///      unrewarded job) per entry in order, with each storage slot written once: the provider's record once,
-    ///      each (provider, consumer) pair counter and each consumer's facts once per distinct consumer.
+    ///      unrewarded job) per entry in order. The provider's record is read once and written once; a pair counter
+    ///      or a consumer's facts slot is paid for (cold read, first write) once per distinct consumer, later entries
+    ///      of the same consumer only re-write a slot already written in this call (100 gas each).
     function recordCompletions(address provider, Completion[] calldata done) external onlyMarket {
-        uint256 n = done.length;
-        Pending memory p = Pending({
-            consumers: new address[](n),
-            pairs: new uint256[](n),
-            facts: new ConsumerFacts[](n),
-            distinct: 0,
-            record: _facts[provider]
-        });
-        for (uint256 i; i < n; ++i) {
-            _recordOne(provider, done[i], p);
-        }
-        _facts[provider] = p.record;
+        Record memory f = _facts[provider];
         mapping(address => uint256) storage pairOf = _pairCompletions[provider];
-        for (uint256 j; j < p.distinct; ++j) {
-            address consumer = p.consumers[j];
-            if (p.pairs[j] != pairOf[consumer]) pairOf[consumer] = p.pairs[j];
-            _consumers[consumer] = p.facts[j];
+        uint256 n = done.length;
+        for (uint256 i; i < n; ++i) {
+            _recordOne(provider, done[i], f, pairOf);
         }
+        _facts[provider] = f;
     }
 
-    /// @dev One entry of `recordCompletions`, on the memory copies.
-    function _recordOne(address provider, Completion calldata c, Pending memory p) private {
+    /// @dev One entry of `recordCompletions`: the provider's record `f` in memory, the rest in storage.
+    function _recordOne(
+        address provider,
+        Completion calldata c,
+        Record memory f,
+        mapping(address => uint256) storage pairOf
+    ) private {
         address consumer = c.consumer;
-        uint256 at;
-        while (at < p.distinct && p.consumers[at] != consumer) ++at;
-        if (at == p.distinct) {
-            p.consumers[at] = consumer;
-            p.pairs[at] = _pairCompletions[provider][consumer];
-            p.facts[at] = _consumers[consumer];
-            ++p.distinct;
-        }
-        ConsumerFacts memory cf = p.facts[at];
+        ConsumerFacts storage cf = _consumers[consumer];
         if (c.rewarded) {
             uint256 proveWindow = c.proveWindow;
-            uint256 usedBps = proveWindow == 0 || c.elapsed >= proveWindow ? BPS : uint256(c.elapsed) * BPS / proveWindow;
-            uint256 full = c.fee >= FULL_WEIGHT_FEE ? MILLI : uint256(c.fee) * MILLI / FULL_WEIGHT_FEE;
-            uint256 weight = full / (1 + p.pairs[at]++);
-            Record memory f = p.record;
+            uint256 elapsed = c.elapsed;
+            uint256 usedBps = proveWindow == 0 || elapsed >= proveWindow ? BPS : elapsed * BPS / proveWindow;
+            uint256 fee = c.fee;
+            uint256 full = fee >= FULL_WEIGHT_FEE ? MILLI : fee * MILLI / FULL_WEIGHT_FEE;
+            uint256 k = pairOf[consumer];
+            pairOf[consumer] = k + 1;
+            uint256 weight = full / (1 + k);
             f.completed += 1;
             f.weightMilli += uint64(weight);
             f.windowUsedBpsSum += uint64(usedBps * weight);
-            emit CompletionRecorded(provider, consumer, c.elapsed, proveWindow, weight);
-            cf.settledWeightMilli = _add32(cf.settledWeightMilli, weight);
+            emit CompletionRecorded(provider, consumer, elapsed, proveWindow, weight);
+            (cf.settledWeightMilli, cf.settled) = (_add32(cf.settledWeightMilli, weight), cf.settled + 1);
+        } else {
+            cf.settled += 1;
         }
-        cf.settled += 1;
         emit ConsumerRecorded(consumer, uint8(ConsumerFact.Settled));
     }
 
@@ -240,8 +221,8 @@ contract Reputation is IReputation, MarketBound {
     /// @inheritdoc IReputation
     function freeDeclinesLeft(address provider) external view returns (uint256) {
         Record storage f = _facts[provider];
-        uint256 allowance = uint256(_config.freeDeclineBase())
-            + uint256(f.weightMilli) * _config.freeDeclinePerCompletedBps() / (MILLI * BPS);
+        uint256 allowance = uint256(_config.freeDeclineBase()) + uint256(f.weightMilli)
+            * _config.freeDeclinePerCompletedBps() / (MILLI * BPS);
         uint256 used = f.freeDeclines;
         return allowance > used ? allowance - used : 0;
     }
