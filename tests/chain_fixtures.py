@@ -88,6 +88,23 @@ def net(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[N
         devnet.down(settings)
 
 
+@pytest.fixture(scope="session")
+def mlp_b4(net: Net) -> Circuit:
+    """The mlp example's batch circuit for 4 inputs, built once (unpublished: a test publishes it in its snapshot)."""
+    return ngx.build_circuit(MODELS / "mlp", net.settings, batch=4)
+
+
+@pytest.fixture(scope="session")
+def private_circuit(net: Net) -> Circuit:
+    """The mlp example with hashed outputs (nothing about the output is public but its Poseidon hash), built and
+    published once, before any snapshot."""
+    circuit = ngx.build_circuit(
+        MODELS / "mlp", net.settings, name="mlp_private", visibility=ngx.Visibility("hashed", "fixed", "hashed")
+    )
+    publish(net.settings, net.market, net.signer("deployer"), circuit)
+    return circuit
+
+
 @pytest.fixture
 def chain_snapshot(net: Net) -> Iterator[Net]:
     """Each test starts from the same chain state (evm_snapshot / evm_revert) and the same local

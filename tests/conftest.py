@@ -11,7 +11,7 @@ import pytest
 import ngx_zk as ngx
 from ngx_zk.artifacts import Circuit
 
-from .chain_fixtures import chain_snapshot, net  # noqa: F401  (fixtures for tests against anvil)
+from .chain_fixtures import chain_snapshot, mlp_b4, net, private_circuit  # noqa: F401  (fixtures for tests against anvil)
 from .paths import MODELS, REPO  # noqa: F401
 
 ANVIL_FIXTURES = frozenset({"net", "chain_snapshot"})

@@ -88,12 +88,7 @@ def test_batch_input_files_are_checked_line_by_line(tmp_path: Path, mlp_circuit:
     assert [d.values for d in inputs.split_batch(data, b4)] == [(v,) for v in data.values]
 
 
-# --- one batch circuit, built once for the chain tests -------------------------------------------
-@pytest.fixture(scope="module")
-def mlp_b4(net: Net) -> Circuit:
-    return ngx.build_circuit(MODELS / "mlp", net.settings, batch=4)
-
-
+# --- the batch circuit (``mlp_b4``, a session fixture of chain_fixtures) ------------------------
 @pytest.mark.chain
 def test_batch_circuit_commits_to_each_input_on_its_own(mlp_b4: Circuit) -> None:
     m = mlp_b4.manifest

@@ -7,6 +7,9 @@ underpriced", a risen base fee) and the reorgs are anvil's own.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -375,6 +378,111 @@ def test_a_seen_job_whose_post_a_reorg_drops_is_lost_and_its_reused_id_is_seen_a
     entry = worker.journal.get(second.job_id)
     assert entry is not None and entry.step is Step.SEEN
     assert list(entry.commitments) == list(m.posted(second.job_id).event.input_commitments)
+
+
+def settle_once(net: Net, worker: Worker, tmp_path: Path) -> tuple[JobRecord, int]:
+    """A job posted, claimed, delivered and settled by the worker (``max_jobs=1``); its settling block."""
+    m = worker.market
+    record = post(net, tmp_path)
+    running = background(lambda: worker.work(max_jobs=1))
+    until(lambda: (e := worker.journal.get(record.job_id)) is not None and e.step is Step.CLAIMED, what="the claim")
+    deliver_input(m, net.signer("consumer"), record, m.job(record.job_id))
+    assert running.result(timeout=90) is True
+    done = worker.journal.get(record.job_id)
+    assert done is not None and done.step is Step.DONE and done.settled_block is not None
+    return record, done.settled_block
+
+
+@pytest.mark.parametrize("fork", ["dropped", "reincluded"])
+def test_a_reorg_dropping_our_settlement_is_noticed_and_the_job_paid_once(
+    chain_snapshot: Net, worker: Worker, tmp_path: Path, fork: str
+) -> None:
+    """Issue 25: the block with the worker's submitResult is reorged away after the worker saw its receipt.
+    Dropped: the job is Claimed by us again; the worker notices on its next poll and submits the kept proof
+    again. Re-included by the fork: nothing is sent. Either way the provider is credited exactly once."""
+    net, m = chain_snapshot, worker.market
+    provider = devnet.dev_address("provider")
+    start = m.chain.block_number()
+    record, block = settle_once(net, worker, tmp_path)
+    paid = m.claimable(provider)
+    settled = m.logs(JobSettled, start, job_id=record.job_id)
+    assert [s.meta.block_number for s in settled] == [block]
+    raw = m.chain.w3.eth.get_raw_transaction(settled[0].meta.tx_hash).to_0x_hex()  # type: ignore[arg-type]
+
+    reorg_from(net, block, [[raw, 0]] if fork == "reincluded" else [])
+    expected = JobStatus.SETTLED if fork == "reincluded" else JobStatus.CLAIMED
+    assert m.job(record.job_id).status is expected
+    assert (m.claimable(provider) == paid) is (fork == "reincluded")
+
+    assert background(lambda: worker.work(max_jobs=1)).result(timeout=60) is True
+    assert m.job(record.job_id).status is JobStatus.SETTLED
+    assert len(m.logs(JobSettled, start, job_id=record.job_id)) == 1, "one settlement on the canonical chain"
+    assert m.claimable(provider) == paid, "credited once: not twice, not lost"
+    history = steps(worker, record.job_id)
+    notes = [note for _, _, note in worker.journal.history(record.job_id)]
+    if fork == "dropped":
+        again = history[history.index("done") + 1 :]
+        assert again[0] == "proved" and again[-1] == "done" and "submitting" in again, history
+        assert "a reorg dropped our settlement; submitting again" in notes
+    else:
+        assert history.count("done") == 1 and history.count("proved") == 1, "nothing sent again"
+
+
+def test_a_reorg_dropping_our_claim_and_settlement_claims_again_and_settles_once(
+    chain_snapshot: Net, worker: Worker, tmp_path: Path
+) -> None:
+    """The fork drops the claim too: the job is open again; the worker claims it again, the consumer delivers
+    again, and the job settles once."""
+    net, m = chain_snapshot, worker.market
+    provider = devnet.dev_address("provider")
+    start = m.chain.block_number()
+    record, _ = settle_once(net, worker, tmp_path)
+    paid = m.claimable(provider)
+    reorg_from(net, m.logs(JobClaimed, start, job_id=record.job_id)[0].meta.block_number)
+    assert m.job(record.job_id).status is JobStatus.OPEN
+
+    running = background(lambda: worker.work(max_jobs=1))
+    until(lambda: steps(worker, record.job_id).count("claimed") == 2, what="a second claim")
+    deliver_input(m, net.signer("consumer"), record, m.job(record.job_id))
+    assert running.result(timeout=90) is True
+    assert m.job(record.job_id).status is JobStatus.SETTLED
+    assert len(m.logs(JobSettled, start, job_id=record.job_id)) == 1
+    assert m.claimable(provider) == paid
+    notes = [note for _, _, note in worker.journal.history(record.job_id)]
+    assert "a reorg dropped our claim and settlement; claiming again" in notes
+
+
+def test_prove_job_with_confirmations_reports_a_settlement_only_once_blocks_sit_on_it(
+    chain_snapshot: Net, worker: Worker, tmp_path: Path
+) -> None:
+    """`prove-job --confirmations 3` on the devnet (instant mining: no block comes by itself): the worker
+    settles, and the consumer's command still waits until three more blocks are mined on top."""
+    net, m = chain_snapshot, worker.market
+    running = background(lambda: worker.work(max_jobs=1))
+    args = ["prove-job", "mlp", "--input", str(MODELS / "mlp" / "input.json"), "--account", "consumer", "--price", "10"]
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "ngx_zk", *args, "--confirmations", "3", "--json", "--timeout", "120"],
+        env=net.env(tmp_path / "consumer"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert running.result(timeout=120) is True
+        job_id = max(r.job_id for r in worker.journal.all())
+        settled = m.logs(JobSettled, m.deployment.block, job_id=job_id)[-1].meta.block_number
+        time.sleep(2)
+        assert consumer.poll() is None, "settled but not yet 3 blocks deep: still waiting"
+        for _ in range(3):
+            net.rpc("evm_mine")
+        out, err = consumer.communicate(timeout=60)
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+    assert consumer.returncode == 0, out + err
+    result = json.loads(out)
+    assert result["status"] == "Settled" and result["job_id"] == job_id
+    assert m.chain.block_number() - settled >= 3
 
 
 # --- RPC faults (issue 6, item 8) ----------------------------------------------------------------

@@ -23,6 +23,7 @@ from ngx_zk.chain.types import FLAG_OPTIMISTIC, Job, JobExtras, JobStatus, Provi
 from ngx_zk.config import Secret
 from ngx_zk.consumer import Ended, Follow, JobRecord
 from ngx_zk.consumer.optimistic import grace
+from ngx_zk.errors import TransactionError
 from ngx_zk.watch import Problem, ProofCheck, Submission
 
 CONSUMER: Signer = from_key(Secret("0x" + "11" * 32))
@@ -74,6 +75,8 @@ class MarketFake:
         """What each look at the served proof finds, in order (the last one repeats)."""
         self.answer_by = 0
         self.sent: list[str] = []
+        self.finalize_raced = False
+        """The consumer's other wait (a job of the same batch, same key) finalizes first and takes the nonce."""
 
     # --- what others do: the script's events -----------------------------------------------------------
     def submit(self) -> None:
@@ -141,6 +144,9 @@ class MarketFake:
         assert self.job_row.status is JobStatus.SUBMITTED and self.chain.time >= sub.challenge_deadline
         self.chain.mine()
         self._set(JobStatus.SETTLED)
+        if self.finalize_raced:
+            raise TransactionError(f"finalize batch 7 (2 jobs): nonce 3 of {CONSUMER.address} was used by another "
+                                   "transaction; none of ours was mined", "is another program signing with this key?")  # fmt: skip
         self.sent.append("finalize")
         return "0xfinalize"
 
@@ -196,6 +202,15 @@ def test_a_valid_result_is_checked_once_and_finalized_when_the_window_closes(mar
     assert market.sent == ["check", "finalize"] and ended.tx["finalize"] == "0xfinalize"
     assert ended.submission is market.sub
     assert any("submitted its result optimistically in batch 7" in n for n in notes)
+
+
+def test_a_finalize_another_wait_of_the_same_consumer_sent_first_ends_settled(market: MarketFake) -> None:
+    """Two jobs of one consumer in one batch, each followed by its own wait: the other wait's finalizeBatch takes
+    the nonce, ours is never mined, and the job is Settled all the same: no error."""
+    market.checks, market.finalize_raced = [OK], True
+    ended, notes = follow(market, Script(market, market.submit, passes(market, WINDOW)))
+    assert ended.job.status is JobStatus.SETTLED and "finalize" not in ended.tx
+    assert any("finalized by another transaction" in n for n in notes)
 
 
 def test_a_bad_result_is_challenged_at_once_and_upheld_for_a_refund(market: MarketFake) -> None:

@@ -257,6 +257,46 @@ def test_posted_claimed_input_delivered_settled(market: MarketFake) -> None:
         crypto.open_sealed(market.keys[B], payload, crypto.JobContext(31337, MARKET, 1, 1, "input"))
 
 
+def settles_at(market: MarketFake, at: dict[str, int]) -> Callable[[], None]:
+    """A script event: the provider settles; ``at["block"]`` is then the settlement's block (its JobSettled log)."""
+
+    def settle() -> None:
+        market.settle(1)
+        at["block"] = market.chain.block
+
+    return settle
+
+
+def test_with_confirmations_a_settlement_counts_once_that_many_blocks_sit_on_it(market: MarketFake) -> None:
+    at: dict[str, int] = {}
+    script = Script(
+        lambda: market.claim(1, A), idle, settles_at(market, at), market.chain.mine, market.chain.mine, market.chain.mine
+    )
+    ended, notes, _ = follow(market, script, confirmations=3, settled_block=lambda _: at.get("block"))
+    assert ended.job.status is JobStatus.SETTLED and not script.events, "the wait ended only at the third block on top"
+    assert market.chain.block - at["block"] == 3
+    assert notes[-1] == f"settled in block {at['block']}: waiting for 3 blocks on top"
+
+
+def test_with_confirmations_a_settlement_a_reorg_drops_is_followed_until_the_new_one_is_deep(market: MarketFake) -> None:
+    """Settled, then a reorg (before 2 blocks sat on it) takes the job back to Claimed; the provider settles
+    again in a later block: the wait reports it only once that one is 2 deep."""
+    at: dict[str, int] = {}
+
+    def reorg() -> None:
+        market.jobs[1] = dataclasses.replace(market.jobs[1], status=JobStatus.CLAIMED)
+        market.chain.mine()
+        del at["block"]
+
+    mine = market.chain.mine
+    script = Script(lambda: market.claim(1, A), idle, settles_at(market, at), reorg, idle, settles_at(market, at), mine, mine)
+    ended, notes, _ = follow(market, script, confirmations=2, settled_block=lambda _: at.get("block"))
+    assert ended.job.status is JobStatus.SETTLED and not script.events
+    assert market.chain.block - at["block"] == 2
+    assert notes.count("settled") == 2 and notes.count(f"claimed by {A}; proving") == 2, notes
+    assert len(market.delivered) == 1, "the claimer had the input already: not delivered again"
+
+
 def test_a_missed_claim_is_expired_and_the_second_prover_gets_the_input(market: MarketFake) -> None:
     past_prove_deadline = lambda: market.chain.mine(700)  # noqa: E731
     ended, notes, kept = follow(

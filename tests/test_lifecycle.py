@@ -65,6 +65,9 @@ class ChainFake:
     def timestamp(self) -> int:
         return int(self.now)
 
+    def block_number(self) -> int:
+        return 1
+
     def call(self, fn: Any, *, sender: str | None = None) -> None:
         if self.revert_dry_run:
             raise ContractRevert(self.revert_dry_run, {})
@@ -344,6 +347,25 @@ def test_recovery_from_each_step_is_the_normal_path_and_finishes_once(rig: Simpl
     assert run(rig) is Step.DONE
     assert rig.market.claims == [] and rig.market.submits == [1], "no second claim, one submission"
     assert rig.provers.runs == (1 if step in (Step.CLAIMED, Step.PROVING) else 0), "a journaled proof is not proved again"
+
+
+def test_a_claim_a_reorg_dropped_while_proving_is_claimed_again_and_settled_once(rig: SimpleNamespace) -> None:
+    """The job is open again on chain when its proof is done (a reorg took the claim): the dry run reverts,
+    the worker claims it again (not lost), proves and settles it once."""
+    seen(rig)
+    for s in (Step.CLAIMING, Step.CLAIMED, Step.PROVING, Step.PROVED):
+        rig.journal.record(1, 1, s, claim_block=7, input_path="/inputs/1.json", proof_path="/proofs/1.json")
+
+    def call(fn: Any, *, sender: str | None = None) -> None:  # the market's rule: only the claimer submits
+        if rig.market.jobs[1].status is not JobStatus.CLAIMED:
+            raise ContractRevert("JobMarket__InvalidStatus", {})
+
+    rig.market.chain.call = call
+    assert run(rig) is Step.DONE
+    assert rig.market.claims == [1] and rig.market.submits == [1], "claimed again once, submitted once"
+    history = [s for s, _, _ in rig.journal.history(1)]
+    assert history[history.index("proved") + 1] == "seen" and "lost" not in history
+    assert "a reorg dropped our claim; claiming again" in [n for _, _, n in rig.journal.history(1)]
 
 
 def test_recovery_mid_claim_reads_the_chain(rig: SimpleNamespace) -> None:

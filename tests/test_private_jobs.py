@@ -20,7 +20,6 @@ from ngx_zk.chain import devnet
 from ngx_zk.chain.market import JobStatus
 from ngx_zk.consumer import post_job, wait_for_result
 from ngx_zk.errors import NgxZkError
-from ngx_zk.publish import publish
 
 from .chain_fixtures import NGX, Net, free_port, start_worker
 from .paths import MODELS
@@ -28,16 +27,6 @@ from .paths import MODELS
 pytestmark = pytest.mark.chain
 
 EXPECTED = json.loads((MODELS / "mlp" / "expected_output.json").read_text())["output_data"][0]
-
-
-@pytest.fixture(scope="session")
-def private_circuit(net: Net) -> Circuit:
-    """The mlp example with hashed outputs: nothing about the output is public but its Poseidon hash."""
-    circuit = ngx.build_circuit(
-        MODELS / "mlp", net.settings, name="mlp_private", visibility=ngx.Visibility("hashed", "fixed", "hashed")
-    )
-    publish(net.settings, net.market, net.signer("deployer"), circuit)
-    return circuit
 
 
 def consumer_settings(net: Net, tmp_path: Path) -> ngx.Settings:

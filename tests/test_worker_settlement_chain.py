@@ -23,7 +23,7 @@ from ngx_zk.consumer import JobRecord, deliver_input, post_job
 from ngx_zk.worker import Step, Worker, WorkerOptions
 from ngx_zk.worker.policy import ClaimPolicy
 
-from .chain_fixtures import NGX, Net, start_worker
+from .chain_fixtures import NGX, Net, free_port, start_worker
 from .paths import MODELS
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
@@ -188,7 +188,8 @@ def test_a_worker_killed_mid_challenge_answers_it_after_its_restart(short_window
     auditor = net.signer("auditor")
     m.transfer(net.signer("consumer"), auditor.address, settlement.terms().challenge_bond)
     worker_dir = tmp_path / "worker"
-    dying = start_worker(net, worker_dir, NGX_ZK_FAULT_CRASH_AT="answering")
+    # An endpoint serves the committed proof (a worker without one takes no optimistic job).
+    dying = start_worker(net, worker_dir, "--listen", f"127.0.0.1:{free_port()}", NGX_ZK_FAULT_CRASH_AT="answering")
     try:
         (record,) = post(net, tmp_path, 1, optimistic=True)
         until("the claim", lambda: m.job(record.job_id).status is JobStatus.CLAIMED, timeout=120)
@@ -202,7 +203,7 @@ def test_a_worker_killed_mid_challenge_answers_it_after_its_restart(short_window
             dying.kill()
     assert m.job(record.job_id).status is JobStatus.CHALLENGED, "killed before the answer left"
 
-    restarted = start_worker(net, worker_dir, "--burst")
+    restarted = start_worker(net, worker_dir, "--burst", "--listen", f"127.0.0.1:{free_port()}")
     assert restarted.wait(timeout=300) == 0, restarted.stderr.read() if restarted.stderr else ""
     assert m.job(record.job_id).status is JobStatus.SETTLED
     assert len(m.logs(ChallengeAnswered, m.deployment.block, job_id=record.job_id)) == 1

@@ -95,6 +95,14 @@ if TYPE_CHECKING:
     help="Give up waiting after this many seconds (the job stays on chain).",
 )
 @click.option(
+    "--confirmations",
+    type=click.IntRange(0, 1000),
+    default=0,
+    show_default=True,
+    help="Report the job settled only once this many blocks sit on top of its settlement (a reorg above that "
+    "depth is followed; 0 suits the devnet's instant blocks).",
+)
+@click.option(
     "--poll",
     "poll_s",
     type=click.FloatRange(0.01, 60),
@@ -125,6 +133,7 @@ def prove_job(
     explorer: str | None,
     no_wait: bool,
     timeout: float | None,
+    confirmations: int,
     poll_s: float,
     as_json: bool,
 ) -> None:
@@ -174,6 +183,9 @@ def prove_job(
     comes back with a reward): an unanswered challenge slashes the provider and refunds you in full.
     The default is the model's (`model publish --settlement`), else eager.
 
+    On a chain that reorgs (a public L2), --confirmations N waits until the settlement has N blocks on
+    top before reporting it; a reorg that drops it before then is followed like any other step.
+
     \b
     Example:
       ngx-zk prove-job mlp --input models/mlp/input.json --price 10 --account consumer
@@ -183,6 +195,7 @@ def prove_job(
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --min-price 2 --max-price 10 --ramp 120
       ngx-zk prove-job mlp --input models/mlp/input.json --gasless --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --settlement optimistic
+      ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --confirmations 6
     """
     from ..catalog import binding
     from ..circuit import batch_job
@@ -246,7 +259,7 @@ def prove_job(
             f"job {record.job_id} posted; follow it with: ngx-zk job wait {record.job_id}",
         )
         return
-    wait_and_report(client, circuit, record, timeout, as_json, poll_s, explorer=explorer)
+    wait_and_report(client, circuit, record, timeout, as_json, poll_s, explorer=explorer, confirmations=confirmations)
 
 
 def _job_price(
@@ -284,13 +297,16 @@ def wait_and_report(
     as_json: bool,
     poll_s: float | None = None,
     explorer: str | None = None,
+    confirmations: int = 0,
 ) -> None:
     """Wait for the job (``Consumer.wait``: Ctrl-C ends it with a message naming the job) and print the result."""
     from ..chain.types import JobStatus
 
     already = client.market.job(record.job_id).status.final  # `job wait` on an old job: nothing was waited for
     with console.progress(f"job {record.job_id}", quiet=as_json) as step:
-        result = client.consumer.wait(circuit, record, progress=step, timeout_s=timeout, poll_s=poll_s, explorer=explorer)
+        result = client.consumer.wait(
+            circuit, record, progress=step, timeout_s=timeout, poll_s=poll_s, explorer=explorer, confirmations=confirmations
+        )
     batch = circuit.manifest.batch
     data = {
         **{k: v for k, v in result.__dict__.items() if k != "by_input"},

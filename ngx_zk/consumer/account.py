@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
@@ -285,11 +286,11 @@ class Consumer:
         expire_when_due: bool = True,
         poll_s: float | None = None,
         explorer: str | None = None,
+        confirmations: int = 0,
     ) -> JobResult:
         """Follow the job until it is final (:class:`.steps.Follow`: deliver the input once claimed, expire
-        it at a deadline), then check the proof. Ctrl-C raises :class:`~ngx_zk.errors.Interrupted` naming the job.
-
-        Looks at the chain when the node announces a block (a newHeads subscription, when the node has a
+        it at a deadline; ``confirmations``: a settlement counts once that many blocks sit on top of it), then
+        check the proof. Ctrl-C raises :class:`~ngx_zk.errors.Interrupted` naming the job. Looks at the chain when the node announces a block (a newHeads subscription, when the node has a
         WebSocket) and at least every ``poll_s`` seconds (default ``POLL_S``): one cheap block-number call,
         and the job itself only when a new block arrived. An optimistic job's proof is checked once submitted
         (the provider's endpoint, then the ``explorer`` mirror), a bad one challenged (:mod:`.optimistic`)."""
@@ -306,8 +307,8 @@ class Consumer:
                 follow = Follow(
                     self.market, self.signer, record,
                     pause=pause, catch_up=lambda due: devnet.catch_up(chain, due), save=self.save,
-                    progress=progress, timeout_s=timeout_s, expire_when_due=expire_when_due,
-                    guard=Guard(self.settings, self.market, circuit, explorer),
+                    progress=progress, timeout_s=timeout_s, expire_when_due=expire_when_due, confirmations=confirmations,
+                    guard=Guard(self.settings, self.market, circuit, explorer), settled_block=partial(settled_block, self.market),
                 )  # fmt: skip
                 return self.result(circuit, record, follow.run(), progress=progress)
         except KeyboardInterrupt:
@@ -364,6 +365,15 @@ def adopt_as_deliverer(
 ) -> JobRecord:
     """:meth:`Consumer.adopt`."""
     return Consumer(settings, market, signer).adopt(circuit, job_id, salted)
+
+
+def settled_block(market: Marketplace, job_id: int) -> int | None:
+    """The block of ``job_id``'s JobSettled log (``Consumer.wait(confirmations=N)`` counts blocks on top of it);
+    None when the node cannot show it yet (a lagging node)."""
+    try:
+        return market.settled(job_id).meta.block_number
+    except ChainError:
+        return None
 
 
 def wait_for_result(

@@ -16,7 +16,8 @@ Each look at the job (when a block arrives, or an offer resend or a deadline is 
 mines no block to wake us) finds its status's :class:`Step`: a line when the job enters the status, then
 the step's action (deliver the input to a new claimer, expire the job at its deadline). The loop ends
 when the job is final and returns :class:`Ended`; :meth:`ngx_zk.consumer.Consumer.wait` then checks the
-proof. It reads the chain through :class:`~.view.ConsumerView` (and an optimistic job's settlement through
+proof. With ``confirmations`` N, a settled job ends the loop only once its settlement (its JobSettled log)
+has N blocks on top; a reorg that drops it before then sends the loop back to the job's new status. It reads the chain through :class:`~.view.ConsumerView` (and an optimistic job's settlement through
 :class:`~.optimistic.OptimisticView`), so an in-memory fake drives it in tests.
 """
 
@@ -29,7 +30,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from ..chain.types import Job, JobStatus
-from ..errors import ContractRevert, Interrupted, NgxZkError
+from ..errors import ContractRevert, Interrupted, NgxZkError, TransactionError
 from ..units import fmt_ngx
 from ..watch.proofs import Problem, ProofCheck, Submission
 from ..watch.tower import NOT_YET
@@ -113,6 +114,8 @@ class Follow:
         expire_when_due: bool = True,
         now: Callable[[], float] = time.monotonic,
         guard: OptimisticView | None = None,
+        confirmations: int = 0,
+        settled_block: Callable[[int], int | None] | None = None,
     ) -> None:
         self.market, self.signer, self.record, self.guard = market, signer, record, guard
         self.pause, self.catch_up, self.save, self.progress, self.now = pause, catch_up, save, progress, now
@@ -131,6 +134,9 @@ class Follow:
         self.checked: ProofCheck | None = None
         self.grace_at: int | None = None
         self.said: set[str] = set()
+        self.confirmations, self.settled_block = confirmations, settled_block
+        """``settled_block(job_id)``: the block of the job's JobSettled log (None: the block it was first seen settled)."""
+        self.settled_at: int | None = None
 
     def run(self) -> Ended:
         """Follow the job until it is final (see the module docstring); Ctrl-C raises :class:`Interrupted`
@@ -144,14 +150,34 @@ class Follow:
                 step = STEPS[job.status]
                 if job.status is not self.last:
                     self.progress(step.enter(self, job))
-                    self.last = job.status
+                    self.last, self.settled_at = job.status, None
                 after = step.act(self, job)
-                if after is Next.DONE:
+                if after is Next.DONE and self.confirmed(job):
                     return Ended(job, self.tx | self._delivered(), self.checked, self.sub)
+                if after is Next.DONE:  # settled, not deep enough yet: wait for blocks, then look again
+                    after = Next.WAIT
                 if after is Next.WAIT:
                     self.idle(job.status)
         except KeyboardInterrupt:
             raise interrupted(self.record.job_id) from None
+
+    def confirmed(self, job: Job) -> bool:
+        """Whether a final job may end the wait: always, unless it settled less than ``confirmations`` blocks
+        ago. The settlement's block is read when first needed and again once deep enough (a reorg may have
+        moved it to a later block); a job the reorg took back from Settled is followed in its new status."""
+        if self.confirmations <= 0 or job.status is not JobStatus.SETTLED:
+            self.settled_at = None
+            return True
+        head = self.market.chain.block_number()
+        if self.settled_at is None or head - self.settled_at >= self.confirmations:
+            at = self.settled_block(job.job_id) if self.settled_block is not None else None
+            self.settled_at = at if at is not None else self.settled_at if self.settled_at is not None else self.block
+        if head - self.settled_at >= self.confirmations:
+            return True
+        if "confirming" not in self.said:
+            self.said.add("confirming")
+            self.progress(f"settled in block {self.settled_at}: waiting for {self.confirmations} blocks on top")
+        return False
 
     def look(self) -> Job | None:
         """The job, read only when there may be news: a new block, a resend due, or the deadline reached by
@@ -271,6 +297,10 @@ class Follow:
             self.once("finalize", f"could not finalize yet ({exc.name}); waiting")
             self.due = float("inf")
             return Next.WAIT
+        except TransactionError:  # e.g. the nonce went to this key's other wait, finalizing the same batch first
+            if self.market.job(self.record.job_id).status is JobStatus.SUBMITTED:
+                raise
+            self.once("finalize-raced", "the batch was finalized by another transaction (yours was not needed)")
         return Next.LOOK
 
     def follow_challenge(self, job: Job) -> Next:

@@ -147,7 +147,8 @@ class ChallengeWatch:
     def _finished(self, record: JobRecord, note: str) -> bool:
         self.kit.proofs.finished(record.job_id)
         self._next_look.pop(record.job_id, None)
-        self.end.done(record, record.submit_tx, note=note)
+        # the head (at or above the settling block): the monitor watches it until a reorg can no longer drop it
+        self.end.done(record, record.submit_tx, note=note, block=self.crew.market.chain.block_number())
         return True
 
     def _lost(self, record: JobRecord, job: Job) -> bool:

@@ -88,9 +88,10 @@ class Endings:
         return self.finish(record, Step.DECLINED, record.reason)
 
     # --- final steps -------------------------------------------------------------------------------
-    def done(self, record: JobRecord, tx: str, note: str = "") -> None:
+    def done(self, record: JobRecord, tx: str, note: str = "", block: int | None = None) -> None:
+        """Journal the job settled (``block``: the settling transaction's, watched by the monitor for a reorg)."""
         c = self.crew
-        self.finish(record, Step.DONE, note, submit_tx=tx)
+        self.finish(record, Step.DONE, note, submit_tx=tx, settled_block=block)
         c.stats.completed += 1
         c.metrics.inc("ngx_worker_jobs_total", outcome="settled")
         c.log("job.settled", job_id=record.job_id, tx=tx)

@@ -8,11 +8,14 @@ double-submits, nor loses a job. The steps and the moves allowed between them (a
     seen -> claiming -> claimed -> proving -> proved -> submitting -> done
       \\-> skipped   \\-> skipped (claim refused), seen (claim not on chain; a reorg dropped it)
                          claimed/proving/proved/queued/submitting -> declining -> declined
+                                                                  \\-> seen (a reorg dropped the claim)
     proved -> queued -> submitting (many jobs per transaction: worker/settling.py) -> done | submitted
     submitted (optimistic: the challenge window runs) -> done (finalized) | answering (challenged) -> done
               | proved (a reorg dropped the batch)
     any unfinished -> lost (the chain moved on without us) | failed (could not even decline)
     a finished job -> seen (a reorg gave its id to another job)
+    done -> proved | submitted | seen | lost (a reorg dropped our settlement: sent again, or the job is
+            claimed again; worker/monitor.py looks at each settlement until it is reorg-window blocks deep)
 
 Each job keeps one typed :class:`JobRecord`; the history table keeps every move with its note.
 Things refused from strangers (offers, uploads, sealed inputs) are kept in a table of their own; the
@@ -78,13 +81,14 @@ TRANSITIONS: dict[Step, frozenset[Step]] = {
     Step.CLAIMING: frozenset({Step.CLAIMING, Step.CLAIMED, Step.SEEN, Step.SKIPPED} | _OUT),
     Step.CLAIMED: frozenset({Step.CLAIMED, Step.PROVING, Step.SEEN} | _HELD_OUT),
     Step.PROVING: frozenset({Step.PROVING, Step.PROVED, Step.SEEN} | _HELD_OUT),
-    Step.PROVED: frozenset({Step.PROVED, Step.QUEUED, Step.SUBMITTING} | _HELD_OUT),
-    Step.QUEUED: frozenset({Step.QUEUED, Step.PROVED, Step.SUBMITTING} | _HELD_OUT),
-    Step.SUBMITTING: frozenset({Step.SUBMITTING, Step.PROVED, Step.SUBMITTED} | _HELD_OUT),
+    Step.PROVED: frozenset({Step.PROVED, Step.QUEUED, Step.SUBMITTING, Step.SEEN} | _HELD_OUT),
+    Step.QUEUED: frozenset({Step.QUEUED, Step.PROVED, Step.SUBMITTING, Step.SEEN} | _HELD_OUT),
+    Step.SUBMITTING: frozenset({Step.SUBMITTING, Step.PROVED, Step.SUBMITTED, Step.SEEN} | _HELD_OUT),
     Step.SUBMITTED: frozenset({Step.SUBMITTED, Step.ANSWERING, Step.PROVED, Step.DONE} | _OUT),
     Step.ANSWERING: frozenset({Step.ANSWERING, Step.SUBMITTED, Step.DONE} | _OUT),
     Step.DECLINING: frozenset({Step.DECLINING, Step.DECLINED, Step.DONE} | _OUT),
     **{final: frozenset({Step.SEEN}) for final in FINAL},
+    Step.DONE: frozenset({Step.SEEN, Step.PROVED, Step.SUBMITTED, Step.LOST}),
 }
 """Allowed moves: ``TRANSITIONS[current]`` holds every step a job in ``current`` may be recorded at next."""
 
@@ -141,6 +145,8 @@ class JobRecord:
     challenge_deadline: int = 0
     """Chain time from which the batch may be finalized."""
     answer_tx: str = ""
+    settled_block: int | None = None
+    """A block at or above the one that settled the job (DONE): watched for a reorg until it is deep enough."""
 
     def with_step(self, step: Step, **changes: Any) -> JobRecord:
         return dataclasses.replace(self, step=step, **changes)
@@ -251,6 +257,16 @@ class Journal:
 
     def unfinished(self) -> list[JobRecord]:
         return [r for r in self.all() if not r.step.final]
+
+    def settled_since(self, block: int) -> list[JobRecord]:
+        """The DONE jobs whose settlement was journaled at ``block`` or above (a reorg may still drop it)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT job_id, model_id, step, data, updated FROM jobs WHERE step = ? "
+                "AND json_extract(data, '$.settled_block') >= ? ORDER BY job_id",
+                (Step.DONE.value, block),
+            ).fetchall()
+        return [_record(row) for row in rows]
 
     def all(self) -> list[JobRecord]:
         with self._lock:

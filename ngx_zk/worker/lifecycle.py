@@ -23,6 +23,9 @@
     SUBMITTING  (after a crash mid-submit) settled on chain -> DONE; still ours -> send again
     SUBMITTED   optimistic: challenged -> ANSWERING -> DONE; challenge window over -> finalize -> DONE
     DECLINING   declineJob(reason) -> DECLINED
+    DONE        (the monitor, inside its reorg window) our settlement dropped by a reorg -> PROVED (sent
+                again); our claim dropped too -> SEEN (claimed again); a claim dropped while we held the
+                job shows as a revert of the job open again -> SEEN
 
 :meth:`Lifecycle.advance` contains every failure to the job it happened in: a chain outage is
 retried on the next round, a revert is read back from the chain (:meth:`Standing.after_revert

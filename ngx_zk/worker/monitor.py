@@ -9,6 +9,15 @@ is acted on once, and one that is no longer there is noticed (a job whose JobPos
 is journaled lost). The cursor moves only after its logs were acted on, so a crash in between reads
 them again, and journaling a job is idempotent.
 
+The worker's own settlements are looked at again on every poll until they are ``reorg_window`` blocks
+deep (the jobs journaled DONE at or above ``head - reorg_window``): one whose settlement a reorg dropped
+goes back to where the chain now has it - still claimed by this worker: PROVED (sent again before the
+prove deadline, from the proof file kept); an optimistic result of ours whose finalization went: SUBMITTED
+(finalized again once the window closed, or a challenge answered); open again (the claim went too): SEEN
+(claimed again); gone or someone else's: LOST. The contract pays a job once whatever is sent, so a settlement
+re-included by the fork and a second one sent by the worker never pay twice (the later one reverts, read back
+as settled).
+
 Logs come typed from the chain layer (:meth:`Marketplace.logs <ngx_zk.chain.contracts.Contracts.logs>`),
 which pages its reads to the node's limits.
 """
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ..chain.signer import Signer
@@ -118,6 +128,7 @@ class ChainMonitor:
             self._posted(head)
             self._reopened(head)
             self._claimed(head)
+            self._settled(head)
             self._expire_overdue()
             self.metrics.set("ngx_worker_last_block", head)
         except ChainError as exc:
@@ -206,6 +217,36 @@ class ChainMonitor:
                 self.overdue[known.job_id] = event.prove_deadline
         cursor.done(read, lambda e: e.job_id)
         self._replayed = True
+
+    # --- our own settlements, until no reorg can drop them -----------------------------------------
+    def _settled(self, head: int) -> None:
+        """Each job this worker settled inside the reorg window: still settled by us? (see the module doc)"""
+        for record in self.journal.settled_since(head - self.reorg_window):
+            job = self.standing.job_as_seen(record)
+            if job is not None and job.status is JobStatus.SETTLED and self.standing.mine(job):
+                continue
+            self.stats.completed = max(0, self.stats.completed - 1)
+            if job is None:
+                step, note = Step.LOST, GONE
+            elif job.status is JobStatus.OPEN:
+                step, note = Step.SEEN, "a reorg dropped our claim and settlement; claiming again"
+            elif job.status in (JobStatus.SUBMITTED, JobStatus.CHALLENGED) and self.standing.mine(job):
+                step, note = Step.SUBMITTED, "a reorg dropped our finalization; finalizing again once the window closed"
+            elif job.status is not JobStatus.CLAIMED or not self.standing.mine(job):
+                step, note = Step.LOST, f"a reorg dropped our settlement; the job is {job.status.value}"
+            elif self.standing.now() >= job.prove_deadline or not (record.proof_path and Path(record.proof_path).is_file()):
+                step, note = Step.LOST, "a reorg dropped our settlement and it can no longer be sent again"
+            else:
+                step, note = Step.PROVED, "a reorg dropped our settlement; submitting again"
+            self.log("job.unsettled", level="warning", job_id=record.job_id, block=record.settled_block, now=step.value)
+            if step is Step.SEEN:
+                fields = {"commitments": record.commitments, "price": record.price, **FRESH_ROUND}
+                self.journal.record(record.job_id, record.model_id, step, note=note, **fields)
+            else:
+                self.journal.record(record.job_id, record.model_id, step, note=note, settled_block=None)
+            if step is Step.LOST:
+                self.stats.lost += 1
+                self.log("job.lost", level="warning", job_id=record.job_id, reason=note)
 
     def _expire_overdue(self) -> None:
         """Expire other providers' claims of served models whose prove deadline passed (once, after the

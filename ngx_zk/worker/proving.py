@@ -217,7 +217,7 @@ class Proving:
             c.crash_point("submit-sent")
 
         receipt = c.market.submit(c.signer, record.job_id, proof, instances, on_sent=sent, gas=gas, dry_run=False)
-        self.end.done(record, receipt.tx)
+        self.end.done(record, receipt.tx, block=receipt.block_number)
         return True
 
     # --- SUBMITTING: did the submission land? ----------------------------------------------------------

@@ -129,7 +129,7 @@ class SettleQueue:
                 )
                 c.log("batch.settled", jobs=ids, tx=receipt.tx, gas_used=receipt.gas_used)
                 for r, _, _ in items:
-                    self.end.done(r, receipt.tx)
+                    self.end.done(r, receipt.tx, block=receipt.block_number)
         except NgxZkError as exc:  # journaled SUBMITTING: the next round reads the chain for each job
             c.log("settle.failed", level="warning", jobs=ids, error=str(exc)[:300])
 

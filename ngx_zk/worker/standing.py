@@ -30,6 +30,8 @@ HOPELESS = {
     "JobMarket__VkaDigestMismatch",
 }
 """Reverts of a submission that no retry clears: the job is given back at once."""
+HELD = frozenset({Step.CLAIMED, Step.PROVING, Step.PROVED, Step.QUEUED, Step.SUBMITTING})
+"""Steps of a job claimed by us whose work goes on: open again on chain (not by an expiry), a reorg dropped the claim."""
 
 
 class Outcome(Enum):
@@ -118,6 +120,8 @@ class Standing:
             return Verdict(Outcome.DONE, "already settled")
         if job.status is JobStatus.OPEN and record.step in (Step.SEEN, Step.CLAIMING):
             return Verdict(Outcome.SKIPPED, f"claim refused: {exc.name}")
+        if job.status is JobStatus.OPEN and record.step in HELD and not job.reopened:  # not reopened by an expiry
+            return Verdict(Outcome.RECLAIM, "a reorg dropped our claim; claiming again")
         if job.status.final or not self.mine(job):
             return Verdict(Outcome.LOST, f"{exc.name}: job is {job.status.value}")
         if self.now() >= job.prove_deadline:
