@@ -259,3 +259,13 @@ def test_fmt_ngx_never_prints_an_exponent() -> None:
     from ngx_zk.units import fmt_ngx
 
     assert fmt_ngx(10**26) == "100000000 NGX" and fmt_ngx(15 * 10**17) == "1.5 NGX" and fmt_ngx(0) == "0 NGX"
+
+
+@pytest.mark.parametrize("path", [("prove-job", "mlp", "--input", "in.json"), ("job", "wait", "1")], ids=" ".join)
+def test_prove_job_and_job_wait_take_the_same_confirmations_depth(path: tuple[str, ...]) -> None:
+    """Both waits for a settlement follow a --confirmations depth (issue 25), with one range and one help."""
+    result = CliRunner().invoke(main, [*path, "--confirmations", "-1"], prog_name="ngx-zk")
+    assert result.exit_code == 2 and "--confirmations" in result.output and "0<=x<=1000" in result.output
+    command = path[:2] if path[0] == "job" else path[:1]
+    help_text = CliRunner().invoke(main, [*command, "--help"], prog_name="ngx-zk").output
+    assert "blocks sit on top of its settlement" in " ".join(help_text.split())

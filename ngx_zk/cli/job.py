@@ -21,7 +21,7 @@ from ._common import (
     fmt_ngx,
     json_option,
 )
-from .prove_job import wait_and_report
+from .prove_job import confirmations_option, wait_and_report
 
 if TYPE_CHECKING:
     from ..chain.market import Marketplace
@@ -134,9 +134,10 @@ def settlement_view(market: Marketplace, job: Job) -> tuple[dict[str, Any], list
 @click.command("wait")
 @click.argument("job_id", type=JOB_ID)
 @click.option("--timeout", type=FiniteFloat(0, None, min_open=True), help="Give up waiting after this many seconds.")
+@confirmations_option
 @json_option
 @chain_command(signer=True)
-def job_wait(client: Client, job_id: int, timeout: float | None, as_json: bool) -> None:
+def job_wait(client: Client, job_id: int, timeout: float | None, confirmations: int, as_json: bool) -> None:
     """Wait for one of your jobs to settle, delivering its input once claimed.
 
     It ends at the job's deadline like `prove-job` (see its help for the devnet's clock); a job that
@@ -145,6 +146,7 @@ def job_wait(client: Client, job_id: int, timeout: float | None, as_json: bool) 
     \b
     Example:
       ngx-zk job wait 3 --account consumer
+      ngx-zk job wait 3 --account consumer --confirmations 6   # on a chain that reorgs
     """
     record = client.consumer.record(job_id)
     if record is None:
@@ -152,7 +154,7 @@ def job_wait(client: Client, job_id: int, timeout: float | None, as_json: bool) 
             f"no local record of job {job_id} on chain {client.chain.chain_id}",
             "only the consumer who posted it (on this machine) holds its secret input",
         )
-    wait_and_report(client, client.circuit(record.model), record, timeout, as_json)
+    wait_and_report(client, client.circuit(record.model), record, timeout, as_json, confirmations=confirmations)
 
 
 @click.command("expire")

@@ -28,6 +28,17 @@ if TYPE_CHECKING:
     from ..consumer import JobRecord
 
 
+confirmations_option = click.option(
+    "--confirmations",
+    type=click.IntRange(0, 1000),
+    default=0,
+    show_default=True,
+    help="Report the job settled only once this many blocks sit on top of its settlement (a reorg above that "
+    "depth is followed; 0 suits the devnet's instant blocks).",
+)
+"""``prove-job`` and ``job wait``: how deep a settlement must be before it is reported."""
+
+
 @click.command("prove-job")
 @click.argument("model")
 @click.option("--input", "input_file", type=click.Path(path_type=Path), help="Input JSON (plain; a fresh salt is drawn).")
@@ -94,14 +105,7 @@ if TYPE_CHECKING:
     type=FiniteFloat(0, None, min_open=True),
     help="Give up waiting after this many seconds (the job stays on chain).",
 )
-@click.option(
-    "--confirmations",
-    type=click.IntRange(0, 1000),
-    default=0,
-    show_default=True,
-    help="Report the job settled only once this many blocks sit on top of its settlement (a reorg above that "
-    "depth is followed; 0 suits the devnet's instant blocks).",
-)
+@confirmations_option
 @click.option(
     "--poll",
     "poll_s",
