@@ -168,3 +168,26 @@ def test_offered_auction_and_batch_jobs_settle_on_two_second_blocks(net_2s: tupl
     audit(net, tmp_path / "a1", offered["job_id"])
     audit(net, tmp_path / "a2", auction["job_id"])
     audit(net, tmp_path / "a3", batch["job_id"], "mlp_b4")
+
+
+@pytest.fixture(scope="module")
+def net_12s(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, mlp_circuit: Circuit) -> Iterator[tuple[Net, int]]:
+    yield from timed_net(tmp_path_factory.mktemp("net-12s"), cache_dir, [mlp_circuit], 12)
+
+
+@pytest.mark.slow
+def test_a_plain_job_settles_and_audits_on_twelve_second_blocks(net_12s: tuple[Net, int], tmp_path: Path) -> None:
+    """L1's cadence: every step of the job (post, claim, input, settlement) waits for a 12 s block."""
+    net, _ = net_12s
+    m = net.market
+    start = m.chain.block_number()
+    worker = start_worker(net, tmp_path / "worker", "--max-jobs", "1")
+    try:
+        result = prove_job(net, tmp_path / "consumer", "--input", str(MODELS / "mlp" / "input.json"), "--price", "10")
+    finally:
+        assert worker.wait(timeout=150) == 0, worker.stderr.read() if worker.stderr else ""
+    assert result["status"] == "Settled" and result["proof_valid"] is True
+    job_id = int(str(result["job_id"]))
+    (settled,) = m.logs(JobSettled, start, job_id=job_id)
+    assert settled.meta.block_number - start >= 3, "post, claim and settlement each took a block of their own"
+    audit(net, tmp_path / "auditor", job_id)
