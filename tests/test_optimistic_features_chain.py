@@ -190,7 +190,7 @@ def test_every_job_feature_settles_optimistically_after_its_window(
 def test_a_finalization_a_reorg_removed_is_sent_again_and_pays_once(short: Net, tmp_path: Path) -> None:
     """The worker finalizes its batch; a reorg (anvil_reorg) replaces the blocks from the window's end on with
     empty ones, so the finalization is gone and the job is Submitted again: the worker notices (its settlements are
-    watched until they are reorg-window deep), finalizes again, and the provider is paid exactly once."""
+    watched until they are reorg-window deep), sees it finalized again, and the provider is paid exactly once."""
     net, m = short, short.market
     provider = net.signer("provider")
     earned = m.claimable(provider.address)
@@ -229,6 +229,8 @@ def test_a_finalization_a_reorg_removed_is_sent_again_and_pays_once(short: Net, 
         assert any("a reorg dropped our finalization" in note for _, _, note in worker.journal.history(record.job_id))
     finally:
         worker.close()
+    # One finalization on the canonical chain. It may carry the first one's hash: the worker's re-send under the
+    # rolled-back nonce signs the same bytes, and a node may re-include a dropped transaction by itself.
     again = m.logs(BatchFinalized, m.deployment.block)
-    assert len(again) == 1 and again[0].meta.tx_hash != first[0].meta.tx_hash
+    assert len(again) == 1 and again[0].meta.block_number > fork
     assert m.claimable(provider.address) - earned == pay(10 * NGX), "paid exactly once"
