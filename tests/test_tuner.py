@@ -278,3 +278,44 @@ def test_a_real_build_records_its_timings_and_its_error_against_the_default(mlp_
     assert default["logrows"] == 15 and "modelled at least" in default["not_timed"]
     assert tuning["error_vs_default"] == pytest.approx(tuning["max_abs_error"] / tuning["default_max_abs_error"])
     assert tuning["max_abs_error"] <= tuning["tolerance"]
+
+
+class CalibrationClockFake:
+    """A FAKE wall clock for the calibration search: each accuracy measurement (one per calibrated
+    candidate) takes ``step`` seconds on it, as a large model's calibration would."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def measure(self, settings: Path, compiled: Path) -> float:
+        self.now += self.step
+        return 0.001
+
+
+@pytest.mark.parametrize(("step", "cut"), [(1_000.0, True), (10.0, False)])
+def test_the_calibration_search_stops_at_its_budget_once_a_layout_is_accurate_and_still_measures_the_default(
+    tmp_path: Path, tiny: tuple[Path, Path], step: float, cut: bool
+) -> None:
+    clock = CalibrationClockFake(step)
+    chosen = tuner.tune(
+        tmp_path,
+        tiny[0],
+        tiny[1],
+        VISIBILITY,
+        max_logrows=16,
+        tolerance=0.05,
+        measure=clock.measure,
+        candidates=(DEFAULT, ONE_COL, FOUR_COLS),  # calibrated cheapest first: 1, then 2 (the default), then 4 columns
+        knobs=False,
+        calibration_budget_s=300,
+        clock=lambda: clock.now,
+    )
+    tried = {t["label"]: t for t in chosen.tried}
+    assert "max_abs_error" in tried[ONE_COL.label]  # the first one always runs: nothing is accurate yet
+    assert "max_abs_error" in tried[DEFAULT.label] and chosen.default_error == 0.001  # the reference is kept
+    four = tried[FOUR_COLS.label]
+    if cut:
+        assert "calibration budget (300 s) was spent after 1000 s" in four["skipped"] and "max_abs_error" not in four
+    else:
+        assert "max_abs_error" in four and "skipped" not in four
+    assert chosen.candidate == ONE_COL

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import sizing
-from .calibration import FINALISTS, Measure, Search
+from .calibration import CALIBRATION_BUDGET_S, FINALISTS, Measure, Search
 from .candidates import (
     CANDIDATES,
     DECOMPOSITIONS,
@@ -63,6 +63,7 @@ def tune(
     timer: Timer | None = None,
     knobs: bool = True,
     budget_s: float = TIMING_BUDGET_S,
+    calibration_budget_s: float = CALIBRATION_BUDGET_S,
     memory_mb: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
     clock: Callable[[], float] = time.perf_counter,
@@ -71,7 +72,8 @@ def tune(
 
     ``knobs`` adds the sound switch variants that change this model's circuit; ``timer`` turns on
     the timing stage (without it the modelled cost decides), within ``budget_s`` wall seconds read from
-    ``clock`` (:data:`TIMING_BUDGET_S`'s rule). With ``memory_mb`` (the build's memory
+    ``clock`` (:data:`TIMING_BUDGET_S`'s rule); the calibration search stops starting candidates after
+    ``calibration_budget_s`` on the same clock once one is accurate (:data:`CALIBRATION_BUDGET_S`). With ``memory_mb`` (the build's memory
     limit), a layout whose setup and proof are estimated to need more than the build may use
     (:func:`ngx_zk.limits.estimate_mb`) is rejected before it is calibrated, and again at its
     calibrated logrows, so neither the timing stage nor the final setup runs out of memory."""
@@ -88,7 +90,19 @@ def tune(
     progress(f"calibrating: sizing {len(candidates)} candidate settings")
     bounds = sizing.lower_bounds(workdir, circuit_onnx, base_args, candidates, records)
     search = Search(
-        workdir, circuit_onnx, calibration, base_args, candidates, records, max_logrows, tolerance, measure, memory_mb, progress
+        workdir,
+        circuit_onnx,
+        calibration,
+        base_args,
+        candidates,
+        records,
+        max_logrows,
+        tolerance,
+        measure,
+        memory_mb,
+        progress,
+        calibration_budget_s,
+        clock,
     )
     search.run(bounds)
     default = search.default_reference()
@@ -120,6 +134,7 @@ def tune(
 
 
 __all__ = [
+    "CALIBRATION_BUDGET_S",
     "CANDIDATES",
     "DECOMPOSITIONS",
     "DOMINATED",

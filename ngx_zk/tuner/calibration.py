@@ -14,6 +14,11 @@ one of the :data:`FINALISTS` cheapest classes found so far, or only the class of
 fine. EZKL's default is calibrated and measured too (:meth:`Search.default_reference`): it is the
 reference for speed and accuracy (the manifest reports the chosen circuit's error against it).
 
+The search has a wall-time budget (:data:`CALIBRATION_BUDGET_S`): once it is spent and at least one
+accurate candidate is in hand, no further candidate is calibrated (its record says so); EZKL's default
+is still calibrated as the reference, one more run. Without an accurate candidate the search goes on
+(the build's own time limit bounds it).
+
 Every candidate's fate (calibrated, rejected, skipped and why, its logrows and error) is written into
 its record, a dict the manifest keeps (:class:`~.report.Tuning`).
 """
@@ -21,6 +26,7 @@ its record, a dict the manifest keeps (:class:`~.report.Tuning`).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +41,11 @@ Measure = Callable[[Path, Path], float]
 
 FINALISTS = 3
 """Cost classes kept for timing, besides EZKL's default."""
+
+CALIBRATION_BUDGET_S = 300.0
+"""Wall seconds after which the search calibrates no new candidate, once one is accurate. A large model's
+calibration takes minutes per candidate: the cheapest candidates go first, so what the budget cuts is
+the dearer tail."""
 
 
 @dataclass
@@ -69,6 +80,8 @@ class Search:
     measure: Measure
     memory_mb: int | None
     progress: Callable[[str], None]
+    budget_s: float = CALIBRATION_BUDGET_S
+    clock: Callable[[], float] = time.perf_counter
 
     def __post_init__(self) -> None:
         self.budget = None if self.memory_mb is None else limits.memory_budget_mb(self.memory_mb)
@@ -80,6 +93,7 @@ class Search:
         """Calibrate the sized candidates (index -> lower-bound logrows) in order of their lower-bound cost."""
         candidates, records = self.candidates, self.records
         order = sorted(bounds, key=lambda i: (bounds[i], candidates[i].num_inner_cols, i))
+        started = self.clock()
         for step, i in enumerate(order):
             cand, record = candidates[i], records[i]
             if bounds[i] > self.max_logrows:
@@ -94,6 +108,12 @@ class Search:
             if (held := self.classes.get(floor)) is not None and finer(candidates[held.index], cand):
                 # at best the same class as one calibrated at a scale at least as fine: not more accurate
                 record["not_finalist"] = f"same cost at best as {candidates[held.index].label}, not a finer scale"
+                continue
+            if self.classes and (spent := self.clock() - started) > self.budget_s:
+                record["skipped"] = (
+                    f"the calibration budget ({self.budget_s:.0f} s) was spent after {spent:.0f} s, "
+                    f"with {len(self.classes)} accurate layout(s) in hand"
+                )
                 continue
             self.progress(f"calibrating {cand.label} ({step + 1}/{len(order)})")
             built = self.build(i)
