@@ -120,6 +120,22 @@ def chain_snapshot(net: Net) -> Iterator[Net]:
     net.market.deployment.models.update(models)
 
 
+def market_on(net: Net, urls: list[str] | None = None, **knobs: Any) -> Marketplace:
+    """The deployed marketplace over a fresh connection (``urls``, default the session node's) with the given
+    Chain knobs (``tries``, ``timeout_s``, ``receipt_timeout_s``, caps, replacement timing)."""
+    chain = Chain(
+        urls or [net.url],
+        expected_chain_id=devnet.DEV_CHAIN_ID,
+        tries=knobs.pop("tries", 3),
+        backoff_s=0.01,
+        timeout_s=knobs.pop("timeout_s", 5),
+    )
+    chain.receipt_timeout_s = knobs.pop("receipt_timeout_s", 20)
+    for name, value in knobs.items():
+        setattr(chain, name, value)
+    return Marketplace(chain, net.market.deployment)
+
+
 def ngx_zk(net: Net, state_dir: Path, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in its own process and wait for it."""
     return subprocess.run(

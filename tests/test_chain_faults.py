@@ -12,10 +12,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -31,45 +30,14 @@ from ngx_zk.worker.journal import Step
 from ngx_zk.worker.standing import GONE
 from ngx_zk.worker.worker import Worker, WorkerOptions
 
-from .chain_fixtures import NGX, Net, free_port, ngx_zk
+from .chain_fixtures import NGX, Net, free_port, market_on, ngx_zk
 from .conftest import MODELS
+from .polling import background, until
 from .rpc_fakes import FlakyRpcProxyFake
 
 pytestmark = pytest.mark.chain
 
 RECIPIENT = devnet.dev_address("auditor")
-T = TypeVar("T")
-
-
-def until(condition: Callable[[], T], timeout: float = 30, what: str = "condition") -> T:
-    """Poll ``condition`` until it returns something truthy (and return that), or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-    return value
-
-
-def background(fn: Callable[[], T]) -> Future[T]:
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(fn)
-    pool.shutdown(wait=False)
-    return future
-
-
-def market_on(net: Net, urls: list[str], **knobs: Any) -> Marketplace:
-    """The deployed marketplace over a fresh connection, with the given Chain knobs."""
-    chain = Chain(
-        urls,
-        expected_chain_id=devnet.DEV_CHAIN_ID,
-        tries=knobs.pop("tries", 3),
-        backoff_s=0.01,
-        timeout_s=knobs.pop("timeout_s", 5),
-    )
-    chain.receipt_timeout_s = 20
-    for name, value in knobs.items():
-        setattr(chain, name, value)
-    return Marketplace(chain, net.market.deployment)
 
 
 def transfers_to(net: Net, address: str, from_block: int) -> int:

@@ -14,15 +14,13 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from eth_utils.address import to_checksum_address
 
-from ngx_zk.chain import devnet
 from ngx_zk.chain.fees import (
     CLAIM_GAS,
     DECLINE_GAS,
@@ -34,44 +32,19 @@ from ngx_zk.chain.fees import (
     sample_bytes,
     submit_shape,
 )
-from ngx_zk.chain.market import JobStatus, Marketplace
-from ngx_zk.chain.tx import Chain
+from ngx_zk.chain.market import JobStatus
 from ngx_zk.chain.types import DeclineReason, JobClaimed
 from ngx_zk.errors import ConfigError, TransactionError
 from ngx_zk.worker.policy import ClaimPolicy
 
-from .chain_fixtures import NGX, Net, ngx_zk, start_worker
+from .chain_fixtures import NGX, Net, market_on, ngx_zk, start_worker
 from .paths import MODELS, REPO
+from .polling import background, until
 
-T = TypeVar("T")
 BEDROCK = REPO / "node_modules" / "@eth-optimism" / "contracts-bedrock" / "forge-artifacts"
 L1_BLOCK = "0x4200000000000000000000000000000000000015"
 DEPOSITOR = "0xDeaDDEaDDeAdDeAdDEAdDEaddeAddEAdDEAd0001"
 GWEI = 10**9
-
-
-def until(condition: Callable[[], T], timeout: float = 30, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-    return value
-
-
-def background(fn: Callable[[], T]) -> Future[T]:
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(fn)
-    pool.shutdown(wait=False)
-    return future
-
-
-def market_on(net: Net, **knobs: Any) -> Marketplace:
-    """The deployed marketplace over a fresh connection with the given Chain knobs (caps, replacement timing)."""
-    chain = Chain([net.url], expected_chain_id=devnet.DEV_CHAIN_ID, tries=3, backoff_s=0.01, timeout_s=5)
-    chain.receipt_timeout_s = knobs.pop("receipt_timeout_s", 20)
-    for name, value in knobs.items():
-        setattr(chain, name, value)
-    return Marketplace(chain, net.market.deployment)
 
 
 def post(net: Net) -> int:
