@@ -7,9 +7,20 @@ provider identities (ETH by ``anvil_setBalance``, NGX by plain transfers, regist
 fresh consumers posting J jobs, and in each provider the worker's own chain monitor
 (:class:`~ngx_zk.worker.monitor.ChainMonitor`), journal (SQLite) and claim step
 (:class:`~ngx_zk.worker.lifecycle.Lifecycle`: :class:`~ngx_zk.worker.eligibility.Eligibility`'s verdict,
-the claim spread when on, ``claimJob`` sent by :class:`~ngx_zk.chain.tx.Chain`), each on its own RPC
-connection whose requests are counted. What is not: no input, no proof (claimed jobs stay claimed; the
-stake covers them), and the clock is the block.
+the claim spread when on, ``claimJob`` sent by :class:`~ngx_zk.chain.tx.Chain`), each provider's RPC
+requests counted as its own. What is not: no input, no proof (claimed jobs stay claimed; the stake covers
+them), and the clock is the block.
+
+**One process for P providers** (what made 1,000 fit in minutes; profiled at 100: building each provider's
+contract objects took 0.2 s, setup one receipt at a time 0.9 s a provider). The providers share one HTTP
+connection (:func:`shared_chain`) and contract objects, each with a :class:`~ngx_zk.chain.tx.Chain` of its own
+(its own send lock); a read another provider already made in the same block is answered from a shared cache
+(:class:`BlockCache`, cleared at each mined block: the node's answer cannot differ), still counted as that
+provider's request. The setup's transactions are signed with fixed gas and sent without waiting (a block holds
+as many as fit). Each provider starts watching at the run's first block (a worker that joined then: no
+replay of the setup's blocks), and the number of registered providers the spread ranks among is read once for
+all (:class:`SharedCount`: each worker reads it once, then every 60 s; not counted in its requests). Journals
+skip fsync (each worker has its own disk).
 
 **Lockstep blocks.** Mining is off; the driver mines one block when every provider has polled the
 chain after the previous one and either finished or sent its transaction (and waits for its receipt).
@@ -28,6 +39,7 @@ floor, no cap on jobs held or on consumers without history): the worst case for 
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import statistics
 import sys
@@ -40,17 +52,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
 from eth_utils.address import to_checksum_address
 from web3.types import Nonce, TxParams
 
 from ngx_zk import crypto
-from ngx_zk.chain import devnet
 from ngx_zk.chain.market import Marketplace
-from ngx_zk.chain.signer import Signer, from_key
-from ngx_zk.chain.tx import Chain
+from ngx_zk.chain.signer import Signer
 from ngx_zk.chain.types import JobClaimed, JobPosted
-from ngx_zk.config import Secret
 from ngx_zk.explorer.db import Database
 from ngx_zk.explorer.indexer import Indexer
 from ngx_zk.explorer.lag import LagProbe
@@ -63,21 +71,35 @@ from ngx_zk.worker.observe import Metrics, null_log
 from ngx_zk.worker.offers import OfferBook
 from ngx_zk.worker.policy import ClaimPolicy
 
+from .provider_setup import (
+    BLOCK_S,
+    CURRENT,
+    BlockCache,
+    Clock,
+    SharedCount,
+    SharedSpread,
+    fund,
+    own_market,
+    presigned_setup,
+    shared_chain,
+)
+
 NGX = 10**18
 PRICE = 1 * NGX
 WINDOW_S = 3_600
-BLOCK_S = 2.0
-"""Seconds of the spread's clock per block (an L2's block time)."""
 STAKE = 2_000 * NGX
 FIELD = 21888242871839275222515625718449617762330324248114548390649763348384262408617
 QUICK: dict[str, Any] = {"providers": [10, 100], "jobs": 20, "lone_jobs": 10}
 """``--quick``: a few minutes on a laptop (a round costs each simulated provider a poll: tens of ms)."""
-FULL: dict[str, Any] = {"providers": [1, 10, 100, 1000], "jobs": 20, "lone_jobs": 10}
-"""The full curve. Its 1,000-provider runs are unproven: on a loaded 2-core machine one set up in 192 s and had not
-mined its first round after 10 minutes (1,000 providers' first scans, in one Python process, from the deployment block)."""
+FULL: dict[str, Any] = {"providers": [1, 10, 100], "jobs": 20, "lone_jobs": 10}
+"""``make bench``'s curve. 1,000 providers is an explicit run (``--providers 1000``: see :data:`THOUSAND`)."""
+THOUSAND = "python -m benchmarks.providers --providers 1000 --spread on"
+"""The 1,000-provider point: the claim spread on, 15 min on a 2-core machine under load 8-19 (setup 1.5-3 min). With the
+spread off every provider sends a claim per job (1,000 transactions a block): longer still."""
 ROUND_TIMEOUT_S = 600.0
-SETUP_THREADS = 8
 MAX_PASSES = 20
+CURSORS = ("posted", "reopened", "claimed")
+"""The worker monitor's log cursors (worker/monitor.py)."""
 """Scan-and-claim passes in one provider's tick (a pass after each landed claim, like the worker's loop)."""
 
 Log = Callable[[str], None]
@@ -103,43 +125,24 @@ class _NoMail:
         return None
 
 
-class Clock:
-    """The simulation's time: ``BLOCK_S`` per mined block."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def _counted(chain: Chain, calls: Counter[str], on_send: Callable[[], None]) -> Chain:
-    """Count every HTTP round trip of ``chain`` by method; ``on_send`` once a raw transaction is with the node."""
-    inner = chain.provider._make_request
-
-    def make_request(method: Any, data: bytes) -> bytes:
-        calls[str(method)] += 1
-        answer = inner(method, data)
-        if method == "eth_sendRawTransaction":
-            on_send()
-        return answer
-
-    chain.provider._make_request = make_request  # type: ignore[method-assign,assignment]
-    chain.poll_s = 0.05  # receipt polls: a mined block is seen soon
-    chain.replace_after_s = chain.receipt_timeout_s = 1e9  # lockstep: unmined only until the others are done
-    return chain
-
-
 class SimProvider:
     """One provider identity with the worker's monitor, journal and claim step on its own connection."""
 
-    def __init__(self, url: str, market: Marketplace, signer: Signer, served: Served, home: Path, spread: Clock | None) -> None:
+    def __init__(
+        self, shared: Marketplace, signer: Signer, served: Served, home: Path, spread: Clock | None, start: int | None = None
+    ) -> None:
+        """``shared``: the providers' connection (:func:`shared_chain`); ``start``: the block it starts watching at."""
         self.signer, self.home = signer, home
         self.calls: Counter[str] = Counter()
         self.busy = self.sent = False
-        chain = _counted(Chain([url], expected_chain_id=market.chain.chain_id), self.calls, self._sent)
-        self.market = Marketplace(chain, market.deployment)
+        self.market = own_market(shared)
+        chain = self.market.chain
         self.journal = Journal(home / "journal.sqlite")
+        # each worker fsyncs its own journal on its own disk; P of them in one process would queue on one disk
+        self.journal._db.execute("PRAGMA synchronous=OFF")
+        if start is not None:  # a worker that started watching at ``start`` (not replaying the setup's blocks)
+            for name in CURSORS:
+                self.journal.set_cursor(name, start)
         model = {served.entry.model_id: served}
         opener = InputOpener(
             crypto.derive_key(signer.encryption_key_material()), chain.chain_id, self.market.market.address, model, home
@@ -174,12 +177,10 @@ class SimProvider:
             expire_overdue=False,
         )
 
-    def _sent(self) -> None:
-        self.sent = True
-
     def tick(self) -> None:
         """The worker's loop while it has something to do: scan the chain, then try to claim what it journaled
         (SEEN, CLAIMING); once a claim landed (its receipt came with a new block), scan again at once."""
+        CURRENT.sim = self
         try:
             for _ in range(MAX_PASSES):
                 self.monitor.scan()
@@ -190,34 +191,8 @@ class SimProvider:
                 if not moved:
                     break
         finally:
+            CURRENT.sim = None
             self.busy = False
-
-
-def _fund(m: Any, count: int, ngx: int) -> list[tuple[Signer, str]]:
-    """``count`` fresh accounts with 100 ETH (anvil_setBalance) and ``ngx`` NGX from the ecosystem allocation."""
-    ecosystem = devnet.dev_signer(m.settings, "ecosystem")
-    made = []
-    for _ in range(count):
-        key = "0x" + bytes(Account.create().key).hex()
-        signer = from_key(Secret(key))
-        m.market.chain.w3.provider.make_request("anvil_setBalance", [signer.address, hex(100 * 10**18)])
-        m.market.transfer(ecosystem, signer.address, ngx)
-        made.append((signer, key))
-    return made
-
-
-def _register(url: str, market: Marketplace, signers: list[Signer], stake: int) -> None:
-    """Register and stake each provider, a few at a time (each thread on its own connection)."""
-
-    def one(chunk: list[Signer]) -> None:
-        own = Marketplace(Chain([url], expected_chain_id=market.chain.chain_id), market.deployment)
-        for signer in chunk:
-            own.register_provider(signer, crypto.public_bytes(crypto.derive_key(signer.encryption_key_material())), "")
-            own.stake(signer, stake)
-
-    chunks = [signers[i::SETUP_THREADS] for i in range(SETUP_THREADS)]
-    with ThreadPoolExecutor(SETUP_THREADS) as pool:
-        list(pool.map(one, [c for c in chunks if c]))
 
 
 class Poster:
@@ -226,7 +201,7 @@ class Poster:
     def __init__(self, m: Any, market: Marketplace, consumers: int, jobs: int, model_id: int, commitments: int) -> None:
         self.market, self.model_id, self.commitments = market, model_id, commitments
         per = -(-jobs // consumers)
-        self.signers = [s for s, _ in _fund(m, consumers, per * PRICE + NGX)]
+        self.signers = [s for s, _ in fund(m, consumers, per * PRICE + NGX)]
         for signer in self.signers:
             market.ensure_allowance(signer, market.market.address, per * PRICE)
         self.nonces: list[int] = [
@@ -299,19 +274,24 @@ def simulate(
     begun = time.perf_counter()
     try:
         stake = STAKE + 2 * PRICE * jobs  # the market's minimum, plus collateral for every job
-        made = _fund(m, providers + idle, stake)
-        _register(m.url, market, [s for s, _ in made], stake)
+        made = presigned_setup(m, providers + idle, stake, log)
         made = made[:providers]
         poster = Poster(m, market, consumers, jobs, model_id, m.circuit.manifest.commitment_count)
         clock = Clock()
+        cache = BlockCache()
+        start = market.chain.block_number() + 1
+        counter = SharedCount(ClaimSpread(market, made[0][0].address, clock=clock))
+        shared = Marketplace(shared_chain(m.url, market.chain.chain_id, cache), market.deployment)
         sims = []
         for i, (signer, _) in enumerate(made):
             home = workdir / f"p{i}"
             home.mkdir(parents=True)
-            sims.append(SimProvider(m.url, market, signer, served, home, clock if spread else None))
+            sim = SimProvider(shared, signer, served, home, clock if spread else None, start)
+            if spread:
+                sim.life.spread = SharedSpread(sim.market, signer.address, clock=clock, count=counter)
+            sims.append(sim)
         setup_s = time.perf_counter() - begun
         log(f"providers: {label}: set up in {setup_s:.0f}s; running")
-        start = market.chain.block_number() + 1
         indexer = Indexer(market.chain, market.deployment, Database(str(workdir / "explorer.sqlite")), confirmations=0)
         indexer.sync()
         probe = LagProbe(indexer, poll_s=0.2).start()
@@ -333,14 +313,20 @@ def simulate(
                 for sim in sims:
                     sim.sent = False
                 rpc("evm_mine", [])  # type: ignore[arg-type]
+                cache.clear()
                 rounds += 1
                 clock.t += BLOCK_S
+                if rounds % 5 == 0:
+                    log(
+                        f"providers: {label}: round {rounds}, {len(claimed)}/{jobs} claimed, {time.perf_counter() - started:.0f}s"
+                    )
                 head = market.chain.block_number()
                 claimed |= {c.event.job_id for c in market.logs(JobClaimed, head, head)}
             for sim in sims:  # no more claims: let the last receipts be read
                 sim.life.stopping = True
             while any(s.busy for s in sims):
                 rpc("evm_mine", [])  # type: ignore[arg-type]
+                cache.clear()
                 time.sleep(0.05)
         ran_s = time.perf_counter() - started
         end = market.chain.block_number()
@@ -438,8 +424,12 @@ def markdown(runs: list[dict[str, Any]]) -> list[str]:
         "What still grows with the number of providers P, spread on: the node's load per job (every provider reads every "
         "block's logs and looks at every job it serves, so RPC per job per provider stays flat and RPC per job in all is "
         "P times it), the journal rows (each provider journals each job it serves), the slots a late-ranked provider "
-        "waits (log2 P: a job the first-ranked do not want waits longer), and the claims that race when providers do "
-        "not follow the spread (it is a convention: each one that claims at once adds a race).",
+        "waits (log2 P: a job the first-ranked do not want waits longer), the explorer's index (each provider's "
+        "registration and stake are indexed), and the claims that race when providers do not follow the spread (it is "
+        "a convention: each one that claims at once adds a race). Failed claims per job and RPC per job per provider do "
+        "not grow with P, spread on.",
+        "",
+        f"1,000 providers is not in `make bench` (~15 min on a loaded 2-core machine): `{THOUSAND}`.",
         "",
     ]
     return lines

@@ -3,14 +3,23 @@
 It forwards JSON-RPC to the node, but, as Alchemy, Infura or QuickNode do: refuses an ``eth_getLogs`` over
 ``log_range`` blocks or returning over ``log_results`` logs, with that provider's status, code and text;
 answers HTTP 429 with ``Retry-After`` past ``rate_per_s`` requests a second (a token bucket holding one
-second's worth); and answers HTTP 503 to every ``fail_every``-th request. Batches count one request per
-call. Starlette on uvicorn (``ngx_zk.serving``), 127.0.0.1 only; no WebSocket (clients poll, as on a
-provider whose socket is down).
+second's worth); answers HTTP 503 to every ``fail_every``-th request; and, with ``lag_blocks`` k, reads like a
+node k blocks behind the head (a load balancer's lagging backend): ``eth_blockNumber`` says head - k, reads at
+``latest`` (``eth_call``, ``eth_getBalance``, ``eth_getCode``, ``eth_getStorageAt``, ``eth_getBlockByNumber``, a
+log query's ``toBlock``, ``eth_getTransactionCount`` at ``latest``) are served at head - k, a block number past head - k is "header not found" (a log query
+up to it: "block range extends beyond current head block", geth's texts), while receipts, transactions by hash
+and ``pending`` reads come from the node at the head (another backend, the one that took the transaction).
+Batches count one request per call. Starlette on uvicorn (``ngx_zk.serving``), 127.0.0.1 only.
+
+:class:`WebSocketDropFake` relays a WebSocket to the node's and cuts the connection without a close frame after
+``drop_after`` subscription messages, each time a client connects (a provider's socket that drops mid-stream).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -23,6 +32,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import ClientConnection, connect
+from websockets.sync.server import Server, ServerConnection, serve
 
 from ngx_zk.serving import BackgroundServer, ServingLimits, listen
 
@@ -73,6 +85,19 @@ class ProviderLimits:
     """The Retry-After a 429 carries (None: no header)."""
     fail_every: int | None = None
     """Every so many requests, one gets HTTP 503."""
+    lag_blocks: int = 0
+    """Reads at ``latest`` are served this many blocks behind the head (receipts and ``pending`` are not)."""
+
+
+LAGGED_AT = {
+    "eth_call": 1,
+    "eth_getBalance": 1,
+    "eth_getCode": 1,
+    "eth_getTransactionCount": 1,
+    "eth_getStorageAt": 2,
+    "eth_getBlockByNumber": 0,
+}
+"""Methods a lagging backend serves at its own head: the index of their block parameter."""
 
 
 class RpcProviderFake:
@@ -156,6 +181,10 @@ class RpcProviderFake:
         method = str(call.get("method", "")) if isinstance(call, dict) else ""
         with self._lock:
             self.calls[method] += 1
+        if self.limits.lag_blocks:
+            lagged = self._lag(method, call)
+            if lagged is not None:
+                return lagged
         if method == "eth_getLogs":
             refused = self._check_logs(call)
             if refused is not None:
@@ -169,6 +198,44 @@ class RpcProviderFake:
                 status, error = results_refusal(self.limits.style, self.limits.log_results)
                 return status, {"jsonrpc": "2.0", "id": call.get("id"), "error": error}
         return 200, answer
+
+    def _lag(self, method: str, call: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """Rewrite ``call`` in place to read at the lagging head, or answer it as a lagging node would."""
+        if method not in LAGGED_AT and method not in ("eth_blockNumber", "eth_getLogs"):
+            return None
+        head = max(0, self._head() - self.limits.lag_blocks)
+        if method == "eth_blockNumber":
+            return 200, {"jsonrpc": "2.0", "id": call.get("id"), "result": hex(head)}
+        params = list(call.get("params") or [])
+        if method == "eth_getLogs":
+            query = dict(params[0]) if params and isinstance(params[0], dict) else {}
+            if "blockHash" in query:
+                return None
+            for key in ("fromBlock", "toBlock"):
+                tag = query.get(key, "latest")
+                if tag in ("latest", "safe", "finalized"):
+                    query[key] = hex(head)
+                elif isinstance(tag, str) and tag.startswith("0x") and int(tag, 16) > head:
+                    error = {"code": -32000, "message": "block range extends beyond current head block"}
+                    return 200, {"jsonrpc": "2.0", "id": call.get("id"), "error": error}
+            call["params"] = [query, *params[1:]]
+            return None
+        at = LAGGED_AT[method]
+        tag = params[at] if len(params) > at else "latest"
+        if tag in ("latest", "safe", "finalized"):
+            params[at : at + 1] = [hex(head)]
+        elif isinstance(tag, str) and tag.startswith("0x") and int(tag, 16) > head:
+            if method == "eth_getBlockByNumber":
+                return 200, {"jsonrpc": "2.0", "id": call.get("id"), "result": None}
+            return 200, {"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": -32000, "message": "header not found"}}
+        call["params"] = params
+        with self._lock:
+            self.refused["lagged"] += 1
+        return None
+
+    def _head(self) -> int:
+        head = self._forward({"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []})
+        return int(str(head["result"]), 16)
 
     def _check_logs(self, call: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
         params = call.get("params") or [{}]
@@ -193,8 +260,7 @@ class RpcProviderFake:
             return int(tag, 16)
         if tag == "earliest":
             return 0
-        head = self._forward({"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []})
-        return int(str(head["result"]), 16)
+        return self._head()
 
     def _forward(self, call: Any) -> dict[str, Any]:
         session = getattr(self._sessions, "session", None)
@@ -202,3 +268,71 @@ class RpcProviderFake:
             session = self._sessions.session = requests.Session()
         answer = session.post(self.upstream, json=call, timeout=30)
         return dict(answer.json())
+
+
+class WebSocketDropFake:
+    """``with WebSocketDropFake(anvil_ws_url, drop_after=3) as ws:`` point a client's WebSocket at ``ws.url``.
+
+    Each connection is relayed to the node's WebSocket; after ``drop_after`` subscription messages
+    (``eth_subscription``: a new head) the TCP connection is cut without a close frame, as a provider's socket
+    drops. ``connections`` counts the clients that connected, ``dropped`` the connections cut."""
+
+    def __init__(self, upstream: str, *, drop_after: int = 3) -> None:
+        self.upstream, self.drop_after = upstream, drop_after
+        self.connections = self.dropped = 0
+        self._lock = threading.Lock()
+        self._nodes: set[ClientConnection] = set()
+        self._server: Server = serve(self._relay, "127.0.0.1", 0, compression=None)
+        threading.Thread(target=self._server.serve_forever, name="ws-drop-fake", daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}"
+
+    def _relay(self, client: ServerConnection) -> None:
+        with self._lock:
+            self.connections += 1
+        try:
+            with connect(self.upstream, compression=None) as node:
+                self._serve(client, node)
+        except (WebSocketException, OSError):
+            return
+
+    def _serve(self, client: ServerConnection, node: ClientConnection) -> None:
+        with self._lock:
+            self._nodes.add(node)
+
+        def up() -> None:
+            with contextlib.suppress(WebSocketException, OSError):
+                for message in client:
+                    node.send(message)
+            node.close()  # the client left: so does the relay
+
+        threading.Thread(target=up, name="ws-drop-fake-up", daemon=True).start()
+        heads = 0
+        try:
+            for message in node:
+                client.send(message)
+                heads += '"eth_subscription"' in str(message)
+                if heads >= self.drop_after:
+                    with self._lock:
+                        self.dropped += 1
+                    client.socket.shutdown(socket.SHUT_RDWR)  # no close frame: the connection just ends
+                    return
+        finally:
+            with self._lock:
+                self._nodes.discard(node)
+
+    def close(self) -> None:
+        with self._lock:
+            nodes = list(self._nodes)
+        for node in nodes:
+            with contextlib.suppress(Exception):
+                node.close()
+        self._server.shutdown()
+
+    def __enter__(self) -> WebSocketDropFake:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -53,6 +53,8 @@ FEE_CAP_MULTIPLE = 4
 """Without an explicit cap, a replacement never pays more than this multiple of the first fee."""
 RECEIPT_POLL_S = 0.1
 RECEIPT_LAG_S = 2.0
+READ_LAG_WAIT_S = 60.0
+"""After a receipt, how long to wait for the node's reads to reach its block (a lagging backend catching up)."""
 """A node may count a mined nonce a moment before it serves the receipt (seen on anvil under load;
 load-balanced RPCs lag too): a used nonce means "not ours" only once this long passed without one."""
 
@@ -277,7 +279,16 @@ class Chain(ChainHistory):
             verdict, detail = self._send_version(sending, signer, what, on_sent)
             receipt = self._wait_or_replace(sending, verdict, detail, what)
             if receipt is not None:
+                self._reads_reach(receipt.block_number)
                 return _checked(receipt, what)
+
+    def _reads_reach(self, block: int) -> None:
+        """Wait (up to ``READ_LAG_WAIT_S``) until the node's reads show ``block``: a load-balanced provider may
+        serve the receipt from one backend and the next read from another, a few blocks behind, which would
+        not yet show what the transaction did (a job just posted: "no job with that id")."""
+        until = time.monotonic() + READ_LAG_WAIT_S
+        while self.block_number() < block and time.monotonic() < until:
+            time.sleep(max(self.poll_s, 0.05))
 
     def _send_version(
         self, sending: _Sending, signer: Signer, what: str, on_sent: Callable[[str], None] | None
