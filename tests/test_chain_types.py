@@ -139,13 +139,13 @@ def test_every_event_the_package_reads_has_a_record() -> None:
 
 def test_a_log_decodes_into_its_record_with_where_it_was_logged_kept_apart() -> None:
     log = {
-        "args": {"jobId": 7, "provider": "0x" + "ab" * 20, "refund": 5, "reason": 2, "free": True, "slashed": 0},
+        "args": {"jobId": 7, "provider": "0x" + "ab" * 20, "refund": 5, "reason": 2, "free": True, "slashed": 0, "burned": 0},
         "blockNumber": 12,
         "transactionHash": bytes.fromhex("cd" * 32),
         "logIndex": 3,
     }
     found = events.logged(JobDeclined, log)
-    assert found.event == JobDeclined(7, "0x" + "ab" * 20, 5, DeclineReason.INPUT_INVALID, True, 0)
+    assert found.event == JobDeclined(7, "0x" + "ab" * 20, 5, DeclineReason.INPUT_INVALID, True, 0, 0)
     assert found.meta == LogMeta(12, "0x" + "cd" * 32, 3)
     posted = events.decode(
         JobPosted,

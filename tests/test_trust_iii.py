@@ -7,6 +7,7 @@ half: a Ray node never proves with a file planted in its cache, and gets no RPC 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -18,13 +19,13 @@ import ngx_zk as ngx
 from ngx_zk.artifacts import Circuit, sha256_file
 from ngx_zk.chain.market import JobStatus
 from ngx_zk.chain.types import DeclineReason
-from ngx_zk.consumer import deliver_input, post_job
+from ngx_zk.consumer import Consumer, deliver_input, post_job
 from ngx_zk.errors import ContractRevert
 from ngx_zk.evm import calldata
 from ngx_zk.worker import Step, Worker, WorkerOptions, ray_pool
 from ngx_zk.worker.policy import FRESH_WEIGHT_MILLI, ClaimPolicy
 
-from .chain_fixtures import NGX, Net
+from .chain_fixtures import NGX, Net, ngx_zk
 from .paths import MODELS
 from .test_model_trust import register_copy
 from .test_worker_attacks import post, rounds, step_of
@@ -128,6 +129,43 @@ def test_an_invalid_input_decline_weighs_on_the_consumer_by_the_decliners_paid_h
     assert after["harm_milli"] - before["harm_milli"] == min(1000, history * 1000 // 10_000)
     weight, harm = after["settled_weight_milli"], after["harm_milli"]
     assert m.consumer_score(consumer) == 100 * (weight + 2000) // (weight + harm + 2000)
+
+
+@pytest.mark.chain
+def test_a_costly_input_decline_cuts_the_refund_by_the_slash_and_job_show_says_so(chain_snapshot: Net, tmp_path: Path) -> None:
+    """Item 1, the input rule: once the provider's free declines are spent, an InputInvalid decline slashes it S
+    and cuts the consumer's refund by S, burned; JobDeclined carries both, and ``job show`` reports them."""
+    net, m = chain_snapshot, chain_snapshot.market
+    provider, consumer = net.signer("provider"), net.signer("consumer").address
+    for _ in range(m.free_declines_left(provider.address)):
+        free = post(net)
+        m.claim(provider, free.job_id)
+        m.decline(provider, free.job_id, DeclineReason.INPUT_INVALID)
+        assert m.declined(free.job_id) is not None and m.declined(free.job_id).burned == 0  # type: ignore[union-attr]
+    record = post(net)
+    m.claim(provider, record.job_id)
+    deliver_input(m, net.signer("consumer"), record, m.job(record.job_id))
+
+    def supply() -> int:
+        return int(m.chain.call(m.token.functions.totalSupply()))
+
+    staked, credit, before = m.provider(provider.address).staked, m.claimable(consumer), supply()
+    m.decline(provider, record.job_id, DeclineReason.INPUT_INVALID)
+    slashed = staked - m.provider(provider.address).staked
+    declined = m.declined(record.job_id)
+    assert declined is not None and not declined.free and declined.slashed == slashed > 0
+    assert declined.burned == min(slashed, record.price) and declined.refund == record.price - declined.burned
+    assert m.claimable(consumer) - credit == declined.refund, "the refund actually paid"
+    assert before - supply() >= declined.burned, "the cut is burned"
+    shown = ngx_zk(net, tmp_path, "job", "show", str(record.job_id), "--json")
+    decline = json.loads(shown.stdout)["decline"]
+    assert (decline["reason"], decline["burned"], decline["refund"]) == ("input_invalid", declined.burned, declined.refund)
+    text = ngx_zk(net, tmp_path, "job", "show", str(record.job_id)).stdout
+    assert "burned by the input rule" in text and "declined (input_invalid" in text
+    settings = ngx.load_settings({"NGX_ZK_HOME": str(net.home), "NGX_ZK_CACHE_DIR": str(net.settings.cache_dir)})
+    result = Consumer(settings, m, net.signer("consumer")).wait(net.circuit, record, timeout_s=60, poll_s=0.1)
+    assert result.status is JobStatus.CANCELLED, "what prove-job reports"
+    assert (result.refund, result.burned) == (declined.refund, declined.burned)
 
 
 # --- item 9, the fleet half --------------------------------------------------------------------------

@@ -258,8 +258,11 @@ contract JobMarket is JobMarketState, IJobMarket {
         job.status = JobStatus.Cancelled;
         (address consumer, uint256 price, uint256 collateral) = (job.consumer, job.price, job.collateral);
         uint256 slashed = free ? 0 : collateral * _config.declineSlashBps() / BPS;
-        emit JobDeclined(jobId, msg.sender, price, uint8(reason), free, slashed);
-        _refund(consumer, price);
+        // The input rule (issue #23, item 1): a costly input decline cuts the refund by the slash, burned.
+        uint256 burned = reason == DeclineReason.Other ? 0 : slashed < price ? slashed : price;
+        emit JobDeclined(jobId, msg.sender, price - burned, uint8(reason), free, slashed, burned);
+        _refund(consumer, price - burned);
+        _burnEscrow(burned);
         if (job.flags & FLAG_REOPENED != 0) _burnBounty(jobId);
         _release(msg.sender, collateral, slashed);
         _reputation.recordDecline(msg.sender, jobId, uint8(reason), free);
@@ -419,7 +422,9 @@ contract JobMarket is JobMarketState, IJobMarket {
         if (job.status != JobStatus.Settled) return 0;
         hash = _replayOutputsHash[jobId];
         if (hash == 0) {
-            hash = _settledStatements[_statementOf(_registry.settlementOf(job.modelId), job.commitmentsHash)];
+            // The statement's first settlement: its slot holds the outputs hash XOR this job's id.
+            hash = _settledStatements[_statementOf(_registry.settlementOf(job.modelId), job.commitmentsHash)]
+                ^ bytes32(jobId);
         }
     }
 

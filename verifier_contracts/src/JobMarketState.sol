@@ -59,7 +59,9 @@ abstract contract JobMarketState is ReentrancyGuardTransient {
     bool internal _paused;
     mapping(uint256 jobId => IJobMarket.Job) internal _jobs;
     /// @dev Per statement (`_statementOf`: what a proof proves, whatever the model id): zero until a job settles it,
-    ///      then that first job's outputs hash. Only a settlement writes it, so posting or cancelling marks nothing.
+    ///      then that first job's outputs hash XOR its job id (the hash for `outputsHashOf`, the job for its price,
+    ///      the statement's credit until `_statementCredit` holds a higher one). Only a settlement writes it (and
+    ///      `_statementCredit`), so posting or cancelling marks nothing.
     mapping(bytes32 statement => bytes32 outputsHash) internal _settledStatements;
     /// @dev keccak256(abi.encodePacked(outputs)) of a settled replay job (whose statement's slot belongs to the
     ///      first job). The outputs themselves are in JobSettled.
@@ -79,6 +81,11 @@ abstract contract JobMarketState is ReentrancyGuardTransient {
     mapping(uint256 batchId => IJobSettlement.Batch) internal _batches;
     /// @dev Open challenges (Challenged jobs only).
     mapping(uint256 jobId => IJobSettlement.Challenge) internal _challenges;
+    // ---- issue #23, item 7 (appended)
+    /// @dev Per statement: the highest price it has been credited at (reward and NRS weight go by the fee of the
+    ///      price above it: a statement earns once, at the highest price paid for it), once a later settlement
+    ///      raised it above the first settlement's price (until then zero: the first job's price is the credit).
+    mapping(bytes32 statement => uint256 price) internal _statementCredit;
 
     struct Auction {
         uint96 minPrice;
@@ -204,8 +211,14 @@ abstract contract JobMarketState is ReentrancyGuardTransient {
         bounty = _reopenings[jobId].bounty;
         if (bounty == 0) return 0;
         _reopenings[jobId].bounty = 0;
-        _totalLiabilities -= uint144(bounty);
-        ERC20Burnable(address(_token)).burn(bounty);
+        _burnEscrow(bounty);
+    }
+
+    /// @dev Burns `amount` of the NGX this market holds for its liabilities (a bounty, an input decline's cut).
+    function _burnEscrow(uint256 amount) internal {
+        if (amount == 0) return;
+        _totalLiabilities -= uint144(amount);
+        ERC20Burnable(address(_token)).burn(amount);
     }
 
     /// @dev The escrowed price becomes the consumer's credit (total liabilities unchanged).

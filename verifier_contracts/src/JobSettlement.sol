@@ -492,13 +492,17 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         uint256[] calldata outputs,
         uint256 submittedAt
     ) private {
-        bool rewarded;
+        // The price above the statement's credit (issue #23, item 7) and its fee, which earns reward and NRS weight.
+        uint256[2] memory credit;
         uint256[3] memory split; // the provider's pay (price share plus any bounty), the royalty, the fee
         {
             (bool allowed, uint256 feeBps, address treasury) = _config.settlementTerms(model.verifierCodeHash);
-            rewarded = _recordOutputs(jobId, _statementOf(model, job.commitmentsHash), _packedHash(outputs)) && allowed;
+            credit[0] = _recordOutputs(
+                jobId, _statementOf(model, job.commitmentsHash), _packedHash(outputs), allowed ? job.price : 0
+            );
+            credit[1] = credit[0] * feeBps / BPS;
             _jobs[jobId].status = IJobMarket.JobStatus.Settled;
-            if (!rewarded) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
+            if (credit[0] == 0) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
             split[2] = job.price * feeBps / BPS;
             split[1] = job.price * model.royaltyBps / BPS;
             split[0] = job.price - split[2] - split[1];
@@ -511,10 +515,10 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         // Interactions with trusted protocol contracts.
         _staking.unlockCollateral(msg.sender, job.collateral);
         uint256 reward;
-        if (rewarded) {
+        if (credit[0] != 0) {
             uint256 elapsed = submittedAt + job.proveWindow - job.proveDeadline;
-            _reputation.recordCompletion(msg.sender, job.consumer, elapsed, job.proveWindow, split[2]);
-            reward = _rewards.reward(msg.sender, split[2]);
+            _reputation.recordCompletion(msg.sender, job.consumer, elapsed, job.proveWindow, credit[1]);
+            reward = _rewards.reward(msg.sender, credit[1]);
         } else {
             _reputation.recordConsumerSettled(job.consumer);
         }
@@ -529,12 +533,35 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         _credit(provider, bounty);
     }
 
-    /// @dev Stores a settled job's outputs hash: the first settlement of a statement owns its slot; a later one
-    ///      is a replay (returns false: no reward, NRS or rating) and keeps its hash under its job id.
-    function _recordOutputs(uint256 jobId, bytes32 statement, bytes32 hash) private returns (bool first) {
-        first = _settledStatements[statement] == 0;
-        if (first) _settledStatements[statement] = hash;
-        else _replayOutputsHash[jobId] = hash;
+    /// @dev Stores a settled job's outputs hash (the first settlement of a statement owns its slot; a later one keeps
+    ///      its hash under its job id) and returns the part of `price` above what the statement was already credited
+    ///      at, raising that credit (issue #23, item 7: a statement earns once, at the highest price paid for it). A
+    ///      replay at a price not above the credit gets zero: no reward, NRS or rating. `price` is zero for verifier
+    ///      code that is not allow-listed (it earns nothing and credits nothing).
+    ///      The first settlement writes one slot (its hash XOR its job id: the job id is the pointer to its price,
+    ///      the credit until a later settlement raises `_statementCredit`). A later settlement of the same outputs
+    ///      finds the first job as `slot ^ hash`; other outputs for one statement (an unsound circuit) earn nothing.
+    function _recordOutputs(uint256 jobId, bytes32 statement, bytes32 hash, uint256 price)
+        private
+        returns (uint256 credit)
+    {
+        bytes32 slot = _settledStatements[statement];
+        if (slot == 0) {
+            _settledStatements[statement] = hash ^ bytes32(jobId);
+            return price;
+        }
+        _replayOutputsHash[jobId] = hash;
+        if (price == 0) return 0;
+        uint256 credited = _statementCredit[statement];
+        if (credited == 0) {
+            uint256 first = uint256(slot ^ hash);
+            if (first == 0 || first > _jobCount) return 0;
+            IJobMarket.Job storage firstJob = _jobs[first];
+            if (firstJob.flags & FLAG_NO_REWARD == 0) credited = firstJob.price;
+        }
+        if (price <= credited) return 0;
+        _statementCredit[statement] = price;
+        return price - credited;
     }
 
     /// @dev Calls the consumer's `onInferenceResult` after everything is settled and paid, with exactly
@@ -611,10 +638,12 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         uint256 submittedAt
     ) private {
         IModelRegistry.Verification memory model = run.models[m];
-        bool rewarded =
-            _recordOutputs(jobId, _statementOf(model, job.commitmentsHash), _packedHash(outputs)) && run.allowed[m];
+        // The price above the statement's credit (issue #23, item 7); its fee is what earns reward and NRS weight.
+        uint256 credit = _recordOutputs(
+            jobId, _statementOf(model, job.commitmentsHash), _packedHash(outputs), run.allowed[m] ? job.price : 0
+        );
         _jobs[jobId].status = IJobMarket.JobStatus.Settled;
-        if (!rewarded) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
+        if (credit == 0) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
         uint256 fee = job.price * run.feeBps[m] / BPS;
         uint256 royalty = job.price * model.royaltyBps / BPS;
         uint256 pay = job.price - fee - royalty;
@@ -633,21 +662,32 @@ contract JobSettlement is JobMarketState, IJobSettlement {
             jobId: jobId,
             consumer: job.consumer,
             callbackGasLimit: job.callbackGasLimit,
-            rewarded: rewarded,
+            rewarded: credit != 0,
             pay: pay,
             royalty: royalty,
             fee: fee,
             outputs: outputs
         });
+        if (credit != 0) credit = 1 + credit * run.feeBps[m] / BPS; // 1 + the credited fee (0: not rewarded)
+        _recordDone(run, i, job, submittedAt, credit);
+    }
+
+    /// @dev A run's Completion of its i-th job, and its reward fee; `credit` is 1 + the credited fee, 0 when the job
+    ///      earns nothing.
+    function _recordDone(Run memory run, uint256 i, IJobMarket.Job memory job, uint256 submittedAt, uint256 credit)
+        private
+        pure
+    {
         uint256 elapsed = submittedAt + job.proveWindow - job.proveDeadline;
+        uint256 fee = credit == 0 ? 0 : credit - 1;
         run.done[i] = IReputation.Completion({
             consumer: job.consumer,
             elapsed: elapsed > type(uint32).max ? type(uint32).max : uint32(elapsed),
             proveWindow: job.proveWindow,
             fee: uint96(fee),
-            rewarded: rewarded
+            rewarded: credit != 0
         });
-        if (rewarded) run.rewardFees[run.nRewarded++] = fee;
+        if (credit != 0) run.rewardFees[run.nRewarded++] = fee;
     }
 
     function _addRoyalty(Run memory run, address owner, uint256 royalty) private pure {

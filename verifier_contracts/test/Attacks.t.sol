@@ -266,7 +266,7 @@ contract AttacksTest is Base {
         vm.warp(deadline);
         uint256 before = _coalitionValue();
         vm.expectEmit(true, true, false, true, address(market));
-        emit IJobMarket.JobDeclined(jobId, provider, PRICE, 1, true, 0);
+        emit IJobMarket.JobDeclined(jobId, provider, PRICE, 1, true, 0, 0);
         vm.prank(provider);
         market.declineJob(jobId, IJobMarket.DeclineReason.InputMissing);
         assertEq(_coalitionValue() - before, PRICE, "the consumer only gets its price back");
@@ -432,7 +432,7 @@ contract AttacksTest is Base {
         uint256 slashed = collateral * config.declineSlashBps() / 10_000;
         uint256 consumerBefore = _value(consumer);
         vm.expectEmit(true, true, false, true, address(market));
-        emit IJobMarket.JobDeclined(jobId4, washProvider, PRICE, 2, false, slashed);
+        emit IJobMarket.JobDeclined(jobId4, washProvider, PRICE - slashed, 2, false, slashed, slashed);
         vm.prank(washProvider);
         market.declineJob(jobId4, IJobMarket.DeclineReason.InputInvalid);
         assertEq(slashed, 15 ether, "10 % of the 150 NGX collateral");
@@ -440,7 +440,9 @@ contract AttacksTest is Base {
         assertEq(reputation.factsOf(washProvider).costlyDeclines, 1, "and reputation");
         (, uint256 reliabilityAfter,,) = reputation.components(washProvider);
         assertGt(reliabilityBefore, reliabilityAfter, "reliability drops");
-        assertEq(_value(consumer) - consumerBefore, PRICE, "the honest consumer is refunded in full");
+        // The input rule (issue #23, item 1): the liar's slash is matched by a burned cut of the refund, so the
+        // harvester loses at least what it makes the honest consumer lose (TrustIIIInputs.t.sol).
+        assertEq(_value(consumer) - consumerBefore, PRICE - slashed, "the refund is cut by the slash, burned");
     }
 
     function test_Attack11_DeclineReasonOtherAlwaysCosts() public {

@@ -137,8 +137,9 @@ contract SettlementGasProfileTest is SettlementBase {
     /// - submitResults: the job's status (Submitted: no second submission, the challenge's precondition); per batch,
     ///   the batch counter and the Batch's two slots (root and provider/deadline/count), deleted when it finishes.
     /// - finalizeBatch: the job's status (Settled: paid exactly once) and the statement slot of the replay rule (a
-    ///   fresh ~22k slot per first settlement, holding the outputs hash `outputsHashOf` reads); per batch, one
-    ///   credit per distinct account (provider, each model owner, treasury), one collateral unlock, the
+    ///   fresh ~22k slot per first settlement, holding the outputs hash `outputsHashOf` reads XOR the job id that
+    ///   points at the statement's credited price: item 7 adds no slot here); per batch, one credit per distinct
+    ///   account (provider, each model owner, treasury), one collateral unlock, the
     ///   RewardsPool's tally and totals once, the provider's Reputation record once, and per distinct consumer its
     ///   pair counter and facts slot once (later jobs of the same consumer re-write those warm slots at 100 gas).
     function test_SettlementGasN16() public {

@@ -9,8 +9,9 @@ import {PolycommitBinding} from "../src/PolycommitBinding.sol";
 
 /// Trust III (issue #23), the contract attacks, each played on the real contracts with the real EZKL proof:
 /// the attacker's cost against what it makes an honest party lose. Each attack test failed on e8f580d's
-/// behaviour; the controls (a stranger's delivery, a delivery one second early, an expiry during a pause) passed
-/// there too, and the two KnownLimit tests pin losses that remain (docs/security.md).
+/// behaviour; the controls (a stranger's delivery, a delivery one second early, an expiry during a pause, a
+/// front-run copy at the honest price) passed there too. Item 7's front-run tests failed on 5c3a5f6 (the first
+/// settlement took the whole credit); item 1 (junk inputs) is TrustIIIInputs.t.sol.
 contract TrustIIITest is Base {
     address internal washProvider = makeAddr("washProvider");
     address internal washOwner = makeAddr("washOwner");
@@ -151,20 +152,65 @@ contract TrustIIITest is Base {
         assertEq(market.outputsHashOf(b), keccak256(abi.encodePacked(_outputs())));
     }
 
-    /// KNOWN LIMIT (docs/security.md): whoever settles a statement first is credited. An attacker that copies
-    /// the honest proof out of the mempool and front-runs its submitResult with a job of its own (posted with
-    /// the public commitments, claimed by its own staked provider) takes the credit: it pays that job's fee
-    /// (royalty too on another's model), about 1.2M gas and a tip; the honest provider keeps its pay and loses
-    /// the reward (at most 80 % of its fee, here 2 NGX) and the NRS credit of one job.
-    function test_KnownLimit_FrontRunSubmitTakesTheCredit() public {
+    /// Item 7, the front-run: an attacker copies the honest proof out of the mempool and front-runs its
+    /// submitResult with a job of its own (posted with the public commitments at the minimum price, claimed by its
+    /// own staked provider). Before, the first settlement took the whole credit: the honest provider lost its
+    /// reward (2 NGX, 80 % of its 2.5 NGX fee) and the job's NRS credit for the attacker's 0.0025 NGX fee. Now a
+    /// statement earns once, at the highest price paid for it: the honest job earns the fee of its price above the
+    /// copy's, so the attacker strips at most the reward its own fee earns (<= 80 % of it: ratio >= 1.25).
+    function test_Attack7_FrontRunSubmitStripsAtMostItsOwnFeesReward() public {
+        uint256 honest = _postAndClaim(dedicatedModel);
+        vm.prank(griefer);
+        uint256 copy = market.postJob(dedicatedModel, _commitments(), 0.1 ether, CLAIM_WINDOW, PROVE_WINDOW, 0);
+        _claimAs(washProvider, copy);
+        uint256 poolBefore = _poolFree();
+        _submitAs(washProvider, copy); // the copied proof, ordered first
+        uint256 stripped = poolBefore - _poolFree();
+        uint256 attackerFee = 0.1 ether * 250 / 10_000;
+        assertEq(stripped, attackerFee * 8_000 / 10_000, "the copy earns only its own fee's reward");
+
+        poolBefore = _poolFree();
+        _submit(honest);
+        uint256 honestReward = poolBefore - _poolFree();
+        uint256 fullReward = PRICE * 250 / 10_000 * 8_000 / 10_000; // 2 NGX: what it earned unattacked
+        assertEq(honestReward, (PRICE - 0.1 ether) * 250 / 10_000 * 8_000 / 10_000, "the fee above the copy's price");
+        uint256 lost = fullReward - honestReward;
+        assertLe(lost * 125 / 100, attackerFee, "the attacker's fee >= 1.25 x the honest provider's loss");
+        assertEq(market.getJob(honest).flags & market.FLAG_NO_REWARD(), 0, "not a replay: rated and credited");
+        assertEq(reputation.factsOf(provider).weightMilli, 1_000, "the full NRS weight of one job");
+        vm.prank(consumer);
+        market.rateJob(honest, 5);
+        assertEq(reputation.factsOf(provider).ratingCount, 1, "and its rating counts");
+        assertEq(market.claimable(provider), 92.5 ether, "its pay is intact");
+    }
+
+    /// Item 7 at the honest job's own price: a copy at the same price strips the whole reward, but pays the same
+    /// fee (2.5 NGX) for it: the 2 NGX stripped are 80 % of what it cost.
+    function test_Attack7_AFrontRunAtTheSamePriceCostsMoreThanItStrips() public {
         uint256 honest = _postAndClaim(dedicatedModel);
         uint256 copy = _postAs(griefer, dedicatedModel);
         _claimAs(washProvider, copy);
-        _submitAs(washProvider, copy); // the copied proof, ordered first
+        uint256 griefer0 = _value(griefer) + _value(washProvider) + PRICE; // the copy's escrow is the griefer's
+        _submitAs(washProvider, copy);
+        uint256 paid = griefer0 - _value(griefer) - _value(washProvider); // fee and royalty, less its own reward
         uint256 poolBefore = _poolFree();
         _submit(honest);
-        assertEq(_poolFree(), poolBefore, "the honest job became the replay");
-        assertEq(market.claimable(provider), 92.5 ether, "its pay is intact");
+        assertEq(_poolFree(), poolBefore, "not above the credit: the honest job is the replay");
+        assertLe(2 ether, paid, "the attacker paid at least the 2 NGX reward it stripped");
+    }
+
+    /// A replay at a higher price earns exactly the fee of the difference, in reward and in NRS weight.
+    function test_AHigherPricedSettlementEarnsOnlyTheDifference() public {
+        uint256 low = _post(dedicatedModel); // 100 NGX
+        _claimAs(provider, low);
+        _submit(low);
+        vm.prank(griefer);
+        uint256 high = market.postJob(dedicatedModel, _commitments(), 110 ether, CLAIM_WINDOW, PROVE_WINDOW, 0);
+        _claimAs(washProvider, high);
+        uint256 poolBefore = _poolFree();
+        _submitAs(washProvider, high);
+        assertEq(poolBefore - _poolFree(), 10 ether * 250 / 10_000 * 8_000 / 10_000, "reward of the 10 NGX above");
+        assertEq(reputation.factsOf(washProvider).weightMilli, 1_000, "fee of 10 NGX (0.25) is a full-weight job");
     }
 
     // ------------------------------------------------------------ item 4: late deliveries
@@ -188,7 +234,7 @@ contract TrustIIITest is Base {
         market.deliverInput(jobId, hex"00");
 
         vm.expectEmit(true, true, false, true, address(market));
-        emit IJobMarket.JobDeclined(jobId, provider, PRICE, 1, true, 0);
+        emit IJobMarket.JobDeclined(jobId, provider, PRICE, 1, true, 0, 0);
         vm.prank(provider);
         market.declineJob(jobId, IJobMarket.DeclineReason.InputMissing);
         assertEq(staking.stakedOf(provider), STAKE, "the decline stayed free");
@@ -289,28 +335,7 @@ contract TrustIIITest is Base {
         assertEq(market.claimable(consumer), PRICE, "consumer refunded");
     }
 
-    // ------------------------------------------------------------ item 1: junk inputs (a known limit)
-
-    /// KNOWN LIMIT, not defended on chain (docs/security.md, "Junk inputs"): fresh consumers post well-paid jobs
-    /// and deliver junk on chain; the provider's InputInvalid decline is free 3 times, then costs 10 % of the
-    /// collateral, while each griefer is refunded in full and pays gas only. The chain cannot tell junk from a
-    /// valid input (the payload is encrypted to the provider), so no bond can be paid out on checkable evidence;
-    /// this test pins the loss the worker's exposure caps must bound, and fails once a defence changes it.
-    function test_KnownLimit_JunkInputsBurnProviderStake() public {
-        uint256 providerBefore = _value(provider);
-        for (uint256 i; i < 10; ++i) {
-            address sybil = _freshConsumer(i);
-            uint256 jobId = _postAs(sybil, dedicatedModel);
-            _claimAs(provider, jobId);
-            vm.prank(sybil);
-            market.deliverInput(jobId, hex"6a756e6b");
-            vm.prank(provider);
-            market.declineJob(jobId, IJobMarket.DeclineReason.InputInvalid);
-            assertEq(_value(sybil), 1_000 ether, "the griefer lost nothing but gas");
-        }
-        assertEq(providerBefore - _value(provider), 105 ether, "7 costly declines of 15 NGX each");
-        assertEq(reputation.factsOf(provider).costlyDeclines, 7);
-    }
+    // item 1 (junk inputs): test/TrustIIIInputs.t.sol
 
     // ------------------------------------------------------------ item 10b: a KZG binding's commitment count
 

@@ -139,9 +139,17 @@ interface IJobMarket {
     event JobCancelled(uint256 indexed jobId, address indexed consumer, uint256 refund);
     event JobClaimed(uint256 indexed jobId, address indexed provider, uint256 collateral, uint256 proveDeadline);
     /// @notice The assigned provider declined. `reason` is a DeclineReason; `free` means nothing was slashed,
-    ///         else `slashed` (of the collateral) went to burn + treasury.
+    ///         else `slashed` (of the collateral) went to burn + treasury. `refund` is what the consumer got back:
+    ///         the price less `burned`, the input rule's cut (issue #23, item 1: a costly InputMissing or
+    ///         InputInvalid decline burns min(slashed, price) of the escrow; zero for a free or an Other decline).
     event JobDeclined(
-        uint256 indexed jobId, address indexed provider, uint256 refund, uint8 reason, bool free, uint256 slashed
+        uint256 indexed jobId,
+        address indexed provider,
+        uint256 refund,
+        uint8 reason,
+        bool free,
+        uint256 slashed,
+        uint256 burned
     );
     /// @notice The consumer published the job's input for the assigned provider (see `deliverInput`).
     ///         `payload` is ciphertext encrypted to the provider's registered `encryptionPubKey`; the
@@ -347,12 +355,15 @@ interface IJobMarket {
     /// @param payload Ciphertext of the job's input, opaque to the contract.
     function deliverInput(uint256 jobId, bytes calldata payload) external;
     /// @notice The assigned provider gives a claimed job back, before the prove deadline. The consumer is
-    ///         refunded in full and the job ends Cancelled.
+    ///         refunded (in full unless the input rule below cuts it) and the job ends Cancelled.
     /// @dev InputMissing needs `block.timestamp >= inputDeadline(jobId)` and no on-chain delivery. A decline
     ///      is free when the reason is InputMissing or InputInvalid and the provider has free declines left
     ///      (Reputation.freeDeclinesLeft); otherwise `collateral * declineSlashBps / 10000` is slashed (burn +
-    ///      treasury) and a costly decline counts against the provider's Reliability. Reasons InputMissing /
-    ///      InputInvalid count against the consumer's score. Works while paused.
+    ///      treasury) and a costly decline counts against the provider's Reliability. The input rule (issue #23,
+    ///      item 1): the chain cannot judge an input, so a costly InputMissing or InputInvalid decline also cuts
+    ///      the consumer's refund by min(slashed, price), burned (paid to no one): a junk or withholding consumer
+    ///      loses what it makes the provider lose, and a lying provider what it makes an honest consumer lose.
+    ///      Reasons InputMissing / InputInvalid count against the consumer's score. Works while paused.
     function declineJob(uint256 jobId, DeclineReason reason) external;
     /// @notice The assigned provider submits the proof; on success the job settles and pays out.
     /// @dev The verifier's runtime code hash must equal the one pinned at registration
