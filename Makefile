@@ -12,6 +12,9 @@ DEMO_HOME ?= $(CURDIR)/.ngx-zk/demo
 DEMO_PORT ?= 18545
 DEMO_DATA_PORT ?= 18546
 PYTEST_ARGS ?=
+# make test runs this many pytest processes side by side, a module per process at a time (1: one process)
+TEST_WORKERS ?= 1
+PYTEST_WORKERS := $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 EXPLORER_PORT ?= 8080
 BLOCK_TIME ?=
 
@@ -103,7 +106,7 @@ explorer: setup ## Explore the demo chain (after make demo): indexer, JSON API, 
 	$(NGX) explorer --rpc-url http://127.0.0.1:$(DEMO_PORT) --port $(EXPLORER_PORT)
 
 test: setup contracts ## Run every test: Python (pytest, incl. the slow tier) and Solidity (forge)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(PYTEST_WORKERS) $(PYTEST_ARGS)
 	@if [ -f verifier_contracts/foundry.toml ]; then cd verifier_contracts && $(FORGE) test; fi
 
 fuzz: setup contracts ## Longer fuzz and invariant campaigns on the contracts (CI runs 256 fuzz runs, 32x32 invariants)

@@ -174,6 +174,18 @@ def markdown(results: dict[str, Any]) -> str:
         from benchmarks.coverage import markdown as coverage_markdown
 
         lines += coverage_markdown(results["coverage"])
+    if results.get("anomaly"):
+        from benchmarks.anomaly_traffic import markdown as anomaly_markdown
+
+        lines += anomaly_markdown(results["anomaly"])
+    if results.get("weights"):
+        from benchmarks.weights import markdown as weights_markdown
+
+        lines += weights_markdown(results["weights"])
+    if results.get("cadence"):
+        from benchmarks.cadence import markdown as cadence_markdown
+
+        lines += cadence_markdown(results["cadence"])
     for failure in results.get("failures", []):
         lines.append(f"FAILED: {failure}")
     return "\n".join(lines).rstrip() + "\n"

@@ -63,10 +63,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gas-jobs", type=int, help="jobs per verifier kind for gas (full: 2; the last is reported)")
     p.add_argument(
         "--only",
-        choices=("pipeline", "market", "batch", "coverage", "providers", "settlement"),
+        choices=("pipeline", "market", "batch", "coverage", "providers", "settlement", "anomaly", "weights", "cadence"),
         help="run one part only (batch: part e, batch-job cost; coverage: part g, models nobody here wrote vs bare EZKL; "
-        "providers: part h, claim races at 10, 100 (1000 unless --quick) simulated providers, claim spread off and on; "
-        "settlement: part i, gas per job of eager single, eager batched and optimistic settlement at N = 1, 4, 16)",
+        "providers: part h, claim races at 1, 10, 100 simulated providers (--quick: 10, 100; 1,000: python -m benchmarks.providers --providers 1000), claim spread off and on; "
+        "settlement: part i, gas per job of eager single, eager batched and optimistic settlement at N = 1, 4, 16; "
+        "anomaly: part j, the anomaly detector's precision and recall on generated traffic with scripted attackers, ~10 s; "
+        "weights: part k, proving time of hashed vs fixed weights, medians; "
+        "cadence: part l, one plain job's latency (post, claimed, settled, audited) on instant mining, 2 s and 12 s blocks, "
+        "~4 min, --quick one job each)",
     )
     p.add_argument("--coverage-dir", type=Path, help="part g: a folder of model folders (default: coverage_models.py's)")
     p.add_argument("--coverage-models", nargs="+", help="part g: only these model folders (full: all)")
@@ -148,6 +152,31 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 traceback.print_exc()
                 failures.append(f"part g: {type(exc).__name__}: {exc}")
+        if args.only in (None, "anomaly"):
+            try:
+                from benchmarks import anomaly_traffic  # part j: anomaly detection on generated traffic (no chain)
+
+                results["anomaly"] = anomaly_traffic.run(workdir / "anomaly")
+            except Exception as exc:
+                traceback.print_exc()
+                failures.append(f"part j: {type(exc).__name__}: {exc}")
+        if args.only in (None, "weights"):
+            try:
+                from benchmarks import weights  # part k: proving time of private (hashed) weights against fixed
+
+                results["weights"] = weights.run(workdir / "weights", workdir / "ngx-cache", args.repeats, quick=args.quick)
+            except Exception as exc:
+                traceback.print_exc()
+                failures.append(f"part k: {type(exc).__name__}: {exc}")
+        if args.only in (None, "cadence"):
+            try:
+                from benchmarks import cadence  # part l: one job's latency per block cadence (instant, 2 s, 12 s)
+
+                plan = cadence.QUICK if args.quick else cadence.FULL
+                results["cadence"] = cadence.run(workdir / "cadence", workdir / "ngx-cache", log, plan)
+            except Exception as exc:
+                traceback.print_exc()
+                failures.append(f"part l: {type(exc).__name__}: {exc}")
         if args.only in (None, "providers"):
             try:
                 from benchmarks import providers  # part h: claim races against the number of providers

@@ -22,6 +22,11 @@ CIRCUIT_ONNX = "circuit.onnx"
 SAMPLE = "sample.json"
 """An input the build calibrated on (not pinned by the manifest): publish proves it for its settlement dry run."""
 """The graph EZKL compiles: the user's ONNX with salt slots added in front of each input."""
+PRIVATE_FILES = (COMPILED, CIRCUIT_ONNX)
+"""The files that hold a model's weights in clear. A ``hashed``-weights circuit's public bundle leaves them
+out (its manifest still pins their sha256); the owner seals them to licensed providers (:mod:`ngx_zk.licensing`)."""
+MAX_PARAM_HASHES = 4
+"""Most weight-hash instances a ``hashed``-weights circuit may have (``ParamsBinding`` holds them as immutables)."""
 
 MANIFEST_SCHEMA = 1
 T = TypeVar("T")
@@ -110,6 +115,10 @@ class Manifest:
     batch: int = 1
     """Inferences per proof: a batch circuit runs the model ``batch`` times side by side. ``inputs`` and
     ``outputs`` then list every inference's tensors in order (``<name>__0``, ..., ``<name>__<batch-1>``)."""
+    param_hashes: tuple[int, ...] = ()
+    """A ``hashed``-weights circuit's Poseidon hash(es) of its weights: the proof file's instances after the input
+    commitments, before the outputs. The market's instances leave them out; the model's verifier on chain
+    (``ParamsBinding``) puts these values back in, so a proof made with other weights does not verify."""
     commitment_points: int = 0
     """A ``polycommit`` input's KZG commitments: G1 points at the front of the proof bytes (one per
     advice column the input fills), posted on chain as two words each, (x, y)."""
@@ -152,10 +161,26 @@ class Manifest:
         return len(self.inputs) if self.visibility.input == "hashed" else 0
 
     @property
+    def hashed_weights(self) -> bool:
+        """The weights are private witnesses pinned by :attr:`param_hashes` (``--weights hashed``)."""
+        return self.visibility.params == "hashed"
+
+    @property
+    def param_slice(self) -> tuple[int, int]:
+        """(start, count) of the weight-hash instances in the proof file (count 0: fixed weights)."""
+        return (self.commitment_count if not self.polycommit else 0, len(self.param_hashes))
+
+    @property
     def proof_instance_count(self) -> int:
         """Instances in the EZKL proof file: the market's instances less a polycommit input's points,
-        which the market reads from the proof bytes instead."""
-        return self.instance_count - (self.commitment_count if self.polycommit else 0)
+        which the market reads from the proof bytes instead, plus the weight hashes the chain inserts."""
+        return self.instance_count - (self.commitment_count if self.polycommit else 0) + len(self.param_hashes)
+
+    def with_params(self, market_instances: Sequence[int]) -> list[int]:
+        """The proof file's instances from the market's: the weight hashes put back after the input commitments."""
+        start, _ = self.param_slice
+        own = list(market_instances[self.commitment_count :] if self.polycommit else market_instances)
+        return [*own[:start], *self.param_hashes, *own[start:]]
 
     @property
     def output_instance_count(self) -> int:
@@ -167,6 +192,7 @@ class Manifest:
 
     @property
     def input_instance_count(self) -> int:
+        """The market's instances before the outputs (weight hashes are not among the market's instances)."""
         if self.visibility.input == "public":
             return sum(i.size for i in self.inputs)
         return self.commitment_count
@@ -179,6 +205,10 @@ class Manifest:
         data = asdict(self)
         data["visibility"] = asdict(self.visibility)
         data["insecure"] = self.insecure
+        if self.param_hashes:
+            data["param_hashes"] = [f"0x{h:064x}" for h in self.param_hashes]
+        else:
+            del data["param_hashes"]  # a fixed-weights manifest keeps its bytes (and artifacts hash) as before
         return data
 
     @classmethod
@@ -203,6 +233,7 @@ class Manifest:
             tuning=dict(data.get("tuning", {})),
             batch=int(data.get("batch", 1)),
             commitment_points=int(data.get("commitment_points", 0)),
+            param_hashes=tuple(int(str(h), 16) for h in data.get("param_hashes", ())),
         )
 
 
@@ -271,20 +302,45 @@ class Circuit:
         except (KeyError, TypeError, ValueError) as exc:
             raise CircuitError(f"{manifest_path} is malformed ({exc})", "rebuild it with ngx-zk model build") from None
 
+    @property
+    def has_weights(self) -> bool:
+        """Can this folder prove? A fixed-weights circuit always can; a hashed-weights one only once the owner's
+        licence has put the private files (:data:`PRIVATE_FILES`) in (a public bundle has none)."""
+        return not self.manifest.hashed_weights or all((self.path / f).is_file() for f in PRIVATE_FILES)
+
     def check(self) -> None:
         """Raise :class:`ArtifactMismatchError` unless every file matches the hash the manifest pins."""
-        pinned = {
+        self._check(self._pinned())
+
+    def check_public(self) -> None:
+        """:meth:`check` of what verifying needs (settings, vk): a hashed-weights circuit's public bundle has no
+        compiled circuit or circuit ONNX; a fixed-weights circuit is checked whole."""
+        pinned = self._pinned()
+        if self.manifest.hashed_weights:
+            pinned = {label: v for label, v in pinned.items() if v[0].name not in PRIVATE_FILES}
+        self._check(pinned)
+
+    def _check(self, pinned: dict[str, tuple[Path, str]]) -> None:
+        for label, (path, expected) in pinned.items():
+            if not path.is_file():
+                if path.name in PRIVATE_FILES and self.manifest.hashed_weights:
+                    raise CircuitError(
+                        f"{label} missing: {path} (model {self.name!r} has private weights)",
+                        f"ask the model's owner for a licence: ngx-zk model license {self.name} --provider YOUR_ADDRESS, "
+                        "then ngx-zk model install-license FILE",
+                    )
+                raise CircuitError(f"{label} missing: {path}", "rebuild the circuit with ngx-zk model build")
+            actual = sha256_file(path)
+            if actual != expected:
+                raise ArtifactMismatchError(label, path, expected, actual)
+
+    def _pinned(self) -> dict[str, tuple[Path, str]]:
+        return {
             "settings": (self.settings, self.manifest.settings_sha256),
             "compiled circuit": (self.compiled, self.manifest.compiled_sha256),
             "verification key": (self.vk, self.manifest.vk_sha256),
             "circuit ONNX": (self.circuit_onnx, self.manifest.circuit_onnx_sha256),
         }
-        for label, (path, expected) in pinned.items():
-            if not path.is_file():
-                raise CircuitError(f"{label} missing: {path}", "rebuild the circuit with ngx-zk model build")
-            actual = sha256_file(path)
-            if actual != expected:
-                raise ArtifactMismatchError(label, path, expected, actual)
 
     def settings_json(self) -> dict[str, Any]:
         return dict(json.loads(self.settings.read_text()))

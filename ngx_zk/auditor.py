@@ -56,7 +56,9 @@ class Verdict:
         return ok
 
 
-def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id: int) -> Verdict:
+def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id: int, explorer: str | None = None) -> Verdict:
+    """The auditor's checks of ``job_id`` (see the module docstring); ``explorer``: a proof mirror asked for an
+    optimistic job's proof when its provider does not serve it."""
     verdict = Verdict(job_id, circuit.name)
     job = market.job(job_id)
     if not verdict.add("job settled", job.status is JobStatus.SETTLED, f"status {job.status.value}"):
@@ -81,7 +83,7 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
     except NgxZkError as exc:
         verdict.add(RENDERED_CHECK, False, f"could not re-render the verifier: {exc}")
     try:
-        proof, instances, where = settled_proof(market, job)
+        proof, instances, where = settled_proof(market, job, explorer)
     except NgxZkError as exc:
         verdict.add("settlement calldata readable", False, str(exc))
         return verdict
@@ -108,11 +110,12 @@ def audit_job(settings: Settings, market: Marketplace, circuit: Circuit, job_id:
     return verdict
 
 
-def settled_proof(market: Marketplace, job: Job) -> tuple[bytes, list[int], str]:
+def settled_proof(market: Marketplace, job: Job, explorer: str | None = None) -> tuple[bytes, list[int], str]:
     """The proof and instances that settled ``job``, and where they came from. An eager job's (or an answered
     challenge's) are in the settling transaction's calldata. An optimistic job finalized unchallenged has no proof
-    on chain: its provider serves the committed one (``GET /v1/proofs/{id}``), taken only if its keccak is the
-    committed ``proofHash``, with the job's commitments and the committed outputs as instances."""
+    on chain: its provider serves the committed one (``GET /v1/proofs/{id}``; else ``explorer``'s mirror), taken
+    only if its keccak is the committed ``proofHash`` and the committed outputs are the ones the market recorded,
+    with the job's commitments and those outputs as instances."""
     try:
         proof, instances, event = market.submitted_result(job.job_id)
         return proof, instances, f"tx {event.meta.tx_hash}"
@@ -126,13 +129,21 @@ def settled_proof(market: Marketplace, job: Job) -> tuple[bytes, list[int], str]
         raise ChainError(
             f"optimistic job {job.job_id} settled but its JobSubmitted event was not found", "query another RPC node"
         )
-    endpoint = market.provider(sub.provider).endpoint_uri
-    served, failures = fetch_proof(http_fetch(market.dev_chain), sources(endpoint, None), sub)
+    places = sources(market.provider(sub.provider).endpoint_uri, explorer)
+    served, failures = fetch_proof(http_fetch(market.dev_chain), places, sub)
     if served is None or proof_hash(served.proof) != sub.proof_hash:
+        looked = ", ".join(f"the {name} at {base}" for name, base, _ in places) or "nowhere: the provider has no endpoint"
         raise ChainError(
-            f"job {job.job_id} settled optimistically (its proof is not on chain) and its provider does not serve the "
-            f"committed proof: {'; '.join(failures) or 'no endpoint registered'}",
-            "providers serve it until a day after finalization; an explorer's mirror may still hold it (GET /api/jobs/ID/proof)",
+            f"job {job.job_id} settled optimistically (its proof is not on chain) and its provider"
+            f"{' (nor the explorer mirror)' if explorer else ''} does not serve the committed proof "
+            f"0x{sub.proof_hash.hex()[:16]}… (looked at {looked}: {'; '.join(failures) or 'nothing served'})",
+            "providers serve it until a day after finalization; name an explorer that mirrors it (--explorer URL)",
+        )
+    if list(sub.outputs) != market.outputs(job.job_id):
+        raise ChainError(
+            f"the outputs committed for job {job.job_id} are not the ones the market recorded at its settlement",
+            "the node served logs the chain does not back; query another RPC node",
         )
     posted = list(market.posted(job.job_id).event.input_commitments)
-    return served.proof, [*posted, *sub.outputs], f"committed proof 0x{sub.proof_hash.hex()[:16]}… served by its provider"
+    where = f"committed proof 0x{sub.proof_hash.hex()[:16]}… served by the {served.source}"
+    return served.proof, [*posted, *sub.outputs], where

@@ -1,7 +1,9 @@
 """A model's artifact bundle: its circuit folder as a tar.gz, and unpacking one from a stranger.
 
 A bundle holds exactly the files of ``circuits/<name>/`` (manifest, settings, compiled circuit, vk,
-circuit ONNX), flat, never a proving key (setup is deterministic: providers rebuild it). It is made
+circuit ONNX), flat, never a proving key. A hashed-weights circuit's bundle is public: manifest, settings and vk
+only (its manifest pins the private files' sha256; the owner seals them to licensed providers, see
+:mod:`ngx_zk.licensing`), enough to verify its proofs and nothing to prove with (setup is deterministic: providers rebuild it). It is made
 reproducibly (sorted, zero times and owners), so the same circuit always gives the same bytes.
 
 A bundle someone else made is hostile until checked: :func:`unpack` reads only regular files with
@@ -23,12 +25,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import safejson
-from .artifacts import CIRCUIT_ONNX, COMPILED, MANIFEST, SETTINGS, VK, Circuit, sha256_file
+from .artifacts import CIRCUIT_ONNX, COMPILED, MANIFEST, PRIVATE_FILES, SETTINGS, VK, Circuit, sha256_file
 from .config import Settings
 from .errors import CircuitError
 
 BUNDLE_FILES = (MANIFEST, SETTINGS, COMPILED, VK, CIRCUIT_ONNX)
 """The members of a bundle: the circuit folder's files, nothing else."""
+PUBLIC_FILES = tuple(f for f in BUNDLE_FILES if f not in PRIVATE_FILES)
+"""The members of a hashed-weights circuit's bundle: no file that holds the weights."""
+
+
+def bundle_files(circuit: Circuit) -> tuple[str, ...]:
+    """What ``circuit``'s bundle holds: every circuit file, or the public ones for hashed weights."""
+    return PUBLIC_FILES if circuit.manifest.hashed_weights else BUNDLE_FILES
+
+
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
 """Largest bundle downloaded or read (compressed)."""
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
@@ -54,8 +65,10 @@ class BundleInfo:
 
 
 def make_bundle(circuit: Circuit, out: Path) -> BundleInfo:
-    """Write ``circuit``'s folder (checked against its manifest) as a reproducible tar.gz at ``out``."""
-    circuit.check()
+    """Write ``circuit``'s folder (checked against its manifest) as a reproducible tar.gz at ``out``; a hashed-weights
+    circuit's without the files that hold its weights."""
+    circuit.check_public()
+    files = bundle_files(circuit)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
@@ -64,7 +77,7 @@ def make_bundle(circuit: Circuit, out: Path) -> BundleInfo:
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
         ):
-            for name in sorted(BUNDLE_FILES):
+            for name in sorted(files):
                 path = circuit.path / name
                 info = tarfile.TarInfo(name)
                 info.size, info.mode, info.mtime = path.stat().st_size, 0o644, 0
@@ -73,7 +86,7 @@ def make_bundle(circuit: Circuit, out: Path) -> BundleInfo:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return BundleInfo(out, circuit.name, sha256_file(out), out.stat().st_size, tuple(sorted(BUNDLE_FILES)))
+    return BundleInfo(out, circuit.name, sha256_file(out), out.stat().st_size, tuple(sorted(files)))
 
 
 def unpack(bundle: Path, into: Path, *, max_bytes: int = MAX_BUNDLE_BYTES, max_unpacked: int = MAX_UNPACKED_BYTES) -> Circuit:
@@ -107,15 +120,21 @@ def unpack(bundle: Path, into: Path, *, max_bytes: int = MAX_BUNDLE_BYTES, max_u
         raise BundleError(
             f"{bundle} is not a readable tar.gz bundle ({exc})", "make bundles with: ngx-zk model bundle NAME --out FILE"
         ) from None
-    missing = [f for f in BUNDLE_FILES if f not in seen]
+    missing = [f for f in PUBLIC_FILES if f not in seen]
     if missing:
         raise BundleError(f"the bundle lacks {', '.join(missing)}", "make bundles with: ngx-zk model bundle NAME --out FILE")
     for name in (MANIFEST, SETTINGS):  # parsed by ngx-zk later: bound their size and nesting first
         safejson.loads((into / name).read_bytes(), what=f"the bundle's {name}", max_bytes=64 * 1024 * 1024)
+    missing = [f for f in BUNDLE_FILES if f not in seen]
+    if missing and not Circuit.load(into).manifest.hashed_weights:  # only hashed weights may stay out of a bundle
+        raise BundleError(f"the bundle lacks {', '.join(missing)}", "make bundles with: ngx-zk model bundle NAME --out FILE")
     circuit = Circuit.load(into)
     if not NAME_RE.fullmatch(circuit.name):
         raise BundleError(f"the bundle's circuit name {circuit.name[:80]!r} is not a safe folder name")
-    circuit.check()
+    if circuit.has_weights:
+        circuit.check()
+    else:
+        circuit.check_public()  # a hashed-weights model's public bundle
     return circuit
 
 

@@ -28,6 +28,7 @@ from .artifacts import (
     CIRCUIT_ONNX,
     COMPILED,
     MANIFEST,
+    MAX_PARAM_HASHES,
     SAMPLE,
     SETTINGS,
     VK,
@@ -55,7 +56,7 @@ Progress = Callable[[str], None]
 
 VISIBILITIES = {
     "input": ("hashed", "polycommit", "public", "private"),
-    "params": ("fixed",),
+    "params": ("fixed", "hashed"),
     "output": ("public", "hashed", "private"),
 }
 MAX_ACCURACY_SAMPLES = 8
@@ -79,6 +80,7 @@ def build_circuit(
 
     ``batch`` > 1 builds a batch circuit: one proof of ``batch`` inferences, each with its own
     input commitment (see :func:`ngx_zk.onnx_model.batched`); its default name is ``<model>_b<batch>``."""
+    _check_weights(visibility, batch)
     _check_visibility(visibility)
     cap = settings.max_logrows if max_logrows is None else max_logrows
     progress("checking the model")
@@ -144,6 +146,7 @@ def build_circuit(
         progress("generating keys (setup)")
         keys.setup(settings, name, staging / COMPILED, srs_path, srs_info.sha256, staging / VK)
         points = _kzg_points(staging, srs_path, samples[0][0], salt_elements) if visibility.input == "polycommit" else 0
+        params = _param_hashes(staging, samples[0], salt_elements) if visibility.params == "hashed" else ()
 
         manifest = Manifest(
             name=name,
@@ -161,6 +164,7 @@ def build_circuit(
             tuning={**chosen.to_json(), "tuned": tune, "calibration_samples": len(samples), "reference": runner.reference},
             batch=batch,
             commitment_points=points,
+            param_hashes=params,
         )
         (staging / SAMPLE).write_text(json.dumps({"input_data": samples[0]}) + "\n")
         for scratch in staging.iterdir():
@@ -266,6 +270,37 @@ def _check_visibility(v: Visibility) -> None:
     for part, allowed in VISIBILITIES.items():
         if getattr(v, part) not in allowed:
             raise NgxZkError(f"{part} visibility {getattr(v, part)!r} is not supported", f"choose one of: {', '.join(allowed)}")
+
+
+def _check_weights(v: Visibility, batch: int) -> None:
+    """``--weights hashed`` works with one inference per proof and a hashed or public input; ``private`` is refused:
+    nothing in the proof would pin the weights, so a provider could prove with any weights it likes."""
+    if v.params == "private":
+        raise NgxZkError(
+            "weights visibility 'private' is refused: nothing in a proof would pin the weights, so a provider could "
+            "settle jobs with any weights it likes",
+            "use --weights hashed (the proof carries a Poseidon hash of the weights, which the chain pins)",
+        )
+    if v.params == "hashed" and (v.input == "polycommit" or batch > 1):
+        raise NgxZkError(
+            f"--weights hashed is not supported with {'a polycommit input' if v.input == 'polycommit' else f'--batch {batch}'}",
+            "build it with --visibility hashed/fixed/public (input hashed) and --batch 1, or keep --weights fixed",
+        )
+
+
+def _param_hashes(staging: Path, sample: list[list[float]], salt_elements: int) -> tuple[int, ...]:
+    """A hashed-weights circuit's weight hash(es): the witness's ``processed_params`` for one sample (they depend
+    on the weights only). Checked against :data:`~ngx_zk.artifacts.MAX_PARAM_HASHES` (what the binding holds)."""
+    data_file, witness = staging / "params-input.json", staging / "params-witness.json"
+    inputs.write_witness_input(data_file, [values + [0.0] * salt_elements for values in sample])
+    found = _ezkl.gen_witness(CircuitError, data_file, staging / COMPILED, witness, None, None).get("processed_params") or {}
+    hashes = tuple(_ezkl.felt_to_int(str(h)) for h in (found.get("poseidon_hash") or []))
+    if not 1 <= len(hashes) <= MAX_PARAM_HASHES:
+        raise CircuitError(
+            f"EZKL gave {len(hashes)} weight hash instance(s); a hashed-weights model takes 1 to {MAX_PARAM_HASHES}",
+            "keep --weights fixed for this model",
+        )
+    return hashes
 
 
 def _check_name(name: str) -> str:

@@ -315,11 +315,12 @@ class Client:
         who = address or self.signer.address
         return {"consumer": who, "score": self.market.consumer_score(who), **self.market.consumer_facts(who)}
 
-    def verify_job(self, job_id: int, model: str | Circuit) -> Verdict:
-        """Re-check a settled job from chain data and the local circuit, check by check."""
+    def verify_job(self, job_id: int, model: str | Circuit, explorer: str | None = None) -> Verdict:
+        """Re-check a settled job from chain data and the local circuit, check by check (``explorer``: a proof
+        mirror for an optimistic job whose provider no longer serves its proof)."""
         from .auditor import audit_job
 
-        return audit_job(self.settings, self.market, self.circuit(model), job_id)
+        return audit_job(self.settings, self.market, self.circuit(model), job_id, explorer)
 
 
 __all__ = ["Client", "connect", "parse_price", "resolve_chain", "signer_for"]

@@ -12,6 +12,11 @@ circuit checks it against chain data alone:
 
 The other inferences stay hidden behind their own salted commitments (and output hashes, for a
 private model).
+
+An optimistic job finalized unchallenged has no proof on chain: its proof is fetched from its provider's
+endpoint (``GET /v1/proofs/ID``) or an explorer's mirror, and taken only if its keccak is the committed
+``proofHash`` and the committed outputs are the ones the market recorded
+(:func:`ngx_zk.auditor.settled_proof`); the instances are then the job's commitments and those outputs.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 
 from . import prover, safejson
 from .artifacts import Circuit
-from .auditor import Verdict, audit_job
+from .auditor import Verdict, audit_job, settled_proof
 from .chain.market import Marketplace
 from .chain.types import JobStatus
 from .commitment import commit, kzg_key
@@ -67,19 +72,22 @@ def disclose(
     salted_input: dict[str, Any],
     index: int,
     private_output_felts: list[str] | None = None,
+    explorer: str | None = None,
 ) -> Disclosure:
-    """The disclosure of inference ``index`` (0-based) of one of our settled jobs (``salted_input``: the job record's)."""
+    """The disclosure of inference ``index`` (0-based) of one of our settled jobs (``salted_input``: the job record's;
+    ``explorer``: a proof mirror asked when an optimistic job's provider no longer serves its proof)."""
     m = circuit.manifest
     if not 0 <= index < m.batch:
         raise InputError(f"job {job_id} holds {m.batch} inference(s): there is no inference {index + 1}", f"choose 1..{m.batch}")
-    if market.job(job_id).status is not JobStatus.SETTLED:
+    job = market.job(job_id)
+    if job.status is not JobStatus.SETTLED:
         raise NgxZkError(f"job {job_id} is not settled: there is no proven output to disclose", f"ngx-zk job show {job_id}")
     batch = parse(salted_input, m, source=f"the record of job {job_id}")
     part = split_batch(batch, m)[index]
     single = m.single()
     per = single.output_instance_count if m.visibility.output == "public" else sum(o.size for o in single.outputs)
     if m.visibility.output == "public":
-        _, instances, _ = market.submitted_result(job_id)
+        _, instances, _ = settled_proof(market, job, explorer)
         start = m.input_instance_count + index * per
         felts = instances[start : start + per]
     elif m.visibility.output == "hashed":
@@ -117,7 +125,7 @@ def load(text: bytes | str, circuit: Circuit) -> Disclosure:
     return Disclosure(chain_id, market, job_id, model, index, part, tuple(int(f) for f in felts))
 
 
-def check(settings: Settings, market: Marketplace, circuit: Circuit, d: Disclosure) -> Verdict:
+def check(settings: Settings, market: Marketplace, circuit: Circuit, d: Disclosure, explorer: str | None = None) -> Verdict:
     """The auditor's verdict on the job, plus the disclosure's own checks (see the module docstring)."""
     m = circuit.manifest
     if (d.chain_id, d.market.lower()) != (market.chain.chain_id, market.market.address.lower()):
@@ -125,13 +133,13 @@ def check(settings: Settings, market: Marketplace, circuit: Circuit, d: Disclosu
             f"the disclosure is for the market {d.market} on chain {d.chain_id}",
             "connect to that chain (--rpc-url) with its deployment record",
         )
-    verdict = audit_job(settings, market, circuit, d.job_id)
+    verdict = audit_job(settings, market, circuit, d.job_id, explorer)
     if not verdict.valid:
         return verdict
     if not verdict.add("inference exists in the job", 0 <= d.index < m.batch, f"inference {d.index + 1} of {m.batch}"):
         return verdict
     single = m.single()
-    _, instances, _ = market.submitted_result(d.job_id)
+    _, instances, _ = settled_proof(market, market.job(d.job_id), explorer)
     k = single.commitment_count
     commitment, _ = commit(single, d.input, kzg=kzg_key(circuit, settings))
     verdict.add(

@@ -72,7 +72,7 @@ def dedicated_verifier(settings: Settings, circuit: Circuit) -> CompiledContract
         return CompiledContract(**json.loads(compiled.read_text()))
     except (OSError, ValueError, TypeError):
         pass  # not compiled yet (or a damaged cache entry): render and compile again
-    circuit.check()
+    circuit.check_public()
     srs_path = srs.locate(settings, circuit.manifest.srs)
     sol = folder / f"Halo2Verifier.{os.getpid()}.sol"
     try:
@@ -93,7 +93,7 @@ def vka_words(settings: Settings, circuit: Circuit) -> bytes:
     folder = _evm_dir(settings, circuit)
     vka = folder / "vka.bin"
     if not vka.is_file():
-        circuit.check()
+        circuit.check_public()
         srs_path = srs.locate(settings, circuit.manifest.srs)
         tmp = vka.with_name(f".{vka.name}.{os.getpid()}.tmp")
         try:
@@ -171,16 +171,19 @@ def registered_vka_slot(vka: bytes) -> bytes:
     return keccak(keccak(vka) + REGISTERED_VKAS_SLOT.to_bytes(32, "big"))
 
 
-def calldata(proof_file: Path, points: int = 0) -> tuple[bytes, list[int]]:
+def calldata(proof_file: Path, points: int = 0, params: tuple[int, int] = (0, 0)) -> tuple[bytes, list[int]]:
     """What ``submitResult`` takes: the proof bytes and the public instances as uint256.
 
     A polycommit circuit's submission starts with its input's commitment words, which the proof file
     holds in its bytes (its first ``points`` G1 points), not among its instances: pass ``points``
-    (``manifest.commitment_points``) to get them in front. The verifier itself takes the file's own."""
+    (``manifest.commitment_points``) to get them in front. The verifier itself takes the file's own.
+    A hashed-weights circuit's weight hashes are not the market's instances: pass ``params``
+    (``manifest.param_slice``) to leave them out (the model's ``ParamsBinding`` puts the pinned ones back)."""
     try:
         data = json.loads(proof_file.read_text())
         proof = bytes.fromhex(str(data["hex_proof"]).removeprefix("0x"))
         instances = [_ezkl.felt_to_int(str(f)) for group in data["instances"] for f in group]
     except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError):
         raise InvalidProofError(f"{proof_file} is not an EZKL proof file") from None
-    return proof, [*proof_points(proof, points), *instances]
+    start, count = params
+    return proof, [*proof_points(proof, points), *instances[:start], *instances[start + count :]]

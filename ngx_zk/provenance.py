@@ -100,6 +100,8 @@ def check_verifier(settings: Settings, market: Marketplace, entry: ModelEntry, c
     problems: list[str] = []
     if circuit.manifest.polycommit:
         expected, source = _binding_expected(market, entry, circuit, expected, source, problems)
+    elif circuit.manifest.hashed_weights:
+        expected, source = _params_binding_expected(market, entry, circuit, expected, source, problems)
     if pinned != expected:
         problems.append(f"the entry pins {_hex(pinned)}, the code {source} hashes to {_hex(expected)}")
     if onchain != pinned:
@@ -128,6 +130,32 @@ def _binding_expected(
             f"the binding's verifier {inner} hashes to {_hex(inner_onchain)}, the code {inner_source} to {_hex(inner_expected)}"
         )
     return keccak(market.binding_code(inner, points)), f"PolycommitBinding({inner}, {points}) has"
+
+
+def _params_binding_expected(
+    market: Marketplace, entry: ModelEntry, circuit: Circuit, inner_expected: bytes, inner_source: str, problems: list[str]
+) -> tuple[bytes, str]:
+    """For a hashed-weights circuit: the code hash its ``ParamsBinding`` must have (its immutables are the inner
+    verifier, the commitment count and the manifest's weight hashes), noting in ``problems`` what differs."""
+    m = circuit.manifest
+    found = market.params_binding_of(entry.verifier)
+    if found is None:
+        problems.append(f"the verifier at {entry.verifier} is not a ParamsBinding (the circuit's weights are hashed)")
+        return b"", "a ParamsBinding has"
+    inner, commitments, params = found
+    if params != m.param_hashes:
+        problems.append("the binding pins other weight hashes than the manifest's (a proof of these weights cannot settle)")
+    if commitments != m.commitment_count:
+        problems.append(
+            f"the binding inserts the weight hashes after {commitments} instance(s), the circuit after {m.commitment_count}"
+        )
+    inner_onchain = market.code_hash(inner)
+    if inner_onchain != inner_expected:
+        problems.append(
+            f"the binding's verifier {inner} hashes to {_hex(inner_onchain)}, the code {inner_source} to {_hex(inner_expected)}"
+        )
+    code = market.params_binding_code(inner, m.commitment_count, m.param_hashes)
+    return keccak(code), f"ParamsBinding({inner}, {m.commitment_count}, weight hashes) has"
 
 
 def require_verifier(settings: Settings, market: Marketplace, entry: ModelEntry, circuit: Circuit) -> VerifierCheck:

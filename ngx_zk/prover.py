@@ -144,7 +144,7 @@ def _prove_child(conn: Connection, circuit: Circuit, data: InputData, out: Path,
 def verify(proof_file: Path, circuit: Circuit, settings: Settings) -> Proof:
     """Check ``proof_file`` against ``circuit``; raise :class:`InvalidProofError` unless it is valid."""
     proof = _read(proof_file, circuit)
-    circuit.check()
+    circuit.check_public()
     srs_path = srs.locate(settings, circuit.manifest.srs)
     if not _ezkl.verify(proof_file, circuit.settings, circuit.vk, srs_path):
         raise InvalidProofError(
@@ -174,6 +174,7 @@ def _read(path: Path, circuit: Circuit, seconds: float = 0.0) -> Proof:
             f"proof {path} has {len(instances)} public instances; circuit {m.name!r} has {m.proof_instance_count}",
             "the proof was made for another model",
         )
+    instances = _without_params(path, m, instances)
     if m.polycommit:  # the market's instances: the input's KZG commitment (from the proof bytes), then the file's
         instances = [*proof_points(bytes(data["proof"]), m.commitment_points), *instances]
     return Proof(
@@ -184,6 +185,20 @@ def _read(path: Path, circuit: Circuit, seconds: float = 0.0) -> Proof:
         commitments=tuple(instances[: m.commitment_count]),
         prove_seconds=seconds,
     )
+
+
+def _without_params(path: Path, m: Manifest, instances: list[int]) -> list[int]:
+    """The proof file's instances less a hashed-weights circuit's weight hashes, which must be the manifest's:
+    the chain puts the pinned ones back, so a proof made with other weights could never settle."""
+    start, count = m.param_slice
+    if not count:
+        return instances
+    if tuple(instances[start : start + count]) != m.param_hashes:
+        raise InvalidProofError(
+            f"proof {path} was made with other weights than model {m.name!r} commits to (weight hash mismatch)",
+            "prove with the weights the owner licensed (ngx-zk model install-license FILE checks them)",
+        )
+    return [*instances[:start], *instances[start + count :]]
 
 
 def _instances(path: Path, data: Any) -> list[int]:
@@ -215,8 +230,9 @@ def output_values(m: Manifest, instances: list[int]) -> tuple[float, ...]:
 
 def write_proof_from_calldata(proof: bytes, instances: list[int], path: Path, m: Manifest) -> Path:
     """An EZKL proof file rebuilt from on-chain calldata (a submission's instances), so it can be verified
-    offline. A polycommit input's commitment words are left out: EZKL reads them from the proof bytes."""
-    own = instances[m.commitment_count :] if m.polycommit else instances
+    offline. A polycommit input's commitment words are left out: EZKL reads them from the proof bytes; a
+    hashed-weights circuit's weight hashes are put back in (the manifest's, as the chain's ParamsBinding does)."""
+    own = m.with_params(instances)
     path.write_text(json.dumps({"proof": list(proof), "instances": [[_ezkl.int_to_felt(v) for v in own]]}))
     return path
 

@@ -273,6 +273,11 @@ def publish(
         verifier_addr = market.deploy_binding(
             signer, verifier_addr, m.commitment_points, what=f"deploy the polycommit binding for {m.name}"
         )
+    if m.hashed_weights:
+        progress(f"deploying the ParamsBinding (pins {len(m.param_hashes)} weight hash(es) in front of the verifier)")
+        verifier_addr = market.deploy_params_binding(
+            signer, verifier_addr, m.commitment_count, m.param_hashes, what=f"deploy the weights binding for {m.name}"
+        )
     digest = expected_digest(settings, circuit, chosen)
     if settlement is not None:
         circuit = bind_settlement(circuit, settlement)

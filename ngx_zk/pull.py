@@ -159,7 +159,8 @@ def pull_model(
         m = staged.manifest
         if m.logrows > settings.max_logrows:
             raise LogrowsCapError(m.logrows, settings.max_logrows)
-        onnx_model.load_checked(staged.circuit_onnx)  # what the worker will run: refused if a build would refuse it
+        if staged.has_weights:  # a hashed-weights model's ONNX comes with its licence (checked there)
+            onnx_model.load_checked(staged.circuit_onnx)  # what the worker will run: refused if a build would refuse it
         if srs_file is not None:
             srs.public_srs(settings, srs_file, m.logrows)
         progress("re-rendering the verifier and comparing code hashes")

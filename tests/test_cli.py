@@ -85,7 +85,7 @@ def test_build_commit_prove_verify_round_trip(env: Path) -> None:
         (("model", "build", str(MODELS / "mlp"), "--visibility", "public"), "expected input/params/output"),
         (
             ("model", "build", str(MODELS / "mlp"), "--visibility", "hashed/private/public"),
-            "params visibility 'private' is not supported",
+            "weights visibility 'private' is refused",
         ),
     ],
 )
@@ -237,8 +237,19 @@ def test_chain_commands_share_one_option_set() -> None:
         ("watch",),
         ("account", "show"),
         ("account", "transfer"),
+        ("crosschain", "adapter"),
+        ("model", "install-license"),
     }
-    reading = {("model", "pull"), ("job", "show"), ("job", "disclose"), ("jobs",), ("reputation",), ("verify",), ("explorer",)}
+    reading = {
+        ("model", "license"),
+        ("model", "pull"),
+        ("job", "show"),
+        ("job", "disclose"),
+        ("jobs",),
+        ("reputation",),
+        ("verify",),
+        ("explorer",),
+    }
     for path in all_commands(main):
         group: click.Command = main
         for name in path:

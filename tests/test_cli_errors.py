@@ -50,6 +50,7 @@ def dead_port() -> int:
 NOT_A_FOLDER = "NOT_A_FOLDER"
 """Placeholder for a path that names a file (set as NGX_ZK_HOME: a config error)."""
 
+DEAD_B = "http://127.0.0.1:9"  # chain B of the cross-chain commands: nothing listens on the discard port
 FAILURES: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, str], str]] = {
     # command -> (arguments reaching the command's body, extra environment, expected code)
     ("commit",): (("nothing.json", "--model", "ghost"), {}, "not_found"),
@@ -68,6 +69,8 @@ FAILURES: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, str], str]] = {
     ("model", "list"): ((), {"NGX_ZK_MAX_LOGROWS": "lots"}, "config"),
     ("model", "publish"): (("ghost", "--account", "deployer"), {}, "not_found"),
     ("model", "pull"): (("1",), {}, "rpc"),
+    ("model", "license"): (("ghost", "--provider", "0x" + "11" * 20), {}, "not_found"),
+    ("model", "install-license"): (("missing.licence.json", "--account", "provider"), {}, "licence"),
     ("model", "show"): (("ghost",), {}, "not_found"),
     ("devnet", "down"): ((), {"NGX_ZK_HOME": NOT_A_FOLDER}, "config"),
     ("devnet", "status"): ((), {"NGX_ZK_HOME": NOT_A_FOLDER}, "config"),
@@ -82,6 +85,11 @@ FAILURES: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, str], str]] = {
     ("job", "expire"): (("1", "--account", "consumer"), {}, "rpc"),
     ("job", "show"): (("1",), {}, "rpc"),
     ("job", "wait"): (("1", "--account", "consumer"), {}, "rpc"),
+    ("relay",): (("--job", "1", "--consumer", "0x" + "11" * 20, "--to", DEAD_B, "--account", "consumer"), {}, "rpc"),
+    ("crosschain", "deploy"): (("--to", DEAD_B, "--account", "deployer"), {}, "rpc"),
+    ("crosschain", "mirror"): (("--model", "1", "--to", DEAD_B, "--account", "deployer"), {}, "rpc"),
+    ("crosschain", "board"): (("--model", "1", "--to", DEAD_B, "--account", "consumer"), {}, "rpc"),
+    ("crosschain", "adapter"): (("--account", "deployer"), {}, "rpc"),
     ("account", "new"): (("k.json",), {"NGX_ZK_KEYSTORE_PASSWORD": "short"}, "signer"),
     ("account", "show"): (("--account", "consumer"), {}, "rpc"),
     ("account", "transfer"): (("10", "--to", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "--account", "ecosystem"), {}, "rpc"),

@@ -12,62 +12,32 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from ngx_zk.chain.signer import Signer, from_key
+from ngx_zk.chain.signer import Signer
 from ngx_zk.chain.tx import Mined
 from ngx_zk.chain.types import FLAG_OPTIMISTIC, Job, JobExtras, JobStatus, ProviderProfile
-from ngx_zk.config import Secret
 from ngx_zk.consumer import Ended, Follow, JobRecord
 from ngx_zk.consumer.optimistic import grace
 from ngx_zk.errors import TransactionError
 from ngx_zk.watch import Problem, ProofCheck, Submission
 
-CONSUMER: Signer = from_key(Secret("0x" + "11" * 32))
+from .consumer_fakes import CONSUMER, Script, ViewFake
+
 PROVIDER = "0x" + "aa" * 20
 WINDOW, ANSWER = 120, 60
-POLL_S = 0.25
 OK = ProofCheck(None, "the committed proof verifies", "provider", (0.5,))
 BAD = ProofCheck(Problem.INVALID, "the committed proof does not verify", "provider")
 DOWN = ProofCheck(Problem.UNAVAILABLE, "provider: connection refused")
 
 
-@dataclasses.dataclass
-class ChainFake:
-    """The head and anvil's clock: the head's time stands still between blocks while the clock runs on."""
-
-    chain_id: int = 31337
-    block: int = 1
-    time: int = 1_000_000
-    clock: int = 1_000_000
-
-    def block_number(self) -> int:
-        return self.block
-
-    def timestamp(self) -> int:
-        return self.time
-
-    def mine(self, seconds: int = 1) -> None:
-        self.clock += seconds
-        self.block += 1
-        self.time = self.clock
-
-    def catch_up(self, deadline: int) -> int:
-        if self.time < deadline <= self.clock:
-            self.mine(0)
-        return self.time
-
-
-class MarketFake:
+class MarketFake(ViewFake):
     """FAKE: the job table of the consumer's wait (``ConsumerView``) and the optimistic settlement (``OptimisticView``)."""
 
     def __init__(self) -> None:
-        self.chain = ChainFake()
-        self.market = SimpleNamespace(address="0x" + "4d" * 20)
-        self.dev_chain = True
+        super().__init__()
         self.job_row = Job(1, CONSUMER.address, JobStatus.CLAIMED, PROVIDER, 10, 1, 1, 0, self.chain.time + 600, 600, 0, 0, b"",
                            flags=FLAG_OPTIMISTIC)  # fmt: skip
         self.sub: Submission | None = None
@@ -151,22 +121,9 @@ class MarketFake:
         return "0xfinalize"
 
 
-class Script:
-    """Each pause of the wait takes ``POLL_S`` of the test's clock and runs the next event; the wall clock runs
-    on with anvil's (see :func:`passes`)."""
-
-    def __init__(self, market: MarketFake, *events: Callable[[], object]) -> None:
-        self.market = market
-        self.events = list(events)
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t + self.market.chain.clock
-
-    def pause(self) -> None:
-        self.t += POLL_S
-        assert self.events, "the wait went on after the script ended"
-        self.events.pop(0)()
+def world(market: MarketFake, *events: Callable[[], object]) -> Script:
+    """The wait's world where the wall clock runs on with anvil's (see :func:`passes`)."""
+    return Script(*events, clock=market.chain)
 
 
 def passes(market: MarketFake, seconds: int) -> Callable[[], None]:
@@ -197,7 +154,7 @@ def market() -> MarketFake:
 
 def test_a_valid_result_is_checked_once_and_finalized_when_the_window_closes(market: MarketFake) -> None:
     market.checks = [OK]
-    ended, notes = follow(market, Script(market, market.submit, passes(market, WINDOW - 1), passes(market, 1)))
+    ended, notes = follow(market, world(market, market.submit, passes(market, WINDOW - 1), passes(market, 1)))
     assert ended.job.status is JobStatus.SETTLED and ended.checked == OK
     assert market.sent == ["check", "finalize"] and ended.tx["finalize"] == "0xfinalize"
     assert ended.submission is market.sub
@@ -208,14 +165,14 @@ def test_a_finalize_another_wait_of_the_same_consumer_sent_first_ends_settled(ma
     """Two jobs of one consumer in one batch, each followed by its own wait: the other wait's finalizeBatch takes
     the nonce, ours is never mined, and the job is Settled all the same: no error."""
     market.checks, market.finalize_raced = [OK], True
-    ended, notes = follow(market, Script(market, market.submit, passes(market, WINDOW)))
+    ended, notes = follow(market, world(market, market.submit, passes(market, WINDOW)))
     assert ended.job.status is JobStatus.SETTLED and "finalize" not in ended.tx
     assert any("finalized by another transaction" in n for n in notes)
 
 
 def test_a_bad_result_is_challenged_at_once_and_upheld_for_a_refund(market: MarketFake) -> None:
     market.checks = [BAD]
-    ended, notes = follow(market, Script(market, market.submit, passes(market, ANSWER)))
+    ended, notes = follow(market, world(market, market.submit, passes(market, ANSWER)))
     assert ended.job.status is JobStatus.EXPIRED
     assert market.sent == ["check", "challenge", "uphold"]
     assert ended.tx["challenge"] == "0xchallenge" and ended.tx["uphold"] == "0xuphold"
@@ -225,26 +182,26 @@ def test_a_bad_result_is_challenged_at_once_and_upheld_for_a_refund(market: Mark
 
 def test_an_answered_challenge_ends_settled(market: MarketFake) -> None:
     market.checks = [BAD]
-    ended, _ = follow(market, Script(market, market.submit, market.answer))
+    ended, _ = follow(market, world(market, market.submit, market.answer))
     assert ended.job.status is JobStatus.SETTLED and market.sent == ["check", "challenge"]
 
 
 def test_an_unavailable_proof_is_asked_again_and_a_late_one_is_not_challenged(market: MarketFake) -> None:
     market.checks = [DOWN, OK]
-    ended, notes = follow(market, Script(market, market.submit, market.chain.mine, passes(market, WINDOW)))
+    ended, notes = follow(market, world(market, market.submit, market.chain.mine, passes(market, WINDOW)))
     assert ended.job.status is JobStatus.SETTLED and market.sent == ["check", "check", "finalize"]
     assert sum("not served yet" in n for n in notes) == 1
 
 
 def test_a_proof_still_unavailable_at_the_grace_point_is_challenged(market: MarketFake) -> None:
     market.checks = [DOWN]
-    ended, _ = follow(market, Script(market, market.submit, passes(market, WINDOW - grace(WINDOW)), passes(market, ANSWER)))
+    ended, _ = follow(market, world(market, market.submit, passes(market, WINDOW - grace(WINDOW)), passes(market, ANSWER)))
     assert ended.job.status is JobStatus.EXPIRED and market.sent == ["check", "check", "challenge", "uphold"]
 
 
 def test_a_gasless_consumer_does_not_send_a_challenge(market: MarketFake) -> None:
     market.checks = [BAD]
-    script = Script(market, market.submit, passes(market, WINDOW), market.chain.mine, market.finalized_by_the_worker)
+    script = world(market, market.submit, passes(market, WINDOW), market.chain.mine, market.finalized_by_the_worker)
     ended, notes = follow(market, script, gasless=True)
     assert (
         ended.job.status is JobStatus.SETTLED

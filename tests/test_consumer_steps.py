@@ -15,7 +15,6 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_utils.address import to_checksum_address
 
 from ngx_zk import crypto
-from ngx_zk.chain.signer import Signer, from_key
+from ngx_zk.chain.signer import Signer
 from ngx_zk.chain.tx import Mined
 from ngx_zk.chain.types import (
     FLAG_INPUT_ON_CHAIN,
@@ -34,58 +33,23 @@ from ngx_zk.chain.types import (
     JobStatus,
     ProviderProfile,
 )
-from ngx_zk.config import Secret
 from ngx_zk.consumer import OFFER_RESEND_S, STEPS, Ended, Follow, JobRecord
 from ngx_zk.dataplane import DataPlaneError
 from ngx_zk.errors import ContractRevert, Interrupted, NgxZkError
 
+from .consumer_fakes import CONSUMER, MARKET, POLL_S, Script, ViewFake
+
 NGX = 10**18
-MARKET = to_checksum_address("0x" + "4d" * 20)
 A, B = to_checksum_address("0x" + "aa" * 20), to_checksum_address("0x" + "bb" * 20)
-CONSUMER: Signer = from_key(Secret("0x" + "11" * 32))
 SALTED = {"input_data": [[0.5, -0.25]], "salt": ["123"]}
-POLL_S = 0.25
-"""Seconds of the test's clock each pause takes (the wait's poll interval)."""
 
 
-@dataclasses.dataclass
-class ChainFake:
-    """The chain's head and anvil's own clock: the head's time stands still between blocks while the clock
-    (the time the next block would carry) runs on, as on an idle devnet."""
-
-    chain_id: int = 31337
-    block: int = 1
-    time: int = 1_000_000
-    clock: int = 1_000_000
-    mined_to_catch_up: int = 0
-
-    def block_number(self) -> int:
-        return self.block
-
-    def timestamp(self) -> int:
-        return self.time
-
-    def mine(self, seconds: int = 1) -> None:
-        self.clock += seconds
-        self.block += 1
-        self.time = self.clock
-
-    def catch_up(self, deadline: int) -> int:
-        """:func:`ngx_zk.chain.devnet.catch_up`'s rule: one empty block once the clock passed ``deadline``."""
-        if self.time < deadline <= self.clock:
-            self.mine(0)
-            self.mined_to_catch_up += 1
-        return self.time
-
-
-class MarketFake:
+class MarketFake(ViewFake):
     """FAKE: an in-memory job table with the JobMarket's rules that the consumer's wait relies on (the shape
     of ``ConsumerView``, which mypy checks for the real Marketplace)."""
 
     def __init__(self) -> None:
-        self.chain = ChainFake()
-        self.market = SimpleNamespace(address=MARKET)
-        self.dev_chain = True
+        super().__init__()
         self.jobs: dict[int, Job] = {}
         self.missed: dict[int, str] = {}
         self.profiles: dict[str, ProviderProfile] = {}
@@ -169,23 +133,6 @@ class MarketFake:
 
     def _mined(self, tx: str) -> Mined:
         return Mined(tx, self.chain.block, 50_000, 1, None, {})
-
-
-class Script:
-    """The world between two looks at the job: each pause of the wait takes ``POLL_S`` of the test's clock
-    and runs the next event; a wait that outlives its script fails the test."""
-
-    def __init__(self, *events: Callable[[], object]) -> None:
-        self.events = list(events)
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def pause(self) -> None:
-        self.t += POLL_S
-        assert self.events, "the wait went on after the script ended"
-        self.events.pop(0)()
 
 
 def idle() -> None:

@@ -197,6 +197,17 @@ def assert_matches_chain(db: Database, run: Run) -> None:
     assert [int(settled[k]) for k in ("provider_pay", "royalty", "fee")] == [event.provider_pay, event.royalty, event.fee]
     assert settled["outputs"] == [str(v) for v in m.outputs(run.jobs["settled"])]
     assert settled["proof_bytes"] and settled["proof_bytes"] > 1000
+    declined = views.get_job(db, run.jobs["declined"])
+    assert declined is not None and declined["decline"] is not None and settled["decline"] is None
+    chain_decline = m.declined(run.jobs["declined"])
+    assert chain_decline is not None
+    assert declined["decline"] == {
+        "reason": "other",
+        "free": False,
+        "slashed": str(chain_decline.slashed),
+        "refund": str(chain_decline.refund),
+        "burned": "0",
+    }, "an Other decline: the consumer refunded in full, nothing burned"
     for provider in m.providers():
         summary = views.provider_summary(db, provider)
         assert int(summary["claimable"]) == m.claimable(provider), provider

@@ -271,7 +271,9 @@ def rig() -> SimpleNamespace:
     market = MarketFake()
     view: MarketView = market  # the fake must keep the shape of what the lifecycle asks of the real market
     journal = Journal(":memory:")
-    circuit = SimpleNamespace(manifest=SimpleNamespace(logrows=10, visibility=SimpleNamespace(output="public"), polycommit=False))
+    circuit = SimpleNamespace(
+        manifest=SimpleNamespace(logrows=10, visibility=SimpleNamespace(output="public"), polycommit=False, param_slice=(0, 0))
+    )
     served = {1: SimpleNamespace(circuit=circuit)}
     opener, provers = OpenerFake(served), ProversFake()
     mailbox: dict[tuple[int, str], bytes] = {}
@@ -298,7 +300,7 @@ def rig() -> SimpleNamespace:
         ),
         log=lambda *a, **k: None,
         metrics=Metrics(),
-        calldata=lambda path, points: (b"proof", [COMMITMENTS[0], 7]),
+        calldata=lambda path, points, params=(0, 0): (b"proof", [COMMITMENTS[0], 7]),
         discard_mail=discard,
     )
     return SimpleNamespace(market=market, journal=journal, life=life, mailbox=mailbox, provers=provers, opener=opener)

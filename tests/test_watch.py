@@ -287,6 +287,19 @@ def test_a_result_challenged_by_someone_else_first_is_skipped(view: ViewFake, we
     assert decided(d) == [(1, "skipped", "already challenged when looked at")] and view.sent == []
 
 
+def test_a_batch_finalized_between_the_look_and_the_challenge_is_too_late_not_a_failure(view: ViewFake, web: Sources) -> None:
+    """Someone finalized the batch (the contract deleted it) after the watch looked: the challenge reverts with
+    UnknownBatch, which is the window closing, not an error."""
+    view.submit(1)
+    web.serve(ENDPOINT, 1, proof_of(1, valid=False))
+
+    def finalized_meanwhile(signer: Signer, sub: Submission) -> tuple[str, int]:
+        raise ContractRevert("JobMarket__UnknownBatch", {"batchId": sub.batch_id})
+
+    view.challenge = finalized_meanwhile  # type: ignore[method-assign]
+    assert decided(tower(view, web).run_pass()) == [(1, "skipped", "too late to challenge (JobMarket__UnknownBatch)")]
+
+
 def test_a_result_seen_after_its_window_closed_is_skipped(view: ViewFake, web: Sources) -> None:
     sub = view.submit(1)
     view.time = sub.challenge_deadline

@@ -199,7 +199,7 @@ def make_rig(
         market, settlement, journal = after.market, after.settlement, after.journal
     view: MarketView = market
     settle_view: SettlementView = settlement  # type: ignore[assignment]  # the fake takes **_ for the keyword options
-    manifest = SimpleNamespace(logrows=10, visibility=SimpleNamespace(output="public"), polycommit=False)
+    manifest = SimpleNamespace(logrows=10, visibility=SimpleNamespace(output="public"), polycommit=False, param_slice=(0, 0))
     served = {1: SimpleNamespace(circuit=SimpleNamespace(manifest=manifest), entry=SimpleNamespace(output_count=1))}
     opener, provers = OpenerFake(served), ProversFake()
     mailbox: dict[tuple[int, str], bytes] = {}
@@ -210,7 +210,7 @@ def make_rig(
     def discard(job_id: int) -> None:
         mailbox.pop((job_id, "input"), None)
 
-    def calldata(path: Path, points: int) -> tuple[bytes, list[int]]:
+    def calldata(path: Path, points: int, params: tuple[int, int] = (0, 0)) -> tuple[bytes, list[int]]:
         return f"proof of {path.stem}".encode(), [COMMITMENTS[0], 7]
 
     life = Lifecycle(

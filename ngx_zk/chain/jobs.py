@@ -19,6 +19,7 @@ from .types import (
     ZERO,
     DeclineReason,
     Job,
+    JobDeclined,
     JobExtras,
     JobPosted,
     JobSettled,
@@ -241,6 +242,11 @@ class Jobs(Contracts):
                 "the node served a log the chain does not back; query another RPC node",
             )
         return backed[-1]
+
+    def declined(self, job_id: int) -> JobDeclined | None:
+        """The JobDeclined event of ``job_id`` (its refund and the input rule's cut); None if it was not declined."""
+        found = self.logs(JobDeclined, self.deployment.block, job_id=job_id)
+        return found[-1].event if found else None
 
     def outputs(self, job_id: int) -> list[int]:
         """The outputs of settled job ``job_id``, from its JobSettled log, checked against the stored hash."""

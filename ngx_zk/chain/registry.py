@@ -92,6 +92,32 @@ class Registry(Contracts):
         """The runtime code ``PolycommitBinding(inner, points)`` deploys, from its creation code run by ``eth_call``."""
         return bytes(self.chain.w3.eth.call({"data": self._binding_constructor(inner, points).data_in_transaction}))
 
+    def _params_constructor(self, inner: str, commitments: int, params: tuple[int, ...]) -> Any:
+        factory = self.chain.w3.eth.contract(abi=abi("ParamsBinding"), bytecode=artifact("ParamsBinding")["bytecode"])
+        return factory.constructor(to_checksum_address(inner), commitments, list(params))
+
+    def deploy_params_binding(self, signer: Signer, inner: str, commitments: int, params: tuple[int, ...], *, what: str) -> str:
+        """Deploy a ``ParamsBinding`` over ``inner`` that puts the weight hashes ``params`` after ``commitments`` instances."""
+        return self.chain.deploy_bytecode(self._params_constructor(inner, commitments, params), signer, what=what)
+
+    def params_binding_of(self, address: str) -> tuple[str, int, tuple[int, ...]] | None:
+        """(inner verifier, commitments, weight hashes) of the ``ParamsBinding`` at ``address``; None if it does not
+        answer as one."""
+        binding = self.chain.contract("ParamsBinding", address)
+        try:
+            return (
+                str(self.chain.call(binding.functions.inner())),
+                int(self.chain.call(binding.functions.commitments())),
+                tuple(int(h) for h in self.chain.call(binding.functions.params())),
+            )
+        except (ChainError, ValueError, TypeError):  # no code, or another contract's answer
+            return None
+
+    def params_binding_code(self, inner: str, commitments: int, params: tuple[int, ...]) -> bytes:
+        """The runtime code ``ParamsBinding(inner, commitments, params)`` deploys (its creation code run by ``eth_call``)."""
+        data = self._params_constructor(inner, commitments, params).data_in_transaction
+        return bytes(self.chain.w3.eth.call({"data": data}))
+
     def verifier_code_allowed(self, code_hash: bytes) -> bool:
         """Is this verifier code on governance's allow-list (the only verifiers that earn rewards and NRS)?"""
         return bool(self.chain.call(self.config.functions.isVerifierCodeAllowed(code_hash)))

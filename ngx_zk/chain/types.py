@@ -460,9 +460,13 @@ class JobDeclined(ChainEvent):
     job_id: int
     provider: str
     refund: int
+    """What came back to the consumer: the price less ``burned``."""
     reason: DeclineReason
     free: bool
     slashed: int
+    burned: int
+    """The input rule's cut (issue 23, item 1): a costly InputMissing or InputInvalid decline burns
+    min(slashed, price) of the consumer's escrow; zero for a free or an Other decline."""
 
 
 @dataclass(frozen=True)

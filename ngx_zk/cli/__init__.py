@@ -100,6 +100,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
             "prove_job:prove_job",
             "Post a job for MODEL on an input, pay into escrow, and get back a verified output.",
         ),
+        "relay": (
+            "crosschain:relay_cmd",
+            "Carry a job settled on chain A to a consumer contract on chain B, which verifies its proof.",
+        ),
         "reputation": (
             "provider:reputation_cmd",
             "Show NRS = 0.4 Performance + 0.3 Reliability + 0.2 Longevity + 0.1 Peer rating, per provider.",
@@ -148,6 +152,8 @@ def main() -> None:
             "Pack a built circuit (manifest, settings, compiled circuit, vk, circuit ONNX; no proving key) as a tar.gz.",
         ),
         "export": ("pipeline:model_export", "Export a PyTorch model to a model folder that `model build` takes."),
+        "install-license": ("licence:model_install_license", "Install a licence for a hashed-weights model (provider side)."),
+        "license": ("licence:model_license", "Seal a hashed-weights model's weights to one provider (owner side)."),
         "list": ("pipeline:model_list", "List the built circuits."),
         "publish": (
             "models:model_publish",
@@ -264,6 +270,32 @@ def job_group() -> None:
     \b
     Example:
       ngx-zk job show 1 && ngx-zk job wait 1 --account consumer
+    """
+
+
+@main.group(
+    "crosschain",
+    cls=LazyGroup,
+    lazy={
+        "adapter": (
+            "crosschain:adapter_cmd",
+            "Deploy the ERC-8004-style NgxAgentAdapter over this chain's market (read-only views of validations and NRS).",
+        ),
+        "board": (
+            "crosschain:board_cmd",
+            "Deploy the example consumer contract on chain B and ask it for chain-A jobs' outputs.",
+        ),
+        "deploy": ("crosschain:deploy_cmd", "Deploy a ModelMirror of chain A's market and its InferenceReceiver on chain B."),
+        "mirror": ("crosschain:mirror_cmd", "Mirror a model of chain A on chain B, or bring its pause in step (the updater)."),
+    },
+)
+def crosschain_group() -> None:
+    """Verified inference on a second chain: mirror models on chain B, relay settled jobs there (`ngx-zk relay`).
+
+    \b
+    Example:
+      ngx-zk crosschain deploy --to http://127.0.0.1:9545 --account deployer
+      ngx-zk crosschain mirror --model 1 --to http://127.0.0.1:9545 --account deployer
     """
 
 

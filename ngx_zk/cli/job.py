@@ -65,6 +65,14 @@ def job_show(client: Client, job_id: int, as_json: bool) -> None:
         data["overdue"] = devnet.clock(market.chain) >= due  # on the devnet: anvil's clock, not the idle chain's last block
         if data["overdue"]:
             lines.append(f"  overdue: its deadline passed; anyone may expire it: ngx-zk job expire {job_id}")
+    declined = market.declined(job_id) if job.status is JobStatus.CANCELLED and job.provider else None
+    if declined is not None:
+        reason = declined.reason.name.lower()
+        data["decline"] = {"reason": reason, "free": declined.free, "slashed": declined.slashed,
+                           "refund": declined.refund, "burned": declined.burned}  # fmt: skip
+        cost = "free" if declined.free else f"provider slashed {fmt_ngx(declined.slashed)}"
+        cut = f", {fmt_ngx(declined.burned)} burned by the input rule" if declined.burned else ""
+        lines.append(f"  declined ({reason}, {cost}): refunded {fmt_ngx(declined.refund)}{cut}")
     if job.callback_gas_limit:
         lines.append(f"  callback: {job.consumer}.onInferenceResult with {job.callback_gas_limit:,} gas at settlement")
     settlement, settlement_lines = settlement_view(market, job)
@@ -263,20 +271,27 @@ def job_deliver(client: Client, job_id: int, input_file: Path, model: str, timeo
     help="Which input of a batch job (1 = the first line of the --inputs file).",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The disclosure JSON to write.")
+@click.option(
+    "--explorer",
+    metavar="URL",
+    help="An optimistic job's proof is not on chain: ask this explorer's mirror when its provider no longer serves it.",
+)
 @json_option
 @chain_command(signer=False)
-def job_disclose(client: Client, job_id: int, number: int, out: Path, as_json: bool) -> None:
+def job_disclose(client: Client, job_id: int, number: int, out: Path, explorer: str | None, as_json: bool) -> None:
     """Write a file that shows one inference of your settled job to a third party.
 
     The file holds that inference's input, its salt and its proven output: anyone with the model's
     circuit checks it against the chain (`ngx-zk verify --disclosure FILE --model NAME`). The job's
     other inputs stay hidden behind their own salted commitments. Reads the secret job record this
-    machine kept when it posted the job.
+    machine kept when it posted the job. An optimistic job's proof is not on chain: it is fetched from
+    its provider (GET /v1/proofs/ID) or --explorer's mirror and must hash to the committed proofHash.
 
     \b
     Example:
       ngx-zk job disclose 4 --inference 2 --out job4-input2.json
       ngx-zk verify --disclosure job4-input2.json --model mlp_b4
+      ngx-zk job disclose 9 --out job9.json --explorer https://explorer.example
     """
     from ..consumer import load_record
     from ..disclosure import disclose
@@ -291,7 +306,7 @@ def job_disclose(client: Client, job_id: int, number: int, out: Path, as_json: b
         )
     circuit = client.circuit(record.model)
     check_output_file(out)
-    d = disclose(market, circuit, job_id, record.salted_input, number - 1, record.output_felts)
+    d = disclose(market, circuit, job_id, record.salted_input, number - 1, record.output_felts, explorer)
     write_private(out, (json.dumps(d.to_json(), indent=2) + "\n").encode())  # it holds an input and its salt
     emit(
         as_json,

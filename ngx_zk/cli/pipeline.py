@@ -6,6 +6,7 @@ onnxruntime are imported when a command runs, not when its help is shown.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -43,7 +44,15 @@ VERIFY_VALID, VERIFY_INVALID, VERIFY_PENDING, VERIFY_NO_PROOF = 0, 1, 3, 4
     "--visibility",
     default=str(Visibility()),
     show_default=True,
-    help="input/params/output visibility: input hashed|polycommit|public|private, params fixed, output public|hashed|private.",
+    help="input/params/output visibility: input hashed|polycommit|public|private, params fixed|hashed (see --weights), "
+    "output public|hashed|private.",
+)
+@click.option(
+    "--weights",
+    type=click.Choice(["fixed", "hashed", "private"]),
+    help="fixed: weights are constants in the circuit (anyone with the bundle has them); hashed: private witnesses "
+    "pinned by a Poseidon hash the chain checks (the public bundle holds no weights; license them to providers with "
+    "`ngx-zk model license`); private: refused (nothing would pin the weights). Overrides --visibility's params part.",
 )
 @click.option(
     "--srs",
@@ -87,6 +96,7 @@ def model_build(
     model_path: str,
     name: str | None,
     visibility: str,
+    weights: str | None,
     srs_file: Path | None,
     tune: bool,
     salt: bool,
@@ -114,6 +124,7 @@ def model_build(
       ngx-zk model build models/mlp
       ngx-zk model build models/mlp --batch 16          # -> circuits/mlp_b16
       ngx-zk model build my.onnx --name scorer --visibility hashed/fixed/hashed --srs kzg17.srs
+      ngx-zk model build models/mlp --name mlp_private --weights hashed   # weights stay the owner's
     """
     from ..circuit import build_circuit, staging_folders
     from ..limits import ResourceLimitError, run_limited
@@ -122,6 +133,8 @@ def model_build(
         vis = Visibility.parse(visibility)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--visibility") from None
+    if weights is not None:
+        vis = dataclasses.replace(vis, params=weights)
     if srs_file is not None:
         from ..srs import identify_public
 
@@ -180,7 +193,10 @@ def model_show(ctx: click.Context, name: str, as_json: bool) -> None:
     from ..circuit import load_circuit
 
     circuit = load_circuit(name, settings_from(ctx))
-    circuit.check()
+    if circuit.has_weights:
+        circuit.check()
+    else:
+        circuit.check_public()  # a hashed-weights model pulled without a licence: verify-only
     m = circuit.manifest
     lines = [
         f"{m.name}  ({circuit.path})",
@@ -192,6 +208,10 @@ def model_show(ctx: click.Context, name: str, as_json: bool) -> None:
         f"  vk      sha256 {m.vk_sha256}",
         "  files match the manifest",
     ]
+    if m.hashed_weights:
+        lines.insert(-1, f"  weights private, pinned by Poseidon hash 0x{m.param_hashes[0]:064x}")
+        if not circuit.has_weights:
+            lines.insert(-1, "  no licence installed: verifies proofs, cannot prove (ngx-zk model install-license FILE)")
     emit(as_json, m.to_json(), "\n".join(lines))
 
 
@@ -391,6 +411,12 @@ def prove_cmd(ctx: click.Context, model_ref: str, input_file: Path, out: Path, a
     type=click.Path(dir_okay=False, path_type=Path),
     help="Check one disclosed inference (from `ngx-zk job disclose`) against its job on chain.",
 )
+@click.option(
+    "--explorer",
+    metavar="URL",
+    help="With --job/--disclosure: an explorer whose proof mirror is asked when the provider of an optimistic job "
+    "no longer serves its proof (it is not on chain).",
+)
 @json_option
 @chain_command(signer=False)
 def verify_cmd(
@@ -399,6 +425,7 @@ def verify_cmd(
     model_ref: str | None,
     job_id: int | None,
     disclosure_file: Path | None,
+    explorer: str | None,
     as_json: bool,
 ) -> None:
     """Verify a proof offline, or audit a past job from chain data.
@@ -423,6 +450,7 @@ def verify_cmd(
       ngx-zk verify proof.json --model mlp
       ngx-zk verify --job 1
       ngx-zk verify --disclosure job4-input2.json --model mlp_b4
+      ngx-zk verify --job 7 --explorer https://explorer.example
     """
     from ..circuit import load_circuit
     from ..prover import verify
@@ -437,10 +465,10 @@ def verify_cmd(
     circuit = load_circuit(model_ref, settings)
     warn_insecure(circuit, as_json)
     if disclosure_file is not None:
-        _check_disclosure(access, circuit, disclosure_file, as_json)
+        _check_disclosure(access, circuit, disclosure_file, as_json, explorer)
         return
     if job_id is not None:
-        _audit(access, circuit, job_id, as_json)
+        _audit(access, circuit, job_id, as_json, explorer)
         return
     assert proof_file is not None
     proof = verify(proof_file, circuit, settings)
@@ -479,7 +507,7 @@ def _circuit_for_job(access: Client, job_id: int, model_ref: str | None) -> str:
     return model_ref
 
 
-def _audit(access: Client, circuit: Circuit, job_id: int, as_json: bool) -> None:
+def _audit(access: Client, circuit: Circuit, job_id: int, as_json: bool, explorer: str | None) -> None:
     from ..chain.types import JobStatus
 
     market = access.market
@@ -499,7 +527,7 @@ def _audit(access: Client, circuit: Circuit, job_id: int, as_json: bool) -> None
             f"job {job_id}: NO PROOF (it ended {status.value} without a settlement): nothing to audit",
         )
         raise click.exceptions.Exit(VERIFY_NO_PROOF)
-    verdict = access.verify_job(job_id, circuit)
+    verdict = access.verify_job(job_id, circuit, explorer)
     data = {
         "job_id": job_id,
         "valid": verdict.valid,
@@ -525,7 +553,7 @@ def _check_lines(verdict: Verdict) -> list[str]:
     return [f"  {'✓' if c.ok else '✗'} {c.name}{f' ({c.detail})' if c.detail else ''}" for c in verdict.checks]
 
 
-def _check_disclosure(access: Client, circuit: Circuit, path: Path, as_json: bool) -> None:
+def _check_disclosure(access: Client, circuit: Circuit, path: Path, as_json: bool, explorer: str | None) -> None:
     from .. import disclosure
     from ..files import read_bounded
 
@@ -533,7 +561,7 @@ def _check_disclosure(access: Client, circuit: Circuit, path: Path, as_json: boo
         path, disclosure.MAX_BYTES, what="disclosure file", hint="make one with: ngx-zk job disclose JOB --inference K --out FILE"
     )
     d = disclosure.load(raw, circuit)
-    verdict = disclosure.check(access.settings, access.market, circuit, d)
+    verdict = disclosure.check(access.settings, access.market, circuit, d, explorer)
     data = {
         "job_id": d.job_id,
         "inference": d.index + 1,

@@ -24,6 +24,8 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..artifacts import Circuit
     from ..consumer import JobRecord
 
@@ -99,6 +101,19 @@ confirmations_option = click.option(
     metavar="URL",
     help="An explorer whose proof mirror is asked when the provider does not serve an optimistic job's proof.",
 )
+@click.option(
+    "--avoid-flagged",
+    is_flag=True,
+    help="Do not offer the job (or send a --gasless order) to a --provider that anomaly detection flags "
+    "(wash rings, decline harvesting, self-dealing): the job is posted for any provider instead, with a message.",
+)
+@click.option(
+    "--anomalies-from",
+    "anomalies_from",
+    metavar="URL|PATH",
+    help="With --avoid-flagged: an explorer URL (its /api/v1/anomalies) or an explorer index (SQLite path or "
+    "postgresql://...) scored here. Default: this machine's index, $NGX_ZK_HOME/explorer/<chain id>.sqlite.",
+)
 @click.option("--no-wait", is_flag=True, help="Post and return the job id; follow it later with `ngx-zk job wait ID`.")
 @click.option(
     "--timeout",
@@ -135,6 +150,8 @@ def prove_job(
     gasless: bool,
     settlement: str | None,
     explorer: str | None,
+    avoid_flagged: bool,
+    anomalies_from: str | None,
     no_wait: bool,
     timeout: float | None,
     confirmations: int,
@@ -193,6 +210,7 @@ def prove_job(
     \b
     Example:
       ngx-zk prove-job mlp --input models/mlp/input.json --price 10 --account consumer
+      ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --avoid-flagged
       ngx-zk prove-job mlp --inputs models/mlp/batch4.jsonl --price 20 --account consumer
       ngx-zk prove-job mlp_private --private --input models/mlp/input.json --account consumer
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
@@ -234,6 +252,10 @@ def prove_job(
         if not as_json:
             console.stderr().print(text)
 
+    if anomalies_from and not avoid_flagged:
+        raise click.UsageError("--anomalies-from names where --avoid-flagged reads flags: add --avoid-flagged")
+    if avoid_flagged and offer_to is not None:
+        offer_to = _unless_flagged(client, offer_to, anomalies_from, gasless, note)
     record = client.consumer.post(
         circuit,
         data,
@@ -264,6 +286,23 @@ def prove_job(
         )
         return
     wait_and_report(client, circuit, record, timeout, as_json, poll_s, explorer=explorer, confirmations=confirmations)
+
+
+def _unless_flagged(client: Client, provider: str, source: str | None, gasless: bool, note: Callable[[str], None]) -> str | None:
+    """``provider``, or None (post for any provider) when anomaly detection flags it; a gasless order has no
+    fallback (only the named provider posts it): refused."""
+    from ..anomaly.report import AnomalyError, reason
+    from ..anomaly.sources import read_report, resolve
+
+    report = read_report(resolve(source, client.settings.home, lambda: client.market.chain.chain_id), dev_chain=True)
+    flag = report.flagged(provider, "provider")
+    if flag is None:
+        return provider
+    why = reason(flag)
+    if gasless:
+        raise AnomalyError(f"not sending the order: {why}", "name another --provider, or drop --avoid-flagged")
+    note(f"not offering the job to {provider}: {why}; posting it for any provider")
+    return None
 
 
 def _job_price(
@@ -326,7 +365,13 @@ def wait_and_report(
 
         failure = Failure(
             f"job {result.job_id} ended {result.status.value} without a settled proof",
-            f"{fmt_ngx(result.refund)} came back to your balance in the market: ngx-zk withdraw; post again with prove-job",
+            f"{fmt_ngx(result.refund)} came back to your balance in the market"
+            + (
+                f" ({fmt_ngx(result.burned)} burned by the input rule: the provider declined your input and was slashed as much)"
+                if result.burned
+                else ""
+            )
+            + ": ngx-zk withdraw; post again with prove-job",
             "not_settled",
             details=data,  # a failing --json run: the error object and the result, in one JSON object
         )

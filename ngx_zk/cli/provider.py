@@ -222,19 +222,45 @@ def withdraw_cmd(access: Client, as_json: bool) -> None:
     )
 
 
+ANOMALIES_FROM_HELP = (
+    "Where anomaly flags come from: an explorer URL (its /api/v1/anomalies) or an explorer index (SQLite path or "
+    "postgresql://...) scored here. Default: this machine's index, $NGX_ZK_HOME/explorer/<chain id>.sqlite "
+    "(kept by `ngx-zk explorer`)."
+)
+
+
 @click.command("reputation")
 @click.argument("address", required=False, callback=address_arg)
+@click.option(
+    "--anomalies",
+    is_flag=True,
+    help="Show actors flagged by anomaly detection over the market's history (wash rings, junk inputs, "
+    "self-dealing, decline harvesting) with their evidence, instead of NRS.",
+)
+@click.option("--anomalies-from", "anomalies_from", metavar="URL|PATH", help=ANOMALIES_FROM_HELP + " Implies --anomalies.")
 @json_option
 @chain_command(signer=False)
-def reputation_cmd(access: Client, address: str | None, as_json: bool) -> None:
+def reputation_cmd(access: Client, address: str | None, anomalies: bool, anomalies_from: str | None, as_json: bool) -> None:
     """Show NRS = 0.4 Performance + 0.3 Reliability + 0.2 Longevity + 0.1 Peer rating, per provider.
 
-    Without ADDRESS, every registered provider is shown.
+    Without ADDRESS, every registered provider is shown. With --anomalies, the actors that anomaly
+    detection flags (with ADDRESS: that address's flags only); a flag is evidence, not proof.
 
     \b
     Example:
       ngx-zk reputation 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+      ngx-zk reputation --anomalies                    # from this machine's explorer index
+      ngx-zk reputation --anomalies-from http://127.0.0.1:8080 --json
     """
+    if anomalies or anomalies_from:
+        from ..anomaly.sources import read_report, resolve
+
+        source = resolve(anomalies_from, access.settings.home, lambda: access.chain.chain_id)
+        report = read_report(source, dev_chain=True)  # a source the user names is trusted as named (a private host too)
+        if address:
+            report.flags = [f for f in report.flags if f.address == address.lower()]
+        emit(as_json, report.to_json(), report.text())
+        return
     market = access.market
     who = [address] if address else market.providers()
     rows = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -258,6 +259,19 @@ def _apply_fee_terms(market: Marketplace, fee_cap: int | None, tip_cap: int | No
     help="With --settle-batch: how long the oldest proved job may wait for others to fill the batch "
     "(a job near its prove deadline is sent at once).",
 )
+@click.option(
+    "--avoid-flagged",
+    is_flag=True,
+    help="Refuse jobs of consumers (and deliverers) that anomaly detection flags (junk inputs, wash rings, "
+    "self-dealing); the refusal and its evidence go to the log and the journal. Flags are re-read every 5 min.",
+)
+@click.option(
+    "--anomalies-from",
+    "anomalies_from",
+    metavar="URL|PATH",
+    help="With --avoid-flagged: an explorer URL (its /api/v1/anomalies) or an explorer index (SQLite path or "
+    "postgresql://...) scored here. Default: this machine's index, $NGX_ZK_HOME/explorer/<chain id>.sqlite.",
+)
 @json_option
 @chain_command(signer=True)
 def worker_cmd(
@@ -288,6 +302,8 @@ def worker_cmd(
     cpus_per_proof: int,
     settle_batch: int,
     settle_wait: float,
+    avoid_flagged: bool,
+    anomalies_from: str | None,
     as_json: bool,
 ) -> None:
     """Serve jobs as a provider: claim, prove, submit, get paid.
@@ -341,8 +357,11 @@ def worker_cmd(
     hash of its proof) is submitted without on-chain verification and finalizes after the challenge
     window: the worker serves the proof at GET /v1/proofs/ID (with --listen), answers every challenge
     with it (also after a restart, from its journal), and finalizes its own batches (it is paid then).
-    A warm stop (one SIGTERM) waits until its optimistic results finalized; a second signal exits at once:
-    restart the worker before a challenge's answer deadline, or the provider is slashed.
+    A warm stop (one SIGTERM) stops claiming at once, finishes and submits the jobs in hand, and keeps
+    answering challenges until each optimistic result is past its challenge window or answered (the log's
+    worker.stopping lines say what it waits for, until when); a result it could not finalize is left to a
+    restart. A second signal exits at once: restart the worker before a challenge's answer deadline (it
+    answers from its journal), or the provider is slashed.
 
     \b
     Example:
@@ -354,6 +373,7 @@ def worker_cmd(
       ngx-zk worker --model mlp --account provider --max-fee-gwei 50 --max-priority-fee-gwei 2 --ngx-per-eth 3000
       ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070 --settle-batch 16 --settle-wait 30
       ngx-zk worker --model mlp --account provider --no-claim-spread
+      ngx-zk worker --model mlp --account provider --avoid-flagged --anomalies-from http://127.0.0.1:8080
     """
     from ..circuit import load_circuit
     from ..config import drop_secrets_from_environ
@@ -380,7 +400,15 @@ def worker_cmd(
     if log_file:
         check_output_file(log_file, "--log-file")
         log_file.parent.mkdir(parents=True, exist_ok=True)
+    if anomalies_from and not avoid_flagged:
+        raise click.UsageError("--anomalies-from names where --avoid-flagged reads flags: add --avoid-flagged")
     market, signer = access.market, access.signer
+    avoid = None
+    if avoid_flagged:
+        from ..anomaly.sources import Flags, resolve
+
+        flags = Flags(resolve(anomalies_from, settings.home, lambda: market.chain.chain_id), dev_chain=True)
+        avoid = functools.partial(flags.why, role="consumer")
     fee_model = _apply_fee_terms(market, fee_cap, tip_cap, per_eth)
     drop_secrets_from_environ()  # the signer is loaded: nothing started from here on inherits the key or password
     stream = log_file.open("a") if log_file else console.stderr().file
@@ -404,6 +432,7 @@ def worker_cmd(
             ngx_per_eth=per_eth,
             slash_bps=int(market.chain.call(market.config.functions.slashBps())),
             decline_slash_bps=int(market.chain.call(market.config.functions.declineSlashBps())),
+            avoid=avoid,
         ),
         min_price_by_name=by_name,
         ray=ray_address,

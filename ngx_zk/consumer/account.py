@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from eth_utils.address import to_checksum_address
 
@@ -322,7 +322,7 @@ class Consumer:
         terms = settlement_terms(self.market, job, ended.submission)
         if job.status is not JobStatus.SETTLED:
             return JobResult(record.job_id, job.status, job.provider, (), False, record.price, tx, seconds,
-                             refund=record.price, **terms)  # fmt: skip
+                             **unsettled_refund(self.market, job, record.price), **terms)  # fmt: skip
         progress("verifying the proof locally")
         if job.flags & FLAG_OPTIMISTIC:  # settled by finalization (no proof on chain) or by an answer
             outputs, tx["settle"] = verify_optimistic(Guard(self.settings, self.market, circuit), job.job_id, ended.checked)
@@ -365,6 +365,20 @@ def adopt_as_deliverer(
 ) -> JobRecord:
     """:meth:`Consumer.adopt`."""
     return Consumer(settings, market, signer).adopt(circuit, job_id, salted)
+
+
+class Refund(TypedDict):
+    refund: int
+    burned: int
+
+
+def unsettled_refund(market: Marketplace, job: Job, price: int) -> Refund:
+    """``refund`` and ``burned`` of a job that ended unsettled: the whole escrow comes back, less what the input rule
+    burned of a declined job's refund (issue 23, item 1: a costly input decline cuts it by the provider's slash, at
+    most the price; its JobDeclined event says how much)."""
+    declined = market.declined(job.job_id) if job.status is JobStatus.CANCELLED and job.provider else None
+    burned = declined.burned if declined else 0
+    return Refund(refund=price - burned, burned=burned)
 
 
 def settled_block(market: Marketplace, job_id: int) -> int | None:

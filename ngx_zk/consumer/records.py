@@ -45,8 +45,11 @@ class JobResult:
     tx: dict[str, str]
     seconds: float
     refund: int = 0
-    """What came back to the consumer: the whole escrow for a job that ended unsettled, the escrow above the
-    locked price for an auction."""
+    """What came back to the consumer: the whole escrow for a job that ended unsettled (less ``burned``), the escrow
+    above the locked price for an auction."""
+    burned: int = 0
+    """The escrow burned by the input rule: a costly InputMissing or InputInvalid decline cuts the refund by the
+    provider's slash (at most the price; issue 23, item 1)."""
     by_input: tuple[tuple[float, ...], ...] = ()
     """The outputs split per input: one entry per inference of a batch job (one for a single job)."""
     settlement: str = "eager"

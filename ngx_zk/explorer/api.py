@@ -39,7 +39,7 @@ STATIC_TYPES = {
     ".svg": "image/svg+xml",
 }
 PAGES = re.compile(
-    r"^/(?:|jobs|jobs/\d+|providers|providers/0x[0-9a-fA-F]{40}|models|models/\d+|consumers|consumers/0x[0-9a-fA-F]{40})$"
+    r"^/(?:|jobs|jobs/\d+|providers|providers/0x[0-9a-fA-F]{40}|models|models/\d+|consumers|consumers/0x[0-9a-fA-F]{40}|anomalies)$"
 )
 ANY_CASE_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
@@ -273,6 +273,14 @@ def create_app(explorer: Explorer | None) -> FastAPI:
         app = ex()
         found = views.consumer_detail(app.db, address, app.live, app.model_names())
         return _found(found, f"consumer {address.lower()} has no indexed jobs")
+
+    @api.get(
+        "/api/v1/anomalies",
+        response_model=o.Anomalies,
+        summary="Actors flagged by anomaly detection (wash rings, junk inputs, self-dealing, decline harvesting), with evidence",
+    )
+    def anomalies(_: None = Depends(_only())) -> dict[str, Any]:
+        return ex().anomalies()
 
     @api.get("/api/v1/stats", response_model=o.Stats, responses=ERRORS, summary="Market stats over time")
     def stats(

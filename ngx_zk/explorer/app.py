@@ -64,6 +64,21 @@ class Explorer:
     verify_lock: threading.Lock = field(default_factory=threading.Lock)
     queue: ReverifyQueue = field(default_factory=ReverifyQueue)
     live: Live | None = None
+    _anomalies: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)
+    _anomaly_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def anomalies(self) -> dict[str, Any]:
+        """The anomaly report of the index (:mod:`ngx_zk.anomaly`), computed again only when new events were indexed
+        (one at a time: a flood of requests waits for the one computation, then reads its answer)."""
+        from ..anomaly.history import load
+        from ..anomaly.model import detect
+
+        with self._anomaly_lock:
+            row = self.db.query("SELECT MAX(block_number) AS top, COUNT(*) AS n FROM events")[0]
+            key = f"{row['top']}:{row['n']}"
+            if self._anomalies is None or self._anomalies[0] != key:
+                self._anomalies = (key, detect(load(self.db)).to_json())
+            return self._anomalies[1]
 
     def __post_init__(self) -> None:
         if self.live is None and self.market is not None:

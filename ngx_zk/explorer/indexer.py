@@ -31,8 +31,9 @@ from .proofs import ProofMirror
 
 log = logging.getLogger(__name__)
 
-CONTRACTS = ("JobMarket", "ModelRegistry", "ProviderStaking", "Reputation", "RewardsPool")
-"""The contracts the explorer follows (by artifact and deployment name)."""
+CONTRACTS = ("JobMarket", "ModelRegistry", "ProviderStaking", "Reputation", "RewardsPool", "NGXToken")
+"""The contracts the explorer follows (by artifact and deployment name); the token's transfers are the funding graph
+of :mod:`ngx_zk.anomaly` (who funded whom)."""
 BATCH_BLOCKS = 2_000
 """Most blocks one indexing batch covers (the chain layer cuts its ``eth_getLogs`` to the spans the node accepts)."""
 DEV_CONFIRMATIONS = 0
@@ -129,6 +130,8 @@ class Indexer:
                     f"database {self.db.describe()} indexes another deployment ({found}), not {chain_key}",
                     "point --db at a new database for this chain",
                 )
+            # every contract of the deployment: transfers to and from them are escrow and payouts, not funding
+            self.db.set_meta("contracts", json.dumps(sorted(a.lower() for a in self.deployment.contracts.values())))
 
     # --- progress --------------------------------------------------------------------------------
     @property

@@ -120,6 +120,16 @@ class ServedProof(Model):
     instances: list[Hex32]
 
 
+class Decline(Model):
+    """A provider's decline, from its JobDeclined event."""
+
+    reason: Literal["other", "input_missing", "input_invalid"]
+    free: bool
+    slashed: str = Field(description="of the provider's collateral (NGX wei)")
+    refund: str = Field(description="what came back to the consumer: the price less `burned` (NGX wei)")
+    burned: str = Field(description="the input rule's cut: a costly input decline burns min(slashed, price) of the escrow")
+
+
 class JobDetail(Job):
     timeline: list[TimelineEvent]
     commitments: list[Hex32]
@@ -129,6 +139,7 @@ class JobDetail(Job):
     )
     output_values: list[list[float]] | None
     split: Split
+    decline: Decline | None = Field(None, description="set when the provider declined the job")
     verifier: str | None
     verifier_kind: str | None
     settlement: Settlement
@@ -320,4 +331,22 @@ class Stats(Model):
     series: list[StatsBucket]
 
 
-__all__ = ["Error", "JobDetail", "JobList", "ModelList", "ProviderList", "Stats"]
+class AnomalyFlag(Model):
+    address: Address
+    role: Literal["consumer", "provider"]
+    kinds: list[Literal["wash-ring", "junk-input", "self-dealing", "decline-harvest"]] = Field(
+        description="the attack kinds its evidence names, the primary (heaviest) first"
+    )
+    score: float = Field(description="isolation-forest anomaly score among its role (higher: more unusual; 0: too few actors)")
+    outlier: bool
+    evidence: list[str] = Field(description="what was seen, one readable line each")
+
+
+class Anomalies(Model):
+    """Flagged actors with their evidence (``ngx-zk reputation --anomalies``): evidence, not proof."""
+
+    weighed: dict[str, int] = Field(description="actors weighed per role")
+    flags: list[AnomalyFlag]
+
+
+__all__ = ["Anomalies", "Error", "JobDetail", "JobList", "ModelList", "ProviderList", "Stats"]

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..chain.types import JobStatus
+from ..chain.types import DeclineReason, JobStatus
 from .db import Database
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ def get_job(db: Database, job_id: int, names: Mapping[int, str] = NO_NAMES) -> d
     timeline = []
     commitments: list[str] = []
     outputs: list[str] | None = None
+    decline: dict[str, Any] | None = None
     for e in events:
         args = _args(e)
         timeline.append(
@@ -123,6 +124,12 @@ def get_job(db: Database, job_id: int, names: Mapping[int, str] = NO_NAMES) -> d
             commitments = [f"0x{int(c):064x}" for c in args.get("inputCommitments", [])]
         if e["name"] == "JobSettled" and "outputs" in args:
             outputs = [str(v) for v in args["outputs"]]
+        if e["name"] == "JobDeclined":
+            decline = {
+                "reason": DeclineReason(int(args["reason"])).name.lower(),
+                "free": bool(args["free"]),
+                **{k: str(args.get(k, 0)) for k in ("slashed", "refund", "burned")},
+            }
     parts = {k: job[k] for k in ("provider_pay", "royalty", "fee")}
     split = {
         **{k: v or "0" for k, v in parts.items()},
@@ -137,6 +144,7 @@ def get_job(db: Database, job_id: int, names: Mapping[int, str] = NO_NAMES) -> d
         "commitments": commitments,
         "outputs": outputs,
         "split": split,
+        "decline": decline,
         "verifier": model["verifier"] if model else None,
         "verifier_kind": model["kind"] if model else None,
         "settlement": settlement_view(db, job_id, events),

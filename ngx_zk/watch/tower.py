@@ -36,9 +36,10 @@ GRACE_S = 300
 """Default: an unavailable proof is challenged once this many seconds of the challenge window are left."""
 TOO_LATE = frozenset({
     "JobMarket__InvalidStatus", "JobMarket__ChallengeWindowClosed", "JobMarket__WrongSettlementMode",
-    "JobMarket__ProviderCannotChallenge",
+    "JobMarket__ProviderCannotChallenge", "JobMarket__UnknownBatch",
 })  # fmt: skip
-"""Reverts of ``challenge`` that mean someone else got there first, the window closed, or the signer is the provider."""
+"""Reverts of ``challenge`` that mean someone else got there first, the window closed (or the batch was finalized and
+is gone), or the signer is the provider."""
 NOT_YET = frozenset({"EnforcedPause", "JobMarket__ModelPaused", "JobMarket__AnswerWindowOpen"})
 """Reverts of ``upholdChallenge`` that mean later: a pause moves the answer deadline (the provider gets its window)."""
 

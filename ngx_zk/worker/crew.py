@@ -73,8 +73,8 @@ class Crew:
     standing: Standing
     crash_point: Callable[[str], None]
     """FAULT INJECTION (tests only): the worker's crash points, named after the step just journaled."""
-    calldata: Callable[[Path, int], tuple[bytes, list[int]]]
-    """A proof file's calldata: (proof bytes, public instances)."""
+    calldata: Callable[[Path, int, tuple[int, int]], tuple[bytes, list[int]]]
+    """A proof file's calldata: (proof bytes, public instances); args: polycommit points, weight-hash slice."""
     discard_mail: Callable[[int], None]
     stats: Stats = field(default_factory=Stats)
     inflight: dict[int, Future[ProofRun]] = field(default_factory=dict)

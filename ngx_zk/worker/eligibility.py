@@ -8,7 +8,8 @@ knows (the model still active, the consumer's score and its deliverer's, this pr
 the job's minimum, free stake for the collateral), and last the griefing caps of issue #23: a consumer
 with no rewarded settled history (``settledWeightMilli`` below ``FRESH_WEIGHT_MILLI``, one read of its
 consumer facts) gets no job while this worker holds ``max_fresh_jobs`` such jobs or their collateral
-would pass ``max_fresh_collateral``. The :class:`Verdict` says whether the job is such a *fresh* one and
+would pass ``max_fresh_collateral``. With ``--avoid-flagged`` (``ClaimPolicy.avoid``), a consumer or deliverer
+flagged by anomaly detection (:mod:`ngx_zk.anomaly`) is refused first, the flag's evidence in the reason. The :class:`Verdict` says whether the job is such a *fresh* one and
 what collateral it locks: the lifecycle and the order filler journal both with the claim, and the jobs
 held are counted from the journal (a restart keeps them). A posted job adds its own checks
 (:meth:`Eligibility.judge`: still open, not one this provider missed), and an auction below the floor
@@ -145,6 +146,11 @@ class Eligibility:
         the chain's answers, the consumer's facts last (only for a job every other check lets through)."""
         if terms.consumer.lower() == self.standing.me:
             return Verdict("own job")
+        if self.policy.avoid is not None:  # --avoid-flagged: anomaly flags, re-read every few minutes
+            for who in (terms.consumer, terms.deliverer):
+                why = None if who is None else self.policy.avoid(who)
+                if why:
+                    return Verdict(f"avoided: {why}")
         if terms.optimistic and not self.serves_proofs:
             # Unserved, its proof would be challenged as unavailable every time: each answer costs a verification.
             return Verdict("optimistic job, and no endpoint serves its proof (start the worker with --listen)")

@@ -95,7 +95,7 @@ class Lifecycle:
         log: Callable[..., None],
         metrics: Metrics,
         crash_point: Callable[[str], None] = lambda _: None,
-        calldata: Callable[[Path, int], tuple[bytes, list[int]]] = read_calldata,
+        calldata: Callable[[Path, int, tuple[int, int]], tuple[bytes, list[int]]] = read_calldata,
         discard_mail: Callable[[int], None] = lambda _: None,
         settlement: SettlementView | None = None,
         settle_batch: int = 1,

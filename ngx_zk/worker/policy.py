@@ -25,6 +25,7 @@ with the reason whose evidence the chain checks (:func:`input_decline_reason`).
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..artifacts import Circuit
@@ -77,6 +78,9 @@ class ClaimPolicy:
     """Share of the collateral a missed prove deadline costs (ProtocolConfig.slashBps; the CLI reads the chain's)."""
     decline_slash_bps: int = 1_000
     """Share of the collateral a give-back (not free) costs (ProtocolConfig.declineSlashBps)."""
+    avoid: Callable[[str], str | None] | None = None
+    """Why a consumer (or a job's deliverer) is refused on anomaly flags (``--avoid-flagged``: one line naming the
+    flag and its first evidence), None to take it; None here: flags are not consulted."""
 
     def expected_prove_s(self, model_id: int, circuit: Circuit) -> float:
         """The median measured proving time, or an estimate from the circuit's size until one was measured."""

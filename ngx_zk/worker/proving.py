@@ -196,7 +196,7 @@ class Proving:
         if record.submit_sends >= MAX_SUBMIT_SENDS:
             return self.end.give_back(record, DeclineReason.OTHER, f"{record.submit_sends} submissions failed on chain")
         m = c.served[record.model_id].circuit.manifest  # a polycommit input's commitment comes from the proof bytes
-        proof, instances = c.calldata(Path(record.proof_path), m.commitment_points if m.polycommit else 0)
+        proof, instances = c.calldata(Path(record.proof_path), m.commitment_points if m.polycommit else 0, m.param_slice)
         fn = c.market.submit_fn(record.job_id, proof, instances)
         # the dry run checks everything the transaction will: the job is still ours and open to a
         # result, the instances carry its commitments, and the model's own verifier accepts the

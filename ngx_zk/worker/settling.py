@@ -122,7 +122,7 @@ class SettleKit:
                 raise NgxZkError(f"job {record.job_id}: no circuit and no kept proof", "serve its model again (--model)")
             return bytes.fromhex(kept["proof"][2:]), [int(v, 16) for v in kept["instances"]]
         m = served.circuit.manifest  # a polycommit input's commitment comes from the proof
-        return self.crew.calldata(Path(record.proof_path), m.commitment_points if m.polycommit else 0)
+        return self.crew.calldata(Path(record.proof_path), m.commitment_points if m.polycommit else 0, m.param_slice)
 
     def result(self, item: Item) -> Result:
         """The :class:`Result` an optimistic submission commits for ``item`` (outputs: the last instances)."""

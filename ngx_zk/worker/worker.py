@@ -8,8 +8,9 @@ once when a block lands (a newHeads subscription, when the node has a WebSocket)
 arrives, or a proof finishes.
 
 Every step is journaled before it acts, and a restart resumes each job from its journaled step with
-the same code. The first SIGTERM/SIGINT stops claiming and finishes the jobs in hand (warm
-shutdown); a second one stops at once (cold), leaving the journal to resume from.
+the same code. The first SIGTERM/SIGINT stops claiming and finishes the jobs in hand, defending optimistic results
+until their challenge windows close (warm shutdown, :mod:`ngx_zk.worker.warm_stop`); a second one stops at once
+(cold), leaving the journal to resume from.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from .offers import OfferBook
 from .options import WorkerOptions
 from .orders import OrderFiller
 from .provers import ProverPool
+from .warm_stop import WarmStop
 
 if TYPE_CHECKING:
     from .ray_pool import RayProverPool
@@ -83,7 +85,7 @@ class Worker:
         self.journal = journal or Journal(self.home / "journal.sqlite")
         self._check_provider()
         self.served: dict[int, Served] = {}
-        for circuit in circuits:
+        for circuit in self._licensed(circuits):
             served = self._load(circuit)
             self.served[served.entry.model_id] = served
             if circuit.name in opts.min_price_by_name:
@@ -135,6 +137,7 @@ class Worker:
         if opts.claim_spread:
             self.lifecycle.spread = ClaimSpread(market, signer.address)
         self.orders = OrderFiller(self.lifecycle, market)
+        self._warm_stop = WarmStop(self.lifecycle.standing.now, lambda job_id: market.job(job_id).status, log)
         self.monitor = ChainMonitor(
             market,
             self.journal,
@@ -205,6 +208,27 @@ class Worker:
                 "register and stake first: ngx-zk provider register --endpoint URL, then ngx-zk provider stake AMOUNT",
             )
 
+    def _licensed(self, circuits: list[Circuit]) -> list[Circuit]:
+        """The circuits this provider can prove: a hashed-weights model without its owner's licence installed is not
+        served (its jobs are never claimed), said in the log; with no other model to serve the worker does not start."""
+        unlicensed = [c for c in circuits if not c.has_weights]
+        for c in unlicensed:
+            self.log(
+                "model.unlicensed",
+                level="warning",
+                model=c.name,
+                note="private weights and no licence installed: its jobs are not claimed "
+                f"(ask its owner: ngx-zk model license {c.name} --provider {self.signer.address}; then ngx-zk model install-license FILE)",
+            )
+        if unlicensed and len(unlicensed) == len(circuits):
+            raise NgxZkError(
+                f"model(s) {', '.join(repr(c.name) for c in unlicensed)} have private weights and this provider holds no "
+                "licence: nothing to serve, no job is claimed",
+                f"ask the owner for a licence (ngx-zk model license NAME --provider {self.signer.address}), then "
+                "install it: ngx-zk model install-license FILE",
+            )
+        return [c for c in circuits if c.has_weights]
+
     def _load(self, circuit: Circuit) -> Served:
         """Check a circuit against its registry entry and warm it: SRS and proving key (onnxruntime: in the provers)."""
         circuit.check()
@@ -264,13 +288,17 @@ class Worker:
                     holding = self.lifecycle.holding > 0
                     if max_jobs is not None and self.stats.taken >= max_jobs and not holding:
                         break
-                    if self.stopping and not holding:
+                    if self.stopping and not (
+                        holding and self._warm_stop.waits(self.journal.unfinished(), self.stats.claimed_ids)
+                    ):
                         break
                     if burst and not busy and not holding and not self._turn_coming():
                         break
                     self._wake.wait(self.poll_s)
                     self._wake.clear()
             self._linger_for_outputs()
+            if self._stop_requests == 1:
+                self._warm_stop.left(self.journal.unfinished())
         finally:
             if self._stop_requests >= 2:
                 self._provers.close(wait=False)  # cold: stop the proofs now; the journal resumes them

@@ -35,6 +35,7 @@ CONTRACTS = [
     ("NGXTimelock.sol", "NGXTimelock"),
     ("Halo2VerifierReusable.sol", "Halo2VerifierReusable"),
     ("PolycommitBinding.sol", "PolycommitBinding"),
+    ("ParamsBinding.sol", "ParamsBinding"),
     ("IJobMarket.sol", "IJobMarket"),
     ("IJobSettlement.sol", "IJobSettlement"),
     ("IModelRegistry.sol", "IModelRegistry"),
@@ -47,6 +48,13 @@ CONTRACTS = [
     ("INgxConsumer.sol", "INgxConsumer"),
     ("LoanGate.sol", "LoanGate"),
     ("ClassifierMarket.sol", "ClassifierMarket"),
+    # Verified inference on a second chain (issue 26): chain B's mirror, receiver and example consumer; A's adapter.
+    ("ModelMirror.sol", "ModelMirror"),
+    ("IModelMirror.sol", "IModelMirror"),
+    ("InferenceReceiver.sol", "InferenceReceiver"),
+    ("IVerifiedInferenceConsumer.sol", "IVerifiedInferenceConsumer"),
+    ("VerifiedOutputBoard.sol", "VerifiedOutputBoard"),
+    ("NgxAgentAdapter.sol", "NgxAgentAdapter"),
 ]
 
 EIP170_LIMIT = 24_576

@@ -17,6 +17,15 @@ used by ``test/PolycommitBinding.t.sol``, and leaves the files above untouched:
   (x, y) computed by ``ezkl.kzg_commit`` as a consumer would (asserted equal to the proof's bytes [0, 64)),
   VKA words and digest
 
+With ``--hashed-weights`` it writes only the fixture of the same model with its weights as private witnesses
+pinned by a Poseidon hash (EZKL's ``hashed`` param visibility; instances: input hash, weight hash, outputs),
+used by ``test/ParamsBinding.t.sol``:
+
+* ``src/generated/Halo2VerifierHashedWeights.sol``   dedicated verifier for that circuit (test only, not exported)
+* ``test/fixtures/tiny_linear_hashed_weights.json``   a proof with the model's weights and a proof of the same
+  input with other weights (every weight + 0.5: a provider serving a model it was not licensed), each with its
+  full EZKL instances; the same vk verifies both (the vk holds no weights), and the weight hashes differ
+
 Run from anywhere with the project venv: ``.venv/bin/python verifier_contracts/script/gen_fixture.py [--polycommit]``.
 The SRS comes from ``ezkl.gen_srs`` (an INSECURE test SRS: whoever ran this could forge proofs), so the
 outputs are test fixtures only. SRS, proving key and other large files stay in a temp directory and
@@ -92,6 +101,8 @@ def main() -> None:
     try:
         if "--polycommit" in sys.argv:
             _build_polycommit(model, work)
+        elif "--hashed-weights" in sys.argv:
+            _build_hashed_weights(model, work)
         else:
             _build(model, work)
     finally:
@@ -255,6 +266,66 @@ def _build_polycommit(model: torch.nn.Module, work: Path) -> None:
     }
     (FIXTURES / "tiny_linear_polycommit.json").write_text(json.dumps(fixture, indent=2) + "\n")
     print(f"logrows={logrows} instances={len(instances)} proof={len(proof_bytes)} bytes commitment=({x:#x}, {y:#x})")
+
+
+def _build_hashed_weights(model: torch.nn.Module, work: Path) -> None:
+    """The same model and input with hashed weights; a second proof with other weights on the same keys."""
+    onnx_path, other_onnx, data, settings = work / "model.onnx", work / "other.onnx", work / "input.json", work / "settings.json"
+    compiled, other_compiled, srs = work / "model.compiled", work / "other.compiled", work / "kzg.srs"
+    vk, pk = work / "vk.key", work / "pk.key"
+    torch.onnx.export(model, torch.tensor([INPUT]), onnx_path, input_names=["input"],
+                      output_names=["output"], dynamo=False, opset_version=17)
+    other = TinyLinear().eval()
+    with torch.no_grad():
+        other.load_state_dict({k: v + 0.5 for k, v in model.state_dict().items()})
+    torch.onnx.export(other, torch.tensor([INPUT]), other_onnx, input_names=["input"],
+                      output_names=["output"], dynamo=False, opset_version=17)
+    data.write_text(json.dumps({"input_data": [INPUT]}))
+    args = ezkl.PyRunArgs()
+    args.input_visibility = "hashed"
+    args.param_visibility = "hashed"
+    args.output_visibility = "public"
+    _check(ezkl.gen_settings(str(onnx_path), str(settings), py_run_args=args), "gen_settings")
+    _check(ezkl.calibrate_settings(str(data), str(onnx_path), str(settings), "resources", 1.0, None, [1], None),
+           "calibrate_settings")
+    _check(ezkl.compile_circuit(str(onnx_path), str(compiled), str(settings)), "compile_circuit")
+    _check(ezkl.compile_circuit(str(other_onnx), str(other_compiled), str(settings)), "compile_circuit (other)")
+    logrows = json.loads(settings.read_text())["run_args"]["logrows"]
+    ezkl.gen_srs(str(srs), logrows)
+    _check(ezkl.setup(str(compiled), str(vk), str(pk), str(srs), None, False), "setup")
+    proofs = {}
+    for tag, circuit in (("own", compiled), ("other", other_compiled)):
+        witness, proof = work / f"{tag}.witness.json", work / f"{tag}.proof.json"
+        ezkl.gen_witness(str(data), str(circuit), str(witness), str(vk), str(srs))
+        ezkl.prove(str(witness), str(circuit), str(pk), str(proof), str(srs))  # the same keys: the vk has no weights
+        _check(ezkl.verify(str(proof), str(settings), str(vk), str(srs), False), f"verify ({tag})")
+        proof_json = json.loads(proof.read_text())
+        proofs[tag] = (proof_json["hex_proof"], [int(ezkl.felt_to_big_endian(f), 16) for f in proof_json["instances"][0]])
+    own, other_inst = proofs["own"][1], proofs["other"][1]
+    if len(own) != 4 or own[0] != other_inst[0] or own[1] == other_inst[1]:
+        sys.exit(f"expected (input hash, weight hash, 2 outputs) with another weight hash for other weights: {own} / {other_inst}")
+    dedicated, _, vka = asyncio.run(_render_verifiers(work, vk, settings, srs))
+    vka_bytes = vka.read_bytes()[8:]
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    (GENERATED / "Halo2VerifierHashedWeights.sol").write_text(
+        _rename_contract(dedicated.read_text(), "Halo2Verifier", "Halo2VerifierHashedWeights"))
+    fixture = {
+        "comment": "generated by script/gen_fixture.py --hashed-weights with an INSECURE test SRS; tests only",
+        "ezkl_version": ezkl.__version__,
+        "logrows": logrows,
+        "input": INPUT,
+        "settings_sha256": "0x" + hashlib.sha256(settings.read_bytes()).hexdigest(),
+        "vk_sha256": "0x" + hashlib.sha256(vk.read_bytes()).hexdigest(),
+        "proof": proofs["own"][0],
+        "instances": [str(i) for i in own],
+        "other_proof": proofs["other"][0],
+        "other_instances": [str(i) for i in other_inst],
+        "vka": "0x" + vka_bytes.hex(),
+        "vka_digest": "0x" + keccak(vka_bytes).hex(),
+    }
+    (FIXTURES / "tiny_linear_hashed_weights.json").write_text(json.dumps(fixture, indent=2) + "\n")
+    print(f"logrows={logrows} instances={own} other={other_inst}")
 
 
 if __name__ == "__main__":

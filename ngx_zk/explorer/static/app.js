@@ -158,7 +158,9 @@ async function jobPage(id) {
     : `<p class="muted">No payment split: the job is ${esc(j.status)}.</p>`;
   app.innerHTML = `<h1>Job #${j.job_id} <span id="job-status">${badge(j.outcome === "declined" ? "Declined" : j.status)}</span></h1>
     ${kv([["Status on chain", esc(j.status)], ["Model", link.model(j.model_id, j.model_name)], ["Consumer", link.consumer(j.consumer)],
-        ["Provider", link.provider(j.provider)], ["Price", ngx(j.price)], ["Posted", `${time(j.posted_time)} (block ${j.posted_block})`],
+        ["Provider", link.provider(j.provider)], ["Price", ngx(j.price)],
+        ...(j.decline ? [["Declined", `<span id="job-decline">${esc(j.decline.reason)}${j.decline.free ? " (free)" : `, provider slashed ${ngx(j.decline.slashed)}`}: refunded ${ngx(j.decline.refund)}${j.decline.burned !== "0" ? `, ${ngx(j.decline.burned)} burned by the input rule` : ""}</span>`]] : []),
+        ["Posted", `${time(j.posted_time)} (block ${j.posted_block})`],
         ["Post-to-settle latency", j.latency_s === null ? "—" : `${j.latency_s} s`], ["Gas (all its transactions)", j.gas_used.toLocaleString()],
         ["Inferences", j.inferences], ["Proof size", j.proof_bytes ? `${j.proof_bytes.toLocaleString()} bytes` : "—"],
         ["Verifier", j.verifier ? `<span class="mono">${esc(j.verifier)}</span> (${esc(j.verifier_kind)})` : "—"]])}
@@ -293,6 +295,20 @@ async function consumerPage(address) {
     <h2>Jobs</h2>${table(JOB_COLS, c.recent_jobs)}`;
 }
 
+// actors flagged by anomaly detection, each with the evidence that flagged it (evidence, not proof)
+async function anomaliesPage() {
+  const r = await get("/anomalies");
+  const weighed = Object.entries(r.weighed).map(([role, n]) => `${n} ${role}s`).join(", ") || "no actors";
+  const who = (f) => (f.role === "provider" ? link.provider(f.address) : link.consumer(f.address));
+  app.innerHTML = `<h1>Anomalies</h1>
+    <p class="muted">${r.flags.length} flagged among ${esc(weighed)}. A flag is evidence, not proof: read the lines below before acting on it.</p>
+    ${table([
+      { h: "Actor", f: who }, { h: "Role", f: (f) => esc(f.role) }, { h: "Kinds", f: (f) => f.kinds.map(badge).join(" ") },
+      { h: "Score", cls: "num", f: (f) => f.score.toFixed(2) },
+      { h: "Evidence", f: (f) => `<ul class="evidence">${f.evidence.map((e) => `<li>${esc(e)}</li>`).join("")}</ul>` },
+    ], r.flags, "No actor is flagged.")}`;
+}
+
 async function syncLine() {
   try {
     const s = await get("/status");
@@ -305,7 +321,7 @@ async function syncLine() {
 const ROUTES = [
   [/^\/$/, overview], [/^\/jobs$/, jobsPage], [/^\/jobs\/(\d+)$/, jobPage], [/^\/providers$/, providersPage],
   [/^\/providers\/(0x[0-9a-fA-F]{40})$/, providerPage], [/^\/models$/, modelsPage], [/^\/models\/(\d+)$/, modelPage],
-  [/^\/consumers$/, consumersPage], [/^\/consumers\/(0x[0-9a-fA-F]{40})$/, consumerPage],
+  [/^\/consumers$/, consumersPage], [/^\/consumers\/(0x[0-9a-fA-F]{40})$/, consumerPage], [/^\/anomalies$/, anomaliesPage],
 ];
 
 async function render() {
