@@ -12,8 +12,9 @@ DEMO_HOME ?= $(CURDIR)/.ngx-zk/demo
 DEMO_PORT ?= 18545
 DEMO_DATA_PORT ?= 18546
 PYTEST_ARGS ?=
-# make test runs this many pytest processes side by side, a module per process at a time (1: one process)
-TEST_WORKERS ?= 1
+# make test runs this many pytest processes side by side, a module per process at a time (1: one process).
+# Most chain tests wait on blocks and windows, not on the CPU; TEST_WORKERS=1 runs them one after another.
+TEST_WORKERS ?= 3
 PYTEST_WORKERS := $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 EXPLORER_PORT ?= 8080
 BLOCK_TIME ?=
