@@ -148,6 +148,24 @@ def ngx_zk(net: Net, state_dir: Path, *args: str, timeout: float = 180, **env: s
     )
 
 
+def start_cli(net: Net, state_dir: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    """Start the real CLI in its own process (stdout and stderr piped); :func:`finish` collects it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ngx_zk", *args],
+        env=net.env(state_dir, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 240) -> dict[str, Any]:
+    """Wait for a :func:`start_cli` command run with ``--json``; assert it succeeded and return its JSON."""
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out + err
+    return dict(json.loads(out))
+
+
 def start_worker(net: Net, state_dir: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [

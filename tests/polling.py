@@ -10,13 +10,20 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def until(condition: Callable[[], T], timeout: float = 30, what: str = "condition") -> T:
-    """Poll ``condition`` until it returns something truthy (and return that), or fail after ``timeout``."""
+def until(condition: Callable[[], T], timeout: float = 30, what: str = "condition", every: float = 0.02) -> T:
+    """Poll ``condition`` every ``every`` seconds until it returns something truthy (and return that), or fail
+    after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+        time.sleep(every)
     return value
+
+
+def waiting(what: str, check: Callable[[], object], timeout: float = 240) -> None:
+    """:func:`until` for a chain or a process: ``what`` first, a longer default, and a poll every 0.2 s (each
+    check is an RPC call or a file read)."""
+    until(check, timeout, what, every=0.2)
 
 
 def background(fn: Callable[[], T]) -> Future[T]:

@@ -300,7 +300,7 @@ def rig() -> SimpleNamespace:
         ),
         log=lambda *a, **k: None,
         metrics=Metrics(),
-        calldata=lambda path, points, params=(0, 0): (b"proof", [COMMITMENTS[0], 7]),
+        calldata=lambda path, points, params: (b"proof", [COMMITMENTS[0], 7]),
         discard_mail=discard,
     )
     return SimpleNamespace(market=market, journal=journal, life=life, mailbox=mailbox, provers=provers, opener=opener)

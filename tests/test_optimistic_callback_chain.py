@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +26,10 @@ from ngx_zk.inputs import InputData
 from .chain_fixtures import NGX, Net, free_port, ngx_zk, start_worker
 from .optimistic_fixtures import WINDOW, short
 from .paths import MODELS
+from .polling import waiting
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 __all__ = ["short"]  # fixtures
-
-
-def until(what: str, check: Callable[[], object], timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def gate_job(net: Net, tmp_path: Path, settlement: int) -> tuple[Any, int, Path]:
@@ -72,11 +64,11 @@ def test_a_loan_gates_optimistic_job_calls_it_back_once_at_finalization(short: N
         env=net.env(tmp_path / "borrower"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        until("the committed result", lambda: m.job(job_id).status is JobStatus.SUBMITTED)
+        waiting("the committed result", lambda: m.job(job_id).status is JobStatus.SUBMITTED)
         assert not chain.call(gate.functions.requestOf(job_id))[1], "no decision inside the challenge window"
         assert not m.logs(CallbackResult, m.deployment.block, job_id=job_id)
         net.travel(WINDOW + 1)
-        until("the finalization", lambda: m.job(job_id).status is JobStatus.SETTLED, timeout=120)
+        waiting("the finalization", lambda: m.job(job_id).status is JobStatus.SETTLED, timeout=120)
         out, err = deliver.communicate(timeout=120)
         assert deliver.returncode == 0, out + err
     finally:

@@ -8,10 +8,7 @@ payments eager mode makes, and ``ngx-zk verify --job`` finds it valid from the p
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,9 +28,10 @@ from ngx_zk.publish import publish
 from ngx_zk.worker import Step, Worker, WorkerOptions
 from ngx_zk.worker.policy import ClaimPolicy
 
-from .chain_fixtures import NGX, Net, free_port, start_worker
+from .chain_fixtures import NGX, Net, finish, free_port, start_cli, start_worker
 from .optimistic_fixtures import WINDOW, settings_for, short
 from .paths import MODELS
+from .polling import waiting
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 __all__ = ["short"]  # fixtures
@@ -47,29 +45,6 @@ def pay(price: int, royalty_bps: int = 100) -> int:
     return price - price * 250 // 10_000 - price * royalty_bps // 10_000
 
 
-def until(what: str, check: Callable[[], bool], timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def cli(net: Net, state: Path, *args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ngx_zk", *args],
-        env=net.env(state, **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 240) -> dict[str, Any]:
-    out, err = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, out + err
-    return dict(json.loads(out))
-
-
 def serve(net: Net, state: Path) -> subprocess.Popen[str]:
     """The provider's worker for three models, with its endpoint registered on chain, once it is up."""
     port = free_port()
@@ -81,7 +56,7 @@ def serve(net: Net, state: Path) -> subprocess.Popen[str]:
         "--settle-batch", "4", "--settle-wait", "2", "--max-fresh-jobs", "8",
     )  # fmt: skip
     log = state / "worker.log"
-    until("the worker's start", lambda: log.is_file() and '"worker.start"' in log.read_text(), timeout=90)
+    waiting("the worker's start", lambda: log.is_file() and '"worker.start"' in log.read_text(), timeout=90)
     assert worker.poll() is None
     return worker
 
@@ -118,7 +93,7 @@ def test_every_job_feature_settles_optimistically_after_its_window(
         """The consumer's side from here on: ``job wait`` delivers the input to whoever claims and checks the proof."""
         records[name] = record
         account = () if env else ("--account", "consumer")
-        waits.append(cli(net, where, "job", "wait", str(record.job_id), *account, "--json", "--timeout", "240", **env))
+        waits.append(start_cli(net, where, "job", "wait", str(record.job_id), *account, "--json", "--timeout", "240", **env))
 
     try:
         follow("reopened", reopened)
@@ -132,14 +107,16 @@ def test_every_job_feature_settles_optimistically_after_its_window(
         follow("private", post(private_circuit, ngx.load_input(MODELS / "mlp" / "input.json", private_circuit.manifest)))
         assert all(m.job(r.job_id).flags & FLAG_OPTIMISTIC for r in records.values())
         auction = records["auction"]
-        until("the auction's claim", lambda: m.job(auction.job_id).status is not JobStatus.OPEN)
+        waiting("the auction's claim", lambda: m.job(auction.job_id).status is not JobStatus.OPEN)
         net.travel(121)  # past the abandoned claim's prove deadline: it is expired, reopened and claimed by the worker
         committed = {JobStatus.SUBMITTED, JobStatus.SETTLED}  # the travel above may have closed the first windows
-        until("every result", lambda: all(m.job(r.job_id).status in committed for r in records.values()))
+        waiting("every result", lambda: all(m.job(r.job_id).status in committed for r in records.values()))
         net.travel(WINDOW + 1)
         ended = {name: finish(proc) for name, proc in zip(records, waits, strict=True)}
 
-        audits = {name: cli(net, tmp_path / "auditor", "verify", "--job", str(r.job_id), "--json") for name, r in records.items()}
+        audits = {
+            name: start_cli(net, tmp_path / "auditor", "verify", "--job", str(r.job_id), "--json") for name, r in records.items()
+        }
         verdicts = {name: finish(proc, timeout=120) for name, proc in audits.items()}
     finally:
         for proc in waits:
@@ -208,7 +185,7 @@ def test_a_finalization_a_reorg_removed_is_sent_again_and_pays_once(short: Net, 
                 deliver_input(m, net.signer("consumer"), record, m.job(record.job_id))
             return done()
 
-        until(what, step, timeout=180)
+        waiting(what, step, timeout=180)
 
     try:
         drive("the result", lambda: m.job(record.job_id).status is JobStatus.SUBMITTED)

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from eth_utils.address import to_checksum_address
@@ -27,7 +25,7 @@ from ngx_zk.chain.signer import from_key
 from ngx_zk.chain.types import CallbackResult, JobSettled, JobStatus, JobTerms
 from ngx_zk.config import Secret
 
-from .chain_fixtures import NGX, Net, ngx_zk, start_worker
+from .chain_fixtures import NGX, Net, finish, ngx_zk, start_cli, start_worker
 from .paths import MODELS
 from .test_public_network import audit, timed_net
 
@@ -44,22 +42,6 @@ def net_2s_features(
         MODELS / "mlp", session_settings, name="mlp_private", visibility=ngx.Visibility("hashed", "fixed", "hashed")
     )
     yield from timed_net(tmp_path_factory.mktemp("net-2s-features"), cache_dir, [mlp_circuit, private], 2)
-
-
-def cli(net: Net, state: Path, *args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ngx_zk", *args],
-        env=net.env(state, **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 200) -> dict[str, Any]:
-    out, err = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, out + err
-    return dict(json.loads(out))
 
 
 def test_private_gasless_and_callback_jobs_settle_on_two_second_blocks(net_2s_features: tuple[Net, int], tmp_path: Path) -> None:
@@ -80,7 +62,20 @@ def test_private_gasless_and_callback_jobs_settle_on_two_second_blocks(net_2s_fe
     assert commit.returncode == 0, commit.stderr
     commitments = [int(c, 16) for c in json.loads(commit.stdout)["commitments"]]
 
-    worker = start_worker(net, tmp_path / "worker", "--model", "mlp_private", "--max-jobs", "3", "--listen", f"127.0.0.1:{port}")
+    worker = (
+        start_worker(  # three fresh consumers at once: above the default cap of 2 jobs held for consumers with no paid history
+            net,
+            tmp_path / "worker",
+            "--model",
+            "mlp_private",
+            "--max-jobs",
+            "3",
+            "--max-fresh-jobs",
+            "3",
+            "--listen",
+            f"127.0.0.1:{port}",
+        )
+    )
     procs: list[subprocess.Popen[str]] = []
     try:
         log, deadline = tmp_path / "worker" / "worker.log", time.monotonic() + 120
@@ -88,14 +83,14 @@ def test_private_gasless_and_callback_jobs_settle_on_two_second_blocks(net_2s_fe
             assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start"
             time.sleep(0.2)
         one = str(MODELS / "mlp" / "input.json")
-        private = cli(net, tmp_path / "c-private", "prove-job", "mlp_private", "--private", "--input", one,
+        private = start_cli(net, tmp_path / "c-private", "prove-job", "mlp_private", "--private", "--input", one,
                       "--price", "10", "--account", "consumer", "--json", "--timeout", "180")  # fmt: skip
-        order = cli(net, tmp_path / "c-gasless", "prove-job", "mlp", "--gasless", "--provider", provider, "--input", one,
+        order = start_cli(net, tmp_path / "c-gasless", "prove-job", "mlp", "--gasless", "--provider", provider, "--input", one,
                     "--price", "10", "--json", "--timeout", "180", NGX_ZK_PRIVATE_KEY=GASLESS_KEY)  # fmt: skip
         procs += [private, order]
         receipt = chain.send(gate.functions.requestLoan(commitments), borrower, what="request a loan")
         loan_job = int(chain.events_in(receipt, gate, "LoanRequested")[0]["jobId"])
-        deliver = cli(net, tmp_path / "borrower", "job", "deliver", str(loan_job), "--input", str(salted), "--model", "mlp",
+        deliver = start_cli(net, tmp_path / "borrower", "job", "deliver", str(loan_job), "--input", str(salted), "--model", "mlp",
                       "--account", "consumer2", "--json", "--timeout", "180")  # fmt: skip
         procs.append(deliver)
         results = {"private": finish(private), "gasless": finish(order), "callback": finish(deliver)}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,10 @@ from ngx_zk.consumer import deliver_input
 
 from .chain_fixtures import Net, free_port, start_worker
 from .optimistic_fixtures import WINDOW, batch_of, post, short
+from .polling import waiting
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 __all__ = ["short"]  # fixtures
-
-
-def until(what: str, check: Callable[[], object], timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def events(log: Path, name: str) -> list[dict[str, Any]]:
@@ -49,16 +42,16 @@ def test_a_warm_stop_stops_claiming_answers_a_challenge_and_exits_once_its_resul
     state, log = tmp_path / "worker", tmp_path / "worker" / "worker.log"
     worker = start_worker(net, state, "--listen", f"127.0.0.1:{free_port()}", "--max-fresh-jobs", "8")
     try:
-        until("the worker's start", lambda: events(log, "worker.start"), timeout=90)
+        waiting("the worker's start", lambda: events(log, "worker.start"), timeout=90)
         records = [post(net, tmp_path / "consumer") for _ in range(2)]
         for record in records:  # the consumer's side: its input to the claimer
-            until("the claim", lambda r=record: m.job(r.job_id).status is JobStatus.CLAIMED)
+            waiting("the claim", lambda r=record: m.job(r.job_id).status is JobStatus.CLAIMED)
             deliver_input(m, net.signer("consumer"), record, m.job(record.job_id))
-        until("both results", lambda: all(m.job(r.job_id).status is JobStatus.SUBMITTED for r in records), timeout=300)
+        waiting("both results", lambda: all(m.job(r.job_id).status is JobStatus.SUBMITTED for r in records), timeout=300)
         deadlines = {r.job_id: settlement.batch(batch_of(net, r.job_id)).challenge_deadline for r in records}
 
         worker.send_signal(signal.SIGTERM)
-        until("the stop's first account", lambda: events(log, "worker.stopping"))
+        waiting("the stop's first account", lambda: events(log, "worker.stopping"))
         first = events(log, "worker.stopping")[0]["waiting"]
         assert {(w["job_id"], w["until"]) for w in first} == set(deadlines.items()), first
         assert all("challenge window" in w["for"] and w["until_utc"].endswith("Z") for w in first)
@@ -69,11 +62,11 @@ def test_a_warm_stop_stops_claiming_answers_a_challenge_and_exits_once_its_resul
         sub = settlement.submitted(challenged.job_id)
         assert sub is not None
         settlement.challenge(bond_from, sub.event.batch_id, settlement.batch_results(sub.event.batch_id), 0)
-        until("the answer", lambda: m.job(challenged.job_id).status is JobStatus.SETTLED, timeout=120)
+        waiting("the answer", lambda: m.job(challenged.job_id).status is JobStatus.SETTLED, timeout=120)
         assert len(m.logs(ChallengeAnswered, m.deployment.block, job_id=challenged.job_id)) == 1
-        until("the stop's account after the answer", lambda: events(log, "worker.stopping")[-1]["waiting"] != first)
-        (waiting,) = events(log, "worker.stopping")[-1]["waiting"]
-        assert waiting["job_id"] == other.job_id and waiting["until"] == deadlines[other.job_id]
+        waiting("the stop's account after the answer", lambda: events(log, "worker.stopping")[-1]["waiting"] != first)
+        (left,) = events(log, "worker.stopping")[-1]["waiting"]
+        assert left["job_id"] == other.job_id and left["until"] == deadlines[other.job_id]
         assert worker.poll() is None, "still defending the other result inside its window"
         assert m.job(late.job_id).status is JobStatus.OPEN and not m.logs(JobClaimed, m.deployment.block, job_id=late.job_id)
 
@@ -100,13 +93,13 @@ def test_a_second_signal_exits_at_once_and_a_restart_answers_the_challenge_made_
     state, log = tmp_path / "worker", tmp_path / "worker" / "worker.log"
     worker = start_worker(net, state, "--listen", f"127.0.0.1:{free_port()}", "--max-fresh-jobs", "8")
     try:
-        until("the worker's start", lambda: events(log, "worker.start"), timeout=90)
+        waiting("the worker's start", lambda: events(log, "worker.start"), timeout=90)
         record = post(net, tmp_path / "consumer")
-        until("the claim", lambda: m.job(record.job_id).status is JobStatus.CLAIMED)
+        waiting("the claim", lambda: m.job(record.job_id).status is JobStatus.CLAIMED)
         deliver_input(m, net.signer("consumer"), record, m.job(record.job_id))
-        until("the result", lambda: m.job(record.job_id).status is JobStatus.SUBMITTED, timeout=300)
+        waiting("the result", lambda: m.job(record.job_id).status is JobStatus.SUBMITTED, timeout=300)
         worker.send_signal(signal.SIGTERM)
-        until("the stop's account", lambda: events(log, "worker.stopping"))
+        waiting("the stop's account", lambda: events(log, "worker.stopping"))
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 130, "a second signal exits at once"
     finally:
