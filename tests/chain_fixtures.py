@@ -190,6 +190,26 @@ def start_worker(net: Net, state_dir: Path, *args: str, **env: str) -> subproces
     )
 
 
+def prove_mlp(net: Net, state_dir: Path, *, timeout: int = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    """``prove-job --json`` of the mlp example's input at 10 NGX, as the consumer, in its own process."""
+    return ngx_zk(
+        net,
+        state_dir,
+        "prove-job",
+        "mlp",
+        "--input",
+        str(MODELS / "mlp" / "input.json"),
+        "--account",
+        "consumer",
+        "--price",
+        "10",
+        "--json",
+        "--timeout",
+        str(timeout),
+        **env,
+    )
+
+
 def run_job(
     net: Net, tmp_path: Path, *worker_args: str, timeout: int = 120, worker_exits_cleanly: bool = False, **worker_env: str
 ) -> dict[str, object]:
@@ -197,21 +217,7 @@ def run_job(
     Returns prove-job's JSON; ``worker_exits_cleanly`` also asserts the worker ended with status 0."""
     worker = start_worker(net, tmp_path / "worker", "--max-jobs", "1", *worker_args, **worker_env)
     try:
-        done = ngx_zk(
-            net,
-            tmp_path / "consumer",
-            "prove-job",
-            "mlp",
-            "--input",
-            str(MODELS / "mlp" / "input.json"),
-            "--account",
-            "consumer",
-            "--price",
-            "10",
-            "--json",
-            "--timeout",
-            str(timeout),
-        )
+        done = prove_mlp(net, tmp_path / "consumer", timeout=timeout)
     finally:
         status = worker.wait(timeout=timeout)
         if worker_exits_cleanly:

@@ -30,8 +30,7 @@ from ngx_zk.chain.types import JobClaimed, JobSettled
 from ngx_zk.explorer.db import Database
 from ngx_zk.explorer.indexer import Indexer
 
-from .chain_fixtures import Net, ngx_zk, start_worker
-from .paths import MODELS
+from .chain_fixtures import Net, prove_mlp, start_worker
 from .rpc_provider_fake import ProviderLimits, RpcProviderFake, WebSocketDropFake
 from .test_public_network import timed_net
 
@@ -110,22 +109,7 @@ def test_worker_consumer_and_indexer_complete_a_job_through_a_lagging_node_and_a
         behind = replace(net, url=provider.url)
         worker = start_worker(behind, tmp_path / "worker", "--max-jobs", "1", NGX_ZK_WS_URL=socket_fake.url)
         try:
-            done = ngx_zk(
-                behind,
-                tmp_path / "consumer",
-                "prove-job",
-                "mlp",
-                "--input",
-                str(MODELS / "mlp" / "input.json"),
-                "--account",
-                "consumer",
-                "--price",
-                "10",
-                "--json",
-                "--timeout",
-                "150",
-                NGX_ZK_WS_URL=socket_fake.url,
-            )
+            done = prove_mlp(behind, tmp_path / "consumer", timeout=150, NGX_ZK_WS_URL=socket_fake.url)
         finally:
             assert worker.wait(timeout=150) == 0, worker.stderr.read() if worker.stderr else ""
         assert done.returncode == 0, done.stdout + done.stderr

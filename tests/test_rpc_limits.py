@@ -27,8 +27,7 @@ from ngx_zk.errors import RpcError, WrongChainError
 from ngx_zk.explorer.db import Database
 from ngx_zk.explorer.indexer import Indexer
 
-from .chain_fixtures import Net, free_port, ngx_zk, start_worker
-from .paths import MODELS
+from .chain_fixtures import Net, free_port, ngx_zk, prove_mlp, start_worker
 from .rpc_provider_fake import STYLES, ProviderLimits, RpcProviderFake, range_refusal, results_refusal
 
 CAP = 10
@@ -202,21 +201,7 @@ def test_worker_consumer_auditor_and_indexer_complete_a_job_through_a_capped_rat
         behind = replace(net, url=f"{provider.url}/v3/{KEY}")  # an API key rides in the URL, as hosted providers issue them
         worker = start_worker(behind, tmp_path / "worker", "--max-jobs", "1")
         try:
-            done = ngx_zk(
-                behind,
-                tmp_path / "consumer",
-                "prove-job",
-                "mlp",
-                "--input",
-                str(MODELS / "mlp" / "input.json"),
-                "--account",
-                "consumer",
-                "--price",
-                "10",
-                "--json",
-                "--timeout",
-                "150",
-            )
+            done = prove_mlp(behind, tmp_path / "consumer", timeout=150)
         finally:
             assert worker.wait(timeout=150) == 0, worker.stderr.read() if worker.stderr else ""
         assert done.returncode == 0, done.stdout + done.stderr
