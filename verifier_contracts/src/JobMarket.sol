@@ -12,6 +12,7 @@ import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
 import {IReputation} from "./interfaces/IReputation.sol";
 import {IRewardsPool} from "./interfaces/IRewardsPool.sol";
 import {JobMarketState} from "./JobMarketState.sol";
+import {JobOrders} from "./JobOrders.sol";
 import {JobTermsLib} from "./types/JobTermsLib.sol";
 import {OrderLib} from "./types/OrderLib.sol";
 
@@ -35,6 +36,9 @@ import {OrderLib} from "./types/OrderLib.sol";
 ///      slash (burned if nobody finishes, so the consumer never profits from a slash).
 ///      Orders: a provider fills a consumer's EIP-712 signed order (`fillOrder`: post for the consumer, who pays by
 ///      permit or allowance and needs no ETH, and claim for the provider, in one transaction; one fill per nonce).
+///      Many orders in one transaction (`fillOrders`, issue #24) are code of the JobOrders module, which this market
+///      creates in its constructor (same wiring) and runs by DELEGATECALL like the settlement module; order nonces
+///      are a bitmap per consumer (256 a slot) that fillOrder, fillOrders and cancelOrder share.
 ///      Job terms and orders are struct-plus-library types: the structs are IJobMarket's, their validation, EIP-712
 ///      hashing and auction price maths are `types/JobTermsLib.sol` and `types/OrderLib.sol`.
 ///      Settlement at market cost (issue #24): every settlement (`submitResult`, and IJobSettlement's eager batches
@@ -55,15 +59,10 @@ contract JobMarket is JobMarketState, IJobMarket {
     bytes32 public constant ORDER_TYPEHASH = OrderLib.TYPEHASH;
     /// @notice EIP-712 type hash of `JobTerms` (an `Order` member).
     bytes32 public constant JOB_TERMS_TYPEHASH = JobTermsLib.TYPEHASH;
-    /// @dev EIP-712 domain: name "NeuroGrid JobMarket", version "1", block.chainid, this market (computed per call,
-    ///      so a fork's chain id is always the current one).
-    bytes32 internal constant DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-    bytes32 internal constant DOMAIN_NAME_HASH = keccak256("NeuroGrid JobMarket");
-    bytes32 internal constant DOMAIN_VERSION_HASH = keccak256("1");
-
     /// @dev The settlement module (JobSettlement), run by DELEGATECALL for every selector this contract lacks.
     address private immutable _module;
+    /// @dev The order-batch module (JobOrders, `fillOrders`), created by this market's constructor with its wiring.
+    address private immutable _orders;
 
     /// @param module_ A JobSettlement deployed with the same six addresses (checked here).
     constructor(
@@ -82,6 +81,7 @@ contract JobMarket is JobMarketState, IJobMarket {
             revert JobMarket__ModuleMismatch(module_);
         }
         _module = module_;
+        _orders = address(new JobOrders(token_, config_, registry_, staking_, reputation_, rewards_));
     }
 
     /// @notice The guardian paused the market (same event as OpenZeppelin's Pausable).
@@ -170,10 +170,22 @@ contract JobMarket is JobMarketState, IJobMarket {
         _useNonce(consumer, nonce);
 
         JobTerms memory terms = order.terms;
-        if (permit.v != 0) _permit(consumer, terms.maxPrice, permit.deadline, permit.v, permit.r, permit.s);
+        // A permit is only used when the allowance is short (as fillOrders does): a valid allowance needs none.
+        if (permit.v != 0 && _token.allowance(consumer, address(this)) < terms.maxPrice) {
+            _permit(consumer, terms.maxPrice, permit.deadline, permit.v, permit.r, permit.s);
+        }
         jobId = _post(consumer, signedAt, terms, inputCommitments);
         _claim(jobId, msg.sender);
         emit OrderFilled(jobId, consumer, nonce, msg.sender);
+    }
+
+    /// @inheritdoc IJobMarket
+    /// @dev Runs JobOrders.fillOrders in this market's storage (its guard and pause check are the module's).
+    function fillOrders(Order[] calldata, uint256[][] calldata, bytes[] calldata, Permit[] calldata)
+        external
+        returns (uint256[] memory)
+    {
+        _delegate(_orders);
     }
 
     /// @inheritdoc IJobMarket
@@ -392,6 +404,11 @@ contract JobMarket is JobMarketState, IJobMarket {
         return _module;
     }
 
+    /// @notice The order-batch module this market created and delegates `fillOrders` to.
+    function orderModule() external view returns (address) {
+        return _orders;
+    }
+
     /// @notice Every selector this market lacks runs in the settlement module (IJobSettlement), in this market's
     ///         storage. Not payable, and there is no `receive`: the market takes no ETH.
     fallback() external {
@@ -445,7 +462,8 @@ contract JobMarket is JobMarketState, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function orderNonceUsed(address consumer, uint256 nonce) external view returns (bool) {
-        return _orderNonceUsed[consumer][nonce];
+        (uint256 bits, uint256 bit) = _nonceSlot(consumer, nonce);
+        return bits & bit != 0;
     }
 
     /// @inheritdoc IJobMarket
@@ -457,16 +475,14 @@ contract JobMarket is JobMarketState, IJobMarket {
 
     /// @dev EIP-712 (OrderLib): the digest of `order` with `inputCommitments` under this market's domain.
     function _orderDigest(Order calldata order, uint256[] calldata inputCommitments) private view returns (bytes32) {
-        bytes32 domain =
-            keccak256(abi.encode(DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, block.chainid, address(this)));
-        return OrderLib.digest(order, _packedHash(inputCommitments), domain);
+        return OrderLib.digest(order, _packedHash(inputCommitments), _orderDomain());
     }
 
     /// @dev Marks `consumer`'s order nonce used (filled or cancelled); each nonce is used at most once.
     function _useNonce(address consumer, uint256 nonce) private {
-        mapping(uint256 => bool) storage used = _orderNonceUsed[consumer];
-        if (used[nonce]) revert JobMarket__OrderNonceUsed(consumer, nonce);
-        used[nonce] = true;
+        (uint256 bits, uint256 bit) = _nonceSlot(consumer, nonce);
+        if (bits & bit != 0) revert JobMarket__OrderNonceUsed(consumer, nonce);
+        _orderNonces[consumer][nonce >> 8] = bits | bit;
     }
 
     /// @dev Tries `owner`'s EIP-2612 permit of `value` to this market. A front-runner may consume the permit first;

@@ -17,7 +17,8 @@ import {JobTermsLib} from "./types/JobTermsLib.sol";
 /// @notice The storage, wiring and shared rules of the JobMarket and its settlement module (issue #24).
 /// @dev JobMarket (jobs' posting, claiming, declining, expiry, withdrawals) and JobSettlement (every settlement:
 ///      `submitResult`, `settleResults` and the optimistic flow) both inherit this contract, so both have exactly
-///      this storage layout; the market runs the module's code by DELEGATECALL in its own storage. Immutables live
+///      this storage layout; the market runs the module's code by DELEGATECALL in its own storage. So does the order
+///      module JobOrders (`fillOrders`), which the market creates with its own wiring. Immutables live
 ///      in each contract's code, so the module is constructed with the same six addresses (JobMarket checks that
 ///      at construction). Only append state variables here, never reorder them.
 abstract contract JobMarketState is ReentrancyGuardTransient {
@@ -73,8 +74,9 @@ abstract contract JobMarketState is ReentrancyGuardTransient {
     mapping(uint256 jobId => address) internal _deliverers;
     /// @dev Only reopened jobs (FLAG_REOPENED): who missed it, and the bounty held for whoever finishes it.
     mapping(uint256 jobId => Reopening) internal _reopenings;
-    /// @dev Order nonces filled or cancelled, per consumer.
-    mapping(address consumer => mapping(uint256 nonce => bool)) internal _orderNonceUsed;
+    /// @dev Order nonces filled or cancelled, per consumer, as a bitmap (Permit2's unordered nonces): nonce n is bit
+    ///      `n & 255` of word `n >> 8`, so a consumer's orders share one slot per 256 nonces.
+    mapping(address consumer => mapping(uint256 word => uint256 bits)) internal _orderNonces;
     // ---- issue #24 (appended)
     uint256 internal _batchCount;
     /// @dev Optimistic submissions, until every job of the batch is finished.
@@ -97,6 +99,13 @@ abstract contract JobMarketState is ReentrancyGuardTransient {
         address missedBy;
         uint96 bounty;
     }
+
+    /// @dev EIP-712 domain of signed orders: name "NeuroGrid JobMarket", version "1", block.chainid, this market
+    ///      (computed per call, so a fork's chain id is always the current one).
+    bytes32 internal constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 internal constant DOMAIN_NAME_HASH = keccak256("NeuroGrid JobMarket");
+    bytes32 internal constant DOMAIN_VERSION_HASH = keccak256("1");
 
     /// @notice The market is paused (same error as OpenZeppelin's Pausable).
     error EnforcedPause();
@@ -151,6 +160,16 @@ abstract contract JobMarketState is ReentrancyGuardTransient {
     /// @dev The modifier's check as one function (not copied into every function that uses it).
     function _requireNotPaused() internal view {
         if (_paused) revert EnforcedPause();
+    }
+
+    /// @dev The EIP-712 domain separator of orders (`address(this)` is the market, also in its modules).
+    function _orderDomain() internal view returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, block.chainid, address(this)));
+    }
+
+    /// @dev `consumer`'s nonce-bitmap slot holding `nonce`, and the nonce's bit in it.
+    function _nonceSlot(address consumer, uint256 nonce) internal view returns (uint256 bits, uint256 bit) {
+        return (_orderNonces[consumer][nonce >> 8], 1 << (nonce & 255));
     }
 
     /// @dev What a proof proves, whatever the model id (issue #23, item 3): the verifier code (a dedicated EZKL

@@ -56,20 +56,25 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         uint256[] feeBps;
         bool[] allowed;
         uint256[] rewardFees; // fees of the rewarded jobs, in order
-        IReputation.Completion[] done;
         Settled[] settled;
     }
 
-    /// @dev One settled job of a Run, for its JobSettled event and callback after the interactions.
+    /// @dev One settled job of a Run: its IReputation.Completion, then what its JobSettled event and callback need
+    ///      after the interactions. The first five fields are Completion's, in its order and with its types, so
+    ///      `_finish` hands the run's Settled[] to Reputation as its Completion[] (a memory struct is one word per
+    ///      field: ABI-encoding an element as a Completion reads exactly those five words).
     struct Settled {
-        uint256 jobId;
         address consumer;
-        uint32 callbackGasLimit;
+        uint32 elapsed;
+        uint32 proveWindow;
+        uint96 creditedFee; // the fee of the price above the statement's credit (reward and NRS weight)
         bool rewarded;
+        uint256 jobId;
         uint256 pay;
         uint256 royalty;
         uint256 fee;
-        uint256[] outputs;
+        uint256 outputs; // the outputs' calldata offset << 128 | their count (`_outputsAt`)
+        uint32 callbackGasLimit;
     }
 
     constructor(
@@ -100,7 +105,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
     {
         IJobMarket.Job memory job = _jobs[jobId];
         IModelRegistry.Verification memory model = _registry.settlementOf(job.modelId);
-        _checkClaimed(jobId, job, model, false);
+        _checkClaimed(jobId, job, model);
         uint256 nIn = _checkInstances(jobId, job, model, instances);
         _verify(jobId, model, proof, instances);
         _settle(jobId, job, model, instances[nIn:], block.timestamp);
@@ -127,10 +132,13 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         IJobMarket.Job memory job = _jobs[jobId];
         uint256 m = _modelIndex(run, job.modelId);
         IModelRegistry.Verification memory model = run.models[m];
-        _checkClaimed(jobId, job, model, false);
+        _checkClaimed(jobId, job, model);
         uint256 nIn = _checkInstances(jobId, job, model, instances);
         _verify(jobId, model, proof, instances);
-        _settleInRun(run, jobId, job, m, instances[nIn:], block.timestamp);
+        uint256[] calldata outputs = instances[nIn:];
+        Settled memory s;
+        (s.jobId, s.outputs) = (jobId, _outputsRef(outputs));
+        _settleInRun(run, s, job, m, _packedHash(outputs), block.timestamp);
     }
 
     // ---------------------------------------------------------------- optimistic
@@ -149,27 +157,18 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         bytes32[] memory leaves = new bytes32[](n);
         uint256 cachedModelId;
         IModelRegistry.Verification memory model;
-        IJobMarket.Job memory head; // one buffer for every job's checked fields
+        uint256 unpausedAt; // the model's and the market's last unpause, the later one
         for (uint256 i; i < n; ++i) {
             Result calldata r = results[i];
-            uint256 jobId = r.jobId;
-            IJobMarket.Job storage job = _jobs[jobId];
+            IJobMarket.Job storage job = _jobs[r.jobId];
             uint256 modelId = job.modelId;
             if (modelId != cachedModelId || i == 0) {
                 model = _registry.settlementOf(modelId);
                 cachedModelId = modelId;
+                unpausedAt = _lastUnpausedAt;
+                if (model.lastUnpausedAt > unpausedAt) unpausedAt = model.lastUnpausedAt;
             }
-            _checkSubmission(jobId, job, model, head);
-            uint256[] calldata outputs = r.outputs;
-            if (outputs.length != model.outputCount) {
-                revert JobMarket__OutputCountMismatch(jobId, model.outputCount, outputs.length);
-            }
-            for (uint256 k; k < outputs.length; ++k) {
-                if (outputs[k] >= SNARK_SCALAR_FIELD) revert IJobMarket.JobMarket__InstanceOutOfField(k, outputs[k]);
-            }
-            job.status = IJobMarket.JobStatus.Submitted;
-            leaves[i] = _hash3(bytes32(jobId), _packedHash(outputs), r.proofHash);
-            emit JobSubmitted(jobId, batchId, msg.sender, outputs, r.proofHash);
+            leaves[i] = _submitOne(r, job, model, unpausedAt, batchId);
         }
         bytes32 root;
         assembly ("memory-safe") {
@@ -188,10 +187,42 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         emit ResultsSubmitted(batchId, msg.sender, root, challengeDeadline, n);
     }
 
+    /// @dev One result of `submitResults`: `_checkClaimed`'s checks in its order, reading only the fields they need
+    ///      (`unpausedAt`: the later of the market's and the model's last unpause, see `_movedDeadline`), then the
+    ///      outputs' checks, the status Submitted and the JobSubmitted event. Returns the result's leaf.
+    function _submitOne(
+        Result calldata r,
+        IJobMarket.Job storage job,
+        IModelRegistry.Verification memory model,
+        uint256 unpausedAt,
+        uint256 batchId
+    ) private returns (bytes32) {
+        uint256 jobId = r.jobId;
+        _requireStatus(jobId, job.status, IJobMarket.JobStatus.Claimed);
+        if (msg.sender != job.provider) revert IJobMarket.JobMarket__NotAssignedProvider(jobId, msg.sender);
+        if (job.flags & FLAG_OPTIMISTIC == 0) revert JobMarket__WrongSettlementMode(jobId);
+        uint256 proveDeadline = job.proveDeadline;
+        uint256 moved = unpausedAt + job.proveWindow;
+        if (moved > proveDeadline) proveDeadline = moved;
+        if (block.timestamp >= proveDeadline) revert IJobMarket.JobMarket__ProveWindowClosed(jobId, proveDeadline);
+        if (model.status == IModelRegistry.ModelStatus.Paused) revert IJobMarket.JobMarket__ModelPaused(job.modelId);
+        uint256[] calldata outputs = r.outputs;
+        if (outputs.length != model.outputCount) {
+            revert JobMarket__OutputCountMismatch(jobId, model.outputCount, outputs.length);
+        }
+        for (uint256 k; k < outputs.length; ++k) {
+            if (outputs[k] >= SNARK_SCALAR_FIELD) revert IJobMarket.JobMarket__InstanceOutOfField(k, outputs[k]);
+        }
+        job.status = IJobMarket.JobStatus.Submitted;
+        bytes32 proofHash = r.proofHash;
+        emit JobSubmitted(jobId, batchId, msg.sender, outputs, proofHash);
+        return _hash3(bytes32(jobId), _packedHash(outputs), proofHash);
+    }
+
     /// @inheritdoc IJobSettlement
     /// @dev Not stopped by the guardian pause: a challenge protects the consumer, and the answer deadline moves.
     function challenge(uint256 batchId, Result[] calldata batch, uint256 index) external onlyDelegated nonReentrant {
-        Batch memory b = _checkedBatch(batchId, batch);
+        Batch memory b = _checkedBatch(batchId, batch, new bytes32[](batch.length));
         if (block.timestamp >= b.challengeDeadline) revert JobMarket__ChallengeWindowClosed(batchId, b.challengeDeadline);
         if (index >= batch.length) revert JobMarket__InvalidBatchSize(index);
         uint256 jobId = batch[index].jobId;
@@ -279,10 +310,11 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         whenNotPaused
         returns (uint256 settled)
     {
-        Batch memory b = _checkedBatch(batchId, batch);
+        bytes32[] memory hashes = new bytes32[](batch.length);
+        Batch memory b = _checkedBatch(batchId, batch, hashes);
         if (block.timestamp < b.challengeDeadline) revert JobMarket__ChallengeWindowOpen(batchId, b.challengeDeadline);
         Run memory run = _newRun(b.provider, batch.length);
-        uint256 pending = _settleBatch(run, batch, b.challengeDeadline - b.challengeWindow);
+        uint256 pending = _settleBatch(run, batch, hashes, b.challengeDeadline - b.challengeWindow);
         settled = run.n;
         if (pending == 0) delete _batches[batchId];
         else if (pending != b.pending) _batches[batchId].pending = uint16(pending);
@@ -291,16 +323,19 @@ contract JobSettlement is JobMarketState, IJobSettlement {
     }
 
     /// @dev finalizeBatch's loop: settles every Submitted job of a model not paused; returns how many jobs are left
-    ///      (Challenged, or Submitted of a paused model).
-    function _settleBatch(Run memory run, Result[] calldata batch, uint256 submittedAt)
+    ///      (Challenged, or Submitted of a paused model). Reads only the job fields a settlement uses, into one
+    ///      buffer for the whole batch; `hashes[i]` is batch[i]'s outputs hash (computed for the root check).
+    function _settleBatch(Run memory run, Result[] calldata batch, bytes32[] memory hashes, uint256 submittedAt)
         private
         returns (uint256 pending)
     {
+        IJobMarket.Job memory head;
         for (uint256 i; i < batch.length; ++i) {
             uint256 jobId = batch[i].jobId;
-            IJobMarket.Job memory job = _jobs[jobId];
-            if (job.status != IJobMarket.JobStatus.Submitted) {
-                if (job.status == IJobMarket.JobStatus.Challenged) ++pending;
+            IJobMarket.Job storage job = _jobs[jobId];
+            IJobMarket.JobStatus status = job.status;
+            if (status != IJobMarket.JobStatus.Submitted) {
+                if (status == IJobMarket.JobStatus.Challenged) ++pending;
                 continue;
             }
             uint256 m = _modelIndex(run, job.modelId);
@@ -308,7 +343,12 @@ contract JobSettlement is JobMarketState, IJobSettlement {
                 ++pending; // waits for the model's unpause and a later finalization
                 continue;
             }
-            _settleInRun(run, jobId, job, m, batch[i].outputs, submittedAt);
+            (head.consumer, head.proveWindow, head.proveDeadline, head.flags, head.callbackGasLimit) =
+                (job.consumer, job.proveWindow, job.proveDeadline, job.flags, job.callbackGasLimit);
+            (head.price, head.collateral, head.commitmentsHash) = (job.price, job.collateral, job.commitmentsHash);
+            Settled memory s;
+            (s.jobId, s.outputs) = (jobId, _outputsRef(batch[i].outputs));
+            _settleInRun(run, s, head, m, hashes[i], submittedAt);
         }
     }
 
@@ -347,32 +387,18 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         if (address(this) == _self) revert JobMarket__NotDelegated();
     }
 
-    /// @dev A Claimed job of the caller, in the mode asked, before its (moved) prove deadline, of a model not paused.
-    function _checkClaimed(
-        uint256 jobId,
-        IJobMarket.Job memory job,
-        IModelRegistry.Verification memory model,
-        bool optimistic
-    ) private view {
+    /// @dev A Claimed Eager job of the caller, before its (moved) prove deadline, of a model not paused (an optimistic
+    ///      submission checks the same in `_submitOne`).
+    function _checkClaimed(uint256 jobId, IJobMarket.Job memory job, IModelRegistry.Verification memory model)
+        private
+        view
+    {
         _requireStatus(jobId, job.status, IJobMarket.JobStatus.Claimed);
         if (msg.sender != job.provider) revert IJobMarket.JobMarket__NotAssignedProvider(jobId, msg.sender);
-        if ((job.flags & FLAG_OPTIMISTIC != 0) != optimistic) revert JobMarket__WrongSettlementMode(jobId);
+        if (job.flags & FLAG_OPTIMISTIC != 0) revert JobMarket__WrongSettlementMode(jobId);
         uint256 proveDeadline = _movedDeadline(job.proveDeadline, job.proveWindow, model.lastUnpausedAt);
         if (block.timestamp >= proveDeadline) revert IJobMarket.JobMarket__ProveWindowClosed(jobId, proveDeadline);
         if (model.status == IModelRegistry.ModelStatus.Paused) revert IJobMarket.JobMarket__ModelPaused(job.modelId);
-    }
-
-    /// @dev `_checkClaimed` for an optimistic submission, reading only the three job slots it needs into `head`
-    ///      (one buffer for the whole batch: every field `_checkClaimed` reads is set here).
-    function _checkSubmission(
-        uint256 jobId,
-        IJobMarket.Job storage job,
-        IModelRegistry.Verification memory model,
-        IJobMarket.Job memory head
-    ) private view {
-        (head.status, head.provider, head.flags, head.proveDeadline, head.proveWindow, head.modelId) =
-            (job.status, job.provider, job.flags, job.proveDeadline, job.proveWindow, job.modelId);
-        _checkClaimed(jobId, head, model, true);
     }
 
     /// @dev The proof's judge and public instances: the pinned verifier code, the instance count, the job's input
@@ -398,14 +424,22 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         }
     }
 
-    /// @dev The stored batch, after checking that `batch` hashes to its root.
-    function _checkedBatch(uint256 batchId, Result[] calldata batch) private view returns (Batch memory b) {
+    /// @dev The stored batch, after checking that `batch` hashes to its root; `hashes[i]` is set to batch[i]'s
+    ///      outputs hash (`hashes` has batch.length entries).
+    function _checkedBatch(uint256 batchId, Result[] calldata batch, bytes32[] memory hashes)
+        private
+        view
+        returns (Batch memory b)
+    {
         b = _batches[batchId];
         if (b.root == 0) revert JobMarket__UnknownBatch(batchId);
         uint256 n = batch.length;
         bytes32[] memory leaves = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
-            leaves[i] = _leaf(batch[i]);
+            Result calldata r = batch[i];
+            bytes32 h = _packedHash(r.outputs);
+            hashes[i] = h;
+            leaves[i] = _hash3(bytes32(r.jobId), h, r.proofHash);
         }
         bytes32 root;
         assembly ("memory-safe") {
@@ -582,9 +616,9 @@ contract JobSettlement is JobMarketState, IJobSettlement {
 
     // ---------------------------------------------------------------- many jobs
 
-    /// @dev The struct arrays (`models`, `done`, `settled`) are arrays of n null pointers, not n zeroed structs:
-    ///      each element is assigned a struct before it is read (`models[m]` for m < nModels, `done[i]` and
-    ///      `settled[i]` for i < n), so allocating and zeroing n structs of each kind would be wasted gas.
+    /// @dev The struct arrays (`models`, `settled`) are arrays of n null pointers, not n zeroed structs:
+    ///      each element is assigned a struct before it is read (`models[m]` for m < nModels, `settled[i]`
+    ///      for i < n), so allocating and zeroing n structs of each kind would be wasted gas.
     function _newRun(address provider, uint256 n) private pure returns (Run memory run) {
         run.provider = provider;
         run.owners = new address[](n);
@@ -593,26 +627,20 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         run.feeBps = new uint256[](n);
         run.allowed = new bool[](n);
         run.rewardFees = new uint256[](n);
-        (run.models, run.done, run.settled) = _pointerArrays(n);
+        (run.models, run.settled) = _pointerArrays(n);
     }
 
-    /// @dev Three arrays of n memory pointers, all zero (see `_newRun`).
+    /// @dev Two arrays of n memory pointers, all zero (see `_newRun`).
     function _pointerArrays(uint256 n)
         private
         pure
-        returns (
-            IModelRegistry.Verification[] memory models,
-            IReputation.Completion[] memory done,
-            Settled[] memory settled
-        )
+        returns (IModelRegistry.Verification[] memory models, Settled[] memory settled)
     {
         uint256[] memory a = new uint256[](n);
         uint256[] memory b = new uint256[](n);
-        uint256[] memory c = new uint256[](n);
         assembly ("memory-safe") {
             models := a
-            done := b
-            settled := c
+            settled := b
         }
     }
 
@@ -628,76 +656,100 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         run.nModels = m + 1;
     }
 
-    /// @dev `_settle`'s effects for one job of a run (the interactions wait for `_finish`).
+    /// @dev `_settle`'s effects for one job of a run (the interactions wait for `_finish`): `s` is the job's new
+    ///      Settled entry with its jobId and outputs set; `job` holds the fields read here (a finalization reads only
+    ///      those).
     function _settleInRun(
         Run memory run,
-        uint256 jobId,
+        Settled memory s,
         IJobMarket.Job memory job,
         uint256 m,
-        uint256[] calldata outputs,
+        bytes32 outputsHash,
         uint256 submittedAt
     ) private {
         IModelRegistry.Verification memory model = run.models[m];
-        // The price above the statement's credit (issue #23, item 7); its fee is what earns reward and NRS weight.
-        uint256 credit = _recordOutputs(
-            jobId, _statementOf(model, job.commitmentsHash), _packedHash(outputs), run.allowed[m] ? job.price : 0
-        );
-        _jobs[jobId].status = IJobMarket.JobStatus.Settled;
-        if (credit == 0) _jobs[jobId].flags = job.flags | FLAG_NO_REWARD;
-        uint256 fee = job.price * run.feeBps[m] / BPS;
-        uint256 royalty = job.price * model.royaltyBps / BPS;
-        uint256 pay = job.price - fee - royalty;
+        uint256 feeBps = run.feeBps[m];
+        uint256 credit = _markSettled(s.jobId, job, model, outputsHash, run.allowed[m]);
+        unchecked {
+            run.settled[run.n++] = s; // at most MAX_BATCH
+        }
+        uint256 price = job.price;
+        // No overflow: a price is below 2^96 and the basis points at most BPS; a run sums at most MAX_BATCH jobs.
+        unchecked {
+            s.fee = price * feeBps / BPS;
+            s.royalty = price * model.royaltyBps / BPS;
+        }
+        s.pay = price - s.fee - s.royalty;
         if (job.flags & FLAG_REOPENED != 0) {
+            uint256 jobId = s.jobId;
             uint256 bounty = _reopenings[jobId].bounty;
             _reopenings[jobId].bounty = 0;
-            pay += bounty;
-            run.pay += bounty;
+            s.pay += bounty;
         }
-        run.pay += job.price - fee - royalty;
-        run.fee += fee;
-        run.collateral += job.collateral;
-        _addRoyalty(run, model.owner, royalty);
-        uint256 i = run.n++;
-        run.settled[i] = Settled({
-            jobId: jobId,
-            consumer: job.consumer,
-            callbackGasLimit: job.callbackGasLimit,
-            rewarded: credit != 0,
-            pay: pay,
-            royalty: royalty,
-            fee: fee,
-            outputs: outputs
-        });
-        if (credit != 0) credit = 1 + credit * run.feeBps[m] / BPS; // 1 + the credited fee (0: not rewarded)
-        _recordDone(run, i, job, submittedAt, credit);
-    }
-
-    /// @dev A run's Completion of its i-th job, and its reward fee; `credit` is 1 + the credited fee, 0 when the job
-    ///      earns nothing.
-    function _recordDone(Run memory run, uint256 i, IJobMarket.Job memory job, uint256 submittedAt, uint256 credit)
-        private
-        pure
-    {
+        unchecked {
+            run.pay += s.pay;
+            run.fee += s.fee;
+            run.collateral += job.collateral;
+        }
+        _addRoyalty(run, model.owner, s.royalty);
+        (s.consumer, s.proveWindow, s.callbackGasLimit) = (job.consumer, job.proveWindow, job.callbackGasLimit);
         uint256 elapsed = submittedAt + job.proveWindow - job.proveDeadline;
-        uint256 fee = credit == 0 ? 0 : credit - 1;
-        run.done[i] = IReputation.Completion({
-            consumer: job.consumer,
-            elapsed: elapsed > type(uint32).max ? type(uint32).max : uint32(elapsed),
-            proveWindow: job.proveWindow,
-            fee: uint96(fee),
-            rewarded: credit != 0
-        });
-        if (credit != 0) run.rewardFees[run.nRewarded++] = fee;
+        s.elapsed = elapsed > type(uint32).max ? type(uint32).max : uint32(elapsed);
+        if (credit != 0) {
+            unchecked {
+                credit = credit * feeBps / BPS;
+            }
+            (s.creditedFee, s.rewarded) = (uint96(credit), true);
+            unchecked {
+                run.rewardFees[run.nRewarded++] = credit; // at most MAX_BATCH
+            }
+        }
     }
 
-    function _addRoyalty(Run memory run, address owner, uint256 royalty) private pure {
-        uint256 k;
-        while (k < run.nOwners && run.owners[k] != owner) ++k;
-        if (k == run.nOwners) {
-            run.owners[k] = owner;
-            ++run.nOwners;
+    /// @dev The replay rule's record of a settled job's outputs, and its status Settled (with FLAG_NO_REWARD when it
+    ///      earns nothing). Returns the price above the statement's credit (issue #23, item 7), zero for verifier code
+    ///      that is not allow-listed.
+    function _markSettled(
+        uint256 jobId,
+        IJobMarket.Job memory job,
+        IModelRegistry.Verification memory model,
+        bytes32 outputsHash,
+        bool allowed
+    ) private returns (uint256 credit) {
+        credit = _recordOutputs(jobId, _statementOf(model, job.commitmentsHash), outputsHash, allowed ? job.price : 0);
+        IJobMarket.Job storage stored = _jobs[jobId];
+        stored.status = IJobMarket.JobStatus.Settled;
+        if (credit == 0) stored.flags = job.flags | FLAG_NO_REWARD;
+    }
+
+    /// @dev A calldata array as one word (its offset << 128 | its length), kept in memory until `_outputsAt`.
+    function _outputsRef(uint256[] calldata outputs) private pure returns (uint256 ref) {
+        assembly ("memory-safe") {
+            ref := or(shl(128, outputs.offset), outputs.length)
         }
-        run.royalties[k] += royalty;
+    }
+
+    /// @dev The calldata array `_outputsRef` made into a word (calldata of this same call).
+    function _outputsAt(uint256 ref) private pure returns (uint256[] calldata outputs) {
+        assembly ("memory-safe") {
+            outputs.offset := shr(128, ref)
+            outputs.length := and(ref, 0xffffffffffffffffffffffffffffffff)
+        }
+    }
+
+    /// @dev No overflow: a run has at most MAX_BATCH owners and royalties of prices below 2^96.
+    function _addRoyalty(Run memory run, address owner, uint256 royalty) private pure {
+        unchecked {
+            uint256 k;
+            uint256 nOwners = run.nOwners;
+            address[] memory owners = run.owners;
+            while (k < nOwners && owners[k] != owner) ++k;
+            if (k == nOwners) {
+                owners[k] = owner;
+                run.nOwners = nOwners + 1;
+            }
+            run.royalties[k] += royalty;
+        }
     }
 
     /// @dev A run's aggregated credits and interactions, then each job's JobSettled and callback.
@@ -713,24 +765,32 @@ contract JobSettlement is JobMarketState, IJobSettlement {
 
         // Interactions with trusted protocol contracts.
         _staking.unlockCollateral(provider, run.collateral);
-        IReputation.Completion[] memory done = run.done;
+        Settled[] memory settled = run.settled;
+        IReputation.Completion[] memory done;
         uint256[] memory fees = run.rewardFees;
         uint256 nRewarded = run.nRewarded;
         assembly ("memory-safe") {
-            mstore(done, n)
+            mstore(settled, n)
+            done := settled // see Settled: each element's first five fields are its Completion
             mstore(fees, nRewarded)
         }
         _reputation.recordCompletions(provider, done);
         uint256[] memory rewards = nRewarded == 0 ? fees : _rewards.rewardMany(provider, fees);
         uint256 r;
         for (uint256 i; i < n; ++i) {
-            Settled memory s = run.settled[i];
-            uint256 reward = s.rewarded ? rewards[r++] : 0;
-            emit IJobMarket.JobSettled(s.jobId, provider, s.outputs, s.pay, s.royalty, s.fee, reward);
+            Settled memory s = settled[i];
+            uint256 reward;
+            if (s.rewarded) {
+                reward = rewards[r];
+                unchecked {
+                    ++r; // at most n
+                }
+            }
+            emit IJobMarket.JobSettled(s.jobId, provider, _outputsAt(s.outputs), s.pay, s.royalty, s.fee, reward);
         }
         for (uint256 i; i < n; ++i) {
-            Settled memory s = run.settled[i];
-            if (s.callbackGasLimit != 0) _callback(s.jobId, s.consumer, s.callbackGasLimit, s.outputs);
+            Settled memory s = settled[i];
+            if (s.callbackGasLimit != 0) _callback(s.jobId, s.consumer, s.callbackGasLimit, _outputsAt(s.outputs));
         }
     }
 }

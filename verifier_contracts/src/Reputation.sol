@@ -73,45 +73,61 @@ contract Reputation is IReputation, MarketBound {
 
     /// @inheritdoc IReputation
     /// @dev The same facts, weights and events as one `recordCompletion` (or `recordConsumerSettled` for an
-    ///      unrewarded job) per entry in order. The provider's record is read once and written once; a pair counter
-    ///      or a consumer's facts slot is paid for (cold read, first write) once per distinct consumer, later entries
-    ///      of the same consumer only re-write a slot already written in this call (100 gas each).
+    ///      unrewarded job) per entry in order. The provider's record is written once, with the sums of the rewarded
+    ///      entries (checked as the per-entry sums are: an overflow reverts either way), and not at all when none is;
+    ///      a pair counter or a consumer's facts slot is paid for (cold read, first write) once per distinct consumer,
+    ///      later entries of the same consumer only re-write a slot already written in this call (100 gas each).
     function recordCompletions(address provider, Completion[] calldata done) external onlyMarket {
-        Record memory f = _facts[provider];
         mapping(address => uint256) storage pairOf = _pairCompletions[provider];
-        uint256 n = done.length;
-        for (uint256 i; i < n; ++i) {
-            _recordOne(provider, done[i], f, pairOf);
+        uint256 completed;
+        uint256 weightMilli;
+        uint256 windowUsed;
+        for (uint256 i; i < done.length; ++i) {
+            Completion calldata c = done[i];
+            if (!c.rewarded) {
+                _recordConsumer(c.consumer, ConsumerFact.Settled);
+                continue;
+            }
+            (uint256 weight, uint256 used) = _recordRewarded(provider, c, pairOf);
+            // No overflow: at most MAX_BATCH entries of a weight at most MILLI and its window use at most MILLI * BPS.
+            unchecked {
+                ++completed;
+                weightMilli += weight;
+                windowUsed += used;
+            }
         }
-        _facts[provider] = f;
+        if (completed == 0) return;
+        Record storage f = _facts[provider];
+        (f.completed, f.weightMilli, f.windowUsedBpsSum) = (
+            f.completed + uint32(completed),
+            f.weightMilli + uint64(weightMilli),
+            f.windowUsedBpsSum + uint64(windowUsed)
+        );
     }
 
-    /// @dev One entry of `recordCompletions`: the provider's record `f` in memory, the rest in storage.
-    function _recordOne(
-        address provider,
-        Completion calldata c,
-        Record memory f,
-        mapping(address => uint256) storage pairOf
-    ) private {
+    /// @dev One rewarded entry of `recordCompletions`: its events, pair counter and consumer facts; returns its weight
+    ///      and its weighted window use for the provider's record (which the caller writes once).
+    function _recordRewarded(address provider, Completion calldata c, mapping(address => uint256) storage pairOf)
+        private
+        returns (uint256 weight, uint256 usedBps)
+    {
         address consumer = c.consumer;
-        ConsumerFacts storage cf = _consumers[consumer];
-        if (c.rewarded) {
-            uint256 proveWindow = c.proveWindow;
-            uint256 elapsed = c.elapsed;
-            uint256 usedBps = proveWindow == 0 || elapsed >= proveWindow ? BPS : elapsed * BPS / proveWindow;
-            uint256 fee = c.fee;
+        uint256 proveWindow = c.proveWindow;
+        uint256 elapsed = c.elapsed;
+        uint256 fee = c.fee;
+        uint256 k = pairOf[consumer];
+        pairOf[consumer] = k + 1;
+        // No overflow: elapsed < proveWindow < 2^32, fee < FULL_WEIGHT_FEE, k + 1 counts completions, and a weight
+        // (at most MILLI) times usedBps (at most BPS) is below 2^24.
+        unchecked {
+            usedBps = proveWindow == 0 || elapsed >= proveWindow ? BPS : elapsed * BPS / proveWindow;
             uint256 full = fee >= FULL_WEIGHT_FEE ? MILLI : fee * MILLI / FULL_WEIGHT_FEE;
-            uint256 k = pairOf[consumer];
-            pairOf[consumer] = k + 1;
-            uint256 weight = full / (1 + k);
-            f.completed += 1;
-            f.weightMilli += uint64(weight);
-            f.windowUsedBpsSum += uint64(usedBps * weight);
-            emit CompletionRecorded(provider, consumer, elapsed, proveWindow, weight);
-            (cf.settledWeightMilli, cf.settled) = (_add32(cf.settledWeightMilli, weight), cf.settled + 1);
-        } else {
-            cf.settled += 1;
+            weight = full / (1 + k);
+            usedBps *= weight;
         }
+        emit CompletionRecorded(provider, consumer, elapsed, proveWindow, weight);
+        ConsumerFacts storage cf = _consumers[consumer];
+        (cf.settledWeightMilli, cf.settled) = (_add32(cf.settledWeightMilli, weight), cf.settled + 1);
         emit ConsumerRecorded(consumer, uint8(ConsumerFact.Settled));
     }
 
@@ -261,7 +277,10 @@ contract Reputation is IReputation, MarketBound {
 
     /// @dev Saturating: a counter at its cap must never make a settlement or a decline revert.
     function _add32(uint32 a, uint256 b) private pure returns (uint32) {
-        uint256 sum = uint256(a) + b;
+        uint256 sum;
+        unchecked {
+            sum = uint256(a) + b; // b is a weight, at most MILLI
+        }
         return sum > type(uint32).max ? type(uint32).max : uint32(sum);
     }
 }

@@ -90,17 +90,23 @@ contract RewardsPool is IRewardsPool {
         uint256 scheduled = rewardForEpoch(epoch);
         uint256 free = _free;
         uint256 total;
-        paid = new uint256[](fees.length);
-        for (uint256 i; i < fees.length; ++i) {
+        uint256 n = fees.length;
+        paid = new uint256[](n);
+        uint256 cap = _providerCapPerEpoch;
+        for (uint256 i; i < n; ++i) {
             uint256 amount = scheduled < free ? scheduled : free;
             uint256 byFee = fees[i] * REWARD_FEE_BPS / BPS;
             if (byFee < amount) amount = byFee;
-            uint256 capLeft = _providerCapPerEpoch - already;
-            if (capLeft < amount) amount = capLeft;
-            paid[i] = amount;
-            already += amount;
-            free -= amount;
-            total += amount;
+            // No underflow: `already` stays at most the cap (each amount is at most what the cap leaves), and each
+            // amount is at most `free`; the sums are of NGX amounts (all the NGX there is is below 2^90).
+            unchecked {
+                uint256 capLeft = cap - already;
+                if (capLeft < amount) amount = capLeft;
+                paid[i] = amount;
+                already += amount;
+                free -= amount;
+                total += amount;
+            }
         }
         if (total == 0) return paid;
         _tallies[provider] = Tally(uint64(epoch), uint96(already), t.owed + uint96(total));

@@ -90,6 +90,8 @@ contract CoalitionHandler {
     /// Item 1: what the honest provider was slashed declining junk, and what the junk griefers lost doing it.
     uint256 public junkSlashed;
     uint256 public junkCut;
+    /// Orders filled by `fillOrderBatch` (issue #24).
+    uint256 public ordersFilled;
 
     constructor(
         JobMarket market_,
@@ -398,6 +400,70 @@ contract CoalitionHandler {
             return;
         }
         _submitAs(honestProvider, jobId);
+    }
+
+    // ------------------------------------------------------------ gasless orders in batches (issue #24)
+
+    /// One to three signed orders of the coalition's and the honest consumer's, filled in one `fillOrders` by the
+    /// coalition provider, or by the honest one (only orders it can prove, proved at once); sometimes the coalition
+    /// consumer front-runs the batch by cancelling its first order (skipped, never the batch).
+    function fillOrderBatch(uint256 seed, uint96 price, bool honestFiller) external {
+        uint256 n = 1 + seed % 3;
+        IJobMarket.Order[] memory orders = new IJobMarket.Order[](n);
+        uint256[][] memory cs = new uint256[][](n);
+        bytes[] memory sigs = new bytes[](n);
+        for (uint256 i; i < n; ++i) {
+            (orders[i], cs[i], sigs[i]) = _signedOrder(uint256(keccak256(abi.encode(seed, i))), price, honestFiller);
+        }
+        if (seed % 5 == 0 && orders[0].consumer == c) {
+            vm.prank(c);
+            market.cancelOrder(orders[0].nonce);
+        }
+        address filler = honestFiller ? honestProvider : p;
+        vm.prank(filler);
+        try market.fillOrders(orders, cs, sigs, new IJobMarket.Permit[](n)) returns (uint256[] memory ids) {
+            for (uint256 i; i < n; ++i) {
+                if (ids[i] == 0) continue;
+                ++ordersFilled;
+                commitmentOf[ids[i]] = cs[i][0];
+                if (honestFiller) _submitAs(honestProvider, ids[i]);
+            }
+        } catch {}
+    }
+
+    function _signedOrder(uint256 s, uint96 price, bool provable)
+        private
+        view
+        returns (IJobMarket.Order memory order, uint256[] memory cs, bytes memory sig)
+    {
+        uint256 key = uint256(keccak256(bytes(s % 2 == 0 ? "consumer" : "coalitionConsumer")));
+        uint256 modelId = _model(s >> 16);
+        cs = new uint256[](1);
+        // Mostly the fixture commitment; a fresh one only where nobody needs to prove it.
+        cs[0] = s % 3 != 0 || (provable && !isFake[modelId]) ? instances[0] : 1 + (s >> 8) % 1_000_000;
+        uint96 pay = uint96(0.1 ether + price % 200 ether);
+        order = IJobMarket.Order({
+            consumer: vm.addr(key),
+            terms: IJobMarket.JobTerms({
+                modelId: modelId,
+                minPrice: pay,
+                maxPrice: pay,
+                rampDelay: 0,
+                rampLength: 0,
+                claimWindow: 1 hours,
+                proveWindow: 30 minutes,
+                minReputation: 0,
+                deliverer: address(0),
+                callbackGasLimit: 0,
+                settlement: 0
+            }),
+            provider: address(0),
+            nonce: s,
+            signedAt: uint40(block.timestamp),
+            deadline: uint40(block.timestamp + 1 hours)
+        });
+        (uint8 v, bytes32 r, bytes32 sv) = vm.sign(key, market.orderDigest(order, cs));
+        sig = abi.encodePacked(r, sv, v);
     }
 
     // ------------------------------------------------------------ internals

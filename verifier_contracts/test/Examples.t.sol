@@ -268,6 +268,15 @@ contract ExamplesTest is Base {
 
     // ------------------------------------------------------------ ClassifierMarket
 
+    /// A consumer contract that needs a verified result at once refuses optimistic terms itself (issue #24): the
+    /// classifier market will not be built to post an optimistic job.
+    function test_RevertWhen_ClassifierMarketIsGivenOptimisticTerms() public {
+        IJobMarket.JobTerms memory terms = _terms(CALLBACK_GAS);
+        terms.settlement = 1;
+        vm.expectRevert(ClassifierMarket.ClassifierMarket__InvalidConfig.selector);
+        new ClassifierMarket(market, payToken, resolver, terms, 2, bettingDeadline, resolveDeadline);
+    }
+
     /// Outcome 1 wins (out1 > out0); winners share the pot pro rata, rounded down, and nothing else leaves.
     function test_ClassifierResolvesToArgmaxAndPaysWinnersExactly() public {
         _bet(cm, alice, 1, 1 ether);

@@ -100,6 +100,28 @@ contract JobTermsLibTest is Base {
         harness.flagsFor(terms, address(1));
     }
 
+    /// `tryFlagsFor` (fillOrders' skip) is `flagsFor` without the revert: invalid exactly where it reverts, the same
+    ///  flags elsewhere. Small ranges so every boundary (equal prices, ramp = claim window, limits) is hit.
+    function testFuzz_TryFlagsForAgreesWithFlagsFor(uint256 seed) public view {
+        IJobMarket.JobTerms memory terms;
+        terms.minPrice = uint96(bound(uint256(keccak256(abi.encode(seed, 0))), 0, 12));
+        terms.maxPrice = uint96(bound(uint256(keccak256(abi.encode(seed, 1))), 0, 12));
+        terms.rampDelay = uint32(bound(uint256(keccak256(abi.encode(seed, 2))), 0, 40));
+        terms.rampLength = uint32(bound(uint256(keccak256(abi.encode(seed, 3))), 0, 40));
+        terms.claimWindow = uint32(bound(uint256(keccak256(abi.encode(seed, 4))), 0, 60));
+        terms.deliverer = address(uint160(bound(uint256(keccak256(abi.encode(seed, 5))), 0, 2)));
+        terms.callbackGasLimit =
+            uint32(JobTermsLib.MAX_CALLBACK_GAS - 1 + bound(uint256(keccak256(abi.encode(seed, 6))), 0, 2));
+        terms.settlement = uint8(bound(uint256(keccak256(abi.encode(seed, 7))), 0, 2));
+        (bool valid, uint8 flags) = JobTermsLib.tryFlagsFor(terms, address(1));
+        try harness.flagsFor(terms, address(1)) returns (uint8 expected) {
+            assertTrue(valid, "flagsFor accepted what tryFlagsFor refused");
+            assertEq(flags, expected, "same flags");
+        } catch {
+            assertTrue(!valid, "flagsFor reverted where tryFlagsFor accepted");
+        }
+    }
+
     /// The calldata word-hashing of OrderLib equals EIP-712 hashStruct written plainly with JobTermsLib.hash, and
     /// the market's constants and digest are the libraries'.
     function test_OrderStructHashEqualsThePlainEncoding() public view {

@@ -466,6 +466,64 @@ contract SettlementTest is SettlementBase {
         assertEq(c.outputs(), _outputs());
     }
 
+    /// A run keeps each job's outputs as a reference into the call's calldata until its JobSettled and callback:
+    /// every job of a finalized batch gets its own outputs, pay, royalty, fee and reward in its event, and the
+    /// callback job in the middle gets its own outputs.
+    function test_FinalizedJobsEachGetTheirOwnOutputsInEventAndCallback() public {
+        RecordingConsumer c = new RecordingConsumer(market);
+        _fund(address(c), 1_000 ether);
+        c.approve(address(payToken), type(uint256).max);
+        IJobMarket.JobTerms memory t = _termsOf(dedicatedModel, 1);
+        t.callbackGasLimit = 300_000;
+        uint256[] memory cm = new uint256[](1);
+        cm[0] = 7_001;
+        uint256[] memory ids = new uint256[](3);
+        ids[0] = _postTermsAs(consumers[0], _termsOf(dedicatedModel, 1), 7_000);
+        ids[1] = c.post(t, cm);
+        ids[2] = _postTermsAs(consumers[1], _termsOf(reusableModel, 1), 7_002);
+        IJobSettlement.Result[] memory rs = new IJobSettlement.Result[](3);
+        uint256[][] memory outs = new uint256[][](3);
+        for (uint256 i; i < 3; ++i) {
+            vm.prank(provider);
+            market.claimJob(ids[i]);
+            outs[i] = new uint256[](2);
+            (outs[i][0], outs[i][1]) = (10 + 2 * i, 11 + 2 * i);
+            rs[i] = _resultOf(ids[i], outs[i]);
+        }
+        uint256 batchId = _submitAs(provider, rs);
+        vm.warp(block.timestamp + WINDOW);
+        uint256 reward = rewards.rewardFor(provider, 2.5 ether); // every job is a first-time statement
+        for (uint256 i; i < 3; ++i) {
+            vm.expectEmit(true, true, false, true, address(market));
+            emit IJobMarket.JobSettled(ids[i], provider, outs[i], 92.5 ether, 5 ether, 2.5 ether, reward);
+        }
+        _finalize(batchId, rs);
+        assertEq(c.calls(), 1);
+        assertEq(c.outputs(), outs[1]); // the callback job's own outputs
+        for (uint256 i; i < 3; ++i) {
+            assertEq(market.outputsHashOf(ids[i]), keccak256(abi.encodePacked(outs[i])));
+        }
+    }
+
+    /// settleResults' events carry each job's outputs (the proof's output instances) and shares; the replays of the
+    /// fixture's one statement get no reward.
+    function test_SettleResultsEventsCarryOutputsAndShares() public {
+        uint256[] memory ids = new uint256[](2);
+        ids[0] = _claimedAs(consumers[0], dedicatedModel, 0);
+        ids[1] = _claimedAs(consumers[1], dedicatedModel, 0);
+        vm.warp(block.timestamp + 60);
+        bytes[] memory proofs = new bytes[](2);
+        uint256[][] memory inst = new uint256[][](2);
+        (proofs[0], proofs[1], inst[0], inst[1]) = (proof, proof, instances, instances);
+        uint256 reward = rewards.rewardFor(provider, 2.5 ether);
+        vm.expectEmit(true, true, false, true, address(market));
+        emit IJobMarket.JobSettled(ids[0], provider, _outputs(), 92.5 ether, 5 ether, 2.5 ether, reward);
+        vm.expectEmit(true, true, false, true, address(market));
+        emit IJobMarket.JobSettled(ids[1], provider, _outputs(), 92.5 ether, 5 ether, 2.5 ether, 0);
+        vm.prank(provider);
+        settlement.settleResults(ids, proofs, inst);
+    }
+
     function test_OptimisticAuctionSettlesAtTheLockedPrice() public {
         IJobMarket.JobTerms memory t = _termsOf(dedicatedModel, 1);
         (t.minPrice, t.maxPrice, t.rampLength) = (uint96(10 ether), uint96(PRICE), 1000);

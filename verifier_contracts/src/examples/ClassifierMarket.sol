@@ -84,7 +84,9 @@ contract ClassifierMarket is INgxConsumer, ReentrancyGuardTransient {
     /// @param market_ The JobMarket.
     /// @param token_ The market's payment token (NGX); stakes are in it too.
     /// @param resolver_ The trusted reporter that posts the resolving job and delivers its input.
-    /// @param terms_ The resolving job's terms; `deliverer` must be zero, `callbackGasLimit` non-zero.
+    /// @param terms_ The resolving job's terms; `deliverer` must be zero, `callbackGasLimit` non-zero, `settlement`
+    ///        eager (0): the market needs a verified result inside its resolve window, and an optimistic one arrives
+    ///        only when its challenge window (governed, up to days) closes, which could void the market instead.
     /// @param outcomeCount_ k, the model's number of outputs (at least 2).
     /// @param bettingDeadline_ First second at which bets are refused and `resolve` is allowed.
     /// @param resolveDeadline_ First second at which an unresolved market is void.
@@ -99,7 +101,8 @@ contract ClassifierMarket is INgxConsumer, ReentrancyGuardTransient {
     ) {
         if (
             address(market_) == address(0) || address(token_) == address(0) || resolver_ == address(0)
-                || terms_.deliverer != address(0) || terms_.callbackGasLimit == 0 || outcomeCount_ < 2
+                || terms_.deliverer != address(0) || terms_.callbackGasLimit == 0 || terms_.settlement != 0
+                || outcomeCount_ < 2
                 || bettingDeadline_ <= block.timestamp || resolveDeadline_ <= bettingDeadline_
         ) revert ClassifierMarket__InvalidConfig();
         _market = market_;

@@ -106,6 +106,37 @@ interface IJobMarket {
         uint40 deadline; // the order fills only while block.timestamp < deadline
     }
 
+    /// @notice Why `fillOrders` skipped an order (the `reason` of OrderSkipped, as uint8). Each is something the
+    ///         consumer, a front-runner, the model owner or governance can change after the provider sent its batch,
+    ///         so it costs the provider that one order, never the batch. Nothing of a skipped order is written and
+    ///         its consumer pays nothing; its nonce stays unused (it may fill later) unless it was used before.
+    ///         1 BadSignature: malformed, high-s, or not the consumer's signature over this order and commitments.
+    ///         2 Expired: `block.timestamp >= deadline`.
+    ///         3 NotYetValid: `signedAt > block.timestamp`.
+    ///         4 ForAnotherProvider: `provider` is neither zero nor the caller.
+    ///         5 NonceUsed: filled or cancelled before, or filled earlier in the same batch (a duplicate).
+    ///         6 ModelNotActive: the model is unknown, Paused or Retired.
+    ///         7 BadTerms: what `fillOrder` rejects in the terms and commitments: price or windows out of the
+    ///           governed bounds, minReputation above 100, an invalid auction, deliverer, callback gas or settlement
+    ///           mode, the wrong number of commitments or one outside the field, or optimistic settlement on a
+    ///           verifier whose code is not allow-listed (or changed since registration).
+    ///         8 ReputationTooLow: the caller's NRS is below the order's `minReputation`.
+    ///         9 PaymentFailed: the escrow `transferFrom` failed (balance or allowance too low, after the permit).
+    ///         10 OwnOrder: the order's consumer is the caller (a provider cannot claim its own job).
+    enum OrderSkip {
+        None,
+        BadSignature,
+        Expired,
+        NotYetValid,
+        ForAnotherProvider,
+        NonceUsed,
+        ModelNotActive,
+        BadTerms,
+        ReputationTooLow,
+        PaymentFailed,
+        OwnOrder
+    }
+
     /// @notice An EIP-2612 permit of the consumer for (owner=consumer, spender=JobMarket, value=terms.maxPrice,
     ///         deadline); v == 0: none, the allowance is used.
     struct Permit {
@@ -199,6 +230,8 @@ interface IJobMarket {
     event OrderFilled(uint256 indexed jobId, address indexed consumer, uint256 indexed nonce, address provider);
     /// @notice `consumer` burned `nonce`: no order it signed with that nonce can be filled any more.
     event OrderCancelled(address indexed consumer, uint256 indexed nonce);
+    /// @notice `fillOrders` skipped `consumer`'s order `nonce`; `reason` is an OrderSkip (1..10, see there).
+    event OrderSkipped(address indexed consumer, uint256 indexed nonce, uint8 reason);
     event JobRated(uint256 indexed jobId, address indexed provider, uint8 rating);
     event Credited(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
@@ -272,6 +305,8 @@ interface IJobMarket {
     error JobMarket__BadOrderSignature();
     /// @notice The order names another provider than the caller.
     error JobMarket__OrderForAnotherProvider(address provider);
+    /// @notice `fillOrders`' four arrays must have the same length, from 1 to MAX_BATCH.
+    error JobMarket__OrderBatchShape(uint256 orders, uint256 commitments, uint256 signatures, uint256 permits);
 
     /// @notice Post a job and escrow `price` (transferFrom the caller; approve first). `price` must be at least
     ///         `config.minJobPrice()`. If the same commitments were posted before for this model, the job is
@@ -332,6 +367,26 @@ interface IJobMarket {
         bytes calldata signature,
         Permit calldata permit
     ) external returns (uint256 jobId);
+
+    /// @notice A provider fills up to MAX_BATCH (64) signed orders of any consumers and models in one transaction:
+    ///         each filled order is exactly what `fillOrder` would have made of it (job, escrow, collateral, events:
+    ///         JobPosted, [JobTermsSet, JobPriceLocked,] JobClaimed, OrderFilled). An order that one consumer or a
+    ///         front-runner could spoil (see OrderSkip) is skipped with OrderSkipped, so nobody can make the whole
+    ///         batch revert for the price of one cancel; `jobIds[i]` is 0 for a skipped order.
+    /// @dev Reverts only on what the caller controls: the market paused, arrays of unequal length, empty or over
+    ///      MAX_BATCH (JobMarket__OrderBatchShape), the caller not registered, its stake below the minimum
+    ///      `claimTerms` demands, or its free stake below the filled orders' collateral (locked once, in one sum).
+    ///      Per order: the checks of `fillOrder`, then the nonce is marked used, the permit (v != 0) tried, and the
+    ///      escrow pulled by a `transferFrom` whose failure (false, a revert, no code) unmarks the nonce and skips the
+    ///      order (PaymentFailed) before anything of the job is written; then the job is written once, claimed.
+    ///      Nonces of one consumer share a storage slot per 256 (`nonce >> 8`): signing consecutive nonces is
+    ///      cheapest. A duplicate (same consumer and nonce) in one batch fills once and is skipped after.
+    function fillOrders(
+        Order[] calldata orders,
+        uint256[][] calldata inputCommitments,
+        bytes[] calldata signatures,
+        Permit[] calldata permits
+    ) external returns (uint256[] memory jobIds);
 
     /// @notice The caller burns its own order nonce: an order it signed with that nonce can never fill.
     function cancelOrder(uint256 nonce) external;

@@ -57,6 +57,32 @@ library JobTermsLib {
         }
     }
 
+    /// @notice `flagsFor` without reverting: `valid` is false exactly where `flagsFor` reverts (`fillOrders` skips
+    ///         such an order instead of reverting its batch; test/JobTermsLib.t.sol fuzzes the two against each other).
+    function tryFlagsFor(IJobMarket.JobTerms memory terms, address consumer)
+        internal
+        pure
+        returns (bool valid, uint8 flags)
+    {
+        if (isAuction(terms)) {
+            if (
+                terms.minPrice >= terms.maxPrice || terms.rampLength == 0
+                    || uint256(terms.rampDelay) + terms.rampLength > terms.claimWindow
+            ) return (false, 0);
+            flags = FLAG_AUCTION;
+        }
+        if (terms.deliverer != address(0)) {
+            if (terms.deliverer == consumer) return (false, 0);
+            flags |= FLAG_DELIVERER;
+        }
+        if (terms.callbackGasLimit > MAX_CALLBACK_GAS) return (false, 0);
+        if (terms.settlement != EAGER) {
+            if (terms.settlement != OPTIMISTIC) return (false, 0);
+            flags |= FLAG_OPTIMISTIC;
+        }
+        return (true, flags);
+    }
+
     /// @notice EIP-712 `hashStruct(terms)`: keccak256 of the type hash and the eleven members, each one word.
     function hash(IJobMarket.JobTerms memory terms) internal pure returns (bytes32) {
         bytes memory head = abi.encode(
