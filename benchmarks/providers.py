@@ -1,6 +1,6 @@
 """Part h: many providers racing for the same jobs, by simulation (issue #25).
 
-``python -m benchmarks.providers [--quick] [--providers 10 100] [--jobs 200]``
+``python -m benchmarks.providers [--quick] [--providers 10 100] [--jobs 200] [--spread both|on|off]``
 
 What is real: one anvil with every contract deployed (benchmarks/market.py ``local_market``), P fresh
 provider identities (ETH by ``anvil_setBalance``, NGX by plain transfers, registered and staked), C
@@ -91,11 +91,15 @@ STAKE = 2_000 * NGX
 FIELD = 21888242871839275222515625718449617762330324248114548390649763348384262408617
 QUICK: dict[str, Any] = {"providers": [10, 100], "jobs": 20, "lone_jobs": 10}
 """``--quick``: a few minutes on a laptop (a round costs each simulated provider a poll: tens of ms)."""
-FULL: dict[str, Any] = {"providers": [1, 10, 100], "jobs": 20, "lone_jobs": 10}
-"""``make bench``'s curve. 1,000 providers is an explicit run (``--providers 1000``: see :data:`THOUSAND`)."""
-THOUSAND = "python -m benchmarks.providers --providers 1000 --spread on"
-"""The 1,000-provider point: the claim spread on, 15 min on a 2-core machine under load 8-19 (setup 1.5-3 min). With the
-spread off every provider sends a claim per job (1,000 transactions a block): longer still."""
+FULL: dict[str, Any] = {"providers": [1, 10, 100, 1000], "jobs": 20, "lone_jobs": 10}
+"""``make bench``'s curve (issue #25: 10, 100 and 1,000 providers), each count with the spread off and on, except the
+spread off at 1,000 (:data:`RACE_MAX_PROVIDERS`). The 1,000 point, spread on: 15 min on a 2-core machine under load
+8-19 (setup 1.5-3 min)."""
+RACE_MAX_PROVIDERS = 100
+"""Above this many providers, a curve of both spread settings skips the one with the spread off, saying why: every
+provider then sends a claim per job (1,000 transactions a block at 1,000 providers). Measured: 3 jobs at 1,000
+providers, spread off, were still running after 13 min (setup 66 s; 2 cores at load 20-70); 100 providers, 20 jobs:
+350 s."""
 ROUND_TIMEOUT_S = 600.0
 MAX_PASSES = 20
 CURSORS = ("posted", "reopened", "claimed")
@@ -384,18 +388,53 @@ def simulate(
         rpc("evm_revert", [snapshot])  # type: ignore[arg-type]
 
 
-def curve(m: Any, workdir: Path, *, providers: list[int], jobs: int, lone_jobs: int, log: Log = print) -> list[dict[str, Any]]:
-    """Each provider count with the spread off and on (a lone provider gets ``lone_jobs``, enough to time its claims)."""
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One point of the curve: ``skipped`` says why it is not run (empty: it is)."""
+
+    providers: int
+    jobs: int
+    spread: bool
+    skipped: str = ""
+
+
+def plan(providers: list[int], *, jobs: int, lone_jobs: int, spreads: tuple[bool, ...] = (False, True)) -> list[Run]:
+    """The runs of a curve: each provider count with each spread setting (a lone provider gets ``lone_jobs``, enough
+    to time its claims). With both settings asked for, a count above :data:`RACE_MAX_PROVIDERS` skips the spread
+    off; asked for alone (``--spread off``), it runs."""
     runs = []
     for count in providers:
-        for spread in (False, True):
-            n = lone_jobs if count == 1 else jobs
-            runs.append(
-                simulate(
-                    m, workdir / f"p{count}-{'spread' if spread else 'race'}", providers=count, jobs=n, spread=spread, log=log
+        for spread in spreads:
+            skipped = ""
+            if not spread and len(spreads) > 1 and count > RACE_MAX_PROVIDERS:
+                skipped = (
+                    f"spread off skipped above {RACE_MAX_PROVIDERS} providers: each of the {count:,} sends a claim per job "
+                    f"(`python -m benchmarks.providers --providers {count} --spread off` runs it)"
                 )
-            )
+            runs.append(Run(count, lone_jobs if count == 1 else jobs, spread, skipped))
     return runs
+
+
+def curve(
+    m: Any,
+    workdir: Path,
+    *,
+    providers: list[int],
+    jobs: int,
+    lone_jobs: int,
+    spreads: tuple[bool, ...] = (False, True),
+    log: Log = print,
+) -> list[dict[str, Any]]:
+    """The runs of :func:`plan`, one after the other; a skipped one is a row saying why."""
+    results = []
+    for run in plan(providers, jobs=jobs, lone_jobs=lone_jobs, spreads=spreads):
+        if run.skipped:
+            log(f"providers: {run.providers} providers, {run.skipped}")
+            results.append({"providers": run.providers, "jobs": run.jobs, "spread": run.spread, "skipped": run.skipped})
+            continue
+        where = workdir / f"p{run.providers}-{'spread' if run.spread else 'race'}"
+        results.append(simulate(m, where, providers=run.providers, jobs=run.jobs, spread=run.spread, log=log))
+    return results
 
 
 def markdown(runs: list[dict[str, Any]]) -> list[str]:
@@ -408,6 +447,9 @@ def markdown(runs: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
+        if r.get("skipped"):
+            lines.append(f"| {r['providers']} | - | {'on' if r['spread'] else 'off'} | {r['skipped']} |" + " |" * 7)
+            continue
         d = r["claim_delay_blocks"]
         lines.append(
             f"| {r['providers']} | {r['jobs']} | {'on' if r['spread'] else 'off'} | **{r['failed_claims_per_job']:.2f}** "
@@ -429,8 +471,6 @@ def markdown(runs: list[dict[str, Any]]) -> list[str]:
         "a convention: each one that claims at once adds a race). Failed claims per job and RPC per job per provider do "
         "not grow with P, spread on.",
         "",
-        f"1,000 providers is not in `make bench` (~15 min on a loaded 2-core machine): `{THOUSAND}`.",
-        "",
     ]
     return lines
 
@@ -448,7 +488,12 @@ if __name__ == "__main__":
     p.add_argument("--quick", action="store_true", help=f"smaller run: {QUICK}")
     p.add_argument("--providers", type=int, nargs="+", help=f"provider counts (full: {FULL['providers']})")
     p.add_argument("--jobs", type=int, help=f"jobs per run (full: {FULL['jobs']})")
-    p.add_argument("--spread", choices=("both", "on", "off"), default="both", help="runs with the claim spread on, off or both")
+    p.add_argument(
+        "--spread",
+        choices=("both", "on", "off"),
+        default="both",
+        help=f"runs with the claim spread on, off or both (both: off is skipped above {RACE_MAX_PROVIDERS} providers)",
+    )
     args = p.parse_args()
     sizes = dict(QUICK if args.quick else FULL)
     sizes.update({k: v for k, v in (("providers", args.providers), ("jobs", args.jobs)) if v})
@@ -462,14 +507,8 @@ if __name__ == "__main__":
     work = Path(tempfile.mkdtemp(prefix="ngx-bench-providers-"))
     try:
         with bench_market.local_market(work, work / "ngx-cache", say) as net:
-            modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.spread]
-            runs = [
-                simulate(
-                    net, work / f"p{n}-{s}", providers=n, jobs=sizes["lone_jobs"] if n == 1 else sizes["jobs"], spread=s, log=say
-                )
-                for n in sizes["providers"]
-                for s in modes
-            ]
+            spreads = {"both": (False, True), "on": (True,), "off": (False,)}[args.spread]
+            runs = curve(net, work, spreads=spreads, log=say, **sizes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n".join(markdown(runs)))

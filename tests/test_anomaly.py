@@ -6,6 +6,7 @@ The chain-tier scenario through the real contracts and indexer is tests/test_ano
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,7 +19,7 @@ from benchmarks.anomaly_traffic import Traffic, evaluate, generate
 from ngx_zk.anomaly.history import History, JobFact, Transfer, load
 from ngx_zk.anomaly.model import detect
 from ngx_zk.anomaly.report import AnomalyError, Report
-from ngx_zk.anomaly.sources import REFRESH_S, Flags, read_report
+from ngx_zk.anomaly.sources import REFRESH_S, Flags, read_report, score_index
 from ngx_zk.cli import main
 from ngx_zk.cli.prove_job import _unless_flagged
 from ngx_zk.explorer.db import Database
@@ -102,7 +103,7 @@ def test_honest_traffic_alone_flags_nobody(tmp_path: Path) -> None:
 def test_the_explorer_serves_the_flags_and_their_page(market: tuple[Path, Traffic, Report]) -> None:
     path, _, report = market
     db = Database(str(path))
-    server = ExplorerServer(Explorer(db), "127.0.0.1", 0)
+    server = ExplorerServer(Explorer(db, detector=lambda index: score_index(index).to_json()), "127.0.0.1", 0)
     server.start()
     try:
         with urllib.request.urlopen(server.url + "/api/v1/anomalies", timeout=30) as answer:
@@ -115,6 +116,21 @@ def test_the_explorer_serves_the_flags_and_their_page(market: tuple[Path, Traffi
         assert 'href="/anomalies"' in page and "anomaliesPage" in script
         remote = read_report(server.url, dev_chain=True)  # what a worker's --anomalies-from URL reads
         assert remote.flags == report.flags
+    finally:
+        server.stop()
+        db.close()
+
+
+def test_an_explorer_handed_no_detector_says_so(tmp_path: Path) -> None:
+    """The explorer imports no detector (the detector reads its index): built without one, its page says so."""
+    db = Database(str(tmp_path / "e.sqlite"))
+    server = ExplorerServer(Explorer(db), "127.0.0.1", 0)
+    server.start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.url + "/api/v1/anomalies", timeout=30)
+        assert refused.value.code == 404
+        assert "runs no anomaly detection" in json.loads(refused.value.read())["error"]["message"]
     finally:
         server.stop()
         db.close()

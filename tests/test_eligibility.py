@@ -24,7 +24,7 @@ from ngx_zk.worker.eligibility import Terms
 from ngx_zk.worker.journal import Step
 from ngx_zk.worker.offers import Offered
 from ngx_zk.worker.orders import OrderFiller
-from ngx_zk.worker.policy import DEFAULT_MAX_FRESH_JOBS, ClaimPolicy
+from ngx_zk.worker.policy import CLAIM_MARGIN_S, DEFAULT_MAX_FRESH_JOBS, ClaimPolicy
 
 from .test_lifecycle import COMMITMENTS, NGX, rig, run, seen  # noqa: F401  (rig: the lifecycle's fixture)
 
@@ -86,6 +86,8 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
         "collateral 20000000000000000000 at risk with consumers with no paid history (cap 15000000000000000000)",
     ),
     ("a consumer with paid history is not capped", {"fresh_held": 5, "weight": 1_000}, None),
+    ("--max-claimed full", {"policy": ClaimPolicy(max_claimed=1), "fresh_held": 1}, "already holding 1 job(s) (--max-claimed 1)"),
+    ("stake locked in a held job", {"free_stake": 5 * NGX, "fresh_held": 1}, "not enough free stake for the collateral"),
     (
         "low-score deliverer",
         {"policy": ClaimPolicy(min_consumer_score=60), "deliverer": DELIVERER, "scores": {DELIVERER: 50}},
@@ -99,6 +101,16 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ),
     ("optimistic job with an endpoint", {"optimistic": True}, None),
 ]
+
+
+WAITS = {
+    "fresh consumer over the job cap",
+    "fresh consumer over the collateral cap",
+    "--max-claimed full",
+    "stake locked in a held job",
+}
+"""Refusals of a cap on what the worker holds: they free when a held job ends, so the job waits (SEEN), never SKIPPED.
+The rest are for good: --max-claimed 0 holding nothing, or a stake too small with nothing held, never frees."""
 
 
 def hold_fresh(rigged: SimpleNamespace, count: int) -> None:
@@ -146,6 +158,14 @@ def test_a_posted_job_and_an_order_on_the_same_terms_get_the_same_answer(
     if why is None:
         assert posted is None and run(rig) is Step.CLAIMED
         assert rig.journal.get(1).fresh is (job.get("weight", 0) < 1_000), "the claim journals whether it is fresh"
+    elif case in WAITS:
+        assert posted is not None and why in posted
+        assert (
+            run(rig, rounds=1) is Step.SEEN and rig.market.claims == [] and rig.journal.history(1)[-1][2] == f"waiting: {posted}"
+        )
+        # the held jobs end (the fake chain never posted them: lost) and their stake is free, the job is claimed
+        rig.market.free_stake = lambda address: 100 * NGX
+        assert run(rig) is Step.CLAIMED and rig.market.claims == [1]
     else:
         assert posted is not None and why in posted
         assert run(rig) is Step.SKIPPED and rig.market.claims == [] and rig.journal.history(1)[-1][2] == posted
@@ -163,16 +183,52 @@ def test_terms_of_a_job_and_of_its_order_are_the_same_record(rig: SimpleNamespac
 
 
 def test_fresh_jobs_held_are_counted_from_the_journal_and_free_again_once_finished(rig: SimpleNamespace) -> None:  # noqa: F811
-    """The cap counts what the worker holds now (a restart reads the same journal): a finished fresh job frees its slot."""
+    """The cap counts what the worker holds now (a restart reads the same journal): a finished fresh job frees its
+    slot. The capped job waits (SEEN), said once, not read again each round; it is claimed once the slot frees."""
     hold_fresh(rig, DEFAULT_MAX_FRESH_JOBS)
     assert rig.life.holding_fresh == (DEFAULT_MAX_FRESH_JOBS, DEFAULT_MAX_FRESH_JOBS * 10 * NGX)
     seen(rig)
     why = rig.life.eligibility.refusal(rig.journal.get(1), rig.market.job(1))
     assert why is not None and f"cap {DEFAULT_MAX_FRESH_JOBS}" in why
+    logged: list[tuple[str, dict[str, Any]]] = []
+    rig.life.crew.log = lambda event, **kw: logged.append((event, kw))
+    reads = 0
+    job = rig.market.job
+
+    def counted(job_id: int) -> Any:
+        nonlocal reads
+        reads += job_id == 1
+        return job(job_id)
+
+    rig.market.job = counted
+    for _ in range(20):  # rounds while the held jobs are still held (only job 1 is advanced)
+        rig.life.advance(rig.journal.get(1))
+    assert rig.journal.get(1).step is Step.SEEN and rig.market.claims == []
+    assert [kw["reason"] for e, kw in logged if e == "job.waiting"] == [why], "the wait is said once, not once per round"
+    assert [note for step, _, note in rig.journal.history(1)] == ["", f"waiting: {why}"]
+    assert reads == 1, "nothing held finished: the chain is not read again"
     rig.journal.record(100, 1, Step.DECLINING)
     rig.journal.record(100, 1, Step.DECLINED)
     assert rig.life.holding_fresh == (DEFAULT_MAX_FRESH_JOBS - 1, (DEFAULT_MAX_FRESH_JOBS - 1) * 10 * NGX)
-    assert run(rig) is Step.CLAIMED and rig.journal.get(1).fresh
+    rig.life.advance(rig.journal.get(1))
+    assert rig.journal.get(1).step is Step.CLAIMED and rig.journal.get(1).fresh and rig.market.claims == [1]
+
+
+def test_a_capped_job_is_looked_at_again_after_a_while_and_skipped_once_its_claim_window_closed(rig: SimpleNamespace) -> None:  # noqa: F811
+    """Nothing held finishes, but the job cannot wait past its claim window: the look due when it closes skips it."""
+    hold_fresh(rig, DEFAULT_MAX_FRESH_JOBS)
+    seen(rig)  # claim window: 300 s
+    rig.life.advance(rig.journal.get(1))
+    assert rig.journal.get(1).step is Step.SEEN and 1 in rig.life.capped.jobs
+    assert 290 < rig.life.capped.jobs[1][1] - time.monotonic() <= 300 - CLAIM_MARGIN_S, "looked at again as the window closes"
+    rig.market.chain.now = rig.market.job(1).claim_deadline
+    rig.life.advance(rig.journal.get(1))
+    assert rig.journal.get(1).step is Step.SEEN, "not looked at again before CAPPED_RECHECK_S"
+    held, _ = rig.life.capped.jobs[1]
+    rig.life.capped.jobs[1] = (held, time.monotonic())
+    rig.life.advance(rig.journal.get(1))
+    assert rig.journal.get(1).step is Step.SKIPPED and rig.journal.history(1)[-1][2] == "claim window closing"
+    assert 1 not in rig.life.capped.jobs
 
 
 def test_the_worker_command_takes_the_griefing_options_with_the_policy_defaults() -> None:

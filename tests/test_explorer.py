@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 import ngx_zk as ngx
+from ngx_zk.anomaly.sources import score_index
 from ngx_zk.chain import deployment
 from ngx_zk.chain.market import DeclineReason
 from ngx_zk.chain.types import JobPosted, JobSettled
@@ -351,7 +352,10 @@ def explorer(run: Run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     db = Database(str(tmp_path_factory.mktemp("explorer-db") / "api.sqlite"))
     indexer = Indexer(m.chain, m.deployment, db)
     indexer.sync()
-    server = ExplorerServer(Explorer(db, indexer, m, run.net.settings, head=m.chain.block_number()), "127.0.0.1", 0, poll_s=0.2)
+    app = Explorer(
+        db, indexer, m, run.net.settings, head=m.chain.block_number(), detector=lambda index: score_index(index).to_json()
+    )
+    server = ExplorerServer(app, "127.0.0.1", 0, poll_s=0.2)
     server.start()
     try:
         yield server.url

@@ -63,7 +63,7 @@ def test_private_gasless_and_callback_jobs_settle_on_two_second_blocks(net_2s_fe
     commitments = [int(c, 16) for c in json.loads(commit.stdout)["commitments"]]
 
     worker = (
-        start_worker(  # three fresh consumers at once: above the default cap of 2 jobs held for consumers with no paid history
+        start_worker(  # three fresh consumers at once, above the default cap of 2: a posted job would wait, an order is refused
             net,
             tmp_path / "worker",
             "--model",

@@ -262,7 +262,9 @@ def _post_as(net: Net, who: str, price: int) -> Any:
 @pytest.mark.chain
 def test_a_worker_holds_at_most_max_fresh_jobs_of_consumers_with_no_paid_history(chain_snapshot: Net, tmp_path: Path) -> None:
     """Issue #23: a new address costs nothing, its junk input costs the provider a decline. Three well-paid jobs of
-    a fresh consumer: the worker claims two and skips the third; a consumer with rewarded settled history is not capped."""
+    a fresh consumer: the worker claims two and the third waits (the cap frees when a held job ends: it is not
+    skipped for good); once the two settle, the third is claimed and settles too. A consumer with rewarded settled
+    history is not capped."""
     net, m = chain_snapshot, chain_snapshot.market
     provider = net.signer("provider")
     # consumer2 earns a history: one rewarded job settled (proved and submitted by hand)
@@ -286,13 +288,28 @@ def test_a_worker_holds_at_most_max_fresh_jobs_of_consumers_with_no_paid_history
     options = WorkerOptions(poll_s=0.05, policy=ClaimPolicy(max_fresh_jobs=2))
     worker = Worker(settings, m, provider, [net.circuit], options)
     try:
-        fresh = [_post_as(net, "consumer", 50 * NGX).job_id for _ in range(3)]
-        rounds(worker, lambda: all(step_of(worker, j) in (Step.CLAIMED, Step.SKIPPED) for j in fresh))
+        posted = {(r := _post_as(net, "consumer", 50 * NGX)).job_id: r for _ in range(3)}
+        fresh = list(posted)
+
+        def waiting(job_id: int) -> bool:
+            return step_of(worker, job_id) is Step.SEEN and worker.journal.history(job_id)[-1][2].startswith("waiting: ")
+
+        rounds(worker, lambda: all(step_of(worker, j) is Step.CLAIMED or waiting(j) for j in fresh))
         steps = [step_of(worker, j) for j in fresh]
-        assert steps.count(Step.CLAIMED) == 2 and steps.count(Step.SKIPPED) == 1, steps
-        skipped = fresh[steps.index(Step.SKIPPED)]
-        assert "consumers with no paid history (cap 2)" in worker.journal.history(skipped)[-1][2]
+        assert steps.count(Step.CLAIMED) == 2 and steps.count(Step.SEEN) == 1, steps
+        third = fresh[steps.index(Step.SEEN)]
+        assert "consumers with no paid history (cap 2)" in worker.journal.history(third)[-1][2]
         assert sum(m.job(j).status is JobStatus.CLAIMED for j in fresh) == 2, "the chain shows two claims, not three"
+
+        for job_id in fresh:  # the consumer hands each claimed job its input; the third's once it is claimed
+            if job_id != third:
+                deliver_input(m, net.signer("consumer"), posted[job_id], m.job(job_id))
+        rounds(worker, lambda: step_of(worker, third) is Step.CLAIMED, timeout=90)
+        assert any(m.job(j).status is JobStatus.SETTLED for j in fresh if j != third), "a held job ended first"
+        deliver_input(m, net.signer("consumer"), posted[third], m.job(third))
+        rounds(worker, lambda: step_of(worker, third) is Step.DONE, timeout=90)
+        assert [m.job(j).status for j in fresh] == [JobStatus.SETTLED] * 3, "all three settled"
+        assert [s for s, _, _ in worker.journal.history(third)].count("skipped") == 0
 
         settled = [_post_as(net, "consumer2", 50 * NGX).job_id for _ in range(3)]
         rounds(worker, lambda: all(step_of(worker, j) in (Step.CLAIMED, Step.SKIPPED) for j in settled))

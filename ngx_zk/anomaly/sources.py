@@ -16,9 +16,13 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import NgxZkError
 from .report import AnomalyError, Report, reason
+
+if TYPE_CHECKING:
+    from ..explorer.db import Database
 
 REFRESH_S = 300.0
 """Seconds a report is used before it is read again."""
@@ -56,8 +60,6 @@ def read_report(source: str, *, dev_chain: bool) -> Report:
             ) from None
         return Report.from_json(raw)
     from ..explorer.db import Database
-    from .history import load
-    from .model import detect
 
     if "://" not in source and not Path(source).is_file():
         raise AnomalyError(
@@ -70,9 +72,18 @@ def read_report(source: str, *, dev_chain: bool) -> Report:
             raise AnomalyError(
                 f"{source} holds no explorer index (nothing was indexed into it)", "point it at `ngx-zk explorer`'s --db"
             )
-        return detect(load(db))
+        return score_index(db)
     finally:
         db.close()
+
+
+def score_index(db: Database) -> Report:
+    """The flags of an explorer index, scored here: what ``--anomalies-from PATH`` reads, and what ``ngx-zk
+    explorer`` hands its app to serve at ``/api/v1/anomalies``."""
+    from .history import load
+    from .model import detect
+
+    return detect(load(db))
 
 
 class Flags:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from typing import Any
 
 import click
 
@@ -58,14 +59,18 @@ def explorer_cmd(
       ngx-zk explorer --port 8080                       # then open http://127.0.0.1:8080
       ngx-zk explorer --db postgresql://explorer@localhost/ngx
     """
+    from ..anomaly.sources import score_index
     from ..explorer.db import Database
     from ..explorer.server import Explorer, ExplorerServer
+
+    def anomalies(db: Database) -> dict[str, Any]:  # the anomalies page's report: the explorer imports no detector
+        return score_index(db).to_json()
 
     settings = settings_from(click.get_current_context())
     if no_index:
         if db_url is None:
             raise click.UsageError("--no-index needs --db (which database to serve)")
-        app = Explorer(Database(db_url))
+        app = Explorer(Database(db_url), detector=anomalies)
         server = ExplorerServer(app, host, port, poll_s=poll_s)
     else:
         from ..client import connect, resolve_chain
@@ -75,7 +80,7 @@ def explorer_cmd(
         market = connect(settings, chain=chain)
         db = Database(db_url or str(settings.home / "explorer" / f"{chain.chain_id}.sqlite"))
         indexer = Indexer(chain, market.deployment, db, confirmations=confirmations)
-        app = Explorer(db, indexer, market, settings)
+        app = Explorer(db, indexer, market, settings, detector=anomalies)
         server = ExplorerServer(app, host, port, poll_s=poll_s)  # binds now: a busy port fails before indexing
         first = indexer.sync()
         app.head = first.head

@@ -278,6 +278,7 @@ def create_app(explorer: Explorer | None) -> FastAPI:
         "/api/v1/anomalies",
         response_model=o.Anomalies,
         summary="Actors flagged by anomaly detection (wash rings, junk inputs, self-dealing, decline harvesting), with evidence",
+        responses={404: {"model": o.Error, "description": "this explorer runs no anomaly detection"}},
     )
     def anomalies(_: None = Depends(_only())) -> dict[str, Any]:
         return ex().anomalies()

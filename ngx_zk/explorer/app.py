@@ -4,7 +4,7 @@ and re-verification (:class:`Explorer`); the bounded re-verify queue; the one er
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -64,20 +64,22 @@ class Explorer:
     verify_lock: threading.Lock = field(default_factory=threading.Lock)
     queue: ReverifyQueue = field(default_factory=ReverifyQueue)
     live: Live | None = None
+    detector: Callable[[Database], dict[str, Any]] | None = None
+    """Scores the index for ``/api/v1/anomalies`` (the report as JSON): :mod:`ngx_zk.anomaly`'s, handed in by
+    the CLI, since the detector reads this index (the explorer imports none of it); None: that page answers 404."""
     _anomalies: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)
     _anomaly_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def anomalies(self) -> dict[str, Any]:
-        """The anomaly report of the index (:mod:`ngx_zk.anomaly`), computed again only when new events were indexed
+        """The anomaly report of the index (:attr:`detector`'s), computed again only when new events were indexed
         (one at a time: a flood of requests waits for the one computation, then reads its answer)."""
-        from ..anomaly.history import load
-        from ..anomaly.model import detect
-
+        if self.detector is None:
+            raise ApiError(404, "this explorer runs no anomaly detection (`ngx-zk explorer` serves it)")
         with self._anomaly_lock:
             row = self.db.query("SELECT MAX(block_number) AS top, COUNT(*) AS n FROM events")[0]
             key = f"{row['top']}:{row['n']}"
             if self._anomalies is None or self._anomalies[0] != key:
-                self._anomalies = (key, detect(load(self.db)).to_json())
+                self._anomalies = (key, self.detector(self.db))
             return self._anomalies[1]
 
     def __post_init__(self) -> None:

@@ -14,6 +14,11 @@ what collateral it locks: the lifecycle and the order filler journal both with t
 held are counted from the journal (a restart keeps them). A posted job adds its own checks
 (:meth:`Eligibility.judge`: still open, not one this provider missed), and an auction below the floor
 is waited for rather than refused (:meth:`Eligibility.auction_wait`).
+
+Most refusals are for good (the job's terms, the consumer's record, this provider's NRS). Those of a cap
+that frees when a held job finishes are not (``Verdict.wait``): ``--max-claimed``, the fresh caps while
+a fresh consumer's job is held, and free stake short of the collateral while held jobs lock enough of
+it. A posted job so refused stays SEEN and is looked at again then (:mod:`~ngx_zk.worker.capped`).
 """
 
 from __future__ import annotations
@@ -96,11 +101,14 @@ class Verdict:
     reason: str | None
     fresh: bool = False
     collateral: int = 0
+    wait: bool = False
+    """Refused only until a job this worker holds finishes (a cap on what it holds): look again then."""
 
 
 class Eligibility:
     """This provider's answer to "would I take it?" (``held``: how many jobs it holds now; ``fresh_held``: how
-    many of them, and how much collateral, are for fresh consumers)."""
+    many of them, and how much collateral, are for fresh consumers; ``held_collateral``: the collateral all the
+    jobs it holds lock, which their ends free)."""
 
     def __init__(
         self,
@@ -111,9 +119,10 @@ class Eligibility:
         held: Callable[[], int],
         fresh_held: Callable[[], tuple[int, int]] = lambda: (0, 0),
         serves_proofs: bool = True,
+        held_collateral: Callable[[], int] = lambda: 0,
     ) -> None:
         self.market, self.standing, self.served, self.policy, self.held = market, standing, served, policy, held
-        self.fresh_held = fresh_held
+        self.fresh_held, self.held_collateral = fresh_held, held_collateral
         self.serves_proofs = serves_proofs
         """Whether this worker has an endpoint that serves optimistic jobs' proofs (``--listen``)."""
 
@@ -155,18 +164,20 @@ class Eligibility:
             # Unserved, its proof would be challenged as unavailable every time: each answer costs a verification.
             return Verdict("optimistic job, and no endpoint serves its proof (start the worker with --listen)")
         policy = self.policy
-        reason = policy.refusal(
+        reason = policy.job_refusal(
             model_id=terms.model_id,
             circuit=self.served[terms.model_id].circuit,
             price=terms.price,
             prove_window=terms.prove_window,
             claim_left=terms.claim_left,
-            held=self.held(),
-            consumer_score=None,
             callback_gas=terms.callback_gas,
         )
         if reason:
             return Verdict(reason)
+        held = self.held()
+        reason = policy.held_refusal(held)
+        if reason:  # frees when a held job finishes (holding none, the cap is 0: for good)
+            return Verdict(reason, wait=held > 0)
         status = self.market.model(terms.model_id).status  # fresh: a guardian may have paused it since start
         if status is not ModelStatus.ACTIVE:
             return Verdict(f"model {terms.model_id} is {status.value}")
@@ -184,8 +195,9 @@ class Eligibility:
         if nrs < terms.min_reputation:
             return Verdict(f"NRS {nrs} below the job's minimum {terms.min_reputation}")
         collateral = self.market.collateral_for(terms.price, nrs)
-        if self.market.free_stake(self.standing.me) < collateral:
-            return Verdict("not enough free stake for the collateral")
+        free = self.market.free_stake(self.standing.me)
+        if free < collateral:
+            return Verdict("not enough free stake for the collateral", wait=free + self.held_collateral() >= collateral)
         if policy.max_fresh_jobs is None and policy.max_fresh_collateral is None:
             return Verdict(None, collateral=collateral)
         weight = self.market.consumer_facts(terms.consumer)["settled_weight_milli"]
@@ -193,7 +205,8 @@ class Eligibility:
         reason = policy.exposure_refusal(  # ClaimPolicy.refusal's last check, once the chain has answered the rest
             consumer_weight_milli=weight, fresh_held=fresh_held, fresh_collateral=fresh_collateral, collateral=collateral
         )
-        return Verdict(reason, fresh=policy.is_fresh(weight), collateral=collateral)
+        wait = reason is not None and fresh_held > 0  # a fresh consumer's job held now frees the cap when it ends
+        return Verdict(reason, fresh=policy.is_fresh(weight), collateral=collateral, wait=wait)
 
     def auction_wait(self, record: JobRecord, job: Job) -> float:
         """Seconds until an open auction's rising price reaches this worker's floor; 0 when it is there already,

@@ -211,6 +211,8 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
+        self.moves = 0
+        """Job records written by this process so far: what is derived from them (jobs held) is kept until it grows."""
 
     def close(self) -> None:
         self._db.close()
@@ -245,6 +247,7 @@ class Journal:
             )
             self._db.execute("INSERT INTO history VALUES (?, ?, ?, ?)", (job_id, step.value, now, note))
             self._db.execute("COMMIT")
+            self.moves += 1
             return new
 
     def get(self, job_id: int) -> JobRecord | None:

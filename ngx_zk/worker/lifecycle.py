@@ -5,6 +5,8 @@
     SEEN        eligible? (price, window vs. proving time, held jobs, consumer and deliverer score, NRS,
                 stake, model active, callback gas, jobs held for fresh consumers) -> claim -> CLAIMED
                 not eligible -> SKIPPED
+                refused only while a cap on what this worker holds is full (--max-claimed, the fresh caps,
+                stake locked in held jobs) -> SEEN, looked at again once a held job ends (worker/capped.py)
                 (with --claim-spread: not before this provider's turn for the job, worker/claim_spread.py)
                 an auction below the floor that rises to it in time -> SEEN, looked at again then
                 (a job reopened after its provider missed it comes back here: JobReopened)
@@ -53,6 +55,7 @@ from ..chain.signer import Signer
 from ..chain.types import DeclineReason, JobStatus
 from ..errors import ChainError, ContractRevert
 from ..evm import calldata as read_calldata
+from .capped import CapWaits
 from .challenges import ChallengeWatch
 from .claim_spread import ClaimSpread
 from .crew import Crew, Mailbox, Provers, Stats
@@ -63,7 +66,7 @@ from .journal import JobRecord, Journal, Step
 from .market_view import MarketView, SettlementView
 from .observe import Metrics
 from .offers import OfferBook
-from .policy import SUBMIT_MARGIN_S, ClaimPolicy
+from .policy import CLAIM_MARGIN_S, SUBMIT_MARGIN_S, ClaimPolicy
 from .provers import ProofRun
 from .proving import Proving
 from .settle_queue import SettleQueue
@@ -130,6 +133,7 @@ class Lifecycle:
             lambda: self.working,
             lambda: self.holding_fresh,
             serves_proofs=serves_proofs,
+            held_collateral=lambda: self.capped.load()[2],
         )
         self.end = Endings(self.crew)
         self.proving = Proving(self.crew, self.end)
@@ -142,6 +146,7 @@ class Lifecycle:
         """Wait for this job's rank before claiming (``--claim-spread``); None: claim at once."""
         self.stopping = False
         self.fee_notice = CapNotice()
+        self.capped = CapWaits(journal, self.crew.stats.claimed_ids)
 
     @property
     def stats(self) -> Stats:
@@ -247,6 +252,9 @@ class Lifecycle:
             return False
         if self.waits_turn(record):
             return False  # providers ranked before this one for this job claim first (claim_spread.py): no read yet
+        if self.capped.waiting(record.job_id):
+            return False  # nothing held has ended since a cap refused it: no read yet
+        was_waiting = self.capped.looked_at(record.job_id)
         job = self.standing.job_as_seen(record)
         if job is None:
             return self.end.finish(record, Step.LOST, GONE)
@@ -269,6 +277,12 @@ class Lifecycle:
             return False
         c.retry_at.pop(record.job_id, None)
         verdict = self.eligibility.judge(record, job)
+        if verdict.reason and verdict.wait:  # a cap on what this worker holds: it frees when a held job finishes
+            self.capped.wait(record.job_id, job.claim_deadline - CLAIM_MARGIN_S - self.standing.now())
+            if not was_waiting:  # said once per job, not once per look
+                c.journal.record(record.job_id, record.model_id, Step.SEEN, note=f"waiting: {verdict.reason}")
+                c.log("job.waiting", job_id=record.job_id, reason=verdict.reason)
+            return False
         if verdict.reason:
             return self.end.finish(record, Step.SKIPPED, verdict.reason, log_as="job.skipped")
         self.proving.prove_upload_early(record)

@@ -144,6 +144,41 @@ class ClaimPolicy:
             )
         return None
 
+    def job_refusal(
+        self,
+        *,
+        model_id: int,
+        circuit: Circuit,
+        price: int,
+        prove_window: int,
+        claim_left: float,
+        callback_gas: int = 0,
+    ) -> str | None:
+        """Why the job's own terms are not this worker's (price, callback gas, claim and prove windows): a refusal
+        for good, unlike :meth:`held_refusal` and :meth:`exposure_refusal`, which free when a held job finishes."""
+        floor = self.floor(model_id, circuit, callback_gas)
+        if price < floor:
+            return f"price {price} below this worker's minimum {floor}"
+        if callback_gas > self.max_callback_gas:
+            return (
+                f"callback gas limit {callback_gas:,} above this worker's maximum {self.max_callback_gas:,} (--max-callback-gas)"
+            )
+        if claim_left < CLAIM_MARGIN_S:
+            return "claim window closing"
+        needed = self.expected_prove_s(model_id, circuit) + SUBMIT_MARGIN_S
+        if prove_window / 2 < needed:
+            return (
+                f"prove window {prove_window}s too short: after the input deadline ({prove_window // 2}s) "
+                f"a proof needs about {needed:.0f}s here"
+            )
+        return None
+
+    def held_refusal(self, held: int) -> str | None:
+        """Why this worker takes no more jobs while it holds ``held`` (``--max-claimed``; None: it may)."""
+        if self.max_claimed is not None and held >= self.max_claimed:
+            return f"already holding {held} job(s) (--max-claimed {self.max_claimed})"
+        return None
+
     def refusal(
         self,
         *,
@@ -163,33 +198,26 @@ class ClaimPolicy:
         """Why this worker should not claim the job (None: claim it). ``consumer_score`` and
         ``consumer_weight_milli`` (the consumer's ``settledWeightMilli``) None: not looked up yet; the
         exposure caps apply once the weight is given (see :meth:`exposure_refusal` for the other three)."""
-        floor = self.floor(model_id, circuit, callback_gas)
-        if price < floor:
-            return f"price {price} below this worker's minimum {floor}"
-        if callback_gas > self.max_callback_gas:
-            return (
-                f"callback gas limit {callback_gas:,} above this worker's maximum {self.max_callback_gas:,} (--max-callback-gas)"
-            )
-        if claim_left < CLAIM_MARGIN_S:
-            return "claim window closing"
-        if self.max_claimed is not None and held >= self.max_claimed:
-            return f"already holding {held} job(s) (--max-claimed {self.max_claimed})"
-        needed = self.expected_prove_s(model_id, circuit) + SUBMIT_MARGIN_S
-        if prove_window / 2 < needed:
-            return (
-                f"prove window {prove_window}s too short: after the input deadline ({prove_window // 2}s) "
-                f"a proof needs about {needed:.0f}s here"
-            )
-        if consumer_score is not None and consumer_score < self.min_consumer_score:
-            return f"consumer score {consumer_score} below this worker's minimum {self.min_consumer_score}"
-        if consumer_weight_milli is not None:
-            return self.exposure_refusal(
+        reason = self.job_refusal(
+            model_id=model_id,
+            circuit=circuit,
+            price=price,
+            prove_window=prove_window,
+            claim_left=claim_left,
+            callback_gas=callback_gas,
+        )
+        if reason is None:
+            reason = self.held_refusal(held)
+        if reason is None and consumer_score is not None and consumer_score < self.min_consumer_score:
+            reason = f"consumer score {consumer_score} below this worker's minimum {self.min_consumer_score}"
+        if reason is None and consumer_weight_milli is not None:
+            reason = self.exposure_refusal(
                 consumer_weight_milli=consumer_weight_milli,
                 fresh_held=fresh_held,
                 fresh_collateral=fresh_collateral,
                 collateral=collateral,
             )
-        return None
+        return reason
 
     def can_finish(self, model_id: int, circuit: Circuit, now: float, prove_deadline: int) -> bool:
         """Is there still time to prove and submit before ``prove_deadline``?"""
