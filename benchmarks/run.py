@@ -65,8 +65,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         choices=("pipeline", "market", "batch", "coverage", "providers", "settlement", "anomaly", "weights", "cadence"),
         help="run one part only (batch: part e, batch-job cost; coverage: part g, models nobody here wrote vs bare EZKL; "
-        "providers: part h, claim races at 1, 10, 100 simulated providers (--quick: 10, 100; 1,000: python -m benchmarks.providers --providers 1000), claim spread off and on; "
-        "settlement: part i, gas per job of eager single, eager batched and optimistic settlement at N = 1, 4, 16; "
+        "providers: part h, claim races at 1, 10, 100 and 1,000 simulated providers, claim spread off and on (at 1,000 on "
+        "only: off, every provider claims every job; python -m benchmarks.providers --providers 1000 --spread off runs it), "
+        "the 1,000 point ~15 min on 2 cores (--quick: 10 and 100, a few minutes); "
+        "settlement: part i, gas per job of eager single, eager batched, optimistic and gasless batched (fillOrders) settlement at N = 1, 4, 16; "
         "anomaly: part j, the anomaly detector's precision and recall on generated traffic with scripted attackers, ~10 s; "
         "weights: part k, proving time of hashed vs fixed weights, medians; "
         "cadence: part l, one plain job's latency (post, claimed, settled, audited) on instant mining, 2 s and 12 s blocks, "
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"part h: {type(exc).__name__}: {exc}")
         if args.only in (None, "settlement"):
             try:
-                from benchmarks import settlement_gas  # part i: settlement gas per job, three modes side by side
+                from benchmarks import settlement_gas  # part i: settlement gas per job, four modes side by side
 
                 with market.local_market(workdir / "settlement", workdir / "ngx-cache", log) as net:
                     results["settlement"] = settlement_gas.run(net, workdir / "settlement-runs", log)

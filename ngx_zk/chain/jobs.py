@@ -4,6 +4,7 @@ settle, and read back what settled."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from eth_utils.address import to_checksum_address
@@ -11,7 +12,7 @@ from eth_utils.address import to_checksum_address
 from ..errors import ChainError
 from . import events
 from .contracts import Contracts, decode_struct
-from .orders import Order, Permit, SignedOrder, permit_typed_data
+from .orders import MAX_FILL_BATCH, Order, OrderError, Permit, SignedOrder, permit_typed_data, skip_reason
 from .rpc import mask_url
 from .signer import Signer
 from .tx import Mined
@@ -27,10 +28,35 @@ from .types import (
     JobTerms,
     Logged,
     OrderFilled,
+    OrderSkipped,
     outputs_hash,
 )
 
 PERMIT_TTL_S = 3_600
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An order ``fillOrders`` passed over (``OrderSkipped``): nothing of it happened on chain."""
+
+    code: int
+    reason: str
+    """What the code means, in words."""
+    transient: bool
+    """The provider's or the moment's doing (filling it again may succeed), not the order's."""
+
+
+@dataclass(frozen=True)
+class BatchFill:
+    """What one ``fillOrders`` transaction did with each order, in the order they were given: the job it became,
+    or why it was skipped, read from the receipt's ``OrderFilled`` and ``OrderSkipped`` logs."""
+
+    outcomes: tuple[int | Skipped, ...]
+    receipt: Mined
+
+    @property
+    def job_ids(self) -> list[int | None]:
+        return [o if isinstance(o, int) else None for o in self.outcomes]
 
 
 class Jobs(Contracts):
@@ -203,6 +229,41 @@ class Jobs(Contracts):
         )
         receipt = self.chain.send(fn, signer, what=f"fill order {signed.order.nonce} of {signed.order.consumer}", on_sent=on_sent)
         return self._posted_id(receipt), receipt
+
+    def fill_orders(
+        self, signer: Signer, signed: Sequence[SignedOrder], on_sent: Callable[[str], None] | None = None
+    ) -> BatchFill:
+        """``fillOrders``: post and claim up to :data:`MAX_FILL_BATCH` signed orders for ``signer`` in one transaction.
+
+        An order that fails one of the market's per-order checks is skipped, not reverted. Each order's outcome
+        is read from the receipt's logs by (consumer, nonce), never from the return value: a batch holds at most
+        one order per (consumer, nonce)."""
+        keys = [(s.order.consumer.lower(), s.order.nonce) for s in signed]
+        if not 1 <= len(signed) <= MAX_FILL_BATCH:
+            raise OrderError(f"fillOrders takes 1 to {MAX_FILL_BATCH} orders, not {len(signed)}")
+        if len(set(keys)) != len(keys):
+            raise OrderError("two orders in one batch share a consumer and nonce: at most one of them can fill")
+        fn = self.market.functions.fillOrders(
+            [s.order.as_tuple() for s in signed],
+            [list(s.order.commitments) for s in signed],
+            [s.signature for s in signed],
+            [s.permit.as_tuple() for s in signed],
+        )
+        receipt = self.chain.send(fn, signer, what=f"fill {len(signed)} orders", on_sent=on_sent)
+        found: dict[tuple[str, int], int | Skipped] = {}
+        for filled in self.emitted(OrderFilled, receipt):
+            found[(filled.consumer.lower(), filled.nonce)] = filled.job_id
+        for skipped in self.emitted(OrderSkipped, receipt):
+            words, transient = skip_reason(skipped.reason)
+            found[(skipped.consumer.lower(), skipped.nonce)] = Skipped(skipped.reason, words, transient)
+        missing = [nonce for consumer, nonce in keys if (consumer, nonce) not in found]
+        if missing:
+            raise ChainError(
+                f"fillOrders transaction {receipt.tx} logged neither OrderFilled nor OrderSkipped for order nonce(s) "
+                f"{', '.join(map(str, missing))}",
+                "the contract artifacts and the deployed contracts differ: redeploy or update ngx-zk",
+            )
+        return BatchFill(tuple(found[key] for key in keys), receipt)
 
     def cancel_order(self, signer: Signer, nonce: int) -> Mined:
         """``cancelOrder``: burn one of ``signer``'s order nonces, so an order signed with it never fills."""

@@ -34,6 +34,8 @@ DOMAIN_NAME = "NeuroGrid JobMarket"
 DOMAIN_VERSION = "1"
 MAX_WIRE_BYTES = 4096
 """Largest encoded order a worker reads (an order with one commitment is about 1 KiB)."""
+MAX_FILL_BATCH = 64
+"""``JobMarket.MAX_FILL_BATCH``: the most orders one ``fillOrders`` transaction takes."""
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 """Signatures with a larger ``s`` are the malleable twin of a valid one: the market refuses them."""
 
@@ -69,6 +71,27 @@ TYPES: dict[str, list[dict[str, str]]] = {
     ],
 }
 """The EIP-712 types, as ``JobMarket.ORDER_TYPEHASH`` hashes them (pinned by tests/test_orders.py against the contract)."""
+
+
+SKIP_REASONS: dict[int, tuple[str, bool]] = {
+    1: ("its signature is not its consumer's (BadSignature)", False),
+    2: ("it expired before the fill was mined (Expired)", False),
+    3: ("it is signed later than the block's time (NotYetValid)", True),
+    4: ("it names another provider (ForAnotherProvider)", False),
+    5: ("its nonce was filled or cancelled already (NonceUsed)", False),
+    6: ("its model is not active: unknown, paused or retired (ModelNotActive)", False),
+    7: ("the market rejects its terms or commitments (BadTerms)", False),
+    8: ("this provider's NRS is below the order's minimum reputation (ReputationTooLow)", False),
+    9: ("the consumer's escrow could not be pulled: balance or allowance too low (PaymentFailed)", False),
+    10: ("it is this provider's own order (OwnOrder)", False),
+}
+"""``OrderSkipped.reason`` codes (``IJobMarket.OrderSkip``) -> (what it means, transient): a transient skip is the
+moment's (the order is tried again next round), any other the order's or the consumer's (it is refused)."""
+
+
+def skip_reason(code: int) -> tuple[str, bool]:
+    """What ``OrderSkipped.reason`` ``code`` means, and whether filling the order again may succeed."""
+    return SKIP_REASONS.get(code, (f"reason code {code}, unknown to this ngx-zk (update it)", False))
 
 
 class OrderError(NgxZkError):

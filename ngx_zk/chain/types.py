@@ -517,6 +517,16 @@ class OrderFilled(ChainEvent):
 
 
 @dataclass(frozen=True)
+class OrderSkipped(ChainEvent):
+    """``fillOrders`` passed over this order (nothing of it happened); ``reason``: a code of ``IJobMarket``'s NatSpec,
+    in words by :func:`ngx_zk.chain.orders.skip_reason`."""
+
+    consumer: str
+    nonce: int
+    reason: int
+
+
+@dataclass(frozen=True)
 class OrderCancelled(ChainEvent):
     consumer: str
     nonce: int
@@ -567,6 +577,7 @@ EVENTS: tuple[type[ChainEvent], ...] = (
     JobRated,
     CallbackResult,
     OrderFilled,
+    OrderSkipped,
     OrderCancelled,
     ProviderRegistered,
     ProviderProfileUpdated,

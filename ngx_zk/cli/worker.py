@@ -260,6 +260,15 @@ def _apply_fee_terms(market: Marketplace, fee_cap: int | None, tip_cap: int | No
     "(a job near its prove deadline is sent at once).",
 )
 @click.option(
+    "--fill-batch",
+    type=click.IntRange(1, 64),
+    default=16,
+    show_default=True,
+    help="Fill up to N gasless orders (prove-job --gasless) in one fillOrders transaction: every order that passes "
+    "the worker's checks in one round goes in the same batch (an order the market skips on chain is refused with "
+    "its reason); 1: each order alone with fillOrder.",
+)
+@click.option(
     "--avoid-flagged",
     is_flag=True,
     help="Refuse jobs of consumers (and deliverers) that anomaly detection flags (junk inputs, wash rings, "
@@ -302,6 +311,7 @@ def worker_cmd(
     cpus_per_proof: int,
     settle_batch: int,
     settle_wait: float,
+    fill_batch: int,
     avoid_flagged: bool,
     anomalies_from: str | None,
     as_json: bool,
@@ -321,8 +331,9 @@ def worker_cmd(
 
     With --listen, consumers reach the worker directly: sealed inputs after a claim, and offers of
     jobs about to be posted (`prove-job --provider`), which the worker proves while the job is
-    posted and claimed. Anyone who signs may offer; at most 8 offers wait at once, each dropped if
-    its job is not posted within 2 minutes (--no-offers turns them off).
+    posted and claimed. Anyone who signs may offer; at most 8 offers (or --fill-batch, if more) wait at
+    once, each dropped if its job is not posted within 2 minutes (--no-offers turns them off). Gasless
+    orders that come with offers are filled together, up to --fill-batch in one transaction.
 
     \b
     Before claiming, the worker checks its own terms: --min-price, --price-per-second (plus the
@@ -372,6 +383,7 @@ def worker_cmd(
       ngx-zk worker --model mlp --account provider --price-per-gas 0.000001 --max-fresh-jobs 1 --max-fresh-collateral 20
       ngx-zk worker --model mlp --account provider --max-fee-gwei 50 --max-priority-fee-gwei 2 --ngx-per-eth 3000
       ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070 --settle-batch 16 --settle-wait 30
+      ngx-zk worker --model mlp --account provider --listen 0.0.0.0:7070 --fill-batch 32
       ngx-zk worker --model mlp --account provider --no-claim-spread
       ngx-zk worker --model mlp --account provider --avoid-flagged --anomalies-from http://127.0.0.1:8080
     """
@@ -441,6 +453,7 @@ def worker_cmd(
         claim_spread=claim_spread,
         settle_batch=settle_batch,
         settle_wait=settle_wait,
+        fill_batch=fill_batch,
     )
     worker = Worker(settings, market, signer, circuits, options, log=log, metrics=metrics)
     if metrics_port is not None:

@@ -25,7 +25,6 @@ from .protocol import (
     DIGITS,
     FETCH_MAX_AGE_S,
     MAX_ORDER_HEADER,
-    MAX_PENDING_OFFERS,
     MAX_UPLOAD_BYTES,
     NONCE_HEX,
     OFFER_MAX_TTL_S,
@@ -380,7 +379,7 @@ class Admission:
                 if not self.on_offer(Offer(ticket.consumer, ticket.model_id, ticket.commitment, body, time.time(), order)):
                     raise refuse(
                         429,
-                        f"offer refused: model {ticket.model_id} not served here, or {MAX_PENDING_OFFERS} offers pending",
+                        f"offer refused: model {ticket.model_id} not served here, or the provider holds all the offers it takes",
                         ticket.consumer,
                     )
                 self.log("dataplane.offer", model_id=ticket.model_id, bytes=len(body), order=bool(order))

@@ -62,9 +62,12 @@ class OfferBook:
         log: Callable[..., None],
         wake: threading.Event,
         enabled: bool = True,
+        capacity: int = MAX_PENDING_OFFERS,
     ) -> None:
         self.opener, self.provers, self.journal, self.log, self.wake = opener, provers, journal, log, wake
         self.concurrency, self.enabled = concurrency, enabled
+        self.capacity = capacity
+        """Offers held at once (waiting for their job, or their order's fill); more are refused (HTTP 429)."""
         self.stopping = False
         self.early: dict[int, Future[ProofRun]] = {}
         """Job id -> a proof started before the job was ours (an offer or an upload for an open job)."""
@@ -80,7 +83,7 @@ class OfferBook:
             not self.enabled
             or self.stopping
             or offer.model_id not in self.opener.served
-            or len(self._offered) + self._incoming.qsize() >= MAX_PENDING_OFFERS
+            or len(self._offered) + self._incoming.qsize() >= self.capacity
         ):
             return False
         self._incoming.put(offer)

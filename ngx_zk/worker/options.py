@@ -47,6 +47,9 @@ class WorkerOptions:
     settle_wait: float = 0.0
     """Seconds the oldest proved job may wait for others to fill a batch (``--settle-wait``); a job near its prove
     deadline never waits."""
+    fill_batch: int = 16
+    """Fill up to this many gasless orders in one ``fillOrders`` transaction (``--fill-batch``; 1: each alone, with
+    ``fillOrder``)."""
     claim_spread: bool = True
     """Claim a new job at once only when this provider ranks among the first for it, else wait its turn
     (``--claim-spread/--no-claim-spread``; :mod:`~ngx_zk.worker.claim_spread`): claim races stay flat as providers grow."""

@@ -8,17 +8,25 @@ is for this model, this input and this provider (or any), it is live and its non
 consumer holds the escrow and permitted (or approved) it. Then the transaction's dry run decides.
 A refused order is journaled (``refusals``, source ``order``) and costs nothing but the checks.
 
+With ``--fill-batch N`` (N > 1) every order that passes in one round goes out in ``fillOrders``
+transactions of up to N orders (:mod:`ngx_zk.worker.order_batch`); a lone order still takes ``fillOrder``.
+
 The job enters the journal at CLAIMED, with the offer's input and early proof. A crash after the
 fill but before that record is the crash-after-claim case: the JobPosted scan finds the job claimed
 by this worker and the lifecycle takes it from CLAIMED (:meth:`Lifecycle.claim <ngx_zk.worker.lifecycle.Lifecycle.claim>`).
+A fill whose fate is unknown (the node failed while it was sent) cannot fill twice: the order's nonce makes
+a second fill revert (or be skipped), and once the nonce reads used the filler looks for its own
+``OrderFilled`` and leaves an order that landed to that scan, offer and early proof included.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..chain.orders import OrderError, SignedOrder
-from ..chain.types import ZERO
+from ..chain.tx import Mined
+from ..chain.types import ZERO, OrderFilled
 from ..errors import ChainError, ContractRevert
 from .eligibility import Terms, Verdict
 from .journal import Step
@@ -36,11 +44,27 @@ RETRY_REVERTS = {"EnforcedPause"}
 """A fill that reverted for one of these is tried again next round (until the offer or order expires)."""
 
 
+@dataclass(frozen=True)
+class Pending:
+    """An offered order that passed every check this round: what a fill needs and what the journal keeps."""
+
+    commitment: int
+    offered: Offered
+    signed: SignedOrder
+    verdict: Verdict
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.signed.order.consumer.lower(), self.signed.order.nonce
+
+
 class OrderFiller:
     def __init__(self, lifecycle: Lifecycle, market: Marketplace) -> None:
         self.lc = lifecycle
         self.market = market
         """The whole market client: filling an order takes more of it than the lifecycle's view."""
+        self.sent: dict[tuple[str, int], int] = {}
+        """(consumer, nonce) -> the block before a fill whose fate is unknown (the node failed while it was sent)."""
 
     def fill_all(self) -> bool:
         """Fill or refuse every offered order; True if a job was taken."""
@@ -52,27 +76,49 @@ class OrderFiller:
         return moved
 
     def fill(self, commitment: int, offered: Offered) -> bool:
+        """Check one offered order and fill it alone (``fillOrder``)."""
+        pending = self.vet(commitment, offered)
+        return pending is not None and self.fill_one(pending)
+
+    def vet(self, commitment: int, offered: Offered) -> Pending | None:
+        """The order, if it passes every check now; None once refused, left to the scan, or the node is down."""
         c = self.lc.crew
         try:
             signed = SignedOrder.from_wire(offered.order)
             verdict = self.judge(signed, offered, commitment)
         except OrderError as exc:
-            verdict = Verdict(exc.message)
+            signed, verdict = None, Verdict(exc.message)
         except ChainError as exc:  # the node is down: the next round tries again
             c.log("order.error", level="warning", consumer=offered.consumer, error=str(exc))
-            return False
+            return None
         if verdict.reason:
-            return self._refuse(commitment, offered, verdict.reason)
-        order = signed.order
+            if signed is not None and self.landed(signed):
+                return None
+            self.refuse(commitment, offered, verdict.reason)
+            return None
+        assert signed is not None
+        return Pending(commitment, offered, signed, verdict)
+
+    def fill_one(self, p: Pending) -> bool:
+        c, order = self.lc.crew, p.signed.order
+        self.sent.setdefault(p.key, self.market.chain.block_number())
         try:
-            job_id, receipt = self.market.fill_order(c.signer, signed)
+            job_id, receipt = self.market.fill_order(c.signer, p.signed)
         except ContractRevert as exc:
+            self.sent.pop(p.key, None)
             if exc.name in RETRY_REVERTS:
                 return False
-            return self._refuse(commitment, offered, f"the market refuses the fill: {exc.message}")
+            return self.refuse(p.commitment, p.offered, f"the market refuses the fill: {exc.message}")
         except ChainError as exc:  # unknown whether it landed: the nonce makes a second fill revert, the scan finds ours
-            c.log("order.error", level="warning", consumer=offered.consumer, nonce=order.nonce, error=str(exc))
+            c.log("order.error", level="warning", consumer=p.offered.consumer, nonce=order.nonce, error=str(exc))
             return False
+        self.sent.pop(p.key, None)
+        self.taken(p, job_id, receipt)
+        return True
+
+    def taken(self, p: Pending, job_id: int, receipt: Mined) -> None:
+        """The order became ``job_id``, claimed by this worker: journal it CLAIMED with the offer's input and proof."""
+        c, order = self.lc.crew, p.signed.order
         adopted = c.offers.adopt(job_id, order.terms.model_id, order.consumer, order.commitments)
         job = self.market.job(job_id)
         fields = dict(
@@ -82,8 +128,8 @@ class OrderFiller:
             claim_block=receipt.block_number,
             claim_tx=receipt.tx,
             offered=True,
-            fresh=verdict.fresh,
-            collateral=verdict.collateral,
+            fresh=p.verdict.fresh,
+            collateral=p.verdict.collateral,
         )
         if adopted is not None:
             fields.update(input_path=str(c.opener.save_input(job_id, adopted.salted)), reply_to=adopted.reply_to.hex())
@@ -94,7 +140,21 @@ class OrderFiller:
         c.metrics.inc("ngx_worker_orders_filled_total")
         c.log("job.claimed", job_id=job_id, tx=receipt.tx, order=order.nonce, consumer=order.consumer, price=job.price)
         self.lc.proving.await_input(record, claimed=job)
-        return True
+
+    def landed(self, signed: SignedOrder) -> bool:
+        """A fill of ``signed`` whose fate was unknown landed, for this provider: its job is the JobPosted scan's to
+        adopt (with the offer and its early proof), so the offer stays. False otherwise (and it is forgotten)."""
+        key = (signed.order.consumer.lower(), signed.order.nonce)
+        if key not in self.sent:
+            return False
+        c = self.lc.crew
+        found = self.market.logs(OrderFilled, self.sent[key], consumer=signed.order.consumer, nonce=signed.order.nonce)
+        if found and found[-1].event.provider.lower() == self.lc.standing.me:
+            c.log("order.landed", job_id=found[-1].event.job_id, consumer=signed.order.consumer, nonce=signed.order.nonce)
+            del self.sent[key]
+            return True
+        del self.sent[key]
+        return False
 
     def refusal(self, signed: SignedOrder, offered: Offered, commitment: int) -> str | None:
         """Why this worker does not fill ``signed`` (None: it does)."""
@@ -139,7 +199,8 @@ class OrderFiller:
             return f"order nonce {order.nonce} of {order.consumer} was filled or cancelled already"
         return None
 
-    def _refuse(self, commitment: int, offered: Offered, reason: str) -> bool:
+    def refuse(self, commitment: int, offered: Offered, reason: str) -> bool:
+        """Drop the offer and journal why (``refusals``, source ``order``); False: nothing was taken."""
         c = self.lc.crew
         c.offers.drop(commitment)
         c.journal.refuse("order", reason, sender=offered.consumer, model_id=offered.model_id)

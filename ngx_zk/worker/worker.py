@@ -31,6 +31,7 @@ from ..chain.market import Marketplace
 from ..chain.settlement import Settlement
 from ..chain.signer import Signer
 from ..config import Settings
+from ..dataplane import MAX_PENDING_OFFERS
 from ..dataplane.admission import JobFacts
 from ..dataplane.mailbox import Mailbox
 from ..dataplane.proofs import ProofStore
@@ -45,6 +46,7 @@ from .monitor import ChainMonitor
 from .observe import FLEET_FILE, Metrics, null_log
 from .offers import OfferBook
 from .options import WorkerOptions
+from .order_batch import OrderBatches
 from .orders import OrderFiller
 from .provers import ProverPool
 from .warm_stop import WarmStop
@@ -110,9 +112,11 @@ class Worker:
             self.home,
         )
         provers = cast(ProverPool, self._provers)  # the Ray pool has ProverPool's interface
+        capacity = max(MAX_PENDING_OFFERS, opts.fill_batch)  # a batch of orders waits here until it is filled
         self.offers = OfferBook(
-            self.opener, provers, self.journal, concurrency=self.concurrency, log=log, wake=self._wake, enabled=opts.offers
-        )
+            self.opener, provers, self.journal, concurrency=self.concurrency, log=log, wake=self._wake, enabled=opts.offers,
+            capacity=capacity,
+        )  # fmt: skip
         self.lifecycle = Lifecycle(
             market=market,
             signer=signer,
@@ -136,7 +140,7 @@ class Worker:
         )
         if opts.claim_spread:
             self.lifecycle.spread = ClaimSpread(market, signer.address)
-        self.orders = OrderFiller(self.lifecycle, market)
+        self.orders = OrderBatches(OrderFiller(self.lifecycle, market), opts.fill_batch)
         self._warm_stop = WarmStop(self.lifecycle.standing.now, lambda job_id: market.job(job_id).status, log)
         self.monitor = ChainMonitor(
             market,
