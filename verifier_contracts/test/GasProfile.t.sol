@@ -124,9 +124,10 @@ contract SettlementGasProfileTest is SettlementBase {
 
     /// The issue's goals at 16 jobs of 4 consumers in one provider transaction. Met: eager batched is cheaper per
     /// job than eager single, and optimistic settlement is far below eager. Not met (measured here when this was
-    /// written): optimistic settlement 88,848 per job against the goal's 75k (submitResults 22,528 + finalizeBatch
-    /// 66,320), and all-in 374,918 per job against 250k (postJobWithTerms 170,260, claimJob 74,698, deliverInput
-    /// 41,112). The bounds below are regression guards at those figures plus ~3 %, not the goals.
+    /// written): optimistic settlement 88,960 per job against the goal's 75k (submitResults 22,522 + finalizeBatch
+    /// 66,438), and all-in 374,691 per job against 250k (postJobWithTerms 170,147, claimJob 74,585, deliverInput
+    /// 40,999). The bounds below are regression guards at those figures plus ~3 %, not the goals. The lean path
+    /// that meets the all-in goal (signed orders, one `fillOrders`) is measured in test/OrderGasProfile.t.sol.
     /// What the 89k is made of (per job, at N = 16): about 74k is writes, cold reads, events and calldata that stay
     /// (below, plus the intrinsic 21k and each call's cold account shared by 16); the rest (~15k) is execution:
     /// ABI decoding and hashing of the results, memory bookkeeping of the run, and Reputation's and RewardsPool's
@@ -227,36 +228,8 @@ contract SettlementGasProfileTest is SettlementBase {
         vm.warp(block.timestamp + 60);
     }
 
-    /// One call to the market as its own transaction would be charged (before refunds): intrinsic gas plus
-    /// execution with cold storage and accounts.
-    function _tx(address from, bytes memory data) internal returns (uint256 gasUsed) {
-        address[10] memory touched = [
-            address(market),
-            address(module),
-            address(token),
-            address(config),
-            address(registry),
-            address(staking),
-            address(reputation),
-            address(rewards),
-            address(dedicatedVerifier),
-            from
-        ];
-        for (uint256 i; i < touched.length; ++i) {
-            vm.cool(touched[i]);
-        }
-        vm.prank(from);
-        uint256 left = gasleft();
-        (bool ok, bytes memory ret) = address(market).call(data);
-        gasUsed = left - gasleft();
-        if (!ok) {
-            assembly ("memory-safe") {
-                revert(add(ret, 0x20), mload(ret))
-            }
-        }
-        gasUsed += 21_000;
-        for (uint256 i; i < data.length; ++i) {
-            gasUsed += data[i] == 0 ? 4 : 16;
-        }
+    /// One call to the market as its own transaction would be charged (SettlementBase `_txGas`).
+    function _tx(address from, bytes memory data) internal returns (uint256) {
+        return _txGas(from, address(market), data);
     }
 }

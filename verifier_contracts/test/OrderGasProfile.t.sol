@@ -205,38 +205,10 @@ contract OrderGasProfileTest is OrderBatchBase {
     /// One call to the market as its own transaction would be charged (before refunds): intrinsic gas plus
     /// execution with cold storage and accounts (SettlementGasProfileTest's `_tx`, with the order module too).
     function _tx(address from, bytes memory data) internal returns (uint256) {
-        return _tx(from, address(market), data);
+        return _txGas(from, address(market), data);
     }
 
-    function _tx(address from, address to, bytes memory data) internal returns (uint256 gasUsed) {
-        address[11] memory touched = [
-            address(market),
-            address(module),
-            market.orderModule(),
-            address(token),
-            address(config),
-            address(registry),
-            address(staking),
-            address(reputation),
-            address(rewards),
-            address(dedicatedVerifier),
-            from
-        ];
-        for (uint256 i; i < touched.length; ++i) {
-            vm.cool(touched[i]);
-        }
-        vm.prank(from);
-        uint256 left = gasleft();
-        (bool ok, bytes memory ret) = to.call(data);
-        gasUsed = left - gasleft();
-        if (!ok) {
-            assembly ("memory-safe") {
-                revert(add(ret, 0x20), mload(ret))
-            }
-        }
-        gasUsed += 21_000;
-        for (uint256 i; i < data.length; ++i) {
-            gasUsed += data[i] == 0 ? 4 : 16;
-        }
+    function _tx(address from, address to, bytes memory data) internal returns (uint256) {
+        return _txGas(from, to, data);
     }
 }

@@ -144,6 +144,41 @@ abstract contract SettlementBase is Base {
         }
     }
 
+    /// One call as its own transaction would be charged before refunds: 21,000 + calldata (4 per zero byte, 16 per
+    /// other byte) + the call's execution with every protocol contract's storage and account cold (`vm.cool`). The
+    /// gas profiles' one way of measuring (SettlementGasProfileTest, OrderGasProfileTest).
+    function _txGas(address from, address to, bytes memory data) internal returns (uint256 gasUsed) {
+        address[11] memory touched = [
+            address(market),
+            address(module),
+            market.orderModule(),
+            address(token),
+            address(config),
+            address(registry),
+            address(staking),
+            address(reputation),
+            address(rewards),
+            address(dedicatedVerifier),
+            from
+        ];
+        for (uint256 i; i < touched.length; ++i) {
+            vm.cool(touched[i]);
+        }
+        vm.prank(from);
+        uint256 left = gasleft();
+        (bool ok, bytes memory ret) = to.call(data);
+        gasUsed = left - gasleft();
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
+            }
+        }
+        gasUsed += 21_000;
+        for (uint256 i; i < data.length; ++i) {
+            gasUsed += data[i] == 0 ? 4 : 16;
+        }
+    }
+
     function _assertSolvent() internal view {
         assertGt(payToken.balanceOf(address(market)) + 1, market.totalLiabilities(), "market solvent");
     }
