@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import secrets
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,12 @@ def test_one_transaction_fills_sixteen_gasless_orders_and_skips_one_cancelled_me
         for thread in follows:
             thread.join(timeout=180)
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        worker.terminate()  # a warm stop: it may wait for challenge windows; a failed run must not leave it behind
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
     filled = m.logs(OrderFilled, m.deployment.block)
     assert len(filled) == 16 and len({e.meta.tx_hash for e in filled}) == 1, "one receipt holds the 16 OrderFilled"
