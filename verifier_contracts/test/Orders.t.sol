@@ -151,23 +151,6 @@ contract OrdersTest is Base {
 
     function _noPermit() internal pure returns (IJobMarket.Permit memory p) {}
 
-    /// The signer's EIP-2612 permit of `value` NGX to the market.
-    function _permit(uint256 key, uint256 value) internal view returns (IJobMarket.Permit memory p) {
-        address owner = vm.addr(key);
-        p.deadline = block.timestamp + 1 hours;
-        bytes32 structHash = keccak256(
-            abi.encode(
-                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
-                owner,
-                address(market),
-                value,
-                token.nonces(owner),
-                p.deadline
-            )
-        );
-        (p.v, p.r, p.s) = vm.sign(key, keccak256(abi.encodePacked("\x19\x01", token.DOMAIN_SEPARATOR(), structHash)));
-    }
-
     function _fill(address filler, IJobMarket.Order memory o, bytes memory sig, IJobMarket.Permit memory p)
         internal
         returns (uint256 jobId)
@@ -178,7 +161,7 @@ contract OrdersTest is Base {
 
     /// A good order with its signature and permit, filled by `provider`.
     function _fillGood(IJobMarket.Order memory o) internal returns (uint256) {
-        return _fill(provider, o, _sign(o), _permit(SIGNER_KEY, o.terms.maxPrice));
+        return _fill(provider, o, _sign(o), _permitOf(SIGNER_KEY, o.terms.maxPrice));
     }
 
     function _snapshot() internal view returns (Snapshot memory s) {
@@ -219,7 +202,7 @@ contract OrdersTest is Base {
         bytes memory revertData
     ) internal {
         Snapshot memory before = _snapshot();
-        IJobMarket.Permit memory p = _permit(SIGNER_KEY, o.terms.maxPrice);
+        IJobMarket.Permit memory p = _permitOf(SIGNER_KEY, o.terms.maxPrice);
         vm.prank(filler);
         vm.expectRevert(revertData);
         market.fillOrder(o, c, sig, p);
@@ -236,7 +219,7 @@ contract OrdersTest is Base {
         assertEq(signer.balance, 0, "the consumer holds no ETH");
         IJobMarket.Order memory o = _order(1);
         bytes memory sig = _sign(o);
-        IJobMarket.Permit memory p = _permit(SIGNER_KEY, PRICE);
+        IJobMarket.Permit memory p = _permitOf(SIGNER_KEY, PRICE);
         uint256 expectedId = market.jobCount() + 1;
 
         vm.expectEmit(true, true, true, true, address(market));
@@ -290,7 +273,7 @@ contract OrdersTest is Base {
         _registerAndStake(provider2, STAKE);
         IJobMarket.Order memory o = _order(1);
         o.provider = provider2;
-        uint256 jobId = _fill(provider2, o, _sign(o), _permit(SIGNER_KEY, PRICE));
+        uint256 jobId = _fill(provider2, o, _sign(o), _permitOf(SIGNER_KEY, PRICE));
         assertEq(market.getJob(jobId).provider, provider2);
     }
 
@@ -511,7 +494,7 @@ contract OrdersTest is Base {
         uint8 flippedV = v == 27 ? 28 : 27;
         assertTrue(ecrecover(digest, flippedV, r, highS) == signer, "ecrecover alone accepts the twin");
         _assertFillReverts(provider, o, _commitments(), abi.encodePacked(r, highS, flippedV), _badSignature());
-        _fill(provider, o, abi.encodePacked(r, s, v), _permit(SIGNER_KEY, PRICE)); // the original fills
+        _fill(provider, o, abi.encodePacked(r, s, v), _permitOf(SIGNER_KEY, PRICE)); // the original fills
     }
 
     // ------------------------------------------------------------ attacks: replay, time, provider
@@ -519,7 +502,7 @@ contract OrdersTest is Base {
     function test_RevertWhen_OrderReplayed() public {
         IJobMarket.Order memory o = _order(1);
         bytes memory sig = _sign(o);
-        _fill(provider, o, sig, _permit(SIGNER_KEY, PRICE));
+        _fill(provider, o, sig, _permitOf(SIGNER_KEY, PRICE));
         vm.prank(signer);
         token.approve(address(market), type(uint256).max); // even with funds and allowance to spare
         _registerAndStake(provider2, STAKE);
@@ -609,7 +592,7 @@ contract OrdersTest is Base {
             abi.encodeWithSelector(IJobMarket.JobMarket__OrderExpired.selector, o.deadline)
         );
         vm.warp(o.deadline - 1);
-        _fill(provider, o, sig, _permit(SIGNER_KEY, PRICE)); // one second earlier it fills
+        _fill(provider, o, sig, _permitOf(SIGNER_KEY, PRICE)); // one second earlier it fills
     }
 
     function test_RevertWhen_OrderSignedAtInTheFuture() public {
@@ -624,7 +607,7 @@ contract OrdersTest is Base {
             abi.encodeWithSelector(IJobMarket.JobMarket__OrderNotYetValid.selector, o.signedAt)
         );
         vm.warp(o.signedAt);
-        _fill(provider, o, sig, _permit(SIGNER_KEY, PRICE));
+        _fill(provider, o, sig, _permitOf(SIGNER_KEY, PRICE));
     }
 
     function test_RevertWhen_FillerIsNotTheNamedProvider() public {
@@ -765,7 +748,7 @@ contract OrdersTest is Base {
     function test_FillOrderSurvivesAFrontRunPermit() public {
         IJobMarket.Order memory o = _order(1);
         bytes memory sig = _sign(o);
-        IJobMarket.Permit memory p = _permit(SIGNER_KEY, PRICE);
+        IJobMarket.Permit memory p = _permitOf(SIGNER_KEY, PRICE);
         // A front-runner copies the permit from the mempool and submits it first.
         vm.prank(stranger);
         token.permit(signer, address(market), PRICE, p.deadline, p.v, p.r, p.s);
@@ -789,11 +772,11 @@ contract OrdersTest is Base {
         assertFalse(market.orderNonceUsed(signer, 1)); // the nonce is still usable
 
         // A permit by someone else (or for another value) is ignored and changes nothing either.
-        IJobMarket.Permit memory forged = _permit(ATTACKER_KEY, PRICE);
+        IJobMarket.Permit memory forged = _permitOf(ATTACKER_KEY, PRICE);
         vm.prank(provider);
         vm.expectRevert(insufficient);
         market.fillOrder(o, _commitments(), sig, forged);
-        IJobMarket.Permit memory tooSmall = _permit(SIGNER_KEY, PRICE - 1);
+        IJobMarket.Permit memory tooSmall = _permitOf(SIGNER_KEY, PRICE - 1);
         vm.prank(provider);
         vm.expectRevert(insufficient);
         market.fillOrder(o, _commitments(), sig, tooSmall);
@@ -805,7 +788,7 @@ contract OrdersTest is Base {
         (o.terms.minPrice, o.terms.maxPrice) = (uint96(FUNDS + 1), uint96(FUNDS + 1));
         bytes memory sig = _sign(o);
         Snapshot memory before = _snapshot();
-        IJobMarket.Permit memory p = _permit(SIGNER_KEY, FUNDS + 1);
+        IJobMarket.Permit memory p = _permitOf(SIGNER_KEY, FUNDS + 1);
         vm.prank(provider);
         vm.expectRevert(
             abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, signer, FUNDS, FUNDS + 1)

@@ -107,21 +107,4 @@ abstract contract OrderBatchBase is SettlementBase {
         vm.prank(who);
         jobIds = market.fillOrders(b.orders, b.commitments, b.signatures, b.permits);
     }
-
-    /// The consumer's EIP-2612 permit of `value` to the market.
-    function _permitOf(uint256 key, uint256 value) internal view returns (IJobMarket.Permit memory p) {
-        address owner = vm.addr(key);
-        p.deadline = block.timestamp + 1 hours;
-        bytes32 structHash = keccak256(
-            abi.encode(
-                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
-                owner,
-                address(market),
-                value,
-                token.nonces(owner),
-                p.deadline
-            )
-        );
-        (p.v, p.r, p.s) = vm.sign(key, keccak256(abi.encodePacked("\x19\x01", token.DOMAIN_SEPARATOR(), structHash)));
-    }
 }
