@@ -231,6 +231,67 @@ def test_a_capped_job_is_looked_at_again_after_a_while_and_skipped_once_its_clai
     assert 1 not in rig.life.capped.jobs
 
 
+def test_an_order_a_held_job_keeps_out_waits_offered_and_is_filled_once_the_job_ends(rig: SimpleNamespace) -> None:  # noqa: F811
+    """The order twin of the capped posted job: refused only by --max-claimed while a job is held, the order is
+    kept (not refused, its offer not dropped), said once, not judged again each round; once the held job ends it
+    passes and is handed to a fill."""
+    consumer = Account.create()
+    signer = Signer(consumer.address, consumer)
+    rig.life.policy = ClaimPolicy(max_claimed=1)
+    hold_fresh(rig, 1)
+    seen(rig)
+    signed = order_for(signer, int(rig.market.chain.now))
+    order_refusal(rig, signed)  # wires the fake market's order reads
+    reads = 0
+    used = rig.market.order_nonce_used
+
+    def counted(consumer: str, nonce: int) -> bool:
+        nonlocal reads
+        reads += 1
+        return bool(used(consumer, nonce))
+
+    rig.market.order_nonce_used = counted
+    offered = Offered(signer.address, 1, InputData(((0.5,),)), b"", time.time(), order=signed.to_wire())
+    dropped: list[int] = []
+    rig.life.crew.offers.drop = dropped.append
+    logged: list[tuple[str, dict[str, Any]]] = []
+    rig.life.crew.log = lambda event, **kw: logged.append((event, kw))
+    filler = OrderFiller(rig.life, rig.market)
+    for _ in range(20):
+        assert filler.vet(COMMITMENTS[0], offered) is None
+    assert dropped == [] and rig.journal.refusals() == [], "a capped order is kept, not refused"
+    waits = [kw for e, kw in logged if e == "order.waiting"]
+    assert len(waits) == 1 and "already holding 1 job(s) (--max-claimed 1)" in waits[0]["reason"]
+    assert reads == 1, "nothing held finished: the order is not judged again"
+    rig.journal.record(100, 1, Step.DECLINING)
+    rig.journal.record(100, 1, Step.DECLINED)
+    pending = filler.vet(COMMITMENTS[0], offered)
+    assert pending is not None and pending.signed == signed and reads == 2
+
+
+def test_a_capped_order_is_refused_once_its_deadline_is_near(rig: SimpleNamespace) -> None:  # noqa: F811
+    """Nothing held ends: the order waits no longer than its own deadline, then it is refused as expired."""
+    consumer = Account.create()
+    signer = Signer(consumer.address, consumer)
+    rig.life.policy = ClaimPolicy(max_claimed=1)
+    hold_fresh(rig, 1)
+    seen(rig)
+    signed = order_for(signer, int(rig.market.chain.now))
+    order_refusal(rig, signed)
+    offered = Offered(signer.address, 1, InputData(((0.5,),)), b"", time.time(), order=signed.to_wire())
+    dropped: list[int] = []
+    rig.life.crew.offers.drop = dropped.append
+    filler = OrderFiller(rig.life, rig.market)
+    assert filler.vet(COMMITMENTS[0], offered) is None and dropped == []
+    key = ("order", signer.address.lower(), signed.order.nonce)
+    held, look = rig.life.capped.jobs[key]
+    assert 280 < look - time.monotonic() <= 300, "looked at again as the order's deadline nears"
+    rig.market.chain.now = signed.order.deadline
+    rig.life.capped.jobs[key] = (held, time.monotonic())
+    assert filler.vet(COMMITMENTS[0], offered) is None
+    assert dropped == [COMMITMENTS[0]] and rig.journal.refusals()[-1].reason == "the order has expired"
+
+
 def test_the_worker_command_takes_the_griefing_options_with_the_policy_defaults() -> None:
     result = CliRunner().invoke(main, ["worker", "--help"], terminal_width=200)
     assert result.exit_code == 0

@@ -7,6 +7,9 @@ job for (the same :meth:`Eligibility.judge_terms <ngx_zk.worker.eligibility.Elig
 is for this model, this input and this provider (or any), it is live and its nonce unused, the
 consumer holds the escrow and permitted (or approved) it. Then the transaction's dry run decides.
 A refused order is journaled (``refusals``, source ``order``) and costs nothing but the checks.
+An order refused only by a cap on what this worker holds (``--max-claimed``, the fresh-consumer caps, stake
+locked in held jobs) is not refused: its offer is kept and it is judged again once a held job ends, at the latest
+as its deadline nears (:mod:`ngx_zk.worker.capped`, as a posted job waits SEEN).
 
 With ``--fill-batch N`` (N > 1) every order that passes in one round goes out in ``fillOrders``
 transactions of up to N orders (:mod:`ngx_zk.worker.order_batch`); a lone order still takes ``fillOrder``.
@@ -82,21 +85,33 @@ class OrderFiller:
 
     def vet(self, commitment: int, offered: Offered) -> Pending | None:
         """The order, if it passes every check now; None once refused, left to the scan, or the node is down."""
-        c = self.lc.crew
+        c, capped = self.lc.crew, self.lc.capped
         try:
             signed = SignedOrder.from_wire(offered.order)
+        except OrderError as exc:
+            self.refuse(commitment, offered, exc.message)
+            return None
+        key = ("order", signed.order.consumer.lower(), signed.order.nonce)
+        if capped.waiting(key):
+            return None  # nothing held has ended since a cap held it back: no read yet
+        was_waiting = capped.looked_at(key)
+        try:
             verdict = self.judge(signed, offered, commitment)
         except OrderError as exc:
-            signed, verdict = None, Verdict(exc.message)
+            verdict = Verdict(exc.message)
         except ChainError as exc:  # the node is down: the next round tries again
             c.log("order.error", level="warning", consumer=offered.consumer, error=str(exc))
             return None
+        if verdict.reason and verdict.wait:  # a cap on what this worker holds: kept until a held job ends
+            capped.wait(key, signed.order.deadline - ORDER_MARGIN_S - self.lc.standing.now())
+            if not was_waiting:  # said once per order, not once per look
+                c.log("order.waiting", consumer=offered.consumer, nonce=signed.order.nonce, reason=verdict.reason)
+            return None
         if verdict.reason:
-            if signed is not None and self.landed(signed):
+            if self.landed(signed):
                 return None
             self.refuse(commitment, offered, verdict.reason)
             return None
-        assert signed is not None
         return Pending(commitment, offered, signed, verdict)
 
     def fill_one(self, p: Pending) -> bool:
