@@ -53,7 +53,9 @@ def sample_order(consumer: str, **changes: Any) -> Order:
 # --- the wire and the signature (no chain) ------------------------------------------------------------
 def test_an_order_round_trips_the_wire_and_recovers_its_consumer() -> None:
     signer, _ = fresh_signer()
-    signed = SignedOrder.sign(signer, sample_order(signer.address), Permit(5, 27, b"\x01" * 32, b"\x02" * 32), CHAIN_ID, MARKET)
+    signed = SignedOrder.sign(
+        signer, sample_order(signer.address), Permit(10 * NGX, 5, 27, b"\x01" * 32, b"\x02" * 32), CHAIN_ID, MARKET
+    )
     back = SignedOrder.from_wire(signed.to_wire())
     assert back == signed
     assert back.signer(CHAIN_ID, MARKET) == signer.address

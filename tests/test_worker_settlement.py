@@ -29,11 +29,25 @@ from ngx_zk.chain.settlement_types import (
     JobChallenged,
     JobSubmitted,
     Result,
+    job_words,
+    keccak,
     proof_hash,
     root,
+    words_of,
 )
 from ngx_zk.chain.tx import Mined
-from ngx_zk.chain.types import EVENTS, FLAG_OPTIMISTIC, DeclineReason, JobStatus, Logged, LogMeta, snake
+from ngx_zk.chain.types import (
+    EVENTS,
+    FLAG_NO_REWARD,
+    FLAG_OPTIMISTIC,
+    FLAG_REOPENED,
+    DeclineReason,
+    Job,
+    JobStatus,
+    Logged,
+    LogMeta,
+    snake,
+)
 from ngx_zk.dataplane.mailbox import Mailbox
 from ngx_zk.dataplane.proofs import SERVE_AFTER_FINISH_S, ProofStore
 from ngx_zk.dataplane.server import DataPlaneServer
@@ -135,7 +149,7 @@ class SettlementFake:
         results, deadline = self.batches[batch_id]
         if self.market.chain.now < deadline:
             raise ContractRevert("JobMarket__ChallengeWindowOpen", {"batchId": batch_id})
-        assert root(batch) == root(results)
+        assert [r.leaf() for r in batch] == [r.leaf() for r in results]
         for r in results:
             if self.market.jobs[r.job_id].status is JobStatus.SUBMITTED:
                 self._status(r.job_id, JobStatus.SETTLED)
@@ -144,7 +158,7 @@ class SettlementFake:
 
     def batch(self, batch_id: int) -> Batch:
         results, deadline = self.batches[batch_id]
-        return Batch(root(results), ME, deadline, len(results), len(results), WINDOW)
+        return Batch(keccak(b"".join(r.leaf() for r in results)), ME, deadline, len(results), len(results), WINDOW)
 
     def batch_results(self, batch_id: int, from_block: int | None = None) -> list[Result]:
         return list(self.batches[batch_id][0])
@@ -565,7 +579,7 @@ def _components(function: str, io: str) -> list[str]:
 
 def test_the_settlement_records_mirror_the_contracts_structs_field_by_field() -> None:
     """``Result.as_tuple`` is sent by position and ``Batch``/``Challenge`` are read by name: same names, same order."""
-    assert [f.name for f in fields(Result)] == _components("submitResults", "inputs")
+    assert [f.name for f in fields(Result) if f.name != "words"] == _components("submitResults", "inputs")
     assert [f.name for f in fields(Batch)] == _components("batchOf", "outputs")
     assert [f.name for f in fields(Challenge)] == _components("challengeOf", "outputs")
     assert {k.__name__ for k in SETTLEMENT_EVENTS} <= {k.__name__ for k in EVENTS}, "decoded like every other event"
@@ -579,5 +593,27 @@ def test_leaf_and_root_are_the_contracts_hashes() -> None:
     expected = keccak(
         encode(["uint256", "bytes32", "bytes32"], [7, keccak(encode(["uint256[2]"], [[1, 2**254]])), keccak(b"proof")])
     )
-    assert r.leaf() == expected and root([r, r]) == keccak(expected + expected)
+    assert r.leaf() == expected
+    with pytest.raises(ValueError, match="job words are not attached"):
+        root([r])
+    w = r.with_words((3, 2**255))
+    entry = keccak(encode(["bytes32", "uint256", "uint256"], [expected, 3, 2**255]))
+    assert root([w, w]) == keccak(entry + entry) and words_of([w, w]) == [3, 2**255, 3, 2**255]
+    assert w == r, "the words are not part of a result's identity"
     assert Result.of(7, b"proof", [11, 12, 1, 2**254], output_count=2) == r
+
+
+def test_job_words_pack_the_jobs_slots_as_the_market_stores_them() -> None:
+    """IJobSettlement's claim and terms words, from getJob's fields (the forge test
+    test_JobWordsArePackedFromGetJob pins the same packing against the market's storage); a settlement's
+    FLAG_NO_REWARD is left out, so a batch whose answered job was settled as a replay still finalizes."""
+    provider = "0x" + "ab" * 20
+    job = Job(
+        job_id=9, consumer="0x" + "01" * 20, status=JobStatus.SETTLED, provider=provider, price=10**20,
+        collateral=15 * 10**19, model_id=3, claim_deadline=100, prove_deadline=2_000, prove_window=1_800,
+        min_reputation=0, rating=0, commitments_hash=b"\0" * 32,
+        flags=FLAG_OPTIMISTIC | FLAG_REOPENED | FLAG_NO_REWARD, callback_gas_limit=50_000,
+    )  # fmt: skip
+    claim, terms = job_words(job)
+    assert claim == int(provider, 16) | 2_000 << 160 | (FLAG_OPTIMISTIC | FLAG_REOPENED) << 200 | 50_000 << 208
+    assert terms == 10**20 | 15 * 10**19 << 96 | 3 << 192

@@ -16,6 +16,7 @@ from web3.logs import DISCARD
 from ..errors import ChainError
 from . import events
 from .deployment import Deployment
+from .fees import next_base_fee
 from .history import LOG_SPAN_MAX
 from .signer import Signer
 from .tx import Chain, Mined
@@ -70,6 +71,18 @@ class Contracts:
         """NGX ``owner`` lets ``spender`` (default: the market) pull."""
         spender = self.market.address if spender is None else to_checksum_address(spender)
         return int(self.chain.call(self.token.functions.allowance(to_checksum_address(owner), spender)))
+
+    def permit_nonce(self, owner: str) -> int:
+        """The NGX token's EIP-2612 nonce of ``owner``: the next permit it signs must carry it."""
+        return int(self.chain.call(self.token.functions.nonces(to_checksum_address(owner))))
+
+    def gas_shortfall(self, fn: Any, sender: str) -> int:
+        """Wei ``sender`` lacks to send ``fn`` now (0: it can pay): the gas estimate at a max fee of twice the next
+        base fee plus the node's tip (web3's default, which the node checks the balance against). A call that would
+        revert raises its typed revert."""
+        gas, w3 = self.chain.estimate_gas(fn, sender), self.chain.w3
+        cost = gas * (2 * next_base_fee(w3) + int(w3.eth.max_priority_fee))
+        return max(0, cost - int(w3.eth.get_balance(to_checksum_address(sender))))
 
     def ensure_allowance(self, signer: Signer, spender: str, amount: int) -> None:
         current = self.allowance(signer.address, spender)

@@ -90,7 +90,7 @@ class Jobs(Contracts):
         """``postJob`` in one transaction: an EIP-2612 permit signed off chain replaces the approve."""
         permit = self.sign_permit(signer, price, self.chain.timestamp() + PERMIT_TTL_S)
         fn = self.market.functions.postJobWithPermit(
-            model_id, list(commitments), price, claim_window, prove_window, min_reputation, *permit.as_tuple()
+            model_id, list(commitments), price, claim_window, prove_window, min_reputation, *permit.as_tuple()[1:]
         )
         receipt = self.chain.send(fn, signer, what="post job (permit)")
         return self._posted_id(receipt), receipt
@@ -105,9 +105,10 @@ class Jobs(Contracts):
     def _posted_id(self, receipt: Mined) -> int:
         return self.emitted(JobPosted, receipt)[0].job_id
 
-    def sign_permit(self, signer: Signer, value: int, deadline: int) -> Permit:
-        """An EIP-2612 permit (signed off chain, no gas) letting the market pull ``value`` NGX from ``signer``."""
-        nonce = int(self.chain.call(self.token.functions.nonces(signer.address)))
+    def sign_permit(self, signer: Signer, value: int, deadline: int, nonce: int | None = None) -> Permit:
+        """An EIP-2612 permit (signed off chain, no gas) letting the market pull ``value`` NGX from ``signer``, at
+        the token's current permit nonce unless ``nonce`` is given."""
+        nonce = self.permit_nonce(signer.address) if nonce is None else nonce
         if self._token_name is None:  # immutable: part of the token's EIP-712 domain
             self._token_name = str(self.chain.call(self.token.functions.name()))
         signed = signer.sign_typed_data(
@@ -122,7 +123,7 @@ class Jobs(Contracts):
                 deadline,
             )
         )
-        return Permit(deadline, int(signed.v), int(signed.r).to_bytes(32, "big"), int(signed.s).to_bytes(32, "big"))
+        return Permit(value, deadline, int(signed.v), int(signed.r).to_bytes(32, "big"), int(signed.s).to_bytes(32, "big"))
 
     def job(self, job_id: int) -> Job:
         j = decode_struct(self.market, "getJob", self.chain.call(self.market.functions.getJob(job_id)))
@@ -170,6 +171,10 @@ class Jobs(Contracts):
 
     def deliver_input(self, signer: Signer, job_id: int, payload: bytes) -> Mined:
         return self.chain.send(self.market.functions.deliverInput(job_id, payload), signer, what=f"deliver input of job {job_id}")
+
+    def delivery_shortfall(self, sender: str, job_id: int, payload: bytes) -> int:
+        """:meth:`gas_shortfall` of ``deliverInput(job_id, payload)``."""
+        return self.gas_shortfall(self.market.functions.deliverInput(job_id, payload), sender)
 
     def submit_fn(self, job_id: int, proof: bytes, instances: Sequence[int]) -> Any:
         return self.market.functions.submitResult(job_id, proof, list(instances))

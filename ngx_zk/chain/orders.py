@@ -1,8 +1,9 @@
 """Gasless job orders: the consumer signs, the provider sends.
 
 A consumer holding NGX but no ETH signs two things off chain: an :class:`Order` (EIP-712, domain
-"NeuroGrid JobMarket" v1 at the market's address on its chain) and an EIP-2612 :class:`Permit` of the
-order's ``max_price`` to the market. The provider the order names hands both to ``JobMarket.fillOrder``
+"NeuroGrid JobMarket" v1 at the market's address on its chain) and an EIP-2612 :class:`Permit` to the
+market of at least the order's ``max_price`` (one standing permit may cover several unfilled orders:
+the market runs it only when the allowance is short, see :mod:`ngx_zk.consumer.standing`). The provider the order names hands both to ``JobMarket.fillOrder``
 in one transaction that checks the signature, burns the order's nonce, pulls the escrow from the
 consumer, posts the job in the consumer's name and claims it for the provider (``OrderFilled``). The
 provider pays the gas; the consumer sends no transaction at all.
@@ -100,8 +101,10 @@ class OrderError(NgxZkError):
 
 @dataclass(frozen=True)
 class Permit:
-    """``IJobMarket.Permit``: the consumer's EIP-2612 approval of the escrow; ``v == 0`` means none (the allowance is used)."""
+    """``IJobMarket.Permit``: the consumer's EIP-2612 approval of ``value`` NGX to the market (the market runs it only
+    when the allowance is short of an order's price); ``v == 0`` means none (the allowance is used)."""
 
+    value: int
     deadline: int
     v: int
     r: bytes
@@ -109,10 +112,10 @@ class Permit:
 
     @classmethod
     def none(cls) -> Permit:
-        return cls(0, 0, bytes(32), bytes(32))
+        return cls(0, 0, 0, bytes(32), bytes(32))
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return (self.deadline, self.v, self.r, self.s)
+        return (self.value, self.deadline, self.v, self.r, self.s)
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,7 @@ class SignedOrder:
             "signed_at": o.signed_at,
             "deadline": o.deadline,
             "signature": "0x" + self.signature.hex(),
-            "permit": {"deadline": p.deadline, "v": p.v, "r": "0x" + p.r.hex(), "s": "0x" + p.s.hex()},
+            "permit": {"value": str(p.value), "deadline": p.deadline, "v": p.v, "r": "0x" + p.r.hex(), "s": "0x" + p.s.hex()},
         }
         return base64.b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
 
@@ -281,6 +284,7 @@ class SignedOrder:
             order,
             _bytes(data, "signature", 65),
             Permit(
+                _uint(permit, "value", "uint256") if "value" in permit else job_terms.max_price,  # older consumers: the price
                 _uint(permit, "deadline", "uint256"),
                 _uint(permit, "v", "uint8"),
                 _bytes(permit, "r", 32),

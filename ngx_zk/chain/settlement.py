@@ -26,9 +26,11 @@ from .settlement_types import (
     OptimisticTerms,
     Result,
     ResultsSubmitted,
+    job_words,
     leaf,
     proof_hash,
     root,
+    words_of,
 )
 from .types import ZERO, Logged
 
@@ -116,7 +118,8 @@ class Settlement:
         return found[0].batch_id
 
     def challenge_fn(self, batch_id: int, batch: Sequence[Result], index: int) -> Any:
-        return self.contract.functions.challenge(batch_id, [r.as_tuple() for r in batch], index)
+        batch = self.with_words(batch)
+        return self.contract.functions.challenge(batch_id, [r.as_tuple() for r in batch], words_of(batch), index)
 
     def challenge(self, signer: Signer, batch_id: int, batch: Sequence[Result], index: int, on_sent: OnSent = None) -> Mined:
         """``challenge``: dispute ``batch[index]``; the market pulls the governed bond from ``signer`` (approved here)."""
@@ -160,7 +163,8 @@ class Settlement:
         )
 
     def finalize_fn(self, batch_id: int, batch: Sequence[Result]) -> Any:
-        return self.contract.functions.finalizeBatch(batch_id, [r.as_tuple() for r in batch])
+        batch = self.with_words(batch)
+        return self.contract.functions.finalizeBatch(batch_id, [r.as_tuple() for r in batch], words_of(batch))
 
     def finalize(self, signer: Signer, batch_id: int, batch: Sequence[Result], on_sent: OnSent = None) -> Mined:
         """``finalizeBatch``: after the challenge window, settle every job of the batch still unchallenged."""
@@ -208,12 +212,13 @@ class Settlement:
     # --- reading results back -----------------------------------------------------------------------
     def batch_results(self, batch_id: int, from_block: int | None = None) -> list[Result]:
         """The results of batch ``batch_id`` in the order they were committed (its JobSubmitted events),
-        checked against the root the market stores while the batch exists."""
+        checked against the root the market stores while the batch exists, each with its job's words attached."""
         start = self.market.deployment.block if from_block is None else from_block
         found = self.market.logs(JobSubmitted, start, batch_id=batch_id)
         results = [e.event.result for e in sorted(found, key=lambda e: (e.meta.block_number, e.meta.log_index))]
         if not results:
             raise ChainError(f"no JobSubmitted events for batch {batch_id}", "check the batch id (ngx-zk job show ID)")
+        results = self.with_words(results)
         stored = self.batch(batch_id)
         if stored.exists and root(results) != stored.root:
             raise ChainError(
@@ -221,6 +226,11 @@ class Settlement:
                 "the node served logs the chain does not back; query another RPC node",
             )
         return results
+
+    def with_words(self, results: Sequence[Result]) -> list[Result]:
+        """``results`` with each job's words attached (:func:`~.settlement_types.job_words`, read from ``getJob``
+        where a result has none yet): what a batch entry commits besides the result."""
+        return [r if r.words is not None else r.with_words(job_words(self.market.job(r.job_id))) for r in results]
 
     def submitted(self, job_id: int, from_block: int | None = None) -> Logged[JobSubmitted] | None:
         """The latest JobSubmitted event of ``job_id`` (its batch, outputs and proof hash); None if never submitted."""

@@ -9,8 +9,13 @@ many in one transaction.
 
 The hashes here are the contract's, byte for byte::
 
-    leaf(r) = keccak256(abi.encode(r.jobId, keccak256(abi.encodePacked(r.outputs)), r.proofHash))
-    root    = keccak256(abi.encodePacked(leaf(r_0), ..., leaf(r_n-1)))
+    leaf(r)  = keccak256(abi.encode(r.jobId, keccak256(abi.encodePacked(r.outputs)), r.proofHash))
+    entry(r) = keccak256(abi.encode(leaf(r), claimWord, termsWord))
+    root     = keccak256(abi.encodePacked(entry(r_0), ..., entry(r_n-1)))
+
+An entry also commits the job's storage slots 1 and 2 as the submission read them (:func:`job_words`), so
+that ``finalizeBatch`` reads only two of the job's four slots: ``finalizeBatch`` and ``challenge`` take
+those words (``jobWords``, two per result), which :meth:`Settlement.batch_results` attaches to each result.
 
 Like :mod:`.types`, this module imports neither web3 nor eth_utils at import time; its event records are
 in :data:`ngx_zk.chain.types.EVENTS` (decoded in :mod:`.events`).
@@ -19,10 +24,36 @@ in :data:`ngx_zk.chain.types.EVENTS` (decoded in :mod:`.events`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from .chain_event import ChainEvent
+
+
+class JobFields(Protocol):
+    """What :func:`job_words` reads of a :class:`ngx_zk.chain.types.Job` (not imported: types imports this module)."""
+
+    @property
+    def provider(self) -> str | None: ...
+
+    @property
+    def prove_deadline(self) -> int: ...
+
+    @property
+    def flags(self) -> int: ...
+
+    @property
+    def callback_gas_limit(self) -> int: ...
+
+    @property
+    def price(self) -> int: ...
+
+    @property
+    def collateral(self) -> int: ...
+
+    @property
+    def model_id(self) -> int: ...
+
 
 MAX_BATCH = 64
 """``JobSettlement.MAX_BATCH``: the most results one ``submitResults`` (or ``settleResults``) carries."""
@@ -51,6 +82,9 @@ class Result:
     job_id: int
     outputs: tuple[int, ...]
     proof_hash: bytes
+    words: tuple[int, int] | None = field(default=None, compare=False)
+    """The job's claim and terms words as submitted (:func:`job_words`): what its batch entry commits besides
+    the leaf; ``finalizeBatch`` and ``challenge`` send them. None until :meth:`with_words`."""
 
     def __post_init__(self) -> None:
         if len(self.proof_hash) != 32:
@@ -66,6 +100,10 @@ class Result:
     def leaf(self) -> bytes:
         return leaf(self)
 
+    def with_words(self, words: tuple[int, int]) -> Result:
+        """This result with its job's words (:func:`job_words`)."""
+        return replace(self, words=words)
+
     def as_tuple(self) -> tuple[Any, ...]:
         """The ABI tuple, in ``Result`` field order (jobId, outputs, proofHash)."""
         return (self.job_id, list(self.outputs), self.proof_hash)
@@ -77,9 +115,41 @@ def leaf(result: Result) -> bytes:
     return keccak(encoded)
 
 
+_NO_REWARD_IN_CLAIM_WORD = 1 << 200  # FLAG_NO_REWARD (1) at the flags' offset: set only by a settlement
+
+
+def job_words(job: JobFields) -> tuple[int, int]:
+    """The job's storage slots 1 and 2 as ``submitResults`` read them (``IJobSettlement``'s entry):
+    ``provider | proveDeadline << 160 | flags << 200 | callbackGasLimit << 208`` and
+    ``price | collateral << 96 | modelId << 192``, from ``getJob``'s fields. None of them changes between
+    submission and settlement except FLAG_NO_REWARD, which a settlement sets: it is left out."""
+    provider = int(job.provider, 16) if job.provider else 0
+    claim = provider | job.prove_deadline << 160 | job.flags << 200 | job.callback_gas_limit << 208
+    terms = job.price | job.collateral << 96 | job.model_id << 192
+    return claim & ~_NO_REWARD_IN_CLAIM_WORD, terms
+
+
+def entry(result: Result) -> bytes:
+    """``keccak256(abi.encode(leaf(r), claimWord, termsWord))``: a result's part of its batch's root."""
+    if result.words is None:
+        raise ValueError(f"result of job {result.job_id}: its job words are not attached (Settlement.batch_results does)")
+    claim, terms = result.words
+    return keccak(leaf(result) + claim.to_bytes(32, "big") + terms.to_bytes(32, "big"))
+
+
 def root(results: Sequence[Result]) -> bytes:
-    """``keccak256(abi.encodePacked(leaf(r_0), ..., leaf(r_n-1)))``: what a batch stores."""
-    return keccak(b"".join(leaf(r) for r in results))
+    """``keccak256(abi.encodePacked(entry(r_0), ..., entry(r_n-1)))``: what a batch stores."""
+    return keccak(b"".join(entry(r) for r in results))
+
+
+def words_of(results: Sequence[Result]) -> list[int]:
+    """The ``jobWords`` argument of ``finalizeBatch`` and ``challenge``: each result's two words, in order."""
+    out: list[int] = []
+    for r in results:
+        if r.words is None:
+            raise ValueError(f"result of job {r.job_id}: its job words are not attached (Settlement.batch_results does)")
+        out.extend(r.words)
+    return out
 
 
 @dataclass(frozen=True)

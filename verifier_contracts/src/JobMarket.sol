@@ -172,7 +172,7 @@ contract JobMarket is JobMarketState, IJobMarket {
         JobTerms memory terms = order.terms;
         // A permit is only used when the allowance is short (as fillOrders does): a valid allowance needs none.
         if (permit.v != 0 && _token.allowance(consumer, address(this)) < terms.maxPrice) {
-            _permit(consumer, terms.maxPrice, permit.deadline, permit.v, permit.r, permit.s);
+            _permit(consumer, permit.value, permit.deadline, permit.v, permit.r, permit.s);
         }
         jobId = _post(consumer, signedAt, terms, inputCommitments);
         _claim(jobId, msg.sender);

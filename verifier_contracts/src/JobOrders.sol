@@ -254,7 +254,7 @@ contract JobOrders is JobMarketState {
         if (permit.v != 0 && _token.allowance(consumer, address(this)) < amount) {
             // A front-run permit leaves its allowance; a failed one is ignored (the transfer decides).
             try IERC20Permit(address(_token))
-                .permit(consumer, address(this), amount, permit.deadline, permit.v, permit.r, permit.s) {}
+                .permit(consumer, address(this), permit.value, permit.deadline, permit.v, permit.r, permit.s) {}
                 catch {}
         }
         if (_token.trySafeTransferFrom(consumer, address(this), amount)) return IJobMarket.OrderSkip.None;

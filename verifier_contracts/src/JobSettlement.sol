@@ -56,25 +56,21 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         uint256[] feeBps;
         bool[] allowed;
         uint256[] rewardFees; // fees of the rewarded jobs, in order
+        uint256[] done; // IReputation.recordCompletions' entries, two words per settled job
         Settled[] settled;
     }
 
-    /// @dev One settled job of a Run: its IReputation.Completion, then what its JobSettled event and callback need
-    ///      after the interactions. The first five fields are Completion's, in its order and with its types, so
-    ///      `_finish` hands the run's Settled[] to Reputation as its Completion[] (a memory struct is one word per
-    ///      field: ABI-encoding an element as a Completion reads exactly those five words).
+    /// @dev One settled job of a Run: what its JobSettled event and callback need after the interactions (its
+    ///      Reputation entry is in the run's `done`).
     struct Settled {
         address consumer;
-        uint32 elapsed;
-        uint32 proveWindow;
-        uint96 creditedFee; // the fee of the price above the statement's credit (reward and NRS weight)
         bool rewarded;
+        uint32 callbackGasLimit;
         uint256 jobId;
         uint256 pay;
         uint256 royalty;
         uint256 fee;
         uint256 outputs; // the outputs' calldata offset << 128 | their count (`_outputsAt`)
-        uint32 callbackGasLimit;
     }
 
     constructor(
@@ -216,13 +212,24 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         job.status = IJobMarket.JobStatus.Submitted;
         bytes32 proofHash = r.proofHash;
         emit JobSubmitted(jobId, batchId, msg.sender, outputs, proofHash);
-        return _hash3(bytes32(jobId), _packedHash(outputs), proofHash);
+        // The entry commits the job's slots 1 and 2 as they are now (read above, warm): fixed until the job settles.
+        uint256 claimWord;
+        uint256 termsWord;
+        assembly ("memory-safe") {
+            claimWord := sload(add(job.slot, 1))
+            termsWord := sload(add(job.slot, 2))
+        }
+        return _hash3(_hash3(bytes32(jobId), _packedHash(outputs), proofHash), bytes32(claimWord), bytes32(termsWord));
     }
 
     /// @inheritdoc IJobSettlement
     /// @dev Not stopped by the guardian pause: a challenge protects the consumer, and the answer deadline moves.
-    function challenge(uint256 batchId, Result[] calldata batch, uint256 index) external onlyDelegated nonReentrant {
-        Batch memory b = _checkedBatch(batchId, batch, new bytes32[](batch.length));
+    function challenge(uint256 batchId, Result[] calldata batch, uint256[] calldata jobWords, uint256 index)
+        external
+        onlyDelegated
+        nonReentrant
+    {
+        Batch memory b = _checkedBatch(batchId, batch, jobWords, new bytes32[](batch.length));
         if (block.timestamp >= b.challengeDeadline) revert JobMarket__ChallengeWindowClosed(batchId, b.challengeDeadline);
         if (index >= batch.length) revert JobMarket__InvalidBatchSize(index);
         uint256 jobId = batch[index].jobId;
@@ -303,7 +310,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
     }
 
     /// @inheritdoc IJobSettlement
-    function finalizeBatch(uint256 batchId, Result[] calldata batch)
+    function finalizeBatch(uint256 batchId, Result[] calldata batch, uint256[] calldata jobWords)
         external
         onlyDelegated
         nonReentrant
@@ -311,10 +318,10 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         returns (uint256 settled)
     {
         bytes32[] memory hashes = new bytes32[](batch.length);
-        Batch memory b = _checkedBatch(batchId, batch, hashes);
+        Batch memory b = _checkedBatch(batchId, batch, jobWords, hashes);
         if (block.timestamp < b.challengeDeadline) revert JobMarket__ChallengeWindowOpen(batchId, b.challengeDeadline);
         Run memory run = _newRun(b.provider, batch.length);
-        uint256 pending = _settleBatch(run, batch, hashes, b.challengeDeadline - b.challengeWindow);
+        uint256 pending = _settleBatch(run, batch, jobWords, hashes, b.challengeDeadline - b.challengeWindow);
         settled = run.n;
         if (pending == 0) delete _batches[batchId];
         else if (pending != b.pending) _batches[batchId].pending = uint16(pending);
@@ -323,33 +330,51 @@ contract JobSettlement is JobMarketState, IJobSettlement {
     }
 
     /// @dev finalizeBatch's loop: settles every Submitted job of a model not paused; returns how many jobs are left
-    ///      (Challenged, or Submitted of a paused model). Reads only the job fields a settlement uses, into one
-    ///      buffer for the whole batch; `hashes[i]` is batch[i]'s outputs hash (computed for the root check).
-    function _settleBatch(Run memory run, Result[] calldata batch, bytes32[] memory hashes, uint256 submittedAt)
-        private
-        returns (uint256 pending)
-    {
+    ///      (Challenged, or Submitted of a paused model). Reads from storage only the job's slot 0 (status, consumer,
+    ///      prove window) and slot 3 (commitments); the fields of slots 1 and 2 come from `jobWords`, which the root
+    ///      authenticates (committed at submission, and unchanged since: see `submitResults`). Into one buffer for the
+    ///      whole batch; `hashes[i]` is batch[i]'s outputs hash (computed for the root check).
+    function _settleBatch(
+        Run memory run,
+        Result[] calldata batch,
+        uint256[] calldata jobWords,
+        bytes32[] memory hashes,
+        uint256 submittedAt
+    ) private returns (uint256 pending) {
         IJobMarket.Job memory head;
         for (uint256 i; i < batch.length; ++i) {
-            uint256 jobId = batch[i].jobId;
-            IJobMarket.Job storage job = _jobs[jobId];
-            IJobMarket.JobStatus status = job.status;
-            if (status != IJobMarket.JobStatus.Submitted) {
-                if (status == IJobMarket.JobStatus.Challenged) ++pending;
+            Result calldata r = batch[i];
+            IJobMarket.Job storage job = _jobs[r.jobId];
+            uint256 slot0;
+            assembly ("memory-safe") {
+                slot0 := sload(job.slot)
+            }
+            // Slot 0: consumer (bits 0-159), claimDeadline (160-199), proveWindow (200-231), minReputation (232-239),
+            // status (240-247), rating (248-255).
+            if (uint8(slot0 >> 240) != uint8(IJobMarket.JobStatus.Submitted)) {
+                if (uint8(slot0 >> 240) == uint8(IJobMarket.JobStatus.Challenged)) ++pending;
                 continue;
             }
-            uint256 m = _modelIndex(run, job.modelId);
+            _unpackJobWords(head, jobWords[2 * i], jobWords[2 * i + 1]);
+            uint256 m = _modelIndex(run, head.modelId);
             if (run.models[m].status == IModelRegistry.ModelStatus.Paused) {
                 ++pending; // waits for the model's unpause and a later finalization
                 continue;
             }
-            (head.consumer, head.proveWindow, head.proveDeadline, head.flags, head.callbackGasLimit) =
-                (job.consumer, job.proveWindow, job.proveDeadline, job.flags, job.callbackGasLimit);
-            (head.price, head.collateral, head.commitmentsHash) = (job.price, job.collateral, job.commitmentsHash);
+            (head.consumer, head.proveWindow, head.commitmentsHash) =
+                (address(uint160(slot0)), uint32(slot0 >> 200), job.commitmentsHash);
             Settled memory s;
-            (s.jobId, s.outputs) = (jobId, _outputsRef(batch[i].outputs));
+            (s.jobId, s.outputs) = (r.jobId, _outputsRef(r.outputs));
             _settleInRun(run, s, head, m, hashes[i], submittedAt);
         }
+    }
+
+    /// @dev A Job's slot 1 (provider, proveDeadline, flags, callbackGasLimit) and slot 2 (price, collateral, modelId)
+    ///      words, as IJobMarket.Job packs them (see IJobSettlement's entry), into `head`.
+    function _unpackJobWords(IJobMarket.Job memory head, uint256 claimWord, uint256 termsWord) private pure {
+        (head.provider, head.proveDeadline, head.flags, head.callbackGasLimit) =
+            (address(uint160(claimWord)), uint40(claimWord >> 160), uint8(claimWord >> 200), uint32(claimWord >> 208));
+        (head.price, head.collateral, head.modelId) = (uint96(termsWord), uint96(termsWord >> 96), uint64(termsWord >> 192));
     }
 
     // ---------------------------------------------------------------- views
@@ -424,22 +449,26 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         }
     }
 
-    /// @dev The stored batch, after checking that `batch` hashes to its root; `hashes[i]` is set to batch[i]'s
-    ///      outputs hash (`hashes` has batch.length entries).
-    function _checkedBatch(uint256 batchId, Result[] calldata batch, bytes32[] memory hashes)
-        private
-        view
-        returns (Batch memory b)
-    {
+    /// @dev The stored batch, after checking that `batch` and `jobWords` hash to its root; `hashes[i]` is set to
+    ///      batch[i]'s outputs hash (`hashes` has batch.length entries).
+    function _checkedBatch(
+        uint256 batchId,
+        Result[] calldata batch,
+        uint256[] calldata jobWords,
+        bytes32[] memory hashes
+    ) private view returns (Batch memory b) {
         b = _batches[batchId];
         if (b.root == 0) revert JobMarket__UnknownBatch(batchId);
         uint256 n = batch.length;
+        if (jobWords.length != 2 * n) revert JobMarket__BatchMismatch(batchId);
         bytes32[] memory leaves = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
             Result calldata r = batch[i];
             bytes32 h = _packedHash(r.outputs);
             hashes[i] = h;
-            leaves[i] = _hash3(bytes32(r.jobId), h, r.proofHash);
+            leaves[i] = _hash3(
+                _hash3(bytes32(r.jobId), h, r.proofHash), bytes32(jobWords[2 * i]), bytes32(jobWords[2 * i + 1])
+            );
         }
         bytes32 root;
         assembly ("memory-safe") {
@@ -627,6 +656,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         run.feeBps = new uint256[](n);
         run.allowed = new bool[](n);
         run.rewardFees = new uint256[](n);
+        run.done = new uint256[](2 * n);
         (run.models, run.settled) = _pointerArrays(n);
     }
 
@@ -692,17 +722,23 @@ contract JobSettlement is JobMarketState, IJobSettlement {
             run.collateral += job.collateral;
         }
         _addRoyalty(run, model.owner, s.royalty);
-        (s.consumer, s.proveWindow, s.callbackGasLimit) = (job.consumer, job.proveWindow, job.callbackGasLimit);
+        (s.consumer, s.callbackGasLimit) = (job.consumer, job.callbackGasLimit);
         uint256 elapsed = submittedAt + job.proveWindow - job.proveDeadline;
-        s.elapsed = elapsed > type(uint32).max ? type(uint32).max : uint32(elapsed);
+        if (elapsed > type(uint32).max) elapsed = type(uint32).max;
+        // Its IReputation.recordCompletions entry (two words; see there).
+        uint256 entry = uint256(uint160(job.consumer)) | elapsed << 160 | uint256(job.proveWindow) << 192;
         if (credit != 0) {
             unchecked {
                 credit = credit * feeBps / BPS;
-            }
-            (s.creditedFee, s.rewarded) = (uint96(credit), true);
-            unchecked {
                 run.rewardFees[run.nRewarded++] = credit; // at most MAX_BATCH
             }
+            s.rewarded = true;
+            entry |= 1 << 255;
+        }
+        uint256[] memory done = run.done;
+        unchecked {
+            uint256 i = 2 * (run.n - 1); // this job's index in the run (set above)
+            (done[i], done[i + 1]) = (entry, credit);
         }
     }
 
@@ -766,12 +802,12 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         // Interactions with trusted protocol contracts.
         _staking.unlockCollateral(provider, run.collateral);
         Settled[] memory settled = run.settled;
-        IReputation.Completion[] memory done;
+        uint256[] memory done = run.done;
         uint256[] memory fees = run.rewardFees;
         uint256 nRewarded = run.nRewarded;
         assembly ("memory-safe") {
             mstore(settled, n)
-            done := settled // see Settled: each element's first five fields are its Completion
+            mstore(done, shl(1, n))
             mstore(fees, nRewarded)
         }
         _reputation.recordCompletions(provider, done);

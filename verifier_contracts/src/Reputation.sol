@@ -67,8 +67,7 @@ contract Reputation is IReputation, MarketBound {
         f.windowUsedBpsSum += uint64(usedBps * weight);
         emit CompletionRecorded(provider, consumer, elapsed, proveWindow, weight);
         ConsumerFacts storage c = _consumers[consumer];
-        c.settledWeightMilli = _add32(c.settledWeightMilli, weight);
-        _recordConsumer(consumer, ConsumerFact.Settled);
+        (c.settled, c.settledWeightMilli) = (c.settled + 1, _add32(c.settledWeightMilli, weight));
     }
 
     /// @inheritdoc IReputation
@@ -77,18 +76,19 @@ contract Reputation is IReputation, MarketBound {
     ///      entries (checked as the per-entry sums are: an overflow reverts either way), and not at all when none is;
     ///      a pair counter or a consumer's facts slot is paid for (cold read, first write) once per distinct consumer,
     ///      later entries of the same consumer only re-write a slot already written in this call (100 gas each).
-    function recordCompletions(address provider, Completion[] calldata done) external onlyMarket {
+    function recordCompletions(address provider, uint256[] calldata done) external onlyMarket {
+        if (done.length % 2 != 0) revert Reputation__InvalidCompletions(done.length);
         mapping(address => uint256) storage pairOf = _pairCompletions[provider];
         uint256 completed;
         uint256 weightMilli;
         uint256 windowUsed;
-        for (uint256 i; i < done.length; ++i) {
-            Completion calldata c = done[i];
-            if (!c.rewarded) {
-                _recordConsumer(c.consumer, ConsumerFact.Settled);
+        for (uint256 i; i < done.length; i += 2) {
+            uint256 w = done[i];
+            if (w >> 255 == 0) {
+                _recordConsumer(address(uint160(w)), ConsumerFact.Settled);
                 continue;
             }
-            (uint256 weight, uint256 used) = _recordRewarded(provider, c, pairOf);
+            (uint256 weight, uint256 used) = _recordRewarded(provider, w, done[i + 1], pairOf);
             // No overflow: at most MAX_BATCH entries of a weight at most MILLI and its window use at most MILLI * BPS.
             unchecked {
                 ++completed;
@@ -105,20 +105,19 @@ contract Reputation is IReputation, MarketBound {
         );
     }
 
-    /// @dev One rewarded entry of `recordCompletions`: its events, pair counter and consumer facts; returns its weight
-    ///      and its weighted window use for the provider's record (which the caller writes once).
-    function _recordRewarded(address provider, Completion calldata c, mapping(address => uint256) storage pairOf)
+    /// @dev One rewarded entry (`w`, `fee`) of `recordCompletions`: its event, pair counter and consumer facts; returns
+    ///      its weight and its weighted window use for the provider's record (which the caller writes once).
+    function _recordRewarded(address provider, uint256 w, uint256 fee, mapping(address => uint256) storage pairOf)
         private
         returns (uint256 weight, uint256 usedBps)
     {
-        address consumer = c.consumer;
-        uint256 proveWindow = c.proveWindow;
-        uint256 elapsed = c.elapsed;
-        uint256 fee = c.fee;
+        address consumer = address(uint160(w));
+        uint256 elapsed = uint32(w >> 160);
+        uint256 proveWindow = uint32(w >> 192);
         uint256 k = pairOf[consumer];
         pairOf[consumer] = k + 1;
-        // No overflow: elapsed < proveWindow < 2^32, fee < FULL_WEIGHT_FEE, k + 1 counts completions, and a weight
-        // (at most MILLI) times usedBps (at most BPS) is below 2^24.
+        // No overflow: elapsed and proveWindow are below 2^32, k + 1 counts completions, and a weight (at most MILLI)
+        // times usedBps (at most BPS) is below 2^24.
         unchecked {
             usedBps = proveWindow == 0 || elapsed >= proveWindow ? BPS : elapsed * BPS / proveWindow;
             uint256 full = fee >= FULL_WEIGHT_FEE ? MILLI : fee * MILLI / FULL_WEIGHT_FEE;
@@ -128,7 +127,6 @@ contract Reputation is IReputation, MarketBound {
         emit CompletionRecorded(provider, consumer, elapsed, proveWindow, weight);
         ConsumerFacts storage cf = _consumers[consumer];
         (cf.settledWeightMilli, cf.settled) = (_add32(cf.settledWeightMilli, weight), cf.settled + 1);
-        emit ConsumerRecorded(consumer, uint8(ConsumerFact.Settled));
     }
 
     /// @inheritdoc IReputation

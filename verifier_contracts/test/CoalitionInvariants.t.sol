@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {JobWords} from "./utils/JobWords.sol";
 import {Base} from "./utils/Base.sol";
 import {Vm} from "./utils/Test.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -604,12 +605,12 @@ contract OptimisticHandler {
             if (kindOf[rs[i].jobId] == CORRECT) continue;
             if (sybilFirst) {
                 vm.prank(c);
-                try settlement.challenge(batchId, rs, i) {
+                try settlement.challenge(batchId, rs, JobWords.read(address(market), rs), i) {
                     challenges += 1;
                 } catch {}
             }
             vm.prank(watcher); // the watch: every wrong result is challenged within the window
-            try settlement.challenge(batchId, rs, i) {
+            try settlement.challenge(batchId, rs, JobWords.read(address(market), rs), i) {
                 challenges += 1;
             } catch {}
         }
@@ -622,7 +623,7 @@ contract OptimisticHandler {
         IJobSettlement.Result[] memory rs = _results(batchId);
         uint256 i = (seed >> 8) % rs.length;
         vm.prank(c);
-        try settlement.challenge(batchId, rs, i) {
+        try settlement.challenge(batchId, rs, JobWords.read(address(market), rs), i) {
             challenges += 1;
         } catch {
             return;
@@ -666,7 +667,11 @@ contract OptimisticHandler {
             was[i] = market.getJob(ids[i]).status == IJobMarket.JobStatus.Submitted;
         }
         uint256 before = _coalitionLiquid();
-        try settlement.finalizeBatch(batchId, _results(batchId)) returns (uint256 settled) {
+        try settlement.finalizeBatch(
+            batchId, _results(batchId), JobWords.read(address(market), _results(batchId))
+        ) returns (
+            uint256 settled
+        ) {
             finalized += settled;
         } catch {
             return;

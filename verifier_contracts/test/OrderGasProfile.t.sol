@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {JobWords} from "./utils/JobWords.sol";
 import {OrderBatchBase} from "./utils/OrderBatchBase.sol";
 import {console} from "./utils/Test.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
@@ -197,7 +198,9 @@ contract OrderGasProfileTest is OrderBatchBase {
         uint256 batchId = settlement.batchCount() + 1;
         f.submit = _tx(provider, abi.encodeCall(IJobSettlement.submitResults, (rs))) / n;
         vm.warp(settlement.batchOf(batchId).challengeDeadline);
-        f.finalize = _tx(stranger, abi.encodeCall(IJobSettlement.finalizeBatch, (batchId, rs))) / n;
+        f.finalize = _tx(
+            stranger, abi.encodeCall(IJobSettlement.finalizeBatch, (batchId, rs, JobWords.read(address(market), rs)))
+        ) / n;
         assertTrue(market.getJob(first + n - 1).status == IJobMarket.JobStatus.Settled, "finalized");
         vm.revertToState(snap);
     }

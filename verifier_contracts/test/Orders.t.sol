@@ -759,6 +759,22 @@ contract OrdersTest is Base {
         assertEq(token.allowance(signer, address(market)), 0);
     }
 
+    /// One standing permit carried by several unfilled orders pays for all of them, whichever fills first: the first
+    /// fill runs it (setting the allowance to its value), the others find the allowance enough and skip it.
+    function test_StandingPermitCoversConcurrentOrdersInAnyOrder() public {
+        IJobMarket.Permit memory p = _permitOf(SIGNER_KEY, 3 * PRICE);
+        IJobMarket.Order memory a = _order(1);
+        IJobMarket.Order memory b = _order(2);
+        IJobMarket.Order memory c = _order(3);
+        (bytes memory sigA, bytes memory sigB, bytes memory sigC) = (_sign(a), _sign(b), _sign(c));
+        _fill(provider, b, sigB, p);
+        assertEq(token.allowance(signer, address(market)), 2 * PRICE);
+        _fill(provider, c, sigC, p); // the permit's nonce is spent: the allowance pays
+        _fill(provider, a, sigA, p);
+        assertEq(token.balanceOf(signer), FUNDS - 3 * PRICE);
+        assertEq(token.allowance(signer, address(market)), 0);
+    }
+
     function test_RevertWhen_NoPermitAndNoAllowance() public {
         IJobMarket.Order memory o = _order(1);
         bytes memory sig = _sign(o);
@@ -778,7 +794,9 @@ contract OrdersTest is Base {
         market.fillOrder(o, _commitments(), sig, forged);
         IJobMarket.Permit memory tooSmall = _permitOf(SIGNER_KEY, PRICE - 1);
         vm.prank(provider);
-        vm.expectRevert(insufficient);
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(market), PRICE - 1, PRICE)
+        );
         market.fillOrder(o, _commitments(), sig, tooSmall);
         _assertNothingMoved(before);
     }

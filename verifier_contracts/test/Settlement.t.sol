@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {JobWords} from "./utils/JobWords.sol";
 import {SettlementBase} from "./utils/SettlementBase.sol";
+import {VmLogs} from "./utils/OrderBatchBase.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
 import {IJobSettlement} from "../src/interfaces/IJobSettlement.sol";
 import {IReputation} from "../src/interfaces/IReputation.sol";
@@ -118,7 +120,7 @@ contract SettlementTest is SettlementBase {
         uint256 batchId = _submitAs(provider, rs);
         vm.warp(block.timestamp + WINDOW);
         uint256 snap = vm.snapshotState();
-        assertEq(settlement.finalizeBatch(batchId, rs), 16);
+        assertEq(settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs)), 16);
         Money memory batched = _money();
         vm.revertToState(snap);
         // The same effects, one job at a time, through the contracts' single-job entry points.
@@ -161,7 +163,7 @@ contract SettlementTest is SettlementBase {
         vm.expectRevert(
             abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, id, IJobMarket.JobStatus.Challenged)
         );
-        settlement.challenge(batchId, rs, 0);
+        settlement.challenge(batchId, rs, JobWords.read(address(market), rs), 0);
 
         vm.warp(block.timestamp + 30 minutes);
         vm.prank(provider);
@@ -175,10 +177,10 @@ contract SettlementTest is SettlementBase {
         assertEq(settlement.challengeOf(id).challenger, address(0));
         // the batch's only job is finished: finalization settles nothing and deletes it
         vm.warp(settlement.batchOf(batchId).challengeDeadline);
-        assertEq(settlement.finalizeBatch(batchId, rs), 0);
+        assertEq(settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs)), 0);
         vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__UnknownBatch.selector, batchId));
         vm.prank(challenger);
-        settlement.challenge(batchId, rs, 0);
+        settlement.challenge(batchId, rs, JobWords.read(address(market), rs), 0);
         _assertSolvent();
     }
 
@@ -190,7 +192,7 @@ contract SettlementTest is SettlementBase {
         uint256 batchId = _submitAs(provider, rs);
         vm.prank(provider);
         vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__ProviderCannotChallenge.selector, a));
-        settlement.challenge(batchId, rs, 0);
+        settlement.challenge(batchId, rs, JobWords.read(address(market), rs), 0);
         _challengeAs(challenger, batchId, rs, 1);
         uint256 deadline = settlement.batchOf(batchId).challengeDeadline;
         vm.warp(deadline);
@@ -198,15 +200,15 @@ contract SettlementTest is SettlementBase {
             abi.encodeWithSelector(IJobSettlement.JobMarket__ChallengeWindowClosed.selector, batchId, deadline)
         );
         vm.prank(challenger);
-        settlement.challenge(batchId, rs, 0);
-        assertEq(settlement.finalizeBatch(batchId, rs), 1, "the unchallenged job");
+        settlement.challenge(batchId, rs, JobWords.read(address(market), rs), 0);
+        assertEq(settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs)), 1, "the unchallenged job");
         assertEq(settlement.batchOf(batchId).pending, 1, "the challenged job is pending");
         vm.expectRevert(
             abi.encodeWithSelector(IJobSettlement.JobMarket__ChallengeWindowClosed.selector, batchId, deadline)
         );
         vm.prank(stranger);
-        settlement.challenge(batchId, rs, 0);
-        assertEq(settlement.finalizeBatch(batchId, rs), 0, "idempotent");
+        settlement.challenge(batchId, rs, JobWords.read(address(market), rs), 0);
+        assertEq(settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs)), 0, "idempotent");
     }
 
     function test_RevertWhen_AnswerDoesNotMatchTheCommitment() public {
@@ -261,18 +263,67 @@ contract SettlementTest is SettlementBase {
         vm.expectRevert(
             abi.encodeWithSelector(IJobSettlement.JobMarket__ChallengeWindowOpen.selector, batchId, deadline)
         );
-        settlement.finalizeBatch(batchId, rs);
+        settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs));
         vm.warp(deadline);
         IJobSettlement.Result[] memory tampered = _one(_resultOf(a, _wrongOutputs()));
         vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__BatchMismatch.selector, batchId));
-        settlement.finalizeBatch(batchId, tampered);
+        settlement.finalizeBatch(batchId, tampered, JobWords.read(address(market), tampered));
         tampered[0] = _resultOf(a, _outputs());
         tampered[0].proofHash = bytes32(uint256(1));
         vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__BatchMismatch.selector, batchId));
-        settlement.finalizeBatch(batchId, tampered);
+        settlement.finalizeBatch(batchId, tampered, JobWords.read(address(market), tampered));
         vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__UnknownBatch.selector, 7));
-        settlement.finalizeBatch(7, rs);
-        assertEq(settlement.finalizeBatch(batchId, rs), 1);
+        settlement.finalizeBatch(7, rs, JobWords.read(address(market), rs));
+        assertEq(settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs)), 1);
+    }
+
+    /// The job words a finalization or a challenge takes (slots 1 and 2 of each job) are authenticated by the root:
+    /// a forged price, collateral, model, prove deadline, flag or callback gas, or a missing or extra word, is refused
+    /// (so a finalizer cannot pay a job at another price, unlock other collateral, skip a bounty or a callback, or
+    /// move its NRS time), and the words as submitted settle the batch with the stored job's amounts.
+    function testFuzz_RevertWhen_JobWordsForged(uint256 which, uint256 delta) public {
+        uint256 a = _claimedAs(consumers[0], dedicatedModel, 1);
+        uint256 b = _claimedAs(consumers[1], dedicatedModel, 1);
+        IJobSettlement.Result[] memory rs = new IJobSettlement.Result[](2);
+        (rs[0], rs[1]) = (_resultOf(a, _outputs()), _resultOf(b, _outputs()));
+        uint256 batchId = _submitAs(provider, rs);
+        uint256[] memory words = JobWords.read(address(market), rs);
+        uint256[] memory forged = JobWords.read(address(market), rs);
+        uint256 bit = bound(delta, 0, 255);
+        forged[which % 4] ^= 1 << bit; // any one bit of any field of either job
+        _fund(challenger, BOND);
+        vm.prank(challenger);
+        payToken.approve(address(market), type(uint256).max);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__BatchMismatch.selector, batchId));
+        settlement.challenge(batchId, rs, forged, 0);
+        vm.warp(settlement.batchOf(batchId).challengeDeadline);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__BatchMismatch.selector, batchId));
+        settlement.finalizeBatch(batchId, rs, forged);
+        uint256[] memory short = new uint256[](3);
+        (short[0], short[1], short[2]) = (words[0], words[1], words[2]);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__BatchMismatch.selector, batchId));
+        settlement.finalizeBatch(batchId, rs, short);
+        uint256 before = market.claimable(provider);
+        assertEq(settlement.finalizeBatch(batchId, rs, words), 2);
+        uint256 price = market.getJob(a).price + market.getJob(b).price;
+        assertEq(market.claimable(provider) - before, price - price * 250 / 10_000 - price * 500 / 10_000, "paid");
+    }
+
+    /// IJobSettlement's packing of the job words from `getJob`'s fields (what an off-chain client computes) is the
+    /// job's storage, as submitted.
+    function test_JobWordsArePackedFromGetJob() public {
+        uint256 a = _claimedAs(consumers[0], dedicatedModel, 1);
+        IJobSettlement.Result[] memory rs = _one(_resultOf(a, _outputs()));
+        IJobMarket.Job memory j = market.getJob(a);
+        uint256[] memory words = JobWords.read(address(market), rs);
+        assertEq(
+            words[0],
+            uint256(uint160(j.provider)) | uint256(j.proveDeadline) << 160 | uint256(j.flags) << 200
+                | uint256(j.callbackGasLimit) << 208,
+            "claim word"
+        );
+        assertEq(words[1], uint256(j.price) | uint256(j.collateral) << 96 | uint256(j.modelId) << 192, "terms word");
     }
 
     function test_RevertWhen_SubmissionIsNotTheProvidersOrModeOrDeadlineIsWrong() public {
@@ -328,7 +379,7 @@ contract SettlementTest is SettlementBase {
         vm.expectRevert(IJobSettlement.JobMarket__NotDelegated.selector);
         JobMarket(address(module)).submitResult(opt, proof, instances);
         vm.expectRevert(IJobSettlement.JobMarket__NotDelegated.selector);
-        direct.finalizeBatch(1, new IJobSettlement.Result[](0));
+        direct.finalizeBatch(1, new IJobSettlement.Result[](0), new uint256[](0));
         vm.expectRevert(IJobSettlement.JobMarket__NotDelegated.selector);
         direct.upholdChallenge(opt);
         vm.expectRevert(IJobSettlement.JobMarket__NotDelegated.selector);
@@ -380,11 +431,15 @@ contract SettlementTest is SettlementBase {
         vm.prank(guardian);
         registry.pauseModel(dedicatedModel);
         vm.warp(block.timestamp + WINDOW);
-        assertEq(settlement.finalizeBatch(batchId, rs), 1, "only the unpaused model's job");
+        assertEq(
+            settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs)),
+            1,
+            "only the unpaused model's job"
+        );
         assertTrue(market.getJob(a).status == IJobMarket.JobStatus.Submitted, "waits");
         vm.prank(guardian);
         registry.unpauseModel(dedicatedModel);
-        assertEq(settlement.finalizeBatch(batchId, rs), 1);
+        assertEq(settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs)), 1);
         assertEq(settlement.batchOf(batchId).root, bytes32(0));
     }
 
@@ -406,7 +461,7 @@ contract SettlementTest is SettlementBase {
         vm.warp(block.timestamp + WINDOW);
         vm.expectEmit(true, true, false, true, address(market));
         emit IJobMarket.CallbackResult(id, address(c), false);
-        settlement.finalizeBatch(batchId, rs);
+        settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs));
         assertFalse(c.reentered());
         assertTrue(market.getJob(id).status == IJobMarket.JobStatus.Settled, "settled anyway");
         _assertSolvent();
@@ -557,7 +612,7 @@ contract SettlementTest is SettlementBase {
         cm[0] = instances[0];
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, market.orderDigest(o, cm));
         vm.prank(provider);
-        uint256 id = market.fillOrder(o, cm, abi.encodePacked(r, s, v), IJobMarket.Permit(0, 0, 0, 0));
+        uint256 id = market.fillOrder(o, cm, abi.encodePacked(r, s, v), IJobMarket.Permit(0, 0, 0, 0, 0));
         assertEq(market.getJob(id).flags & market.FLAG_OPTIMISTIC(), market.FLAG_OPTIMISTIC());
         IJobSettlement.Result[] memory rs = _one(_resultOf(id, _outputs()));
         _finalize(_submitAs(provider, rs), rs);
@@ -677,32 +732,55 @@ contract SettlementTest is SettlementBase {
         settlement.settleResults(ids, proofs, inst);
     }
 
-    /// Exactness of the batched Reputation call: the same facts as one call per job, on the same state.
+    /// Exactness of the batched Reputation call: the same facts as one call per job, on the same state, with repeated
+    /// consumers (aggregated per distinct consumer), unrewarded entries between rewarded ones, and fees at and above
+    /// full weight; the same events in the same order (CompletionRecorded for a rewarded entry, ConsumerRecorded only
+    /// for an unrewarded one).
     function testFuzz_RecordCompletionsEqualsOneCallPerJob(uint256 seed) public {
-        IReputation.Completion[] memory done = new IReputation.Completion[](8);
-        for (uint256 i; i < 8; ++i) {
+        uint256 n = 1 + seed % 16;
+        uint256[] memory done = new uint256[](2 * n);
+        for (uint256 i; i < n; ++i) {
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
-            done[i] = IReputation.Completion({
-                consumer: consumers[r % 4],
-                elapsed: uint32(r >> 8) % 4000,
-                proveWindow: 1800,
-                fee: uint96((r >> 40) % 1 ether),
-                rewarded: (r >> 100) % 3 != 0
-            });
+            uint256 elapsed = uint32(r >> 8) % 4000;
+            done[2 * i] = uint256(uint160(consumers[r % 4])) | elapsed << 160 | uint256(1800) << 192
+                | ((r >> 100) % 3 != 0 ? 1 << 255 : 0);
+            done[2 * i + 1] = (r >> 40) % 0.4 ether;
         }
+        // Earlier completions of one pair, so the batch's k starts above zero for it.
+        vm.prank(address(market));
+        reputation.recordCompletion(provider, consumers[seed % 4], 10, 1800, 1 ether);
         uint256 snap = vm.snapshotState();
+        VmLogs logs = VmLogs(address(vm));
+        logs.recordLogs();
         vm.prank(address(market));
         reputation.recordCompletions(provider, done);
         Money memory batched = _money();
+        VmLogs.Log[] memory batchedLogs = logs.getRecordedLogs();
         vm.revertToState(snap);
-        for (uint256 i; i < 8; ++i) {
+        logs.recordLogs();
+        for (uint256 i; i < n; ++i) {
+            address who = address(uint160(done[2 * i]));
             vm.prank(address(market));
-            if (done[i].rewarded) {
-                reputation.recordCompletion(provider, done[i].consumer, done[i].elapsed, 1800, done[i].fee);
+            if (done[2 * i] >> 255 != 0) {
+                reputation.recordCompletion(provider, who, uint32(done[2 * i] >> 160), 1800, done[2 * i + 1]);
             } else {
-                reputation.recordConsumerSettled(done[i].consumer);
+                reputation.recordConsumerSettled(who);
             }
         }
+        VmLogs.Log[] memory oneByOne = logs.getRecordedLogs();
         _assertSameMoney(_money(), batched);
+        assertEq(batchedLogs.length, oneByOne.length, "events");
+        for (uint256 i; i < oneByOne.length; ++i) {
+            assertEq(keccak256(abi.encode(batchedLogs[i].topics)), keccak256(abi.encode(oneByOne[i].topics)), "topics");
+            assertEq(keccak256(batchedLogs[i].data), keccak256(oneByOne[i].data), "event data");
+        }
+    }
+
+    /// The batched Reputation call refuses a malformed entry list (an odd number of words).
+    function test_RevertWhen_RecordCompletionsOddWords() public {
+        uint256[] memory done = new uint256[](3);
+        vm.prank(address(market));
+        vm.expectRevert(abi.encodeWithSelector(IReputation.Reputation__InvalidCompletions.selector, 3));
+        reputation.recordCompletions(provider, done);
     }
 }

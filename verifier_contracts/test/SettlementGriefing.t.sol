@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {JobWords} from "./utils/JobWords.sol";
 import {SettlementBase} from "./utils/SettlementBase.sol";
 import {console} from "./utils/Test.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
@@ -125,7 +126,9 @@ contract SettlementGriefingTest is SettlementBase {
         assertEq(market.claimable(provider), 0, "and was paid nothing");
         assertGt(SLASHED, 0, "withholding costs more than it gains (0)");
         assertEq(_value(challenger) - watcher, CHALLENGER_REWARD, "the watcher: bond back plus reward");
-        assertEq(settlement.finalizeBatch(batchId, rs), 0, "nothing left to finalize");
+        assertEq(
+            settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs)), 0, "nothing left to finalize"
+        );
         _assertSolvent();
     }
 
@@ -141,7 +144,7 @@ contract SettlementGriefingTest is SettlementBase {
         vm.expectRevert(
             abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, id, IJobMarket.JobStatus.Challenged)
         );
-        settlement.challenge(batchId, rs, 0);
+        settlement.challenge(batchId, rs, JobWords.read(address(market), rs), 0);
         assertEq(payToken.balanceOf(challenger), watcher, "the pre-empted watcher's bond was not taken");
         vm.warp(settlement.answerDeadlineOf(id));
         settlement.upholdChallenge(id);
@@ -159,17 +162,17 @@ contract SettlementGriefingTest is SettlementBase {
         vm.warp(settlement.batchOf(batchId).challengeDeadline);
         uint256 snap = vm.snapshotState();
         vm.prank(provider);
-        settlement.finalizeBatch(batchId, rs);
+        settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs));
         Money memory byProvider = _money();
         vm.revertToState(snap);
         uint256 stranger0 = _value(stranger);
         vm.prank(stranger);
-        settlement.finalizeBatch(batchId, rs);
+        settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs));
         _assertSameMoney(_money(), byProvider);
         assertEq(_value(stranger), stranger0, "the front-runner gained nothing");
         vm.prank(provider); // the provider's own, later call: the batch is finished, nothing is paid twice
         vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__UnknownBatch.selector, batchId));
-        settlement.finalizeBatch(batchId, rs);
+        settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs));
     }
 
     function test_FrontRunUpholdPaysTheRecordedChallengerNotTheCaller() public {
@@ -210,11 +213,11 @@ contract SettlementGriefingTest is SettlementBase {
         // finalized
         (uint256 a, uint256 batchA, IJobSettlement.Result[] memory ra) = _submitted(_outputs());
         vm.warp(settlement.batchOf(batchA).challengeDeadline);
-        settlement.finalizeBatch(batchA, ra);
+        settlement.finalizeBatch(batchA, ra, JobWords.read(address(market), ra));
         uint256 balance = payToken.balanceOf(challenger);
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__UnknownBatch.selector, batchA));
-        settlement.challenge(batchA, ra, 0);
+        settlement.challenge(batchA, ra, JobWords.read(address(market), ra), 0);
         assertTrue(market.getJob(a).status == IJobMarket.JobStatus.Settled);
 
         // upheld, in a batch whose challenge window is still open: the batch is known, the job is Expired
@@ -232,7 +235,7 @@ contract SettlementGriefingTest is SettlementBase {
         vm.expectRevert(
             abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, b, IJobMarket.JobStatus.Expired)
         );
-        settlement.challenge(batchB, rb, 0);
+        settlement.challenge(batchB, rb, JobWords.read(address(market), rb), 0);
 
         // answered
         _challengeAs(stranger, batchB, rb, 1);
@@ -242,7 +245,7 @@ contract SettlementGriefingTest is SettlementBase {
         vm.expectRevert(
             abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, c, IJobMarket.JobStatus.Settled)
         );
-        settlement.challenge(batchB, rb, 1);
+        settlement.challenge(batchB, rb, JobWords.read(address(market), rb), 1);
         assertEq(payToken.balanceOf(challenger), balance, "no bond taken by any refused challenge");
         _assertSolvent();
     }
@@ -263,7 +266,7 @@ contract SettlementGriefingTest is SettlementBase {
         vm.expectRevert(JobMarketState.EnforcedPause.selector);
         settlement.upholdChallenge(a);
         vm.expectRevert(JobMarketState.EnforcedPause.selector);
-        settlement.finalizeBatch(batchB, rb);
+        settlement.finalizeBatch(batchB, rb, JobWords.read(address(market), rb));
         vm.prank(guardian);
         market.unpause();
         uint256 moved = settlement.answerDeadlineOf(a);
@@ -272,7 +275,11 @@ contract SettlementGriefingTest is SettlementBase {
         settlement.upholdChallenge(a);
         vm.prank(provider);
         settlement.answerChallenge(a, proof, instances);
-        assertEq(settlement.finalizeBatch(batchB, rb), 1, "the unchallenged batch finalizes after the unpause");
+        assertEq(
+            settlement.finalizeBatch(batchB, rb, JobWords.read(address(market), rb)),
+            1,
+            "the unchallenged batch finalizes after the unpause"
+        );
         assertEq(market.claimable(provider), 2 * (PRICE * 9_250 / 10_000) + BOND, "both paid, plus the bond");
         _assertSolvent();
     }

@@ -137,9 +137,12 @@ interface IJobMarket {
         OwnOrder
     }
 
-    /// @notice An EIP-2612 permit of the consumer for (owner=consumer, spender=JobMarket, value=terms.maxPrice,
-    ///         deadline); v == 0: none, the allowance is used.
+    /// @notice An EIP-2612 permit of the consumer for (owner=consumer, spender=JobMarket, value, deadline); v == 0:
+    ///         none, the allowance is used. It is tried only when the allowance is short of the order's price, and
+    ///         `value` may exceed that price: one standing permit then covers several unfilled orders of the consumer,
+    ///         whichever fills first (a permit SETS the allowance; the market still pulls only signed orders' prices).
     struct Permit {
+        uint256 value;
         uint256 deadline;
         uint8 v;
         bytes32 r;
@@ -360,7 +363,8 @@ interface IJobMarket {
     ///      credited back to the consumer). Emits JobPosted, [JobTermsSet, JobPriceLocked,] JobClaimed, OrderFilled.
     /// @param inputCommitments The commitments the consumer signed (part of the EIP-712 message).
     /// @param signature The consumer's EIP-712 signature over the order, 65 bytes r||s||v (v 27 or 28).
-    /// @param permit The consumer's EIP-2612 permit of `terms.maxPrice` to this market; v == 0: none.
+    /// @param permit The consumer's EIP-2612 permit of `permit.value` (at least `terms.maxPrice` to be of use) to this
+    ///        market, tried only when the allowance is short of `terms.maxPrice`; v == 0: none.
     function fillOrder(
         Order calldata order,
         uint256[] calldata inputCommitments,

@@ -16,7 +16,14 @@ pragma solidity ^0.8.24;
 ///      finalization or at a valid answer, exactly as eager settlement would make them. The provider's collateral
 ///      stays locked until then.
 ///      Hashes: `leaf(r) = keccak256(abi.encode(r.jobId, keccak256(abi.encodePacked(r.outputs)), r.proofHash))`,
-///      `root = keccak256(abi.encodePacked(leaf(r_0), ..., leaf(r_n-1)))`, `proofHash = keccak256(proof)`.
+///      `entry(r) = keccak256(abi.encode(leaf(r), claimWord, termsWord))`,
+///      `root = keccak256(abi.encodePacked(entry(r_0), ..., entry(r_n-1)))`, `proofHash = keccak256(proof)`.
+///      An entry commits the job's storage slots 1 and 2 as `submitResults` read them (issue #24: a finalization then
+///      reads only slots 0 and 3 cold): `claimWord = provider | proveDeadline << 160 | flags << 200 |
+///      callbackGasLimit << 208` and `termsWord = price | collateral << 96 | modelId << 192` (IJobMarket.Job's fields,
+///      from `getJob`; none of them changes between submission and settlement, except FLAG_NO_REWARD, set at
+///      settlement: leave it out of `flags`). `finalizeBatch` and `challenge` take them as `jobWords`, two per result
+///      in batch order (claimWord, termsWord).
 interface IJobSettlement {
     /// @notice One optimistic result: the job, its outputs (the proof's output instances) and keccak256 of the
     ///         proof bytes the provider commits to (and serves off chain until finalization + 1 day).
@@ -85,7 +92,7 @@ interface IJobSettlement {
     error JobMarket__InvalidBatchSize(uint256 size);
     /// @notice No batch with this id (never submitted, or finished and deleted).
     error JobMarket__UnknownBatch(uint256 batchId);
-    /// @notice The results given do not hash to the batch's root.
+    /// @notice The results and job words given do not hash to the batch's root (or not two words per result).
     error JobMarket__BatchMismatch(uint256 batchId);
     /// @notice A challenge at or after the batch's challenge deadline.
     error JobMarket__ChallengeWindowClosed(uint256 batchId, uint256 challengeDeadline);
@@ -111,8 +118,9 @@ interface IJobSettlement {
     function submitResults(Result[] calldata results) external returns (uint256 batchId);
 
     /// @notice Anyone but the batch's provider challenges `batch[index]` before the challenge deadline, escrowing
-    ///         `config.challengeBond` NGX (transferFrom: approve the market first). `batch` must hash to the root.
-    function challenge(uint256 batchId, Result[] calldata batch, uint256 index) external;
+    ///         `config.challengeBond` NGX (transferFrom: approve the market first). `batch` and `jobWords` (two per
+    ///         result: see the entry above) must hash to the root.
+    function challenge(uint256 batchId, Result[] calldata batch, uint256[] calldata jobWords, uint256 index) external;
 
     /// @notice The provider answers a challenge with the committed proof (keccak256(proof) and the outputs equal the
     ///         leaf's); it is verified exactly as `submitResult` verifies. The job settles as an eager job and the
@@ -127,9 +135,12 @@ interface IJobSettlement {
     function upholdChallenge(uint256 jobId) external;
 
     /// @notice Anyone settles every still-Submitted job of a batch at or after its challenge deadline (Challenged
-    ///         and finished jobs are skipped, jobs of a paused model wait for a later call). Idempotent.
+    ///         and finished jobs are skipped, jobs of a paused model wait for a later call). Idempotent. `batch` and
+    ///         `jobWords` (two per result: see the entry above) must hash to the root.
     /// @return settled How many jobs this call settled.
-    function finalizeBatch(uint256 batchId, Result[] calldata batch) external returns (uint256 settled);
+    function finalizeBatch(uint256 batchId, Result[] calldata batch, uint256[] calldata jobWords)
+        external
+        returns (uint256 settled);
 
     /// @notice The assigned provider settles many Eager jobs at once, each exactly as `submitResult` would; the
     ///         whole call reverts on any invalid proof. Effects are aggregated (one credit per account, one

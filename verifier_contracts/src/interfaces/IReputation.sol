@@ -60,6 +60,8 @@ interface IReputation {
         uint32 harmMilli; // sum of the weights of the declines held against it, 0..1000 each
     }
 
+    /// @notice A rewarded settled job: a completion of `provider` of weight `weightMilli`, and `consumer`'s settled
+    ///         job (its `settled` count and `settledWeightMilli`; no ConsumerRecorded is emitted for it).
     event CompletionRecorded(address indexed provider, address indexed consumer, uint256 elapsed, uint256 proveWindow, uint256 weightMilli);
     event MissRecorded(address indexed provider);
     event RatingRecorded(address indexed provider, uint8 rating);
@@ -73,27 +75,24 @@ interface IReputation {
         bool free,
         uint256 harmMilli
     );
+    /// @notice One of a consumer's facts (`what`: ConsumerFact) other than a rewarded settled job, which
+    ///         CompletionRecorded (its `consumer`) records.
     event ConsumerRecorded(address indexed consumer, uint8 what);
 
     error Reputation__InvalidRating(uint8 rating);
+    /// @notice `recordCompletions` with an odd number of words (see its encoding).
+    error Reputation__InvalidCompletions(uint256 words);
 
     /// @notice JobMarket records a rewarded settled job (and counts it as settled for the consumer).
     /// @param fee The job's protocol fee, which sets the completion's weight.
     function recordCompletion(address provider, address consumer, uint256 elapsed, uint256 proveWindow, uint256 fee)
         external;
-    /// @notice One settled job for `recordCompletions`: `rewarded` false records only the consumer's settlement
-    ///         (as `recordConsumerSettled`), true a completion (as `recordCompletion`).
-    struct Completion {
-        address consumer;
-        uint32 elapsed;
-        uint32 proveWindow;
-        uint96 fee;
-        bool rewarded;
-    }
-
     /// @notice JobMarket records many settled jobs of one provider at once (a batch settlement): the same facts
     ///         and events as one `recordCompletion` or `recordConsumerSettled` per entry, in order.
-    function recordCompletions(address provider, Completion[] calldata done) external;
+    /// @param done The n entries as 2n words: word 2i is entry i's consumer (bits 0-159), elapsed (160-191),
+    ///        proveWindow (192-223) and rewarded (bit 255: false records only the consumer's settlement, as
+    ///        `recordConsumerSettled`; true a completion, as `recordCompletion`); word 2i + 1 is its fee.
+    function recordCompletions(address provider, uint256[] calldata done) external;
     /// @notice JobMarket records a settled job that earns the provider nothing (replay or a verifier not on the
     ///         allow-list): only the consumer's settled count moves, not its score.
     function recordConsumerSettled(address consumer) external;

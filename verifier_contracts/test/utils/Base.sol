@@ -190,6 +190,7 @@ abstract contract Base is Test {
     /// The consumer's EIP-2612 permit of `value` to the market.
     function _permitOf(uint256 key, uint256 value) internal view returns (IJobMarket.Permit memory p) {
         address owner = vm.addr(key);
+        p.value = value;
         p.deadline = block.timestamp + 1 hours;
         bytes32 structHash = keccak256(
             abi.encode(

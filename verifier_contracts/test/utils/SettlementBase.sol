@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {JobWords} from "./JobWords.sol";
 import {Base} from "./Base.sol";
 import {IJobMarket} from "../../src/interfaces/IJobMarket.sol";
 import {IJobSettlement} from "../../src/interfaces/IJobSettlement.sol";
@@ -100,12 +101,12 @@ abstract contract SettlementBase is Base {
         vm.prank(who);
         payToken.approve(address(market), type(uint256).max);
         vm.prank(who);
-        settlement.challenge(batchId, rs, index);
+        settlement.challenge(batchId, rs, JobWords.read(address(market), rs), index);
     }
 
     function _finalize(uint256 batchId, IJobSettlement.Result[] memory rs) internal returns (uint256 settled) {
         vm.warp(settlement.batchOf(batchId).challengeDeadline);
-        settled = settlement.finalizeBatch(batchId, rs);
+        settled = settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs));
     }
 
     function _money() internal view returns (Money memory m) {
