@@ -112,6 +112,9 @@ class MarketFake(ViewFake):
         self._set(job_id, flags=job.flags | FLAG_INPUT_ON_CHAIN)
         return self._mined(f"0xdeliver{len(self.delivered)}")
 
+    def delivery_shortfall(self, sender: str, job_id: int, payload: bytes) -> int:
+        return 0  # the fake's consumer can always pay
+
     def expire(self, signer: Signer, job_id: int) -> Mined:
         job, now = self.jobs[job_id], self.chain.time
         self.expiries += 1

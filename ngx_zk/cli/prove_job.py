@@ -90,6 +90,12 @@ confirmations_option = click.option(
     help="Send no transaction: sign an order and a permit; the --provider posts and claims the job in one transaction it pays for.",
 )
 @click.option(
+    "--allowance",
+    metavar="AMOUNT",
+    help="With --gasless: sign the standing permit for this many NGX (at least the price), so the next orders, "
+    "placed at once too, reuse it without a new signature.  [default: what your unfilled orders and this one need]",
+)
+@click.option(
     "--settlement",
     type=click.Choice(["eager", "optimistic"]),
     default=None,
@@ -148,6 +154,7 @@ def prove_job(
     private: bool,
     offer_to: str | None,
     gasless: bool,
+    allowance: str | None,
     settlement: str | None,
     explorer: str | None,
     avoid_flagged: bool,
@@ -184,7 +191,10 @@ def prove_job(
     of the escrow (EIP-2612), the provider's endpoint gets them with the sealed input, and the provider
     posts the job in your name and claims it in one transaction it pays for. An order unfilled after
     two minutes is void and costs nothing. A missed job is expired by others (workers do it for the
-    second-prover bounty), since expiring takes gas.
+    second-prover bounty), since expiring takes gas. Several gasless orders may run at once (to one
+    provider or several): they share one standing permit that covers them all, whichever fills first;
+    give the first one --allowance covering the others, or each waits for the one before it to fill.
+    Order nonces are consecutive (kept under $NGX_ZK_HOME/state/orders), which keeps the provider's gas low.
 
     With --inputs FILE.jsonl (one input per line) the job carries all of them and settles with one
     proof: MODEL must have a published batch circuit for that many inputs (`model build --batch N`).
@@ -216,6 +226,7 @@ def prove_job(
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --min-price 2 --max-price 10 --ramp 120
       ngx-zk prove-job mlp --input models/mlp/input.json --gasless --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+      ngx-zk prove-job mlp --input models/mlp/input.json --gasless --allowance 50 --provider 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --settlement optimistic
       ngx-zk prove-job mlp --input models/mlp/input.json --account consumer --confirmations 6
     """
@@ -232,6 +243,7 @@ def prove_job(
     if gasless and (use_approve or inputs_file is not None):
         raise click.UsageError("--gasless sends no transaction (no --approve) and carries one input (no --inputs)")
     wei, low = _job_price(price, min_price, max_price, ramp, claim_window, ramp_delay)
+    standing = _allowance(allowance, gasless, wei)
     if inputs_file is not None:
         published = set(client.market.deployment.models)
         circuit, data = batch_job(model, read_lines(inputs_file), client.settings, published=published, source=str(inputs_file))
@@ -271,6 +283,7 @@ def prove_job(
         ramp_delay=ramp_delay,
         gasless=gasless,
         optimistic=optimistic,
+        allowance=standing,
     )
     auction = f" (auction: {fmt_ngx(low)} rising to {fmt_ngx(wei)} over {ramp}s)" if low is not None else ""
     if gasless:
@@ -303,6 +316,21 @@ def _unless_flagged(client: Client, provider: str, source: str | None, gasless: 
         raise AnomalyError(f"not sending the order: {why}", "name another --provider, or drop --avoid-flagged")
     note(f"not offering the job to {provider}: {why}; posting it for any provider")
     return None
+
+
+def _allowance(text: str | None, gasless: bool, price: int) -> int | None:
+    """``--allowance`` in base units (None: not given), checked before any work: a gasless order's option, at least the price."""
+    if text is None:
+        return None
+    if not gasless:
+        raise click.UsageError("--allowance sets a gasless order's standing permit: add --gasless (and --provider)")
+    value = parse_ngx(text, positive=True)
+    if value < price:
+        raise click.BadParameter(
+            f"{text} NGX is below the order's price ({fmt_ngx(price)}): the standing permit must at least pay for this order",
+            param_hint="--allowance",
+        )
+    return value
 
 
 def _job_price(

@@ -7,7 +7,8 @@ to the provider that claimed the job (X25519 key from its on-chain registration,
 Read in this order: :mod:`.records` (the job record kept on disk, the result handed back), :mod:`.view`
 (the few market calls the wait makes, as a Protocol an in-memory fake implements), :mod:`.delivery`
 (the input sealed to the provider, through its endpoint or on chain; the output checked), :mod:`.steps`
-(the wait for settlement as a step table: status -> what the consumer does), :mod:`.account` (the
+(the wait for settlement as a step table: status -> what the consumer does), :mod:`.standing` (a gasless
+consumer's order nonces and standing permit, file-locked), :mod:`.account` (the
 :class:`Consumer`: settings, market and signer held once; post, order, adopt, wait).
 :class:`ngx_zk.Client` is the public face over these; ``ngx-zk prove-job`` and ``job`` are its CLI skin.
 """

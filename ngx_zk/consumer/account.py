@@ -3,7 +3,6 @@ and waiting for a verified output. The module functions are the same calls witho
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from . import delivery
 from .delivery import Progress
 from .optimistic import Guard, settlement_mode, settlement_terms, verify_optimistic
 from .records import JobRecord, JobResult, load_record, save_record
+from .standing import OrderBook
 from .steps import Ended, Follow, interrupted
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class Consumer:
         ramp_delay: int = 0,
         gasless: bool = False,
         optimistic: bool = False,
+        allowance: int | None = None,
     ) -> JobRecord:
         """Commit to the input (fresh salt), escrow ``price`` and post the job; keep the secret record.
 
@@ -86,12 +87,13 @@ class Consumer:
         ``price`` over ``ramp`` seconds, and the first provider to claim locks the price of that moment.
 
         With ``gasless`` the consumer sends no transaction: it signs an order and a permit for ``offer_to``,
-        which posts and claims the job in one transaction it pays for (:meth:`order`). ``optimistic``: see :mod:`.optimistic`."""
+        which posts and claims the job in one transaction it pays for (:meth:`order`; ``allowance``: its standing
+        permit's least value). ``optimistic``: see :mod:`.optimistic`."""
         if gasless:
             if offer_to is None:
                 raise NgxZkError("a gasless order goes to one provider's endpoint", "name the provider: --provider ADDRESS")
             return self.order(
-                circuit, data, offer_to,
+                circuit, data, offer_to, allowance=allowance,
                 price=price, claim_window=claim_window, prove_window=prove_window, min_reputation=min_reputation,
                 min_price=min_price, ramp=ramp, ramp_delay=ramp_delay, progress=progress, optimistic=optimistic,
             )  # fmt: skip
@@ -154,9 +156,11 @@ class Consumer:
         progress: Progress = _quiet,
         ttl_s: int = ORDER_TTL_S,
         optimistic: bool = False,
+        allowance: int | None = None,
     ) -> JobRecord:
-        """A job without gas: sign an order (EIP-712) and a permit of the escrow (EIP-2612), offer them with
-        the sealed input to ``provider``, and wait for it to fill the order (``OrderFilled``).
+        """A job without gas: sign an order (EIP-712, the next order nonce) with the standing permit (EIP-2612) that
+        covers all unfilled orders of this consumer (:mod:`.standing`; ``allowance``: sign it for at least this much),
+        offer both with the sealed input to ``provider``, and wait for it to fill the order (``OrderFilled``).
 
         Only calls, no transaction: the account needs NGX for the escrow and no ETH. The order names the
         provider (only it can fill; it alone has the input) and dies at ``ttl_s`` seconds of chain time; an
@@ -182,22 +186,15 @@ class Consumer:
             ramp_length=ramp if auction else 0,
             settlement=settlement_mode(optimistic),
         )
-        now = market.chain.timestamp()
-        order = Order(
-            consumer=signer.address,
-            terms=terms,
-            commitments=tuple(commitment.values),
-            provider=to_checksum_address(provider),
-            nonce=secrets.randbits(128),
-            signed_at=now,
-            deadline=now + ttl_s,
-        )
-        permit = market.sign_permit(signer, price, order.deadline)
-        signed = SignedOrder.sign(signer, order, permit, market.chain.chain_id, market.market.address)
+        taken = OrderBook(self.settings, market, signer).reserve(price, ttl_s, allowance=allowance, progress=progress)
+        order = Order(signer.address, terms, tuple(commitment.values), to_checksum_address(provider),
+                      taken.nonce, taken.signed_at, taken.deadline)  # fmt: skip
+        signed = SignedOrder.sign(signer, order, taken.permit, market.chain.chain_id, market.market.address)
         start_block = market.chain.block_number()
         delivery.offer(
-            market, signer, entry.model_id, commitment.values, salted, provider, progress=progress, order=signed.to_wire()
-        )
+            market, signer, entry.model_id, commitment.values, salted, provider, progress=progress, order=signed.to_wire(),
+            retry_s=ttl_s / 2,
+        )  # fmt: skip
         progress(f"signed a gasless order (nonce {order.nonce}); waiting for {order.provider} to fill it")
         while True:
             expired = market.chain.timestamp() >= order.deadline  # read first: a fill mined before it is seen below
