@@ -141,8 +141,8 @@ def settle(folders: list[Path], workdir: Path, log: Log) -> dict[str, dict[str, 
             try:
                 published = publish(net.settings, net.market, net.signer("deployer"), circuit)
                 circuits[folder.name] = circuit
-                results[folder.name] = {"published": True, "kind": published.kind.value, "gas": published.verification_gas}
-                log(f"coverage: published {folder.name} ({published.kind.value} verifier)")
+                results[folder.name] = {"published": True, "kind": published.kind.name.lower(), "gas": published.verification_gas}
+                log(f"coverage: published {folder.name} ({published.kind.name.lower()} verifier)")
             except Exception as exc:  # reported per model; the others go on
                 results[folder.name] = {"published": False, "error": f"{type(exc).__name__}: {exc}"}
                 log(f"coverage: {folder.name} not published: {exc}")

@@ -135,16 +135,18 @@ def build_circuit(
             memory_mb=settings.build_memory_mb,
             progress=progress,
         )
+        made = _timing_keys(chosen.compiled)  # the chosen layout's keys, if the timing stage set it up
         for scratch_key in staging.glob(f"*{_TIMING_KEY}"):
-            scratch_key.unlink()  # proving keys of the timed finalists (hundreds of MB each)
+            if scratch_key != made[0]:
+                scratch_key.unlink()  # proving keys of the other timed finalists (hundreds of MB each)
         tuner.copy_choice(chosen, staging / SETTINGS, staging / COMPILED)
         circuit_settings = json.loads((staging / SETTINGS).read_text())
         logrows = int(circuit_settings["run_args"]["logrows"])
 
         progress(f"preparing the SRS (2^{logrows})")
         srs_path, srs_info = srs.public_srs(settings, srs_file, logrows) if srs_file else srs.test_srs(settings, logrows)
-        progress("generating keys (setup)")
-        keys.setup(settings, name, staging / COMPILED, srs_path, srs_info.sha256, staging / VK)
+        progress("generating keys (setup)" if not made[0].is_file() else "generating keys (setup: kept from the timing stage)")
+        keys.setup(settings, name, staging / COMPILED, srs_path, srs_info.sha256, staging / VK, made=made)
         points = _kzg_points(staging, srs_path, samples[0][0], salt_elements) if visibility.input == "polycommit" else 0
         params = _param_hashes(staging, samples[0], salt_elements) if visibility.params == "hashed" else ()
 
@@ -412,6 +414,12 @@ def _accuracy_measure(
 
 
 _TIMING_KEY = ".timing-pk"
+_TIMING_VK = ".timing-vk"
+
+
+def _timing_keys(compiled: Path) -> tuple[Path, Path]:
+    """The proving and verification keys the timer's setup wrote for ``compiled`` (on the SRS the build uses)."""
+    return compiled.with_suffix(_TIMING_KEY), compiled.with_suffix(_TIMING_VK)
 
 
 def _prove_timer(
@@ -426,7 +434,7 @@ def _prove_timer(
     def prove_seconds(settings_path: Path, compiled: Path) -> float:
         logrows = int(json.loads(settings_path.read_text())["run_args"]["logrows"])
         srs_path = (srs.public_srs(settings, srs_file, logrows) if srs_file else srs.test_srs(settings, logrows))[0]
-        pk, vk = compiled.with_suffix(_TIMING_KEY), compiled.with_suffix(".timing-vk")
+        pk, vk = _timing_keys(compiled)
         if not pk.is_file():
             _ezkl.setup(CircuitError, compiled, vk, pk, srs_path)
         started = time.process_time()  # CPU seconds of all threads: what a proof costs, whatever else runs

@@ -26,8 +26,21 @@ def key_dir(settings: Settings, name: str, compiled_sha256: str, srs_sha256: str
     return settings.keys_dir / f"{name}-{compiled_sha256[:16]}-{srs_sha256[:16]}"
 
 
-def setup(settings: Settings, name: str, compiled: Path, srs: Path, srs_sha256: str, vk_out: Path) -> Path:
-    """Run EZKL setup: the verification key goes to ``vk_out``, the proving key into the cache."""
+def setup(
+    settings: Settings,
+    name: str,
+    compiled: Path,
+    srs: Path,
+    srs_sha256: str,
+    vk_out: Path,
+    *,
+    made: tuple[Path, Path] | None = None,
+) -> Path:
+    """Run EZKL setup: the verification key goes to ``vk_out``, the proving key into the cache.
+
+    ``made``: a (proving key, verification key) pair that an earlier setup of this same compiled circuit
+    on this same SRS wrote (the tuner's timing stage): setup is deterministic, so they are moved into
+    place instead of being made again (minutes for a large circuit)."""
     folder = key_dir(settings, name, sha256_file(compiled), srs_sha256)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -35,7 +48,11 @@ def setup(settings: Settings, name: str, compiled: Path, srs: Path, srs_sha256: 
         raise cache_unwritable(settings, exc) from None
     with _locked(folder / ".lock"), tempfile.TemporaryDirectory(dir=folder, prefix=".setup-") as tmp:
         vk, pk = Path(tmp) / "vk.key", Path(tmp) / PK
-        _ezkl.setup(CircuitError, compiled, vk, pk, srs)
+        if made is not None and made[0].is_file() and made[1].is_file():
+            shutil.move(made[0], pk)  # the cache may be on another filesystem than the build folder
+            shutil.copyfile(made[1], vk)
+        else:
+            _ezkl.setup(CircuitError, compiled, vk, pk, srs)
         os.replace(pk, folder / PK)
         shutil.copyfile(vk, vk_out)
     return folder / PK

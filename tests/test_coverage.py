@@ -161,7 +161,9 @@ def test_an_int8_matmul_model_builds_and_proves_with_its_reference_recorded(sett
     ngx.verify(proof.path, circuit, settings)
 
 
-def _tune_wide(tmp_path: Path, memory_mb: int, candidates: tuple[tuner.Candidate, ...]) -> tuner.Tuning:
+def _tune_wide(
+    tmp_path: Path, memory_mb: int, candidates: tuple[tuner.Candidate, ...], measure: tuner.Measure = lambda s, c: 0.0
+) -> tuner.Tuning:
     onnx_path = onnx_factory.wide_matmul(tmp_path / "wide.onnx", 16)
     calibration = tmp_path / "cal.json"
     calibration.write_text(
@@ -176,7 +178,7 @@ def _tune_wide(tmp_path: Path, memory_mb: int, candidates: tuple[tuner.Candidate
         {"input_visibility": "public", "param_visibility": "fixed", "output_visibility": "public"},
         max_logrows=20,
         tolerance=1.0,
-        measure=lambda s, c: 0.0,
+        measure=measure,
         candidates=candidates,
         knobs=False,
         memory_mb=memory_mb,
@@ -204,3 +206,20 @@ def test_a_model_no_layout_of_which_fits_the_memory_limit_is_refused_at_once_wit
     assert "more memory than the build may use" in info.value.message
     assert "raise NGX_ZK_BUILD_MEMORY_MB to at least" in str(info.value.hint)
     assert not list((tmp_path / "work").glob("settings-*.json"))
+
+
+def test_when_the_layouts_that_fit_the_memory_fail_the_refusal_says_so_and_names_the_memory_setting(tmp_path: Path) -> None:
+    """multihead_attention with --max-logrows 21 and a raised memory limit: the 4-column layouts that fit failed
+    EZKL's calibration, the rest were over the memory limit; the build said "no circuit settings fit" and told the
+    user to check the calibration data. The refusal names both, and the setting that lets the others be tried."""
+
+    def calibration_fails(settings: Path, compiled: Path) -> float:
+        raise CircuitError("calibration failed: no suitable parameters", "-")
+
+    with pytest.raises(CircuitError) as info:
+        _tune_wide(tmp_path, 800, (tuner.EZKL_DEFAULT, SMALL_TABLE), calibration_fails)
+    assert info.value.message.startswith(
+        "the 1 circuit layout(s) of this model that fit the build's memory failed (calibration failed: no suitable "
+        "parameters); the others are estimated to need more memory than the build may use (the smallest about "
+    )
+    assert "raise NGX_ZK_BUILD_MEMORY_MB to at least" in str(info.value.hint)

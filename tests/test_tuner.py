@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ngx_zk import tuner
+import ngx_zk as ngx
+from ngx_zk import _ezkl, inputs, keys, srs, tuner
 from ngx_zk.artifacts import Circuit
-from ngx_zk.errors import ProvingError
+from ngx_zk.errors import NgxZkError, ProvingError
 from ngx_zk.tuner.calibration import Built
 
 from . import onnx_factory
@@ -319,3 +321,34 @@ def test_the_calibration_search_stops_at_its_budget_once_a_layout_is_accurate_an
     else:
         assert "max_abs_error" in four and "skipped" not in four
     assert chosen.candidate == ONE_COL
+
+
+@pytest.mark.slow  # builds and proves a circuit of its own: about 25 s
+def test_the_build_keeps_the_keys_the_timing_stage_made_instead_of_a_second_setup(
+    settings: ngx.Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setup is deterministic: the chosen layout's timing setup gives the circuit's keys (lenet_5 spent 116 s
+    of its 564 s build making them again). Every EZKL setup the build runs is a timed layout's, and the kept
+    keys prove, verify, and are what a fresh setup makes (the vk a provider regenerates matches the manifest)."""
+    setups: list[Path] = []
+    real_setup = _ezkl.setup
+
+    def counting_setup(error: type[NgxZkError], compiled: Path, *args: Any) -> None:
+        setups.append(compiled)
+        real_setup(error, compiled, *args)
+
+    monkeypatch.setattr(_ezkl, "setup", counting_setup)
+    model = tmp_path / "lin"
+    model.mkdir()
+    onnx_factory.linear(model / "network.onnx", 4, 2)
+    circuit = ngx.build_circuit(model, settings)
+    timed = [t for t in circuit.manifest.tuning["tried"] if "timing_wall_s" in t]
+    assert timed and len(setups) == len(timed) and all(p.parent.name.startswith(".lin.building-") for p in setups)
+    data = inputs.parse({"input_data": [[0.5, -0.25, 1.0, 0.0]]}, circuit.manifest)
+    proof = ngx.prove(circuit, ngx.commit(circuit.manifest, data)[1], tmp_path / "p.json", settings)
+    ngx.verify(proof.path, circuit, settings)
+    monkeypatch.setattr(_ezkl, "setup", real_setup)
+    fresh = ngx.load_settings({"NGX_ZK_HOME": str(tmp_path), "NGX_ZK_CACHE_DIR": str(tmp_path / "cache")})
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "srs").symlink_to(settings.cache_dir / "srs")  # a test SRS cannot be made again identically
+    assert keys.proving_key(fresh, circuit, srs.test_srs(settings, circuit.manifest.logrows)[0]).is_file()

@@ -69,11 +69,20 @@ def no_choice(records: list[dict[str, Any]], max_logrows: int, memory_mb: int | 
     over_memory = [r for r in rejected if "memory_mb" in r]
     if rejected and len(over_cap) == len(rejected):
         return LogrowsCapError(min(int(r.get("logrows", r.get("bound_logrows", 0))) for r in over_cap), max_logrows)
-    if over_memory and memory_mb is not None and len(over_cap) + len(over_memory) == len(rejected):
+    if over_memory and memory_mb is not None:
         need = min(int(r["memory_mb"]) for r in over_memory)
+        share = f"{limits.MEMORY_SHARE:.0%} of the {memory_mb:,} MB limit may be planned"
+        failed = [r for r in rejected if r not in over_cap and r not in over_memory]
+        why = (
+            "every circuit layout of this model is estimated to need more memory than the build may use"
+            if not failed
+            # the layouts that fit failed for a reason of their own (multihead_attention at --max-logrows 21: EZKL's
+            # calibration found no parameters for the 4-column ones); the others wait on the memory limit
+            else f"the {len(failed)} circuit layout(s) of this model that fit the build's memory failed "
+            f"({str(failed[0]['rejected']).rstrip('.')}); the others are estimated to need more memory than the build may use"
+        )
         return CircuitError(
-            f"every circuit layout of this model is estimated to need more memory than the build may use "
-            f"(the smallest about {need:,} MB, {limits.MEMORY_SHARE:.0%} of the {memory_mb:,} MB limit may be planned)",
+            f"{why} (the smallest about {need:,} MB, {share})",
             f"raise NGX_ZK_BUILD_MEMORY_MB to at least {math.ceil(need / limits.MEMORY_SHARE):,}",
         )
     if not any("logrows" in r for r in records):
