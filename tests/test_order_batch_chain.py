@@ -3,8 +3,8 @@ anvil with the compiled contracts and EZKL proofs: sixteen consumers with NGX an
 job; the worker holds their offers while the guardian's pause lasts, then fills all of them, plus a seventeenth order
 whose consumer cancels its nonce in the same block, just before the fill (a higher tip).
 
-One order per consumer: two gasless orders a consumer signs at once carry permits with the same token nonce, so only
-the first can pull its escrow (the market skips the second, PaymentFailed). The batch lands, that one
+One order per consumer, signed by hand here, each with a permit of its own price (one consumer's concurrent orders
+through the consumer's order book are tests/test_gasless_consumer.py's). The batch lands, the cancelled
 order is skipped and refused with the market's reason, and its consumer loses nothing; the sixteen jobs are settled
 in one ``submitResults`` (``--settle-batch 16``), finalized after the (60 s) window, and every consumer's wait ends
 with its proof checked.
