@@ -231,17 +231,22 @@ def test_a_capped_job_is_looked_at_again_after_a_while_and_skipped_once_its_clai
     assert 1 not in rig.life.capped.jobs
 
 
+def capped_order(rigged: SimpleNamespace) -> SignedOrder:
+    """An order that only --max-claimed 1 keeps out, the worker holding one job; the fake market's order reads wired."""
+    consumer = Account.create()
+    rigged.life.policy = ClaimPolicy(max_claimed=1)
+    hold_fresh(rigged, 1)
+    seen(rigged)
+    signed = order_for(Signer(consumer.address, consumer), int(rigged.market.chain.now))
+    order_refusal(rigged, signed)
+    return signed
+
+
 def test_an_order_a_held_job_keeps_out_waits_offered_and_is_filled_once_the_job_ends(rig: SimpleNamespace) -> None:  # noqa: F811
     """The order twin of the capped posted job: refused only by --max-claimed while a job is held, the order is
     kept (not refused, its offer not dropped), said once, not judged again each round; once the held job ends it
     passes and is handed to a fill."""
-    consumer = Account.create()
-    signer = Signer(consumer.address, consumer)
-    rig.life.policy = ClaimPolicy(max_claimed=1)
-    hold_fresh(rig, 1)
-    seen(rig)
-    signed = order_for(signer, int(rig.market.chain.now))
-    order_refusal(rig, signed)  # wires the fake market's order reads
+    signed = capped_order(rig)
     reads = 0
     used = rig.market.order_nonce_used
 
@@ -251,7 +256,7 @@ def test_an_order_a_held_job_keeps_out_waits_offered_and_is_filled_once_the_job_
         return bool(used(consumer, nonce))
 
     rig.market.order_nonce_used = counted
-    offered = Offered(signer.address, 1, InputData(((0.5,),)), b"", time.time(), order=signed.to_wire())
+    offered = Offered(signed.order.consumer, 1, InputData(((0.5,),)), b"", time.time(), order=signed.to_wire())
     dropped: list[int] = []
     rig.life.crew.offers.drop = dropped.append
     logged: list[tuple[str, dict[str, Any]]] = []
@@ -271,19 +276,13 @@ def test_an_order_a_held_job_keeps_out_waits_offered_and_is_filled_once_the_job_
 
 def test_a_capped_order_is_refused_once_its_deadline_is_near(rig: SimpleNamespace) -> None:  # noqa: F811
     """Nothing held ends: the order waits no longer than its own deadline, then it is refused as expired."""
-    consumer = Account.create()
-    signer = Signer(consumer.address, consumer)
-    rig.life.policy = ClaimPolicy(max_claimed=1)
-    hold_fresh(rig, 1)
-    seen(rig)
-    signed = order_for(signer, int(rig.market.chain.now))
-    order_refusal(rig, signed)
-    offered = Offered(signer.address, 1, InputData(((0.5,),)), b"", time.time(), order=signed.to_wire())
+    signed = capped_order(rig)
+    offered = Offered(signed.order.consumer, 1, InputData(((0.5,),)), b"", time.time(), order=signed.to_wire())
     dropped: list[int] = []
     rig.life.crew.offers.drop = dropped.append
     filler = OrderFiller(rig.life, rig.market)
     assert filler.vet(COMMITMENTS[0], offered) is None and dropped == []
-    key = ("order", signer.address.lower(), signed.order.nonce)
+    key = ("order", signed.order.consumer.lower(), signed.order.nonce)
     held, look = rig.life.capped.jobs[key]
     assert 280 < look - time.monotonic() <= 300, "looked at again as the order's deadline nears"
     rig.market.chain.now = signed.order.deadline
