@@ -97,20 +97,7 @@ contract SettlementGasProfileTest is SettlementBase {
 
     function setUp() public override {
         super.setUp();
-        payload = new bytes(300);
-        for (uint256 i; i < payload.length; ++i) {
-            payload[i] = bytes1(uint8(i % 255 + 1));
-        }
-        // Steady state: one eager settlement (of the other verifier kind, so the measured eager statement is
-        // fresh) and one finalized optimistic batch leave the parties' credits and the pools non-zero.
-        uint256 id = _claimedAs(consumers[0], reusableModel, 0);
-        _submit(id);
-        id = _postTermsAs(consumers[1], _termsOf(dedicatedModel, 1), 7);
-        vm.prank(provider);
-        market.claimJob(id);
-        IJobSettlement.Result[] memory rs = _one(_resultOf(id, _outputs()));
-        _finalize(_submitAs(provider, rs), rs);
-        vm.warp(block.timestamp + 1);
+        payload = _gasProfileSetUp();
     }
 
     function test_SettlementGasN1() public {
