@@ -118,11 +118,23 @@ class OrderBook:
         with self.path.with_suffix(".lock").open("a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                book = Book.parse(self.path.read_text()) if self.path.is_file() else Book()
+                book = self._read()
                 yield book
                 write_private(self.path, json.dumps(asdict(book)).encode())
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _read(self) -> Book:
+        """The book on disk (a new one if none); one clear error if it is not one this ngx-zk wrote."""
+        if not self.path.is_file():
+            return Book()
+        try:
+            return Book.parse(self.path.read_text())
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise StandingError(
+                f"{self.path} is not a gasless order book ({type(exc).__name__}: {exc})",
+                "move it away: the next order signs a new permit and skips the nonces the market reports used",
+            ) from None
 
     def reserve(
         self, price: int, ttl_s: int, *, allowance: int | None = None, progress: Callable[[str], None] = lambda _: None
