@@ -71,8 +71,9 @@ contract Reputation is IReputation, MarketBound {
     }
 
     /// @inheritdoc IReputation
-    /// @dev The same facts, weights and events as one `recordCompletion` (or `recordConsumerSettled` for an
-    ///      unrewarded job) per entry in order. The provider's record is written once, with the sums of the rewarded
+    /// @dev The same facts and weights as one `recordCompletion` (or `recordConsumerSettled` for an unrewarded job)
+    ///      per entry in order; the rewarded entries are logged once, as sums (a CompletionRecorded per job was 2.3k
+    ///      gas of a batch's per-job settlement). The provider's record is written once, with the sums of the rewarded
     ///      entries (checked as the per-entry sums are: an overflow reverts either way), and not at all when none is;
     ///      a pair counter or a consumer's facts slot is paid for (cold read, first write) once per distinct consumer,
     ///      later entries of the same consumer only re-write a slot already written in this call (100 gas each).
@@ -97,6 +98,7 @@ contract Reputation is IReputation, MarketBound {
             }
         }
         if (completed == 0) return;
+        emit CompletionsRecorded(provider, completed, weightMilli, windowUsed);
         Record storage f = _facts[provider];
         (f.completed, f.weightMilli, f.windowUsedBpsSum) = (
             f.completed + uint32(completed),
@@ -124,7 +126,6 @@ contract Reputation is IReputation, MarketBound {
             weight = full / (1 + k);
             usedBps *= weight;
         }
-        emit CompletionRecorded(provider, consumer, elapsed, proveWindow, weight);
         ConsumerFacts storage cf = _consumers[consumer];
         (cf.settledWeightMilli, cf.settled) = (_add32(cf.settledWeightMilli, weight), cf.settled + 1);
     }

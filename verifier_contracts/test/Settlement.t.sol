@@ -734,8 +734,8 @@ contract SettlementTest is SettlementBase {
 
     /// Exactness of the batched Reputation call: the same facts as one call per job, on the same state, with repeated
     /// consumers (aggregated per distinct consumer), unrewarded entries between rewarded ones, and fees at and above
-    /// full weight; the same events in the same order (CompletionRecorded for a rewarded entry, ConsumerRecorded only
-    /// for an unrewarded one).
+    /// full weight; the same ConsumerRecorded events in the same order (unrewarded entries), and one
+    /// CompletionsRecorded whose sums are those of the one-by-one CompletionRecorded events.
     function testFuzz_RecordCompletionsEqualsOneCallPerJob(uint256 seed) public {
         uint256 n = 1 + seed % 16;
         uint256[] memory done = new uint256[](2 * n);
@@ -769,11 +769,32 @@ contract SettlementTest is SettlementBase {
         }
         VmLogs.Log[] memory oneByOne = logs.getRecordedLogs();
         _assertSameMoney(_money(), batched);
-        assertEq(batchedLogs.length, oneByOne.length, "events");
+        uint256[3] memory sums; // completed, weightMilli, windowUsed
+        uint256 k; // the next batched log to match
         for (uint256 i; i < oneByOne.length; ++i) {
-            assertEq(keccak256(abi.encode(batchedLogs[i].topics)), keccak256(abi.encode(oneByOne[i].topics)), "topics");
-            assertEq(keccak256(batchedLogs[i].data), keccak256(oneByOne[i].data), "event data");
+            if (oneByOne[i].topics[0] == IReputation.CompletionRecorded.selector) {
+                (uint256 elapsed, uint256 window, uint256 weight) =
+                    abi.decode(oneByOne[i].data, (uint256, uint256, uint256));
+                uint256 usedBps = elapsed >= window ? 10_000 : elapsed * 10_000 / window;
+                (sums[0], sums[1], sums[2]) = (sums[0] + 1, sums[1] + weight, sums[2] + usedBps * weight);
+                continue;
+            }
+            assertEq(keccak256(abi.encode(batchedLogs[k].topics)), keccak256(abi.encode(oneByOne[i].topics)), "topics");
+            assertEq(keccak256(batchedLogs[k].data), keccak256(oneByOne[i].data), "event data");
+            ++k;
         }
+        if (sums[0] == 0) {
+            assertEq(batchedLogs.length, k, "no CompletionsRecorded without a rewarded entry");
+            return;
+        }
+        assertEq(batchedLogs.length, k + 1, "one CompletionsRecorded, last");
+        assertEq(batchedLogs[k].topics[0], IReputation.CompletionsRecorded.selector, "CompletionsRecorded");
+        assertEq(batchedLogs[k].topics[1], bytes32(uint256(uint160(provider))), "its provider");
+        assertEq(
+            keccak256(batchedLogs[k].data),
+            keccak256(abi.encode(sums[0], sums[1], sums[2])),
+            "the sums of the per-job events"
+        );
     }
 
     /// The batched Reputation call refuses a malformed entry list (an odd number of words).

@@ -63,6 +63,11 @@ interface IReputation {
     /// @notice A rewarded settled job: a completion of `provider` of weight `weightMilli`, and `consumer`'s settled
     ///         job (its `settled` count and `settledWeightMilli`; no ConsumerRecorded is emitted for it).
     event CompletionRecorded(address indexed provider, address indexed consumer, uint256 elapsed, uint256 proveWindow, uint256 weightMilli);
+    /// @notice A batch settlement's rewarded jobs (`recordCompletions`): `completed` completions of `provider`
+    ///         adding `weightMilli` to its weight and `windowUsed` (each weight times its window use, in bps) to its
+    ///         window-use sum; one event for the batch instead of a CompletionRecorded per job (each job's amounts are
+    ///         in its JobSettled, and its weight follows from its fee and the pair's count, see recordCompletion).
+    event CompletionsRecorded(address indexed provider, uint256 completed, uint256 weightMilli, uint256 windowUsed);
     event MissRecorded(address indexed provider);
     event RatingRecorded(address indexed provider, uint8 rating);
     /// @notice A decline of job `jobId`; `inputParty` (the job's deliverer, else its consumer) is charged
@@ -87,8 +92,10 @@ interface IReputation {
     /// @param fee The job's protocol fee, which sets the completion's weight.
     function recordCompletion(address provider, address consumer, uint256 elapsed, uint256 proveWindow, uint256 fee)
         external;
-    /// @notice JobMarket records many settled jobs of one provider at once (a batch settlement): the same facts
-    ///         and events as one `recordCompletion` or `recordConsumerSettled` per entry, in order.
+    /// @notice JobMarket records many settled jobs of one provider at once (a batch settlement): the same facts as
+    ///         one `recordCompletion` or `recordConsumerSettled` per entry, in order; the rewarded entries' events are
+    ///         one CompletionsRecorded with their sums (emitted when there is one), the unrewarded entries' the same
+    ///         ConsumerRecorded as `recordConsumerSettled`.
     /// @param done The n entries as 2n words: word 2i is entry i's consumer (bits 0-159), elapsed (160-191),
     ///        proveWindow (192-223) and rewarded (bit 255: false records only the consumer's settlement, as
     ///        `recordConsumerSettled`; true a completion, as `recordCompletion`); word 2i + 1 is its fee.
