@@ -596,15 +596,15 @@ def test_leaf_and_root_are_the_contracts_hashes() -> None:
     assert r.leaf() == expected
     with pytest.raises(ValueError, match="job words are not attached"):
         root([r])
-    w = r.with_words((3, 2**255))
-    entry = keccak(encode(["bytes32", "uint256", "uint256"], [expected, 3, 2**255]))
-    assert root([w, w]) == keccak(entry + entry) and words_of([w, w]) == [3, 2**255, 3, 2**255]
+    w = r.with_words((5, 3, 2**255))
+    entry = keccak(encode(["bytes32", "uint256", "uint256", "uint256"], [expected, 5, 3, 2**255]))
+    assert root([w, w]) == keccak(entry + entry) and words_of([w, w]) == [5, 3, 2**255, 5, 3, 2**255]
     assert w == r, "the words are not part of a result's identity"
     assert Result.of(7, b"proof", [11, 12, 1, 2**254], output_count=2) == r
 
 
 def test_job_words_pack_the_jobs_slots_as_the_market_stores_them() -> None:
-    """IJobSettlement's claim and terms words, from getJob's fields (the forge test
+    """IJobSettlement's state, claim and terms words, from getJob's fields (the forge test
     test_JobWordsArePackedFromGetJob pins the same packing against the market's storage); a settlement's
     FLAG_NO_REWARD is left out, so a batch whose answered job was settled as a replay still finalizes."""
     provider = "0x" + "ab" * 20
@@ -614,6 +614,7 @@ def test_job_words_pack_the_jobs_slots_as_the_market_stores_them() -> None:
         min_reputation=0, rating=0, commitments_hash=b"\0" * 32,
         flags=FLAG_OPTIMISTIC | FLAG_REOPENED | FLAG_NO_REWARD, callback_gas_limit=50_000,
     )  # fmt: skip
-    claim, terms = job_words(job)
+    state, claim, terms = job_words(job)
+    assert state == int("01" * 20, 16) | 100 << 160 | 1_800 << 200
     assert claim == int(provider, 16) | 2_000 << 160 | (FLAG_OPTIMISTIC | FLAG_REOPENED) << 200 | 50_000 << 208
     assert terms == 10**20 | 15 * 10**19 << 96 | 3 << 192

@@ -10,12 +10,13 @@ many in one transaction.
 The hashes here are the contract's, byte for byte::
 
     leaf(r)  = keccak256(abi.encode(r.jobId, keccak256(abi.encodePacked(r.outputs)), r.proofHash))
-    entry(r) = keccak256(abi.encode(leaf(r), claimWord, termsWord))
+    entry(r) = keccak256(abi.encode(leaf(r), stateWord, claimWord, termsWord))
     root     = keccak256(abi.encodePacked(entry(r_0), ..., entry(r_n-1)))
 
-An entry also commits the job's storage slots 1 and 2 as the submission read them (:func:`job_words`), so
-that ``finalizeBatch`` reads only two of the job's four slots: ``finalizeBatch`` and ``challenge`` take
-those words (``jobWords``, two per result), which :meth:`Settlement.batch_results` attaches to each result.
+An entry also commits the job's storage slots 0 (its fixed part), 1 and 2 as the submission read them
+(:func:`job_words`), so that ``finalizeBatch`` reads only the job's commitments slot and its bit in a slot
+shared by 255 jobs: ``finalizeBatch`` and ``challenge`` take those words (``jobWords``, three per result),
+which :meth:`Settlement.batch_results` attaches to each result.
 
 Like :mod:`.types`, this module imports neither web3 nor eth_utils at import time; its event records are
 in :data:`ngx_zk.chain.types.EVENTS` (decoded in :mod:`.events`).
@@ -32,6 +33,15 @@ from .chain_event import ChainEvent
 
 class JobFields(Protocol):
     """What :func:`job_words` reads of a :class:`ngx_zk.chain.types.Job` (not imported: types imports this module)."""
+
+    @property
+    def consumer(self) -> str: ...
+
+    @property
+    def claim_deadline(self) -> int: ...
+
+    @property
+    def prove_window(self) -> int: ...
 
     @property
     def provider(self) -> str | None: ...
@@ -82,8 +92,8 @@ class Result:
     job_id: int
     outputs: tuple[int, ...]
     proof_hash: bytes
-    words: tuple[int, int] | None = field(default=None, compare=False)
-    """The job's claim and terms words as submitted (:func:`job_words`): what its batch entry commits besides
+    words: tuple[int, int, int] | None = field(default=None, compare=False)
+    """The job's state, claim and terms words as submitted (:func:`job_words`): what its batch entry commits besides
     the leaf; ``finalizeBatch`` and ``challenge`` send them. None until :meth:`with_words`."""
 
     def __post_init__(self) -> None:
@@ -100,7 +110,7 @@ class Result:
     def leaf(self) -> bytes:
         return leaf(self)
 
-    def with_words(self, words: tuple[int, int]) -> Result:
+    def with_words(self, words: tuple[int, int, int]) -> Result:
         """This result with its job's words (:func:`job_words`)."""
         return replace(self, words=words)
 
@@ -118,23 +128,24 @@ def leaf(result: Result) -> bytes:
 _NO_REWARD_IN_CLAIM_WORD = 1 << 200  # FLAG_NO_REWARD (1) at the flags' offset: set only by a settlement
 
 
-def job_words(job: JobFields) -> tuple[int, int]:
-    """The job's storage slots 1 and 2 as ``submitResults`` read them (``IJobSettlement``'s entry):
-    ``provider | proveDeadline << 160 | flags << 200 | callbackGasLimit << 208`` and
+def job_words(job: JobFields) -> tuple[int, int, int]:
+    """The job's storage slots 0-2 as ``submitResults`` read them (``IJobSettlement``'s entry):
+    ``consumer | claimDeadline << 160 | proveWindow << 200`` (slot 0 without its status, rating and minimum
+    reputation), ``provider | proveDeadline << 160 | flags << 200 | callbackGasLimit << 208`` and
     ``price | collateral << 96 | modelId << 192``, from ``getJob``'s fields. None of them changes between
     submission and settlement except FLAG_NO_REWARD, which a settlement sets: it is left out."""
+    state = int(job.consumer, 16) | job.claim_deadline << 160 | job.prove_window << 200
     provider = int(job.provider, 16) if job.provider else 0
     claim = provider | job.prove_deadline << 160 | job.flags << 200 | job.callback_gas_limit << 208
     terms = job.price | job.collateral << 96 | job.model_id << 192
-    return claim & ~_NO_REWARD_IN_CLAIM_WORD, terms
+    return state, claim & ~_NO_REWARD_IN_CLAIM_WORD, terms
 
 
 def entry(result: Result) -> bytes:
-    """``keccak256(abi.encode(leaf(r), claimWord, termsWord))``: a result's part of its batch's root."""
+    """``keccak256(abi.encode(leaf(r), stateWord, claimWord, termsWord))``: a result's part of its batch's root."""
     if result.words is None:
         raise ValueError(f"result of job {result.job_id}: its job words are not attached (Settlement.batch_results does)")
-    claim, terms = result.words
-    return keccak(leaf(result) + claim.to_bytes(32, "big") + terms.to_bytes(32, "big"))
+    return keccak(leaf(result) + b"".join(w.to_bytes(32, "big") for w in result.words))
 
 
 def root(results: Sequence[Result]) -> bytes:
@@ -143,7 +154,7 @@ def root(results: Sequence[Result]) -> bytes:
 
 
 def words_of(results: Sequence[Result]) -> list[int]:
-    """The ``jobWords`` argument of ``finalizeBatch`` and ``challenge``: each result's two words, in order."""
+    """The ``jobWords`` argument of ``finalizeBatch`` and ``challenge``: each result's three words, in order."""
     out: list[int] = []
     for r in results:
         if r.words is None:

@@ -82,6 +82,7 @@ contract JobMarket is JobMarketState, IJobMarket {
         }
         _module = module_;
         _orders = address(new JobOrders(token_, config_, registry_, staking_, reputation_, rewards_));
+        _finalizedBits[0] = WORD_IN_USE; // jobs 1-254 (see `_newJobId` for the later words)
     }
 
     /// @notice The guardian paused the market (same event as OpenZeppelin's Pausable).
@@ -213,7 +214,7 @@ contract JobMarket is JobMarketState, IJobMarket {
     /// @inheritdoc IJobMarket
     function rateJob(uint256 jobId, uint8 rating) external nonReentrant {
         Job storage job = _jobs[jobId];
-        _requireStatus(jobId, job.status, JobStatus.Settled);
+        _requireStatus(jobId, _statusOf(jobId, job.status), JobStatus.Settled);
         if (msg.sender != job.consumer) revert JobMarket__NotConsumer(jobId, msg.sender);
         if (rating == 0 || rating > 5) revert JobMarket__InvalidRating(rating);
         if (job.rating != 0) revert JobMarket__AlreadyRated(jobId);
@@ -364,6 +365,7 @@ contract JobMarket is JobMarketState, IJobMarket {
     function getJob(uint256 jobId) external view returns (Job memory job) {
         job = _jobs[jobId];
         if (job.status == JobStatus.Claimed) job.proveDeadline = uint40(_proveDeadline(_jobs[jobId]));
+        job.status = _statusOf(jobId, job.status);
     }
 
     /// @inheritdoc IJobMarket
@@ -436,7 +438,7 @@ contract JobMarket is JobMarketState, IJobMarket {
     /// @inheritdoc IJobMarket
     function outputsHashOf(uint256 jobId) external view returns (bytes32 hash) {
         Job storage job = _jobs[jobId];
-        if (job.status != JobStatus.Settled) return 0;
+        if (_statusOf(jobId, job.status) != JobStatus.Settled) return 0;
         hash = _replayOutputsHash[jobId];
         if (hash == 0) {
             // The statement's first settlement: its slot holds the outputs hash XOR this job's id.
@@ -526,7 +528,7 @@ contract JobMarket is JobMarketState, IJobMarket {
         if (terms.minReputation > 100) revert JobMarket__InvalidMinReputation(terms.minReputation);
         bytes32 commitmentsHash = _packedHash(inputCommitments);
 
-        jobId = ++_jobCount;
+        jobId = _newJobId();
         uint256 claimDeadline = block.timestamp + terms.claimWindow;
         _jobs[jobId] = Job({
             consumer: consumer,

@@ -89,6 +89,18 @@ abstract contract JobMarketState is ReentrancyGuardTransient {
     ///      raised it above the first settlement's price (until then zero: the first job's price is the credit).
     mapping(bytes32 statement => uint256 price) internal _statementCredit;
 
+    // ---- issue #24, settlement at market cost II (appended)
+    /// @dev Optimistic jobs a finalization settled, or a challenge took out of their batch: job j is bit `j % 255`
+    ///      of word `j / 255`. Bit 255 (`WORD_IN_USE`) is set when a word's first job is created (word 0 by the
+    ///      market's constructor), so a finalization re-writes a non-zero slot (2.9k, or 100 when warm) instead of a
+    ///      fresh one (20k), whichever batch comes first. A finalized job keeps the status Submitted in its own slot,
+    ///      which a finalization does not touch; every reader goes through `_statusOf` (Settled).
+    mapping(uint256 word => uint256 bits) internal _finalizedBits;
+
+    /// @dev Jobs per `_finalizedBits` word, and the word's in-use bit.
+    uint256 internal constant JOBS_PER_WORD = 255;
+    uint256 internal constant WORD_IN_USE = 1 << 255;
+
     struct Auction {
         uint96 minPrice;
         uint40 rampStart;
@@ -155,6 +167,25 @@ abstract contract JobMarketState is ReentrancyGuardTransient {
     /// @notice Whether the guardian has paused the market.
     function paused() public view returns (bool) {
         return _paused;
+    }
+
+    /// @dev A new job's id (the job count, raised); the first job of a `_finalizedBits` word marks it in use.
+    function _newJobId() internal returns (uint256 jobId) {
+        jobId = ++_jobCount;
+        if (jobId % JOBS_PER_WORD == 0) _finalizedBits[jobId / JOBS_PER_WORD] = WORD_IN_USE;
+    }
+
+    /// @dev Whether job `jobId`'s bit in `_finalizedBits` is set (finalized, or challenged out of its batch).
+    function _isFinalized(uint256 jobId) internal view returns (bool) {
+        return (_finalizedBits[jobId / JOBS_PER_WORD] >> (jobId % JOBS_PER_WORD)) & 1 != 0;
+    }
+
+    /// @dev A job's status as every reader sees it: a Submitted job that a finalization settled is Settled (its own
+    ///      slot keeps Submitted; see `_finalizedBits`). A challenged job's slot says Challenged, then Settled or
+    ///      Expired, whatever its bit.
+    function _statusOf(uint256 jobId, IJobMarket.JobStatus stored) internal view returns (IJobMarket.JobStatus) {
+        if (stored == IJobMarket.JobStatus.Submitted && _isFinalized(jobId)) return IJobMarket.JobStatus.Settled;
+        return stored;
     }
 
     /// @dev The modifier's check as one function (not copied into every function that uses it).
@@ -262,9 +293,11 @@ abstract contract JobMarketState is ReentrancyGuardTransient {
         }
     }
 
-    function _requireStatus(uint256 jobId, IJobMarket.JobStatus actual, IJobMarket.JobStatus expected) internal pure {
+    /// @dev `actual` is the status in the job's slot; the error names the status a reader sees (`_statusOf`). A check
+    ///      that expects Submitted must pass `_statusOf(jobId, stored)` itself (a finalized job's slot says Submitted).
+    function _requireStatus(uint256 jobId, IJobMarket.JobStatus actual, IJobMarket.JobStatus expected) internal view {
         if (actual == expected) return;
         if (actual == IJobMarket.JobStatus.None) revert IJobMarket.JobMarket__UnknownJob(jobId);
-        revert IJobMarket.JobMarket__InvalidStatus(jobId, actual);
+        revert IJobMarket.JobMarket__InvalidStatus(jobId, _statusOf(jobId, actual));
     }
 }

@@ -271,7 +271,7 @@ contract JobOrders is JobMarketState {
         IJobMarket.JobTerms memory t = f.terms;
         address consumer = order.consumer;
         uint8 flags = f.flags;
-        jobId = ++_jobCount;
+        jobId = _newJobId();
         _totalLiabilities += t.maxPrice;
         uint256 claimDeadline = block.timestamp + t.claimWindow;
         uint256 proveDeadline = block.timestamp + t.proveWindow;

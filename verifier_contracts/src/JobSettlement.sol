@@ -35,11 +35,16 @@ contract JobSettlement is JobMarketState, IJobSettlement {
     /// @dev Gas kept back beyond a callback's limit for the call itself and the CallbackResult event.
     uint256 internal constant CALLBACK_OVERHEAD = 10_000;
 
+    /// @dev The part of a job's slot 0 a batch entry commits: consumer (bits 0-159), claimDeadline (160-199) and
+    ///      proveWindow (200-231); not minReputation, status or rating.
+    uint256 internal constant STATE_WORD_MASK = (1 << 232) - 1;
+
     /// @dev This module's own address: a call that runs here (not by DELEGATECALL) reverts.
     address private immutable _self;
 
     /// @dev What a batch settlement accumulates in memory before its aggregated interactions.
     struct Run {
+        bool finalizing; // an optimistic finalization: settled jobs get their `_finalizedBits` bit, not a status write
         address provider;
         address treasury;
         uint256 n; // jobs settled so far
@@ -212,14 +217,17 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         job.status = IJobMarket.JobStatus.Submitted;
         bytes32 proofHash = r.proofHash;
         emit JobSubmitted(jobId, batchId, msg.sender, outputs, proofHash);
-        // The entry commits the job's slots 1 and 2 as they are now (read above, warm): fixed until the job settles.
+        // The entry commits the job's slots 0 (consumer, claim deadline, prove window), 1 and 2 as they are now (read
+        // above, warm): fixed until the job settles.
+        uint256 stateWord;
         uint256 claimWord;
         uint256 termsWord;
         assembly ("memory-safe") {
+            stateWord := and(sload(job.slot), STATE_WORD_MASK)
             claimWord := sload(add(job.slot, 1))
             termsWord := sload(add(job.slot, 2))
         }
-        return _hash3(_hash3(bytes32(jobId), _packedHash(outputs), proofHash), bytes32(claimWord), bytes32(termsWord));
+        return _entry(_hash3(bytes32(jobId), _packedHash(outputs), proofHash), stateWord, claimWord, termsWord);
     }
 
     /// @inheritdoc IJobSettlement
@@ -235,9 +243,10 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         uint256 jobId = batch[index].jobId;
         if (msg.sender == b.provider) revert JobMarket__ProviderCannotChallenge(jobId);
         IJobMarket.Job storage job = _jobs[jobId];
-        _requireStatus(jobId, job.status, IJobMarket.JobStatus.Submitted);
+        _requireStatus(jobId, _statusOf(jobId, job.status), IJobMarket.JobStatus.Submitted);
         (, uint32 answerWindow, uint96 bond,) = _config.optimisticTerms();
         job.status = IJobMarket.JobStatus.Challenged;
+        _setFinalized(jobId); // out of the batch: a finalization skips it
         uint256 answerDeadline = block.timestamp + answerWindow;
         _challenges[jobId] = Challenge({
             challenger: msg.sender,
@@ -321,6 +330,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         Batch memory b = _checkedBatch(batchId, batch, jobWords, hashes);
         if (block.timestamp < b.challengeDeadline) revert JobMarket__ChallengeWindowOpen(batchId, b.challengeDeadline);
         Run memory run = _newRun(b.provider, batch.length);
+        run.finalizing = true;
         uint256 pending = _settleBatch(run, batch, jobWords, hashes, b.challengeDeadline - b.challengeWindow);
         settled = run.n;
         if (pending == 0) delete _batches[batchId];
@@ -329,11 +339,12 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         _finish(run);
     }
 
-    /// @dev finalizeBatch's loop: settles every Submitted job of a model not paused; returns how many jobs are left
-    ///      (Challenged, or Submitted of a paused model). Reads from storage only the job's slot 0 (status, consumer,
-    ///      prove window) and slot 3 (commitments); the fields of slots 1 and 2 come from `jobWords`, which the root
-    ///      authenticates (committed at submission, and unchanged since: see `submitResults`). Into one buffer for the
-    ///      whole batch; `hashes[i]` is batch[i]'s outputs hash (computed for the root check).
+    /// @dev finalizeBatch's loop: settles every job of the batch not finalized yet (nor challenged out of it) of a
+    ///      model not paused; returns how many are left (of a paused model: they wait for its unpause and a later
+    ///      finalization). Reads from storage only the job's bit in `_finalizedBits` (one slot per 255 jobs) and its
+    ///      slot 3 (commitments); the fields of slots 0-2 come from `jobWords`, which the root authenticates
+    ///      (committed at submission, and unchanged since: see `submitResults`). The job's own status slot is not
+    ///      written: its bit makes it Settled (`_statusOf`). `hashes[i]` is batch[i]'s outputs hash.
     function _settleBatch(
         Run memory run,
         Result[] calldata batch,
@@ -344,37 +355,39 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         IJobMarket.Job memory head;
         for (uint256 i; i < batch.length; ++i) {
             Result calldata r = batch[i];
-            IJobMarket.Job storage job = _jobs[r.jobId];
-            uint256 slot0;
-            assembly ("memory-safe") {
-                slot0 := sload(job.slot)
-            }
-            // Slot 0: consumer (bits 0-159), claimDeadline (160-199), proveWindow (200-231), minReputation (232-239),
-            // status (240-247), rating (248-255).
-            if (uint8(slot0 >> 240) != uint8(IJobMarket.JobStatus.Submitted)) {
-                if (uint8(slot0 >> 240) == uint8(IJobMarket.JobStatus.Challenged)) ++pending;
-                continue;
-            }
-            _unpackJobWords(head, jobWords[2 * i], jobWords[2 * i + 1]);
+            uint256 jobId = r.jobId;
+            if (_isFinalized(jobId)) continue;
+            _unpackJobWords(head, jobWords[3 * i], jobWords[3 * i + 1], jobWords[3 * i + 2]);
             uint256 m = _modelIndex(run, head.modelId);
             if (run.models[m].status == IModelRegistry.ModelStatus.Paused) {
-                ++pending; // waits for the model's unpause and a later finalization
+                ++pending;
                 continue;
             }
-            (head.consumer, head.proveWindow, head.commitmentsHash) =
-                (address(uint160(slot0)), uint32(slot0 >> 200), job.commitmentsHash);
+            head.commitmentsHash = _jobs[jobId].commitmentsHash;
+            _setFinalized(jobId);
             Settled memory s;
-            (s.jobId, s.outputs) = (r.jobId, _outputsRef(r.outputs));
+            (s.jobId, s.outputs) = (jobId, _outputsRef(r.outputs));
             _settleInRun(run, s, head, m, hashes[i], submittedAt);
         }
     }
 
-    /// @dev A Job's slot 1 (provider, proveDeadline, flags, callbackGasLimit) and slot 2 (price, collateral, modelId)
-    ///      words, as IJobMarket.Job packs them (see IJobSettlement's entry), into `head`.
-    function _unpackJobWords(IJobMarket.Job memory head, uint256 claimWord, uint256 termsWord) private pure {
+    /// @dev A Job's slot 0 (consumer, claimDeadline, proveWindow: `STATE_WORD_MASK`), slot 1 (provider, proveDeadline,
+    ///      flags, callbackGasLimit) and slot 2 (price, collateral, modelId) words, as IJobMarket.Job packs them (see
+    ///      IJobSettlement's entry), into `head`.
+    function _unpackJobWords(IJobMarket.Job memory head, uint256 stateWord, uint256 claimWord, uint256 termsWord)
+        private
+        pure
+    {
+        (head.consumer, head.claimDeadline, head.proveWindow) =
+            (address(uint160(stateWord)), uint40(stateWord >> 160), uint32(stateWord >> 200));
         (head.provider, head.proveDeadline, head.flags, head.callbackGasLimit) =
             (address(uint160(claimWord)), uint40(claimWord >> 160), uint8(claimWord >> 200), uint32(claimWord >> 208));
         (head.price, head.collateral, head.modelId) = (uint96(termsWord), uint96(termsWord >> 96), uint64(termsWord >> 192));
+    }
+
+    /// @dev Sets job `jobId`'s bit in `_finalizedBits` (its word is in use: a warm re-write after the first).
+    function _setFinalized(uint256 jobId) private {
+        _finalizedBits[jobId / JOBS_PER_WORD] |= 1 << (jobId % JOBS_PER_WORD);
     }
 
     // ---------------------------------------------------------------- views
@@ -460,14 +473,14 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         b = _batches[batchId];
         if (b.root == 0) revert JobMarket__UnknownBatch(batchId);
         uint256 n = batch.length;
-        if (jobWords.length != 2 * n) revert JobMarket__BatchMismatch(batchId);
+        if (jobWords.length != 3 * n) revert JobMarket__BatchMismatch(batchId);
         bytes32[] memory leaves = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
             Result calldata r = batch[i];
             bytes32 h = _packedHash(r.outputs);
             hashes[i] = h;
-            leaves[i] = _hash3(
-                _hash3(bytes32(r.jobId), h, r.proofHash), bytes32(jobWords[2 * i]), bytes32(jobWords[2 * i + 1])
+            leaves[i] = _entry(
+                _hash3(bytes32(r.jobId), h, r.proofHash), jobWords[3 * i], jobWords[3 * i + 1], jobWords[3 * i + 2]
             );
         }
         bytes32 root;
@@ -475,6 +488,22 @@ contract JobSettlement is JobMarketState, IJobSettlement {
             root := keccak256(add(leaves, 0x20), shl(5, n))
         }
         if (root != b.root) revert JobMarket__BatchMismatch(batchId);
+    }
+
+    /// @dev A batch entry: keccak256(abi.encode(leaf, stateWord, claimWord, termsWord)), hashed in scratch memory.
+    function _entry(bytes32 leaf, uint256 stateWord, uint256 claimWord, uint256 termsWord)
+        private
+        pure
+        returns (bytes32 h)
+    {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, leaf)
+            mstore(add(m, 0x20), stateWord)
+            mstore(add(m, 0x40), claimWord)
+            mstore(add(m, 0x60), termsWord)
+            h := keccak256(m, 0x80)
+        }
     }
 
     function _leaf(Result calldata r) private pure returns (bytes32) {
@@ -699,7 +728,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
     ) private {
         IModelRegistry.Verification memory model = run.models[m];
         uint256 feeBps = run.feeBps[m];
-        uint256 credit = _markSettled(s.jobId, job, model, outputsHash, run.allowed[m]);
+        uint256 credit = _markSettled(s.jobId, job, model, outputsHash, run.allowed[m], !run.finalizing);
         unchecked {
             run.settled[run.n++] = s; // at most MAX_BATCH
         }
@@ -742,19 +771,20 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         }
     }
 
-    /// @dev The replay rule's record of a settled job's outputs, and its status Settled (with FLAG_NO_REWARD when it
-    ///      earns nothing). Returns the price above the statement's credit (issue #23, item 7), zero for verifier code
-    ///      that is not allow-listed.
+    /// @dev The replay rule's record of a settled job's outputs, and its status Settled (`writeStatus`; a
+    ///      finalization sets the job's bit instead) with FLAG_NO_REWARD when it earns nothing. Returns the price above
+    ///      the statement's credit (issue #23, item 7), zero for verifier code that is not allow-listed.
     function _markSettled(
         uint256 jobId,
         IJobMarket.Job memory job,
         IModelRegistry.Verification memory model,
         bytes32 outputsHash,
-        bool allowed
+        bool allowed,
+        bool writeStatus
     ) private returns (uint256 credit) {
         credit = _recordOutputs(jobId, _statementOf(model, job.commitmentsHash), outputsHash, allowed ? job.price : 0);
         IJobMarket.Job storage stored = _jobs[jobId];
-        stored.status = IJobMarket.JobStatus.Settled;
+        if (writeStatus) stored.status = IJobMarket.JobStatus.Settled;
         if (credit == 0) stored.flags = job.flags | FLAG_NO_REWARD;
     }
 

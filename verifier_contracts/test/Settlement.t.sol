@@ -201,14 +201,63 @@ contract SettlementTest is SettlementBase {
         );
         vm.prank(challenger);
         settlement.challenge(batchId, rs, JobWords.read(address(market), rs), 0);
-        assertEq(settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs)), 1, "the unchallenged job");
-        assertEq(settlement.batchOf(batchId).pending, 1, "the challenged job is pending");
-        vm.expectRevert(
-            abi.encodeWithSelector(IJobSettlement.JobMarket__ChallengeWindowClosed.selector, batchId, deadline)
-        );
+        uint256[] memory words = JobWords.read(address(market), rs);
+        assertEq(settlement.finalizeBatch(batchId, rs, words), 1, "the unchallenged job");
+        assertEq(settlement.batchOf(batchId).root, bytes32(0), "finished: the challenge took its job out of the batch");
+        assertEq(uint8(market.getJob(a).status), uint8(IJobMarket.JobStatus.Settled), "finalized");
+        assertEq(uint8(market.getJob(b).status), uint8(IJobMarket.JobStatus.Challenged), "still challenged");
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__UnknownBatch.selector, batchId));
         vm.prank(stranger);
-        settlement.challenge(batchId, rs, JobWords.read(address(market), rs), 0);
-        assertEq(settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs)), 0, "idempotent");
+        settlement.challenge(batchId, rs, words, 0);
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__UnknownBatch.selector, batchId));
+        settlement.finalizeBatch(batchId, rs, words);
+        // The challenge outlives its batch (its record carries what its answer or its upholding needs).
+        assertTrue(settlement.challengeOf(b).challenger == challenger, "the challenge stays open");
+        settlement.upholdChallenge(b);
+        assertEq(uint8(market.getJob(b).status), uint8(IJobMarket.JobStatus.Expired), "upheld");
+    }
+
+    /// A finalization leaves a job's own status slot as it was (Submitted) and sets the job's bit in a slot shared by
+    /// 255 jobs: every reader and every path sees Settled, across a word boundary (jobs 253-257: word 1's in-use bit,
+    /// set when job 255 was created, marks no job; job 258 beside them stays Claimed), and no path pays a finalized
+    /// job twice or expires it.
+    function test_AFinalizedJobIsSettledForEveryReaderAndPathAcrossAWordBoundary() public {
+        // The job count (the market's slot 0, low 64 bits) jumps to 252: the next jobs straddle words 0 and 1.
+        uint256 counters = uint256(vm.load(address(market), bytes32(0)));
+        vm.store(address(market), bytes32(0), bytes32((counters >> 64) << 64 | 252));
+        IJobSettlement.Result[] memory rs = new IJobSettlement.Result[](5);
+        for (uint256 i; i < 5; ++i) {
+            rs[i] = _resultOf(_claimedAs(consumers[i % 4], dedicatedModel, 1), _outputs());
+        }
+        uint256 neighbour = _claimedAs(consumers[0], dedicatedModel, 1);
+        assertEq(rs[0].jobId, 253, "first job");
+        assertEq(neighbour, 258, "the neighbour");
+        uint256 batchId = _submitAs(provider, rs);
+        assertEq(_finalize(batchId, rs), 5, "all five settled");
+        Money memory once = _money();
+        bytes32 outputsHash = keccak256(abi.encodePacked(_outputs()));
+        for (uint256 i; i < 5; ++i) {
+            uint256 id = rs[i].jobId;
+            assertEq(uint8(market.getJob(id).status), uint8(IJobMarket.JobStatus.Settled), "getJob reads Settled");
+            uint256 own = uint256(vm.load(address(market), bytes32(uint256(keccak256(abi.encode(id, uint256(1)))))));
+            assertEq((own >> 240) & 0xff, uint256(IJobMarket.JobStatus.Submitted), "its own slot is not written");
+            assertEq(market.outputsHashOf(id), outputsHash, "outputsHashOf");
+            bytes memory settled =
+                abi.encodeWithSelector(IJobMarket.JobMarket__InvalidStatus.selector, id, IJobMarket.JobStatus.Settled);
+            vm.prank(provider);
+            vm.expectRevert(settled);
+            market.submitResult(id, proof, instances);
+            vm.expectRevert(settled);
+            market.expireJob(id);
+        }
+        assertEq(uint8(market.getJob(neighbour).status), uint8(IJobMarket.JobStatus.Claimed), "the neighbour");
+        vm.prank(consumers[0]);
+        market.rateJob(rs[0].jobId, 5);
+        assertEq(market.getJob(rs[0].jobId).rating, 5, "a finalized job is rated");
+        vm.expectRevert(abi.encodeWithSelector(IJobSettlement.JobMarket__UnknownBatch.selector, batchId));
+        settlement.finalizeBatch(batchId, rs, JobWords.read(address(market), rs));
+        _assertSameMoney(_money(), once);
+        _assertSolvent();
     }
 
     function test_RevertWhen_AnswerDoesNotMatchTheCommitment() public {
@@ -319,11 +368,16 @@ contract SettlementTest is SettlementBase {
         uint256[] memory words = JobWords.read(address(market), rs);
         assertEq(
             words[0],
+            uint256(uint160(j.consumer)) | uint256(j.claimDeadline) << 160 | uint256(j.proveWindow) << 200,
+            "state word"
+        );
+        assertEq(
+            words[1],
             uint256(uint160(j.provider)) | uint256(j.proveDeadline) << 160 | uint256(j.flags) << 200
                 | uint256(j.callbackGasLimit) << 208,
             "claim word"
         );
-        assertEq(words[1], uint256(j.price) | uint256(j.collateral) << 96 | uint256(j.modelId) << 192, "terms word");
+        assertEq(words[2], uint256(j.price) | uint256(j.collateral) << 96 | uint256(j.modelId) << 192, "terms word");
     }
 
     function test_RevertWhen_SubmissionIsNotTheProvidersOrModeOrDeadlineIsWrong() public {

@@ -16,14 +16,16 @@ pragma solidity ^0.8.24;
 ///      finalization or at a valid answer, exactly as eager settlement would make them. The provider's collateral
 ///      stays locked until then.
 ///      Hashes: `leaf(r) = keccak256(abi.encode(r.jobId, keccak256(abi.encodePacked(r.outputs)), r.proofHash))`,
-///      `entry(r) = keccak256(abi.encode(leaf(r), claimWord, termsWord))`,
+///      `entry(r) = keccak256(abi.encode(leaf(r), stateWord, claimWord, termsWord))`,
 ///      `root = keccak256(abi.encodePacked(entry(r_0), ..., entry(r_n-1)))`, `proofHash = keccak256(proof)`.
-///      An entry commits the job's storage slots 1 and 2 as `submitResults` read them (issue #24: a finalization then
-///      reads only slots 0 and 3 cold): `claimWord = provider | proveDeadline << 160 | flags << 200 |
-///      callbackGasLimit << 208` and `termsWord = price | collateral << 96 | modelId << 192` (IJobMarket.Job's fields,
-///      from `getJob`; none of them changes between submission and settlement, except FLAG_NO_REWARD, set at
-///      settlement: leave it out of `flags`). `finalizeBatch` and `challenge` take them as `jobWords`, two per result
-///      in batch order (claimWord, termsWord).
+///      An entry commits the job's storage slots 0-2 as `submitResults` read them (a finalization then reads only
+///      the job's slot 3 and its bit in a slot shared by 255 jobs): `stateWord = consumer | claimDeadline << 160 |
+///      proveWindow << 200`, `claimWord = provider | proveDeadline << 160 | flags << 200 | callbackGasLimit << 208`
+///      and `termsWord = price | collateral << 96 | modelId << 192` (IJobMarket.Job's fields, from `getJob`; none of
+///      them changes between submission and settlement, except FLAG_NO_REWARD, set at settlement: leave it out of
+///      `flags`). `finalizeBatch` and `challenge` take them as `jobWords`, three per result in batch order
+///      (stateWord, claimWord, termsWord). A finalized job's own status slot keeps Submitted; `getJob` (and every
+///      check) reads it as Settled.
 interface IJobSettlement {
     /// @notice One optimistic result: the job, its outputs (the proof's output instances) and keccak256 of the
     ///         proof bytes the provider commits to (and serves off chain until finalization + 1 day).
@@ -35,8 +37,9 @@ interface IJobSettlement {
 
     /// @notice A provider's optimistic submission. One storage slot after the root.
     /// @dev `challengeWindow` is the window this batch got (so `challengeDeadline - challengeWindow` is the
-    ///      submission time, the one a job's NRS completion time is measured at). `pending` counts the jobs not
-    ///      finished yet (Submitted or Challenged); the batch is deleted when it reaches zero.
+    ///      submission time, the one a job's NRS completion time is measured at). `pending` counts the jobs a
+    ///      finalization left (of a paused model); the batch is deleted when a finalization leaves none. A challenge
+    ///      takes its job out of the batch (the challenge record carries what its answer needs).
     struct Batch {
         bytes32 root;
         address provider;

@@ -35,6 +35,8 @@ interface Vm {
     function deal(address account, uint256 newBalance) external;
     function snapshotState() external returns (uint256 snapshotId);
     function revertToState(uint256 snapshotId) external returns (bool success);
+    function load(address target, bytes32 slot) external view returns (bytes32 data);
+    function store(address target, bytes32 slot, bytes32 value) external;
     /// @dev Marks every storage slot of `target` cold again (as at the start of a transaction).
     function cool(address target) external;
 }
