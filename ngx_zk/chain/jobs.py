@@ -4,7 +4,7 @@ settle, and read back what settled."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_utils.address import to_checksum_address
@@ -14,6 +14,7 @@ from . import events
 from .contracts import Contracts, decode_struct
 from .orders import MAX_FILL_BATCH, Order, OrderError, Permit, SignedOrder, permit_typed_data, skip_reason
 from .rpc import mask_url
+from .settlement_types import JobSubmitted
 from .signer import Signer
 from .tx import Mined
 from .types import (
@@ -292,22 +293,32 @@ class Jobs(Contracts):
         return bytes(self.chain.call(self.market.functions.outputsHashOf(job_id)))
 
     def settled(self, job_id: int) -> Logged[JobSettled]:
-        """The JobSettled event of ``job_id``, whose outputs hash to what the market stores.
+        """The JobSettled event of ``job_id``, with the outputs the market stores the hash of.
 
-        The market keeps only the outputs' hash in storage; the outputs themselves live in this log. A node
-        that returns a log the chain does not back (forged or altered outputs) is caught here."""
+        The market keeps only the outputs' hash in storage; the outputs themselves live in a log: this JobSettled,
+        or, for an optimistic job ``finalizeBatch`` settled (whose JobSettled logs no outputs), the job's
+        JobSubmitted; the returned event carries them either way. A node that returns a log the chain does not
+        back (forged or altered outputs) is caught here."""
         found = self.logs(JobSettled, self.deployment.block, job_id=job_id)
         if not found:
             raise ChainError(f"job {job_id} has no settlement on chain", "only settled jobs carry a proof")
         stored = self.outputs_hash(job_id)
         backed = [e for e in found if outputs_hash(e.event.outputs) == stored]
+        if not backed and any(not e.event.outputs for e in found):
+            submitted = self._submitted_outputs(job_id, stored)
+            backed = [replace(e, event=replace(e.event, outputs=o)) for e in found if not e.event.outputs for o in submitted]
         if not backed:
             raise ChainError(
-                f"job {job_id}: the outputs in the JobSettled log from {mask_url(self.chain.provider.url)} do not hash to the "
-                f"market's stored outputsHashOf 0x{stored.hex()}",
+                f"job {job_id}: the outputs in the JobSettled (or JobSubmitted) log from {mask_url(self.chain.provider.url)} "
+                f"do not hash to the market's stored outputsHashOf 0x{stored.hex()}",
                 "the node served a log the chain does not back; query another RPC node",
             )
         return backed[-1]
+
+    def _submitted_outputs(self, job_id: int, stored: bytes) -> list[tuple[int, ...]]:
+        """The outputs of ``job_id``'s JobSubmitted logs that hash to ``stored`` (a finalized optimistic job's)."""
+        found = self.logs(JobSubmitted, self.deployment.block, job_id=job_id)
+        return [tuple(e.event.outputs) for e in found if outputs_hash(e.event.outputs) == stored][-1:]
 
     def declined(self, job_id: int) -> JobDeclined | None:
         """The JobDeclined event of ``job_id`` (its refund and the input rule's cut); None if it was not declined."""

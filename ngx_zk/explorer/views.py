@@ -106,6 +106,7 @@ def get_job(db: Database, job_id: int, names: Mapping[int, str] = NO_NAMES) -> d
     timeline = []
     commitments: list[str] = []
     outputs: list[str] | None = None
+    submitted: list[str] = []  # the latest JobSubmitted's outputs: a finalization's JobSettled logs none
     decline: dict[str, Any] | None = None
     for e in events:
         args = _args(e)
@@ -122,8 +123,10 @@ def get_job(db: Database, job_id: int, names: Mapping[int, str] = NO_NAMES) -> d
         )
         if e["name"] == "JobPosted":
             commitments = [f"0x{int(c):064x}" for c in args.get("inputCommitments", [])]
+        if e["name"] == "JobSubmitted":
+            submitted = [str(v) for v in args.get("outputs", [])]
         if e["name"] == "JobSettled" and "outputs" in args:
-            outputs = [str(v) for v in args["outputs"]]
+            outputs = [str(v) for v in args["outputs"]] or submitted
         if e["name"] == "JobDeclined":
             decline = {
                 "reason": DeclineReason(int(args["reason"])).name.lower(),

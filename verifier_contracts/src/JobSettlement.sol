@@ -188,9 +188,10 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         emit ResultsSubmitted(batchId, msg.sender, root, challengeDeadline, n);
     }
 
-    /// @dev One result of `submitResults`: `_checkClaimed`'s checks in its order, reading only the fields they need
-    ///      (`unpausedAt`: the later of the market's and the model's last unpause, see `_movedDeadline`), then the
-    ///      outputs' checks, the status Submitted and the JobSubmitted event. Returns the result's leaf.
+    /// @dev One result of `submitResults`: `_checkClaimed`'s checks in its order (`unpausedAt`: the later of the
+    ///      market's and the model's last unpause, see `_movedDeadline`), then the outputs' checks, the status
+    ///      Submitted and the JobSubmitted event. Returns the result's entry. The job's slots 0-2 are each read once
+    ///      (as IJobMarket.Job packs them: see `_unpackJobWords`), and slot 0 written once.
     function _submitOne(
         Result calldata r,
         IJobMarket.Job storage job,
@@ -199,14 +200,26 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         uint256 batchId
     ) private returns (bytes32) {
         uint256 jobId = r.jobId;
-        _requireStatus(jobId, job.status, IJobMarket.JobStatus.Claimed);
-        if (msg.sender != job.provider) revert IJobMarket.JobMarket__NotAssignedProvider(jobId, msg.sender);
-        if (job.flags & FLAG_OPTIMISTIC == 0) revert JobMarket__WrongSettlementMode(jobId);
-        uint256 proveDeadline = job.proveDeadline;
-        uint256 moved = unpausedAt + job.proveWindow;
+        uint256 stateWord;
+        uint256 claimWord;
+        uint256 termsWord;
+        assembly ("memory-safe") {
+            stateWord := sload(job.slot)
+            claimWord := sload(add(job.slot, 1))
+            termsWord := sload(add(job.slot, 2))
+        }
+        _requireStatus(jobId, IJobMarket.JobStatus(uint8(stateWord >> 240)), IJobMarket.JobStatus.Claimed);
+        if (msg.sender != address(uint160(claimWord))) {
+            revert IJobMarket.JobMarket__NotAssignedProvider(jobId, msg.sender);
+        }
+        if (uint8(claimWord >> 200) & FLAG_OPTIMISTIC == 0) revert JobMarket__WrongSettlementMode(jobId);
+        uint256 proveDeadline = uint40(claimWord >> 160);
+        uint256 moved = unpausedAt + uint32(stateWord >> 200);
         if (moved > proveDeadline) proveDeadline = moved;
         if (block.timestamp >= proveDeadline) revert IJobMarket.JobMarket__ProveWindowClosed(jobId, proveDeadline);
-        if (model.status == IModelRegistry.ModelStatus.Paused) revert IJobMarket.JobMarket__ModelPaused(job.modelId);
+        if (model.status == IModelRegistry.ModelStatus.Paused) {
+            revert IJobMarket.JobMarket__ModelPaused(uint64(termsWord >> 192));
+        }
         uint256[] calldata outputs = r.outputs;
         if (outputs.length != model.outputCount) {
             revert JobMarket__OutputCountMismatch(jobId, model.outputCount, outputs.length);
@@ -214,20 +227,18 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         for (uint256 k; k < outputs.length; ++k) {
             if (outputs[k] >= SNARK_SCALAR_FIELD) revert IJobMarket.JobMarket__InstanceOutOfField(k, outputs[k]);
         }
-        job.status = IJobMarket.JobStatus.Submitted;
+        // Status (bits 240-247) Claimed -> Submitted.
+        uint256 submitted = stateWord & ~(uint256(0xff) << 240) | uint256(IJobMarket.JobStatus.Submitted) << 240;
+        assembly ("memory-safe") {
+            sstore(job.slot, submitted)
+        }
         bytes32 proofHash = r.proofHash;
         emit JobSubmitted(jobId, batchId, msg.sender, outputs, proofHash);
-        // The entry commits the job's slots 0 (consumer, claim deadline, prove window), 1 and 2 as they are now (read
-        // above, warm): fixed until the job settles.
-        uint256 stateWord;
-        uint256 claimWord;
-        uint256 termsWord;
-        assembly ("memory-safe") {
-            stateWord := and(sload(job.slot), STATE_WORD_MASK)
-            claimWord := sload(add(job.slot, 1))
-            termsWord := sload(add(job.slot, 2))
-        }
-        return _entry(_hash3(bytes32(jobId), _packedHash(outputs), proofHash), stateWord, claimWord, termsWord);
+        // The entry commits slot 0's fixed fields (consumer, claim deadline, prove window) and slots 1 and 2 as they
+        // are now: fixed until the job settles.
+        return _entry(
+            _hash3(bytes32(jobId), _packedHash(outputs), proofHash), stateWord & STATE_WORD_MASK, claimWord, termsWord
+        );
     }
 
     /// @inheritdoc IJobSettlement
@@ -357,7 +368,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
             Result calldata r = batch[i];
             uint256 jobId = r.jobId;
             if (_isFinalized(jobId)) continue;
-            _unpackJobWords(head, jobWords[3 * i], jobWords[3 * i + 1], jobWords[3 * i + 2]);
+            _unpackJobWords(head, jobWords, i);
             uint256 m = _modelIndex(run, head.modelId);
             if (run.models[m].status == IModelRegistry.ModelStatus.Paused) {
                 ++pending;
@@ -371,18 +382,30 @@ contract JobSettlement is JobMarketState, IJobSettlement {
         }
     }
 
-    /// @dev A Job's slot 0 (consumer, claimDeadline, proveWindow: `STATE_WORD_MASK`), slot 1 (provider, proveDeadline,
-    ///      flags, callbackGasLimit) and slot 2 (price, collateral, modelId) words, as IJobMarket.Job packs them (see
-    ///      IJobSettlement's entry), into `head`.
-    function _unpackJobWords(IJobMarket.Job memory head, uint256 stateWord, uint256 claimWord, uint256 termsWord)
-        private
-        pure
-    {
-        (head.consumer, head.claimDeadline, head.proveWindow) =
-            (address(uint160(stateWord)), uint40(stateWord >> 160), uint32(stateWord >> 200));
-        (head.provider, head.proveDeadline, head.flags, head.callbackGasLimit) =
-            (address(uint160(claimWord)), uint40(claimWord >> 160), uint8(claimWord >> 200), uint32(claimWord >> 208));
-        (head.price, head.collateral, head.modelId) = (uint96(termsWord), uint96(termsWord >> 96), uint64(termsWord >> 192));
+    /// @dev Result i's three words in `jobWords` (`_checkedBatch` checked there are 3 per result), as IJobMarket.Job
+    ///      packs them (see IJobSettlement's entry), into `head`: slot 0's consumer, claimDeadline and proveWindow
+    ///      (`STATE_WORD_MASK`), slot 1's provider, proveDeadline, flags and callbackGasLimit, slot 2's price,
+    ///      collateral and modelId. In assembly: each field is masked to its type and stored at its offset in the
+    ///      memory struct (one word per field, in declaration order), with no calldata bounds check per word.
+    function _unpackJobWords(IJobMarket.Job memory head, uint256[] calldata jobWords, uint256 i) private pure {
+        assembly ("memory-safe") {
+            let p := add(jobWords.offset, mul(i, 0x60))
+            let word := calldataload(p) // slot 0
+            let addressMask := sub(shl(160, 1), 1)
+            mstore(head, and(word, addressMask)) // consumer
+            mstore(add(head, 0x20), and(shr(160, word), 0xffffffffff)) // claimDeadline
+            mstore(add(head, 0x40), and(shr(200, word), 0xffffffff)) // proveWindow
+            word := calldataload(add(p, 0x20)) // slot 1
+            mstore(add(head, 0xc0), and(word, addressMask)) // provider
+            mstore(add(head, 0xe0), and(shr(160, word), 0xffffffffff)) // proveDeadline
+            mstore(add(head, 0x100), and(shr(200, word), 0xff)) // flags
+            mstore(add(head, 0x120), and(shr(208, word), 0xffffffff)) // callbackGasLimit
+            word := calldataload(add(p, 0x40)) // slot 2
+            let priceMask := sub(shl(96, 1), 1)
+            mstore(add(head, 0x140), and(word, priceMask)) // price
+            mstore(add(head, 0x160), and(shr(96, word), priceMask)) // collateral
+            mstore(add(head, 0x180), shr(192, word)) // modelId
+        }
     }
 
     /// @dev Sets job `jobId`'s bit in `_finalizedBits` (its word is in use: a warm re-write after the first).
@@ -479,9 +502,21 @@ contract JobSettlement is JobMarketState, IJobSettlement {
             Result calldata r = batch[i];
             bytes32 h = _packedHash(r.outputs);
             hashes[i] = h;
-            leaves[i] = _entry(
-                _hash3(bytes32(r.jobId), h, r.proofHash), jobWords[3 * i], jobWords[3 * i + 1], jobWords[3 * i + 2]
-            );
+            (uint256 jobId, bytes32 proofHash) = (r.jobId, r.proofHash);
+            bytes32 e;
+            // entry = keccak256(leaf, stateWord, claimWord, termsWord), leaf = keccak256(jobId, h, proofHash), in
+            // scratch memory past the free pointer; result i's three words are at jobWords[3i..3i+2] (length
+            // checked above).
+            assembly ("memory-safe") {
+                let m := mload(0x40)
+                mstore(m, jobId)
+                mstore(add(m, 0x20), h)
+                mstore(add(m, 0x40), proofHash)
+                mstore(m, keccak256(m, 0x60))
+                calldatacopy(add(m, 0x20), add(jobWords.offset, mul(i, 0x60)), 0x60)
+                e := keccak256(m, 0x80)
+            }
+            leaves[i] = e;
         }
         bytes32 root;
         assembly ("memory-safe") {
@@ -852,7 +887,9 @@ contract JobSettlement is JobMarketState, IJobSettlement {
                     ++r; // at most n
                 }
             }
-            emit IJobMarket.JobSettled(s.jobId, provider, _outputsAt(s.outputs), s.pay, s.royalty, s.fee, reward);
+            // A finalization logs no outputs: they are in the job's JobSubmitted, which its entry committed.
+            uint256[] calldata outputs = run.finalizing ? _outputsAt(0) : _outputsAt(s.outputs);
+            emit IJobMarket.JobSettled(s.jobId, provider, outputs, s.pay, s.royalty, s.fee, reward);
         }
         for (uint256 i; i < n; ++i) {
             Settled memory s = settled[i];

@@ -26,6 +26,15 @@ contract Reputation is IReputation, MarketBound {
     uint8 internal constant REASON_INPUT_MISSING = 1;
     uint8 internal constant REASON_INPUT_INVALID = 2;
     uint8 internal constant FLAG_DELIVERER = 16; // JobMarket.FLAG_DELIVERER
+    /// @dev Bit positions in the packed slots that `recordCompletions` reads and writes as one word (Solidity packs
+    ///      a struct's members from the lowest bits up, in declaration order): `Record`'s first slot holds
+    ///      weightMilli (bits 0-63), windowUsedBpsSum (64-127) and completed (128-159); `ConsumerFacts` holds settled
+    ///      (bits 0-31) and settledWeightMilli (160-191). The exactness tests compare every field with the per-job calls.
+    uint256 private constant R_USED_SHIFT = 64;
+    uint256 private constant R_COMPLETED_SHIFT = 128;
+    uint256 private constant R_COMPLETION_MASK = (1 << 160) - 1;
+    uint256 private constant CF_WEIGHT_SHIFT = 160;
+    uint256 private constant CF_SETTLED_MASK = uint256(type(uint32).max) | uint256(type(uint32).max) << CF_WEIGHT_SHIFT;
 
     /// @dev `Facts` as stored: what a completion changes shares one slot, so `recordCompletion` writes one
     ///      provider slot; misses, ratings and declines share the other.
@@ -77,19 +86,35 @@ contract Reputation is IReputation, MarketBound {
     ///      entries (checked as the per-entry sums are: an overflow reverts either way), and not at all when none is;
     ///      a pair counter or a consumer's facts slot is paid for (cold read, first write) once per distinct consumer,
     ///      later entries of the same consumer only re-write a slot already written in this call (100 gas each).
+    ///      Each slot is read once and written once per entry (see `_recordRewarded`).
     function recordCompletions(address provider, uint256[] calldata done) external onlyMarket {
-        if (done.length % 2 != 0) revert Reputation__InvalidCompletions(done.length);
-        mapping(address => uint256) storage pairOf = _pairCompletions[provider];
+        uint256 words = done.length;
+        if (words % 2 != 0) revert Reputation__InvalidCompletions(words);
+        uint256 pairSlot;
         uint256 completed;
         uint256 weightMilli;
         uint256 windowUsed;
-        for (uint256 i; i < done.length; i += 2) {
-            uint256 w = done[i];
+        {
+            mapping(address => uint256) storage pairOf = _pairCompletions[provider];
+            assembly ("memory-safe") {
+                pairSlot := pairOf.slot
+            }
+        }
+        uint256 n = words / 2;
+        for (uint256 j; j < n; ++j) {
+            uint256 w;
+            uint256 fee;
+            // Entry j's two words, 2j and 2j + 1, without bounds checks: both are below `words` = 2n.
+            assembly ("memory-safe") {
+                let p := add(done.offset, shl(6, j))
+                w := calldataload(p)
+                fee := calldataload(add(p, 0x20))
+            }
             if (w >> 255 == 0) {
                 _recordConsumer(address(uint160(w)), ConsumerFact.Settled);
                 continue;
             }
-            (uint256 weight, uint256 used) = _recordRewarded(provider, w, done[i + 1], pairOf);
+            (uint256 weight, uint256 used) = _recordRewarded(pairSlot, w, fee);
             // No overflow: at most MAX_BATCH entries of a weight at most MILLI and its window use at most MILLI * BPS.
             unchecked {
                 ++completed;
@@ -100,34 +125,68 @@ contract Reputation is IReputation, MarketBound {
         if (completed == 0) return;
         emit CompletionsRecorded(provider, completed, weightMilli, windowUsed);
         Record storage f = _facts[provider];
-        (f.completed, f.weightMilli, f.windowUsedBpsSum) = (
-            f.completed + uint32(completed),
-            f.weightMilli + uint64(weightMilli),
-            f.windowUsedBpsSum + uint64(windowUsed)
-        );
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(f.slot)
+        }
+        // The three sums in their own types, so checked as `f.completed + ...` (and the others) were.
+        uint64 newWeight = uint64(word) + uint64(weightMilli);
+        uint64 newUsed = uint64(word >> R_USED_SHIFT) + uint64(windowUsed);
+        uint32 newCompleted = uint32(word >> R_COMPLETED_SHIFT) + uint32(completed);
+        word = (word & ~R_COMPLETION_MASK) | newWeight | uint256(newUsed) << R_USED_SHIFT;
+        word |= uint256(newCompleted) << R_COMPLETED_SHIFT;
+        assembly ("memory-safe") {
+            sstore(f.slot, word)
+        }
     }
 
-    /// @dev One rewarded entry (`w`, `fee`) of `recordCompletions`: its event, pair counter and consumer facts; returns
-    ///      its weight and its weighted window use for the provider's record (which the caller writes once).
-    function _recordRewarded(address provider, uint256 w, uint256 fee, mapping(address => uint256) storage pairOf)
+    /// @dev One rewarded entry (`w`, `fee`) of `recordCompletions`: its pair counter (in the mapping at `pairSlot`,
+    ///      `_pairCompletions[provider]`) and consumer facts; returns its weight and its weighted window use for the
+    ///      provider's record (which the caller writes once). Each of the two slots is read once and written once:
+    ///      the pair counter's slot is the one Solidity gives `pairOf[consumer]` (keccak256(consumer . pairSlot)), and
+    ///      the consumer's facts word is re-packed with only `settled` and `settledWeightMilli` changed.
+    function _recordRewarded(uint256 pairSlot, uint256 w, uint256 fee)
         private
         returns (uint256 weight, uint256 usedBps)
     {
         address consumer = address(uint160(w));
         uint256 elapsed = uint32(w >> 160);
         uint256 proveWindow = uint32(w >> 192);
-        uint256 k = pairOf[consumer];
-        pairOf[consumer] = k + 1;
-        // No overflow: elapsed and proveWindow are below 2^32, k + 1 counts completions, and a weight (at most MILLI)
-        // times usedBps (at most BPS) is below 2^24.
+        uint256 next;
+        // The key is masked here: Solidity leaves an address's high bits undefined on the stack. `next` is checked as
+        // `pairOf[consumer] = k + 1` was: the same Panic(0x11) on overflow.
+        assembly ("memory-safe") {
+            mstore(0x00, and(w, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(0x20, pairSlot)
+            let pair := keccak256(0x00, 0x40)
+            let k := sload(pair)
+            if eq(k, not(0)) {
+                mstore(0x00, shl(224, 0x4e487b71)) // Panic(uint256)
+                mstore(0x04, 0x11)
+                revert(0x00, 0x24)
+            }
+            next := add(k, 1)
+            sstore(pair, next)
+        }
+        // No overflow: elapsed and proveWindow are below 2^32, and a weight (at most MILLI) times usedBps (at most
+        // BPS) is below 2^24.
         unchecked {
             usedBps = proveWindow == 0 || elapsed >= proveWindow ? BPS : elapsed * BPS / proveWindow;
             uint256 full = fee >= FULL_WEIGHT_FEE ? MILLI : fee * MILLI / FULL_WEIGHT_FEE;
-            weight = full / (1 + k);
+            weight = full / next;
             usedBps *= weight;
         }
         ConsumerFacts storage cf = _consumers[consumer];
-        (cf.settledWeightMilli, cf.settled) = (_add32(cf.settledWeightMilli, weight), cf.settled + 1);
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(cf.slot)
+        }
+        uint32 settled = uint32(word) + 1; // checked, as `cf.settled + 1` was
+        uint32 settledWeight = _add32(uint32(word >> CF_WEIGHT_SHIFT), weight);
+        word = (word & ~CF_SETTLED_MASK) | settled | uint256(settledWeight) << CF_WEIGHT_SHIFT;
+        assembly ("memory-safe") {
+            sstore(cf.slot, word)
+        }
     }
 
     /// @inheritdoc IReputation

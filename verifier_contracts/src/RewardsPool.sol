@@ -16,6 +16,12 @@ contract RewardsPool is IRewardsPool {
     /// @notice A reward never exceeds this share of the job's protocol fee (80 %).
     uint256 public constant REWARD_FEE_BPS = 8_000;
     uint256 internal constant BPS = 10_000;
+    /// @dev Bit positions in the slots `rewardMany` reads and writes as whole words (Solidity packs from the lowest
+    ///      bits up, in declaration order): a `Tally` is epoch (bits 0-63), paid (64-159) and owed (160-255); the
+    ///      pool's slot is `_free` (bits 0-127) and `_totalOwed` (128-255).
+    uint256 private constant TALLY_PAID_SHIFT = 64;
+    uint256 private constant TALLY_OWED_SHIFT = 160;
+    uint256 private constant POOL_OWED_SHIFT = 128;
 
     /// @dev One provider's rewards, packed in a slot: granted in `epoch`, and granted but not yet claimed.
     struct Tally {
@@ -81,37 +87,56 @@ contract RewardsPool is IRewardsPool {
 
     /// @inheritdoc IRewardsPool
     /// @dev Exactly `reward(provider, fees[i])` for each i in order (each grant sees the previous ones), with the
-    ///      provider's tally and the pool's slot written once and one RewardPaid event for the total.
+    ///      provider's tally and the pool's slot each read once and written once (as whole words: see `TALLY_*` and
+    ///      `POOL_*`) and one RewardPaid event for the total.
     function rewardMany(address provider, uint256[] calldata fees) external returns (uint256[] memory paid) {
         if (msg.sender != _market || msg.sender == address(0)) revert RewardsPool__NotMarket(msg.sender);
         uint256 epoch = currentEpoch();
-        Tally memory t = _tallies[provider];
-        uint256 already = t.epoch == epoch ? t.paid : 0;
+        Tally storage tally = _tallies[provider];
+        uint256 tallyWord;
+        uint256 poolWord;
+        assembly ("memory-safe") {
+            tallyWord := sload(tally.slot)
+            poolWord := sload(_free.slot)
+        }
+        uint256 already = uint64(tallyWord) == epoch ? uint96(tallyWord >> TALLY_PAID_SHIFT) : 0;
         uint256 scheduled = rewardForEpoch(epoch);
-        uint256 free = _free;
+        uint256 free = uint128(poolWord);
         uint256 total;
-        uint256 n = fees.length;
-        paid = new uint256[](n);
-        uint256 cap = _providerCapPerEpoch;
-        for (uint256 i; i < n; ++i) {
+        paid = new uint256[](fees.length);
+        for (uint256 i; i < fees.length; ++i) {
+            uint256 fee;
+            // fees[i] without its bounds check: i < fees.length.
+            assembly ("memory-safe") {
+                fee := calldataload(add(fees.offset, shl(5, i)))
+            }
             uint256 amount = scheduled < free ? scheduled : free;
-            uint256 byFee = fees[i] * REWARD_FEE_BPS / BPS;
+            uint256 byFee = fee * REWARD_FEE_BPS / BPS; // checked, as in `reward`
             if (byFee < amount) amount = byFee;
             // No underflow: `already` stays at most the cap (each amount is at most what the cap leaves), and each
             // amount is at most `free`; the sums are of NGX amounts (all the NGX there is is below 2^90).
             unchecked {
-                uint256 capLeft = cap - already;
+                uint256 capLeft = _providerCapPerEpoch - already;
                 if (capLeft < amount) amount = capLeft;
-                paid[i] = amount;
                 already += amount;
                 free -= amount;
                 total += amount;
             }
+            // paid[i] without its bounds check: i < fees.length = paid.length.
+            assembly ("memory-safe") {
+                mstore(add(paid, shl(5, add(i, 1))), amount)
+            }
         }
         if (total == 0) return paid;
-        _tallies[provider] = Tally(uint64(epoch), uint96(already), t.owed + uint96(total));
-        _free = uint128(free);
-        _totalOwed += uint128(total);
+        // The sums in their own types, so checked as `t.owed + uint96(total)` and `_totalOwed += ...` were.
+        uint96 owed = uint96(tallyWord >> TALLY_OWED_SHIFT) + uint96(total);
+        uint128 totalOwed = uint128(poolWord >> POOL_OWED_SHIFT) + uint128(total);
+        tallyWord = uint64(epoch) | uint256(uint96(already)) << TALLY_PAID_SHIFT | uint256(owed) << TALLY_OWED_SHIFT;
+        poolWord = free | uint256(totalOwed) << POOL_OWED_SHIFT;
+        assembly ("memory-safe") {
+            sstore(tally.slot, tallyWord)
+            sstore(_free.slot, poolWord)
+        }
         emit RewardPaid(provider, total, epoch);
     }
 

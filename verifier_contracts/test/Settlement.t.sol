@@ -13,6 +13,11 @@ import {JobMarket} from "../src/JobMarket.sol";
 import {JobMarketState} from "../src/JobMarketState.sol";
 import {RecordingConsumer, ReentrantConsumerFake} from "./MarketII.t.sol";
 
+/// The storage-writing cheatcode the shared `Vm` interface lacks (forge's signature).
+interface VmStore {
+    function store(address target, bytes32 slot, bytes32 value) external;
+}
+
 /// Issue #24: optimistic settlement (submit, challenge, answer, uphold, finalize) and eager batches, compared with
 /// eager settlement of the same jobs at the same times.
 contract SettlementTest is SettlementBase {
@@ -599,12 +604,19 @@ contract SettlementTest is SettlementBase {
             (outs[i][0], outs[i][1]) = (10 + 2 * i, 11 + 2 * i);
             rs[i] = _resultOf(ids[i], outs[i]);
         }
+        // The outputs are logged once, at submission; a finalization's JobSettled carries the amounts only.
+        uint256 expectedBatch = settlement.batchCount() + 1;
+        for (uint256 i; i < 3; ++i) {
+            vm.expectEmit(true, true, true, true, address(market));
+            emit IJobSettlement.JobSubmitted(ids[i], expectedBatch, provider, outs[i], keccak256(proof));
+        }
         uint256 batchId = _submitAs(provider, rs);
         vm.warp(block.timestamp + WINDOW);
         uint256 reward = rewards.rewardFor(provider, 2.5 ether); // every job is a first-time statement
+        uint256[] memory none = new uint256[](0);
         for (uint256 i; i < 3; ++i) {
             vm.expectEmit(true, true, false, true, address(market));
-            emit IJobMarket.JobSettled(ids[i], provider, outs[i], 92.5 ether, 5 ether, 2.5 ether, reward);
+            emit IJobMarket.JobSettled(ids[i], provider, none, 92.5 ether, 5 ether, 2.5 ether, reward);
         }
         _finalize(batchId, rs);
         assertEq(c.calls(), 1);
@@ -849,6 +861,88 @@ contract SettlementTest is SettlementBase {
             keccak256(abi.encode(sums[0], sums[1], sums[2])),
             "the sums of the per-job events"
         );
+    }
+
+    /// Exactness of the batched Reputation call on any stored facts: every field of the provider's record and of each
+    /// consumer's facts (not only those a settlement moves) and every pair counter end as one call per job leaves
+    /// them, from fields at or near their caps (a consumer's settledWeightMilli saturates; its settled count, the
+    /// provider's sums and a pair counter revert on overflow, both ways, with the same data), with windows of 0 and
+    /// elapsed times past them, and fees at and above full weight.
+    function testFuzz_RecordCompletionsKeepsEveryFact(uint256 seed) public {
+        VmStore st = VmStore(address(vm));
+        bytes32 record = keccak256(abi.encode(provider, uint256(1))); // _facts[provider], two slots
+        st.store(address(reputation), record, bytes32(_nearCaps(seed, 0, 6)));
+        st.store(address(reputation), bytes32(uint256(record) + 1), bytes32(_nearCaps(seed, 6, 2)));
+        bytes32 pairs = keccak256(abi.encode(provider, uint256(3))); // _pairCompletions[provider]
+        for (uint256 i; i < 4; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, "pair", i)));
+            uint256 k = r % 4 == 0 ? type(uint256).max - r % 20 : r % 4 == 1 ? r % 5 : 0;
+            st.store(address(reputation), keccak256(abi.encode(consumers[i], pairs)), bytes32(k));
+            uint256 facts = _nearCaps(seed, 8 + 7 * i, 7); // all seven uint32 fields
+            st.store(address(reputation), keccak256(abi.encode(consumers[i], uint256(2))), bytes32(facts));
+            assertEq(reputation.consumerFactsOf(consumers[i]).settledWeightMilli, uint32(facts >> 160), "its slot");
+        }
+        uint256 stored = uint256(VmLogs(address(vm)).load(address(reputation), record));
+        assertEq(reputation.factsOf(provider).completed, uint32(stored >> 128), "the record's slot");
+        uint256[] memory done = new uint256[](2 * (1 + seed % 16));
+        for (uint256 i; i < done.length; i += 2) {
+            uint256 r = uint256(keccak256(abi.encode(seed, "entry", i)));
+            uint256 window = r >> 8 & 3 == 0 ? 0 : 1 + (r >> 10) % 4000;
+            done[i] = uint256(uint160(consumers[r % 4])) | ((r >> 30) % 5000) << 160 | window << 192
+                | ((r >> 100) % 4 != 0 ? 1 << 255 : 0);
+            done[i + 1] = (r >> 120) % 8 == 0 ? type(uint256).max - (r >> 130) % 3 : (r >> 120) % 0.4 ether;
+        }
+        uint256 snap = vm.snapshotState();
+        vm.prank(address(market));
+        (bool batchedOk, bytes memory batchedErr) =
+            address(reputation).call(abi.encodeCall(IReputation.recordCompletions, (provider, done)));
+        bytes32 batched = _allFacts();
+        vm.revertToState(snap);
+        for (uint256 i; i < done.length; i += 2) {
+            address who = address(uint160(done[i]));
+            bytes memory call = done[i] >> 255 != 0
+                ? abi.encodeCall(
+                    IReputation.recordCompletion,
+                    (provider, who, uint32(done[i] >> 160), uint32(done[i] >> 192), done[i + 1])
+                )
+                : abi.encodeCall(IReputation.recordConsumerSettled, (who));
+            vm.prank(address(market));
+            (bool ok, bytes memory err) = address(reputation).call(call);
+            if (!ok) {
+                assertFalse(batchedOk); // a revert one by one, and batched
+                assertEq(keccak256(batchedErr), keccak256(err), "the same revert");
+                return;
+            }
+        }
+        assertTrue(batchedOk, "no revert one by one, none batched");
+        assertEq(batched, _allFacts(), "every fact as one call per job");
+    }
+
+    /// `count` packed fields of the fuzzed facts word (64-bit then 32-bit as `Reputation.Record`'s first slot when
+    /// `first` is 0, else all 32-bit), each small, or at or near its cap: `first` numbers the fields across calls.
+    function _nearCaps(uint256 seed, uint256 first, uint256 count) internal pure returns (uint256 word) {
+        uint256 shift;
+        for (uint256 i; i < count; ++i) {
+            uint256 bits = first == 0 && i < 2 ? 64 : 32;
+            uint256 r = uint256(keccak256(abi.encode(seed, "field", first + i)));
+            uint256 scale = [uint256(20), 20_000, 200_000_000][(r >> 4) % 3];
+            uint256 gap = (r >> 8) % scale;
+            uint256 max = (1 << bits) - 1;
+            uint256 v = r % 3 == 0 ? max - (gap < max ? gap : max) : gap % (max + 1);
+            word |= v << shift;
+            shift += bits;
+        }
+    }
+
+    /// A hash of everything Reputation holds about `provider` and the four consumers.
+    function _allFacts() internal view returns (bytes32) {
+        bytes memory all = abi.encode(reputation.factsOf(provider));
+        for (uint256 i; i < 4; ++i) {
+            all = abi.encode(
+                all, reputation.consumerFactsOf(consumers[i]), reputation.pairCompletions(provider, consumers[i])
+            );
+        }
+        return keccak256(all);
     }
 
     /// The batched Reputation call refuses a malformed entry list (an odd number of words).

@@ -192,7 +192,8 @@ interface IJobMarket {
     /// @notice A valid proof settled the job. `outputs` are the proof's output instances (field elements,
     ///         negative values as p - |v|). This event is where they are kept: storage holds only their hash,
     ///         `outputsHashOf(jobId) == keccak256(abi.encodePacked(outputs))`, against which a reader checks
-    ///         what a node returns for this log.
+    ///         what a node returns for this log. An optimistic job settled by `finalizeBatch` logs them once, in
+    ///         its JobSubmitted (IJobSettlement), and its JobSettled carries an empty `outputs`.
     event JobSettled(
         uint256 indexed jobId,
         address indexed provider,
