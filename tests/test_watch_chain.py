@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import threading
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ngx_zk.chain.settlement import Settlement
-from ngx_zk.chain.settlement_types import ChallengeUpheld, JobChallenged, proof_hash
-from ngx_zk.chain.types import JobStatus
+from ngx_zk.chain.settlement_types import ChallengeUpheld, JobChallenged, JobSubmitted, proof_hash
+from ngx_zk.chain.types import JobSettled, JobStatus
 from ngx_zk.consumer import Consumer
+from ngx_zk.errors import ChainError
 from ngx_zk.explorer import views
 from ngx_zk.explorer.app import Explorer
 from ngx_zk.explorer.db import Database
@@ -71,7 +73,7 @@ def test_a_wrong_output_is_challenged_by_watch_upheld_after_the_answer_window_an
 
 
 def test_a_valid_result_is_not_challenged_and_the_explorer_mirrors_its_proof(
-    short: Net, provider: FakeProvider, tmp_path: Path
+    short: Net, provider: FakeProvider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     net, m = short, short.market
     record = post(net, tmp_path / "consumer")
@@ -113,6 +115,27 @@ def test_a_valid_result_is_not_challenged_and_the_explorer_mirrors_its_proof(
     settlement.finalize(net.signer("consumer"), batch_id, settlement.batch_results(batch_id))
     assert show(net, tmp_path / "consumer", record.job_id)["finalized"] is True
     assert watch(net, tmp_path / "watch") == []
+
+    # The finalization logs no outputs (JobSettled carries the amounts): readers take them from the job's
+    # JobSubmitted, checked against the market's outputsHashOf; a node that alters them is caught.
+    (settled,) = m.logs(JobSettled, m.deployment.block, job_id=record.job_id)
+    assert settled.event.outputs == () and m.job(record.job_id).status is JobStatus.SETTLED
+    assert m.outputs(record.job_id) == list(result.outputs)
+    db = Database(str(tmp_path / "explorer.sqlite"))
+    try:
+        Indexer(m.chain, m.deployment, db).sync()
+        page = views.get_job(db, record.job_id)
+        assert page is not None and page["outputs"] == [str(v) for v in result.outputs]
+    finally:
+        db.close()
+    real = m.logs
+    forged = [
+        replace(e, event=replace(e.event, outputs=(e.event.outputs[0] + 1, *e.event.outputs[1:])))
+        for e in real(JobSubmitted, m.deployment.block, job_id=record.job_id)
+    ]
+    monkeypatch.setattr(m, "logs", lambda kind, *a, **k: forged if kind is JobSubmitted else real(kind, *a, **k))
+    with pytest.raises(ChainError, match="do not hash"):
+        m.outputs(record.job_id)
 
 
 def test_an_unavailable_proof_is_challenged_at_the_grace_point(short: Net, tmp_path: Path) -> None:
