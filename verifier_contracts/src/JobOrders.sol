@@ -107,8 +107,12 @@ contract JobOrders is JobMarketState {
         IJobMarket.Permit calldata permit
     ) private returns (uint256 jobId) {
         // A consumer holding less than the escrow (e.g. it moved its balance away after the provider judged its
-        // orders) is skipped first, for one balance read: its orders cost the provider less than its transfer.
-        IJobMarket.OrderSkip skip = _token.balanceOf(order.consumer) < order.terms.maxPrice
+        // orders), or an order without a permit whose allowance is short (e.g. cut after the provider judged it), is
+        // skipped first, for one or two token reads: its orders cost the provider less than the transfer or approve
+        // that spoiled them. (The allowance read warms the slot `transferFrom` reads next.)
+        (address consumer, uint256 price) = (order.consumer, order.terms.maxPrice);
+        IJobMarket.OrderSkip skip = _token.balanceOf(consumer) < price
+                || (permit.v == 0 && _token.allowance(consumer, address(this)) < price)
             ? IJobMarket.OrderSkip.PaymentFailed
             : _check(b, f, order, commitments, signature);
         if (skip == IJobMarket.OrderSkip.None) skip = _pay(order, f.terms.maxPrice, permit);

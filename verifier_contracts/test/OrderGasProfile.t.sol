@@ -111,7 +111,9 @@ contract OrderGasProfileTest is OrderBatchBase {
         console.log("provider's loss: an order whose allowance ran out", revoked);
         console.log("consumer's cost: approve", approve);
         assertLe(cancelled, cancel, "a cancel costs the canceller more than the provider");
-        assertLe(revoked, approve, "a revoked allowance costs the consumer more than the provider");
+        // Skipped on its allowance read before its signature: under half the approve (reset to zero: ~27.5k after
+        // its 4.8k refund; 26,629 against 32,277 when the allowance was found only by the failed transferFrom).
+        assertLe(2 * revoked, approve, "a revoked allowance costs the consumer twice what it costs the provider");
     }
 
     function _fillsGas(Batch memory b) internal returns (uint256) {
