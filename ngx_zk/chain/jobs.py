@@ -293,20 +293,17 @@ class Jobs(Contracts):
         return bytes(self.chain.call(self.market.functions.outputsHashOf(job_id)))
 
     def settled(self, job_id: int) -> Logged[JobSettled]:
-        """The JobSettled event of ``job_id``, with the outputs the market stores the hash of.
-
-        The market keeps only the outputs' hash in storage; the outputs themselves live in a log: this JobSettled,
-        or, for an optimistic job ``finalizeBatch`` settled (whose JobSettled logs no outputs), the job's
-        JobSubmitted; the returned event carries them either way. A node that returns a log the chain does not
-        back (forged or altered outputs) is caught here."""
+        """The JobSettled event of ``job_id`` with the outputs whose hash the market stores: logged there, or (a
+        finalized optimistic job's JobSettled logs none) in its JobSubmitted. A log the chain does not back is caught."""
         found = self.logs(JobSettled, self.deployment.block, job_id=job_id)
         if not found:
             raise ChainError(f"job {job_id} has no settlement on chain", "only settled jobs carry a proof")
         stored = self.outputs_hash(job_id)
         backed = [e for e in found if outputs_hash(e.event.outputs) == stored]
         if not backed and any(not e.event.outputs for e in found):
-            submitted = self._submitted_outputs(job_id, stored)
-            backed = [replace(e, event=replace(e.event, outputs=o)) for e in found if not e.event.outputs for o in submitted]
+            logged = [e.event.outputs for e in self.logs(JobSubmitted, self.deployment.block, job_id=job_id)]
+            backed = [replace(e, event=replace(e.event, outputs=o)) for e in found if not e.event.outputs for o in logged]
+            backed = [e for e in backed if outputs_hash(e.event.outputs) == stored]
         if not backed:
             raise ChainError(
                 f"job {job_id}: the outputs in the JobSettled (or JobSubmitted) log from {mask_url(self.chain.provider.url)} "
@@ -314,11 +311,6 @@ class Jobs(Contracts):
                 "the node served a log the chain does not back; query another RPC node",
             )
         return backed[-1]
-
-    def _submitted_outputs(self, job_id: int, stored: bytes) -> list[tuple[int, ...]]:
-        """The outputs of ``job_id``'s JobSubmitted logs that hash to ``stored`` (a finalized optimistic job's)."""
-        found = self.logs(JobSubmitted, self.deployment.block, job_id=job_id)
-        return [tuple(e.event.outputs) for e in found if outputs_hash(e.event.outputs) == stored][-1:]
 
     def declined(self, job_id: int) -> JobDeclined | None:
         """The JobDeclined event of ``job_id`` (its refund and the input rule's cut); None if it was not declined."""
