@@ -180,6 +180,11 @@ abstract contract JobMarketState is ReentrancyGuardTransient {
         return (_finalizedBits[jobId / JOBS_PER_WORD] >> (jobId % JOBS_PER_WORD)) & 1 != 0;
     }
 
+    /// @dev Sets job `jobId`'s bit in `_finalizedBits` (its word is in use: a warm re-write after the first).
+    function _setFinalized(uint256 jobId) internal {
+        _finalizedBits[jobId / JOBS_PER_WORD] |= 1 << (jobId % JOBS_PER_WORD);
+    }
+
     /// @dev A job's status as every reader sees it: a Submitted job that a finalization settled is Settled (its own
     ///      slot keeps Submitted; see `_finalizedBits`). A challenged job's slot says Challenged, then Settled or
     ///      Expired, whatever its bit.

@@ -371,7 +371,7 @@ contract JobSettlement is JobMarketState, IJobSettlement {
             _unpackJobWords(head, jobWords, i);
             uint256 m = _modelIndex(run, head.modelId);
             if (run.models[m].status == IModelRegistry.ModelStatus.Paused) {
-                ++pending;
+                ++pending; // waits for the model's unpause and a later finalization
                 continue;
             }
             head.commitmentsHash = _jobs[jobId].commitmentsHash;
@@ -406,11 +406,6 @@ contract JobSettlement is JobMarketState, IJobSettlement {
             mstore(add(head, 0x160), and(shr(96, word), priceMask)) // collateral
             mstore(add(head, 0x180), shr(192, word)) // modelId
         }
-    }
-
-    /// @dev Sets job `jobId`'s bit in `_finalizedBits` (its word is in use: a warm re-write after the first).
-    function _setFinalized(uint256 jobId) private {
-        _finalizedBits[jobId / JOBS_PER_WORD] |= 1 << (jobId % JOBS_PER_WORD);
     }
 
     // ---------------------------------------------------------------- views
